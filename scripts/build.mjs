@@ -1,0 +1,54 @@
+#!/usr/bin/env zx
+// One build for everything: TypeScript, BPF objects, the kernel modules (against the
+// guest kernel's headers) and the host-side C programs. Warnings fail the build.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { $, argv, chalk } from 'zx';
+
+import { guestKernel } from './lib/kernel.mjs';
+
+const root = join(import.meta.dirname, '..');
+$.cwd = root;
+$.verbose = false;
+
+const steps = {
+  async ts() {
+    await $`node_modules/.bin/tsc -p .`;
+  },
+
+  async bpf() {
+    const out = join(root, 'build/bpf');
+    mkdirSync(out, { recursive: true });
+    for (const f of readdirSync(join(root, 'bpf')).filter((f) => f.endsWith('.bpf.c'))) {
+      const obj = join(out, f.replace(/\.c$/, '.o'));
+      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I kmod -I /usr/include/x86_64-linux-gnu -c bpf/${f} -o ${obj}`;
+    }
+  },
+
+  async kmod() {
+    const k = guestKernel();
+    for (const dir of ['kmod', 'guest-netdev']) {
+      if (!existsSync(join(root, dir, 'Kbuild'))) continue;
+      const r = await $`make -C ${k.headers} M=${join(root, dir)} modules 2>&1`.nothrow();
+      const warnings = r.stdout.split('\n').filter((l) => /\b(warning|error):/.test(l));
+      if (r.exitCode !== 0 || warnings.length) {
+        throw new Error(`${dir}: kernel module build for ${k.version} failed:\n${r.stdout}`);
+      }
+    }
+  },
+
+  async native() {
+    if (existsSync(join(root, 'Makefile'))) await $`make -s -j2`;
+  },
+};
+
+const only = argv._.length ? argv._ : Object.keys(steps);
+try {
+  for (const name of only) {
+    if (!steps[name]) throw new Error(`unknown build step ${name}; steps: ${Object.keys(steps).join(', ')}`);
+    await steps[name]();
+  }
+} catch (err) {
+  console.error(chalk.red(`build: ${err.stderr || err.message}`));
+  process.exit(1);
+}
