@@ -32,6 +32,9 @@ export const DEBIAN_PACKAGES = {
   'iputils-ping': 'ping inside the guests',
   ethtool: 'driver statistics',
   procps: 'ps, sysctl',
+  prometheus: 'promtool checks the metrics endpoint',
+  'python3-grpcio': 'a second-language gRPC client in the tests',
+  'python3-grpc-tools': 'compiles the .proto for that client',
 };
 
 function run(cmd, args, opts = {}) {
