@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xdp_ring: XDP on the ordinary NIC (eth1). A frame whose destination IP is a
+ * co-resident peer's address is re-addressed to that peer's ring MAC and
+ * redirected into ring0; everything else passes untouched. Every frame counts
+ * once under its verdict and once under its reason (ring_maps.h).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "ring_maps.h"
+#include "lib/parsing.h"
+#include "lib/peers.h"
+#include "lib/subnets.h"
+#include "lib/stats.h"
+#include "lib/config.h"
+
+/* Key RING_DEV_KEY -> ring0's ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ring_dev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RING_XDP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct ring_stat);
+} xdp_stats SEC(".maps");
+
+/*
+ * Hand a peer's frame to ring0: drop the VLAN tags (ring0 is a plain memory
+ * link), rewrite both MACs, redirect. The frame is left as it was unless the
+ * redirect is certain to be attempted. Returns the verdict, sets *reason.
+ */
+static __always_inline __u32 ring_xdp_to_ring(struct xdp_md *ctx, const struct ring_peer *peer,
+					      int vlans, __be16 proto, __u32 *reason)
+{
+	__u32 key = RING_DEV_KEY;
+	struct ethhdr *eth;
+	void *data_end;
+
+	if (!bpf_map_lookup_elem(&ring_dev, &key)) {
+		*reason = RING_XDP_NO_RING;
+		return XDP_PASS;
+	}
+	if (vlans && bpf_xdp_adjust_head(ctx, vlans * RING_VLAN_HLEN)) {
+		*reason = RING_XDP_MALFORMED;
+		return XDP_PASS;
+	}
+	/* adjust_head invalidated every packet pointer: check again. */
+	eth = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if ((void *)(eth + 1) > data_end) {
+		*reason = RING_XDP_MALFORMED;
+		return XDP_ABORTED;
+	}
+	ring_rewrite_eth(eth, peer, proto);
+	*reason = RING_XDP_PEER;
+	/* ring_dev emptied since the lookup: the frame is no longer eth1's. */
+	return bpf_redirect_map(&ring_dev, key, XDP_ABORTED);
+}
+
+SEC("xdp")
+int xdp_ring(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ring_cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = data_end - data;
+	struct ring_peer_key key = {};
+	struct ring_peer *peer;
+	struct ipv6hdr *ip6h;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	__u32 action = XDP_PASS;
+	__u32 reason;
+	int proto, vlans, l4;
+
+	proto = ring_parse_ethhdr(&c, &eth, &vlans);
+	if (proto < 0) {
+		reason = proto == RING_PARSE_VLAN_DEPTH ? RING_XDP_VLAN_DEPTH : RING_XDP_MALFORMED;
+		goto out;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		l4 = ring_parse_iphdr(&c, &iph);
+		if (l4 < 0) {
+			reason = RING_XDP_MALFORMED;
+			goto out;
+		}
+		ring_key_from_ip4(&key, iph);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		l4 = ring_parse_ip6hdr(&c, &ip6h);
+		if (l4 < 0) {
+			reason = RING_XDP_MALFORMED;
+			goto out;
+		}
+		ring_key_from_ip6(&key, ip6h);
+	} else {
+		reason = RING_XDP_NOT_IP;
+		goto out;
+	}
+
+	peer = ring_peer_lookup(&key);
+	if (peer)
+		action = ring_xdp_to_ring(ctx, peer, vlans, proto, &reason);
+	else if (ring_subnet_match(&key))
+		reason = RING_XDP_NO_PEER;	/* the kernel routes it */
+	else
+		reason = RING_XDP_NO_MATCH;
+
+out:
+	/* The one exit: every frame is counted under its verdict and its reason. */
+	ring_stat_add(&xdp_stats, action, bytes);
+	ring_stat_add(&xdp_stats, reason, bytes);
+	return action;
+}
+
+char _license[] SEC("license") = "GPL";
