@@ -178,6 +178,37 @@ export const btf_var_secinfo = koffi.struct('btf_var_secinfo', {
   size: 'uint32_t',
 });
 
+/** `struct xdp_md`: the XDP context, e.g. ctx_in of a test run (ingress_ifindex). */
+export const xdp_md = koffi.struct('xdp_md', {
+  data: 'uint32_t',
+  data_end: 'uint32_t',
+  data_meta: 'uint32_t',
+  ingress_ifindex: 'uint32_t',
+  rx_queue_index: 'uint32_t',
+  egress_ifindex: 'uint32_t',
+});
+
+/**
+ * The head of `struct __sk_buff` (up to ifindex), enough for a TC test run's
+ * ctx_in: the kernel takes a shorter context and zeroes the rest.
+ */
+export const __sk_buff = koffi.struct('__sk_buff', {
+  len: 'uint32_t',
+  pkt_type: 'uint32_t',
+  mark: 'uint32_t',
+  queue_mapping: 'uint32_t',
+  protocol: 'uint32_t',
+  vlan_present: 'uint32_t',
+  vlan_tci: 'uint32_t',
+  vlan_proto: 'uint32_t',
+  priority: 'uint32_t',
+  ingress_ifindex: 'uint32_t',
+  ifindex: 'uint32_t',
+});
+
+/** Structs declared only up to a member: the layout test checks their offsets, not their size. */
+export const PREFIX_STRUCTS: ReadonlySet<string> = new Set(['__sk_buff']);
+
 /** Every struct the binding declares, by C name (the layout test walks this). */
 export const STRUCTS = {
   bpf_object_open_opts,
@@ -193,6 +224,8 @@ export const STRUCTS = {
   bpf_link_info,
   btf_type,
   btf_var_secinfo,
+  xdp_md,
+  __sk_buff,
 } as const;
 
 // Constants from the headers; the layout test checks each against C.

@@ -163,6 +163,28 @@ int main(void)
 	M(btf_var_secinfo, offset);
 	M(btf_var_secinfo, size);
 
+	S(xdp_md);
+	M(xdp_md, data);
+	M(xdp_md, data_end);
+	M(xdp_md, data_meta);
+	M(xdp_md, ingress_ifindex);
+	M(xdp_md, rx_queue_index);
+	M(xdp_md, egress_ifindex);
+
+	/* Declared up to ifindex (a test run's context may be shorter). */
+	S(__sk_buff);
+	M(__sk_buff, len);
+	M(__sk_buff, pkt_type);
+	M(__sk_buff, mark);
+	M(__sk_buff, queue_mapping);
+	M(__sk_buff, protocol);
+	M(__sk_buff, vlan_present);
+	M(__sk_buff, vlan_tci);
+	M(__sk_buff, vlan_proto);
+	M(__sk_buff, priority);
+	M(__sk_buff, ingress_ifindex);
+	M(__sk_buff, ifindex);
+
 	C(BPF_ANY);
 	C(BPF_NOEXIST);
 	C(BPF_EXIST);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 
 import koffi from 'koffi';
 
-import { CONSTANTS, STRUCTS } from '../../src/libbpf/types.js';
+import { CONSTANTS, PREFIX_STRUCTS, STRUCTS } from '../../src/libbpf/types.js';
 import { requireTier } from '../helpers/tier.js';
 import { readLayout, type CLayout } from './layout-output.js';
 
@@ -18,7 +18,8 @@ describe('libbpf binding layout', () => {
     it(`declares struct ${name} with libbpf's size and offsets`, () => {
       const cs = c.structs.get(name);
       assert.ok(cs, `the C layout program does not print struct ${name}`);
-      assert.equal(koffi.sizeof(type), cs.size, `sizeof(struct ${name})`);
+      if (PREFIX_STRUCTS.has(name)) assert.ok(koffi.sizeof(type) <= cs.size, `struct ${name} is longer than in C`);
+      else assert.equal(koffi.sizeof(type), cs.size, `sizeof(struct ${name})`);
       const members = Object.keys(type.members!).filter((m) => !m.startsWith('_'));
       for (const m of members) {
         const cm = cs.members.get(m);

@@ -1,0 +1,164 @@
+// Filling and reading the programs' maps: the ring device, the inter-domain
+// subnets, the peers, the stats. Works on any map fd (a freshly loaded object's
+// or a pinned one), so the controller can come back later and resync.
+import { BpfMapFd } from '../libbpf/index.js';
+import { compareCidr, formatIp, formatMac, parseIp, parseMac, type Cidr, type IpAddress } from './cidr.js';
+import {
+  CONSTANTS,
+  decodePeer,
+  decodePeerKey,
+  decodeSubnetKey,
+  encodePeer,
+  encodePeerKey,
+  encodeSubnetKey,
+  encodeU32,
+  sumStats,
+  type Stat,
+} from './codecs.js';
+
+/** Points ring_dev's one slot at the ring device. */
+export function setRingDevice(dev: BpfMapFd, ifindex: number): void {
+  dev.update(encodeU32(CONSTANTS.RING_DEV_KEY), encodeU32(ifindex));
+}
+
+/** ring0's ifindex as ring_dev holds it, or undefined if the slot is empty. */
+export function readRingDevice(dev: BpfMapFd): number | undefined {
+  const v = dev.lookup(encodeU32(CONSTANTS.RING_DEV_KEY));
+  return v ? v.readUInt32LE(0) : undefined;
+}
+
+/** Makes the two tries hold exactly `subnets`. */
+export function syncSubnets(v4: BpfMapFd, v6: BpfMapFd, subnets: readonly Cidr[]): void {
+  const id = (family: number, key: Buffer) => `${family}/${key.toString('hex')}`;
+  const want = new Set(subnets.map((c) => id(c.family, encodeSubnetKey(c).key)));
+  for (const [family, map] of [
+    [4, v4],
+    [6, v6],
+  ] as const) {
+    for (const key of [...map.keys()]) if (!want.has(id(family, key))) map.delete(key);
+  }
+  for (const c of subnets) (c.family === 4 ? v4 : v6).update(encodeSubnetKey(c).key, encodeU32(0));
+}
+
+/** The subnets in the tries, sorted. */
+export function readSubnets(v4: BpfMapFd, v6: BpfMapFd): Cidr[] {
+  const out = [...v4.keys()].map((k) => decodeSubnetKey(4, k));
+  out.push(...[...v6.keys()].map((k) => decodeSubnetKey(6, k)));
+  return out.sort(compareCidr);
+}
+
+/** A co-resident peer as ring0's peer table describes it. */
+export interface RingPeer {
+  /** Its slot in the region's peer table. */
+  slot?: number;
+  /** Its MAC on ring0. */
+  ringMac: string;
+  /** Addresses reachable over the ring (its ring0 addresses). */
+  addresses: readonly string[];
+  /** Its ordinary (eth1) addresses: transparent mode diverts traffic for these. */
+  ordinaryAddresses?: readonly string[];
+}
+
+export interface PeerSyncResult {
+  added: number;
+  updated: number;
+  removed: number;
+  /** Entries left out, with why: bad address or MAC, claimed twice, no room. */
+  rejected: string[];
+}
+
+export interface PeerMapEntry {
+  address: string;
+  ringMac: string;
+  slot: number;
+  ring: boolean;
+  ordinary: boolean;
+}
+
+/**
+ * Makes ring_peers hold exactly the addresses of `peers`. The peer table is
+ * written by other guests, so nothing in it is trusted: a bad address or MAC,
+ * or an address two peers claim (the lower slot keeps it), is left out and
+ * reported rather than thrown.
+ */
+export function syncPeers(map: BpfMapFd, peers: readonly RingPeer[]): PeerSyncResult {
+  const rejected: string[] = [];
+  const want = new Map<string, { key: Buffer; value: Buffer; slot: number }>();
+  const sorted = [...peers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
+  for (const p of sorted) {
+    const slot = p.slot ?? 0;
+    let mac: Buffer;
+    try {
+      mac = parseMac(p.ringMac);
+    } catch {
+      rejected.push(`peer ${slot}: bad ring MAC ${JSON.stringify(p.ringMac)}`);
+      continue;
+    }
+    const flags = new Map<string, { addr: IpAddress; flags: number }>();
+    const add = (s: string, flag: number) => {
+      const addr = parseIp(s);
+      if (!addr) {
+        rejected.push(`peer ${slot}: bad address ${JSON.stringify(s)}`);
+        return;
+      }
+      const k = formatIp(addr);
+      flags.set(k, { addr, flags: (flags.get(k)?.flags ?? 0) | flag });
+    };
+    for (const a of p.addresses) add(a, CONSTANTS.RING_PEER_F_RING);
+    for (const a of p.ordinaryAddresses ?? []) add(a, CONSTANTS.RING_PEER_F_ORDINARY);
+    for (const [k, { addr, flags: f }] of flags) {
+      const prev = want.get(k);
+      if (prev) {
+        if (prev.slot !== slot) rejected.push(`peer ${slot}: ${k} is already peer ${prev.slot}'s`);
+        continue;
+      }
+      if (want.size >= CONSTANTS.RING_PEERS_MAX) {
+        rejected.push(`peer ${slot}: ${k} left out: ring_peers holds ${CONSTANTS.RING_PEERS_MAX} addresses`);
+        continue;
+      }
+      want.set(k, { key: encodePeerKey(addr), value: encodePeer({ ringMac: mac, flags: f, slot }), slot });
+    }
+  }
+
+  const result: PeerSyncResult = { added: 0, updated: 0, removed: 0, rejected };
+  const have = new Map<string, Buffer>();
+  for (const [key, value] of [...map.entries()]) {
+    const k = formatIp(decodePeerKey(key));
+    if (want.has(k)) have.set(k, value);
+    else if (map.delete(key)) result.removed++;
+  }
+  for (const [k, { key, value }] of want) {
+    const old = have.get(k);
+    if (old && old.equals(value)) continue;
+    map.update(key, value);
+    if (old) result.updated++;
+    else result.added++;
+  }
+  return result;
+}
+
+/** ring_peers' entries, sorted by address. */
+export function readPeers(map: BpfMapFd): PeerMapEntry[] {
+  const out: PeerMapEntry[] = [];
+  for (const [key, value] of map.entries()) {
+    const p = decodePeer(value);
+    out.push({
+      address: formatIp(decodePeerKey(key)),
+      ringMac: formatMac(p.ringMac),
+      slot: p.slot,
+      ring: (p.flags & CONSTANTS.RING_PEER_F_RING) !== 0,
+      ordinary: (p.flags & CONSTANTS.RING_PEER_F_ORDINARY) !== 0,
+    });
+  }
+  return out.sort((a, b) => a.address.localeCompare(b.address));
+}
+
+/** Every counter of a per-CPU stats array, summed over the CPUs, by name. */
+export function readStats<N extends string>(map: BpfMapFd, names: readonly N[]): Record<N, Stat> {
+  const out = {} as Record<N, Stat>;
+  names.forEach((name, i) => {
+    const v = map.lookupPerCpu(encodeU32(i));
+    out[name] = v ? sumStats(v) : { packets: 0n, bytes: 0n };
+  });
+  return out;
+}

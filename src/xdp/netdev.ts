@@ -1,0 +1,67 @@
+// Network devices by name in the calling thread's network namespace: index and
+// MAC address through libc (if_nametoindex, SIOCGIFHWADDR), not /sys, whose view
+// belongs to whoever mounted it.
+import koffi from 'koffi';
+
+type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const IFNAMSIZ = 16;
+const IFREQ_SIZE = 40;
+const SIOCGIFHWADDR = 0x8927;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const ARPHRD_ETHER = 1;
+
+let libc: { if_nametoindex: Fn; if_indextoname: Fn; socket: Fn; ioctl: Fn; close: Fn } | undefined;
+
+function c() {
+  if (!libc) {
+    const l = koffi.load('libc.so.6');
+    libc = {
+      if_nametoindex: l.func('if_nametoindex', 'uint32_t', ['const char *']),
+      if_indextoname: l.func('if_indextoname', 'void *', ['uint32_t', 'void *']),
+      socket: l.func('socket', 'int', ['int', 'int', 'int']),
+      ioctl: l.func('ioctl', 'int', ['int', 'unsigned long', '...']),
+      close: l.func('close', 'int', ['int']),
+    };
+  }
+  return libc;
+}
+
+/** True for a name the kernel could accept (1-15 bytes, no '/', ':' or whitespace). */
+export function isValidIfname(name: string): boolean {
+  return name.length > 0 && Buffer.byteLength(name) < IFNAMSIZ && !/[/:\s]/.test(name) && name !== '.' && name !== '..';
+}
+
+/** The device's ifindex, or undefined if there is no such device. */
+export function ifNameToIndex(name: string): number | undefined {
+  if (!isValidIfname(name)) return undefined;
+  const idx = c().if_nametoindex(name) as number;
+  return idx === 0 ? undefined : idx;
+}
+
+/** The device's name, or undefined if no device has that index. */
+export function ifIndexToName(index: number): string | undefined {
+  const buf = Buffer.alloc(IFNAMSIZ);
+  const p = c().if_indextoname(index, buf);
+  if (!p) return undefined;
+  return buf.toString('utf8', 0, buf.indexOf(0));
+}
+
+/** The device's Ethernet address (6 bytes), or undefined if it has none. */
+export function hwAddr(name: string): Buffer | undefined {
+  if (!isValidIfname(name)) return undefined;
+  const lib = c();
+  const fd = lib.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) throw new Error(`socket(): errno ${koffi.errno()}`);
+  try {
+    const ifr = Buffer.alloc(IFREQ_SIZE);
+    ifr.write(name, 0, 'utf8');
+    if ((lib.ioctl(fd, SIOCGIFHWADDR, 'void *', ifr) as number) < 0) return undefined;
+    if (ifr.readUInt16LE(IFNAMSIZ) !== ARPHRD_ETHER) return undefined;
+    return Buffer.from(ifr.subarray(IFNAMSIZ + 2, IFNAMSIZ + 2 + 6));
+  } finally {
+    lib.close(fd);
+  }
+}

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+
+import { BpfMapFd, BpfObject, BpfProgram, CONSTANTS as K } from '../../src/libbpf/index.js';
+import { parseCidrs, parseMac } from '../../src/xdp/cidr.js';
+import { MAPS, OBJECTS, XDP_STATS, type XdpStatName } from '../../src/xdp/codecs.js';
+import { readStats, setRingDevice, syncPeers, syncSubnets } from '../../src/xdp/maps.js';
+import { bpfDir, openXdpObject } from '../../src/xdp/programs.js';
+import { requireTier } from '../helpers/tier.js';
+import { arp, eth, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_LLDP, ipv4, ipv6, udp } from './frames.js';
+
+const RING_MAC = '02:00:00:00:00:aa';
+const PEER_MAC = '02:00:00:00:00:02';
+const PEER6_MAC = '02:00:00:00:00:06';
+const LO_IFINDEX = 1; // a device that surely exists; test runs never transmit
+
+describe('xdp_ring under BPF_PROG_TEST_RUN', () => {
+  let obj: BpfObject;
+  let prog: BpfProgram;
+  let stats: BpfMapFd;
+  let dev: BpfMapFd;
+
+  before(function () {
+    requireTier(this, 'host');
+    obj = openXdpObject(bpfDir(), { ringMac: parseMac(RING_MAC), ringIfindex: LO_IFINDEX });
+    obj.load();
+    prog = obj.program(OBJECTS.xdp.program);
+    stats = obj.map(MAPS.xdpStats).handle;
+    dev = obj.map(MAPS.dev).handle;
+    setRingDevice(dev, LO_IFINDEX);
+    syncSubnets(obj.map(MAPS.subnets4).handle, obj.map(MAPS.subnets6).handle, parseCidrs(['198.51.100.0/24', '2001:db8:2::/64']));
+    const r = syncPeers(obj.map(MAPS.peers).handle, [
+      { slot: 2, ringMac: PEER_MAC, addresses: ['198.51.100.2'], ordinaryAddresses: ['192.0.2.2'] },
+      { slot: 6, ringMac: PEER6_MAC, addresses: ['2001:db8:2::6'] },
+    ]);
+    assert.deepEqual(r, { added: 3, updated: 0, removed: 0, rejected: [] });
+  });
+
+  after(() => obj?.close());
+
+  /** Runs one frame; returns the verdict, the frame out and which counters moved. */
+  function run(frame: Buffer) {
+    const before = readStats(stats, XDP_STATS);
+    const r = prog.testRun({ data: frame });
+    const after = readStats(stats, XDP_STATS);
+    const moved: Partial<Record<XdpStatName, [number, number]>> = {};
+    for (const name of XDP_STATS) {
+      const dp = after[name].packets - before[name].packets;
+      const db = after[name].bytes - before[name].bytes;
+      if (dp || db) moved[name] = [Number(dp), Number(db)];
+    }
+    return { verdict: r.retval, out: r.dataOut, moved };
+  }
+
+  /** A frame passed untouched, counted as PASS and `reason`. */
+  function assertPassed(frame: Buffer, reason: XdpStatName) {
+    const r = run(frame);
+    assert.equal(r.verdict, K.XDP_PASS);
+    assert.deepEqual(r.out, frame, 'the frame is untouched');
+    assert.deepEqual(r.moved, { pass: [1, frame.length], [reason]: [1, frame.length] });
+  }
+
+  /** A frame redirected with the peer's ring MAC and ring0's MAC and no tags. */
+  function assertRedirected(frame: Buffer, peerMac: string, proto: number, tags = 0) {
+    const r = run(frame);
+    assert.equal(r.verdict, K.XDP_REDIRECT);
+    const expected = Buffer.concat([parseMac(peerMac), parseMac(RING_MAC), Buffer.from([proto >> 8, proto & 0xff]), frame.subarray(14 + 4 * tags)]);
+    assert.deepEqual(r.out, expected);
+    assert.deepEqual(r.moved, { redirect: [1, frame.length], peer: [1, frame.length] });
+  }
+
+  it('redirects IPv4 for a peer\'s ring address with the peer\'s ring MAC and ring0\'s MAC', () => {
+    assertRedirected(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }), PEER_MAC, ETH_P_IP);
+  });
+
+  it('redirects IPv4 for a peer\'s ordinary address too', () => {
+    assertRedirected(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '192.0.2.2' }) }), PEER_MAC, ETH_P_IP);
+  });
+
+  it('redirects IPv6 for a peer\'s address', () => {
+    assertRedirected(eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6' }) }), PEER6_MAC, ETH_P_IPV6);
+  });
+
+  it('strips an 802.1Q tag from a redirected frame', () => {
+    const f = eth({ vlans: [[ETH_P_8021Q, 100]], proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) });
+    assertRedirected(f, PEER_MAC, ETH_P_IP, 1);
+  });
+
+  it('strips both QinQ tags (802.1ad outer, 802.1Q inner) from a redirected IPv6 frame', () => {
+    const f = eth({ vlans: [[ETH_P_8021AD, 10], [ETH_P_8021Q, 20]], proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6' }) });
+    assertRedirected(f, PEER6_MAC, ETH_P_IPV6, 2);
+  });
+
+  it('passes a frame with more VLAN tags than it parses', () => {
+    const f = eth({ vlans: [[ETH_P_8021AD, 1], [ETH_P_8021Q, 2], [ETH_P_8021Q, 3]], proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) });
+    assertPassed(f, 'vlan_depth');
+  });
+
+  it('passes ARP untouched, even for a peer\'s address', () => {
+    assertPassed(eth({ dst: 'ff:ff:ff:ff:ff:ff', proto: ETH_P_ARP, payload: arp('198.51.100.2') }), 'not_ip');
+  });
+
+  it('passes other non-IP frames untouched', () => {
+    assertPassed(eth({ dst: '01:80:c2:00:00:0e', proto: ETH_P_LLDP, payload: Buffer.alloc(46) }), 'not_ip');
+  });
+
+  it('passes IPv4 that is neither in a subnet nor a peer\'s', () => {
+    assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '192.0.2.9' }) }), 'no_match');
+  });
+
+  it('passes IPv6 that is neither in a subnet nor a peer\'s', () => {
+    assertPassed(eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:1::9' }) }), 'no_match');
+  });
+
+  it('passes IPv4 in an inter-domain subnet that no peer has, for the kernel to route', () => {
+    assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.9' }) }), 'no_peer');
+  });
+
+  it('passes IPv6 in an inter-domain subnet that no peer has', () => {
+    assertPassed(eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::9' }) }), 'no_peer');
+  });
+
+  it('passes a tagged frame for a subnet without a peer with its tag intact', () => {
+    assertPassed(eth({ vlans: [[ETH_P_8021Q, 7]], proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.9' }) }), 'no_peer');
+  });
+
+  it('passes IPv4 with an IHL below 5 as malformed', () => {
+    assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2', ihl: 4 }) }), 'malformed');
+  });
+
+  it('passes an EtherType IPv4 frame carrying version 6 as malformed', () => {
+    assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2', version: 6 }) }), 'malformed');
+  });
+
+  it('passes IPv4 whose options run past the frame as malformed', () => {
+    assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2', ihl: 15, payload: Buffer.alloc(0) }) }), 'malformed');
+  });
+
+  it('passes an EtherType IPv6 frame carrying version 4 as malformed', () => {
+    assertPassed(eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6', version: 4 }) }), 'malformed');
+  });
+
+  it('passes a truncated IPv4 header as malformed', () => {
+    const f = eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }).subarray(0, 14 + 19);
+    assertPassed(Buffer.from(f), 'malformed');
+  });
+
+  it('passes a truncated IPv6 header as malformed', () => {
+    const f = eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6' }) }).subarray(0, 14 + 39);
+    assertPassed(Buffer.from(f), 'malformed');
+  });
+
+  it('passes a frame that ends inside its VLAN tag as malformed', () => {
+    const f = eth({ vlans: [[ETH_P_8021Q, 5]], proto: ETH_P_IP, payload: Buffer.alloc(0) }).subarray(0, 16);
+    assertPassed(Buffer.from(f), 'malformed');
+  });
+
+  it('passes a bare Ethernet header as not IP', () => {
+    assertPassed(eth({ proto: 0x1234, payload: Buffer.alloc(0) }), 'not_ip');
+  });
+
+  it('passes a peer\'s frame untouched while ring_dev is empty', () => {
+    assert.ok(dev.delete(Buffer.alloc(4)));
+    try {
+      assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }), 'no_ring');
+    } finally {
+      setRingDevice(dev, LO_IFINDEX);
+    }
+  });
+
+  it('stops redirecting an address once its peer is gone', () => {
+    const peers = obj.map(MAPS.peers).handle;
+    syncPeers(peers, [{ slot: 6, ringMac: PEER6_MAC, addresses: ['2001:db8:2::6'] }]);
+    try {
+      assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }), 'no_peer');
+      assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '192.0.2.2' }) }), 'no_match');
+    } finally {
+      syncPeers(peers, [
+        { slot: 2, ringMac: PEER_MAC, addresses: ['198.51.100.2'], ordinaryAddresses: ['192.0.2.2'] },
+        { slot: 6, ringMac: PEER6_MAC, addresses: ['2001:db8:2::6'] },
+      ]);
+    }
+  });
+
+  it('counts repeated runs on the per-CPU stats, summed over CPUs', () => {
+    const frame = eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2', payload: udp(Buffer.alloc(100)) }) });
+    const before = readStats(stats, XDP_STATS);
+    const r = prog.testRun({ data: frame, repeat: 1000 });
+    const after = readStats(stats, XDP_STATS);
+    assert.equal(r.retval, K.XDP_REDIRECT);
+    assert.equal(after.redirect.packets - before.redirect.packets, 1000n);
+    assert.equal(after.peer.bytes - before.peer.bytes, 1000n * BigInt(frame.length));
+    assert.ok(r.duration > 0, 'the kernel reports a duration');
+  });
+});
