@@ -1,0 +1,52 @@
+#!/bin/bash
+# Stage 2, PID 1 of a lab guest, on the host's root (read-only 9p, tmpfs where
+# writes are needed): mounts, the NIC eth1 with the lab's addresses, the exec agent.
+# Kernel parameters: kvmring.guest=N kvmring.repo=DIR kvmring.init=THIS
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t bpf bpf /sys/fs/bpf
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+
+arg() { sed -n "s/.*\bkvmring\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+n=$(arg guest)
+repo=$(arg repo)
+log() { echo "kvmring-lab: $*" > /dev/kmsg; }
+
+hostname "g$n"
+ip link set lo up
+modprobe virtio_net
+modprobe virtio_console
+
+# eth1 is the virtio NIC whose MAC the lab gave this guest (52:54:00:00:02:NN).
+mac=$(printf '52:54:00:00:02:%02x' "$n")
+for dev in /sys/class/net/*; do
+	if [ "$(cat "$dev/address")" = "$mac" ]; then
+		ip link set dev "${dev##*/}" name eth1
+	fi
+done
+sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+ip addr add "192.0.2.$n/24" dev eth1
+ip -6 addr add "2001:db8:1::$n/64" dev eth1 nodad
+ip link set eth1 up
+
+# The agent runs the lab's commands; restart it if it ever exits.
+(
+	while :; do
+		node "$repo/scripts/guest/agent.mjs" || log "agent exited with $?"
+		sleep 1
+	done
+) &
+log "guest g$n up"
+
+# As PID 1, reap whatever is orphaned to us, forever.
+while :; do
+	wait
+	sleep 1
+done

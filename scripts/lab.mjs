@@ -1,0 +1,439 @@
+#!/usr/bin/env zx
+// The lab: real Linux guests under QEMU on this host, each with eth1 on a bridge in
+// a network namespace of the lab's own and the shared region behind ivshmem.
+//
+//   lab up [--guests N] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
+//   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
+//   lab status [--json]
+//   lab console gN [--follow]
+//   lab kill gN        (SIGKILL its QEMU, as a crash would)
+//   lab boot gN        (start a stopped guest again)
+//   lab down
+//
+// KVMRING_LAB=NAME runs a second, independent lab beside the default one.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+
+import { $, minimist } from 'zx';
+
+import { FRAME, FrameDecoder, encodeData, encodeFrame, jsonOf } from './lib/agent-proto.mjs';
+import { buildInitramfs } from './lib/initramfs.mjs';
+import { guestKernel } from './lib/kernel.mjs';
+import {
+  LabError,
+  MAX_GUESTS,
+  REPO,
+  guestAddresses,
+  guestPaths,
+  labPaths,
+  parseGuest,
+  processAlive,
+  processIsOurs,
+  readState,
+} from './lib/lab-config.mjs';
+import { Supervisor } from './lib/lab-supervisor.mjs';
+
+$.verbose = false;
+$.quiet = true;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function requireRoot() {
+  if (process.getuid() !== 0) throw new LabError('the lab needs root (network namespaces, tap devices, /run)');
+}
+
+function requireTools() {
+  const missing = ['qemu-system-x86_64', 'busybox', 'ip', 'modprobe', 'cpio'].filter(
+    (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0,
+  );
+  if (missing.length) throw new LabError(`missing ${missing.join(', ')}: run \`npm run setup\``);
+}
+
+function supervisorRunning(paths, state = readState(paths)) {
+  return state && processIsOurs(state.supervisorPid, paths.state);
+}
+
+async function control(paths, req) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(paths.control);
+    let buf = '';
+    sock.on('error', (err) => reject(new LabError(`${paths.label} does not answer (${err.code}); is it up?`)));
+    sock.on('data', (b) => {
+      buf += b;
+      if (buf.includes('\n')) {
+        sock.end();
+        const reply = JSON.parse(buf.slice(0, buf.indexOf('\n')));
+        if (reply.error) reject(new LabError(reply.error));
+        else resolve(reply);
+      }
+    });
+    sock.write(JSON.stringify(req) + '\n');
+  });
+}
+
+function tail(file, lines = 30) {
+  if (!existsSync(file)) return '(no output)';
+  const text = readFileSync(file, 'utf8').replace(/\r/g, '');
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+/** Is KVM usable for a standard kernel here? A one-second boot of the probe initramfs says. */
+async function kvmWorks(kernel, initramfs) {
+  try {
+    const fd = openSync('/dev/kvm', 'r+');
+    closeSync(fd);
+  } catch {
+    return false;
+  }
+  const r = await $({ nothrow: true, timeout: '20s' })`qemu-system-x86_64 -M q35 -accel kvm -cpu host -m 256 -nodefaults -nographic -no-reboot -kernel ${kernel.vmlinuz} -initrd ${initramfs} -append ${'console=ttyS0 kvmring.probe=1'} -serial stdio`;
+  return r.stdout.includes('KVMRING-PROBE-OK');
+}
+
+// ---------------------------------------------------------------------------- down
+
+/** Removes everything the lab called `paths.name` left on the host; safe to repeat. */
+async function teardown(paths) {
+  const state = readState(paths);
+  let removed = false;
+  if (supervisorRunning(paths, state)) {
+    removed = true;
+    await control(paths, { op: 'shutdown' }).catch(() => process.kill(state.supervisorPid, 'SIGTERM'));
+    for (let i = 0; i < 100 && processAlive(state.supervisorPid); i++) await sleep(100);
+    if (processAlive(state.supervisorPid)) process.kill(state.supervisorPid, 'SIGKILL');
+  }
+  // QEMUs that outlived a crashed supervisor: ours only, recognised by the marker.
+  for (const pid of Object.values(state?.qemuPids ?? {})) {
+    if (processIsOurs(pid, paths.marker)) {
+      removed = true;
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(100);
+    }
+  }
+  const netns = await $({ nothrow: true })`ip netns list`;
+  if (netns.stdout.split('\n').some((l) => l.split(' ')[0] === paths.netns)) {
+    removed = true;
+    await $`ip netns delete ${paths.netns}`;
+  }
+  if (existsSync(paths.region)) {
+    removed = true;
+    rmSync(paths.region);
+  }
+  if (existsSync(paths.state)) {
+    removed = true;
+    rmSync(paths.state, { recursive: true, force: true });
+  }
+  return removed;
+}
+
+async function down() {
+  requireRoot();
+  const paths = labPaths();
+  const removed = await teardown(paths);
+  console.log(removed ? `${paths.label} is down` : `${paths.label} is not up: nothing to do`);
+}
+
+// ------------------------------------------------------------------------------ up
+
+async function up(args) {
+  requireRoot();
+  requireTools();
+  const opts = minimist(args, {
+    string: ['guests', 'accel', 'memory', 'cpus', 'region-size'],
+    default: { guests: '2', accel: 'auto', memory: '1024', cpus: '1', 'region-size': '16' },
+  });
+  const guests = Number(opts.guests);
+  if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
+    throw new LabError(`--guests ${opts.guests}: give a number from 1 to ${MAX_GUESTS}`);
+  }
+  if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new LabError(`--accel ${opts.accel}: use auto, kvm or tcg`);
+  const regionMiB = Number(opts['region-size']);
+  if (!Number.isInteger(regionMiB) || regionMiB < 1 || (regionMiB & (regionMiB - 1)) !== 0) {
+    throw new LabError(`--region-size ${opts['region-size']}: give a power of two in MiB (e.g. 16)`);
+  }
+
+  const paths = labPaths();
+  if (supervisorRunning(paths)) {
+    throw new LabError(`${paths.label} is already up; run \`npm run lab -- down\` first, or set KVMRING_LAB=NAME for a second lab`);
+  }
+  // Leftovers of a lab that crashed: clean them before building anew.
+  if (await teardown(paths)) console.log(`${paths.label}: cleaned up the leftovers of an earlier run`);
+
+  let kernel;
+  try {
+    kernel = guestKernel();
+  } catch (err) {
+    throw new LabError(err.message);
+  }
+  const initramfs = buildInitramfs(kernel);
+  let accel = opts.accel;
+  if (accel === 'auto') accel = (await kvmWorks(kernel, initramfs)) ? 'kvm' : 'tcg';
+
+  mkdirSync(paths.state, { recursive: true });
+  try {
+    await $`ip netns add ${paths.netns}`;
+    await $`ip -n ${paths.netns} link set lo up`;
+    await $`ip -n ${paths.netns} link add ${paths.bridge} type bridge`;
+    await $`ip -n ${paths.netns} link set ${paths.bridge} up`;
+    for (let n = 1; n <= guests; n++) {
+      const { tap } = guestAddresses(n);
+      await $`ip -n ${paths.netns} tuntap add dev ${tap} mode tap`;
+      await $`ip -n ${paths.netns} link set ${tap} master ${paths.bridge} up`;
+    }
+    writeFileSync(paths.region, '');
+    truncateSync(paths.region, regionMiB << 20);
+
+    const state = {
+      name: paths.name,
+      marker: paths.marker,
+      guests,
+      accel,
+      memory: Number(opts.memory),
+      cpus: Number(opts.cpus),
+      repo: REPO,
+      kernel,
+      initramfs,
+      region: { path: paths.region, size: regionMiB << 20, mode: 'plain' },
+      startedAt: new Date().toISOString(),
+    };
+    writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
+
+    const log = openSync(paths.supervisorLog, 'a');
+    const sup = spawn(process.execPath, [new URL(import.meta.url).pathname, '_supervise', paths.state], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, KVMRING_LAB: paths.name },
+    });
+    sup.unref();
+    closeSync(log);
+
+    await waitReady(paths, guests, 60 + 30 * guests);
+  } catch (err) {
+    await teardown(paths);
+    throw err;
+  }
+  await status(['--brief']);
+}
+
+async function waitReady(paths, guests, seconds, only) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const state = readState(paths);
+    if (!supervisorRunning(paths, state)) {
+      if (state?.supervisorPid === undefined && Date.now() < deadline) {
+        await sleep(200);
+        continue;
+      }
+      throw new LabError(`lab supervisor exited:\n${tail(paths.supervisorLog)}`);
+    }
+    let st;
+    try {
+      st = await control(paths, { op: 'status' });
+    } catch {
+      await sleep(200);
+      continue;
+    }
+    const waiting = st.guests.filter((g) => (!only || only.includes(g.guest)) && g.state !== 'ready');
+    if (!waiting.length) return st;
+    const dead = waiting.find((g) => g.state === 'stopped');
+    if (dead || Date.now() > deadline) {
+      const g = dead ?? waiting[0];
+      const n = parseGuest(g.guest);
+      const gp = guestPaths(paths, n);
+      const why = dead ? `its QEMU exited (${JSON.stringify(g.exit)})` : `not up after ${seconds} s`;
+      throw new LabError(
+        `guest ${g.guest} did not come up: ${why}\n--- QEMU ---\n${tail(gp.qemuLog, 10)}\n--- console (last lines) ---\n${tail(gp.console)}`,
+      );
+    }
+    await sleep(300);
+  }
+}
+
+// -------------------------------------------------------------------------- status
+
+function runningLab() {
+  const paths = labPaths();
+  const state = readState(paths);
+  if (!supervisorRunning(paths, state)) {
+    throw new LabError(`${paths.label} is not up; start it with \`npm run lab -- up\``);
+  }
+  return { paths, state };
+}
+
+async function status(args) {
+  const opts = minimist(args, { boolean: ['json', 'brief'] });
+  const paths = labPaths();
+  const state = readState(paths);
+  if (!supervisorRunning(paths, state)) {
+    if (opts.json) console.log(JSON.stringify({ name: paths.name, up: false }));
+    else console.log(`${paths.label} is down`);
+    return;
+  }
+  const st = await control(paths, { op: 'status' });
+  if (opts.json) {
+    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, region: state.region }, null, 2));
+    return;
+  }
+  console.log(
+    `${paths.label}: ${st.guests.length} guests, ${st.accel.toUpperCase()}, netns ${paths.netns}, ` +
+      `region ${state.region.path} (${state.region.size >> 20} MiB, ${state.region.mode})`,
+  );
+  const rows = [['GUEST', 'STATE', 'PID', 'BOOT', 'ETH1', 'ETH1 IPV6', 'KERNEL']];
+  for (const g of st.guests) {
+    rows.push([
+      g.guest,
+      g.state,
+      String(g.pid ?? '-'),
+      g.bootSeconds === null ? '-' : `${g.bootSeconds.toFixed(1)}s`,
+      g.eth1,
+      g.eth1v6,
+      g.kernel ?? '-',
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  if (!opts.brief) console.log(`logs: ${paths.state}/gN.console.log`);
+}
+
+// ---------------------------------------------------------------------------- exec
+
+function execArgs(args) {
+  const dash = args.indexOf('--');
+  const head = dash >= 0 ? args.slice(0, dash) : args.slice(0, 1);
+  const cmd = dash >= 0 ? args.slice(dash + 1) : args.slice(1);
+  const opts = minimist(head, { boolean: ['i'], string: ['timeout'], alias: { i: 'interactive' } });
+  if (opts._.length !== 1 || cmd.length === 0) {
+    throw new LabError('usage: lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]');
+  }
+  return { guest: opts._[0], argv: cmd, stdin: opts.i, timeout: opts.timeout ? Number(opts.timeout) : 0 };
+}
+
+async function exec(args) {
+  const { paths, state } = runningLab();
+  const req = execArgs(args);
+  const n = parseGuest(req.guest, state.guests);
+  const sock = createConnection(guestPaths(paths, n).exec);
+  const channel = 1;
+  const kill = (signal) => sock.write(encodeFrame(FRAME.KILL, channel, { signal }));
+  // The first SIGINT/SIGTERM goes to the command; a second one leaves at once.
+  let signalled = false;
+  const onSignal = (signal) => {
+    if (signalled) process.exit(128 + osSignal(signal));
+    signalled = true;
+    kill(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let timer;
+  try {
+    process.exitCode = await new Promise((resolve, reject) => {
+      const decoder = new FrameDecoder((f) => {
+        if (f.type === FRAME.STDOUT) process.stdout.write(f.payload);
+        else if (f.type === FRAME.STDERR) process.stderr.write(f.payload);
+        else if (f.type === FRAME.EXIT) {
+          const { code, signal } = jsonOf(f);
+          resolve(signal ? 128 + (osSignal(signal) ?? 0) : code);
+        } else if (f.type === FRAME.ERROR) {
+          reject(new LabError(`g${n}: ${jsonOf(f).message}`));
+        }
+      }, reject);
+      sock.on('error', (err) => reject(new LabError(`g${n}: cannot reach the lab (${err.code})`)));
+      sock.on('close', () => reject(new LabError(`g${n}: the lab closed the connection`)));
+      sock.on('data', (b) => decoder.push(b));
+      sock.on('connect', () => {
+        sock.write(encodeFrame(FRAME.EXEC, channel, { argv: req.argv, cwd: process.cwd(), stdin: req.stdin }));
+        if (req.stdin) {
+          process.stdin.on('data', (b) => sock.write(encodeData(FRAME.STDIN, channel, b)));
+          process.stdin.on('end', () => sock.write(encodeFrame(FRAME.STDIN_EOF, channel)));
+        }
+      });
+      if (req.timeout > 0) {
+        timer = setTimeout(() => {
+          kill('SIGKILL');
+          reject(new LabError(`g${n}: ${req.argv.join(' ')} did not finish within ${req.timeout} s (killed)`));
+        }, req.timeout * 1000);
+      }
+    });
+  } catch (err) {
+    // The lab failed us, not the command: 255, as ssh does.
+    console.error(`lab: ${err.message}`);
+    process.exitCode = 255;
+  } finally {
+    clearTimeout(timer);
+    process.stdin.destroy();
+    // Let stdout drain before leaving: piped output must arrive whole.
+    await new Promise((r) => process.stdout.write('', r));
+    sock.destroy();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function osSignal(name) {
+  return (
+    { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 }[name]
+  );
+}
+
+// ------------------------------------------------------------- console, kill, boot
+
+async function consoleCmd(args) {
+  const opts = minimist(args, { boolean: ['follow'], alias: { f: 'follow' } });
+  const paths = labPaths();
+  const state = readState(paths);
+  if (!state) throw new LabError(`${paths.label} is not up`);
+  const n = parseGuest(opts._[0] ?? '', state.guests);
+  const file = guestPaths(paths, n).console;
+  if (opts.follow) {
+    const t = spawn('tail', ['-n', '+1', '-f', file], { stdio: 'inherit' });
+    await new Promise((r) => t.on('exit', r));
+  } else {
+    process.stdout.write(readFileSync(file));
+  }
+}
+
+async function killGuest(args) {
+  const { paths, state } = runningLab();
+  const n = parseGuest(args[0] ?? '', state.guests);
+  await control(paths, { op: 'kill', guest: `g${n}` });
+  for (let i = 0; i < 100; i++) {
+    const st = await control(paths, { op: 'status' });
+    if (st.guests[n - 1].state === 'stopped') break;
+    await sleep(100);
+  }
+  console.log(`g${n}: killed`);
+}
+
+async function bootGuest(args) {
+  const { paths, state } = runningLab();
+  const n = parseGuest(args[0] ?? '', state.guests);
+  await control(paths, { op: 'boot', guest: `g${n}` });
+  const st = await waitReady(paths, state.guests, 90, [`g${n}`]);
+  console.log(`g${n}: up in ${st.guests[n - 1].bootSeconds.toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------------------- main
+
+const USAGE = `usage: lab up [--guests N] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
+       lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
+       lab status [--json]
+       lab console gN [--follow]
+       lab kill gN | lab boot gN
+       lab down`;
+
+const [verb, ...rest] = process.argv.slice(2);
+const verbs = { up, down, status, exec, console: consoleCmd, kill: killGuest, boot: bootGuest };
+try {
+  if (verb === '_supervise') {
+    await new Supervisor(labPaths().name).start();
+  } else if (verbs[verb]) {
+    await verbs[verb](rest);
+  } else {
+    console.error(verb && verb !== 'help' && verb !== '--help' ? `lab: unknown verb ${verb}\n${USAGE}` : USAGE);
+    process.exitCode = verb && verb !== 'help' && verb !== '--help' ? 2 : 0;
+  }
+} catch (err) {
+  if (err instanceof LabError || err?.code === 'ENOENT') console.error(`lab: ${err.message}`);
+  else console.error(err);
+  process.exitCode = 1;
+}
