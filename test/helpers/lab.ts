@@ -1,0 +1,116 @@
+// The lab from the tests' side: runs scripts/lab.mjs as a user would, under a lab
+// name of the tests' own (KVMRING_LAB=test) so a developer's lab is left alone.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+const LAB_SCRIPT = `${REPO}/scripts/lab.mjs`;
+export const TEST_LAB = process.env.KVMRING_TEST_LAB ?? 'test';
+
+export interface RunResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface RunOptions {
+  input?: Buffer | string;
+  timeoutMs?: number;
+  labName?: string;
+}
+
+/** Runs `lab ARGS...` and collects its exit code and output, bytes untouched. */
+export function runLab(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LAB_SCRIPT, ...args], {
+      cwd: REPO,
+      env: { ...process.env, KVMRING_LAB: opts.labName ?? TEST_LAB },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Patterns that must never appear in a guest's kernel log. */
+export const KERNEL_TROUBLE =
+  /Oops|WARNING:|BUG:|Kernel panic|Call Trace|general protection fault|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
+
+export class Lab {
+  constructor(
+    readonly guests: number,
+    readonly name: string = TEST_LAB,
+  ) {}
+
+  guestNames(): string[] {
+    return Array.from({ length: this.guests }, (_, i) => `g${i + 1}`);
+  }
+
+  async exec(guest: string, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
+    const r = await runLab(['exec', ...(opts.input !== undefined ? ['-i'] : []), guest, '--', ...argv], {
+      ...opts,
+      labName: this.name,
+    });
+    return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  }
+
+  /** Runs a command that must succeed; its stdout. */
+  async sh(guest: string, script: string, opts: RunOptions = {}): Promise<string> {
+    const r = await this.exec(guest, ['sh', '-c', script], opts);
+    assert.equal(r.code, 0, `${guest}: \`${script}\` exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async kernelLog(guest: string): Promise<string> {
+    return this.sh(guest, 'dmesg');
+  }
+
+  /** Fails with the offending lines if any guest's kernel log shows trouble. */
+  async assertKernelLogsClean(): Promise<void> {
+    for (const g of this.guestNames()) {
+      const log = await this.kernelLog(g);
+      const bad = log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
+      assert.deepEqual(bad, [], `${g}'s kernel log shows trouble:\n${bad.join('\n')}`);
+    }
+  }
+}
+
+/** One lab shared by the lab tier's files, booted on first use and downed at the end. */
+class LabFixture {
+  #lab: Lab | undefined;
+
+  async get(guests: number): Promise<Lab> {
+    if (this.#lab?.guests === guests) return this.#lab;
+    await this.release();
+    const up = await runLab(['up', '--guests', String(guests)]);
+    assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
+    this.#lab = new Lab(guests);
+    return this.#lab;
+  }
+
+  async release(): Promise<void> {
+    if (!this.#lab) return;
+    this.#lab = undefined;
+    const down = await runLab(['down']);
+    assert.equal(down.code, 0, `lab down failed:\n${down.stdout}${down.stderr}`);
+  }
+}
+
+export const labFixture = new LabFixture();
