@@ -24,7 +24,7 @@ while read -r m; do
 	insmod "/lib/modules/$m" || fail "insmod $m failed"
 done < /modules.order
 
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /newroot \
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=mmap hostroot /newroot \
 	|| fail "cannot mount the host root over 9p (is -virtfs mount_tag=hostroot there?)"
 for d in tmp run var/tmp var/log root mnt; do
 	mount -t tmpfs -o mode=0755 tmpfs "/newroot/$d" || fail "tmpfs on /$d"
