@@ -1,7 +1,7 @@
 // Filling and reading the programs' maps: the ring device, the inter-domain
 // subnets, the peers, the stats. Works on any map fd (a freshly loaded object's
 // or a pinned one), so the controller can come back later and resync.
-import { BpfMapFd } from '../libbpf/index.js';
+import type { BpfMapFd } from '../libbpf/index.js';
 import { compareCidr, formatIp, formatMac, parseIp, parseMac, type Cidr, type IpAddress } from './cidr.js';
 import {
   CONSTANTS,
@@ -16,19 +16,22 @@ import {
   type Stat,
 } from './codecs.js';
 
+/** The map operations the sync functions use: a BpfMapFd, or a stand-in in tests. */
+export type MapLike = Pick<BpfMapFd, 'keys' | 'entries' | 'lookup' | 'update' | 'delete'>;
+
 /** Points ring_dev's one slot at the ring device. */
-export function setRingDevice(dev: BpfMapFd, ifindex: number): void {
+export function setRingDevice(dev: MapLike, ifindex: number): void {
   dev.update(encodeU32(CONSTANTS.RING_DEV_KEY), encodeU32(ifindex));
 }
 
 /** ring0's ifindex as ring_dev holds it, or undefined if the slot is empty. */
-export function readRingDevice(dev: BpfMapFd): number | undefined {
+export function readRingDevice(dev: MapLike): number | undefined {
   const v = dev.lookup(encodeU32(CONSTANTS.RING_DEV_KEY));
   return v ? v.readUInt32LE(0) : undefined;
 }
 
 /** Makes the two tries hold exactly `subnets`. */
-export function syncSubnets(v4: BpfMapFd, v6: BpfMapFd, subnets: readonly Cidr[]): void {
+export function syncSubnets(v4: MapLike, v6: MapLike, subnets: readonly Cidr[]): void {
   const id = (family: number, key: Buffer) => `${family}/${key.toString('hex')}`;
   const want = new Set(subnets.map((c) => id(c.family, encodeSubnetKey(c).key)));
   for (const [family, map] of [
@@ -41,7 +44,7 @@ export function syncSubnets(v4: BpfMapFd, v6: BpfMapFd, subnets: readonly Cidr[]
 }
 
 /** The subnets in the tries, sorted. */
-export function readSubnets(v4: BpfMapFd, v6: BpfMapFd): Cidr[] {
+export function readSubnets(v4: MapLike, v6: MapLike): Cidr[] {
   const out = [...v4.keys()].map((k) => decodeSubnetKey(4, k));
   out.push(...[...v6.keys()].map((k) => decodeSubnetKey(6, k)));
   return out.sort(compareCidr);
@@ -81,7 +84,7 @@ export interface PeerMapEntry {
  * or an address two peers claim (the lower slot keeps it), is left out and
  * reported rather than thrown.
  */
-export function syncPeers(map: BpfMapFd, peers: readonly RingPeer[]): PeerSyncResult {
+export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncResult {
   const rejected: string[] = [];
   const want = new Map<string, { key: Buffer; value: Buffer; slot: number }>();
   const sorted = [...peers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
@@ -138,7 +141,7 @@ export function syncPeers(map: BpfMapFd, peers: readonly RingPeer[]): PeerSyncRe
 }
 
 /** ring_peers' entries, sorted by address. */
-export function readPeers(map: BpfMapFd): PeerMapEntry[] {
+export function readPeers(map: MapLike): PeerMapEntry[] {
   const out: PeerMapEntry[] = [];
   for (const [key, value] of map.entries()) {
     const p = decodePeer(value);

@@ -1,0 +1,43 @@
+import { Command, Option, UsageError } from 'clipanion';
+import { existsSync } from 'node:fs';
+
+import { reportFailure, requireRoot } from '../xdp/cli.js';
+import { detach } from '../xdp/detach.js';
+import { ifNameToIndex, isValidIfname } from '../xdp/netdev.js';
+import { pinPaths, pinRoot } from '../xdp/pins.js';
+
+export class DetachCommand extends Command {
+  static override paths = [['detach']];
+
+  static override usage = Command.Usage({
+    category: 'Guest',
+    description: 'take the ring redirect off an interface',
+    details: `
+      Detaches ringctl's XDP program (and the transparent-mode TC program) from IFACE and removes its pins. Also cleans up after a crash: pins whose link is gone, or whose interface is gone. A program ringctl did not attach is left in place.
+    `,
+    examples: [['Detach from eth1', '$0 detach eth1']],
+  });
+
+  ifname = Option.String({ name: 'IFACE' });
+
+  async execute(): Promise<number> {
+    if (!isValidIfname(this.ifname)) throw new UsageError(`${this.ifname}: not an interface name`);
+    try {
+      requireRoot('detach');
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+    const root = pinRoot(this.context.env);
+    // A gone interface is fine if it left pins (that is what detach cleans up).
+    if (ifNameToIndex(this.ifname) === undefined && !existsSync(pinPaths(root, this.ifname).dir)) {
+      throw new UsageError(`${this.ifname}: no such interface`);
+    }
+    try {
+      const r = detach(root, this.ifname);
+      for (const line of r.lines) this.context.stdout.write(`${line}\n`);
+      return 0;
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+  }
+}

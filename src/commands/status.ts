@@ -1,0 +1,62 @@
+import { Command, Option, UsageError } from 'clipanion';
+
+import { reportFailure, requireRoot, table } from '../xdp/cli.js';
+import { formatCidr } from '../xdp/cidr.js';
+import { isValidIfname } from '../xdp/netdev.js';
+import { pinnedInterfaces, pinRoot, requireBpffs } from '../xdp/pins.js';
+import { inspect, stateJson, type IfaceState } from '../xdp/state.js';
+
+export class StatusCommand extends Command {
+  static override paths = [['status']];
+
+  static override usage = Command.Usage({
+    category: 'Guest',
+    description: 'show where the ring redirect is attached',
+    details: `
+      For every interface ringctl has attached to (or the ones named): its state (attached; stale when pins outlived the attachment; gone when the interface did), the XDP program and mode, the ring device, transparent mode, the inter-domain subnets and how many peer addresses are known.
+    `,
+    examples: [
+      ['Show every attachment', '$0 status'],
+      ['The same, for scripts', '$0 status --json'],
+    ],
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print JSON' });
+
+  ifnames = Option.Rest({ name: 'IFACE' });
+
+  async execute(): Promise<number> {
+    for (const name of this.ifnames) if (!isValidIfname(name)) throw new UsageError(`${name}: not an interface name`);
+    let states: IfaceState[];
+    try {
+      requireRoot('status');
+      const root = pinRoot(this.context.env);
+      requireBpffs(root);
+      const names = this.ifnames.length ? this.ifnames : pinnedInterfaces(root);
+      states = names.map((n) => inspect(root, n));
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+
+    if (this.json) {
+      this.context.stdout.write(`${JSON.stringify(states.map(stateJson), null, 2)}\n`);
+      return 0;
+    }
+    if (!states.length) {
+      this.context.stdout.write('ringctl is not attached to any interface\n');
+      return 0;
+    }
+    const rows = states.map((s) => [
+      s.ifname,
+      s.state === 'none' ? 'not attached' : s.state,
+      s.xdpProgId === undefined ? '-' : String(s.xdpProgId),
+      s.mode ?? '-',
+      s.ringIfindex === undefined ? '-' : (s.ringName ?? `ifindex ${s.ringIfindex}`),
+      s.tcProgId === undefined ? 'no' : s.tcAttached ? `tc ${s.tcProgId}` : `tc ${s.tcProgId} (detached)`,
+      String(s.peers),
+      s.subnets.length ? s.subnets.map(formatCidr).join(',') : '-',
+    ]);
+    this.context.stdout.write(table(['IFACE', 'STATE', 'PROG', 'MODE', 'RING', 'TRANSPARENT', 'PEERS', 'SUBNETS'], rows));
+    return 0;
+  }
+}
