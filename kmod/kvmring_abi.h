@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * kvmring_abi.h - the layout of the shared region, the one definition of it.
+ *
+ * The host maps one region into every guest (ivshmem). Every guest reads and
+ * writes it; no guest trusts what another wrote. This header is included by
+ * kernel C (kmod/, guest-netdev/), BPF C (bpf/) and userspace C (harness/); the
+ * TypeScript view in src/ring/ is checked against it by test/unit/ring-layout.
+ *
+ *   offset 0                    struct kvmring_region_hdr (page 0)
+ *   KVMRING_PEER_TABLE_OFF      struct kvmring_peer[KVMRING_PEERS_MAX]
+ *   KVMRING_RINGS_OFF           ring 0, ring 1, ... ring n*(n-1)-1, each:
+ *                                 struct kvmring_ring_hdr, then ring_size data bytes
+ *
+ * There is one single-producer single-consumer ring per ordered pair of peers
+ * (from -> to, from != to), numbered by kvmring_ring_index(). All multi-byte
+ * fields are little-endian; kvmring runs on little-endian machines only.
+ *
+ * Offsets are computed from a struct kvmring_geom, a copy of the region's
+ * geometry that the reader has validated (kvmring_geom_ok()), never from the
+ * shared header itself, which a peer may change at any time.
+ *
+ * Records. The producer writes a frame as one record at its position in the
+ * ring's data area: a 16-byte struct kvmring_rec and the frame, padded to
+ * KVMRING_REC_ALIGN. A record never straddles the end of the data area: when
+ * the frame does not fit before the end, the producer first writes a pad
+ * record (flags == KVMRING_REC_F_PAD, len == 0) that covers the rest of the
+ * area, and the frame record starts at offset 0. The tail before the end can
+ * be as short as 8 bytes, so a reader looks only at len and flags (the first
+ * 8 bytes) before it knows the record is a frame that fits. A ring of
+ * ring_size bytes always holds a maximal record after a pad because
+ * KVMRING_RING_SIZE_MIN >= 2 * kvmring_rec_size(KVMRING_FRAME_MAX).
+ *
+ * Positions. Each side publishes one 64-bit word, KVMRING_POS(epoch, index):
+ * the index is a free-running 32-bit byte position (the offset in the data
+ * area is index & (ring_size - 1); the bytes in flight prod - cons, mod 2^32,
+ * are at most ring_size and a multiple of KVMRING_REC_ALIGN) and the epoch
+ * counts the ring's resets. Index and epoch change in one store, so a reader
+ * never pairs an index with the wrong epoch. Each word's epoch is copied into
+ * a rarely written line (prod_epoch, cons_epoch) where the other side can
+ * check for a reset on every operation without touching the hot lines; the
+ * copies only prompt a look at the words, which are the truth.
+ *
+ * Reset. A ring is usable while both words carry the same epoch. A side that
+ * finds the ring beyond repair publishes index 0 with an epoch one past the
+ * newer of the two (serial-number order, made total); the other side, seeing
+ * a newer epoch, publishes index 0 with that epoch too. A side that sees an
+ * older epoch it did not cause starts a reset itself. Each side writes only
+ * its own word, so the ring stays single-producer single-consumer.
+ *
+ * Notification (doorbell mode). The consumer arms "kick me" by writing a new
+ * odd value to kick, then re-checks prod; the producer, after publishing,
+ * rings the doorbell once per distinct odd value it sees. Both sides put a
+ * full barrier between their write and their read, so no wake-up is lost.
+ */
+#ifndef KVMRING_ABI_H
+#define KVMRING_ABI_H
+
+#ifndef __VMLINUX_H__
+/* Kernel, userspace and BPF alike; BPF's vmlinux.h defines __u32 itself. */
+#include <linux/types.h>
+#endif
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "kvmring: the region layout is little-endian and so must the machine be"
+#endif
+#if defined(__KERNEL__) && !defined(CONFIG_64BIT)
+#error "kvmring: ring positions are 64-bit words read and written in one access"
+#endif
+
+#define KVMRING_MAGIC		0x00474e49524d564bULL	/* "KVMRING\0" */
+#define KVMRING_ABI_VERSION	1
+
+#define KVMRING_CACHELINE	64
+#define KVMRING_PAGE		4096
+
+/* Geometry limits. */
+#define KVMRING_PEERS_MAX	16
+#define KVMRING_PEERS_DEFAULT	8
+#define KVMRING_RING_SIZE_MIN	(1U << 18)	/* 256 KiB: two maximal records */
+#define KVMRING_RING_SIZE_MAX	(1U << 28)	/* keeps 32-bit index arithmetic exact */
+
+/* Fixed offsets in the region. */
+#define KVMRING_PEER_TABLE_OFF	KVMRING_PAGE
+#define KVMRING_RINGS_OFF	(2 * KVMRING_PAGE)
+
+/*
+ * Frames: an Ethernet frame without FCS, from a bare header up to a 64 KiB
+ * IPv4/IPv6 packet (a GSO super-frame) with its Ethernet and VLAN headers.
+ */
+#define KVMRING_FRAME_MIN	14
+#define KVMRING_FRAME_MAX	(65536 + 64)
+
+/* Liveness: owners beat every KVMRING_HEARTBEAT_MS; a still heart is dead. */
+#define KVMRING_HEARTBEAT_MS	100
+#define KVMRING_PEER_DEAD_MS	1000
+
+#define KVMRING_DOORBELL_NONE	0xffffffffU
+
+/* ---- region header ---------------------------------------------------- */
+
+#define KVMRING_REGION_F_DOORBELL	(1U << 0)	/* ivshmem-doorbell: peers have interrupts */
+
+/*
+ * Written once by whoever formats the region (the host): every field first,
+ * then magic with release semantics. Readers check magic and abi_version,
+ * copy the geometry into a struct kvmring_geom and validate it; the
+ * redundant size and offset fields must match the reader's own build.
+ */
+struct kvmring_region_hdr {
+	__u64	magic;			/* KVMRING_MAGIC, written last */
+	__u32	abi_version;		/* KVMRING_ABI_VERSION */
+	__u32	flags;			/* KVMRING_REGION_F_* */
+	__u64	region_size;		/* bytes of the whole region */
+	__u32	max_peers;		/* peer slots in use, 2..KVMRING_PEERS_MAX */
+	__u32	ring_size;		/* data bytes of every ring, a power of two */
+	__u32	hdr_size;		/* sizeof(struct kvmring_region_hdr) */
+	__u32	peer_size;		/* sizeof(struct kvmring_peer) */
+	__u32	ring_hdr_size;		/* sizeof(struct kvmring_ring_hdr) */
+	__u32	rec_align;		/* KVMRING_REC_ALIGN */
+	__u64	peer_table_off;		/* KVMRING_PEER_TABLE_OFF */
+	__u64	rings_off;		/* KVMRING_RINGS_OFF */
+	__u64	ring_stride;		/* ring_hdr_size + ring_size */
+	__u64	instance;		/* new value at every format: guests notice a re-format */
+	__u8	rsvd[48];
+};
+
+/* ---- peer table ------------------------------------------------------- */
+
+/*
+ * state packs a slot state (bits 0..7) and a generation (bits 32..63). A guest
+ * claims a slot by compare-and-swap from a word it read (FREE, or any state
+ * whose heartbeat has been still for KVMRING_PEER_DEAD_MS) to
+ * KVMRING_PEER_WORD(generation + 1, CLAIMED), fills in its entry, then sets UP.
+ * It leaves by swapping its own word to FREE with the same generation. The
+ * generation tells peers that a slot changed hands while they looked away.
+ */
+#define KVMRING_PEER_FREE	0
+#define KVMRING_PEER_CLAIMED	1	/* owner is filling in its entry */
+#define KVMRING_PEER_UP		2	/* entry valid, rings attached */
+
+#define KVMRING_PEER_STATE(w)	((__u32)((w) & 0xff))
+#define KVMRING_PEER_GEN(w)	((__u32)((__u64)(w) >> 32))
+#define KVMRING_PEER_WORD(gen, st)	(((__u64)(gen) << 32) | (__u64)(st))
+
+#define KVMRING_PEER_F_DOORBELL	(1U << 0)	/* owner sleeps: ring its doorbell when it asks */
+
+#define KVMRING_PEER_ADDRS	4
+
+struct kvmring_peer {
+	/* line 0: ownership and liveness */
+	__u64	state;			/* KVMRING_PEER_WORD(generation, state) */
+	__u64	heartbeat;		/* owner adds 1 every KVMRING_HEARTBEAT_MS */
+	__u32	doorbell_id;		/* ivshmem peer id (IVPosition) or KVMRING_DOORBELL_NONE */
+	__u32	flags;			/* KVMRING_PEER_F_* */
+	__u32	mtu;			/* largest L3 packet the owner accepts on ring0 */
+	__u8	mac[6];			/* ring0's MAC address */
+	__u8	rsvd0[30];
+	/* lines 1..3: published addresses; addr_seq is odd while they change */
+	__u32	addr_seq;
+	__u8	rsvd1[12];
+	__u8	ipv4[KVMRING_PEER_ADDRS][4];	/* network byte order, 0.0.0.0 = unused */
+	__u8	ipv6[KVMRING_PEER_ADDRS][16];	/* network byte order, :: = unused */
+	__u8	rsvd2[96];
+};
+
+/* ---- rings -------------------------------------------------------------- */
+
+/*
+ * Four cache lines, so that each side's hot word lives alone and the rarely
+ * written epoch copies are read from lines nobody is writing:
+ *   line 0  prod               producer, every publish
+ *   line 1  cons               consumer, every release
+ *   line 2  kick, cons_epoch   consumer, rarely; producer reads it per publish
+ *   line 3  prod_epoch         producer, rarely; consumer reads it per frame
+ * A zeroed header is an empty ring at epoch 0.
+ */
+struct kvmring_ring_hdr {
+	__u64	prod;			/* KVMRING_POS(): end of the last published record */
+	__u64	rsvd0[7];
+	__u64	cons;			/* KVMRING_POS(): end of the last released record */
+	__u64	rsvd1[7];
+	__u32	kick;			/* odd: consumer asks for a doorbell; new odd value per ask */
+	__u32	cons_epoch;		/* copy of cons's epoch */
+	__u32	rsvd2[14];
+	__u32	prod_epoch;		/* copy of prod's epoch */
+	__u32	rsvd3[15];
+};
+
+#define KVMRING_POS(epoch, index)	(((__u64)(epoch) << 32) | (__u32)(index))
+#define KVMRING_POS_INDEX(pos)		((__u32)(pos))
+#define KVMRING_POS_EPOCH(pos)		((__u32)((__u64)(pos) >> 32))
+
+#define KVMRING_REC_ALIGN	8
+
+#define KVMRING_REC_F_PAD		(1U << 0)	/* skip to the end of the data area */
+#define KVMRING_REC_F_CSUM_PARTIAL	(1U << 1)	/* checksum at csum_start + csum_offset not filled in */
+#define KVMRING_REC_F_DATA_VALID	(1U << 2)	/* checksums verified by the sender */
+#define KVMRING_REC_F_FRAME_MASK	(KVMRING_REC_F_CSUM_PARTIAL | KVMRING_REC_F_DATA_VALID)
+
+/* gso_type: the frame is a GSO super-frame of this kind (virtio_net_hdr values) */
+#define KVMRING_GSO_NONE	0
+#define KVMRING_GSO_TCPV4	1
+#define KVMRING_GSO_TCPV6	4
+#define KVMRING_GSO_UDP_L4	5
+#define KVMRING_GSO_ECN		0x80
+
+struct kvmring_rec {
+	__u32	len;			/* frame bytes after this header; 0 for a pad */
+	__u16	flags;			/* KVMRING_REC_F_* */
+	__u16	gso_size;		/* MSS of a GSO super-frame, else 0 */
+	__u16	csum_start;		/* with KVMRING_REC_F_CSUM_PARTIAL */
+	__u16	csum_offset;
+	__u8	gso_type;		/* KVMRING_GSO_* */
+	__u8	rsvd[3];
+};
+
+/* ---- geometry ----------------------------------------------------------- */
+
+/* A validated, private copy of the region's geometry; never in shared memory. */
+struct kvmring_geom {
+	__u64	region_size;
+	__u32	max_peers;
+	__u32	ring_size;
+};
+
+static inline __u32 kvmring_rec_size(__u32 frame_len)
+{
+	return (__u32)(sizeof(struct kvmring_rec) + frame_len + KVMRING_REC_ALIGN - 1) &
+	       ~(__u32)(KVMRING_REC_ALIGN - 1);
+}
+
+static inline __u32 kvmring_ring_count(__u32 max_peers)
+{
+	return max_peers * (max_peers - 1);
+}
+
+/* Index of ring from -> to among the max_peers * (max_peers - 1) rings. */
+static inline __u32 kvmring_ring_index(__u32 max_peers, __u32 from, __u32 to)
+{
+	return from * (max_peers - 1) + (to < from ? to : to - 1);
+}
+
+static inline __u64 kvmring_ring_stride(__u32 ring_size)
+{
+	return sizeof(struct kvmring_ring_hdr) + (__u64)ring_size;
+}
+
+static inline __u64 kvmring_region_used(__u32 max_peers, __u32 ring_size)
+{
+	return KVMRING_RINGS_OFF + kvmring_ring_count(max_peers) * kvmring_ring_stride(ring_size);
+}
+
+static inline __u64 kvmring_peer_offset(__u32 slot)
+{
+	return KVMRING_PEER_TABLE_OFF + (__u64)slot * sizeof(struct kvmring_peer);
+}
+
+/* Offset of ring from -> to's struct kvmring_ring_hdr; its data follows it. */
+static inline __u64 kvmring_ring_offset(const struct kvmring_geom *g, __u32 from, __u32 to)
+{
+	return KVMRING_RINGS_OFF +
+	       kvmring_ring_index(g->max_peers, from, to) * kvmring_ring_stride(g->ring_size);
+}
+
+static inline int kvmring_geom_ok(const struct kvmring_geom *g)
+{
+	return g->max_peers >= 2 && g->max_peers <= KVMRING_PEERS_MAX &&
+	       g->ring_size >= KVMRING_RING_SIZE_MIN && g->ring_size <= KVMRING_RING_SIZE_MAX &&
+	       !(g->ring_size & (g->ring_size - 1)) &&
+	       kvmring_region_used(g->max_peers, g->ring_size) <= g->region_size;
+}
+
+/*
+ * The ring size a formatter should choose: the largest power of two that
+ * fits max_peers * (max_peers - 1) rings into the region, or 0 if even
+ * KVMRING_RING_SIZE_MIN does not (16 MiB holds 8 peers with 256 KiB rings,
+ * 64 MiB 8 peers with 1 MiB rings or 16 peers with 256 KiB rings).
+ * Multiplications only, so 32-bit kernels and BPF need no 64-bit division.
+ */
+static inline __u32 kvmring_default_ring_size(__u64 region_size, __u32 max_peers)
+{
+	__u32 size;
+
+	if (max_peers < 2 || max_peers > KVMRING_PEERS_MAX)
+		return 0;
+	for (size = KVMRING_RING_SIZE_MAX; size >= KVMRING_RING_SIZE_MIN; size >>= 1)
+		if (kvmring_region_used(max_peers, size) <= region_size)
+			return size;
+	return 0;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+#define KVMRING_ABI_CHECK(cond)	_Static_assert(cond, #cond)
+#define KVMRING_OFF(type, field)	__builtin_offsetof(struct type, field)
+
+KVMRING_ABI_CHECK(sizeof(struct kvmring_region_hdr) == 128);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_region_hdr, instance) == 72);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_peer) == 256);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_peer, addr_seq) == KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_peer, ipv4) == 80);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_peer, ipv6) == 96);
+KVMRING_ABI_CHECK(KVMRING_PEER_TABLE_OFF + KVMRING_PEERS_MAX * sizeof(struct kvmring_peer) <=
+		  KVMRING_RINGS_OFF);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_ring_hdr) == 4 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, cons) == 1 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, kick) == 2 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, prod_epoch) == 3 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_rec) == 16);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_rec) % KVMRING_REC_ALIGN == 0);
+KVMRING_ABI_CHECK(KVMRING_RING_SIZE_MIN >= 2 * (sizeof(struct kvmring_rec) + KVMRING_FRAME_MAX +
+						 KVMRING_REC_ALIGN));
+KVMRING_ABI_CHECK(KVMRING_RINGS_OFF + KVMRING_PEERS_DEFAULT * (KVMRING_PEERS_DEFAULT - 1) *
+		  (sizeof(struct kvmring_ring_hdr) + KVMRING_RING_SIZE_MIN) <= (16U << 20));
+
+#endif /* KVMRING_ABI_H */
