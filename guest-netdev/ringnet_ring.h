@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ringnet_ring.h - the ring core: one end of one kvmring ring.
+ *
+ * The core moves frames through a single-producer single-consumer ring laid
+ * out by kmod/kvmring_abi.h. It is compiled into ringnet.ko and into the
+ * userspace harness (harness/), so it allocates nothing, never sleeps, takes
+ * no locks and uses only what ringnet_shim.h provides. Build with the
+ * directory of kvmring_abi.h (kmod/) on the include path.
+ *
+ * Trust. Every byte of the region may be written by another guest at any
+ * time. The core reads each index, length and flag from it once, checks it,
+ * and answers a bad value with a counted drop or a reset of this one ring;
+ * it never reads or writes outside the ring and every call does a bounded
+ * amount of work. Frame payloads are not checked: a frame returned by
+ * ringnet_rx_peek() points into the region and may change while the caller
+ * looks at it, so copy it before parsing it.
+ *
+ * Concurrency. A struct ringnet_tx is used by one thread at a time, and so is
+ * a struct ringnet_rx; the two ends of a ring may run on different CPUs or
+ * in different guests. The caller serialises each end (a TX queue lock, NAPI).
+ *
+ * The region. Map it write-back cacheable (memremap(MEMREMAP_WB) in the
+ * kernel), validate its header with ringnet_region_geom() and find rings with
+ * ringnet_region_ring(). Stats live in the ring-end structs, which the caller
+ * owns: attach keeps them, so zero each struct once before its first attach.
+ *
+ * Producer:
+ *   ringnet_tx_attach()       take the producer end of a ring
+ *   ringnet_tx_reserve()      room for one frame; returns where to write it
+ *   ringnet_tx_commit()       finish the reserved record (not yet visible)
+ *   ringnet_tx_publish()      make committed records visible to the consumer
+ *   ringnet_tx_kick_needed()  after publish, in doorbell mode: ring the doorbell?
+ *   ringnet_tx_enqueue()      reserve + copy + commit + publish
+ *   ringnet_tx_has_room()     would a frame of this length fit now?
+ *   ringnet_tx_reset()        give up on the ring's contents, restart it
+ * Consumer:
+ *   ringnet_rx_attach()       take the consumer end of a ring
+ *   ringnet_rx_peek()         next frame, in place, validated
+ *   ringnet_rx_consume()      done with the peeked frame (not yet visible)
+ *   ringnet_rx_publish()      hand consumed space back to the producer
+ *   ringnet_rx_dequeue()      peek + copy + consume + publish
+ *   ringnet_rx_arm()          going idle in doorbell mode: ask to be kicked
+ *   ringnet_rx_disarm()       polling again: no kicks needed
+ *   ringnet_rx_reset()        give up on the ring's contents, restart it
+ */
+#ifndef RINGNET_RING_H
+#define RINGNET_RING_H
+
+#include "ringnet_shim.h"
+#include "kvmring_abi.h"
+
+/* Per-frame metadata carried in the record (struct kvmring_rec). */
+struct ringnet_meta {
+	u16	flags;			/* KVMRING_REC_F_CSUM_PARTIAL, KVMRING_REC_F_DATA_VALID */
+	u16	gso_size;		/* MSS when gso_type != KVMRING_GSO_NONE */
+	u16	csum_start;		/* with KVMRING_REC_F_CSUM_PARTIAL */
+	u16	csum_offset;
+	u8	gso_type;		/* KVMRING_GSO_*, optionally | KVMRING_GSO_ECN */
+};
+
+/* A frame in the ring, as ringnet_rx_peek() found it. */
+struct ringnet_frame {
+	const u8		*data;	/* in the shared region: copy before parsing */
+	u32			len;	/* KVMRING_FRAME_MIN..KVMRING_FRAME_MAX */
+	struct ringnet_meta	meta;	/* validated against len */
+};
+
+/* Where a ring is; the part both ends have in common. */
+struct ringnet_ring {
+	struct kvmring_ring_hdr	*hdr;
+	u8			*data;	/* size bytes after hdr */
+	u32			size;	/* a power of two */
+	u32			epoch;	/* the reset epoch this end works in */
+};
+
+struct ringnet_tx_stats {
+	u64	frames;			/* committed */
+	u64	bytes;
+	u64	full;			/* reserve refused: no room */
+	u64	bad_len;		/* reserve refused: length out of range */
+	u64	kicks;			/* doorbells asked for */
+	u64	bad_index;		/* consumer index or epoch out of range: ring reset */
+	u64	resets;			/* resets this end started */
+	u64	reset_follows;		/* resets the consumer started */
+};
+
+struct ringnet_rx_stats {
+	u64	frames;			/* consumed */
+	u64	bytes;
+	u64	bad_desc;		/* record header out of range: pending bytes dropped */
+	u64	bad_meta;		/* record metadata inconsistent: that frame dropped */
+	u64	dropped;		/* frames dropped: bad metadata or no room in the buffer */
+	u64	dropped_bytes;		/* bytes skipped after a bad record header */
+	u64	bad_index;		/* producer index or epoch out of range: ring reset */
+	u64	resets;			/* resets this end started */
+	u64	reset_follows;		/* resets the producer started */
+};
+
+struct ringnet_tx {
+	struct ringnet_ring	ring;
+	u32			prod;		/* private; published to hdr->prod */
+	u32			cons;		/* consumer index, last checked value */
+	u32			reserved;	/* record bytes held by reserve, 0 if none */
+	u32			reserved_len;	/* frame length held by reserve */
+	u32			kicked;		/* last kick value a doorbell was asked for */
+	bool			resetting;	/* our reset waits for the consumer to follow */
+	struct ringnet_tx_stats	stats;
+};
+
+struct ringnet_rx {
+	struct ringnet_ring	ring;
+	u32			cons;		/* private; published to hdr->cons */
+	u32			published;	/* last value written to hdr->cons */
+	u32			avail;		/* bytes from cons up to the checked producer index */
+	u32			peeked;		/* record bytes of the peeked frame, 0 if none */
+	u32			peeked_len;
+	u32			kick;		/* our kick value; odd while armed */
+	bool			resetting;	/* our reset waits for the producer to follow */
+	struct ringnet_rx_stats	stats;
+};
+
+/* Stats as a table, for ethtool -S and the controller. */
+struct ringnet_stat_desc {
+	const char	*name;
+	size_t		offset;		/* of a u64 in the stats struct */
+};
+
+#define RINGNET_TX_NSTATS	(sizeof(struct ringnet_tx_stats) / sizeof(u64))
+#define RINGNET_RX_NSTATS	(sizeof(struct ringnet_rx_stats) / sizeof(u64))
+extern const struct ringnet_stat_desc ringnet_tx_stat_desc[RINGNET_TX_NSTATS];
+extern const struct ringnet_stat_desc ringnet_rx_stat_desc[RINGNET_RX_NSTATS];
+
+/*
+ * Region.
+ *
+ * ringnet_region_format() lays out an empty region of region_size bytes:
+ * zeroes the header page, the peer table and every ring header, then writes
+ * the header, magic last. ring_size 0 picks kvmring_default_ring_size().
+ * Returns 0 or -EINVAL when the geometry does not fit.
+ *
+ * ringnet_region_geom() reads the header of a region of which mapped bytes
+ * are mapped, once, into *g. Returns 0, -ENOENT (not formatted),
+ * -EPROTONOSUPPORT (another ABI version) or -EINVAL (bad or foreign
+ * geometry, or larger than the mapping).
+ *
+ * ringnet_region_ring() returns ring from -> to of a region whose geometry
+ * ringnet_region_geom() accepted, or NULL for a bad pair.
+ */
+int ringnet_region_format(void *region, u64 region_size, u32 max_peers, u32 ring_size,
+			  u32 flags, u64 instance);
+int ringnet_region_geom(const void *region, u64 mapped, struct kvmring_geom *g);
+struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_geom *g,
+					     u32 from, u32 to);
+
+/*
+ * Producer.
+ *
+ * ringnet_tx_attach(): become the producer of the ring at hdr with ring_size
+ * data bytes. If the ring is consistent the producer resumes where the
+ * index stands, otherwise it resets the ring. Returns 0, or -EINVAL for a
+ * ring_size that is not a power of two in the ABI's range.
+ *
+ * ringnet_tx_reserve(): make room for a frame of len bytes (writing a pad
+ * record first if it would straddle the end) and set *frame to where its
+ * bytes go; the room is the caller's until commit. Returns 0, -EMSGSIZE for
+ * a length outside KVMRING_FRAME_MIN..KVMRING_FRAME_MAX, or -ENOSPC when
+ * the ring is full (both counted).
+ *
+ * ringnet_tx_commit(): write the record header for the reserved frame with
+ * meta (NULL: none). The record is visible after the next publish. A commit
+ * with nothing reserved (a reset intervened) does nothing.
+ *
+ * ringnet_tx_publish(): release every committed record to the consumer with
+ * one index store, and notice a reset the consumer asked for (which drops
+ * the records not yet consumed). Call it once per batch.
+ *
+ * ringnet_tx_kick_needed(): call after publish in doorbell mode; true once
+ * per request of the consumer for a kick: then ring its doorbell.
+ *
+ * ringnet_tx_enqueue(): reserve, copy len bytes from frame, commit, publish.
+ * Returns 0, -EMSGSIZE or -ENOSPC.
+ *
+ * ringnet_tx_has_room(): whether a frame of len bytes would fit now; looks
+ * at the consumer index again when the cached one says no (for waking a
+ * stopped queue).
+ *
+ * ringnet_tx_reset(): drop everything in the ring and restart it at index 0;
+ * the consumer follows when it next looks.
+ */
+int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 ring_size);
+int ringnet_tx_reserve(struct ringnet_tx *tx, u32 len, void **frame);
+void ringnet_tx_commit(struct ringnet_tx *tx, const struct ringnet_meta *meta);
+void ringnet_tx_publish(struct ringnet_tx *tx);
+bool ringnet_tx_kick_needed(struct ringnet_tx *tx);
+int ringnet_tx_enqueue(struct ringnet_tx *tx, const void *frame, u32 len,
+		       const struct ringnet_meta *meta);
+bool ringnet_tx_has_room(struct ringnet_tx *tx, u32 len);
+void ringnet_tx_reset(struct ringnet_tx *tx);
+
+/*
+ * Consumer.
+ *
+ * ringnet_rx_attach(): become the consumer of the ring at hdr; like
+ * ringnet_tx_attach(). Starts disarmed (polling).
+ *
+ * ringnet_rx_peek(): find the next frame and describe it in *f. Returns 1,
+ * or 0 when there is nothing (more) to deliver now. Pad records are skipped.
+ * A record whose header is out of range makes the consumer skip everything
+ * published so far (bad_desc, dropped_bytes); one whose metadata contradicts
+ * its length is dropped alone (bad_meta); a producer index out of range
+ * resets the ring (bad_index). Each call does a bounded amount of work, so
+ * 0 does not promise the ring is empty: poll again later.
+ *
+ * ringnet_rx_consume(): advance past the frame of the last successful peek.
+ * The space goes back to the producer at the next publish.
+ *
+ * ringnet_rx_publish(): release consumed space to the producer (one index
+ * store, skipped when nothing changed). Call it once per batch; until then
+ * the producer cannot reuse the space.
+ *
+ * ringnet_rx_dequeue(): peek, copy the frame into buf (size bytes), consume,
+ * publish. Returns the frame length, 0 if nothing, or -EMSGSIZE if the frame
+ * did not fit in buf (it is dropped and counted).
+ *
+ * ringnet_rx_arm(): before sleeping in doorbell mode: publish, ask the
+ * producer for a kick, then look again. Returns true if frames arrived
+ * meanwhile: keep polling (and disarm) instead of sleeping.
+ *
+ * ringnet_rx_disarm(): when polling again, so producers stop kicking.
+ *
+ * ringnet_rx_reset(): drop everything in the ring and restart it at index 0;
+ * the producer follows when it next looks.
+ */
+int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 ring_size);
+int ringnet_rx_peek(struct ringnet_rx *rx, struct ringnet_frame *f);
+void ringnet_rx_consume(struct ringnet_rx *rx);
+void ringnet_rx_publish(struct ringnet_rx *rx);
+int ringnet_rx_dequeue(struct ringnet_rx *rx, void *buf, u32 size, struct ringnet_meta *meta);
+bool ringnet_rx_arm(struct ringnet_rx *rx);
+void ringnet_rx_disarm(struct ringnet_rx *rx);
+void ringnet_rx_reset(struct ringnet_rx *rx);
+
+#endif /* RINGNET_RING_H */
