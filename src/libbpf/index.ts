@@ -15,6 +15,7 @@ export {
   objPin,
   progFdById,
   progInfoByFd,
+  unpin,
   type LinkInfo,
   type ProgInfo,
 } from './info.js';

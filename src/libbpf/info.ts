@@ -1,8 +1,11 @@
 // Kernel objects by fd, id and pin: program, map and link info; pin and get;
 // closing raw fds.
+import { unlinkSync } from 'node:fs';
+
 import koffi from 'koffi';
 
 import { callInt, callIntUnless } from './call.js';
+import { LibbpfError } from './errors.js';
 import { native, nativeLibc } from './native.js';
 import { bpf_link_info, bpf_prog_info } from './types.js';
 
@@ -66,6 +69,19 @@ export function objGet(path: string): number {
 /** bpf_obj_pin(): pins the program, map or link behind `fd` at `path`. */
 export function objPin(fd: number, path: string): void {
   callInt(`bpf_obj_pin(${path})`, () => native().bpf_obj_pin(fd, path));
+}
+
+/**
+ * Removes a pin (program, map or link) from bpffs. The object lives on while
+ * something else holds it; an unpinned XDP link with no fd left detaches.
+ */
+export function unpin(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    const errno = -((err as NodeJS.ErrnoException).errno ?? -5);
+    throw new LibbpfError(`unpin ${path}`, errno);
+  }
 }
 
 export function progFdById(id: number): number {

@@ -4,7 +4,7 @@
 import koffi from 'koffi';
 
 import { callInt } from './call.js';
-import { closeFd, linkFdById, linkInfoByFd, objGet, objPin, type LinkInfo } from './info.js';
+import { closeFd, linkFdById, linkInfoByFd, objGet, objPin, unpin, type LinkInfo } from './info.js';
 import { native } from './native.js';
 import { BPF_XDP, bpf_link_create_opts } from './types.js';
 
@@ -46,6 +46,11 @@ export class BpfLink implements Disposable {
 
   pin(path: string): void {
     objPin(this.fd, path);
+  }
+
+  /** Removes the pin at `path` (the link stays while this fd is open). */
+  static unpin(path: string): void {
+    unpin(path);
   }
 
   /** Detaches the program now, whoever else holds the link (bpf_link_detach). */

@@ -1,6 +1,6 @@
 // `ringctl detach`: take ringctl's programs off an interface and remove its pins,
 // whatever state a crash left them in (link gone, interface gone, pins only).
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 
 import { BpfLink, closeFd, LibbpfError, objGet, tcDetach, tcHookDestroy, xdpDetach, XDP_FLAGS_DRV_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE } from '../libbpf/index.js';
 import { removePins, requireBpffs } from './pins.js';
@@ -34,14 +34,17 @@ export function detachState(s: IfaceState): { xdp: boolean; tc: boolean } {
         closeFd(fd);
       }
     }
-    if (s.tcAttached) done.tc = tcDetach({ ifindex, direction: 'egress' }, TC_FILTER);
-    if (existsSync(paths.clsactOwned)) {
-      try {
-        tcHookDestroy(ifindex);
-      } catch (err) {
-        if (!(err instanceof LibbpfError)) throw err; // already gone
+    if (s.tcAttached) {
+      done.tc = tcDetach({ ifindex, direction: 'egress' }, TC_FILTER);
+      // Only the clsact we created, and only on the device our filter was on (not
+      // on a new device that took the name).
+      if (existsSync(paths.clsactOwned)) {
+        try {
+          tcHookDestroy(ifindex);
+        } catch (err) {
+          if (!(err instanceof LibbpfError)) throw err; // already gone
+        }
       }
-      rmdirSync(paths.clsactOwned);
     }
   }
   removePins(paths);

@@ -1,7 +1,7 @@
 // Filling and reading the programs' maps: the ring device, the inter-domain
 // subnets, the peers, the stats. Works on any map fd (a freshly loaded object's
 // or a pinned one), so the controller can come back later and resync.
-import type { BpfMapFd } from '../libbpf/index.js';
+import { BpfMapFd } from '../libbpf/index.js';
 import { compareCidr, formatIp, formatMac, parseIp, parseMac, type Cidr, type IpAddress } from './cidr.js';
 import {
   CONSTANTS,
@@ -15,6 +15,7 @@ import {
   sumStats,
   type Stat,
 } from './codecs.js';
+import { pinPaths } from './pins.js';
 
 /** The map operations the sync functions use: a BpfMapFd, or a stand-in in tests. */
 export type MapLike = Pick<BpfMapFd, 'keys' | 'entries' | 'lookup' | 'update' | 'delete'>;
@@ -138,6 +139,19 @@ export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncRes
     else result.added++;
   }
   return result;
+}
+
+/**
+ * Syncs the peers of an attached interface through its pinned ring_peers (what
+ * the controller calls whenever ring0's peer table changes).
+ */
+export function syncInterfacePeers(pinRoot: string, ifname: string, peers: readonly RingPeer[]): PeerSyncResult {
+  const map = BpfMapFd.openPinned(pinPaths(pinRoot, ifname).maps.peers);
+  try {
+    return syncPeers(map, peers);
+  } finally {
+    map.close();
+  }
 }
 
 /** ring_peers' entries, sorted by address. */

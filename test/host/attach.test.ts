@@ -16,7 +16,7 @@ import {
 } from '../../src/libbpf/index.js';
 import { parseMac } from '../../src/xdp/cidr.js';
 import { MAPS, OBJECTS, XDP_STATS } from '../../src/xdp/codecs.js';
-import { readStats, syncPeers } from '../../src/xdp/maps.js';
+import { readStats, syncInterfacePeers, syncPeers } from '../../src/xdp/maps.js';
 import { ifNameToIndex } from '../../src/xdp/netdev.js';
 import { bpfDir, openXdpObject } from '../../src/xdp/programs.js';
 import { TC_FILTER } from '../../src/xdp/state.js';
@@ -328,9 +328,10 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
 
     it('shows each attachment as a table', async () => {
       await cli('attach', 'eth1', '--subnet', '2001:db8:2::/64', '--subnet', '198.51.100.0/24', '--transparent');
-      const peers = BpfMapFd.openPinned(join(pins('eth1'), MAPS.peers));
-      syncPeers(peers, [{ slot: 3, ringMac: '02:00:00:00:00:03', addresses: ['198.51.100.3'], ordinaryAddresses: ['192.0.2.3'] }]);
-      peers.close();
+      const r0 = syncInterfacePeers(pinRoot, 'eth1', [
+        { slot: 3, ringMac: '02:00:00:00:00:03', addresses: ['198.51.100.3'], ordinaryAddresses: ['192.0.2.3'] },
+      ]);
+      assert.deepEqual(r0, { added: 2, updated: 0, removed: 0, rejected: [] });
       const id = xdpId('eth1');
       const tc = tcId('eth1');
       const r = await cli('status');
