@@ -129,7 +129,7 @@ function measure(prog, frame, mode) {
   return { ns: median(ns), min: Math.min(...ns), max: Math.max(...ns), retval: mode === 'live' ? null : retval };
 }
 
-const VERDICTS = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT', 'PIPE', 'RECLASSIFY', 'REDIRECT'];
+const VERDICTS = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'];
 const rows = [];
 const notes = [];
 let xdp, tc;

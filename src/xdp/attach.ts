@@ -62,7 +62,7 @@ function differences(s: IfaceState, o: AttachOptions, ringIfindex: number): stri
   return d;
 }
 
-function describe(s: IfaceState): string {
+function summary(s: IfaceState): string {
   return `xdp_ring program ${s.xdpProgId}, ${s.mode}`;
 }
 
@@ -145,7 +145,7 @@ export function attach(o: AttachOptions): AttachResult {
   if (s.state === 'attached') {
     const diff = differences(s, o, ringIfindex);
     if (!diff.length && !o.force) {
-      return { changed: false, lines: [`${o.ifname}: already attached (${describe(s)}); nothing to do`] };
+      return { changed: false, lines: [`${o.ifname}: already attached (${summary(s)}); nothing to do`] };
     }
     if (!o.force) {
       throw new RingctlError(
@@ -153,7 +153,7 @@ export function attach(o: AttachOptions): AttachResult {
       );
     }
     detachState(s);
-    lines.push(`${o.ifname}: detached the previous attachment (${describe(s)})`);
+    lines.push(`${o.ifname}: detached the previous attachment (${summary(s)})`);
     s = inspect(o.pinRoot, o.ifname);
   } else if (s.state !== 'none') {
     detachState(s);

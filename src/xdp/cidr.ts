@@ -24,7 +24,7 @@ function parseIpv4(s: string): Uint8Array | undefined {
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const part = m[i + 1];
-    if (part.length > 1 && part.startsWith('0')) return undefined; // octal or not? neither.
+    if (part.length > 1 && part.startsWith('0')) return undefined; // octal to some parsers: refuse
     const n = Number(part);
     if (n > 255) return undefined;
     out[i] = n;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BpfObject } from '../libbpf/index.js';
 import { encodeConfig, MAPS, OBJECTS } from './codecs.js';
+import { RingctlError } from './errors.js';
 
 export interface RingConfig {
   /** ring0's MAC: the source of every frame sent into the ring. */
@@ -21,7 +22,7 @@ export function bpfDir(env: Record<string, string | undefined> = process.env): s
 
 function open(dir: string, file: string): BpfObject {
   const path = join(dir, file);
-  if (!existsSync(path)) throw new Error(`${path} is missing: build it with npx zx scripts/build.mjs bpf`);
+  if (!existsSync(path)) throw new RingctlError(`${path} is missing: build it with npx zx scripts/build.mjs bpf`);
   return BpfObject.open(path);
 }
 

@@ -429,6 +429,17 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
       assertClean('eth1');
     });
 
+    it('says how to build a missing BPF object', async () => {
+      const empty = mkdtempSync(join(tmpdir(), 'ringctl-empty-'));
+      try {
+        const r = await runCli(['attach', 'eth1'], { ...env, RINGCTL_BPF_DIR: empty });
+        assertFailure(r, `${join(empty, OBJECTS.xdp.file)} is missing: build it with npx zx scripts/build.mjs bpf`);
+        assertClean('eth1');
+      } finally {
+        rmSync(empty, { recursive: true });
+      }
+    });
+
     it('refuses native mode on a driver without it and leaves nothing behind', async () => {
       const r = await cli('attach', 'br0');
       assertFailure(r, 'br0: its driver has no native XDP (EOPNOTSUPP); use --mode generic');
