@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ring_fuzz - libFuzzer target over the ring core's validation and dequeue
+ * path (clang -fsanitize=fuzzer,address,undefined).
+ *
+ * The input is a script: a start state for the ring header, then operations
+ * of both ends interleaved with hostile writes into the header, the record
+ * headers and the data, plus region headers for ringnet_region_geom().
+ * Beyond memory safety it checks:
+ *  - every frame handed out lies inside the ring and has a legal length;
+ *  - without hostile writes, every frame arrives intact, in order, none
+ *    lost (unless the script reset a ring end) and none counted bad;
+ *  - after the hostile writes stop, the ring carries frames again.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ringnet_ring.h"
+
+#define FUZZ_RING	KVMRING_RING_SIZE_MIN
+#define FUZZ_OPS	4096
+
+struct cursor {
+	const u8	*p;
+	size_t		left;
+};
+
+static u8 take8(struct cursor *c)
+{
+	if (!c->left)
+		return 0;
+	c->left--;
+	return *c->p++;
+}
+
+static u32 take32(struct cursor *c)
+{
+	u32 v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		v |= (u32)take8(c) << (8 * i);
+	return v;
+}
+
+static u64 take64(struct cursor *c)
+{
+	u64 lo = take32(c);
+
+	return lo | (u64)take32(c) << 32;
+}
+
+static struct kvmring_ring_hdr *hdr;
+static u8 *data;
+static u8 buf[KVMRING_FRAME_MAX];
+static u8 *region;		/* FUZZ_REGION bytes */
+
+#define FUZZ_REGION	(16ULL << 20)
+
+struct state {
+	struct ringnet_tx	tx;
+	struct ringnet_rx	rx;
+	u32			next_seq;	/* of the next frame enqueued */
+	u32			want_seq;	/* of the next frame expected */
+	bool			hostile;	/* a third party wrote to the ring */
+	bool			lossy;		/* an end was reset: frames may be lost */
+	bool			dup;		/* an end re-attached: frames may repeat */
+};
+
+static void fail(const char *what, u32 a, u32 b)
+{
+	fprintf(stderr, "ring_fuzz: %s (%u, %u)\n", what, a, b);
+	abort();
+}
+
+static void fill(u8 *p, u32 len, u32 seq)
+{
+	u32 i;
+
+	memcpy(p, &seq, 4);
+	memcpy(p + 4, &len, 4);
+	for (i = 8; i < len; i++)
+		p[i] = (u8)(seq * 131 + i);
+}
+
+static bool intact(const u8 *p, u32 len, u32 *seq)
+{
+	u32 i, l;
+
+	memcpy(seq, p, 4);
+	memcpy(&l, p + 4, 4);
+	if (l != len)
+		return false;
+	for (i = 8; i < len; i++)
+		if (p[i] != (u8)(*seq * 131 + i))
+			return false;
+	return true;
+}
+
+static u32 frame_len(struct cursor *c)
+{
+	u8 k = take8(c);
+
+	/* mostly small frames, so that the ring wraps often; sometimes huge */
+	if (k < 192)
+		return KVMRING_FRAME_MIN + (k * 13U + take8(c)) % 2000;
+	return KVMRING_FRAME_MIN + (take32(c) % (KVMRING_FRAME_MAX - KVMRING_FRAME_MIN + 1));
+}
+
+/* Checks a copy of a frame against what was sent, when nobody interfered. */
+static void check_copy(struct state *s, const u8 *p, u32 len)
+{
+	u32 seq;
+
+	if (s->hostile)
+		return;
+	if (!intact(p, len, &seq))
+		fail("frame damaged", len, 0);
+	if (s->dup)
+		return;
+	if (s->lossy ? seq < s->want_seq : seq != s->want_seq)
+		fail("frame out of order", seq, s->want_seq);
+	s->want_seq = seq + 1;
+}
+
+static void check_frame(struct state *s, const struct ringnet_frame *f)
+{
+	if (f->data < data || f->data + f->len > data + FUZZ_RING ||
+	    f->len < KVMRING_FRAME_MIN || f->len > KVMRING_FRAME_MAX)
+		fail("frame outside the ring", (u32)(f->data - data), f->len);
+	/* the metadata contract of ringnet_rx_peek(), which drivers rely on */
+	if ((f->meta.flags & ~KVMRING_REC_F_FRAME_MASK) ||
+	    ((f->meta.flags & KVMRING_REC_F_CSUM_PARTIAL) &&
+	     (u32)f->meta.csum_start + f->meta.csum_offset + 2 > f->len) ||
+	    (f->meta.gso_type == KVMRING_GSO_NONE ? f->meta.gso_size != 0 :
+	     !f->meta.gso_size || f->meta.gso_size >= f->len))
+		fail("metadata contradicts the frame", f->meta.flags, f->meta.gso_type);
+	memcpy(buf, f->data, f->len);
+	check_copy(s, buf, f->len);
+}
+
+static bool trace;	/* RING_FUZZ_TRACE=1: print each operation, to study a crash */
+
+static void trace_state(const struct state *s, u8 op)
+{
+	fprintf(stderr, "op %2u.%x: tx prod %u cons %u epoch %u%s | rx cons %u avail %u epoch %u%s | "
+		"hdr prod %u/%u cons %u/%u copies %u %u\n", op % 16, op >> 4,
+		s->tx.prod, s->tx.cons, s->tx.ring.epoch, s->tx.resetting ? " resetting" : "",
+		s->rx.cons, s->rx.avail, s->rx.ring.epoch, s->rx.resetting ? " resetting" : "",
+		KVMRING_POS_EPOCH(hdr->prod), KVMRING_POS_INDEX(hdr->prod),
+		KVMRING_POS_EPOCH(hdr->cons), KVMRING_POS_INDEX(hdr->cons),
+		hdr->prod_epoch, hdr->cons_epoch);
+}
+
+static void check_state(const struct state *s)
+{
+	if (s->rx.avail > FUZZ_RING || s->tx.prod - s->tx.cons > FUZZ_RING)
+		fail("index state", s->rx.avail, s->tx.prod - s->tx.cons);
+	if ((s->rx.cons | s->tx.prod) % KVMRING_REC_ALIGN)
+		fail("misaligned index", s->rx.cons, s->tx.prod);
+	if (!s->hostile && (s->rx.stats.bad_desc || s->rx.stats.bad_meta || s->rx.stats.bad_index ||
+			    s->tx.stats.bad_index))
+		fail("clean ring counted bad input", 0, 0);
+}
+
+static void enqueue(struct state *s, struct cursor *c, bool publish)
+{
+	struct ringnet_meta meta = { 0 };
+	u32 len = frame_len(c);
+	void *p;
+
+	if (take8(c) < 32) {	/* metadata; sound so that clean runs stay clean */
+		meta.flags = KVMRING_REC_F_DATA_VALID;
+		if (len > 100) {
+			meta.gso_type = KVMRING_GSO_TCPV6;
+			meta.gso_size = 1 + take8(c) % 90;
+			meta.flags |= KVMRING_REC_F_CSUM_PARTIAL;
+			meta.csum_start = 50;
+			meta.csum_offset = 16;
+		}
+	}
+	if (ringnet_tx_reserve(&s->tx, len, &p))
+		return;
+	if ((u8 *)p < data || (u8 *)p + len > data + FUZZ_RING)
+		fail("reservation outside the ring", (u32)((u8 *)p - data), len);
+	fill(p, len, s->next_seq++);
+	ringnet_tx_commit(&s->tx, &meta);
+	if (publish)
+		ringnet_tx_publish(&s->tx);
+}
+
+static void dequeue(struct state *s, struct cursor *c)
+{
+	u32 n = 1 + take8(c) % 16, i;
+	struct ringnet_frame f;
+
+	for (i = 0; i < n; i++) {
+		if (ringnet_rx_peek(&s->rx, &f) != 1)
+			break;
+		check_frame(s, &f);
+		ringnet_rx_consume(&s->rx);
+	}
+	if (take8(c) & 1)
+		ringnet_rx_publish(&s->rx);
+}
+
+/* A third party writes bytes somewhere in the ring. */
+static void vandalise(struct state *s, struct cursor *c, u8 op)
+{
+	struct kvmring_rec *rec;
+	u32 off, n, i;
+
+	s->hostile = true;
+	switch (op % 4) {
+	case 0:	/* a few bytes anywhere */
+		off = take32(c) % (u32)(sizeof(*hdr) + FUZZ_RING);
+		n = 1 + take8(c) % 16;
+		for (i = 0; i < n && off + i < sizeof(*hdr) + FUZZ_RING; i++)
+			((u8 *)hdr)[off + i] = take8(c);
+		break;
+	case 1:	/* one of the words */
+		switch (take8(c) % 5) {
+		case 0: hdr->prod = take64(c); break;
+		case 1: hdr->cons = take64(c); break;
+		case 2: hdr->prod_epoch = take32(c); break;
+		case 3: hdr->cons_epoch = take32(c); break;
+		default: hdr->kick = take32(c); break;
+		}
+		break;
+	case 2:	/* the producer index, a little off */
+		hdr->prod = KVMRING_POS(KVMRING_POS_EPOCH(hdr->prod),
+					KVMRING_POS_INDEX(hdr->prod) + (int8_t)take8(c));
+		break;
+	default:	/* the record header the consumer reads next */
+		rec = (struct kvmring_rec *)(data + (s->rx.cons & (FUZZ_RING - 1)));
+		rec->len = take8(c) & 1 ? take32(c) : take8(c) * 41U;
+		rec->flags = take8(c) & 7;
+		if ((s->rx.cons & (FUZZ_RING - 1)) + sizeof(*rec) <= FUZZ_RING) {
+			rec->gso_size = (u16)take32(c);
+			rec->gso_type = take8(c);
+			rec->csum_start = (u16)take32(c);
+			rec->csum_offset = (u16)take32(c);
+		}
+		break;
+	}
+}
+
+/* A region header from the input: geometry accepted means rings in bounds. */
+static void region_header(struct cursor *c)
+{
+	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
+	struct kvmring_geom g;
+	u64 mapped = take64(c);
+	u32 from, to;
+
+	if (ringnet_region_format(region, FUZZ_REGION, 8, 0, 0, 1))
+		fail("format", 0, 0);
+	if (take8(c) & 1) {
+		h->region_size = take64(c);
+		h->max_peers = take8(c);
+		h->ring_size = take32(c);
+	}
+	if (take8(c) & 1)
+		((u8 *)h)[take8(c) % sizeof(*h)] = take8(c);
+	if (ringnet_region_geom(region, mapped, &g))
+		return;
+	if (!kvmring_geom_ok(&g) || g.region_size > mapped)
+		fail("bad geometry accepted", g.max_peers, g.ring_size);
+	for (from = 0; from < g.max_peers; from++)
+		for (to = 0; to < g.max_peers; to++)
+			if (from != to &&
+			    kvmring_ring_offset(&g, from, to) + kvmring_ring_stride(g.ring_size) > g.region_size)
+				fail("ring outside the region", from, to);
+}
+
+/* Hostility over: the ring must carry a frame again within a few rounds. */
+static void heal(struct state *s)
+{
+	u32 round, i, seq;
+	void *p;
+	int ret;
+
+	for (round = 0; round < 8; round++) {
+		if (trace)
+			trace_state(s, 0xff);
+		if (!ringnet_tx_reserve(&s->tx, 100, &p)) {
+			fill(p, 100, 0xfeed0000U + round);
+			ringnet_tx_commit(&s->tx, NULL);
+		}
+		ringnet_tx_publish(&s->tx);
+		/* dequeue publishes what it consumed, as a driver does after each poll */
+		for (i = 0; i < 2 * FUZZ_RING / 32; i++) {
+			ret = ringnet_rx_dequeue(&s->rx, buf, sizeof(buf), NULL);
+			if (ret == 100 && intact(buf, 100, &seq) && seq == 0xfeed0000U + round)
+				return;
+			/* 0 after bounded work may leave bytes: a driver polls on then */
+			if (!ret && !ringnet_rx_arm(&s->rx))
+				break;
+			ringnet_rx_disarm(&s->rx);
+		}
+	}
+	fail("ring did not recover", s->rx.ring.epoch, s->tx.ring.epoch);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
+{
+	struct cursor c = { in, size };
+	struct state s;
+	u32 ops = 0, start;
+	int ret;
+	u8 op;
+
+	if (!hdr) {
+		trace = getenv("RING_FUZZ_TRACE");
+		hdr = malloc(sizeof(*hdr) + FUZZ_RING);
+		if (!hdr)
+			abort();
+		data = (u8 *)(hdr + 1);
+		region = malloc(FUZZ_REGION);
+		if (!region)
+			abort();
+	}
+	memset(&s, 0, sizeof(s));
+	memset(hdr, 0, sizeof(*hdr) + FUZZ_RING);
+	op = take8(&c);
+	if (op & 1) {		/* a ring found in any state */
+		s.hostile = true;
+		hdr->prod = take64(&c);
+		hdr->cons = take64(&c);
+		hdr->prod_epoch = take32(&c);
+		hdr->cons_epoch = take32(&c);
+		hdr->kick = take32(&c);
+	} else if (op & 2) {	/* an empty ring left at any index, in any epoch */
+		start = take32(&c) * KVMRING_REC_ALIGN;
+		if (op & 4)	/* close to the end of the data area */
+			start = (start & ~(FUZZ_RING - 1)) - (start & 0x7ff);
+		hdr->prod = hdr->cons = KVMRING_POS(take32(&c), start);
+	}
+	if (ringnet_tx_attach(&s.tx, hdr, FUZZ_RING) || ringnet_rx_attach(&s.rx, hdr, FUZZ_RING))
+		fail("attach", 0, 0);
+
+	while (c.left && ops++ < FUZZ_OPS) {
+		op = take8(&c);
+		switch (op % 16) {
+		case 0: case 1: case 2:
+			enqueue(&s, &c, true);
+			break;
+		case 3:
+			enqueue(&s, &c, false);
+			break;
+		case 4:
+			ringnet_tx_publish(&s.tx);
+			break;
+		case 5: case 6:
+			dequeue(&s, &c);
+			break;
+		case 7:
+			ret = ringnet_rx_dequeue(&s.rx, buf, take8(&c) & 1 ? sizeof(buf) : 100, NULL);
+			if (ret > 0)
+				check_copy(&s, buf, (u32)ret);
+			else if (ret == -EMSGSIZE)
+				s.lossy = true;	/* dropped for want of room */
+			break;
+		case 8:
+			if (op & 16)
+				ringnet_rx_arm(&s.rx);
+			else
+				ringnet_rx_disarm(&s.rx);
+			ringnet_tx_kick_needed(&s.tx);
+			break;
+		case 9:
+			s.lossy = true;
+			if (op & 16)
+				ringnet_tx_reset(&s.tx);
+			else
+				ringnet_rx_reset(&s.rx);
+			break;
+		case 10:
+			s.lossy = s.dup = true;
+			if (op & 16)
+				ringnet_tx_attach(&s.tx, hdr, FUZZ_RING);
+			else
+				ringnet_rx_attach(&s.rx, hdr, FUZZ_RING);
+			break;
+		case 11:
+			ringnet_tx_has_room(&s.tx, frame_len(&c));
+			break;
+		case 12:
+			region_header(&c);
+			break;
+		default:
+			vandalise(&s, &c, op >> 4);
+			break;
+		}
+		check_state(&s);
+		if (trace)
+			trace_state(&s, op);
+	}
+	heal(&s);
+	return 0;
+}

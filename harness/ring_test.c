@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ring_test - unit tests of the ring core (guest-netdev/ringnet_ring.c) in
+ * userspace, built with AddressSanitizer and UBSan: every hostile input must
+ * end in a counted drop or a ring reset, and any access outside the ring is
+ * an ASan report and a non-zero exit.
+ *
+ * Rings are allocated with exactly their size, so ASan's redzones sit right
+ * after the data area. Prints "ring_test: N checks, F failed" and exits 0
+ * only if F is 0.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ringnet_ring.h"
+
+#define RING_SIZE	KVMRING_RING_SIZE_MIN
+
+static unsigned long checks, failures;
+
+#define CHECK(cond, ...) do {						\
+	checks++;							\
+	if (!(cond)) {							\
+		failures++;						\
+		fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+	}								\
+} while (0)
+
+#define CHECK_EQ(a, b) do {						\
+	unsigned long long _a = (a), _b = (b);				\
+	CHECK(_a == _b, "%llu != %llu", _a, _b);			\
+} while (0)
+
+struct ring {
+	struct kvmring_ring_hdr	*hdr;
+	u8			*data;
+	struct ringnet_tx	tx;
+	struct ringnet_rx	rx;
+};
+
+static u8 src[2 * KVMRING_FRAME_MAX];
+static u8 dst[KVMRING_FRAME_MAX];
+
+static u64 rng_state = 0x9e3779b97f4a7c15ULL;
+
+static u64 rng(void)
+{
+	/* xorshift64*: deterministic, so a failure reproduces */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void ring_open(struct ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->hdr = calloc(1, sizeof(*r->hdr) + RING_SIZE);
+	if (!r->hdr)
+		abort();
+	r->data = (u8 *)(r->hdr + 1);
+	CHECK_EQ(ringnet_tx_attach(&r->tx, r->hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach(&r->rx, r->hdr, RING_SIZE), 0);
+}
+
+static void ring_close(struct ring *r)
+{
+	free(r->hdr);
+}
+
+/* Sends len bytes of src starting at seed % 4096; checks the frame that comes out. */
+static int send_frame(struct ring *r, u32 len, u32 seed)
+{
+	return ringnet_tx_enqueue(&r->tx, src + seed % 4096, len, NULL);
+}
+
+static bool recv_frame(struct ring *r, u32 len, u32 seed)
+{
+	int n = ringnet_rx_dequeue(&r->rx, dst, sizeof(dst), NULL);
+
+	if (n != (int)len) {
+		CHECK(n == (int)len, "dequeue %d, want %u", n, len);
+		return false;
+	}
+	if (memcmp(dst, src + seed % 4096, len)) {
+		CHECK(0, "frame of %u bytes differs", len);
+		return false;
+	}
+	return true;
+}
+
+static u64 sum_stats(const void *stats, const struct ringnet_stat_desc *desc, size_t n,
+		     const char *const *names)
+{
+	u64 sum = 0;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; names[j]; j++)
+			if (!strcmp(desc[i].name, names[j]))
+				sum += *(const u64 *)((const u8 *)stats + desc[i].offset);
+	return sum;
+}
+
+/* Counters of things that go wrong; zero on a clean ring. */
+static u64 rx_errors(const struct ring *r)
+{
+	static const char *const names[] = { "bad_desc", "bad_meta", "dropped", "bad_index",
+					     "resets", "reset_follows", NULL };
+
+	return sum_stats(&r->rx.stats, ringnet_rx_stat_desc, RINGNET_RX_NSTATS, names);
+}
+
+static u64 tx_errors(const struct ring *r)
+{
+	static const char *const names[] = { "bad_index", "resets", "reset_follows", NULL };
+
+	return sum_stats(&r->tx.stats, ringnet_tx_stat_desc, RINGNET_TX_NSTATS, names);
+}
+
+/* After whatever happened, the ring carries frames again within a few rounds. */
+static void check_recovers(struct ring *r)
+{
+	int round;
+	bool ok = false;
+
+	for (round = 0; round < 16 && !ok; round++) {
+		if (send_frame(r, 100, round))
+			continue;
+		ok = ringnet_rx_dequeue(&r->rx, dst, sizeof(dst), NULL) == 100 &&
+		     !memcmp(dst, src + round, 100);
+		/* drain stragglers so the next round starts clean */
+		while (!ok && ringnet_rx_dequeue(&r->rx, dst, sizeof(dst), NULL) > 0)
+			;
+	}
+	CHECK(ok, "ring did not recover");
+}
+
+/* ---- geometry and region ---------------------------------------------------- */
+
+static void test_geometry(void)
+{
+	static const u64 sizes[] = { 16ULL << 20, 32ULL << 20, 64ULL << 20 };
+	u32 n, i, from, to;
+
+	for (i = 0; i < 3; i++) {
+		for (n = 2; n <= KVMRING_PEERS_DEFAULT; n++) {
+			struct kvmring_geom g = { sizes[i], n, kvmring_default_ring_size(sizes[i], n) };
+			u64 prev_end = KVMRING_RINGS_OFF;
+			u32 idx = 0;
+
+			CHECK(kvmring_geom_ok(&g), "%llu bytes, %u peers", (unsigned long long)sizes[i], n);
+			CHECK(g.ring_size >= KVMRING_RING_SIZE_MIN, "ring size %u", g.ring_size);
+			/* rings in index order, back to back, inside the region */
+			for (from = 0; from < n; from++)
+				for (to = 0; to < n; to++) {
+					if (from == to)
+						continue;
+					CHECK_EQ(kvmring_ring_index(n, from, to), idx++);
+					CHECK_EQ(kvmring_ring_offset(&g, from, to), prev_end);
+					prev_end += kvmring_ring_stride(g.ring_size);
+				}
+			CHECK(prev_end <= g.region_size, "rings end at %llu", (unsigned long long)prev_end);
+			/* the next power of two would not have fitted */
+			CHECK(g.ring_size == KVMRING_RING_SIZE_MAX ||
+			      kvmring_region_used(n, g.ring_size * 2) > g.region_size, "ring size not largest");
+		}
+	}
+	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 8), 256 << 10);
+	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 8), 1 << 20);
+	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 16), 256 << 10);
+	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 16), 0);
+	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 1), 0);
+	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, KVMRING_PEERS_MAX + 1), 0);
+}
+
+static void test_region(void)
+{
+	const u64 size = 16ULL << 20;
+	u8 *region = malloc(size);
+	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
+	struct kvmring_geom g;
+	struct kvmring_ring_hdr *ring;
+	u32 saved;
+
+	if (!region)
+		abort();
+	memset(region, 0xa5, size);
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -ENOENT);
+	CHECK_EQ(ringnet_region_format(region, size, 8, 0, 0, 42), 0);
+	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
+	CHECK_EQ(g.max_peers, 8);
+	CHECK_EQ(g.ring_size, 256 << 10);
+	CHECK_EQ(h->instance, 42);
+	CHECK_EQ(((struct kvmring_peer *)(region + kvmring_peer_offset(7)))->state, 0);
+
+	ring = ringnet_region_ring(region, &g, 7, 6);
+	CHECK(ring && (u8 *)(ring + 1) + g.ring_size <= region + size, "last ring outside");
+	CHECK(ring && !ring->prod && !ring->cons && !ring->prod_epoch && !ring->kick, "ring not zeroed");
+	CHECK(!ringnet_region_ring(region, &g, 3, 3), "ring to self");
+	CHECK(!ringnet_region_ring(region, &g, 8, 0), "ring from slot 8");
+	CHECK(!ringnet_region_ring(region, &g, 0, 8), "ring to slot 8");
+
+	CHECK_EQ(ringnet_region_geom(region, size - 1, &g), -EINVAL);
+	CHECK_EQ(ringnet_region_geom(region, 100, &g), -EINVAL);
+	h->abi_version = 2;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EPROTONOSUPPORT);
+	h->abi_version = KVMRING_ABI_VERSION;
+	saved = h->ring_size;
+	h->ring_size = saved + 8;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
+	h->ring_size = saved * 2;	/* no longer fits */
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
+	h->ring_size = saved;
+	h->max_peers = KVMRING_PEERS_MAX + 1;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
+	h->max_peers = 8;
+	h->ring_hdr_size = 128;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
+	h->ring_hdr_size = sizeof(struct kvmring_ring_hdr);
+	h->ring_stride++;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
+	h->ring_stride--;
+	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
+
+	CHECK_EQ(ringnet_region_format(region, size, 16, 0, 0, 1), -EINVAL);
+	CHECK_EQ(ringnet_region_format(region, size, 8, 3 << 17, 0, 1), -EINVAL);
+	free(region);
+}
+
+/* ---- normal operation ------------------------------------------------------------ */
+
+static void test_attach(void)
+{
+	struct ring r;
+	u8 buf[64];
+
+	ring_open(&r);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE / 2), -EINVAL);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE + 8), -EINVAL);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, KVMRING_RING_SIZE_MAX * 2), -EINVAL);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	/* an empty ring */
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, buf, sizeof(buf), NULL), 0);
+	CHECK(!ringnet_rx_arm(&r.rx), "armed an empty ring and found data");
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+
+	/* a consumer that comes back resumes where its predecessor released */
+	CHECK_EQ(send_frame(&r, 60, 1), 0);
+	CHECK_EQ(send_frame(&r, 61, 2), 0);
+	recv_frame(&r, 60, 1);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	recv_frame(&r, 61, 2);
+	/* and so does a producer */
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(send_frame(&r, 62, 3), 0);
+	recv_frame(&r, 62, 3);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+
+	/* a producer that finds a newer consumer epoch follows it */
+	r.hdr->cons = KVMRING_POS(5, 0);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.tx.stats.reset_follows, 1);
+	CHECK_EQ(r.hdr->prod, KVMRING_POS(5, 0));
+	CHECK_EQ(r.hdr->prod_epoch, 5);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.rx.stats.resets + r.rx.stats.reset_follows, 0);
+	check_recovers(&r);
+
+	/* one that finds an older epoch it did not cause restarts the ring */
+	r.hdr->cons = KVMRING_POS(4, 0);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.tx.stats.resets, 1);
+	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->prod), 6);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.rx.stats.reset_follows, 1);
+	CHECK_EQ(r.hdr->cons, KVMRING_POS(6, 0));
+	CHECK_EQ(r.hdr->cons_epoch, 6);
+	check_recovers(&r);
+	ring_close(&r);
+}
+
+static void test_meta_roundtrip(void)
+{
+	struct ringnet_meta in = {
+		.flags = KVMRING_REC_F_CSUM_PARTIAL | KVMRING_REC_F_DATA_VALID,
+		.gso_type = KVMRING_GSO_TCPV4 | KVMRING_GSO_ECN, .gso_size = 1448,
+		.csum_start = 34, .csum_offset = 16,
+	}, out;
+	struct ring r;
+
+	ring_open(&r);
+	CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, 9000, &in), 0);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), &out), 9000);
+	CHECK(in.flags == out.flags && in.gso_type == out.gso_type && in.gso_size == out.gso_size &&
+	      in.csum_start == out.csum_start && in.csum_offset == out.csum_offset,
+	      "metadata changed in transit");
+	/* PAD is the core's to set, never the caller's */
+	in.flags |= KVMRING_REC_F_PAD;
+	CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, 9000, &in), 0);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), &out), 9000);
+	CHECK_EQ(out.flags, KVMRING_REC_F_CSUM_PARTIAL | KVMRING_REC_F_DATA_VALID);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	ring_close(&r);
+}
+
+/*
+ * Every length from KVMRING_FRAME_MIN to KVMRING_FRAME_MAX, odd ones
+ * included, through a ring kept nearly full, so records wrap at every kind
+ * of offset.
+ */
+static void test_every_size(void)
+{
+	const u32 count = KVMRING_FRAME_MAX - KVMRING_FRAME_MIN + 1;
+	u32 sent = 0, got = 0;
+	struct ring r;
+	int err;
+
+	ring_open(&r);
+	/* frame k is KVMRING_FRAME_MIN + k bytes of src from 7 * k */
+	while (sent < count) {
+		err = send_frame(&r, KVMRING_FRAME_MIN + sent, 7 * sent);
+		if (!err) {
+			sent++;
+			continue;
+		}
+		CHECK_EQ(err, -ENOSPC);
+		if (got == sent) {
+			CHECK(0, "ring full while empty, frame %u", sent);
+			break;
+		}
+		if (!recv_frame(&r, KVMRING_FRAME_MIN + got, 7 * got))
+			break;
+		got++;
+	}
+	while (got < sent && recv_frame(&r, KVMRING_FRAME_MIN + got, 7 * got))
+		got++;
+	CHECK_EQ(sent, count);
+	CHECK_EQ(got, count);
+	CHECK_EQ(r.rx.stats.frames, count);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, KVMRING_FRAME_MAX + 1, NULL), -EMSGSIZE);
+	CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, KVMRING_FRAME_MIN - 1, NULL), -EMSGSIZE);
+	CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, 0, NULL), -EMSGSIZE);
+	CHECK_EQ(r.tx.stats.bad_len, 3);
+	CHECK(!ringnet_tx_has_room(&r.tx, KVMRING_FRAME_MAX + 1), "room for an oversized frame");
+	ring_close(&r);
+}
+
+/* Full and empty: a ring of 1500-byte frames takes exactly what fits. */
+static void test_full(void)
+{
+	const u32 need = kvmring_rec_size(1500);
+	u32 n = 0, i;
+	struct ring r;
+
+	ring_open(&r);
+	while (!send_frame(&r, 1500, n) && n < RING_SIZE)
+		n++;
+	/* all that fit before the end, and none after the pad */
+	CHECK_EQ(n, RING_SIZE / need);
+	CHECK_EQ(r.tx.stats.full, 1);
+	CHECK(!ringnet_tx_has_room(&r.tx, 1500), "has room when full");
+	CHECK(ringnet_tx_has_room(&r.tx, RING_SIZE - n * need - 16), "no room for the tail");
+	recv_frame(&r, 1500, 0);
+	/* consumed but not yet... dequeue publishes, so the room is back */
+	CHECK(ringnet_tx_has_room(&r.tx, 1500), "no room after a dequeue");
+	CHECK_EQ(send_frame(&r, 1500, n), 0);
+	for (i = 1; i <= n; i++)
+		recv_frame(&r, 1500, i);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	ring_close(&r);
+}
+
+/* Pad records of every short length, including the 8-byte minimum. */
+static void test_pads(void)
+{
+	static const u32 tails[] = { 8, 16, 24, 80, 4096 };
+	struct ring r;
+	u32 t, fill, len;
+
+	for (t = 0; t < 5; t++) {
+		ring_open(&r);
+		/* one frame that leaves exactly tails[t] bytes before the end */
+		for (fill = RING_SIZE - tails[t]; fill; fill -= kvmring_rec_size(len)) {
+			len = fill - sizeof(struct kvmring_rec);
+			if (len > KVMRING_FRAME_MAX)
+				len = KVMRING_FRAME_MAX;
+			if (fill - kvmring_rec_size(len) && fill - kvmring_rec_size(len) < 32)
+				len -= 64;	/* leave a remainder a frame can fill */
+			CHECK_EQ(send_frame(&r, len, fill), 0);
+			recv_frame(&r, len, fill);
+		}
+		CHECK_EQ(r.tx.prod, RING_SIZE - tails[t]);
+		len = tails[t] >= 80 ? 64 : 100;	/* 64 fits in 80, 100 does not */
+		CHECK_EQ(send_frame(&r, len, t), 0);
+		CHECK_EQ(r.tx.prod, tails[t] >= 80 ? RING_SIZE - tails[t] + 80 :
+			 RING_SIZE + kvmring_rec_size(len));
+		recv_frame(&r, len, t);
+		CHECK_EQ(r.rx.cons, r.tx.prod);
+		CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+		ring_close(&r);
+	}
+}
+
+/* 32-bit indices that wrap past 2^32 while frames flow. */
+static void test_index_wrap(void)
+{
+	const u32 start = 0xfffff000U;
+	struct ring r;
+	u32 i;
+
+	ring_open(&r);
+	r.hdr->prod = KVMRING_POS(0, start);
+	r.hdr->cons = KVMRING_POS(0, start);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.tx.prod, start);
+	for (i = 0; i < 2000; i++) {
+		CHECK_EQ(send_frame(&r, 1000 + i % 700, i), 0);
+		CHECK_EQ(send_frame(&r, 60, i + 1), 0);
+		recv_frame(&r, 1000 + i % 700, i);
+		recv_frame(&r, 60, i + 1);
+	}
+	CHECK(r.tx.prod < start && r.tx.prod > 1 << 20, "prod %#x did not wrap", r.tx.prod);
+	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), r.tx.prod);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	ring_close(&r);
+}
+
+/* Reserve, commit and publish: nothing is visible before the publish. */
+static void test_batch(void)
+{
+	struct ringnet_frame f;
+	struct ring r;
+	void *p;
+	int i;
+
+	ring_open(&r);
+	for (i = 0; i < 32; i++) {
+		CHECK_EQ(ringnet_tx_reserve(&r.tx, 64, &p), 0);
+		memcpy(p, src + i, 64);
+		ringnet_tx_commit(&r.tx, NULL);
+	}
+	CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 0);
+	ringnet_tx_publish(&r.tx);
+	for (i = 0; i < 32; i++) {
+		CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 1);
+		CHECK(f.len == 64 && !memcmp(f.data, src + i, 64), "frame %d", i);
+		ringnet_rx_consume(&r.rx);
+	}
+	CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 0);
+	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), 0);	/* not published yet */
+	ringnet_rx_publish(&r.rx);
+	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), r.tx.prod);
+
+	/* a commit without a reservation, a consume without a peek: nothing */
+	ringnet_tx_commit(&r.tx, NULL);
+	ringnet_rx_consume(&r.rx);
+	CHECK_EQ(r.tx.stats.frames, 32);
+	CHECK_EQ(r.rx.stats.frames, 32);
+	/* a too-small buffer drops the frame and says so */
+	CHECK_EQ(send_frame(&r, 200, 0), 0);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, 100, NULL), -EMSGSIZE);
+	CHECK_EQ(r.rx.stats.dropped, 1);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), r.tx.prod);
+	ring_close(&r);
+}
+
+static void test_kick(void)
+{
+	struct ring r;
+
+	ring_open(&r);
+	/* polling consumer: no kicks */
+	CHECK_EQ(send_frame(&r, 60, 0), 0);
+	CHECK(!ringnet_tx_kick_needed(&r.tx), "kick while polling");
+	/* arming with a frame waiting says so */
+	CHECK(ringnet_rx_arm(&r.rx), "arm missed a waiting frame");
+	recv_frame(&r, 60, 0);
+	CHECK(!ringnet_rx_arm(&r.rx), "arm on an empty ring found data");
+	/* one kick per arm */
+	CHECK_EQ(send_frame(&r, 60, 1), 0);
+	CHECK(ringnet_tx_kick_needed(&r.tx), "no kick for an armed consumer");
+	CHECK_EQ(send_frame(&r, 60, 2), 0);
+	CHECK(!ringnet_tx_kick_needed(&r.tx), "second kick for one arm");
+	ringnet_rx_disarm(&r.rx);
+	recv_frame(&r, 60, 1);
+	recv_frame(&r, 60, 2);
+	CHECK_EQ(send_frame(&r, 60, 3), 0);
+	CHECK(!ringnet_tx_kick_needed(&r.tx), "kick after disarm");
+	recv_frame(&r, 60, 3);
+	CHECK(!ringnet_rx_arm(&r.rx), "arm found data");
+	CHECK_EQ(send_frame(&r, 60, 4), 0);
+	CHECK(ringnet_tx_kick_needed(&r.tx), "no kick after re-arm");
+	CHECK_EQ(r.tx.stats.kicks, 2);
+	/* a new consumer arms with a value this producer has not kicked for */
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	recv_frame(&r, 60, 4);
+	CHECK(!ringnet_rx_arm(&r.rx), "arm found data");
+	CHECK_EQ(send_frame(&r, 60, 5), 0);
+	CHECK(ringnet_tx_kick_needed(&r.tx), "no kick for a new consumer");
+	ring_close(&r);
+}
+
+/* ---- hostile input ------------------------------------------------------------ */
+
+/* Fills the ring with a few frames and returns the offset of the first. */
+static u32 prime(struct ring *r, u32 frames)
+{
+	u32 off = r->tx.prod & (RING_SIZE - 1), i;
+
+	for (i = 0; i < frames; i++)
+		CHECK_EQ(send_frame(r, 100, i), 0);
+	return off;
+}
+
+static void test_bad_prod(void)
+{
+	static const u32 deltas[] = { RING_SIZE + 8, 4, 0xfffffff8U, 0x80000000U, 3 };
+	struct ring r;
+	u32 i;
+
+	for (i = 0; i < 5; i++) {
+		ring_open(&r);
+		prime(&r, 3);
+		r.hdr->prod = KVMRING_POS(0, r.rx.cons + deltas[i]);
+		CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+		CHECK_EQ(r.rx.stats.bad_index, 1);
+		CHECK_EQ(r.rx.stats.resets, 1);
+		CHECK(KVMRING_POS_EPOCH(r.hdr->cons) == 1 && r.hdr->cons_epoch == 1, "no reset asked");
+		/* the producer follows at its next publish */
+		CHECK_EQ(send_frame(&r, 100, 9), 0);
+		CHECK_EQ(r.tx.stats.reset_follows, 1);
+		CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->prod), 1);
+		CHECK_EQ(r.hdr->prod_epoch, 1);
+		check_recovers(&r);
+		ring_close(&r);
+	}
+}
+
+static void test_bad_cons(void)
+{
+	static const u32 deltas[] = { 8, RING_SIZE * 2, 0x7ffffff8U, 5 };
+	struct ring r;
+	u32 i;
+
+	for (i = 0; i < 4; i++) {
+		ring_open(&r);
+		prime(&r, 3);
+		/* the consumer index moves beyond the producer's */
+		r.hdr->cons = KVMRING_POS(0, r.tx.prod + deltas[i]);
+		r.tx.cons = r.tx.prod - RING_SIZE;	/* force a look at it */
+		CHECK_EQ(send_frame(&r, 100, 1), 0);
+		CHECK_EQ(r.tx.stats.bad_index, 1);
+		CHECK_EQ(r.tx.stats.resets, 1);
+		CHECK_EQ(r.tx.prod, kvmring_rec_size(100));
+		/* the consumer follows and gets the frame sent after the reset */
+		recv_frame(&r, 100, 1);
+		CHECK_EQ(r.rx.stats.reset_follows, 1);
+		check_recovers(&r);
+		ring_close(&r);
+	}
+}
+
+/* Record headers a buggy or hostile producer could publish. */
+static void test_bad_records(void)
+{
+	struct {
+		const char *what;
+		u32 len;
+		u16 flags;
+		bool whole_ring;	/* skips to prod, rather than one frame */
+	} cases[] = {
+		{ "len 0", 0, 0, true },
+		{ "len below min", KVMRING_FRAME_MIN - 1, 0, true },
+		{ "len above max", KVMRING_FRAME_MAX + 1, 0, true },
+		{ "len 2^32-1", 0xffffffffU, 0, true },
+		{ "len beyond prod", 1000, 0, true },
+		{ "unknown flag", 100, 1 << 7, true },
+		{ "pad with len", 8, KVMRING_REC_F_PAD, true },
+		{ "pad at offset 0", 0, KVMRING_REC_F_PAD, true },
+		{ "pad and csum", 0, KVMRING_REC_F_PAD | KVMRING_REC_F_CSUM_PARTIAL, true },
+	};
+	struct kvmring_rec *rec;
+	struct ring r;
+	u32 i, off, avail;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ring_open(&r);
+		off = prime(&r, 3);
+		avail = r.tx.prod - r.rx.cons;
+		rec = (struct kvmring_rec *)(r.data + off);
+		rec->len = cases[i].len;
+		rec->flags = cases[i].flags;
+		CHECK(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) == 0, "%s", cases[i].what);
+		CHECK(r.rx.stats.bad_desc == 1, "%s", cases[i].what);
+		CHECK(r.rx.stats.dropped_bytes == avail, "%s", cases[i].what);
+		CHECK(KVMRING_POS_INDEX(r.hdr->cons) == r.tx.prod, "%s: no resync", cases[i].what);
+		CHECK(!r.rx.stats.resets && !r.tx.stats.resets, "%s: reset", cases[i].what);
+		check_recovers(&r);
+		ring_close(&r);
+	}
+
+	/* a frame record that would straddle the end of the data area */
+	ring_open(&r);
+	r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	off = prime(&r, 1);
+	prime(&r, 30);
+	rec = (struct kvmring_rec *)(r.data + off);
+	rec->len = 1500;
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(r.rx.stats.bad_desc, 1);
+	check_recovers(&r);
+	ring_close(&r);
+
+	/* a pad that claims more than was published */
+	ring_open(&r);
+	r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
+	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+	off = prime(&r, 1);
+	rec = (struct kvmring_rec *)(r.data + off);
+	rec->len = 0;
+	rec->flags = KVMRING_REC_F_PAD;
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(r.rx.stats.bad_desc, 1);
+	check_recovers(&r);
+	ring_close(&r);
+}
+
+/* Metadata that contradicts the frame costs that frame only. */
+static void test_bad_meta(void)
+{
+	struct {
+		const char *what;
+		struct ringnet_meta meta;
+	} cases[] = {
+		{ "unknown gso type", { .gso_type = 2, .gso_size = 100 } },
+		{ "gso without mss", { .gso_type = KVMRING_GSO_TCPV4 } },
+		{ "mss beyond frame", { .gso_type = KVMRING_GSO_TCPV6, .gso_size = 100 } },
+		{ "mss without gso", { .gso_size = 1448 } },
+		{ "ecn alone", { .gso_type = KVMRING_GSO_ECN } },
+		{ "csum beyond frame", { .flags = KVMRING_REC_F_CSUM_PARTIAL, .csum_start = 90, .csum_offset = 9 } },
+		{ "csum wraps 16 bits", { .flags = KVMRING_REC_F_CSUM_PARTIAL, .csum_start = 0xffff, .csum_offset = 0xffff } },
+	};
+	struct ringnet_meta ok = { .flags = KVMRING_REC_F_CSUM_PARTIAL, .csum_start = 90, .csum_offset = 8 };
+	struct ring r;
+	u32 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ring_open(&r);
+		CHECK_EQ(ringnet_tx_enqueue(&r.tx, src, 100, &cases[i].meta), 0);
+		CHECK_EQ(ringnet_tx_enqueue(&r.tx, src + 1, 100, &ok), 0);
+		CHECK(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) == 100 &&
+		      !memcmp(dst, src + 1, 100), "%s: next frame lost", cases[i].what);
+		CHECK(r.rx.stats.bad_meta == 1 && r.rx.stats.dropped == 1, "%s", cases[i].what);
+		CHECK(!r.rx.stats.bad_desc, "%s: resync", cases[i].what);
+		ring_close(&r);
+	}
+}
+
+/* Epochs overwritten by a third party: the ends find each other again. */
+static void test_bad_epochs(void)
+{
+	static const u32 values[] = { 1, 0xffffffffU, 0x80000000U, 0x7fffffffU, 12345 };
+	struct ring r;
+	u32 i, which;
+
+	for (which = 0; which < 16; which++) {
+		for (i = 0; i < 5; i++) {
+			ring_open(&r);
+			prime(&r, 2);
+			/* each bit of which: one of the two words or the two copies */
+			if (which & 1)
+				r.hdr->prod = KVMRING_POS(values[i], r.hdr->prod);
+			if (which & 2)
+				r.hdr->cons = KVMRING_POS(values[i] ^ 0x80000000U, r.hdr->cons);
+			if (which & 4)
+				r.hdr->prod_epoch = values[i];
+			if (which & 8)
+				r.hdr->cons_epoch = values[i] + 1;
+			ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL);
+			check_recovers(&r);
+			ring_close(&r);
+		}
+	}
+}
+
+/*
+ * Torn writes: a producer that publishes its index before the record is
+ * complete. Whatever the consumer sees must be within bounds and counted.
+ */
+static void test_torn(void)
+{
+	struct kvmring_rec *rec;
+	struct ring r;
+	u32 off, i;
+
+	for (i = 0; i < 64; i++) {
+		ring_open(&r);
+		off = prime(&r, 4);
+		rec = (struct kvmring_rec *)(r.data + off);
+		/* half a header: len written, the rest still old bytes */
+		memset(r.data + off + 4, (int)rng(), 12);
+		rec->len = (u32)rng() % (2 * KVMRING_FRAME_MAX);
+		while (ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) > 0)
+			;
+		CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), r.tx.prod);
+		check_recovers(&r);
+		ring_close(&r);
+	}
+}
+
+/* Random bytes over the header and the data, between random operations. */
+static void test_random_bytes(void)
+{
+	struct ringnet_frame f;
+	struct ring r;
+	u32 round, op, i, n;
+	u8 *bytes;
+
+	ring_open(&r);
+	bytes = (u8 *)r.hdr;
+	for (round = 0; round < 20000; round++) {
+		n = rng() % 4;
+		for (i = 0; i < n; i++) {
+			if (rng() % 4 == 0)	/* the header */
+				bytes[rng() % sizeof(*r.hdr)] = (u8)rng();
+			else
+				bytes[sizeof(*r.hdr) + rng() % RING_SIZE] = (u8)rng();
+		}
+		if (rng() % 64 == 0)	/* a whole word of the header */
+			((u32 *)r.hdr)[rng() % (sizeof(*r.hdr) / 4)] = (u32)rng();
+		op = rng() % 8;
+		if (op < 3) {
+			send_frame(&r, KVMRING_FRAME_MIN + rng() % 3000, round);
+		} else if (op < 5) {
+			ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL);
+		} else if (op == 5) {
+			if (ringnet_rx_peek(&r.rx, &f) == 1) {
+				CHECK(f.data >= r.data && f.data + f.len <= r.data + RING_SIZE &&
+				      f.len >= KVMRING_FRAME_MIN && f.len <= KVMRING_FRAME_MAX,
+				      "frame outside the ring");
+				ringnet_rx_consume(&r.rx);
+			}
+		} else if (op == 6) {
+			ringnet_rx_arm(&r.rx);
+			ringnet_tx_kick_needed(&r.tx);
+		} else {
+			ringnet_rx_publish(&r.rx);
+			ringnet_tx_has_room(&r.tx, 1500);
+		}
+		CHECK(r.rx.avail <= RING_SIZE && r.tx.prod - r.tx.cons <= RING_SIZE, "index state");
+	}
+	CHECK(r.rx.stats.bad_desc + r.rx.stats.bad_index + r.tx.stats.bad_index > 0, "nothing counted");
+	check_recovers(&r);
+	ring_close(&r);
+}
+
+/* ---- two threads ---------------------------------------------------------------- */
+
+struct flow {
+	struct ring	*r;
+	u32		frames;
+	bool		resets;		/* the consumer resets the ring now and then */
+	bool		hostile;	/* a third thread scribbles over the ring */
+	volatile bool	stop;		/* the consumer is done */
+	volatile bool	sent_all;	/* the producer is done */
+	u32		got, bad, out_of_order;
+	u64		deadline_ns;
+};
+
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+/* Frames carry their sequence number and a pattern derived from it. */
+static void fill_frame(u8 *p, u32 len, u32 seq)
+{
+	u32 i;
+
+	memcpy(p, &seq, 4);
+	memcpy(p + 4, &len, 4);
+	for (i = 8; i < len; i++)
+		p[i] = (u8)(seq * 31 + i);
+}
+
+static bool frame_intact(const u8 *p, u32 len, u32 *seq)
+{
+	u32 i, l;
+
+	memcpy(seq, p, 4);
+	memcpy(&l, p + 4, 4);
+	if (l != len)
+		return false;
+	for (i = 8; i < len; i++)
+		if (p[i] != (u8)(*seq * 31 + i))
+			return false;
+	return true;
+}
+
+static void *flow_producer(void *arg)
+{
+	struct flow *fl = arg;
+	u32 seq = 0, len;
+	void *p;
+
+	while (seq < fl->frames && !fl->stop && now_ns() < fl->deadline_ns) {
+		len = 60 + (seq * 997) % 1500;
+		if (ringnet_tx_reserve(&fl->r->tx, len, &p))
+			continue;
+		fill_frame(p, len, seq++);
+		ringnet_tx_commit(&fl->r->tx, NULL);
+		if (seq % 8 == 0 || seq == fl->frames)
+			ringnet_tx_publish(&fl->r->tx);
+	}
+	ringnet_tx_publish(&fl->r->tx);
+	fl->sent_all = true;
+	return NULL;
+}
+
+static void *flow_consumer(void *arg)
+{
+	struct flow *fl = arg;
+	struct ringnet_frame f;
+	u32 seq, last = 0, n = 0, idle = 0;
+	bool first = true;
+
+	while (fl->got < fl->frames && now_ns() < fl->deadline_ns) {
+		if (ringnet_rx_peek(&fl->r->rx, &f) != 1) {
+			ringnet_rx_publish(&fl->r->rx);
+			/* lost frames never come: stop once the producer has gone quiet */
+			if (fl->sent_all && ++idle > 10000)
+				break;
+			continue;
+		}
+		idle = 0;
+		memcpy(dst, f.data, f.len);
+		ringnet_rx_consume(&fl->r->rx);
+		if (++n % 16 == 0)
+			ringnet_rx_publish(&fl->r->rx);
+		if (!frame_intact(dst, f.len, &seq)) {
+			fl->bad++;
+			continue;
+		}
+		if (!first && seq <= last)
+			fl->out_of_order++;
+		first = false;
+		last = seq;
+		fl->got++;
+		if (seq == fl->frames - 1)
+			break;
+		if (fl->resets && n % 5000 == 0)
+			ringnet_rx_reset(&fl->r->rx);
+	}
+	fl->stop = true;
+	return NULL;
+}
+
+static void *flow_vandal(void *arg)
+{
+	struct flow *fl = arg;
+	u64 x = 1;
+
+	while (!fl->stop && now_ns() < fl->deadline_ns) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		if ((x >> 60) == 0)
+			((volatile u32 *)fl->r->hdr)[(x >> 20) % 64] = (u32)(x >> 32);
+		else
+			((volatile u8 *)fl->r->data)[(x >> 20) % RING_SIZE] = (u8)(x >> 40);
+		for (volatile int spin = 0; spin < 200; spin++)
+			;
+	}
+	return NULL;
+}
+
+static void run_flow(struct flow *fl)
+{
+	pthread_t p, c, v;
+
+	fl->deadline_ns = now_ns() + 10ULL * 1000000000ULL;
+	pthread_create(&c, NULL, flow_consumer, fl);
+	pthread_create(&p, NULL, flow_producer, fl);
+	if (fl->hostile)
+		pthread_create(&v, NULL, flow_vandal, fl);
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	if (fl->hostile)
+		pthread_join(v, NULL);
+}
+
+static void test_threads(void)
+{
+	struct ring r;
+	struct flow fl;
+
+	/* clean: every frame, in order, intact */
+	ring_open(&r);
+	memset(&fl, 0, sizeof(fl));
+	fl.r = &r;
+	fl.frames = 200000;
+	run_flow(&fl);
+	CHECK_EQ(fl.got, fl.frames);
+	CHECK_EQ(fl.bad, 0);
+	CHECK_EQ(fl.out_of_order, 0);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	ring_close(&r);
+
+	/* resets: frames are lost, but what arrives is intact and in order */
+	ring_open(&r);
+	memset(&fl, 0, sizeof(fl));
+	fl.r = &r;
+	fl.frames = 200000;
+	fl.resets = true;
+	run_flow(&fl);
+	CHECK(fl.got > fl.frames / 4, "only %u frames", fl.got);
+	CHECK_EQ(fl.out_of_order, 0);
+	CHECK_EQ(fl.bad, 0);
+	CHECK(r.rx.stats.resets > 5, "%llu resets", (unsigned long long)r.rx.stats.resets);
+	/* every reset followed, but perhaps the last, if the producer had finished */
+	CHECK(r.tx.stats.reset_follows == r.rx.stats.resets ||
+	      r.tx.stats.reset_follows + 1 == r.rx.stats.resets, "%llu follows of %llu resets",
+	      (unsigned long long)r.tx.stats.reset_follows, (unsigned long long)r.rx.stats.resets);
+	CHECK_EQ(r.rx.stats.bad_index + r.rx.stats.bad_desc + r.tx.stats.bad_index, 0);
+	ring_close(&r);
+
+	/* a vandal: no promises but memory safety, bounded time and recovery */
+	ring_open(&r);
+	memset(&fl, 0, sizeof(fl));
+	fl.r = &r;
+	fl.frames = 100000;
+	fl.hostile = true;
+	run_flow(&fl);
+	CHECK(rx_errors(&r) + tx_errors(&r) > 0, "vandal went unnoticed");
+	check_recovers(&r);
+	ring_close(&r);
+}
+
+int main(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (u8)rng();
+
+	test_geometry();
+	test_region();
+	test_attach();
+	test_meta_roundtrip();
+	test_every_size();
+	test_full();
+	test_pads();
+	test_index_wrap();
+	test_batch();
+	test_kick();
+	test_bad_prod();
+	test_bad_cons();
+	test_bad_records();
+	test_bad_meta();
+	test_bad_epochs();
+	test_torn();
+	test_random_bytes();
+	test_threads();
+
+	printf("ring_test: %lu checks, %lu failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
