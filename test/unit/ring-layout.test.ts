@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { defaultRingSize, recSize, ringOffset, type Geometry } from '../../src/ring/geometry.js';
+import { CONSTANTS, LAYOUT } from '../../src/ring/layout.js';
+import { decodePeer, decodeRing, formatRegionBuffer, readGeometry, RegionError } from '../../src/ring/region.js';
+import { requireTier } from '../helpers/tier.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const MiB = 1 << 20;
+const REGION_SIZES = [1, 8, 15, 16, 17, 32, 48, 64, 100, 1024].map((m) => m * MiB);
+const ERRNO: Record<string, number> = { ENOENT: 2, EINVAL: 22, EPROTONOSUPPORT: 93 };
+
+/**
+ * A C program generated from the TypeScript layout, so that every member named
+ * here is looked up in the header: without arguments it prints the layout, the
+ * constants and the geometry functions' results; `geom FILE` runs
+ * ringnet_region_geom() on a region in a file; `format FILE SIZE PEERS` writes
+ * a region formatted by ringnet_region_format().
+ */
+function cProgram(): string {
+  const lines: string[] = [];
+  for (const [name, s] of Object.entries(LAYOUT)) {
+    lines.push(`S(${name});`);
+    for (const m of Object.keys(s.members)) lines.push(`M(${name}, ${m});`);
+  }
+  for (const c of Object.keys(CONSTANTS)) lines.push(`C(${c});`);
+  return `#include <stdio.h>
+#include <stdlib.h>
+#include "ringnet_ring.h"
+
+#define S(t) printf("struct %s %zu\\n", #t, sizeof(struct t))
+#define M(t, f) printf("member %s %s %zu %zu\\n", #t, #f, offsetof(struct t, f), sizeof(((struct t *)0)->f))
+#define C(name) printf("const %s %llu\\n", #name, (unsigned long long)(name))
+
+static unsigned long long sizes[] = { ${REGION_SIZES.map((s) => `${s}ULL`).join(', ')} };
+
+static void *load(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *p;
+
+	if (!f || fseek(f, 0, SEEK_END) || (*len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		exit(3);
+	p = malloc(*len ? *len : 1);
+	if (!p || fread(p, 1, *len, f) != (size_t)*len)
+		exit(3);
+	fclose(f);
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	struct kvmring_geom g;
+	unsigned int i, n, from, to, len;
+	long size;
+	void *region;
+	FILE *f;
+
+	if (argc == 3 && !strcmp(argv[1], "geom")) {
+		region = load(argv[2], &size);
+		memset(&g, 0, sizeof(g));
+		i = (unsigned int)-ringnet_region_geom(region, size, &g);
+		printf("%d %llu %u %u\\n", -(int)i, (unsigned long long)g.region_size, g.max_peers, g.ring_size);
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "format")) {
+		size = atol(argv[3]);
+		region = calloc(1, size);
+		if (!region || ringnet_region_format(region, size, atoi(argv[4]), 0, 0, 7))
+			return 4;
+		f = fopen(argv[2], "wb");
+		if (!f || fwrite(region, 1, size, f) != (size_t)size || fclose(f))
+			return 3;
+		return 0;
+	}
+	${lines.join('\n\t')}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (n = 0; n <= KVMRING_PEERS_MAX + 1; n++)
+			printf("default %llu %u %u\\n", sizes[i], n, kvmring_default_ring_size(sizes[i], n));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (n = 2; n <= KVMRING_PEERS_MAX; n++) {
+			g.region_size = sizes[i];
+			g.max_peers = n;
+			g.ring_size = kvmring_default_ring_size(sizes[i], n);
+			if (!g.ring_size)
+				continue;
+			for (from = 0; from < n; from++)
+				for (to = 0; to < n; to++)
+					if (from != to)
+						printf("offset %llu %u %u %u %llu\\n", sizes[i], n, from, to,
+						       (unsigned long long)kvmring_ring_offset(&g, from, to));
+		}
+	for (len = 0; len < 200; len++)
+		printf("recsize %u %u\\n", len, kvmring_rec_size(len));
+	printf("recsize %u %u\\n", KVMRING_FRAME_MAX, kvmring_rec_size(KVMRING_FRAME_MAX));
+	return 0;
+}
+`;
+}
+
+describe('kvmring_abi.h in TypeScript (src/ring)', () => {
+  let dir: string;
+  let prog: string;
+  const structs = new Map<string, { size: number; members: Map<string, [number, number]> }>();
+  const constants = new Map<string, bigint>();
+  const other: string[][] = [];
+
+  before(function () {
+    requireTier(this, 'unit');
+    dir = mkdtempSync(join(tmpdir(), 'ring-layout-'));
+    prog = join(dir, 'layout');
+    writeFileSync(join(dir, 'layout.c'), cProgram());
+    execFileSync(
+      'cc',
+      ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-I', 'kmod', '-I', 'guest-netdev', join(dir, 'layout.c'), 'guest-netdev/ringnet_ring.c', '-o', prog],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    for (const line of execFileSync(prog, { encoding: 'utf8' }).trim().split('\n')) {
+      const w = line.split(' ');
+      if (w[0] === 'struct') structs.set(w[1], { size: Number(w[2]), members: new Map() });
+      else if (w[0] === 'member') structs.get(w[1])!.members.set(w[2], [Number(w[3]), Number(w[4])]);
+      else if (w[0] === 'const') constants.set(w[1], BigInt(w[2]));
+      else other.push(w);
+    }
+  });
+
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, layout] of Object.entries(LAYOUT)) {
+    it(`lays out struct ${name} as the header does`, () => {
+      const c = structs.get(name);
+      assert.ok(c, `no struct ${name} in the C output`);
+      assert.equal(layout.size, c.size, `sizeof(struct ${name})`);
+      assert.deepEqual(layout.members, Object.fromEntries(c.members));
+    });
+
+    it(`covers every byte of struct ${name} with its members`, () => {
+      // Members checked against C and tiling the struct leave no C member unnamed.
+      const spans = Object.entries(layout.members as Record<string, readonly [number, number]>).sort((a, b) => a[1][0] - b[1][0]);
+      let end = 0;
+      for (const [m, [offset, size]] of spans) {
+        assert.equal(offset, end, `${name}.${m} starts at ${offset}, after a gap or an overlap at ${end}`);
+        end = offset + size;
+      }
+      assert.equal(end, layout.size);
+    });
+  }
+
+  it("copies every constant with the header's value", () => {
+    const ts = Object.fromEntries(Object.entries(CONSTANTS).map(([k, v]) => [k, BigInt(v)]));
+    assert.deepEqual(ts, Object.fromEntries(constants));
+  });
+
+  it("chooses ring sizes and places rings as the header's functions do", () => {
+    let offsets = 0;
+    for (const w of other) {
+      if (w[0] === 'default') assert.equal(defaultRingSize(Number(w[1]), Number(w[2])), Number(w[3]), `default ring size for ${w[1]} bytes, ${w[2]} peers`);
+      if (w[0] === 'recsize') assert.equal(recSize(Number(w[1])), Number(w[2]), `record size of ${w[1]} bytes`);
+      if (w[0] === 'offset') {
+        const g: Geometry = { regionSize: Number(w[1]), maxPeers: Number(w[2]), ringSize: defaultRingSize(Number(w[1]), Number(w[2])) };
+        assert.equal(ringOffset(g, Number(w[3]), Number(w[4])), Number(w[5]), `ring ${w[3]} -> ${w[4]} of ${w[2]} peers in ${w[1]} bytes`);
+        offsets++;
+      }
+    }
+    assert.ok(offsets > 1000, `only ${offsets} ring offsets compared`);
+    assert.equal(defaultRingSize(16 * MiB, 8), 256 * 1024);
+    assert.equal(defaultRingSize(64 * MiB, 8), MiB);
+  });
+
+  it('formats a region that the C core accepts', () => {
+    for (const [size, peers] of [
+      [16 * MiB, 8],
+      [64 * MiB, 16],
+      [32 * MiB, 2],
+    ]) {
+      const region = Buffer.alloc(size, 0xa5);
+      const g = formatRegionBuffer(region, { maxPeers: peers, instance: 42n });
+      const file = join(dir, 'ts-region');
+      writeFileSync(file, region);
+      assert.equal(execFileSync(prog, ['geom', file], { encoding: 'utf8' }).trim(), `0 ${size} ${peers} ${g.ringSize}`);
+      assert.deepEqual(readGeometry(region, region.length), g);
+      assert.equal(decodePeer(region, peers - 1).state, 'free');
+      assert.equal(decodeRing(region, g, peers - 1, 0).inFlight, 0);
+    }
+  });
+
+  it('reads a region that the C core formatted', () => {
+    const file = join(dir, 'c-region');
+    execFileSync(prog, ['format', file, String(16 * MiB), '8']);
+    const region = readFileSync(file);
+    const g = readGeometry(region, region.length);
+    assert.deepEqual(g, { regionSize: 16 * MiB, maxPeers: 8, ringSize: 256 * 1024 });
+    for (let slot = 0; slot < 8; slot++) {
+      const p = decodePeer(region, slot);
+      assert.equal(p.state, 'free');
+      assert.equal(p.generation, 0);
+      assert.deepEqual(p.addresses, []);
+    }
+    const r = decodeRing(region, g, 3, 4);
+    assert.deepEqual([r.prod, r.cons, r.prodEpoch, r.consEpoch, r.kickArmed], [0, 0, 0, 0, false]);
+  });
+
+  it('decodes what a guest writes into its peer slot and its rings', () => {
+    const region = Buffer.alloc(16 * MiB);
+    const g = formatRegionBuffer(region, {});
+    const p = 4096 + 3 * LAYOUT.kvmring_peer.size;
+    region.writeBigUInt64LE((9n << 32n) | 2n, p);
+    region.writeBigUInt64LE(1234n, p + 8);
+    region.writeUInt32LE(3, p + 16);
+    region.set([2, 0, 0, 0, 0, 3], p + 28);
+    region.set([198, 51, 100, 3], p + 80);
+    region.set([0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3], p + 96);
+    const peer = decodePeer(region, 3);
+    assert.deepEqual(
+      [peer.state, peer.generation, peer.heartbeat, peer.doorbellId, Array.from(peer.mac)],
+      ['up', 9, 1234n, 3, [2, 0, 0, 0, 0, 3]],
+    );
+    assert.deepEqual(
+      peer.addresses.map((a) => [a.family, Array.from(a.bytes)]),
+      [
+        [4, [198, 51, 100, 3]],
+        [6, [0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]],
+      ],
+    );
+    const r = ringOffset(g, 1, 2);
+    region.writeBigUInt64LE((5n << 32n) | 4096n, r);
+    region.writeBigUInt64LE((5n << 32n) | 1024n, r + 64);
+    region.writeUInt32LE(7, r + 128);
+    assert.deepEqual(decodeRing(region, g, 1, 2), { from: 1, to: 2, prod: 4096, prodEpoch: 5, cons: 1024, consEpoch: 5, inFlight: 3072, kickArmed: true });
+    region.writeBigUInt64LE((6n << 32n) | 0n, r);
+    assert.equal(decodeRing(region, g, 1, 2).inFlight, undefined);
+    assert.throws(() => decodeRing(region, g, 2, 2), RangeError);
+  });
+
+  it('rejects the regions the C core rejects, for the same reason', () => {
+    const base = Buffer.alloc(16 * MiB);
+    formatRegionBuffer(base, {});
+    const cases: [string, (b: Buffer) => void][] = [
+      ['no magic', (b) => b.writeBigUInt64LE(0n, 0)],
+      ['another ABI version', (b) => b.writeUInt32LE(2, 8)],
+      ['a ring size not a power of two', (b) => b.writeUInt32LE(3 << 17, 28)],
+      ['rings that do not fit', (b) => b.writeUInt32LE(1 << 20, 28)],
+      ['a region larger than the file', (b) => b.writeBigUInt64LE(BigInt(32 * MiB), 16)],
+      ['one peer', (b) => b.writeUInt32LE(1, 24)],
+      ['another ring header size', (b) => b.writeUInt32LE(128, 40)],
+      ['another stride', (b) => b.writeBigUInt64LE(BigInt(256 * 1024), 64)],
+    ];
+    const file = join(dir, 'bad-region');
+    for (const [what, corrupt] of cases) {
+      const region = Buffer.from(base);
+      corrupt(region);
+      writeFileSync(file, region);
+      const c = Number(execFileSync(prog, ['geom', file], { encoding: 'utf8' }).split(' ')[0]);
+      assert.notEqual(c, 0, `C accepted ${what}`);
+      assert.throws(
+        () => readGeometry(region, region.length),
+        (e: unknown) => e instanceof RegionError && -ERRNO[e.code] === c,
+        `TypeScript and C disagree on ${what} (C says ${c})`,
+      );
+    }
+    assert.throws(() => formatRegionBuffer(Buffer.alloc(16 * MiB), { maxPeers: 16 }), /cannot hold 16 peers/);
+  });
+});
