@@ -6,6 +6,9 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Werror
 OUT     := build/native
 ALL     :=
 
+# The first rule is the default goal: `all`, before any fragment's rules.
+all:
+
 include $(sort $(wildcard mk/*.mk))
 
 all: $(ALL)

@@ -3,7 +3,6 @@
 # (bpf/ring_maps.h, src/xdp/codecs.ts). The unit tests run these programs.
 # The Makefile includes fragments before its `all:` rule, so the first rule here
 # would become the default goal; keep `make` meaning `make all`.
-.DEFAULT_GOAL := all
 
 ALL += $(OUT)/libbpf-layout $(OUT)/ring-maps-layout
 
