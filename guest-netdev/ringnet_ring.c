@@ -11,7 +11,7 @@
  */
 #include "ringnet_ring.h"
 
-/* A pad and up to this many bad-metadata frames per peek: bounded work. */
+/* Records one peek looks at, pads and dropped frames included: bounded work. */
 #define RINGNET_PEEK_RECORDS	8
 
 #define RINGNET_STAT(type, field)	{ #field, offsetof(struct type, field) }
@@ -87,6 +87,7 @@ static void ringnet_tx_restart(struct ringnet_tx *tx, u32 epoch, bool resetting)
 
 	tx->resetting = resetting;
 	tx->prod = 0;
+	tx->published = 0;
 	tx->cons = 0;
 	tx->reserved = 0;
 	tx->ring.epoch = epoch;
@@ -137,6 +138,7 @@ static void ringnet_tx_refresh(struct ringnet_tx *tx)
 			 * tx->prod is complete, so publishing it early is safe.
 			 */
 			tx->cons = 0;
+			tx->published = tx->prod;
 			smp_store_release(&hdr->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
 			smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
 		}
@@ -240,8 +242,15 @@ void ringnet_tx_publish(struct ringnet_tx *tx)
 {
 	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
 
-	/* Release: the records are complete before the word that covers them. */
-	smp_store_release(&hdr->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
+	/*
+	 * Release: the records are complete before the word that covers them.
+	 * No store when nothing is new: it would only pull the line away from
+	 * the consumer.
+	 */
+	if (tx->prod != tx->published) {
+		smp_store_release(&hdr->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
+		tx->published = tx->prod;
+	}
 	/*
 	 * Peer-writable, on a line the consumer rarely writes: a changed epoch
 	 * copy prompts a look at the consumer's word.
@@ -308,6 +317,7 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
 	if (KVMRING_POS_EPOCH(theirs) == tx->ring.epoch) {
 		if (ringnet_span_ok(KVMRING_POS_INDEX(ours), KVMRING_POS_INDEX(theirs), ring_size)) {
 			tx->prod = KVMRING_POS_INDEX(ours);
+			tx->published = tx->prod;
 			tx->cons = KVMRING_POS_INDEX(theirs);
 			WRITE_ONCE(hdr->prod_epoch, tx->ring.epoch);
 			return 0;
@@ -350,6 +360,22 @@ void ringnet_rx_reset(struct ringnet_rx *rx)
 	rx->stats.resets++;
 }
 
+/*
+ * Rewrite our word and its copy if they are not what we last wrote: a third
+ * party may have overwritten them, and a producer waiting for our epoch
+ * would wait for ever. Our own line, read only when idle or waiting.
+ */
+static void ringnet_rx_restate(struct ringnet_rx *rx)
+{
+	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
+	u64 pos = KVMRING_POS(rx->ring.epoch, rx->published);
+
+	if (READ_ONCE(hdr->cons) != pos)
+		smp_store_release(&hdr->cons, pos);
+	if (READ_ONCE(hdr->cons_epoch) != rx->ring.epoch)
+		smp_store_release(&hdr->cons_epoch, rx->ring.epoch);
+}
+
 /* Look at the producer's word again; true if bytes are waiting. */
 static bool ringnet_rx_refill(struct ringnet_rx *rx)
 {
@@ -376,9 +402,8 @@ static bool ringnet_rx_refill(struct ringnet_rx *rx)
 			ringnet_rx_reset(rx);
 			return false;
 		} else {
-			/* Our reset is pending; restate our word and its copy. */
-			smp_store_release(&hdr->cons, KVMRING_POS(rx->ring.epoch, rx->cons));
-			smp_store_release(&hdr->cons_epoch, rx->ring.epoch);
+			/* Our reset is pending: the producer has not followed yet. */
+			ringnet_rx_restate(rx);
 			return false;
 		}
 	}
@@ -389,6 +414,8 @@ static bool ringnet_rx_refill(struct ringnet_rx *rx)
 		return false;
 	}
 	rx->avail = prod - rx->cons;
+	if (!rx->avail)
+		ringnet_rx_restate(rx);
 	return rx->avail != 0;
 }
 

@@ -100,6 +100,7 @@ struct ringnet_rx_stats {
 struct ringnet_tx {
 	struct ringnet_ring	ring;
 	u32			prod;		/* private; published to hdr->prod */
+	u32			published;	/* last index written to hdr->prod */
 	u32			cons;		/* consumer index, last checked value */
 	u32			reserved;	/* record bytes held by reserve, 0 if none */
 	u32			reserved_len;	/* frame length held by reserve */
@@ -111,7 +112,7 @@ struct ringnet_tx {
 struct ringnet_rx {
 	struct ringnet_ring	ring;
 	u32			cons;		/* private; published to hdr->cons */
-	u32			published;	/* last value written to hdr->cons */
+	u32			published;	/* last index written to hdr->cons */
 	u32			avail;		/* bytes from cons up to the checked producer index */
 	u32			peeked;		/* record bytes of the peeked frame, 0 if none */
 	u32			peeked_len;
