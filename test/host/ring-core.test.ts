@@ -33,9 +33,11 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
   it('survives a bounded fuzz run over validation and dequeue', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ring-fuzz-'));
     try {
-      // A fixed seed keeps the run reproducible; the corpus starts empty.
+      // A fixed seed keeps the run reproducible. The corpus starts with the
+      // inputs that once found bugs (harness/fuzz-regress), replayed first.
       mkdirSync(join(dir, 'corpus'));
-      const r = run(native('ring_fuzz'), ['-runs=100000', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus')], dir);
+      const regress = fileURLToPath(new URL('../../../harness/fuzz-regress', import.meta.url));
+      const r = run(native('ring_fuzz'), ['-runs=100000', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus'), regress], dir);
       assert.equal(r.error, undefined);
       assert.equal(r.status, 0, `ring_fuzz found a failure:\n${r.stderr.slice(-4000)}`);
       assert.match(r.stderr, /Done 100000 runs in \d+ second/);
