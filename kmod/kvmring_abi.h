@@ -46,7 +46,9 @@
  * newer of the two (serial-number order, made total); the other side, seeing
  * a newer epoch, publishes index 0 with that epoch too. A side that sees an
  * older epoch it did not cause starts a reset itself. Each side writes only
- * its own word, so the ring stays single-producer single-consumer.
+ * its own word, so the ring stays single-producer single-consumer. A side
+ * that waits, or finds nothing to do, rewrites its word and copy if they are
+ * not what it last wrote: an overwritten word cannot stall the ring.
  *
  * Notification (doorbell mode). The consumer arms "kick me" by writing a new
  * odd value to kick, then re-checks prod; the producer, after publishing,
