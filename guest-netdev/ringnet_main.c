@@ -162,6 +162,7 @@ struct ringnet_priv {
 	struct bpf_prog __rcu	*xdp_prog;
 	atomic64_t		tx_no_peer;
 	struct work_struct	addr_work;	/* republish addresses */
+	bool			announce;	/* tell peers our MAC at the next peer work */
 };
 
 static struct net_device *ringnet_dev;
@@ -850,9 +851,16 @@ static void ringnet_peer_work(struct work_struct *work)
 	}
 	if (changed)
 		ringnet_update_carrier(priv);
-	/* Tell the newcomers our MAC: gratuitous ARP and unsolicited NA. */
-	if (joined && netif_running(priv->dev))
+	/*
+	 * Tell peers our MAC (gratuitous ARP, unsolicited NA) when one joins, and
+	 * when we came up or changed addresses: a rebooted guest has a new MAC
+	 * that stale neighbour entries elsewhere do not know.
+	 */
+	if ((joined || READ_ONCE(priv->announce)) && netif_running(priv->dev) &&
+	    netif_carrier_ok(priv->dev)) {
+		WRITE_ONCE(priv->announce, false);
 		netdev_notify_peers(priv->dev);
+	}
 	if (netif_running(priv->dev) && !r->doorbell)
 		napi_schedule(&r->napi);
 	schedule_delayed_work(&r->peer_work, msecs_to_jiffies(KVMRING_HEARTBEAT_MS));
@@ -930,6 +938,7 @@ static void ringnet_addr_work(struct work_struct *work)
 			ringnet_publish_addrs(r);
 	}
 	mutex_unlock(&ringnet_regions_lock);
+	WRITE_ONCE(priv->announce, true);
 }
 
 static int ringnet_inetaddr_event(struct notifier_block *nb, unsigned long ev, void *ptr)
@@ -1052,6 +1061,7 @@ static int ringnet_open(struct net_device *dev)
 	}
 	netif_tx_start_all_queues(dev);
 	ringnet_update_carrier(priv);
+	WRITE_ONCE(priv->announce, true);
 	return 0;
 }
 
