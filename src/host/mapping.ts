@@ -1,0 +1,78 @@
+// A file mapped MAP_SHARED into this process, as the guests map the region. Reads
+// go through copies (copy(), u32()), so no view of the mapping outlives close().
+import { closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
+import koffi from 'koffi';
+
+import { RingctlError } from '../xdp/errors.js';
+import { fsCall } from './errors.js';
+import { mmap, munmap, PROT_READ, PROT_WRITE } from './libc.js';
+
+export class Mapping {
+  #closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+    /** Address of the first mapped byte. */
+    readonly ptr: bigint,
+    /** Bytes mapped. */
+    readonly length: number,
+    /** Bytes of the file when it was mapped. */
+    readonly fileSize: number,
+    /** Bytes actually mapped: `length` rounded up to the filesystem's page (huge pages on hugetlbfs). */
+    readonly mappedLength: number,
+  ) {}
+
+  /**
+   * Maps the first `length` bytes of `path` (all of it by default; never more
+   * than the file has, so a read cannot fault past its end).
+   */
+  static open(path: string, opts: { writable?: boolean; length?: number } = {}): Mapping {
+    const fd = fsCall(`open(${path})`, () => openSync(path, opts.writable ? 'r+' : 'r'));
+    try {
+      const st = fsCall(`fstat(${path})`, () => fstatSync(fd));
+      if (!st.isFile()) throw new RingctlError(`${path} is not a regular file`);
+      const length = Math.min(opts.length ?? st.size, st.size);
+      if (length <= 0) return new Mapping(path, fd, 0n, 0, st.size, 0);
+      // munmap() of part of a huge page fails: map whole pages (the file has whole pages).
+      const page = Math.max(Number(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize), 4096);
+      const mapped = Math.min(Math.ceil(length / page) * page, st.size);
+      const ptr = mmap(fd, mapped, PROT_READ | (opts.writable ? PROT_WRITE : 0), path);
+      return new Mapping(path, fd, ptr, length, st.size, mapped);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  #check(offset: number, len: number): void {
+    if (this.#closed) throw new Error(`${this.path}: mapping used after close`);
+    if (!Number.isInteger(offset) || !Number.isInteger(len) || offset < 0 || len < 0 || offset + len > this.length) {
+      throw new RangeError(`${this.path}: bytes ${offset}..${offset + len} are outside the ${this.length} mapped`);
+    }
+  }
+
+  /** A private copy of `len` bytes at `offset`. */
+  copy(offset: number, len: number): Buffer {
+    this.#check(offset, len);
+    if (len === 0) return Buffer.alloc(0);
+    return Buffer.from(new Uint8Array(koffi.view(this.ptr + BigInt(offset), len)));
+  }
+
+  /** One 32-bit little-endian load at `offset` (aligned: not torn). */
+  u32(offset: number): number {
+    this.#check(offset, 4);
+    if (offset % 4) throw new RangeError(`unaligned 32-bit read at ${offset}`);
+    return koffi.decode(this.ptr + BigInt(offset), 'uint32_t') as number;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      if (this.mappedLength) munmap(this.ptr, this.mappedLength, this.path);
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
