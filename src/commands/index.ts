@@ -4,6 +4,11 @@ import { Builtins, type CommandClass } from 'clipanion';
 
 import { AttachCommand } from './attach.js';
 import { DetachCommand } from './detach.js';
+import { HostDoorbellServerCommand } from './host/doorbell-server.js';
+import { HostDownCommand } from './host/down.js';
+import { HostQemuArgsCommand } from './host/qemu-args.js';
+import { HostStatusCommand } from './host/status.js';
+import { HostUpCommand } from './host/up.js';
 import { StatusCommand } from './status.js';
 
 export const COMMANDS: CommandClass[] = [
@@ -12,5 +17,10 @@ export const COMMANDS: CommandClass[] = [
   Builtins.DefinitionsCommand,
   AttachCommand,
   DetachCommand,
+  HostDoorbellServerCommand,
+  HostDownCommand,
+  HostQemuArgsCommand,
+  HostStatusCommand,
+  HostUpCommand,
   StatusCommand,
 ];

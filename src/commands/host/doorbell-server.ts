@@ -1,0 +1,54 @@
+import { Command, Option } from 'clipanion';
+
+import { pathsFor, requireState } from '../../host/cli.js';
+import { DoorbellServer } from '../../host/doorbell.js';
+import type { ServerHello } from '../../host/process.js';
+import { reportFailure } from '../../xdp/cli.js';
+import { RingctlError } from '../../xdp/errors.js';
+
+/**
+ * `ringctl host doorbell-server NAME`: the doorbell server `host up --doorbell`
+ * starts in the background. Not for direct use (no usage: hidden from --help);
+ * it tells its parent over IPC when it listens, logs to stdout, and stops on
+ * SIGTERM or SIGINT.
+ */
+export class HostDoorbellServerCommand extends Command {
+  static override paths = [['host', 'doorbell-server']];
+
+  name = Option.String({ name: 'NAME' });
+
+  async execute(): Promise<number> {
+    const hello = (m: ServerHello) => {
+      if (process.send && process.connected) process.send(m);
+    };
+    const log = (line: string) => this.context.stdout.write(`${new Date().toISOString()} ${line}\n`);
+    let server: DoorbellServer;
+    try {
+      const paths = pathsFor(this.name, this.context.env);
+      const s = requireState(paths);
+      if (s.mode !== 'doorbell' || !s.doorbell) throw new RingctlError(`kvmring ${s.name} is not in doorbell mode`);
+      server = await DoorbellServer.start({
+        socket: s.doorbell.socket,
+        regionPath: s.path,
+        maxPeers: s.maxPeers,
+        vectors: s.vectors,
+        statusFile: paths.doorbell,
+        log,
+      });
+    } catch (err) {
+      hello({ error: err instanceof Error ? err.message : String(err) });
+      return reportFailure(this.context.stderr, err);
+    }
+    const stop = (sig: string) => {
+      log(`${sig}`);
+      void server.close();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGHUP', () => {}); // the terminal `host up` ran in may go away
+    hello({ ready: true, pid: process.pid });
+    await server.closed;
+    log('stopped');
+    return 0;
+  }
+}

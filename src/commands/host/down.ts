@@ -1,0 +1,36 @@
+import { Command } from 'clipanion';
+
+import { nameOption, pathsFor } from '../../host/cli.js';
+import { hostDown } from '../../host/down.js';
+import { hostRunDir } from '../../host/state.js';
+import { reportFailure } from '../../xdp/cli.js';
+
+export class HostDownCommand extends Command {
+  static override paths = [['host', 'down']];
+
+  static override usage = Command.Usage({
+    category: 'Host',
+    description: 'remove the shared region and stop its doorbell server',
+    details: `
+      Stops the doorbell server \`host up\` started (only that process: its pid is checked against its command line), removes the region file and the state under /run/kvmring/host/NAME/. Guests still attached keep their mapping until they stop; remove their devices first.
+
+      Safe to run twice, and after a crash of \`host up\` or of the server: it removes whatever is left.
+    `,
+    examples: [
+      ['Take the default region down', '$0 host down'],
+      ['Another region', '$0 host down --name lab2'],
+    ],
+  });
+
+  name = nameOption();
+
+  async execute(): Promise<number> {
+    const paths = pathsFor(this.name, this.context.env);
+    try {
+      for (const line of await hostDown(hostRunDir(this.context.env), paths.name)) this.context.stdout.write(`${line}\n`);
+      return 0;
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { Command, Option } from 'clipanion';
+
+import { nameOption, pathsFor, requireState } from '../../host/cli.js';
+import { formatStatus, hostStatus, type RegionStatus } from '../../host/status.js';
+import { reportFailure, table } from '../../xdp/cli.js';
+
+export class HostStatusCommand extends Command {
+  static override paths = [['host', 'status']];
+
+  static override usage = Command.Usage({
+    category: 'Host',
+    description: 'show the shared region and its peer table',
+    details: `
+      The region (file, size, ABI version, slots and ring size, instance, mode; in doorbell mode the socket, the server and the ids connected) and one line per guest slot: its state (free, claimed, up), generation, MAC, MTU, heartbeat and whether it moves, and the addresses the guest publishes.
+
+      The heartbeat is sampled twice, 300 ms apart: \`alive\` when it moved, \`stale Ns\` when it did not, N being how long it has been seen still (by this and earlier runs of status). Everything in the region is written by guests and checked: a bad field is printed as an error under the table. The exit status is 1 when the region itself is unusable (missing, unformatted, re-formatted, or the doorbell server is gone), else 0.
+    `,
+    examples: [
+      ['Show the default region', '$0 host status'],
+      ['The same, for scripts', '$0 host status --json'],
+    ],
+  });
+
+  name = nameOption();
+
+  json = Option.Boolean('--json', false, { description: 'Print JSON' });
+
+  async execute(): Promise<number> {
+    const paths = pathsFor(this.name, this.context.env);
+    let r: RegionStatus;
+    try {
+      r = await hostStatus(paths, requireState(paths));
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+    if (this.json) this.context.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else this.context.stdout.write(formatStatus(r, table));
+    if (r.problems.length) {
+      this.context.stderr.write(`ringctl: ${r.name}: ${r.problems[0]}\n`);
+      return 1;
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,109 @@
+// What `ringctl host up` leaves for the other host verbs: one directory per
+// region under /run/kvmring/host/ (or $RINGCTL_HOST_RUN_DIR) holding state.json,
+// and in doorbell mode the server's socket, log and list of connected peers.
+// The directory is created first and removed last, so it also serves as the
+// lock that makes a second `host up` of the same name fail.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { RingctlError } from '../xdp/errors.js';
+import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
+
+export const DEFAULT_RUN_DIR = '/run/kvmring/host';
+export const DEFAULT_NAME = 'kvmring';
+export const DEFAULT_REGION_DIR = '/dev/shm';
+
+export function hostRunDir(env: Record<string, string | undefined> = process.env): string {
+  return env.RINGCTL_HOST_RUN_DIR || DEFAULT_RUN_DIR;
+}
+
+export interface HostPaths {
+  name: string;
+  dir: string;
+  state: string;
+  socket: string;
+  log: string;
+  /** Written by the doorbell server: its pid and the peer ids connected. */
+  doorbell: string;
+  /** Written by `host status`: when each slot's heartbeat was first seen still. */
+  heartbeats: string;
+}
+
+export function hostPaths(runDir: string, name: string): HostPaths {
+  const dir = join(runDir, name);
+  return {
+    name,
+    dir,
+    state: join(dir, 'state.json'),
+    socket: join(dir, 'doorbell.sock'),
+    log: join(dir, 'doorbell.log'),
+    doorbell: join(dir, 'doorbell.json'),
+    heartbeats: join(dir, 'heartbeats.json'),
+  };
+}
+
+export function regionPath(dir: string, name: string): string {
+  return join(dir, `kvmring-${name}`);
+}
+
+export interface HostState {
+  version: 1;
+  name: string;
+  /** 'creating' until the region is formatted and the server (if any) runs. */
+  phase: 'creating' | 'up';
+  path: string;
+  size: number;
+  maxPeers: number;
+  /** 0 until formatted. */
+  ringSize: number;
+  mode: 'plain' | 'doorbell';
+  vectors: number;
+  /** The region's instance, hex. */
+  instance: string;
+  hugePageSize?: number;
+  createdAt: string;
+  doorbell?: { socket: string; log: string; pid?: number };
+}
+
+/** Writes the state atomically (a reader sees the old or the new file, never half). */
+export function writeState(paths: HostPaths, s: HostState): void {
+  const tmp = `${paths.state}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, paths.state);
+}
+
+export class StateError extends RingctlError {}
+
+const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi;
+
+/** The state of `name`, undefined if it is not up, StateError if the file is damaged. */
+export function readState(paths: HostPaths): HostState | undefined {
+  if (!existsSync(paths.state)) return undefined;
+  let s: HostState;
+  try {
+    s = JSON.parse(readFileSync(paths.state, 'utf8')) as HostState;
+  } catch (err) {
+    throw new StateError(`${paths.state} is unreadable (${(err as Error).message}); \`ringctl host down --name ${paths.name}\` cleans up`);
+  }
+  const ok =
+    s !== null &&
+    typeof s === 'object' &&
+    s.version === 1 &&
+    s.name === paths.name &&
+    (s.phase === 'creating' || s.phase === 'up') &&
+    typeof s.path === 'string' &&
+    s.path.startsWith('/') &&
+    isInt(s.size, 1, Number.MAX_SAFE_INTEGER) &&
+    isInt(s.maxPeers, MIN_GUESTS, MAX_GUESTS) &&
+    isInt(s.ringSize, 0, 2 ** 32) &&
+    (s.mode === 'plain' || s.mode === 'doorbell') &&
+    isInt(s.vectors, 1, MAX_VECTORS) &&
+    typeof s.instance === 'string' &&
+    (s.doorbell === undefined ||
+      (typeof s.doorbell === 'object' &&
+        typeof s.doorbell.socket === 'string' &&
+        typeof s.doorbell.log === 'string' &&
+        (s.doorbell.pid === undefined || isInt(s.doorbell.pid, 1, 2 ** 22))));
+  if (!ok) throw new StateError(`${paths.state} is not a state file of this ringctl; \`ringctl host down --name ${paths.name}\` cleans up`);
+  return s;
+}
