@@ -1436,6 +1436,8 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	/* ivshmem-doorbell has MSI-X (BAR1) and the IVPosition the server gave us. */
 	if (pci_resource_len(pdev, 1)) {
+		/* An MSI-X message is a write by the device: it needs bus mastering. */
+		pci_set_master(pdev);
 		err = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 		if (err < 0)
 			return dev_err_probe(d, err, "cannot allocate the doorbell interrupt\n");

@@ -2,7 +2,8 @@
 // The lab: real Linux guests under QEMU on this host, each with eth1 on a bridge in
 // a network namespace of the lab's own and the shared region behind ivshmem.
 //
-//   lab up [--guests N] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
+//   lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB]
+//          [--cpus N] [--region-size MiB]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -12,8 +13,9 @@
 //
 // KVMRING_LAB=NAME runs a second, independent lab beside the default one.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 
 import { $, minimist } from 'zx';
 
@@ -38,6 +40,17 @@ $.verbose = false;
 $.quiet = true;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const RINGCTL = join(REPO, 'bin/ringctl.js');
+const RINGNET_KO = join(REPO, 'guest-netdev/ringnet.ko');
+
+/** Runs `ringctl ARGS...` from this repository's build; its stdout. */
+async function ringctl(...args) {
+  if (!existsSync(join(REPO, 'dist/src/cli.js'))) throw new LabError('ringctl is not built: run `npm run build`');
+  const r = await $({ nothrow: true })`${process.execPath} ${RINGCTL} ${args}`;
+  if (r.exitCode !== 0) throw new LabError(`ringctl ${args.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
 
 function requireRoot() {
   if (process.getuid() !== 0) throw new LabError('the lab needs root (network namespaces, tap devices, /run)');
@@ -115,9 +128,11 @@ async function teardown(paths) {
     removed = true;
     await $`ip netns delete ${paths.netns}`;
   }
-  if (existsSync(paths.region)) {
+  if (existsSync(`/run/kvmring/host/${paths.name}`) || existsSync(paths.region)) {
     removed = true;
-    rmSync(paths.region);
+    // The region and its doorbell server belong to `ringctl host`; it removes them.
+    await ringctl('host', 'down', '--name', paths.name).catch(() => {});
+    rmSync(paths.region, { force: true });
   }
   if (existsSync(paths.state)) {
     removed = true;
@@ -140,8 +155,12 @@ async function up(args) {
   requireTools();
   const opts = minimist(args, {
     string: ['guests', 'accel', 'memory', 'cpus', 'region-size'],
-    default: { guests: '2', accel: 'auto', memory: '1024', cpus: '1', 'region-size': '16' },
+    boolean: ['doorbell', 'ring'],
+    default: { guests: '2', accel: 'auto', memory: '1024', cpus: '1', 'region-size': '16', ring: true },
   });
+  if (opts.ring && !existsSync(RINGNET_KO)) {
+    throw new LabError(`${RINGNET_KO} is not built: run \`npm run build\`, or \`lab up --no-ring\` for a lab without ring0`);
+  }
   const guests = Number(opts.guests);
   if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
     throw new LabError(`--guests ${opts.guests}: give a number from 1 to ${MAX_GUESTS}`);
@@ -180,8 +199,14 @@ async function up(args) {
       await $`ip -n ${paths.netns} tuntap add dev ${tap} mode tap`;
       await $`ip -n ${paths.netns} link set ${tap} master ${paths.bridge} up`;
     }
-    writeFileSync(paths.region, '');
-    truncateSync(paths.region, regionMiB << 20);
+    const mode = opts.doorbell ? 'doorbell' : 'plain';
+    // A region has at least two slots, so a lone guest can be joined later by hand.
+    await ringctl('host', 'up', '--guests', String(Math.max(guests, 2)), '--size', `${regionMiB}M`, '--name', paths.name,
+      ...(opts.doorbell ? ['--doorbell'] : []));
+    const qemuArgs = {};
+    for (let n = 1; n <= guests; n++) {
+      qemuArgs[n] = JSON.parse(await ringctl('host', 'qemu-args', `g${n}`, '--name', paths.name, '--json'));
+    }
 
     const state = {
       name: paths.name,
@@ -193,7 +218,8 @@ async function up(args) {
       repo: REPO,
       kernel,
       initramfs,
-      region: { path: paths.region, size: regionMiB << 20, mode: 'plain' },
+      region: { path: paths.region, size: regionMiB << 20, mode, qemuArgs },
+      ring: opts.ring,
       startedAt: new Date().toISOString(),
     };
     writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
@@ -208,6 +234,7 @@ async function up(args) {
     closeSync(log);
 
     await waitReady(paths, guests, 60 + 30 * guests);
+    if (opts.ring) await ringUp(paths, guests);
   } catch (err) {
     await teardown(paths);
     throw err;
@@ -278,15 +305,15 @@ async function status(args) {
     `${paths.label}: ${st.guests.length} guests, ${st.accel.toUpperCase()}, netns ${paths.netns}, ` +
       `region ${state.region.path} (${state.region.size >> 20} MiB, ${state.region.mode})`,
   );
-  const rows = [['GUEST', 'STATE', 'PID', 'BOOT', 'ETH1', 'ETH1 IPV6', 'KERNEL']];
+  const rows = [['GUEST', 'STATE', 'PID', 'BOOT', 'ETH1', 'RING0', 'KERNEL']];
   for (const g of st.guests) {
     rows.push([
       g.guest,
       g.state,
       String(g.pid ?? '-'),
       g.bootSeconds === null ? '-' : `${g.bootSeconds.toFixed(1)}s`,
-      g.eth1,
-      g.eth1v6,
+      `${g.eth1} ${g.eth1v6}`,
+      state.ring ? `${g.ring0} ${g.ring0v6}` : '-',
       g.kernel ?? '-',
     ]);
   }
@@ -308,62 +335,111 @@ function execArgs(args) {
   return { guest: opts._[0], argv: cmd, stdin: opts.i, timeout: opts.timeout ? Number(opts.timeout) : 0 };
 }
 
+/**
+ * Runs argv in guest n; output goes to the callbacks as it comes. Resolves to the
+ * command's exit code (128+N for a signal); rejects with a LabError when the lab
+ * itself fails. `control` receives a kill(signal) function.
+ */
+function guestExec(paths, n, argv, { onStdout, onStderr, stdin, timeout = 0, control } = {}) {
+  const sock = createConnection(guestPaths(paths, n).exec);
+  const channel = 1;
+  const kill = (signal) => sock.write(encodeFrame(FRAME.KILL, channel, { signal }));
+  control?.(kill);
+  let timer;
+  return new Promise((resolve, reject) => {
+    const decoder = new FrameDecoder((f) => {
+      if (f.type === FRAME.STDOUT) onStdout?.(f.payload);
+      else if (f.type === FRAME.STDERR) onStderr?.(f.payload);
+      else if (f.type === FRAME.EXIT) {
+        const { code, signal } = jsonOf(f);
+        resolve(signal ? 128 + (osSignal(signal) ?? 0) : code);
+      } else if (f.type === FRAME.ERROR) {
+        reject(new LabError(`g${n}: ${jsonOf(f).message}`));
+      }
+    }, reject);
+    sock.on('error', (err) => reject(new LabError(`g${n}: cannot reach the lab (${err.code})`)));
+    sock.on('close', () => reject(new LabError(`g${n}: the lab closed the connection`)));
+    sock.on('data', (b) => decoder.push(b));
+    sock.on('connect', () => {
+      sock.write(encodeFrame(FRAME.EXEC, channel, { argv, cwd: process.cwd(), stdin: Boolean(stdin) }));
+      if (stdin) {
+        stdin.on('data', (b) => sock.write(encodeData(FRAME.STDIN, channel, b)));
+        stdin.on('end', () => sock.write(encodeFrame(FRAME.STDIN_EOF, channel)));
+      }
+    });
+    if (timeout > 0) {
+      timer = setTimeout(() => {
+        kill('SIGKILL');
+        reject(new LabError(`g${n}: ${argv.join(' ')} did not finish within ${timeout} s (killed)`));
+      }, timeout * 1000);
+    }
+  }).finally(() => {
+    clearTimeout(timer);
+    sock.destroy();
+  });
+}
+
+/** Runs argv in guest n and collects its output as text. */
+async function guestRun(paths, n, argv, timeout = 120) {
+  const out = [];
+  const err = [];
+  const code = await guestExec(paths, n, argv, { onStdout: (b) => out.push(b), onStderr: (b) => err.push(b), timeout });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** Loads ringnet.ko in every guest and waits until each sees all the others on ring0. */
+async function ringUp(paths, guests, only) {
+  const names = only ?? Array.from({ length: guests }, (_, i) => i + 1);
+  await Promise.all(
+    names.map(async (n) => {
+      const r = await guestRun(paths, n, [join(REPO, 'scripts/guest/ring-up.sh')]);
+      if (r.code !== 0) throw new LabError(`g${n}: ring0 did not come up: ${(r.stderr || r.stdout).trim()}`);
+    }),
+  );
+  const deadline = Date.now() + 15_000;
+  for (const n of names) {
+    for (;;) {
+      const r = await guestRun(paths, n, ['cat', '/sys/class/net/ring0/ringnet/peers']);
+      const up = r.stdout.split('\n').filter((l) => / up /.test(l)).length;
+      if (up >= guests - 1) break;
+      if (Date.now() > deadline) {
+        throw new LabError(`g${n}: ring0 sees ${up} of ${guests - 1} peers after 15 s:\n${r.stdout}`);
+      }
+      await sleep(300);
+    }
+  }
+}
+
 async function exec(args) {
   const { paths, state } = runningLab();
   const req = execArgs(args);
   const n = parseGuest(req.guest, state.guests);
-  const sock = createConnection(guestPaths(paths, n).exec);
-  const channel = 1;
-  const kill = (signal) => sock.write(encodeFrame(FRAME.KILL, channel, { signal }));
   // The first SIGINT/SIGTERM goes to the command; a second one leaves at once.
+  let kill;
   let signalled = false;
   const onSignal = (signal) => {
     if (signalled) process.exit(128 + osSignal(signal));
     signalled = true;
-    kill(signal);
+    kill?.(signal);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let timer;
   try {
-    process.exitCode = await new Promise((resolve, reject) => {
-      const decoder = new FrameDecoder((f) => {
-        if (f.type === FRAME.STDOUT) process.stdout.write(f.payload);
-        else if (f.type === FRAME.STDERR) process.stderr.write(f.payload);
-        else if (f.type === FRAME.EXIT) {
-          const { code, signal } = jsonOf(f);
-          resolve(signal ? 128 + (osSignal(signal) ?? 0) : code);
-        } else if (f.type === FRAME.ERROR) {
-          reject(new LabError(`g${n}: ${jsonOf(f).message}`));
-        }
-      }, reject);
-      sock.on('error', (err) => reject(new LabError(`g${n}: cannot reach the lab (${err.code})`)));
-      sock.on('close', () => reject(new LabError(`g${n}: the lab closed the connection`)));
-      sock.on('data', (b) => decoder.push(b));
-      sock.on('connect', () => {
-        sock.write(encodeFrame(FRAME.EXEC, channel, { argv: req.argv, cwd: process.cwd(), stdin: req.stdin }));
-        if (req.stdin) {
-          process.stdin.on('data', (b) => sock.write(encodeData(FRAME.STDIN, channel, b)));
-          process.stdin.on('end', () => sock.write(encodeFrame(FRAME.STDIN_EOF, channel)));
-        }
-      });
-      if (req.timeout > 0) {
-        timer = setTimeout(() => {
-          kill('SIGKILL');
-          reject(new LabError(`g${n}: ${req.argv.join(' ')} did not finish within ${req.timeout} s (killed)`));
-        }, req.timeout * 1000);
-      }
+    process.exitCode = await guestExec(paths, n, req.argv, {
+      onStdout: (b) => process.stdout.write(b),
+      onStderr: (b) => process.stderr.write(b),
+      stdin: req.stdin ? process.stdin : undefined,
+      timeout: req.timeout,
+      control: (k) => (kill = k),
     });
   } catch (err) {
     // The lab failed us, not the command: 255, as ssh does.
     console.error(`lab: ${err.message}`);
     process.exitCode = 255;
   } finally {
-    clearTimeout(timer);
     process.stdin.destroy();
     // Let stdout drain before leaving: piped output must arrive whole.
     await new Promise((r) => process.stdout.write('', r));
-    sock.destroy();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
@@ -409,12 +485,13 @@ async function bootGuest(args) {
   const n = parseGuest(args[0] ?? '', state.guests);
   await control(paths, { op: 'boot', guest: `g${n}` });
   const st = await waitReady(paths, state.guests, 90, [`g${n}`]);
+  if (state.ring) await ringUp(paths, state.guests, [n]);
   console.log(`g${n}: up in ${st.guests[n - 1].bootSeconds.toFixed(1)} s`);
 }
 
 // ---------------------------------------------------------------------------- main
 
-const USAGE = `usage: lab up [--guests N] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
+const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

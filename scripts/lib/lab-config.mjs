@@ -11,8 +11,8 @@ export const MAX_GUESTS = 8;
 
 export function labName() {
   const name = process.env.KVMRING_LAB || 'lab';
-  if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(name)) {
-    throw new LabError(`KVMRING_LAB=${name}: use 1-12 lowercase letters, digits or dashes`);
+  if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(name) || name === 'host') {
+    throw new LabError(`KVMRING_LAB=${name}: use 1-12 lowercase letters, digits or dashes (not "host")`);
   }
   return name;
 }
