@@ -6,7 +6,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 import { peerOffset } from '../ring/geometry.js';
 import { CONSTANTS as C, LAYOUT, offsetOf } from '../ring/layout.js';
-import { decodePeer, readGeometry, RegionError, type PeerSlot } from '../ring/region.js';
+import { decodePeer, PEER_STATES, readGeometry, RegionError, type PeerSlot } from '../ring/region.js';
 import { formatIp, formatMac, type IpAddress } from '../xdp/cidr.js';
 import { formatSize } from './args.js';
 import { Mapping } from './mapping.js';
@@ -18,7 +18,6 @@ export const SAMPLE_MS = 300;
 /** Reads of a slot's addresses while addr_seq is odd or moving, before giving up. */
 const ADDR_TRIES = 5;
 
-const STATE_NAMES = ['free', 'claimed', 'up'] as const;
 const PEER_F_KNOWN = C.KVMRING_PEER_F_DOORBELL;
 const REGION_F_KNOWN = C.KVMRING_REGION_F_DOORBELL;
 /** ring0's largest L3 packet: the largest frame without the Ethernet header. */
@@ -137,7 +136,7 @@ function checkSlot({ peer: p, word, stable, seq }: SlotRead, mode: HostState['mo
   const raw = Number(word & 0xffn); // KVMRING_PEER_STATE(), as decodePeer() reads it
   const s: SlotStatus = {
     slot: p.slot,
-    state: STATE_NAMES[raw as 0 | 1 | 2] ?? 'invalid',
+    state: PEER_STATES[raw as keyof typeof PEER_STATES] ?? 'invalid',
     word: hex64(word),
     generation: p.generation,
     addresses: [],
