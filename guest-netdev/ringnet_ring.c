@@ -107,6 +107,22 @@ void ringnet_tx_reset(struct ringnet_tx *tx)
 	tx->stats.resets++;
 }
 
+/*
+ * Rewrite our word and its copy if they are not what we last wrote: a third
+ * party may have overwritten them, and a consumer that reads an old word
+ * would leave a full ring full for ever. Our own line, read on the slow path.
+ */
+static void ringnet_tx_restate(struct ringnet_tx *tx)
+{
+	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
+	u64 pos = KVMRING_POS(tx->ring.epoch, tx->published);
+
+	if (READ_ONCE(hdr->prod) != pos)
+		smp_store_release(&hdr->prod, pos);
+	if (READ_ONCE(hdr->prod_epoch) != tx->ring.epoch)
+		smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
+}
+
 /* Look at the consumer's word again; the slow path of reserve and publish. */
 static void ringnet_tx_refresh(struct ringnet_tx *tx)
 {
@@ -133,14 +149,10 @@ static void ringnet_tx_refresh(struct ringnet_tx *tx)
 		} else {
 			/*
 			 * Our reset is pending: the consumer will restart at 0,
-			 * so count from there. Restate our word and its copy in
-			 * case a third party overwrote them; everything up to
-			 * tx->prod is complete, so publishing it early is safe.
+			 * so count from there.
 			 */
 			tx->cons = 0;
-			tx->published = tx->prod;
-			smp_store_release(&hdr->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
-			smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
+			ringnet_tx_restate(tx);
 		}
 		return;
 	}
@@ -151,6 +163,7 @@ static void ringnet_tx_refresh(struct ringnet_tx *tx)
 		return;
 	}
 	tx->cons = cons;
+	ringnet_tx_restate(tx);
 }
 
 /* Bytes of pad needed before a record of need bytes at the current index. */
