@@ -459,7 +459,7 @@ static void bench_fds(struct result *res, u32 *samples, bool (*open_fds)(struct 
 {
 	struct fd_ctx fc;
 	struct run r = { .ctx = &fc, .samples = samples };
-	int k, i;
+	int k, i, j;
 
 	for (k = 0; k < 4; k++) {
 		if (!open_fds(&fc)) {
@@ -478,9 +478,13 @@ static void bench_fds(struct result *res, u32 *samples, bool (*open_fds)(struct 
 			run_sides(&r);
 			record_latency(res, &r);
 		}
-		for (i = 0; i < 4; i++)
-			if (fc.fd[i] >= 0 && (i < 2 || fc.fd[i] != fc.fd[i - 2]))
+		/* sockets serve both directions: close each descriptor once */
+		for (i = 0; i < 4; i++) {
+			for (j = 0; j < i && fc.fd[j] != fc.fd[i]; j++)
+				;
+			if (j == i)
 				close(fc.fd[i]);
+		}
 	}
 	res->ok = true;
 }

@@ -704,6 +704,51 @@ static void test_bad_epochs(void)
 }
 
 /*
+ * A side whose own word is overwritten while it has nothing new to publish
+ * rewrites it when it waits or idles; otherwise the ring would stall.
+ */
+static void test_overwritten_words(void)
+{
+	struct ring r;
+	u32 n = 0, i;
+
+	/* a full producer whose word reads 0: the consumer sees an empty ring */
+	ring_open(&r);
+	while (!send_frame(&r, 1500, n) && n < RING_SIZE)
+		n++;
+	r.hdr->prod = KVMRING_POS(0, 0);
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
+	CHECK_EQ(send_frame(&r, 1500, n), -ENOSPC);	/* full: looks, and restates */
+	for (i = 0; i < n; i++)
+		recv_frame(&r, 1500, i);
+	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
+	ring_close(&r);
+
+	/*
+	 * a producer waiting for its reset fills the ring; the consumer follows,
+	 * drains it, and then its word is overwritten with an older epoch
+	 */
+	ring_open(&r);
+	prime(&r, 3);
+	ringnet_tx_reset(&r.tx);
+	for (n = 0; n < RING_SIZE && !send_frame(&r, 1500, n); n++)
+		;
+	CHECK(r.tx.resetting, "producer no longer waiting");
+	for (i = 0; i < n; i++)
+		recv_frame(&r, 1500, i);
+	CHECK_EQ(r.rx.stats.reset_follows, 1);
+	r.hdr->cons = KVMRING_POS(0, 12345);
+	CHECK(!ringnet_tx_has_room(&r.tx, 1500), "room while the word is old");
+	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);	/* idle: restates */
+	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->cons), 1);
+	CHECK(ringnet_tx_has_room(&r.tx, 1500), "no room after the consumer restated");
+	CHECK_EQ(r.tx.stats.resets, 1);
+	CHECK_EQ(r.tx.stats.bad_index + r.rx.stats.resets + r.rx.stats.bad_index, 0);
+	check_recovers(&r);
+	ring_close(&r);
+}
+
+/*
  * Torn writes: a producer that publishes its index before the record is
  * complete. Whatever the consumer sees must be within bounds and counted.
  */
@@ -979,6 +1024,7 @@ int main(void)
 	test_bad_records();
 	test_bad_meta();
 	test_bad_epochs();
+	test_overwritten_words();
 	test_torn();
 	test_random_bytes();
 	test_threads();
