@@ -1,6 +1,8 @@
 # The ring core's userspace builds (harness/): the core as a library, its unit
 # tests under AddressSanitizer and UBSan, a libFuzzer target and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c, compiled into ringnet.ko too.
+# The benchmark links the static archive by path: mk/host.mk puts a shared
+# libringnet_ring.so beside it for the controller.
 
 # Fragments are read before the top-level `all:`; keep it the default goal.
 .DEFAULT_GOAL := all
@@ -24,6 +26,6 @@ $(OUT)/ring_fuzz: harness/ring_fuzz.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 		harness/ring_fuzz.c $(RING_CORE) -o $@
 
 $(OUT)/ring_bench: harness/ring_bench.c $(OUT)/libringnet_ring.a $(RING_HDRS)
-	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c -L$(OUT) -lringnet_ring -lpthread -o $@
+	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c $(OUT)/libringnet_ring.a -lpthread -o $@
 
 ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_bench
