@@ -78,23 +78,36 @@ static int ringnet_ring_init(struct ringnet_ring *r, struct kvmring_ring_hdr *hd
 /* ---- producer ------------------------------------------------------------- */
 
 /*
+ * Write our word and its copy if they are not what we last wrote: a third
+ * party may have overwritten them, and a consumer that reads an old word
+ * would leave a full ring full for ever. Our own line, read on the slow path.
+ * The copy goes after the word, so a consumer it prompts finds the word new.
+ */
+static void ringnet_tx_restate(struct ringnet_tx *tx)
+{
+	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
+	u64 pos = KVMRING_POS(tx->ring.epoch, tx->published);
+
+	/* Release: the records up to our index are complete before it shows. */
+	if (READ_ONCE(hdr->prod) != pos)
+		smp_store_release(&hdr->prod, pos);
+	if (READ_ONCE(hdr->prod_epoch) != tx->ring.epoch)
+		smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
+}
+
+/*
  * Restart the ring at index 0 in epoch: to follow the consumer's reset, or
  * (resetting) to start our own and wait for the consumer to follow.
  */
 static void ringnet_tx_restart(struct ringnet_tx *tx, u32 epoch, bool resetting)
 {
-	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
-
 	tx->resetting = resetting;
 	tx->prod = 0;
 	tx->published = 0;
 	tx->cons = 0;
 	tx->reserved = 0;
 	tx->ring.epoch = epoch;
-	/* Release: records of the old epoch are not published under the new one. */
-	smp_store_release(&hdr->prod, KVMRING_POS(epoch, 0));
-	/* The copy goes after the word, so a consumer it prompts finds the word new. */
-	smp_store_release(&hdr->prod_epoch, epoch);
+	ringnet_tx_restate(tx);
 }
 
 void ringnet_tx_reset(struct ringnet_tx *tx)
@@ -105,22 +118,6 @@ void ringnet_tx_reset(struct ringnet_tx *tx)
 
 	ringnet_tx_restart(tx, newest + 1, true);
 	tx->stats.resets++;
-}
-
-/*
- * Rewrite our word and its copy if they are not what we last wrote: a third
- * party may have overwritten them, and a consumer that reads an old word
- * would leave a full ring full for ever. Our own line, read on the slow path.
- */
-static void ringnet_tx_restate(struct ringnet_tx *tx)
-{
-	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
-	u64 pos = KVMRING_POS(tx->ring.epoch, tx->published);
-
-	if (READ_ONCE(hdr->prod) != pos)
-		smp_store_release(&hdr->prod, pos);
-	if (READ_ONCE(hdr->prod_epoch) != tx->ring.epoch)
-		smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
 }
 
 /* Look at the consumer's word again; the slow path of reserve and publish. */
@@ -346,21 +343,32 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
 
 /* ---- consumer ------------------------------------------------------------- */
 
+/*
+ * As ringnet_tx_restate(): a producer waiting for our epoch would wait for
+ * ever. Our own line, read only when idle or waiting.
+ */
+static void ringnet_rx_restate(struct ringnet_rx *rx)
+{
+	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
+	u64 pos = KVMRING_POS(rx->ring.epoch, rx->published);
+
+	/* Release: our reads of the records end before the producer may reuse them. */
+	if (READ_ONCE(hdr->cons) != pos)
+		smp_store_release(&hdr->cons, pos);
+	if (READ_ONCE(hdr->cons_epoch) != rx->ring.epoch)
+		smp_store_release(&hdr->cons_epoch, rx->ring.epoch);
+}
+
 /* As ringnet_tx_restart(), for the consumer. */
 static void ringnet_rx_restart(struct ringnet_rx *rx, u32 epoch, bool resetting)
 {
-	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
-
 	rx->resetting = resetting;
 	rx->cons = 0;
 	rx->published = 0;
 	rx->avail = 0;
 	rx->peeked = 0;
 	rx->ring.epoch = epoch;
-	/* Release: our reads of the old records are over before the new word. */
-	smp_store_release(&hdr->cons, KVMRING_POS(epoch, 0));
-	/* The copy goes after the word, so a producer it prompts finds the word new. */
-	smp_store_release(&hdr->cons_epoch, epoch);
+	ringnet_rx_restate(rx);
 }
 
 void ringnet_rx_reset(struct ringnet_rx *rx)
@@ -371,22 +379,6 @@ void ringnet_rx_reset(struct ringnet_rx *rx)
 
 	ringnet_rx_restart(rx, newest + 1, true);
 	rx->stats.resets++;
-}
-
-/*
- * Rewrite our word and its copy if they are not what we last wrote: a third
- * party may have overwritten them, and a producer waiting for our epoch
- * would wait for ever. Our own line, read only when idle or waiting.
- */
-static void ringnet_rx_restate(struct ringnet_rx *rx)
-{
-	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
-	u64 pos = KVMRING_POS(rx->ring.epoch, rx->published);
-
-	if (READ_ONCE(hdr->cons) != pos)
-		smp_store_release(&hdr->cons, pos);
-	if (READ_ONCE(hdr->cons_epoch) != rx->ring.epoch)
-		smp_store_release(&hdr->cons_epoch, rx->ring.epoch);
 }
 
 /* Look at the producer's word again; true if bytes are waiting. */
