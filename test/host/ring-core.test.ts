@@ -37,10 +37,13 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
       // inputs that once found bugs (harness/fuzz-regress), replayed first.
       mkdirSync(join(dir, 'corpus'));
       const regress = fileURLToPath(new URL('../../../harness/fuzz-regress', import.meta.url));
-      const r = run(native('ring_fuzz'), ['-runs=100000', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus'), regress], dir);
+      const r = run(native('ring_fuzz'), ['-runs=200000', '-max_total_time=25', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus'), regress], dir);
       assert.equal(r.error, undefined);
       assert.equal(r.status, 0, `ring_fuzz found a failure:\n${r.stderr.slice(-4000)}`);
-      assert.match(r.stderr, /Done 100000 runs in \d+ second/);
+      // Bounded by runs and by time; a loaded machine gets fewer runs, never none.
+      const m = /Done (\d+) runs in \d+ second/.exec(r.stderr);
+      assert.ok(m, `no libFuzzer summary in:\n${r.stderr.slice(-2000)}`);
+      assert.ok(Number(m[1]) >= 10_000, `only ${m[1]} fuzz runs`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
