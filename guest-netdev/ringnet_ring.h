@@ -158,9 +158,10 @@ struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_
  * Producer.
  *
  * ringnet_tx_attach(): become the producer of the ring at hdr with ring_size
- * data bytes. If the ring is consistent the producer resumes where the
- * index stands, otherwise it resets the ring. Returns 0, or -EINVAL for a
- * ring_size that is not a power of two in the ABI's range.
+ * data bytes. If the ring is consistent the producer resumes where its
+ * index stands; if the consumer started a reset it follows it; otherwise it
+ * resets the ring. Returns 0, or -EINVAL for a ring_size that is not a
+ * power of two in the ABI's range.
  *
  * ringnet_tx_reserve(): make room for a frame of len bytes (writing a pad
  * record first if it would straddle the end) and set *frame to where its
@@ -173,8 +174,9 @@ struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_
  * with nothing reserved (a reset intervened) does nothing.
  *
  * ringnet_tx_publish(): release every committed record to the consumer with
- * one index store, and notice a reset the consumer asked for (which drops
- * the records not yet consumed). Call it once per batch.
+ * one index store (none if nothing is new), and notice a reset the consumer
+ * asked for (which drops the records not yet consumed). Call it once per
+ * batch.
  *
  * ringnet_tx_kick_needed(): call after publish in doorbell mode; true once
  * per request of the consumer for a kick: then ring its doorbell.
