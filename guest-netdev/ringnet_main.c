@@ -123,6 +123,7 @@ struct ringnet_region {
 	u64			instance;	/* hdr->instance when we joined */
 	void __iomem		*regs;		/* ivshmem BAR0 */
 	bool			doorbell;	/* ivshmem-doorbell with MSI-X */
+	u32			ivposition;	/* our doorbell id, in doorbell mode */
 	int			irq;
 
 	u32			self;		/* our slot */
@@ -789,7 +790,10 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		WRITE_ONCE(p->alive, false);
 		p->gen = gen;
 		ether_addr_copy(p->mac, mac);
+		/* A doorbell id is a 16-bit ivshmem peer id; anything else we never ring. */
 		p->doorbell_id = READ_ONCE(e->doorbell_id);
+		if (p->doorbell_id > 0xffff)
+			p->doorbell_id = KVMRING_DOORBELL_NONE;
 		p->last_hb = hb;
 		p->last_hb_change = jiffies;
 		ringnet_peer_attach(r, p);
@@ -968,23 +972,16 @@ static bool ringnet_take_slot(struct ringnet_region *r, u32 s, u64 old)
 }
 
 /*
- * Claims a slot: the IVPosition the doorbell server gave us, else a free one,
- * else one whose owner's heartbeat stood still for peer_timeout_ms (a guest
- * that died without leaving). Sleeps only in that last case.
+ * Claims a slot: a free one, else one whose owner's heartbeat stood still for
+ * peer_timeout_ms (a guest that died without leaving). Sleeps only in that
+ * last case. In doorbell mode the slot is not the IVPosition: the server never
+ * reuses an id at once, so IVPositions outgrow the table.
  */
-static int ringnet_claim_slot(struct ringnet_region *r, int ivposition)
+static int ringnet_claim_slot(struct ringnet_region *r)
 {
 	u64 words[KVMRING_PEERS_MAX], beats[KVMRING_PEERS_MAX];
 	u32 s, n = r->geom.max_peers;
 
-	if (ivposition >= 0) {
-		/* The server's word makes the slot ours, whatever a dead owner left. */
-		if (ivposition >= n)
-			return -ERANGE;
-		for (;;)
-			if (ringnet_take_slot(r, ivposition, READ_ONCE(ringnet_entry(r, ivposition)->state)))
-				return 0;
-	}
 	for (s = 0; s < n; s++) {
 		u64 old = READ_ONCE(ringnet_entry(r, s)->state);
 
@@ -1013,7 +1010,7 @@ static void ringnet_join(struct ringnet_region *r)
 	u32 s;
 
 	r->heartbeat = READ_ONCE(e->heartbeat);
-	e->doorbell_id = r->doorbell ? r->self : KVMRING_DOORBELL_NONE;
+	e->doorbell_id = r->doorbell ? r->ivposition : KVMRING_DOORBELL_NONE;
 	e->flags = r->doorbell ? KVMRING_PEER_F_DOORBELL : 0;
 	e->mtu = dev->mtu;
 	memcpy(e->mac, dev->dev_addr, ETH_ALEN);
@@ -1393,7 +1390,6 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct device *d = &pdev->dev;
 	struct ringnet_region *r;
 	resource_size_t start, len;
-	int ivposition = -1;
 	int err;
 	u32 s;
 
@@ -1443,7 +1439,12 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			return dev_err_probe(d, err, "cannot allocate the doorbell interrupt\n");
 		r->irq = pci_irq_vector(pdev, 0);
 		r->doorbell = true;
-		ivposition = readl(r->regs + IVSHMEM_REG_IVPOSITION);
+		r->ivposition = readl(r->regs + IVSHMEM_REG_IVPOSITION);
+		if (r->ivposition > 0xffff) {
+			err = dev_err_probe(d, -ENODEV, "no IVPosition (%d): is the doorbell server up?\n",
+					    (int)r->ivposition);
+			goto err_free_vectors;
+		}
 	}
 
 	for (s = 0; s < KVMRING_PEERS_MAX; s++) {
@@ -1458,11 +1459,8 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	hrtimer_init(&r->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	r->poll_timer.function = ringnet_poll_timer_fn;
 
-	err = ringnet_claim_slot(r, ivposition);
-	if (err == -ERANGE)
-		err = dev_err_probe(d, err, "IVPosition %d is beyond the region's %u peers\n",
-				    ivposition, r->geom.max_peers);
-	else if (err)
+	err = ringnet_claim_slot(r);
+	if (err)
 		err = dev_err_probe(d, err, "all %u peer slots of the region are taken by live guests\n",
 				    r->geom.max_peers);
 	if (err)

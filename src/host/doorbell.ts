@@ -3,13 +3,18 @@
 // one-way: every message is a little-endian int64, with or without one file
 // descriptor (SCM_RIGHTS). To a new client, in order:
 //   0                          the protocol version
-//   its id                     lowest free of 0..max_peers-1: the guest's slot (IVPosition)
+//   its id                     the next id not used before (IVPosition); the guest publishes
+//                              it as its slot's doorbell id
 //   -1 + the region's fd       the shared memory
 //   other id + eventfd         per other client, one message per vector
 //   own id + eventfd           per vector: the eventfds it is interrupted through
 // and to every other client its id with each of its eventfds. When a client
 // goes, the others get its id without a descriptor and its eventfds are closed.
 // Clients never send; one that does is disconnected, as QEMU's server does.
+//
+// Ids are not reused while any are left (as QEMU's ivshmem-server does): QEMU's
+// ivshmem frees a departed peer's eventfd array but keeps the pointer, and a
+// new peer under the same id makes every other QEMU write into freed memory.
 import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 
@@ -21,7 +26,7 @@ export const PROTOCOL_VERSION = 0n;
 export interface DoorbellConfig {
   socket: string;
   regionPath: string;
-  /** Ids 0..maxPeers-1: a client beyond that is refused. */
+  /** At most this many clients at once: one more is refused. */
   maxPeers: number;
   /** Eventfds per client (the ivshmem-doorbell device's vectors). */
   vectors: number;
@@ -38,11 +43,14 @@ interface Peer {
   eventfds: number[];
 }
 
+const MAX_ID = 0xffff;
+
 export class DoorbellServer {
   readonly #cfg: DoorbellConfig;
   readonly #server: net.Server;
   readonly #shmFd: number;
   readonly #peers = new Map<number, Peer>();
+  #nextId = 0;
   #closing: Promise<void> | undefined;
   #closedResolve!: () => void;
   /** Resolves when the server has closed. */
@@ -78,7 +86,7 @@ export class DoorbellServer {
     }
     s.#server.on('error', (err) => cfg.log(`server error: ${err.message}`));
     s.#publish();
-    cfg.log(`listening on ${cfg.socket}: ids 0..${cfg.maxPeers - 1}, ${cfg.vectors} vector(s) each, region ${cfg.regionPath}`);
+    cfg.log(`listening on ${cfg.socket}: up to ${cfg.maxPeers} guests, ${cfg.vectors} vector(s) each, region ${cfg.regionPath}`);
     return s;
   }
 
@@ -93,13 +101,15 @@ export class DoorbellServer {
       sock.destroy();
       return;
     }
-    let id = 0;
-    while (id < this.#cfg.maxPeers && this.#peers.has(id)) id++;
-    if (id === this.#cfg.maxPeers) {
-      this.#cfg.log(`refused a client: all ${this.#cfg.maxPeers} ids are taken`);
+    if (this.#peers.size >= this.#cfg.maxPeers) {
+      this.#cfg.log(`refused a client: all ${this.#cfg.maxPeers} guests are connected`);
       sock.destroy();
       return;
     }
+    // ivshmem ids are 16 bits; wrap, skipping ids still connected.
+    while (this.#peers.has(this.#nextId)) this.#nextId = (this.#nextId + 1) & MAX_ID;
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId + 1) & MAX_ID;
     const peer: Peer = { id, sock, fd, eventfds: [] };
     sock.on('error', () => {}); // 'close' follows
     try {

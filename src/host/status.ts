@@ -152,8 +152,8 @@ function checkSlot({ peer: p, word, stable, seq }: SlotRead, mode: HostState['mo
   s.doorbellId = p.doorbellId ?? null;
   if (p.flags & ~PEER_F_KNOWN) s.errors.push(`unknown flags 0x${(p.flags >>> 0).toString(16)}`);
   if (p.doorbellId !== undefined && p.doorbellId > 0xffff) s.errors.push(`doorbell id ${p.doorbellId} is beyond ivshmem's 16 bits`);
-  else if (mode === 'doorbell' && s.state === 'up' && p.doorbellId !== p.slot) {
-    s.errors.push(`doorbell id ${p.doorbellId ?? 'none'} is not the slot (in doorbell mode the slot is the IVPosition)`);
+  else if (mode === 'doorbell' && s.state === 'up' && (p.doorbellId ?? C.KVMRING_DOORBELL_NONE) === C.KVMRING_DOORBELL_NONE) {
+    s.errors.push('no doorbell id (in doorbell mode a guest publishes its IVPosition)');
   }
   if (s.state !== 'up') return s; // the owner is still filling in its entry
 
@@ -263,7 +263,8 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
     for (const [i, read] of first.entries()) {
       const s = checkSlot(read, state.mode);
       if (s.state !== 'free') s.liveness = again[i].peer.heartbeat !== read.peer.heartbeat ? 'alive' : 'stale';
-      if (r.doorbell) s.connected = r.doorbell.connected.includes(i);
+      // A held slot is connected when its owner's IVPosition is; a free slot has none.
+      if (r.doorbell) s.connected = s.state !== 'free' && s.doorbellId != null && r.doorbell.connected.includes(s.doorbellId);
       r.slots.push(s);
     }
   } finally {

@@ -53,11 +53,21 @@ export interface ExecResult {
 export const KERNEL_TROUBLE =
   /Oops|WARNING:|BUG:|Kernel panic|Call Trace|general protection fault|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
 
+export interface LabOptions {
+  guests: number;
+  /** ivshmem-doorbell with the ringctl doorbell server instead of ivshmem-plain */
+  doorbell?: boolean;
+}
+
 export class Lab {
+  readonly guests: number;
+
   constructor(
-    readonly guests: number,
+    readonly opts: LabOptions,
     readonly name: string = TEST_LAB,
-  ) {}
+  ) {
+    this.guests = opts.guests;
+  }
 
   guestNames(): string[] {
     return Array.from({ length: this.guests }, (_, i) => `g${i + 1}`);
@@ -82,6 +92,34 @@ export class Lab {
     return this.sh(guest, 'dmesg');
   }
 
+  /** A counter from /sys/class/net/DEV/statistics. */
+  async netStat(guest: string, dev: string, stat: string): Promise<number> {
+    return Number((await this.sh(guest, `cat /sys/class/net/${dev}/statistics/${stat}`)).trim());
+  }
+
+  /** `ethtool -S DEV` as name -> value. */
+  async ethtoolStats(guest: string, dev = 'ring0'): Promise<Map<string, number>> {
+    const out = await this.sh(guest, `ethtool -S ${dev}`);
+    const stats = new Map<string, number>();
+    for (const m of out.matchAll(/^\s+(\S+): (\d+)$/gm)) stats.set(m[1], Number(m[2]));
+    return stats;
+  }
+
+  /** The peer table as this guest's ringnet sees it: slot -> state. */
+  async ringPeers(guest: string): Promise<{ slot: number; state: string; mac: string; ipv4: string }[]> {
+    const out = await this.sh(guest, 'cat /sys/class/net/ring0/ringnet/peers');
+    return out
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(' '))
+      .map(([, slot, state, , mac, , ipv4]) => ({ slot: Number(slot), state, mac, ipv4 }));
+  }
+
+  async lab(args: string[], timeoutMs = 240_000): Promise<RunResult> {
+    return runLab(args, { labName: this.name, timeoutMs });
+  }
+
   /** Fails with the offending lines if any guest's kernel log shows trouble. */
   async assertKernelLogsClean(): Promise<void> {
     for (const g of this.guestNames()) {
@@ -96,12 +134,13 @@ export class Lab {
 class LabFixture {
   #lab: Lab | undefined;
 
-  async get(guests: number): Promise<Lab> {
-    if (this.#lab?.guests === guests) return this.#lab;
+  async get(opts: LabOptions): Promise<Lab> {
+    const want = { doorbell: false, ...opts };
+    if (this.#lab && JSON.stringify({ doorbell: false, ...this.#lab.opts }) === JSON.stringify(want)) return this.#lab;
     await this.release();
-    const up = await runLab(['up', '--guests', String(guests)]);
+    const up = await runLab(['up', '--guests', String(want.guests), ...(want.doorbell ? ['--doorbell'] : [])]);
     assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
-    this.#lab = new Lab(guests);
+    this.#lab = new Lab(want);
     return this.#lab;
   }
 

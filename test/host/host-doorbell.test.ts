@@ -149,18 +149,19 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     // version 0, own id, -1 with the region, then the peers' eventfds and its own
     assert.deepEqual(out.a, [[0, 0], [0, 0], [-1, 1], [0, 1], [1, 1]]);
     assert.deepEqual(out.b, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1]]);
-    assert.equal(out.third, null, 'a third client is refused when both ids are taken');
+    assert.equal(out.third, null, 'a third client is refused while two are connected');
     assert.deepEqual(out.shm_is_region, [true, true]);
     assert.deepEqual(out.kinds, Array(4).fill('anon_inode:[eventfd]'));
     assert.equal(out.b_woken, 1, "A's copy of B's eventfd rings B");
     assert.equal(out.a_woken, 2, "B's copy of A's eventfd rings A");
     assert.deepEqual(out.a_after_b_left, [[1, 0]], 'a disconnect notice: the id with no fd');
-    assert.deepEqual(out.d, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1]], 'the lowest free id goes to the next client');
-    assert.deepEqual(out.a_after_d, [[1, 1]]);
+    // QEMU cannot take a reused id (it keeps a freed pointer): the next client gets a new one.
+    assert.deepEqual(out.d, [[0, 0], [2, 0], [-1, 1], [0, 1], [2, 1]], 'the next client gets an id not used before');
+    assert.deepEqual(out.a_after_d, [[2, 1]]);
     await waitFor('clients gone', connected, (p) => p.length === 0);
     assert.equal(eventfds(pid), own, 'the server closed every departed peer\'s eventfds');
     const log = readFileSync(join(stateDir(), 'doorbell.log'), 'utf8');
-    assert.match(log, /peer 0 connected\n.*peer 1 connected\n.*refused a client: all 2 ids are taken\n.*peer 1 disconnected\n.*peer 1 connected\n/);
+    assert.match(log, /peer 0 connected\n.*peer 1 connected\n.*refused a client: all 2 guests are connected\n.*peer 1 disconnected\n.*peer 2 connected\n/);
   });
 
   it('hands out one eventfd per vector', async () => {
@@ -186,10 +187,11 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
       assert.equal(r.code, 0, r.stderr);
       const s = JSON.parse(r.stdout) as RegionStatus;
       assert.deepEqual(s.doorbell, { socket: socket(), pid, running: true, connected: [0, 1] });
-      assert.deepEqual(s.slots.map((x) => x.connected), [true, true, false]);
+      // Connected ids belong to slots only once a guest holds one and publishes its id.
+      assert.deepEqual(s.slots.map((x) => x.connected), [false, false, false]);
       const text = await cli('host', 'status', '--name', name);
       assert.match(text.stdout, new RegExp(`^mode +doorbell, 1 vector\\(s\\): ${socket()}, server pid ${pid} running, ids connected: 0 1$`, 'm'));
-      assert.match(text.stdout, /^0 +free +0 +- +- +connected +- +- +-$/m);
+      assert.match(text.stdout, /^0 +free +0 +- +- +- +- +- +-$/m);
     } finally {
       for (const s of socks) s.destroy();
     }

@@ -14,7 +14,7 @@ describe('lab (3 guests)', function () {
   before(async function () {
     requireTier(this, 'lab');
     this.timeout(240_000);
-    lab = await labFixture.get(3);
+    lab = await labFixture.get({ guests: 3 });
   });
 
   describe('lab exec', () => {
