@@ -865,7 +865,13 @@ static void ringnet_peer_work(struct work_struct *work)
 		WRITE_ONCE(priv->announce, false);
 		netdev_notify_peers(priv->dev);
 	}
-	if (netif_running(priv->dev) && !r->doorbell)
+	/*
+	 * Poll once per beat in doorbell mode too: re-attaching a ring above
+	 * disarms its kick while NAPI may sleep waiting for one, and a neighbour
+	 * that scribbles over a kick word could swallow a wake-up. This bounds
+	 * either to one beat; in plain mode it restarts an idle timer.
+	 */
+	if (netif_running(priv->dev))
 		napi_schedule(&r->napi);
 	schedule_delayed_work(&r->peer_work, msecs_to_jiffies(KVMRING_HEARTBEAT_MS));
 }

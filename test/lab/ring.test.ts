@@ -23,9 +23,17 @@ async function eventually(ms: number, what: string, check: () => Promise<boolean
   assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
+/** Bytes an iperf3 TCP run moved; retries while the server is still busy with an earlier client. */
 async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Promise<number> {
-  const out = await lab.sh(from, `iperf3 -c ${to} -t ${seconds} -J`, { timeoutMs: (seconds + 60) * 1000 });
-  return (JSON.parse(out) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
+  let last = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await lab.exec(from, ['iperf3', '-c', to, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 60) * 1000 });
+    const out = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bytes: number } } };
+    if (r.code === 0 && out.end?.sum_received) return out.end.sum_received.bytes;
+    last = out.error ?? r.stderr;
+    await sleep(2000);
+  }
+  return assert.fail(`iperf3 ${from} -> ${to} failed: ${last}`);
 }
 
 for (const mode of ['plain', 'doorbell'] as const) {
@@ -164,19 +172,20 @@ for (const mode of ['plain', 'doorbell'] as const) {
     it('marks a guest whose QEMU was killed dead, keeps the others talking, and takes it back after a reboot', async () => {
       const survivors = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-t', '12', '-J'], { timeoutMs: 120_000 });
       await sleep(3000);
-      const t0 = Date.now();
       assert.equal((await lab.lab(['kill', 'g3'])).code, 0);
       for (const g of ['g1', 'g2']) {
-        await eventually(8_000, `${g} marking g3 dead`, async () =>
+        await eventually(30_000, `${g} marking g3 dead`, async () =>
           (await lab.ringPeers(g)).some((p) => p.ipv4.startsWith('198.51.100.3') && p.state === 'dead'),
         );
+        // The driver says how long the heartbeat had been still when it gave up.
+        const m = /stopped its heartbeat (\d+) ms ago: marked dead/.exec(await lab.kernelLog(g));
+        assert.ok(m, `${g} logged no death`);
+        assert.ok(Number(m[1]) < 5_000, `${g} took ${m[1]} ms of silence to mark g3 dead`);
       }
-      const noticed = Date.now() - t0;
       const r = await survivors;
       assert.equal(r.code, 0, `the survivors' transfer failed: ${r.stderr}`);
       const recv = (JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
       assert.ok(recv > 10_000_000, `survivors moved only ${recv} bytes`);
-      assert.ok(noticed < 8_000, `took ${noticed} ms to notice`);
 
       const boot = await lab.lab(['boot', 'g3']);
       assert.equal(boot.code, 0, boot.stderr.toString());
