@@ -9,6 +9,7 @@ import { HostDownCommand } from './host/down.js';
 import { HostQemuArgsCommand } from './host/qemu-args.js';
 import { HostStatusCommand } from './host/status.js';
 import { HostUpCommand } from './host/up.js';
+import { PeersCommand } from './peers.js';
 import { StatusCommand } from './status.js';
 
 export const COMMANDS: CommandClass[] = [
@@ -22,5 +23,6 @@ export const COMMANDS: CommandClass[] = [
   HostQemuArgsCommand,
   HostStatusCommand,
   HostUpCommand,
+  PeersCommand,
   StatusCommand,
 ];

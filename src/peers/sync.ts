@@ -1,0 +1,80 @@
+// The peers one attached interface should have, from its ring device's peer
+// table: what `ringctl attach` fills in once and PeerFollower keeps in sync.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Cidr } from '../xdp/cidr.js';
+import { syncInterfacePeers, type PeerSyncResult, type RingPeer } from '../xdp/maps.js';
+import { pinnedInterfaces } from '../xdp/pins.js';
+import { inspect } from '../xdp/state.js';
+import { classifyPeers, contextFor } from './classify.js';
+import { localAddresses, type LocalAddress } from './local.js';
+import { hasPeerTable, readPeerTable, type PeerTable } from './table.js';
+
+/** An attached interface as the peer sync sees it. */
+export interface SyncTarget {
+  ifname: string;
+  /** Its ring device, or undefined when that device is gone (ring_dev emptied). */
+  ring?: string;
+  subnets: readonly Cidr[];
+  transparent: boolean;
+}
+
+export interface InterfacePeers {
+  peers: RingPeer[];
+  /** Problems with the table and peers left out, one line each. */
+  notes: string[];
+}
+
+/** The peers `t` should have, from `table`; ring-less targets get none. */
+export function peersFor(t: SyncTarget, table: PeerTable, local: readonly LocalAddress[]): InterfacePeers {
+  if (t.ring === undefined) return { peers: [], notes: [] };
+  const ctx = contextFor(local, { ifname: t.ifname, ring: t.ring, subnets: t.subnets, transparent: t.transparent });
+  const c = classifyPeers(table.peers, ctx);
+  return { peers: c.peers, notes: [...table.problems.map((p) => `${t.ring}'s peer table ${p}`), ...c.skipped] };
+}
+
+/**
+ * The peers for interface `ifname` about to be attached with these settings,
+ * or undefined when `ring` has no peer table (not a ringnet device: a stand-in).
+ */
+export function initialPeers(t: SyncTarget & { ring: string }, sysfs: string): InterfacePeers | undefined {
+  if (!hasPeerTable(t.ring, sysfs)) return undefined;
+  return peersFor(t, readPeerTable(t.ring, sysfs), localAddresses());
+}
+
+/** What PeerFollower needs from the system; tests substitute their own. */
+export interface FollowerDeps {
+  /** Every interface ringctl has attached (stale and gone ones left out). */
+  targets(): SyncTarget[];
+  /** The ring device's peer table, or undefined if it has none (a stand-in). Throws RingctlError. */
+  readTable(ring: string): PeerTable | undefined;
+  localAddresses(): LocalAddress[];
+  sync(ifname: string, peers: readonly RingPeer[]): PeerSyncResult;
+}
+
+export function systemDeps(pinRoot: string, sysfs: string): FollowerDeps {
+  return {
+    targets() {
+      const out: SyncTarget[] = [];
+      for (const ifname of pinnedInterfaces(pinRoot)) {
+        const s = inspect(pinRoot, ifname);
+        if (s.state !== 'attached') continue;
+        out.push({
+          ifname,
+          ring: s.ringIfindex === undefined ? undefined : s.ringName,
+          subnets: s.subnets,
+          transparent: s.tcProgId !== undefined,
+        });
+      }
+      return out;
+    },
+    readTable(ring) {
+      if (hasPeerTable(ring, sysfs)) return readPeerTable(ring, sysfs);
+      // Gone between inspect() and now: no peers. There without a table: a stand-in.
+      return existsSync(join(sysfs, ring)) ? undefined : { peers: [], problems: [] };
+    },
+    localAddresses,
+    sync: (ifname, peers) => syncInterfacePeers(pinRoot, ifname, peers),
+  };
+}

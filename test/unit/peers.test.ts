@@ -1,0 +1,383 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { classifyPeers, contextFor, notUnicast } from '../../src/peers/classify.js';
+import { localAddresses, type LocalAddress } from '../../src/peers/local.js';
+import { peersFor } from '../../src/peers/sync.js';
+import { formatAge, parsePeerTable, readPeerTable, type TablePeer } from '../../src/peers/table.js';
+import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
+import { RingctlError } from '../../src/xdp/errors.js';
+import { runCli } from '../helpers/run-cli.js';
+import { requireTier } from '../helpers/tier.js';
+
+const HEADER = 'region slot state gen mac age_ms ipv4 ipv6';
+const SELF = '0 0 self 3 52:54:00:12:34:01 0 198.51.100.1,192.0.2.1 2001:db8:2::1,2001:db8:1::1';
+const UP2 = '0 1 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2,192.0.2.2 2001:db8:2::2,2001:db8:1::2';
+const DEAD3 = '0 2 dead 2 4e:6c:45:0e:5d:ce 12345 198.51.100.3,192.0.2.3 -';
+const FREE = '0 3 free 0 00:00:00:00:00:00 0 - -';
+
+const table = (...lines: string[]) => `${[HEADER, ...lines].join('\n')}\n`;
+
+/** This guest as in the lab: g1, ring0 and eth1 with their /24 and /64. */
+function lab(n = 1): LocalAddress[] {
+  const a = (ifname: string, cidr: string): LocalAddress => {
+    const [addr, prefix] = cidr.split('/');
+    return { ifname, ...parseIp(addr)!, prefix: Number(prefix) };
+  };
+  return [
+    a('lo', '127.0.0.1/8'),
+    a('ring0', `198.51.100.${n}/24`),
+    a('ring0', `2001:db8:2::${n}/64`),
+    a('eth1', `192.0.2.${n}/24`),
+    a('eth1', `2001:db8:1::${n}/64`),
+    a('eth1', 'fe80::1/64'),
+  ];
+}
+
+const ctx = (transparent: boolean, subnets: string[] = []) =>
+  contextFor(lab(), { ifname: 'eth1', ring: 'ring0', subnets: subnets.map(parseCidr), transparent });
+
+describe('ring0\'s peer table', () => {
+  before(function () {
+    requireTier(this, 'unit');
+  });
+
+  describe('parsing', () => {
+    it('reads every field of every slot', () => {
+      const t = parsePeerTable(table(SELF, UP2, DEAD3, FREE));
+      assert.deepEqual(t.problems, []);
+      assert.equal(t.peers.length, 4);
+      assert.deepEqual(t.peers[1], {
+        region: 0,
+        slot: 1,
+        state: 'up',
+        generation: 1,
+        mac: '4e:6c:45:0e:5d:cd',
+        ageMs: 76,
+        ipv4: ['198.51.100.2', '192.0.2.2'],
+        ipv6: ['2001:db8:2::2', '2001:db8:1::2'],
+      });
+      assert.deepEqual(t.peers[2].ipv6, []);
+      assert.deepEqual(t.peers.map((p) => p.state), ['self', 'up', 'dead', 'free']);
+    });
+
+    it('skips and names each bad line, and keeps the good ones', () => {
+      const bad = [
+        '0 4 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2',
+        '0 x up 1 4e:6c:45:0e:5d:cd 76 - -',
+        '0 4 alive 1 4e:6c:45:0e:5d:cd 76 - -',
+        '0 4 up 1 4e:6c:45:0e:5d 76 - -',
+        '0 4 up 1 ff:ff:ff:ff:ff:ff 76 - -',
+        '0 4 up 1 00:00:00:00:00:00 76 - -',
+        '0 4 up 1 4e:6c:45:0e:5d:cd -5 - -',
+        '0 4 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.256 -',
+        '0 4 up 1 4e:6c:45:0e:5d:cd 76 2001:db8::1 -',
+        '0 4 up 1 4e:6c:45:0e:5d:cd 76 - 198.51.100.2',
+        '0 4 up 1 4e:6c:45:0e:5d:cd 76 1.1.1.1,,1.1.1.2 -',
+        '0 4 up 99999999999 4e:6c:45:0e:5d:cd 76 - -',
+        '0 99999 up 1 4e:6c:45:0e:5d:cd 76 - -',
+        `0 4 up 1 4e:6c:45:0e:5d:cd 76 ${Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}`).join(',')} -`,
+        '0  4 up 1 4e:6c:45:0e:5d:cd 76 - -',
+        '\u0000\u0001 garbage',
+      ];
+      const t = parsePeerTable(table(SELF, ...bad, UP2));
+      assert.deepEqual(t.peers.map((p) => p.slot), [0, 1]);
+      assert.deepEqual(t.problems, [
+        'line 3: expected 8 fields, found 7; skipped',
+        'line 4: bad slot "x"; skipped',
+        'line 5: bad state "alive"; skipped',
+        'line 6: bad MAC "4e:6c:45:0e:5d"; skipped',
+        'line 7: up peer with a MAC that is not unicast (ff:ff:ff:ff:ff:ff); skipped',
+        'line 8: up peer with a MAC that is not unicast (00:00:00:00:00:00); skipped',
+        'line 9: bad heartbeat age "-5"; skipped',
+        'line 10: bad IPv4 address "198.51.100.256"; skipped',
+        'line 11: bad IPv4 address "2001:db8::1"; skipped',
+        'line 12: bad IPv6 address "198.51.100.2"; skipped',
+        'line 13: bad IPv4 address ""; skipped',
+        'line 14: bad generation "99999999999"; skipped',
+        'line 15: bad slot "99999"; skipped',
+        'line 16: more than 16 IPv4 addresses; skipped',
+        'line 17: expected 8 fields, found 9; skipped',
+        'line 18: expected 8 fields, found 2; skipped',
+      ]);
+    });
+
+    it('keeps the first of a slot listed twice', () => {
+      const t = parsePeerTable(table(UP2, UP2.replace('76', '80')));
+      assert.equal(t.peers.length, 1);
+      assert.equal(t.peers[0].ageMs, 76);
+      assert.deepEqual(t.problems, ['line 3: region 0 slot 1 listed twice; skipped']);
+    });
+
+    it('says when the table fills a sysfs page and was cut short', () => {
+      const lines = [];
+      for (let i = 0; lines.join('\n').length < 4200; i++) lines.push(UP2.replace(/^0 1 /, `0 ${i} `));
+      const text = table(...lines).slice(0, 4095);
+      const t = parsePeerTable(text);
+      assert.equal(t.problems.length, 1);
+      assert.match(t.problems[0], /^line \d+: cut short \(the table fills a sysfs page\); slots after it are missing$/);
+      assert.ok(t.peers.length > 30);
+    });
+
+    it('refuses a table whose header it does not know', () => {
+      assert.throws(() => parsePeerTable('slot state mac\n1 up 4e:6c:45:0e:5d:cd\n', "ring0's peer table"), {
+        name: 'RingctlError',
+        message: 'ring0\'s peer table: unknown format (header "slot state mac", expected "region slot state gen mac age_ms ipv4 ipv6")',
+      });
+      assert.throws(() => parsePeerTable(''), RingctlError);
+    });
+
+    it('accepts an empty table', () => {
+      assert.deepEqual(parsePeerTable(`${HEADER}\n`), { peers: [], problems: [] });
+    });
+
+    it('formats heartbeat ages for people', () => {
+      assert.deepEqual([0, 76, 999, 1000, 12345, 59_999, 60_000, 250_000, 7_300_000].map(formatAge), [
+        '0 ms', '76 ms', '999 ms', '1.0 s', '12.3 s', '60.0 s', '1 min 0 s', '4 min 10 s', '2 h 1 min',
+      ]);
+    });
+  });
+
+  describe('reading', () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'ringctl-sysfs-'));
+      mkdirSync(join(dir, 'ring0/ringnet'), { recursive: true });
+      mkdirSync(join(dir, 'eth1'));
+      writeFileSync(join(dir, 'ring0/ringnet/peers'), table(SELF, UP2));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads a ring device\'s table', () => {
+      assert.equal(readPeerTable('ring0', dir).peers.length, 2);
+    });
+
+    it('says ring0 is missing, and what is probably why', () => {
+      assert.throws(() => readPeerTable('ring1', dir), { name: 'RingctlError', message: 'ring1 not found: is ringnet.ko loaded?' });
+    });
+
+    it('says a device is not a ringnet device', () => {
+      assert.throws(() => readPeerTable('eth1', dir), {
+        name: 'RingctlError',
+        message: `eth1 is not a ringnet device (it has no ${join(dir, 'eth1/ringnet/peers')})`,
+      });
+    });
+  });
+
+  describe('classification', () => {
+    const peers = parsePeerTable(table(SELF, UP2, DEAD3, FREE)).peers;
+
+    it('takes live peers only, their ring0 addresses as ring addresses', () => {
+      assert.deepEqual(classifyPeers(peers, ctx(false)), {
+        peers: [{ slot: 1, ringMac: '4e:6c:45:0e:5d:cd', addresses: ['198.51.100.2', '2001:db8:2::2'], ordinaryAddresses: [] }],
+        skipped: [],
+      });
+    });
+
+    it('adds the addresses on the attached interface\'s subnets as ordinary ones in transparent mode', () => {
+      assert.deepEqual(classifyPeers(peers, ctx(true)).peers, [
+        {
+          slot: 1,
+          ringMac: '4e:6c:45:0e:5d:cd',
+          addresses: ['198.51.100.2', '2001:db8:2::2'],
+          ordinaryAddresses: ['192.0.2.2', '2001:db8:1::2'],
+        },
+      ]);
+    });
+
+    it('counts the inter-domain subnets as ring subnets', () => {
+      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 203.0.113.5,192.0.2.5 -')).peers;
+      assert.deepEqual(classifyPeers(t, ctx(true, ['203.0.113.0/24'])).peers[0].addresses, ['203.0.113.5']);
+      assert.deepEqual(classifyPeers(t, ctx(true)).peers[0].addresses, []);
+    });
+
+    it('classifies by subnet, not by the order the peer published its addresses in', () => {
+      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 192.0.2.5,198.51.100.5 -')).peers;
+      const p = classifyPeers(t, ctx(true)).peers[0];
+      assert.deepEqual([p.addresses, p.ordinaryAddresses], [['198.51.100.5'], ['192.0.2.5']]);
+    });
+
+    it('leaves out addresses on networks neither ring0 nor the interface is on', () => {
+      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 198.51.100.5,10.9.8.7,8.8.8.8 fd00::5')).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers[0].addresses, ['198.51.100.5']);
+      assert.deepEqual(r.peers[0].ordinaryAddresses, []);
+      assert.deepEqual(r.skipped, []);
+    });
+
+    it('ignores, with a reason, addresses that would capture traffic that is not the peer\'s', () => {
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 5 up 1 02:00:00:00:00:05 1 198.51.100.1,192.0.2.1,0.0.0.0,127.0.0.1,224.0.0.1,255.255.255.255,169.254.1.1,198.51.100.5 ::,::1,ff02::1,fe80::5,::ffff:198.51.100.9,2001:db8:2::5',
+          '0 6 up 1 52:54:00:12:34:01 1 198.51.100.6 -',
+        ),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses, p.ordinaryAddresses]), [[5, ['198.51.100.5', '2001:db8:2::5'], []]]);
+      assert.deepEqual(r.skipped, [
+        'peer 5: claims 198.51.100.1, an address of this guest; ignored',
+        'peer 5: claims 192.0.2.1, an address of this guest; ignored',
+        'peer 5: publishes 0.0.0.0, an unspecified ("this network") address; ignored',
+        'peer 5: publishes 127.0.0.1, a loopback address; ignored',
+        'peer 5: publishes 224.0.0.1, a multicast address; ignored',
+        'peer 5: publishes 255.255.255.255, a reserved or broadcast address; ignored',
+        'peer 5: publishes 169.254.1.1, a link-local address; ignored',
+        'peer 5: publishes ::, the unspecified address; ignored',
+        'peer 5: publishes ::1, the loopback address; ignored',
+        'peer 5: publishes ff02::1, a multicast address; ignored',
+        'peer 5: publishes fe80::5, a link-local address; ignored',
+        'peer 5: publishes ::ffff:c633:6409, an IPv4-mapped address; ignored',
+        "peer 6: claims this guest's ring MAC 52:54:00:12:34:01; ignored",
+      ]);
+    });
+
+    it('merges a guest seen in two regions into one peer, under its lower slot', () => {
+      const t = parsePeerTable(
+        table('1 2 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7'),
+      ).peers;
+      assert.deepEqual(classifyPeers(t, ctx(false)).peers, [
+        { slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7', '2001:db8:2::7'], ordinaryAddresses: [] },
+      ]);
+    });
+
+    it('names non-unicast addresses', () => {
+      assert.equal(notUnicast(parseIp('198.51.100.2')!), undefined);
+      assert.equal(notUnicast(parseIp('2001:db8::2')!), undefined);
+      assert.equal(notUnicast(parseIp('fec0::1')!), undefined);
+      assert.equal(notUnicast(parseIp('febf::1')!), 'a link-local address');
+    });
+
+    it('gives a ring-less interface (its ring device gone) no peers, and prefixes table problems', () => {
+      const t = parsePeerTable(table(UP2, 'junk'));
+      assert.deepEqual(peersFor({ ifname: 'eth1', subnets: [], transparent: true }, t, lab()), { peers: [], notes: [] });
+      const r = peersFor({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false }, t, lab());
+      assert.equal(r.peers.length, 1);
+      assert.deepEqual(r.notes, ["ring0's peer table line 3: expected 8 fields, found 1; skipped"]);
+    });
+  });
+
+  describe('this guest\'s addresses', () => {
+    it('lists lo\'s with their prefixes', () => {
+      const lo = localAddresses().filter((a) => a.ifname === 'lo');
+      assert.ok(
+        lo.some((a) => a.family === 4 && a.prefix === 8 && a.bytes.join('.') === '127.0.0.1'),
+        JSON.stringify(lo),
+      );
+    });
+  });
+
+  describe('ringctl peers', () => {
+    // The device is `lo` in a sysfs of our own: the RING column comes from the
+    // device's real addresses (127.0.0.1/8), so the test needs no ring0.
+    let dir: string;
+    const env = () => ({ ...process.env, RINGCTL_SYSFS_NET: dir });
+    const LO_SELF = '0 0 self 3 52:54:00:12:34:01 0 127.0.0.1,192.0.2.1 2001:db8:1::1';
+    const LO_UP = '0 1 up 1 4e:6c:45:0e:5d:cd 76 127.0.0.2,192.0.2.2 2001:db8:1::2';
+    const LO_DEAD = '0 2 dead 2 4e:6c:45:0e:5d:ce 12345 127.0.0.3 -';
+    const write = (...lines: string[]) => writeFileSync(join(dir, 'lo/ringnet/peers'), table(...lines));
+
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'ringctl-sysfs-'));
+      mkdirSync(join(dir, 'lo/ringnet'), { recursive: true });
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('prints the used slots as a table', async () => {
+      write(LO_SELF, LO_UP, LO_DEAD, FREE);
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      assert.equal(
+        r.stdout,
+        [
+          'SLOT  STATE  GEN  MAC                HEARTBEAT   RING       OTHER',
+          '0     self   3    52:54:00:12:34:01  -           127.0.0.1  192.0.2.1,2001:db8:1::1',
+          '1     up     1    4e:6c:45:0e:5d:cd  76 ms ago   127.0.0.2  192.0.2.2,2001:db8:1::2',
+          '2     dead   2    4e:6c:45:0e:5d:ce  12.3 s ago  127.0.0.3  -',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('adds free slots with --all, and a REGION column for several regions', async () => {
+      write(LO_SELF, FREE, '1 0 up 1 4e:6c:45:0e:5d:cd 5 - -');
+      const r = await runCli(['peers', '--ring', 'lo', '--all'], env());
+      assert.equal(r.code, 0);
+      assert.deepEqual(r.stdout.split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' ')), [
+        'REGION SLOT STATE',
+        '0 0 self',
+        '0 3 free',
+        '1 0 up',
+        '',
+      ]);
+    });
+
+    it('prints JSON with --json', async () => {
+      write(LO_SELF, LO_UP, FREE);
+      const r = await runCli(['peers', '--ring', 'lo', '--json'], env());
+      assert.equal(r.code, 0);
+      assert.deepEqual(JSON.parse(r.stdout), [
+        {
+          region: 0,
+          slot: 0,
+          state: 'self',
+          generation: 3,
+          mac: '52:54:00:12:34:01',
+          heartbeatAgeMs: null,
+          ipv4: ['127.0.0.1', '192.0.2.1'],
+          ipv6: ['2001:db8:1::1'],
+          ringAddresses: ['127.0.0.1'],
+          otherAddresses: ['192.0.2.1', '2001:db8:1::1'],
+        },
+        {
+          region: 0,
+          slot: 1,
+          state: 'up',
+          generation: 1,
+          mac: '4e:6c:45:0e:5d:cd',
+          heartbeatAgeMs: 76,
+          ipv4: ['127.0.0.2', '192.0.2.2'],
+          ipv6: ['2001:db8:1::2'],
+          ringAddresses: ['127.0.0.2'],
+          otherAddresses: ['192.0.2.2', '2001:db8:1::2'],
+        },
+      ]);
+    });
+
+    it('warns about bad lines on stderr and prints the rest', async () => {
+      write(LO_SELF, '0 9 up 1 not-a-mac 5 - -');
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.equal(r.code, 0);
+      assert.equal(r.stderr, 'ringctl: warning: lo\'s peer table line 3: bad MAC "not-a-mac"; skipped\n');
+      assert.equal(r.stdout.split('\n').length, 3);
+    });
+
+    it('says when no slot is in use', async () => {
+      write(FREE);
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.deepEqual([r.code, r.stdout], [0, 'lo: the peer table has no used slots\n']);
+      assert.deepEqual(JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout), []);
+    });
+
+    it('fails with one line when ring0 does not exist', async () => {
+      const r = await runCli(['peers'], env());
+      assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'ringctl: ring0 not found: is ringnet.ko loaded?\n']);
+    });
+
+    it('fails with one line on a table it cannot read', async () => {
+      writeFileSync(join(dir, 'lo/ringnet/peers'), 'something else entirely\n');
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.deepEqual([r.code, r.stdout], [1, '']);
+      assert.equal(r.stderr, 'ringctl: lo\'s peer table: unknown format (header "something else entirely", expected "region slot state gen mac age_ms ipv4 ipv6")\n');
+    });
+
+    it('rejects a --ring that is not an interface name', async () => {
+      const r = await runCli(['peers', '--ring', 'a/b'], env());
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout.split('\n')[0], 'Usage Error: a/b: not an interface name (--ring)');
+    });
+  });
+});
