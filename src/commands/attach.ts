@@ -1,6 +1,9 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
+import { PeerFollower } from '../peers/follower.js';
+import { initialPeers, type InterfacePeers } from '../peers/sync.js';
+import { sysfsNet } from '../peers/table.js';
 import { attach, type XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
 import { reportFailure, requireRoot } from '../xdp/cli.js';
@@ -19,11 +22,16 @@ export class AttachCommand extends Command {
 
       With \`--transparent\`, tc_transparent also goes on IFACE's egress, sending locally originated traffic for a peer's ordinary address into the ring.
 
-      Programs, maps and the XDP link are pinned under /sys/fs/bpf/ringctl/IFACE/. Attaching again with the same settings does nothing. A program ringctl did not load, or ringctl's own with other settings, is only replaced with \`--force\`.
+      The peer map is filled from the ring device's peer table (/sys/class/net/ring0/ringnet/peers), live peers only. A peer's addresses inside the ring device's subnets or the inter-domain subnets are redirected; with \`--transparent\`, so are its addresses inside IFACE's own subnets (its "ordinary" addresses). Anything a peer publishes that is not unicast, or is one of this guest's addresses, is left out with a warning.
+
+      Programs, maps and the XDP link are pinned under /sys/fs/bpf/ringctl/IFACE/. Attaching again with the same settings changes nothing but the peers (synced again). A program ringctl did not load, or ringctl's own with other settings, is only replaced with \`--force\`.
+
+      The peer map is a snapshot: peers that come or go later are only noticed with \`--follow\`, which stays in the foreground after attaching and keeps the peers of every interface ringctl has attached in step with their ring's peer table (polled every 500 ms), printing each change, until SIGINT or SIGTERM. Stopping it leaves the attachment and its peers as they are. When the ring device goes away (ringnet.ko unloaded), the follower removes every peer, so traffic stays on IFACE.
     `,
     examples: [
       ['Attach to eth1, redirecting into ring0, with the lab\'s inter-domain subnets', '$0 attach eth1 --subnet 198.51.100.0/24 --subnet 2001:db8:2::/64'],
       ['Use generic (skb) XDP and transparent mode', '$0 attach eth1 --mode generic --transparent'],
+      ['Attach, then keep the peers in step with ring0 until Ctrl-C', '$0 attach eth1 --subnet 198.51.100.0/24 --transparent --follow'],
     ],
   });
 
@@ -44,6 +52,10 @@ export class AttachCommand extends Command {
 
   force = Option.Boolean('--force', false, { description: 'Replace an XDP program already on IFACE' });
 
+  follow = Option.Boolean('--follow', false, {
+    description: 'Stay in the foreground and keep the peers in step with the ring\'s peer table until SIGINT/SIGTERM',
+  });
+
   async execute(): Promise<number> {
     let subnets;
     try {
@@ -62,7 +74,10 @@ export class AttachCommand extends Command {
     if (this.ring === this.ifname) throw new UsageError(`${this.ifname}: the ring device must be another interface (--ring)`);
     if (!hwAddr(this.ring)) throw new UsageError(`${this.ring}: not an Ethernet device; --ring must name ring0 or a stand-in with a MAC`);
 
+    const root = pinRoot(this.context.env);
+    const sysfs = sysfsNet(this.context.env);
     try {
+      const peers: InterfacePeers | undefined = initialPeers({ ifname: this.ifname, ring: this.ring, subnets, transparent: this.transparent }, sysfs);
       const r = attach({
         ifname: this.ifname,
         ring: this.ring,
@@ -70,13 +85,35 @@ export class AttachCommand extends Command {
         mode: this.mode as XdpMode,
         transparent: this.transparent,
         force: this.force,
-        pinRoot: pinRoot(this.context.env),
+        pinRoot: root,
         bpfDir: bpfDir(this.context.env),
+        peers: peers?.peers,
       });
       for (const line of r.lines) this.context.stdout.write(`${line}\n`);
-      return 0;
+      for (const note of [...(peers?.notes ?? []), ...r.rejected]) this.context.stderr.write(`ringctl: warning: ${this.ifname}: ${note}\n`);
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }
+    if (this.follow) await this.followUntilSignal(root, sysfs);
+    return 0;
+  }
+
+  /** Runs a PeerFollower until SIGINT or SIGTERM. */
+  private async followUntilSignal(root: string, sysfs: string): Promise<void> {
+    const out = this.context.stdout;
+    const follower = new PeerFollower({ pinRoot: root, sysfs, log: (line) => out.write(`${line}\n`) });
+    out.write(`following the peer tables every ${follower.intervalMs} ms; SIGINT or SIGTERM stops\n`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const on = (sig: NodeJS.Signals) => {
+        process.off('SIGINT', on);
+        process.off('SIGTERM', on);
+        resolve(sig);
+      };
+      process.on('SIGINT', on);
+      process.on('SIGTERM', on);
+      follower.start();
+    });
+    follower.stop();
+    out.write(`stopped following (${signal}); the attachment and its peers stay as they are\n`);
   }
 }

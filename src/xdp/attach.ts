@@ -28,7 +28,7 @@ import { formatCidr, type Cidr } from './cidr.js';
 import { MAPS, OBJECTS } from './codecs.js';
 import { detachState } from './detach.js';
 import { RingctlError } from './errors.js';
-import { setRingDevice, syncSubnets } from './maps.js';
+import { setRingDevice, syncInterfacePeers, syncPeers, syncSubnets, type PeerSyncResult, type RingPeer } from './maps.js';
 import { hwAddr, ifNameToIndex } from './netdev.js';
 import { makePinDir, removePins, requireBpffs } from './pins.js';
 import { openTcObject, openXdpObject } from './programs.js';
@@ -45,6 +45,11 @@ export interface AttachOptions {
   force: boolean;
   pinRoot: string;
   bpfDir: string;
+  /**
+   * The peers to fill ring_peers with (from ring0's peer table), or undefined
+   * to leave it as it is (a ring device without a peer table).
+   */
+  peers?: readonly RingPeer[];
 }
 
 const MODE_FLAGS: Record<XdpMode, number> = { native: XDP_FLAGS_DRV_MODE, generic: XDP_FLAGS_SKB_MODE };
@@ -129,6 +134,20 @@ function detachPinnedLink(path: string): void {
 export interface AttachResult {
   changed: boolean;
   lines: string[];
+  /** Peers' map entries left out (bad, claimed twice, no room), one line each. */
+  rejected: string[];
+}
+
+/** The line saying what the peer sync did, when it did anything worth saying. */
+function peerLine(o: AttachOptions, r: PeerSyncResult, fresh: boolean): string | undefined {
+  if (!o.peers) return undefined;
+  const n = o.peers.filter((p) => p.addresses.length || p.ordinaryAddresses?.length).length;
+  if (fresh) {
+    if (!n) return `${o.ifname}: no live peers in ${o.ring}'s peer table yet`;
+    return `${o.ifname}: ${n} peer${n === 1 ? '' : 's'} from ${o.ring}'s peer table (${r.added} address${r.added === 1 ? '' : 'es'})`;
+  }
+  if (!r.added && !r.updated && !r.removed) return undefined;
+  return `${o.ifname}: peers synced from ${o.ring}'s peer table: ${r.added} added, ${r.updated} updated, ${r.removed} removed`;
 }
 
 export function attach(o: AttachOptions): AttachResult {
@@ -145,7 +164,15 @@ export function attach(o: AttachOptions): AttachResult {
   if (s.state === 'attached') {
     const diff = differences(s, o, ringIfindex);
     if (!diff.length && !o.force) {
-      return { changed: false, lines: [`${o.ifname}: already attached (${summary(s)}); nothing to do`] };
+      const out = [`${o.ifname}: already attached (${summary(s)}); nothing to do`];
+      let rejected: string[] = [];
+      if (o.peers) {
+        const r = syncInterfacePeers(o.pinRoot, o.ifname, o.peers);
+        rejected = r.rejected;
+        const line = peerLine(o, r, false);
+        if (line) out.push(line);
+      }
+      return { changed: false, lines: out, rejected };
     }
     if (!o.force) {
       throw new RingctlError(
@@ -191,6 +218,8 @@ export function attach(o: AttachOptions): AttachResult {
 
     setRingDevice(xdpObj.map(MAPS.dev).handle, ringIfindex);
     syncSubnets(xdpObj.map(MAPS.subnets4).handle, xdpObj.map(MAPS.subnets6).handle, o.subnets);
+    // The peers go in before the program goes live: no window where they are missing.
+    const peerSync = o.peers ? syncPeers(xdpObj.map(MAPS.peers).handle, o.peers) : undefined;
 
     const paths = s.paths;
     makePinDir(paths);
@@ -250,10 +279,12 @@ export function attach(o: AttachOptions): AttachResult {
         ? `${o.ifname}: inter-domain subnets ${o.subnets.map(formatCidr).join(', ')}`
         : `${o.ifname}: no inter-domain subnets; only peers' addresses are redirected`,
     );
+    const pl = peerSync && peerLine(o, peerSync, true);
+    if (pl) lines.push(pl);
     if (tcProgId !== undefined) lines.push(`${o.ifname}: transparent mode: tc_transparent on egress (program ${tcProgId})`);
     lines.push(`${o.ifname}: pinned under ${paths.dir}`);
     undo.length = 0;
-    return { changed: true, lines };
+    return { changed: true, lines, rejected: peerSync?.rejected ?? [] };
   } catch (err) {
     for (const step of undo.reverse()) {
       try {

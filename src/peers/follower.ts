@@ -1,0 +1,193 @@
+// PeerFollower keeps every attached interface's ring_peers in step with its ring
+// device's peer table: it polls the table (every 500 ms by default), and a peer
+// that comes up is added, one that dies or leaves is removed, within a poll of
+// ringnet noticing. `ringctl attach IFACE --follow` runs one in the foreground;
+// a daemon (`ringctl serve`) can run one beside its servers.
+//
+// A poll never throws: a failure for one interface is logged once (until it
+// changes or clears) and the others go on. When an interface's ring device goes
+// away (ringnet unloaded), its peers are removed, so transparent mode and the
+// XDP redirect fall back to eth1 instead of sending into a device that is gone.
+import { LibbpfError } from '../libbpf/index.js';
+import { RingctlError } from '../xdp/errors.js';
+import type { PeerSyncResult, RingPeer } from '../xdp/maps.js';
+import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync.js';
+import type { PeerTable } from './table.js';
+
+export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
+
+export interface FollowerOptions {
+  pinRoot: string;
+  /** The sysfs class/net directory holding ring0/ringnet/peers. */
+  sysfs: string;
+  intervalMs?: number;
+  /** Where changes, warnings and errors go, one line each (no newline). Default: nowhere. */
+  log?: (line: string) => void;
+  /** Called after every poll. */
+  onPoll?: (round: FollowRound) => void;
+  /** Keep the process alive while following (default true); a server with its own handles can say false. */
+  keepAlive?: boolean;
+  /** Replaces the system (for tests). */
+  deps?: FollowerDeps;
+}
+
+export interface FollowInterface {
+  ifname: string;
+  ring?: string;
+  /** Peers in the map after this poll (unchanged on error or when the ring has no table). */
+  peers?: number;
+  result?: PeerSyncResult;
+  error?: string;
+}
+
+export interface FollowRound {
+  interfaces: FollowInterface[];
+}
+
+/** What the follower last told the user about an interface, to log only changes. */
+interface Seen {
+  /** MAC -> the peer's description. */
+  peers: Map<string, { slot?: number; text: string }>;
+  notes: Set<string>;
+  /** 'ok', 'gone', 'no-table' or an error message. */
+  status: string;
+}
+
+function describe(p: RingPeer): string {
+  const parts: string[] = [];
+  if (p.addresses.length) parts.push(`ring ${p.addresses.join(', ')}`);
+  if (p.ordinaryAddresses?.length) parts.push(`ordinary ${p.ordinaryAddresses.join(', ')}`);
+  return parts.length ? parts.join('; ') : 'no usable addresses';
+}
+
+function message(err: unknown): string {
+  if (err instanceof RingctlError || err instanceof LibbpfError) return err.message;
+  return `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+export class PeerFollower {
+  readonly intervalMs: number;
+  readonly #deps: FollowerDeps;
+  readonly #log: (line: string) => void;
+  readonly #seen = new Map<string, Seen>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #globalError: string | undefined;
+
+  constructor(readonly opts: FollowerOptions) {
+    this.intervalMs = opts.intervalMs ?? DEFAULT_FOLLOW_INTERVAL_MS;
+    this.#deps = opts.deps ?? systemDeps(opts.pinRoot, opts.sysfs);
+    this.#log = opts.log ?? (() => {});
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Polls now, then every intervalMs until stop(). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const tick = () => {
+      if (!this.#running) return;
+      const round = this.poll();
+      this.opts.onPoll?.(round);
+      if (!this.#running) return; // stopped from onPoll
+      this.#timer = setTimeout(tick, this.intervalMs);
+      if (this.opts.keepAlive === false) this.#timer.unref();
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One round: every attached interface synced with its ring's table. Never throws. */
+  poll(): FollowRound {
+    const round: FollowRound = { interfaces: [] };
+    let targets: SyncTarget[];
+    let local;
+    try {
+      targets = this.#deps.targets();
+      local = this.#deps.localAddresses();
+      this.#globalError = undefined;
+    } catch (err) {
+      const m = message(err);
+      if (m !== this.#globalError) this.#log(`error: ${m}`);
+      this.#globalError = m;
+      return round;
+    }
+    for (const ifname of [...this.#seen.keys()]) {
+      if (!targets.some((t) => t.ifname === ifname)) {
+        this.#seen.delete(ifname);
+        this.#log(`${ifname}: no longer attached; not following it`);
+      }
+    }
+    const tables = new Map<string, PeerTable | undefined | Error>();
+    for (const t of targets) {
+      const r: FollowInterface = { ifname: t.ifname, ring: t.ring };
+      round.interfaces.push(r);
+      let seen = this.#seen.get(t.ifname);
+      if (!seen) {
+        seen = { peers: new Map(), notes: new Set(), status: '' };
+        this.#seen.set(t.ifname, seen);
+        this.#log(`${t.ifname}: following ${t.ring ?? 'its ring device'}'s peer table`);
+      }
+      try {
+        let table: PeerTable | undefined;
+        if (t.ring !== undefined) {
+          if (!tables.has(t.ring)) {
+            try {
+              tables.set(t.ring, this.#deps.readTable(t.ring));
+            } catch (err) {
+              tables.set(t.ring, err instanceof Error ? err : new Error(String(err)));
+            }
+          }
+          const got = tables.get(t.ring);
+          if (got instanceof Error) throw got;
+          if (got === undefined) {
+            if (seen.status !== 'no-table') {
+              this.#log(`${t.ifname}: ${t.ring} has no peer table (not a ringnet device); its peers are left as they are`);
+            }
+            seen.status = 'no-table';
+            continue;
+          }
+          table = got;
+        }
+        const want = table ? peersFor(t, table, local) : { peers: [], notes: [] };
+        r.result = this.#deps.sync(t.ifname, want.peers);
+        r.peers = want.peers.length;
+        if (!table && seen.status !== 'gone') {
+          this.#log(`${t.ifname}: its ring device is gone; removed every peer (traffic stays on ${t.ifname})`);
+        }
+        if (table && seen.status !== 'ok' && seen.status !== '') this.#log(`${t.ifname}: ${t.ring}'s peer table is readable again`);
+        seen.status = table ? 'ok' : 'gone';
+        this.#report(t.ifname, seen, want.peers, want.notes, r.result);
+      } catch (err) {
+        const m = message(err);
+        r.error = m;
+        if (seen.status !== m) this.#log(`${t.ifname}: error: ${m}`);
+        seen.status = m;
+      }
+    }
+    return round;
+  }
+
+  /** Logs the peers that came, went or changed, new warnings, and rejected map entries. */
+  #report(ifname: string, seen: Seen, peers: readonly RingPeer[], notes: readonly string[], result: PeerSyncResult): void {
+    const now = new Map(peers.map((p) => [p.ringMac, { slot: p.slot, text: describe(p) }]));
+    for (const [mac, p] of now) {
+      const old = seen.peers.get(mac);
+      if (!old) this.#log(`${ifname}: peer ${p.slot} (${mac}) added: ${p.text}`);
+      else if (old.text !== p.text) this.#log(`${ifname}: peer ${p.slot} (${mac}) changed: ${p.text}`);
+    }
+    for (const [mac, p] of seen.peers) if (!now.has(mac)) this.#log(`${ifname}: peer ${p.slot} (${mac}) removed`);
+    seen.peers = now;
+    const all = [...notes, ...result.rejected];
+    for (const n of all) if (!seen.notes.has(n)) this.#log(`${ifname}: warning: ${n}`);
+    seen.notes = new Set(all);
+  }
+}

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+
+import { PeerFollower } from '../../src/peers/follower.js';
+import type { LocalAddress } from '../../src/peers/local.js';
+import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
+import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
+import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
+import { RingctlError } from '../../src/xdp/errors.js';
+import { syncPeers, readPeers, type MapLike, type RingPeer } from '../../src/xdp/maps.js';
+import { requireTier } from '../helpers/tier.js';
+
+/** An in-memory hash map with the operations syncPeers uses. */
+class FakeMap implements MapLike {
+  readonly data = new Map<string, Buffer>();
+  *keys(): Generator<Buffer> {
+    for (const k of [...this.data.keys()]) yield Buffer.from(k, 'hex');
+  }
+  *entries(): Generator<[Buffer, Buffer]> {
+    for (const [k, v] of [...this.data]) yield [Buffer.from(k, 'hex'), Buffer.from(v)];
+  }
+  lookup(key: Uint8Array): Buffer | undefined {
+    return this.data.get(Buffer.from(key).toString('hex'));
+  }
+  update(key: Uint8Array, value: Uint8Array): void {
+    this.data.set(Buffer.from(key).toString('hex'), Buffer.from(value));
+  }
+  delete(key: Uint8Array): boolean {
+    return this.data.delete(Buffer.from(key).toString('hex'));
+  }
+}
+
+const HEADER = 'region slot state gen mac age_ms ipv4 ipv6';
+const SELF = '0 0 self 1 52:54:00:00:00:01 0 198.51.100.1,192.0.2.1 -';
+const up = (slot: number, state = 'up') => `0 ${slot} ${state} 1 02:00:00:00:00:0${slot} 10 198.51.100.${slot + 1},192.0.2.${slot + 1} -`;
+
+/** A guest with ring0 and eth1, and whatever tables and attachments a test sets. */
+class FakeSystem implements FollowerDeps {
+  tables = new Map<string, PeerTable | undefined | Error>();
+  attached: SyncTarget[] = [];
+  maps = new Map<string, FakeMap>();
+  syncs = 0;
+  failSync?: Error;
+
+  setTable(ring: string, ...lines: string[]) {
+    this.tables.set(ring, parsePeerTable(`${[HEADER, ...lines].join('\n')}\n`));
+  }
+
+  attach(t: SyncTarget) {
+    this.attached.push(t);
+    this.maps.set(t.ifname, new FakeMap());
+  }
+
+  addresses(ifname: string): string[] {
+    return readPeers(this.maps.get(ifname)!).map((e) => `${e.address}${e.ring ? '' : ' (ordinary)'}`);
+  }
+
+  targets(): SyncTarget[] {
+    return this.attached;
+  }
+
+  readTable(ring: string): PeerTable | undefined {
+    const t = this.tables.get(ring);
+    if (t instanceof Error) throw t;
+    return t;
+  }
+
+  localAddresses(): LocalAddress[] {
+    const a = (ifname: string, cidr: string): LocalAddress => {
+      const [addr, prefix] = cidr.split('/');
+      return { ifname, ...parseIp(addr)!, prefix: Number(prefix) };
+    };
+    return [a('ring0', '198.51.100.1/24'), a('eth1', '192.0.2.1/24'), a('eth2', '192.0.2.1/24')];
+  }
+
+  sync(ifname: string, peers: readonly RingPeer[]) {
+    this.syncs++;
+    if (this.failSync) throw this.failSync;
+    return syncPeers(this.maps.get(ifname)!, peers);
+  }
+}
+
+describe('PeerFollower', () => {
+  let sys: FakeSystem;
+  let log: string[];
+  let follower: PeerFollower;
+
+  before(function () {
+    requireTier(this, 'unit');
+  });
+
+  beforeEach(() => {
+    sys = new FakeSystem();
+    log = [];
+    follower = new PeerFollower({ pinRoot: '/nonexistent', sysfs: '/nonexistent', deps: sys, log: (l) => log.push(l) });
+  });
+
+  afterEach(() => follower.stop());
+
+  it('fills the map of every attached interface from its ring\'s table', () => {
+    sys.setTable('ring0', SELF, up(1), up(2, 'dead'));
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+    sys.attach({ ifname: 'eth2', ring: 'ring0', subnets: [parseCidr('198.51.100.0/24')], transparent: false });
+    const round = follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
+    assert.deepEqual(sys.addresses('eth2'), ['198.51.100.2']);
+    assert.deepEqual(
+      round.interfaces.map((i) => [i.ifname, i.peers, i.result?.added]),
+      [
+        ['eth1', 1, 2],
+        ['eth2', 1, 1],
+      ],
+    );
+    assert.deepEqual(log, [
+      "eth1: following ring0's peer table",
+      'eth1: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
+      "eth2: following ring0's peer table",
+      'eth2: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2',
+    ]);
+  });
+
+  it('adds a peer that comes up and removes one that dies or leaves, logging only changes', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, up(1));
+    follower.poll();
+    follower.poll();
+    assert.equal(log.length, 2);
+    sys.setTable('ring0', SELF, up(1), up(2));
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
+    sys.setTable('ring0', SELF, up(1, 'dead'), up(2));
+    follower.poll();
+    sys.setTable('ring0', SELF, '0 1 free 1 02:00:00:00:00:01 0 - -', up(2));
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['198.51.100.3']);
+    sys.setTable('ring0', SELF);
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), []);
+    assert.deepEqual(log.slice(2), [
+      'eth1: peer 2 (02:00:00:00:00:02) added: ring 198.51.100.3',
+      'eth1: peer 1 (02:00:00:00:00:01) removed',
+      'eth1: peer 2 (02:00:00:00:00:02) removed',
+    ]);
+  });
+
+  it('removes every peer when the ring device is gone, and says so once', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+    sys.setTable('ring0', SELF, up(1));
+    follower.poll();
+    sys.attached[0] = { ...sys.attached[0], ring: undefined };
+    follower.poll();
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), []);
+    assert.deepEqual(log.slice(2), [
+      'eth1: its ring device is gone; removed every peer (traffic stays on eth1)',
+      'eth1: peer 1 (02:00:00:00:00:01) removed',
+    ]);
+  });
+
+  it('leaves the peers of a ring device without a table alone', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.tables.set('ring0', undefined);
+    sys.maps.get('eth1')!.update(Buffer.alloc(20, 1), Buffer.alloc(12));
+    follower.poll();
+    follower.poll();
+    assert.equal(sys.syncs, 0);
+    assert.equal(sys.maps.get('eth1')!.data.size, 1);
+    assert.deepEqual(log, [
+      "eth1: following ring0's peer table",
+      'eth1: ring0 has no peer table (not a ringnet device); its peers are left as they are',
+    ]);
+  });
+
+  it('logs a failure once, keeps the other interfaces going, and says when it clears', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.attach({ ifname: 'eth2', ring: 'ring1', subnets: [parseCidr('198.51.100.0/24')], transparent: false });
+    sys.tables.set('ring0', new RingctlError('ring0 not found: is ringnet.ko loaded?'));
+    sys.setTable('ring1', SELF, up(1));
+    const r = follower.poll();
+    follower.poll();
+    assert.equal(r.interfaces[0].error, 'ring0 not found: is ringnet.ko loaded?');
+    assert.deepEqual(sys.addresses('eth2'), ['198.51.100.2']);
+    sys.setTable('ring0', SELF, up(3));
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['198.51.100.4']);
+    assert.deepEqual(log.filter((l) => l.startsWith('eth1')), [
+      "eth1: following ring0's peer table",
+      'eth1: error: ring0 not found: is ringnet.ko loaded?',
+      "eth1: ring0's peer table is readable again",
+      'eth1: peer 3 (02:00:00:00:00:03) added: ring 198.51.100.4',
+    ]);
+  });
+
+  it('never throws, even on a bug in a dependency', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, up(1));
+    sys.failSync = new TypeError('boom');
+    const r = follower.poll();
+    assert.equal(r.interfaces[0].error, 'unexpected error: boom');
+    sys.targets = () => {
+      throw new RingctlError('/sys/fs/bpf is not on a BPF filesystem');
+    };
+    assert.deepEqual(follower.poll(), { interfaces: [] });
+    follower.poll();
+    assert.deepEqual(log.slice(1), ['eth1: error: unexpected error: boom', 'error: /sys/fs/bpf is not on a BPF filesystem']);
+  });
+
+  it('prints warnings for the table\'s bad lines and hostile addresses once each', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, 'junk', '0 4 up 1 02:00:00:00:00:04 1 198.51.100.1,198.51.100.5 -');
+    follower.poll();
+    follower.poll();
+    assert.deepEqual(log.slice(1), [
+      'eth1: peer 4 (02:00:00:00:00:04) added: ring 198.51.100.5',
+      "eth1: warning: ring0's peer table line 3: expected 8 fields, found 1; skipped",
+      'eth1: warning: peer 4: claims 198.51.100.1, an address of this guest; ignored',
+    ]);
+  });
+
+  it('forgets an interface that is detached', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF);
+    follower.poll();
+    sys.attached = [];
+    follower.poll();
+    assert.deepEqual(log, ["eth1: following ring0's peer table", 'eth1: no longer attached; not following it']);
+  });
+
+  it('polls every intervalMs from start() until stop()', async () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, up(1));
+    let polls = 0;
+    follower = new PeerFollower({ pinRoot: '', sysfs: '', deps: sys, intervalMs: 20, onPoll: () => polls++ });
+    follower.start();
+    assert.equal(polls, 1, 'the first poll is immediate');
+    assert.ok(follower.running);
+    await new Promise((r) => setTimeout(r, 130));
+    follower.stop();
+    const n = polls;
+    assert.ok(n >= 3 && n <= 8, `${n} polls in 130 ms at 20 ms`);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(polls, n, 'no poll after stop()');
+    assert.equal(follower.running, false);
+  });
+});
