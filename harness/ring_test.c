@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -873,8 +874,12 @@ static void *flow_producer(void *arg)
 
 	while (seq < fl->frames && !fl->stop && now_ns() < fl->deadline_ns) {
 		len = 60 + (seq * 997) % 1500;
-		if (ringnet_tx_reserve(&fl->r->tx, len, &p))
+		if (ringnet_tx_reserve(&fl->r->tx, len, &p)) {
+			/* full: let the consumer run, should it share our CPU */
+			ringnet_tx_publish(&fl->r->tx);
+			sched_yield();
 			continue;
+		}
 		fill_frame(p, len, seq++);
 		ringnet_tx_commit(&fl->r->tx, NULL);
 		if (seq % 8 == 0 || seq == fl->frames)
@@ -898,6 +903,7 @@ static void *flow_consumer(void *arg)
 			/* lost frames never come: stop once the producer has gone quiet */
 			if (fl->sent_all && ++idle > 10000)
 				break;
+			sched_yield();
 			continue;
 		}
 		idle = 0;
