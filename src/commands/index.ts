@@ -10,6 +10,8 @@ import { HostQemuArgsCommand } from './host/qemu-args.js';
 import { HostStatusCommand } from './host/status.js';
 import { HostUpCommand } from './host/up.js';
 import { PeersCommand } from './peers.js';
+import { ServeCommand } from './serve.js';
+import { StatsCommand } from './stats.js';
 import { StatusCommand } from './status.js';
 
 export const COMMANDS: CommandClass[] = [
@@ -24,5 +26,7 @@ export const COMMANDS: CommandClass[] = [
   HostStatusCommand,
   HostUpCommand,
   PeersCommand,
+  ServeCommand,
+  StatsCommand,
   StatusCommand,
 ];

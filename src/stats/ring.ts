@@ -1,0 +1,179 @@
+// ring0's counters and peer table as one RingStats: `ethtool -S ring0` names
+// (tx_no_peer, rN_<region counter>, rN_peerM_<peer counter>,
+// rN_peerM_ring_tx_<x>, rN_peerM_ring_rx_<x>; ringnet's descriptor tables)
+// matched to the proto's fields by name, so a counter the proto names is filled
+// without code here, and one it does not name lands in `other`.
+import type { TablePeer } from '../peers/table.js';
+import {
+  RingPeerCounters as RingPeerCountersCodec,
+  RingRegionCounters as RingRegionCountersCodec,
+  RingRxCounters as RingRxCountersCodec,
+  RingTxCounters as RingTxCountersCodec,
+  type Codec,
+  type PeerState,
+  type RingPeer,
+  type RingPeerCounters,
+  type RingRegion,
+  type RingRegionCounters,
+  type RingStats,
+} from '../gen/kvmring/v1/stats.js';
+import type { RegionInfo } from './sources.js';
+
+/** ethtool's snake_case name -> the proto field's (camelCase) name, for a codec's uint64 fields. */
+function counterFields(codec: Codec<unknown>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of codec.type.fieldsArray) {
+    if (f.type !== 'uint64' || f.map || f.repeated) continue;
+    out.set(f.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), f.name);
+  }
+  return out;
+}
+
+const REGION_FIELDS = counterFields(RingRegionCountersCodec as Codec<unknown>);
+const PEER_FIELDS = counterFields(RingPeerCountersCodec as Codec<unknown>);
+const TX_FIELDS = counterFields(RingTxCountersCodec as Codec<unknown>);
+const RX_FIELDS = counterFields(RingRxCountersCodec as Codec<unknown>);
+
+const STATES: Record<TablePeer['state'], PeerState> = {
+  self: 'PEER_STATE_SELF',
+  up: 'PEER_STATE_UP',
+  dead: 'PEER_STATE_DEAD',
+  free: 'PEER_STATE_FREE',
+};
+
+export function emptyPeerCounters(): RingPeerCounters {
+  const c = RingPeerCountersCodec.empty();
+  return { ...c, ringTx: RingTxCountersCodec.empty(), ringRx: RingRxCountersCodec.empty() };
+}
+
+function set(target: object, field: string, value: bigint): void {
+  (target as Record<string, bigint>)[field] = value;
+}
+
+function anyNonZero(c: RingPeerCounters): boolean {
+  const values = (o: object | null) => (o ? Object.values(o).filter((v): v is bigint => typeof v === 'bigint') : []);
+  return [...values(c), ...values(c.ringTx), ...values(c.ringRx), ...Object.values(c.other)].some((v) => v !== 0n);
+}
+
+export interface RingSources {
+  device: string;
+  /** ETHTOOL_GDRVINFO's driver and `ethtool -S`, or why they could not be read. */
+  ethtool: { driver: string; stats: Map<string, bigint> } | Error;
+  /** The peer table, or why it could not be read. */
+  peers: TablePeer[] | Error;
+  /** ringnet/regions, or why it could not be read. */
+  regions: RegionInfo[] | Error;
+}
+
+/** Builds ring0's entry from whatever of its sources could be read. */
+export function ringStats(src: RingSources): RingStats {
+  const ring: RingStats = { device: src.device, driver: '', txNoPeer: 0n, regions: [], error: '' };
+  const regions = new Map<number, RingRegion>();
+  const peers = new Map<string, RingPeer>();
+  const region = (n: number): RingRegion => {
+    let r = regions.get(n);
+    if (!r) {
+      r = {
+        region: n,
+        pci: '',
+        sizeBytes: 0n,
+        maxPeers: 0,
+        ringSizeBytes: 0,
+        selfSlot: 0,
+        mode: '',
+        counters: RingRegionCountersCodec.empty(),
+        peers: [],
+      };
+      regions.set(n, r);
+    }
+    return r;
+  };
+  const peer = (rn: number, slot: number): RingPeer => {
+    const id = `${rn}/${slot}`;
+    let p = peers.get(id);
+    if (!p) {
+      p = {
+        slot,
+        state: 'PEER_STATE_UNSPECIFIED',
+        generation: 0,
+        mac: '',
+        heartbeatAgeMs: 0,
+        ipv4: [],
+        ipv6: [],
+        counters: emptyPeerCounters(),
+        occupancy: null, // ringnet does not expose ring occupancy (yet)
+      };
+      peers.set(id, p);
+    }
+    return p;
+  };
+
+  const errors: string[] = [];
+  if (src.ethtool instanceof Error) errors.push(src.ethtool.message);
+  else {
+    ring.driver = src.ethtool.driver;
+    for (const [name, value] of src.ethtool.stats) {
+      if (name === 'tx_no_peer') {
+        ring.txNoPeer = value;
+        continue;
+      }
+      let m = /^r(\d{1,4})_peer(\d{1,5})_(.+)$/.exec(name);
+      if (m) {
+        const c = peer(Number(m[1]), Number(m[2])).counters!;
+        const stat = m[3];
+        const tx = /^ring_tx_(.+)$/.exec(stat);
+        const rx = /^ring_rx_(.+)$/.exec(stat);
+        if (PEER_FIELDS.has(stat)) set(c, PEER_FIELDS.get(stat)!, value);
+        else if (tx && TX_FIELDS.has(tx[1])) set(c.ringTx!, TX_FIELDS.get(tx[1])!, value);
+        else if (rx && RX_FIELDS.has(rx[1])) set(c.ringRx!, RX_FIELDS.get(rx[1])!, value);
+        else c.other[stat] = value;
+        continue;
+      }
+      m = /^r(\d{1,4})_(.+)$/.exec(name);
+      if (m) {
+        const c = region(Number(m[1])).counters!;
+        if (REGION_FIELDS.has(m[2])) set(c, REGION_FIELDS.get(m[2])!, value);
+        else c.other[m[2]] = value;
+      }
+      // Anything else is not ringnet's (a stand-in device in tests): not ours to name.
+    }
+    if (ring.driver !== 'ringnet') errors.push(`${src.device} is not a ringnet device (driver ${ring.driver || 'unknown'})`);
+  }
+
+  if (src.regions instanceof Error) {
+    if (!errors.length) errors.push(src.regions.message);
+  } else {
+    for (const info of src.regions) {
+      const r = region(info.region);
+      Object.assign(r, { ...info, counters: r.counters, peers: r.peers });
+    }
+  }
+
+  if (src.peers instanceof Error) {
+    if (!errors.length) errors.push(src.peers.message);
+  } else {
+    for (const t of src.peers) {
+      region(t.region);
+      const p = peer(t.region, t.slot);
+      Object.assign(p, {
+        state: STATES[t.state],
+        generation: t.generation,
+        mac: t.mac,
+        heartbeatAgeMs: t.ageMs,
+        ipv4: t.ipv4,
+        ipv6: t.ipv6,
+      });
+    }
+  }
+
+  // Every slot that is not free, and free slots that still count something.
+  for (const [id, p] of peers) {
+    const rn = Number(id.split('/')[0]);
+    const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(p.counters!);
+    if (keep) region(rn).peers.push(p);
+  }
+  ring.regions = [...regions.values()].sort((a, b) => a.region - b.region);
+  for (const r of ring.regions) r.peers.sort((a, b) => a.slot - b.slot);
+  ring.error = errors.join('; ');
+  return ring;
+}
