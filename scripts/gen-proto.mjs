@@ -107,6 +107,8 @@ function generateOne(protoPath) {
   s += '  decode(bytes: Uint8Array): T;\n';
   s += '  /** The proto3 JSON mapping: lowerCamelCase names, 64-bit integers as decimal strings, enums by name. */\n';
   s += '  toJSON(message: T): Record<string, unknown>;\n';
+  s += '  /** Parses the proto3 JSON mapping (anything protobufjs fromObject takes). */\n';
+  s += '  fromJSON(json: unknown): T;\n';
   s += '}\n\n';
   s += 'export interface Method<Req, Res> {\n';
   s += '  readonly path: string;\n';
@@ -163,6 +165,7 @@ function generateOne(protoPath) {
   s += '    encode: (m) => type.encode(type.fromObject(m as object)).finish(),\n';
   s += '    decode: (b) => type.toObject(type.decode(b), OBJECT) as T,\n';
   s += '    toJSON: (m) => json(type, type.toObject(type.fromObject(m as object), OBJECT)),\n';
+  s += '    fromJSON: (j) => type.toObject(type.fromObject(j as object), OBJECT) as T,\n';
   s += '  };\n';
   s += '}\n\n';
 

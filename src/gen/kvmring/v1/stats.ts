@@ -13,6 +13,8 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
   /** The proto3 JSON mapping: lowerCamelCase names, 64-bit integers as decimal strings, enums by name. */
   toJSON(message: T): Record<string, unknown>;
+  /** Parses the proto3 JSON mapping (anything protobufjs fromObject takes). */
+  fromJSON(json: unknown): T;
 }
 
 export interface Method<Req, Res> {
@@ -264,6 +266,7 @@ function codec<T>(root: protobuf.Root, fullName: string): Codec<T> {
     encode: (m) => type.encode(type.fromObject(m as object)).finish(),
     decode: (b) => type.toObject(type.decode(b), OBJECT) as T,
     toJSON: (m) => json(type, type.toObject(type.fromObject(m as object), OBJECT)),
+    fromJSON: (j) => type.toObject(type.fromObject(j as object), OBJECT) as T,
   };
 }
 
