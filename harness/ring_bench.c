@@ -30,10 +30,9 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ringnet_ring.h"
+#include "harness.h"
 
 #define BENCH_BATCH		32		/* frames per publish, like a NAPI or xmit_more batch */
 #define BENCH_MAX_SAMPLES	(1U << 21)
@@ -50,14 +49,6 @@ static struct {
 } opt = { 0.5, KVMRING_RING_SIZE_MIN, { 0, 1 }, { NULL, NULL }, NULL };
 
 static u8 *src_buf, *dst_buf;	/* KVMRING_FRAME_MAX each, per thread side */
-
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -129,7 +120,7 @@ static void run_sides(struct run *r)
 	pthread_t t[2];
 	int i;
 
-	r->deadline = now_ns() + (u64)(opt.seconds * 1e9);
+	r->deadline = harness_now_ns() + (u64)(opt.seconds * 1e9);
 	r->done = false;
 	r->got_frames = r->got_bytes = 0;
 	r->nsamples = 0;
@@ -214,7 +205,7 @@ static void *ring_tput_tx(void *arg)
 				ringnet_tx_publish(tx);
 				batch = 0;
 			}
-			if ((++spins & 1023) == 0 && now_ns() > r->deadline)
+			if ((++spins & 1023) == 0 && harness_now_ns() > r->deadline)
 				break;
 			continue;
 		}
@@ -224,7 +215,7 @@ static void *ring_tput_tx(void *arg)
 		if (++batch == BENCH_BATCH) {
 			ringnet_tx_publish(tx);
 			batch = 0;
-			if (now_ns() > r->deadline)
+			if (harness_now_ns() > r->deadline)
 				break;
 		}
 	}
@@ -243,7 +234,7 @@ static void *ring_tput_rx(void *arg)
 	u64 bytes = 0, frames = 0, limit = 0;
 	u32 batch = 0;
 
-	r->t0 = now_ns();
+	r->t0 = harness_now_ns();
 	for (;;) {
 		if (ringnet_rx_peek(rx, &f) != 1) {
 			ringnet_rx_publish(rx);
@@ -266,7 +257,7 @@ static void *ring_tput_rx(void *arg)
 			batch = 0;
 		}
 	}
-	r->t1 = now_ns();
+	r->t1 = harness_now_ns();
 	r->got_frames = frames;
 	r->got_bytes = bytes;
 	return NULL;
@@ -281,18 +272,18 @@ static void *ring_ping(void *arg)
 	int got;
 
 	while (r->nsamples < BENCH_MAX_SAMPLES) {
-		t = now_ns();
+		t = harness_now_ns();
 		if (t > r->deadline)
 			break;
 		src_buf[0] = 1;
 		if (ringnet_tx_enqueue(&rc->tx[0], src_buf, 64, NULL))
 			break;
 		for (spins = 0; (got = ringnet_rx_dequeue(&rc->rx[1], dst_buf, 64, NULL)) == 0; spins++)
-			if ((spins & 1023) == 0 && now_ns() > r->deadline + 1000000000ULL)
+			if ((spins & 1023) == 0 && harness_now_ns() > r->deadline + 1000000000ULL)
 				break;
 		if (got != 64)
 			break;
-		r->samples[r->nsamples++] = (u32)(now_ns() - t);
+		r->samples[r->nsamples++] = (u32)(harness_now_ns() - t);
 	}
 	src_buf[0] = 0xff;	/* tells the other side to stop */
 	ringnet_tx_enqueue(&rc->tx[0], src_buf, 64, NULL);
@@ -308,7 +299,7 @@ static void *ring_pong(void *arg)
 
 	for (;;) {
 		if (ringnet_rx_dequeue(&rc->rx[0], buf, sizeof(buf), NULL) != 64) {
-			if ((++spins & 1023) == 0 && now_ns() > r->deadline + 2000000000ULL)
+			if ((++spins & 1023) == 0 && harness_now_ns() > r->deadline + 2000000000ULL)
 				break;
 			continue;
 		}
@@ -389,13 +380,21 @@ static void *fd_tput_tx(void *arg)
 	struct fd_ctx *fc = r->ctx;
 	u64 n = 0;
 
-	while (n < BENCH_FRAME_COUNT && (n & 15 || now_ns() < r->deadline)) {
+	while (n < BENCH_FRAME_COUNT && (n & 15 || harness_now_ns() < r->deadline)) {
 		if (!write_all(fc->fd[0], src_buf, r->size))
 			break;
 		n++;
 	}
 	r->sent_bytes = n * r->size;
 	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	/*
+	 * End of stream: a reader that already has every byte may be blocked
+	 * in read() before it could see done.
+	 */
+	if (shutdown(fc->fd[0], SHUT_WR) && errno == ENOTSOCK) {
+		close(fc->fd[0]);
+		fc->fd[0] = -1;
+	}
 	return NULL;
 }
 
@@ -406,7 +405,7 @@ static void *fd_tput_rx(void *arg)
 	u64 bytes = 0;
 	ssize_t n;
 
-	r->t0 = now_ns();
+	r->t0 = harness_now_ns();
 	/* a stream: read what comes, up to a frame at a time, until all arrived */
 	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) || bytes < r->sent_bytes) {
 		n = read(fc->fd[1], dst_buf, r->size);
@@ -416,7 +415,7 @@ static void *fd_tput_rx(void *arg)
 			break;
 		bytes += (u64)n;
 	}
-	r->t1 = now_ns();
+	r->t1 = harness_now_ns();
 	r->got_bytes = bytes;
 	r->got_frames = bytes / r->size;
 	return NULL;
@@ -431,12 +430,12 @@ static void *fd_ping(void *arg)
 
 	memset(buf, 1, sizeof(buf));
 	while (r->nsamples < BENCH_MAX_SAMPLES) {
-		t = now_ns();
+		t = harness_now_ns();
 		if (t > r->deadline)
 			break;
 		if (!write_all(fc->fd[0], buf, 64) || !read_all(fc->fd[3], buf, 64))
 			break;
-		r->samples[r->nsamples++] = (u32)(now_ns() - t);
+		r->samples[r->nsamples++] = (u32)(harness_now_ns() - t);
 	}
 	buf[0] = 0xff;
 	write_all(fc->fd[0], buf, 64);
@@ -482,7 +481,7 @@ static void bench_fds(struct result *res, u32 *samples, bool (*open_fds)(struct 
 		for (i = 0; i < 4; i++) {
 			for (j = 0; j < i && fc.fd[j] != fc.fd[i]; j++)
 				;
-			if (j == i)
+			if (j == i && fc.fd[i] >= 0)
 				close(fc.fd[i]);
 		}
 	}
@@ -585,11 +584,11 @@ static double memcpy_rate(size_t len)
 	memset(b, 2, len);
 	for (i = 0; i < 2; i++)	/* warm up, fault in */
 		memcpy(b, a, len);
-	t0 = now_ns();
+	t0 = harness_now_ns();
 	do {
 		memcpy(b, a, len);
 		bytes += len;
-		t = now_ns();
+		t = harness_now_ns();
 	} while (t - t0 < (u64)(opt.seconds * 1e9) && bytes < (1ULL << 40));
 	munmap(a, len);
 	munmap(b, len);
@@ -608,9 +607,9 @@ static void *line_ping(void *arg)
 	struct line_ctx *lc = r->ctx;
 	u64 v = 0, spins;
 
-	r->t0 = now_ns();
+	r->t0 = harness_now_ns();
 	while (lc->rounds < (1ULL << 30)) {
-		if ((lc->rounds & 1023) == 0 && now_ns() > r->deadline)
+		if ((lc->rounds & 1023) == 0 && harness_now_ns() > r->deadline)
 			break;
 		__atomic_store_n(lc->line, v + 1, __ATOMIC_RELEASE);
 		for (spins = 0; __atomic_load_n(lc->line, __ATOMIC_ACQUIRE) != v + 2; spins++)
@@ -620,7 +619,7 @@ static void *line_ping(void *arg)
 		lc->rounds++;
 	}
 out:
-	r->t1 = now_ns();
+	r->t1 = harness_now_ns();
 	__atomic_store_n(lc->line, ~0ULL, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -638,7 +637,7 @@ static void *line_pong(void *arg)
 		if (v & 1) {
 			__atomic_store_n(lc->line, v + 1, __ATOMIC_RELEASE);
 			spins = 0;
-		} else if ((++spins & 0xfffff) == 0 && now_ns() > r->deadline + 2000000000ULL) {
+		} else if ((++spins & 0xfffff) == 0 && harness_now_ns() > r->deadline + 2000000000ULL) {
 			break;
 		}
 	}

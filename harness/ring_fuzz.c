@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ringnet_ring.h"
+#include "harness.h"
 
 #define FUZZ_RING	KVMRING_RING_SIZE_MIN
 #define FUZZ_OPS	4096
@@ -74,30 +74,6 @@ static void fail(const char *what, u32 a, u32 b)
 	abort();
 }
 
-static void fill(u8 *p, u32 len, u32 seq)
-{
-	u32 i;
-
-	memcpy(p, &seq, 4);
-	memcpy(p + 4, &len, 4);
-	for (i = 8; i < len; i++)
-		p[i] = (u8)(seq * 131 + i);
-}
-
-static bool intact(const u8 *p, u32 len, u32 *seq)
-{
-	u32 i, l;
-
-	memcpy(seq, p, 4);
-	memcpy(&l, p + 4, 4);
-	if (l != len)
-		return false;
-	for (i = 8; i < len; i++)
-		if (p[i] != (u8)(*seq * 131 + i))
-			return false;
-	return true;
-}
-
 static u32 frame_len(struct cursor *c)
 {
 	u8 k = take8(c);
@@ -115,7 +91,7 @@ static void check_copy(struct state *s, const u8 *p, u32 len)
 
 	if (s->hostile)
 		return;
-	if (!intact(p, len, &seq))
+	if (!harness_frame_intact(p, len, &seq))
 		fail("frame damaged", len, 0);
 	if (s->dup)
 		return;
@@ -184,7 +160,7 @@ static void enqueue(struct state *s, struct cursor *c, bool publish)
 		return;
 	if ((u8 *)p < data || (u8 *)p + len > data + FUZZ_RING)
 		fail("reservation outside the ring", (u32)((u8 *)p - data), len);
-	fill(p, len, s->next_seq++);
+	harness_frame_fill(p, len, s->next_seq++);
 	ringnet_tx_commit(&s->tx, &meta);
 	if (publish)
 		ringnet_tx_publish(&s->tx);
@@ -285,14 +261,14 @@ static void heal(struct state *s)
 		if (trace)
 			trace_state(s, 0xff);
 		if (!ringnet_tx_reserve(&s->tx, 100, &p)) {
-			fill(p, 100, 0xfeed0000U + round);
+			harness_frame_fill(p, 100, 0xfeed0000U + round);
 			ringnet_tx_commit(&s->tx, NULL);
 		}
 		ringnet_tx_publish(&s->tx);
 		/* dequeue publishes what it consumed, as a driver does after each poll */
 		for (i = 0; i < 2 * FUZZ_RING / 32; i++) {
 			ret = ringnet_rx_dequeue(&s->rx, buf, sizeof(buf), NULL);
-			if (ret == 100 && intact(buf, 100, &seq) && seq == 0xfeed0000U + round)
+			if (ret == 100 && harness_frame_intact(buf, 100, &seq) && seq == 0xfeed0000U + round)
 				return;
 			/* 0 after bounded work may leave bytes: a driver polls on then */
 			if (!ret && !ringnet_rx_arm(&s->rx))

@@ -15,9 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "ringnet_ring.h"
+#include "harness.h"
 
 #define RING_SIZE	KVMRING_RING_SIZE_MIN
 
@@ -833,46 +832,13 @@ struct flow {
 	u64		deadline_ns;
 };
 
-static u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
-/* Frames carry their sequence number and a pattern derived from it. */
-static void fill_frame(u8 *p, u32 len, u32 seq)
-{
-	u32 i;
-
-	memcpy(p, &seq, 4);
-	memcpy(p + 4, &len, 4);
-	for (i = 8; i < len; i++)
-		p[i] = (u8)(seq * 31 + i);
-}
-
-static bool frame_intact(const u8 *p, u32 len, u32 *seq)
-{
-	u32 i, l;
-
-	memcpy(seq, p, 4);
-	memcpy(&l, p + 4, 4);
-	if (l != len)
-		return false;
-	for (i = 8; i < len; i++)
-		if (p[i] != (u8)(*seq * 31 + i))
-			return false;
-	return true;
-}
-
 static void *flow_producer(void *arg)
 {
 	struct flow *fl = arg;
 	u32 seq = 0, len;
 	void *p;
 
-	while (seq < fl->frames && !fl->stop && now_ns() < fl->deadline_ns) {
+	while (seq < fl->frames && !fl->stop && harness_now_ns() < fl->deadline_ns) {
 		len = 60 + (seq * 997) % 1500;
 		if (ringnet_tx_reserve(&fl->r->tx, len, &p)) {
 			/* full: let the consumer run, should it share our CPU */
@@ -880,7 +846,7 @@ static void *flow_producer(void *arg)
 			sched_yield();
 			continue;
 		}
-		fill_frame(p, len, seq++);
+		harness_frame_fill(p, len, seq++);
 		ringnet_tx_commit(&fl->r->tx, NULL);
 		if (seq % 8 == 0 || seq == fl->frames)
 			ringnet_tx_publish(&fl->r->tx);
@@ -897,7 +863,7 @@ static void *flow_consumer(void *arg)
 	u32 seq, last = 0, n = 0, idle = 0;
 	bool first = true;
 
-	while (fl->got < fl->frames && now_ns() < fl->deadline_ns) {
+	while (fl->got < fl->frames && harness_now_ns() < fl->deadline_ns) {
 		if (ringnet_rx_peek(&fl->r->rx, &f) != 1) {
 			ringnet_rx_publish(&fl->r->rx);
 			/* lost frames never come: stop once the producer has gone quiet */
@@ -911,7 +877,7 @@ static void *flow_consumer(void *arg)
 		ringnet_rx_consume(&fl->r->rx);
 		if (++n % 16 == 0)
 			ringnet_rx_publish(&fl->r->rx);
-		if (!frame_intact(dst, f.len, &seq)) {
+		if (!harness_frame_intact(dst, f.len, &seq)) {
 			fl->bad++;
 			continue;
 		}
@@ -934,7 +900,7 @@ static void *flow_vandal(void *arg)
 	struct flow *fl = arg;
 	u64 x = 1;
 
-	while (!fl->stop && now_ns() < fl->deadline_ns) {
+	while (!fl->stop && harness_now_ns() < fl->deadline_ns) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		if ((x >> 60) == 0)
 			((volatile u32 *)fl->r->hdr)[(x >> 20) % 64] = (u32)(x >> 32);
@@ -950,7 +916,7 @@ static void run_flow(struct flow *fl)
 {
 	pthread_t p, c, v;
 
-	fl->deadline_ns = now_ns() + 10ULL * 1000000000ULL;
+	fl->deadline_ns = harness_now_ns() + 10ULL * 1000000000ULL;
 	pthread_create(&c, NULL, flow_consumer, fl);
 	pthread_create(&p, NULL, flow_producer, fl);
 	if (fl->hostile)

@@ -8,7 +8,7 @@
 .DEFAULT_GOAL := all
 
 RING_CORE   := guest-netdev/ringnet_ring.c
-RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h
+RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h harness/harness.h
 RING_CFLAGS := -std=gnu11 -I kmod -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
