@@ -43,7 +43,7 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
       // Bounded by runs and by time; a loaded machine gets fewer runs, never none.
       const m = /Done (\d+) runs in \d+ second/.exec(r.stderr);
       assert.ok(m, `no libFuzzer summary in:\n${r.stderr.slice(-2000)}`);
-      assert.ok(Number(m[1]) >= 10_000, `only ${m[1]} fuzz runs`);
+      assert.ok(Number(m[1]) >= 1_000, `only ${m[1]} fuzz runs`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
