@@ -1,0 +1,204 @@
+// ringctl serve and ringctl stats inside real guests: a gRPC client in the guest
+// (ringctl stats --remote) reads ring0's counters per peer while traffic moves
+// over the ring, the Prometheus endpoint agrees with `ringctl stats --json` and
+// with `ethtool -S ring0`, and unloading ringnet.ko under a running server
+// leaves an entry with an error, not a crash.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
+import { samples } from '../../src/stats/prometheus.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { requireTier } from '../helpers/tier.js';
+
+const RINGCTL = `${REPO}/bin/ringctl.js`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Prometheus text -> `name{labels}` -> value. */
+function parseExposition(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})? (\S+)$/.exec(line);
+    assert.ok(m, `cannot parse exposition line ${JSON.stringify(line)}`);
+    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return out;
+}
+
+const sampleKey = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+
+/** The peer with ring address 198.51.100.N in g1's view. */
+function peerOf(s: Snapshot, n: number): RingPeer {
+  const p = s.ring?.regions.flatMap((r) => r.peers).find((x) => x.ipv4.includes(`198.51.100.${n}`));
+  assert.ok(p, `no peer with 198.51.100.${n} in ${JSON.stringify(StatsSnapshot.toJSON(s).ring)}`);
+  return p;
+}
+
+describe('ringctl serve and stats in the lab (3 guests)', function () {
+  this.timeout(300_000);
+  let lab: Lab;
+  let grpcAddr: string;
+  let metricsUrl: string;
+
+  /** Starts ringctl serve in the background in `guest` on port 0; its log and addresses. */
+  async function startServe(guest: string): Promise<{ grpc: string; metrics: string }> {
+    await lab.sh(guest, `node ${RINGCTL} serve --grpc 127.0.0.1:0 --metrics 127.0.0.1:0 > /tmp/ringctl-serve.log 2>&1 & echo $! > /tmp/ringctl-serve.pid`);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const log = await lab.sh(guest, 'cat /tmp/ringctl-serve.log');
+      const g = /gRPC on (\S+)/.exec(log);
+      const m = /Prometheus metrics on (\S+)/.exec(log);
+      if (g && m) return { grpc: g[1], metrics: m[1] };
+      assert.ok(Date.now() < deadline, `${guest}: ringctl serve did not come up:\n${log}`);
+      await sleep(500);
+    }
+  }
+
+  /** GetStats from a gRPC client in the guest: `ringctl stats --remote ADDR --json`. */
+  async function remoteStats(guest: string, addr = grpcAddr): Promise<Snapshot> {
+    return StatsSnapshot.fromJSON(JSON.parse(await lab.sh(guest, `node ${RINGCTL} stats --remote ${addr} --json`)));
+  }
+
+  const scrape = (guest: string, url = metricsUrl) =>
+    lab.sh(guest, `node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t))' ${url}`);
+
+  before(async function () {
+    requireTier(this, 'lab');
+    lab = await labFixture.get({ guests: 3 });
+    ({ grpc: grpcAddr, metrics: metricsUrl } = await startServe('g1'));
+  });
+
+  after(async () => {
+    if (!lab) return;
+    for (const g of ['g1', 'g3']) await lab.exec(g, ['sh', '-c', 'kill $(cat /tmp/ringctl-serve.pid) 2>/dev/null; true']);
+  });
+
+  it('GetStats: ring0 is a ringnet device with this guest and two live peers', async () => {
+    const s = await remoteStats('g1');
+    assert.equal(s.hostname, 'g1');
+    assert.equal(s.ring?.error, '');
+    assert.equal(s.ring?.driver, 'ringnet');
+    const region = s.ring!.regions[0];
+    assert.equal(region.mode, 'plain');
+    assert.ok(region.ringSizeBytes > 0);
+    const states = region.peers.map((p) => p.state).sort();
+    assert.deepEqual(states, ['PEER_STATE_SELF', 'PEER_STATE_UP', 'PEER_STATE_UP']);
+    const table = await lab.ringPeers('g1');
+    for (const p of region.peers) {
+      const t = table.find((x) => x.slot === p.slot);
+      assert.equal(p.mac, t?.mac);
+    }
+    assert.equal(peerOf(s, 2).occupancy, null, 'ringnet does not expose occupancy yet');
+    assert.equal(s.interfaces.find((i) => i.device === 'ring0')?.error, '');
+  });
+
+  it('the counters of the peer a ping goes to move, and agree with ethtool -S ring0', async () => {
+    const before = await remoteStats('g1');
+    await lab.sh('g1', 'ping -c 5 -i 0.2 -W 5 198.51.100.2');
+    const eth = await lab.ethtoolStats('g1');
+    const after = await remoteStats('g1');
+    const [p0, p1] = [peerOf(before, 2), peerOf(after, 2)];
+    const d = (f: 'txPackets' | 'rxPackets') => p1.counters![f] - p0.counters![f];
+    assert.ok(d('txPackets') >= 5n, `g1 -> g2 tx_packets rose by ${d('txPackets')}`);
+    assert.ok(d('rxPackets') >= 5n, `g2 -> g1 rx_packets rose by ${d('rxPackets')}`);
+    const r0 = (i: Snapshot) => i.interfaces.find((x) => x.device === 'ring0')!;
+    assert.ok(r0(after).txPackets - r0(before).txPackets >= 5n);
+    // ethtool read between the two: each counter lies between them.
+    const name = `r0_peer${p1.slot}_tx_packets`;
+    const v = BigInt(eth.get(name) ?? -1);
+    assert.ok(p0.counters!.txPackets <= v && v <= p1.counters!.txPackets, `${name} ${v} not within ${p0.counters!.txPackets}..${p1.counters!.txPackets}`);
+    // The other peer saw none of it (an ARP broadcast at most: those go to every peer).
+    const other = peerOf(after, 3).counters!.txPackets - peerOf(before, 3).counters!.txPackets;
+    assert.ok(other <= 2n, `g1 -> g3 tx_packets rose by ${other} while g1 pinged g2`);
+  });
+
+  it('WatchStats: a stream in the guest follows traffic over ring0', async () => {
+    // The ping starts once the stream has delivered its first snapshot (node is slow to start under TCG).
+    const out = await lab.sh(
+      'g1',
+      `rm -f /tmp/watch.out; node ${RINGCTL} stats --remote ${grpcAddr} --watch 1 --count 8 --json > /tmp/watch.out & w=$!; ` +
+        'while [ ! -s /tmp/watch.out ] && kill -0 $w 2>/dev/null; do sleep 0.2; done; ' +
+        'ping -c 10 -i 0.2 -W 5 198.51.100.3 > /dev/null; wait $w; cat /tmp/watch.out',
+      { timeoutMs: 180_000 },
+    );
+    const lines = out.trim().split('\n');
+    assert.equal(lines.length, 8);
+    const snaps = lines.map((l) => StatsSnapshot.fromJSON(JSON.parse(l)));
+    const tx = snaps.map((s) => peerOf(s, 3).counters!.txPackets);
+    assert.ok(tx[7] - tx[0] >= 10n, `tx to g3 over the stream: ${tx.join(' ')}`);
+    assert.ok(tx.every((v, i) => i === 0 || v >= tx[i - 1]));
+    for (let i = 1; i < snaps.length; i++) assert.ok(snaps[i].timeUnixNano > snaps[i - 1].timeUnixNano);
+  });
+
+  it('serves Prometheus text that promtool accepts and that agrees with ringctl stats --json', async () => {
+    await lab.sh('g2', 'ping -c 3 -i 0.2 -W 5 198.51.100.1');
+    const first = await scrape('g1');
+    const json = StatsSnapshot.fromJSON(JSON.parse(await lab.sh('g1', `node ${RINGCTL} stats --json`)));
+    const second = await scrape('g1');
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: first, encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+    const [a, b] = [parseExposition(first), parseExposition(second)];
+    let compared = 0;
+    for (const x of samples(json)) {
+      if (!x.name.endsWith('_total')) continue;
+      const key = sampleKey(x.name, x.labels);
+      assert.ok(a.has(key), `${key} is in ringctl stats --json but not in /metrics`);
+      const v = Number(x.value);
+      assert.ok(a.get(key)! <= v && v <= b.get(key)!, `${key}: ${a.get(key)} <= ${v} <= ${b.get(key)} does not hold`);
+      compared++;
+    }
+    assert.ok(compared > 50, `only ${compared} counters compared`);
+    const slot = peerOf(json, 2).slot;
+    assert.ok(a.get(`kvmring_ring_receive_packets_total{device="ring0",region="0",peer="${slot}"}`)! >= 3);
+    assert.equal(a.get(`kvmring_ring_peer_up{device="ring0",region="0",peer="${slot}"}`), 1);
+    assert.equal(a.get('kvmring_source_up{source="ring",device="ring0"}'), 1);
+  });
+
+  it('ringctl stats prints one table of the counters and the peer table', async () => {
+    const out = await lab.sh('g1', `node ${RINGCTL} stats`);
+    const slot = (await remoteStats('g1')).ring!.regions[0].peers.find((p) => p.ipv4.includes('198.51.100.2'))!.slot;
+    assert.match(out, /^SOURCE\s+DEVICE\s+PEER\s+COUNTER\s+PACKETS\s+BYTES$/m);
+    assert.match(out, /^interface\s+ring0\s+-\s+rx\s+\d+\s+\d+$/m);
+    assert.match(out, new RegExp(`^ring\\s+ring0\\s+${slot}\\s+tx\\s+[1-9]\\d*\\s+[1-9]\\d*$`, 'm'));
+    assert.match(out, /^ring\s+ring0\s+-\s+polls\s+[1-9]\d*\s+-$/m);
+    assert.match(out, /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+IPV4\s+IPV6$/m);
+    assert.match(out, /^0\s+\d+\s+up\s+\d+\s+\S+\s+\d.*198\.51\.100\.2/m);
+    assert.doesNotMatch(out, /not read:/);
+  });
+
+  it('keeps serving while ringnet.ko is unloaded, and reads ring0 again once it is back', async () => {
+    const { grpc } = await startServe('g3');
+    try {
+      await lab.sh('g3', 'rmmod ringnet');
+      const s = await remoteStats('g3', grpc);
+      assert.equal(s.ring?.error, 'ring0: no such device (is ringnet.ko loaded?)');
+      assert.equal(s.interfaces.find((i) => i.device === 'ring0')?.error, 'ring0: no such device (is ringnet.ko loaded?)');
+    } finally {
+      await lab.sh('g3', `${REPO}/scripts/guest/ring-up.sh`, { timeoutMs: 60_000 });
+    }
+    const back = await remoteStats('g3', grpc);
+    assert.equal(back.ring?.error, '');
+    assert.equal(back.ring?.driver, 'ringnet');
+  });
+
+  it('stops on SIGTERM with a line in its log', async () => {
+    await lab.sh('g1', 'kill -TERM $(cat /tmp/ringctl-serve.pid)');
+    let log = '';
+    for (let i = 0; i < 40 && !/stopped/.test(log); i++) {
+      await sleep(250);
+      log = await lab.sh('g1', 'cat /tmp/ringctl-serve.log');
+    }
+    assert.match(log, /ringctl serve: SIGTERM, stopping\nringctl serve: stopped\n$/);
+    const r = await lab.exec('g1', ['node', RINGCTL, 'stats', '--remote', grpcAddr]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect \(connection refused\); is ringctl serve running there\?/);
+  });
+
+  describe('afterwards', () => {
+    it("leaves no oops, warning or panic in any guest's kernel log", async () => {
+      await lab.assertKernelLogsClean();
+    });
+  });
+});
