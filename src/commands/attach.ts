@@ -7,6 +7,7 @@ import { sysfsNet } from '../peers/table.js';
 import { attach, type XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
 import { reportFailure, requireRoot } from '../xdp/cli.js';
+import { RingctlError } from '../xdp/errors.js';
 import { hwAddr, ifNameToIndex } from '../xdp/netdev.js';
 import { pinRoot } from '../xdp/pins.js';
 import { bpfDir } from '../xdp/programs.js';
@@ -70,7 +71,11 @@ export class AttachCommand extends Command {
       return reportFailure(this.context.stderr, err);
     }
     if (ifNameToIndex(this.ifname) === undefined) throw new UsageError(`${this.ifname}: no such interface`);
-    if (ifNameToIndex(this.ring) === undefined) throw new UsageError(`${this.ring}: no such ring device (--ring)`);
+    if (ifNameToIndex(this.ring) === undefined) {
+      // The default ring missing is a guest without ringnet, not a typo.
+      if (this.ring === 'ring0') return reportFailure(this.context.stderr, new RingctlError('ring0 not found: is ringnet.ko loaded?'));
+      throw new UsageError(`${this.ring}: no such ring device (--ring)`);
+    }
     if (this.ring === this.ifname) throw new UsageError(`${this.ifname}: the ring device must be another interface (--ring)`);
     if (!hwAddr(this.ring)) throw new UsageError(`${this.ring}: not an Ethernet device; --ring must name ring0 or a stand-in with a MAC`);
 

@@ -15,6 +15,8 @@ import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync
 import type { PeerTable } from './table.js';
 
 export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
+/** However quiet things are, a full poll this often (repairs a map someone else changed). */
+export const FULL_POLL_MS = 10_000;
 
 export interface FollowerOptions {
   pinRoot: string;
@@ -42,6 +44,8 @@ export interface FollowInterface {
 
 export interface FollowRound {
   interfaces: FollowInterface[];
+  /** Nothing had changed since the last full poll: the maps were left alone. */
+  quiet?: boolean;
 }
 
 /** What the follower last told the user about an interface, to log only changes. */
@@ -73,6 +77,8 @@ export class PeerFollower {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #globalError: string | undefined;
+  /** From the last full poll: its signature, time, rings and whether it failed anywhere. */
+  #last: { signature?: string; at: number; rings: string[]; failed: boolean; round: FollowRound } | undefined;
 
   constructor(readonly opts: FollowerOptions) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_FOLLOW_INTERVAL_MS;
@@ -105,8 +111,36 @@ export class PeerFollower {
     this.#timer = undefined;
   }
 
-  /** One round: every attached interface synced with its ring's table. Never throws. */
+  /**
+   * One round: every attached interface synced with its ring's table. Never
+   * throws. When the cheap signature of the pins, tables and addresses is as
+   * at the last full poll (a few seconds ago at most), the round is quiet.
+   */
   poll(): FollowRound {
+    const last = this.#last;
+    let signature: string | undefined;
+    try {
+      signature = this.#deps.signature?.(last?.rings ?? []);
+    } catch {
+      signature = undefined;
+    }
+    if (
+      last &&
+      signature !== undefined &&
+      signature === last.signature &&
+      !last.failed &&
+      Date.now() - last.at < FULL_POLL_MS
+    ) {
+      return { interfaces: last.round.interfaces, quiet: true };
+    }
+    const round = this.#fullPoll();
+    const rings = [...new Set(round.interfaces.map((i) => i.ring).filter((r): r is string => r !== undefined))];
+    const failed = this.#globalError !== undefined || round.interfaces.some((i) => i.error !== undefined);
+    this.#last = { signature, at: Date.now(), rings, failed, round };
+    return round;
+  }
+
+  #fullPoll(): FollowRound {
     const round: FollowRound = { interfaces: [] };
     let targets: SyncTarget[];
     let local;

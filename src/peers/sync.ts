@@ -1,15 +1,16 @@
 // The peers one attached interface should have, from its ring device's peer
 // table: what `ringctl attach` fills in once and PeerFollower keeps in sync.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Cidr } from '../xdp/cidr.js';
+import { formatIp, type Cidr } from '../xdp/cidr.js';
 import { syncInterfacePeers, type PeerSyncResult, type RingPeer } from '../xdp/maps.js';
-import { pinnedInterfaces } from '../xdp/pins.js';
+import { ifNameToIndex } from '../xdp/netdev.js';
+import { pinnedInterfaces, pinPaths } from '../xdp/pins.js';
 import { inspect } from '../xdp/state.js';
 import { classifyPeers, contextFor } from './classify.js';
 import { localAddresses, type LocalAddress } from './local.js';
-import { hasPeerTable, readPeerTable, type PeerTable } from './table.js';
+import { hasPeerTable, peerTablePath, readPeerTable, type PeerTable } from './table.js';
 
 /** An attached interface as the peer sync sees it. */
 export interface SyncTarget {
@@ -51,6 +52,12 @@ export interface FollowerDeps {
   readTable(ring: string): PeerTable | undefined;
   localAddresses(): LocalAddress[];
   sync(ifname: string, peers: readonly RingPeer[]): PeerSyncResult;
+  /**
+   * A cheap summary of what a poll depends on (pins, interfaces, the tables of
+   * `rings` without their heartbeat ages, this guest's addresses). Optional:
+   * without it every poll is a full one.
+   */
+  signature?(rings: readonly string[]): string;
 }
 
 export function systemDeps(pinRoot: string, sysfs: string): FollowerDeps {
@@ -76,5 +83,31 @@ export function systemDeps(pinRoot: string, sysfs: string): FollowerDeps {
     },
     localAddresses,
     sync: (ifname, peers) => syncInterfacePeers(pinRoot, ifname, peers),
+    signature(rings) {
+      const parts: string[] = [];
+      for (const ifname of pinnedInterfaces(pinRoot)) {
+        const paths = pinPaths(pinRoot, ifname);
+        const pins = [paths.xdpLink, paths.maps.peers, paths.maps.dev, paths.tcProg].map((p) => {
+          const st = statSync(p, { throwIfNoEntry: false });
+          return st ? `${st.ino}` : '-';
+        });
+        parts.push(`${ifname}@${ifNameToIndex(ifname) ?? '-'}:${pins.join(',')}`);
+      }
+      for (const ring of rings) {
+        let text: string;
+        try {
+          // Every line but its heartbeat age (the 6th field), which moves all the time.
+          text = readFileSync(peerTablePath(ring, sysfs), 'utf8')
+            .split('\n')
+            .map((l) => l.split(' ').filter((_, i) => i !== 5).join(' '))
+            .join('\n');
+        } catch (err) {
+          text = (err as NodeJS.ErrnoException).code ?? 'error';
+        }
+        parts.push(`${ring}@${ifNameToIndex(ring) ?? '-'}:${text}`);
+      }
+      parts.push(localAddresses().map((a) => `${a.ifname}=${formatIp(a)}/${a.prefix}`).join(' '));
+      return parts.join('\n');
+    },
   };
 }

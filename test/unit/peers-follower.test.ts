@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 
-import { PeerFollower } from '../../src/peers/follower.js';
+import { FULL_POLL_MS, PeerFollower } from '../../src/peers/follower.js';
 import type { LocalAddress } from '../../src/peers/local.js';
 import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
 import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
@@ -40,6 +40,7 @@ class FakeSystem implements FollowerDeps {
   maps = new Map<string, FakeMap>();
   syncs = 0;
   failSync?: Error;
+  signature?: (rings: readonly string[]) => string;
 
   setTable(ring: string, ...lines: string[]) {
     this.tables.set(ring, parsePeerTable(`${[HEADER, ...lines].join('\n')}\n`));
@@ -223,6 +224,46 @@ describe('PeerFollower', () => {
     sys.attached = [];
     follower.poll();
     assert.deepEqual(log, ["eth1: following ring0's peer table", 'eth1: no longer attached; not following it']);
+  });
+
+  it('skips a poll when the signature is as at the last full poll, and not for long', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, up(1));
+    let sig = 'a';
+    const asked: string[][] = [];
+    sys.signature = (rings: readonly string[]) => {
+      asked.push([...rings]);
+      return sig;
+    };
+    assert.equal(follower.poll().quiet, undefined);
+    assert.equal(sys.syncs, 1);
+    assert.deepEqual(follower.poll(), { interfaces: [{ ifname: 'eth1', ring: 'ring0', peers: 1, result: { added: 1, updated: 0, removed: 0, rejected: [] } }], quiet: true });
+    assert.equal(sys.syncs, 1);
+    assert.deepEqual(asked, [[], ['ring0']], 'the signature covers the rings of the last full poll');
+    sig = 'b';
+    follower.poll();
+    assert.equal(sys.syncs, 2);
+    follower.poll();
+    assert.equal(sys.syncs, 2);
+    // A failure anywhere makes the next poll a full one, whatever the signature says.
+    sys.failSync = new RingctlError('map gone');
+    sig = 'c';
+    follower.poll();
+    follower.poll();
+    assert.equal(sys.syncs, 4);
+    sys.failSync = undefined;
+    follower.poll();
+    follower.poll();
+    assert.equal(sys.syncs, 5);
+    // However quiet, a full poll every FULL_POLL_MS.
+    const now = Date.now;
+    try {
+      Date.now = () => now() + FULL_POLL_MS;
+      follower.poll();
+    } finally {
+      Date.now = now;
+    }
+    assert.equal(sys.syncs, 6);
   });
 
   it('polls every intervalMs from start() until stop()', async () => {
