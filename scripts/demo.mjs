@@ -41,8 +41,8 @@ async function iperf(addr) {
 
 let failed = false;
 try {
-  step('Booting two guests with ring0 (npm run lab -- up --guests 2)');
-  process.stdout.write((await lab('up', '--guests', '2')).stdout);
+  step('Booting two guests with ring0, doorbell mode (npm run lab -- up --guests 2 --doorbell)');
+  process.stdout.write((await lab('up', '--guests', '2', '--doorbell')).stdout);
 
   step('The region on the host: one slot per guest, each with its ring0 MAC and addresses');
   const host = await $`node bin/ringctl.js host status --name ${process.env.KVMRING_LAB}`;
