@@ -72,8 +72,8 @@ try {
     ),
   );
 
-  step('ring0 counters in g1 (ethtool -S ring0, non-zero)');
-  await show('g1', "ethtool -S ring0 | grep -v ': 0$' | head -12");
+  step('ringctl stats in g1: ring0 per peer, eth1, the peer table');
+  await show('g1', 'node bin/ringctl.js stats');
 } catch (err) {
   failed = true;
   console.error(chalk.red(`demo failed: ${err.stderr || err.message}`));
