@@ -72,7 +72,7 @@ try {
     ),
   );
 
-  step('ringctl stats in g1: ring0 per peer, eth1, the peer table');
+  step('ringctl stats in g1: ring0 per peer and the peer table');
   await show('g1', 'node bin/ringctl.js stats');
 } catch (err) {
   failed = true;
