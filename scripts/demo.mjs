@@ -72,6 +72,20 @@ try {
     ),
   );
 
+  step('ringctl attach: XDP and transparent mode on eth1, so eth1 addresses take the ring');
+  for (const g of ['g1', 'g2']) {
+    await show(g, 'node bin/ringctl.js attach eth1 --subnet 198.51.100.0/24 --transparent');
+  }
+  const counters = async () => ({
+    ring: Number(await inGuest('g1', 'cat', '/sys/class/net/ring0/statistics/tx_bytes')),
+    eth1: Number(await inGuest('g1', 'cat', '/sys/class/net/eth1/statistics/tx_bytes')),
+  });
+  const c0 = await counters();
+  const tt = await iperf('192.0.2.2');
+  const c1 = await counters();
+  console.log(`  iperf3 g1 -> 192.0.2.2 (an eth1 address): ${chalk.bold(tt.toFixed(2))} Gbit/s`);
+  console.log(`  bytes sent meanwhile: ring0 ${c1.ring - c0.ring}, eth1 ${c1.eth1 - c0.eth1}`);
+
   step('ringctl stats in g1: ring0 per peer and the peer table');
   await show('g1', 'node bin/ringctl.js stats');
 } catch (err) {
