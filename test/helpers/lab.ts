@@ -49,6 +49,16 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** Polls `check` every `everyMs` until it returns true; fails naming `what` after `ms`. */
+export async function eventually(ms: number, what: string, check: () => Promise<boolean>, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  assert.fail(`${what} did not happen within ${ms} ms`);
+}
+
 /** Patterns that must never appear in a guest's kernel log. */
 export const KERNEL_TROUBLE =
   /Oops|WARNING:|BUG:|Kernel panic|Call Trace|general protection fault|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;

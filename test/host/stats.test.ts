@@ -16,23 +16,12 @@ import { StatsClient } from '../../src/stats/grpc.js';
 import { samples } from '../../src/stats/prometheus.js';
 import { REPO } from '../helpers/lab.js';
 import { runCli } from '../helpers/run-cli.js';
+import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
 import { ensureBpffs, Netns } from './netns.js';
 
 const PYTHON = '/usr/bin/python3';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Prometheus text -> `name{labels}` -> value (labels as prom-client prints them). */
-function parseExposition(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})? (\S+)$/.exec(line);
-    assert.ok(m, `cannot parse exposition line ${JSON.stringify(line)}`);
-    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return out;
-}
 
 function sampleKey(name: string, labels: Record<string, string>): string {
   const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);

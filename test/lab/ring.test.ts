@@ -7,21 +7,11 @@ import { openSync, closeSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 import { CONSTANTS } from '../../src/ring/layout.js';
-import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns true or `ms` pass; the last failure message if not. */
-async function eventually(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(250);
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
 
 /** Bytes an iperf3 TCP run moved; retries while the server is still busy with an earlier client. */
 async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Promise<number> {

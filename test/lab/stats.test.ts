@@ -9,22 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Prometheus text -> `name{labels}` -> value. */
-function parseExposition(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})? (\S+)$/.exec(line);
-    assert.ok(m, `cannot parse exposition line ${JSON.stringify(line)}`);
-    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return out;
-}
 
 const sampleKey = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 
 import { formatIp, formatMac, type IpFamily } from '../../src/xdp/cidr.js';
 import { XDP_STATS, TC_STATS } from '../../src/xdp/codecs.js';
-import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, eventually as pollUntil, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
@@ -28,15 +28,8 @@ const PINS = '/sys/fs/bpf/ringctl/eth1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
-/** Polls `check` until it returns true or `ms` pass. */
-async function eventually(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(300);
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
+/** Polls every 300 ms: the checks here run ringctl or bpftool in a guest. */
+const eventually = (ms: number, what: string, check: () => Promise<boolean>) => pollUntil(ms, what, check, 300);
 
 interface BpftoolEntry<K, V> {
   formatted: { key: K; value?: V; values?: { cpu: number; value: V }[] };
