@@ -3,8 +3,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
-import { collectStats } from '../stats/collect.js';
-import { ListenError, startServer, type RunningServer } from '../stats/server.js';
+import type { RunningServer } from '../stats/server.js';
 import { reportFailure } from '../xdp/cli.js';
 import { RingctlError } from '../xdp/errors.js';
 import { isValidIfname } from '../xdp/netdev.js';
@@ -59,6 +58,10 @@ export class ServeCommand extends Command {
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     for (const i of this.interfaces) if (!isValidIfname(i)) throw new UsageError(`${i}: not an interface name (--interface)`);
 
+    // grpc-js, protobufjs and prom-client load only for this verb: they take
+    // seconds in a small guest, which every other verb would pay for.
+    const { ListenError, startServer } = await import('../stats/server.js');
+    const { collectStats } = await import('../stats/collect.js');
     const log = (line: string) => this.context.stdout.write(`${line}\n`);
     const env = this.context.env;
     const collect = () =>

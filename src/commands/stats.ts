@@ -1,12 +1,11 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
-import { StatsSnapshot, type StatsSnapshot as Snapshot } from '../gen/kvmring/v1/stats.js';
+import type { StatsSnapshot as Snapshot } from '../gen/kvmring/v1/stats.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, grpcTarget, parseAddress } from '../stats/address.js';
-import { collectStats } from '../stats/collect.js';
-import { describeGrpcError, MAX_WATCH_MS, MIN_WATCH_MS, StatsClient } from '../stats/grpc.js';
 import { renderStats } from '../stats/table.js';
+import { MAX_WATCH_MS, MIN_WATCH_MS } from '../stats/watch.js';
 import { isValidIfname } from '../xdp/netdev.js';
 import { pinRoot } from '../xdp/pins.js';
 
@@ -68,10 +67,12 @@ export class StatsCommand extends Command {
       if (this.interfaces.length || this.ring !== 'ring0') throw new UsageError('--ring and --interface are the server\'s settings; they do not go with --remote');
     }
 
+    // protobufjs and grpc-js take seconds to load in a small guest: only when needed.
+    const toJSON = this.json ? (await import('../gen/kvmring/v1/stats.js')).StatsSnapshot.toJSON : undefined;
     let previous: Snapshot | undefined;
     const print = (s: Snapshot) => {
       const out = this.context.stdout;
-      if (this.json) out.write(`${JSON.stringify(StatsSnapshot.toJSON(s), null, this.watch === undefined ? 2 : undefined)}\n`);
+      if (toJSON) out.write(`${JSON.stringify(toJSON(s), null, this.watch === undefined ? 2 : undefined)}\n`);
       else {
         if (this.watch !== undefined) {
           const when = new Date(Number(s.timeUnixNano / 1_000_000n)).toISOString();
@@ -84,6 +85,7 @@ export class StatsCommand extends Command {
 
     if (target !== undefined) return this.#remote(target, print);
 
+    const { collectStats } = await import('../stats/collect.js');
     const read = () =>
       collectStats({
         ring: this.ring,
@@ -103,6 +105,7 @@ export class StatsCommand extends Command {
   }
 
   async #remote(target: string, print: (s: Snapshot) => void): Promise<number> {
+    const { describeGrpcError, StatsClient } = await import('../stats/grpc.js');
     const client = new StatsClient(target);
     try {
       if (this.watch === undefined) {

@@ -13,9 +13,7 @@ import {
   type WatchStatsResponse,
 } from '../gen/kvmring/v1/stats.js';
 
-export const DEFAULT_WATCH_MS = 1000;
-export const MIN_WATCH_MS = 100;
-export const MAX_WATCH_MS = 3_600_000;
+import { watchInterval } from './watch.js';
 
 function definition<Req, Res>(m: Method<Req, Res>, originalName: string): grpc.MethodDefinition<Req, Res> {
   return {
@@ -41,15 +39,6 @@ export interface StatsHandlersOptions {
   collect: () => StatsSnapshot;
   /** Logs a failed call or a stream that ended badly (one line). */
   log?: (line: string) => void;
-}
-
-/** The checked interval of a WatchStats request, or why it is bad. */
-export function watchInterval(ms: number): number | string {
-  if (ms === 0) return DEFAULT_WATCH_MS;
-  if (!Number.isInteger(ms) || ms < MIN_WATCH_MS || ms > MAX_WATCH_MS) {
-    return `interval_ms must be 0 (for ${DEFAULT_WATCH_MS}) or ${MIN_WATCH_MS} to ${MAX_WATCH_MS}, not ${ms}`;
-  }
-  return ms;
 }
 
 /**

@@ -7,7 +7,7 @@ import { StatsSnapshot, type StatsSnapshot as Snapshot } from '../../src/gen/kvm
 import { AddressError, grpcTarget, parseAddress } from '../../src/stats/address.js';
 import { collectStats } from '../../src/stats/collect.js';
 import { EthtoolError, type EthtoolStats } from '../../src/stats/ethtool.js';
-import { watchInterval } from '../../src/stats/grpc.js';
+import { watchInterval } from '../../src/stats/watch.js';
 import { METRICS, samples } from '../../src/stats/prometheus.js';
 import { ringStats } from '../../src/stats/ring.js';
 import { parseProcNetDev, parseRegions, programStats, PROGRAM_KINDS } from '../../src/stats/sources.js';
