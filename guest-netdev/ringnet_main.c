@@ -205,8 +205,10 @@ static const struct ringnet_stat ringnet_peer_stat_desc[] = {
 };
 
 #define RINGNET_NREGION_STATS	ARRAY_SIZE(ringnet_region_stat_desc)
+/* Two gauges follow a peer's counters: ring_tx_used_bytes, ring_rx_used_bytes. */
+#define RINGNET_NPEER_GAUGES	2
 #define RINGNET_NPEER_STATS	(ARRAY_SIZE(ringnet_peer_stat_desc) + RINGNET_TX_NSTATS + \
-				 RINGNET_RX_NSTATS)
+				 RINGNET_RX_NSTATS + RINGNET_NPEER_GAUGES)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -1214,6 +1216,8 @@ static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
 				ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_%s", i, s, ringnet_tx_stat_desc[j].name);
 			for (j = 0; j < RINGNET_RX_NSTATS; j++)
 				ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_%s", i, s, ringnet_rx_stat_desc[j].name);
+			ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_used_bytes", i, s);
+			ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_used_bytes", i, s);
 		}
 	}
 	rcu_read_unlock_bh();
@@ -1239,6 +1243,9 @@ static void ringnet_get_ethtool_stats(struct net_device *dev, struct ethtool_sta
 				*data++ = *(u64 *)((u8 *)&p->tx.stats + ringnet_tx_stat_desc[j].offset);
 			for (j = 0; j < RINGNET_RX_NSTATS; j++)
 				*data++ = *(u64 *)((u8 *)&p->rx.stats + ringnet_rx_stat_desc[j].offset);
+			/* occupancy: reads the other ends' words once, acts on nothing */
+			*data++ = ringnet_tx_used(&p->tx);
+			*data++ = ringnet_rx_used(&p->rx);
 		}
 	}
 	rcu_read_unlock_bh();

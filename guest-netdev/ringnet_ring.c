@@ -728,3 +728,31 @@ int ringnet_region_format(void *region, u64 region_size, u32 max_peers, u32 ring
 	smp_store_release(&h->magic, KVMRING_MAGIC);
 	return 0;
 }
+
+/* ---- occupancy ------------------------------------------------------------ */
+
+/* front - back if the other end's word (pos) is in our epoch and in range, else 0. */
+static u32 ringnet_used(const struct ringnet_ring *r, u64 pos, u32 ours, bool producer)
+{
+	u32 theirs = KVMRING_POS_INDEX(pos);
+	u32 front = producer ? ours : theirs, back = producer ? theirs : ours;
+
+	if (KVMRING_POS_EPOCH(pos) != READ_ONCE(r->epoch) ||
+	    !ringnet_span_ok(front, back, r->size))
+		return 0;
+	return front - back;
+}
+
+u32 ringnet_tx_used(const struct ringnet_tx *tx)
+{
+	if (!tx->ring.hdr)
+		return 0;
+	return ringnet_used(&tx->ring, READ_ONCE(tx->ring.hdr->cons), READ_ONCE(tx->published), true);
+}
+
+u32 ringnet_rx_used(const struct ringnet_rx *rx)
+{
+	if (!rx->ring.hdr)
+		return 0;
+	return ringnet_used(&rx->ring, READ_ONCE(rx->ring.hdr->prod), READ_ONCE(rx->cons), false);
+}

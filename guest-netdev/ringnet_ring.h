@@ -244,4 +244,15 @@ bool ringnet_rx_arm(struct ringnet_rx *rx);
 void ringnet_rx_disarm(struct ringnet_rx *rx);
 void ringnet_rx_reset(struct ringnet_rx *rx);
 
+/*
+ * Occupancy, for monitoring: the bytes published into the ring and not yet
+ * taken by the consumer, as this end sees them now (records with their
+ * headers and padding, 0..ring size). Each reads the other end's word once
+ * and acts on nothing: a word from another epoch or out of range reads as 0,
+ * and the datapath counts and repairs it when it next looks. May run while
+ * the datapath works on another CPU; the answer is a snapshot.
+ */
+u32 ringnet_tx_used(const struct ringnet_tx *tx);
+u32 ringnet_rx_used(const struct ringnet_rx *rx);
+
 #endif /* RINGNET_RING_H */
