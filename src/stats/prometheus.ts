@@ -48,6 +48,12 @@ export const METRICS = {
   kvmring_ring_transmit_bytes_total: { kind: 'counter', help: 'Bytes sent to the peer over the ring.', labels: PEER },
   kvmring_ring_transmit_drop_total: { kind: 'counter', help: 'Frames for the peer that were dropped.', labels: PEER },
   kvmring_ring_kicks_total: { kind: 'counter', help: 'Doorbells rung for the peer.', labels: PEER },
+  kvmring_ring_used_bytes: {
+    kind: 'gauge',
+    help: 'Bytes waiting in a ring: direction tx is the ring to the peer, rx the ring from it.',
+    labels: [...PEER, 'direction'],
+  },
+  kvmring_ring_size_bytes: { kind: 'gauge', help: 'The size of each ring between this guest and the peer.', labels: PEER },
   kvmring_ring_transmit_events_total: {
     kind: 'counter',
     help: 'Events of the ring to the peer: full, bad_len, kicks, bad_index, resets, reset_follows.',
@@ -171,6 +177,13 @@ export function samples(s: StatsSnapshot): Sample[] {
             out.push({ name: 'kvmring_ring_peer_heartbeat_age_seconds', labels: l, value: p.heartbeatAgeMs / 1000 });
           }
           if (p.counters) out.push(...peerSamples(l, p.counters));
+          if (p.occupancy) {
+            out.push(
+              { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'tx' }, value: p.occupancy.txUsedBytes },
+              { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'rx' }, value: p.occupancy.rxUsedBytes },
+              { name: 'kvmring_ring_size_bytes', labels: l, value: p.occupancy.sizeBytes },
+            );
+          }
         }
         const c = r.counters;
         if (!c) continue;

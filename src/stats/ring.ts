@@ -2,7 +2,8 @@
 // (tx_no_peer, rN_<region counter>, rN_peerM_<peer counter>,
 // rN_peerM_ring_tx_<x>, rN_peerM_ring_rx_<x>; ringnet's descriptor tables)
 // matched to the proto's fields by name, so a counter the proto names is filled
-// without code here, and one it does not name lands in `other`.
+// without code here, and one it does not name lands in `other`. The two gauges
+// rN_peerM_ring_{tx,rx}_used_bytes become the peer's occupancy.
 import type { TablePeer } from '../peers/table.js';
 import {
   RingPeerCounters as RingPeerCountersCodec,
@@ -101,7 +102,7 @@ export function ringStats(src: RingSources): RingStats {
         ipv4: [],
         ipv6: [],
         counters: emptyPeerCounters(),
-        occupancy: null, // ringnet does not expose ring occupancy (yet)
+        occupancy: null, // set by the ring_*_used_bytes gauges (ringnet 0.1.0 on)
       };
       peers.set(id, p);
     }
@@ -121,6 +122,13 @@ export function ringStats(src: RingSources): RingStats {
       if (m) {
         const c = peer(Number(m[1]), Number(m[2])).counters!;
         const stat = m[3];
+        const used = /^ring_(tx|rx)_used_bytes$/.exec(stat);
+        if (used) {
+          const p = peer(Number(m[1]), Number(m[2]));
+          p.occupancy ??= { txUsedBytes: 0, rxUsedBytes: 0, sizeBytes: 0 };
+          p.occupancy[used[1] === 'tx' ? 'txUsedBytes' : 'rxUsedBytes'] = Number(value);
+          continue;
+        }
         const tx = /^ring_tx_(.+)$/.exec(stat);
         const rx = /^ring_rx_(.+)$/.exec(stat);
         if (PEER_FIELDS.has(stat)) set(c, PEER_FIELDS.get(stat)!, value);
@@ -170,7 +178,11 @@ export function ringStats(src: RingSources): RingStats {
   for (const [id, p] of peers) {
     const rn = Number(id.split('/')[0]);
     const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(p.counters!);
-    if (keep) region(rn).peers.push(p);
+    if (!keep) continue;
+    if (p.occupancy) p.occupancy.sizeBytes = region(rn).ringSizeBytes;
+    // Our own slot has no rings.
+    if (p.state === 'PEER_STATE_SELF') p.occupancy = null;
+    region(rn).peers.push(p);
   }
   ring.regions = [...regions.values()].sort((a, b) => a.region - b.region);
   for (const r of ring.regions) r.peers.sort((a, b) => a.slot - b.slot);

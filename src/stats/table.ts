@@ -121,7 +121,14 @@ function peerTable(s: StatsSnapshot): string {
     for (const p of region.peers) rows.push(peerRow(region.region, p));
   }
   if (!rows.length) return '';
-  return alignedTable(['REGION', 'SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'IPV4', 'IPV6'], rows, new Set());
+  return alignedTable(['REGION', 'SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'TX RING', 'RX RING', 'IPV4', 'IPV6'], rows, new Set([6, 7]));
+}
+
+/** How full a ring is, in percent of its size; '-' when unknown. */
+function fill(used: number | undefined, size: number | undefined): string {
+  if (used === undefined || !size) return '-';
+  const pct = (100 * used) / size;
+  return `${pct.toFixed(pct && pct < 10 ? 1 : 0)}%`;
 }
 
 function peerRow(region: number, p: RingPeer): string[] {
@@ -133,6 +140,8 @@ function peerRow(region: number, p: RingPeer): string[] {
     String(p.generation),
     p.mac || '-',
     age,
+    fill(p.occupancy?.txUsedBytes, p.occupancy?.sizeBytes),
+    fill(p.occupancy?.rxUsedBytes, p.occupancy?.sizeBytes),
     p.ipv4.join(',') || '-',
     p.ipv6.join(',') || '-',
   ];

@@ -79,8 +79,32 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
       const t = table.find((x) => x.slot === p.slot);
       assert.equal(p.mac, t?.mac);
     }
-    assert.equal(peerOf(s, 2).occupancy, null, 'ringnet does not expose occupancy yet');
     assert.equal(s.interfaces.find((i) => i.device === 'ring0')?.error, '');
+  });
+
+  it('reports how full each ring is: empty when idle, bytes waiting under a TCP stream', async () => {
+    // Idle: every ring drained.
+    const s = await remoteStats('g1');
+    const size = s.ring!.regions[0].ringSizeBytes;
+    for (const n of [2, 3]) assert.deepEqual(peerOf(s, n).occupancy, { txUsedBytes: 0, rxUsedBytes: 0, sizeBytes: size }, `g1's rings with g${n}`);
+    assert.equal(s.ring!.regions[0].peers.find((p) => p.state === 'PEER_STATE_SELF')?.occupancy, null);
+    // Under a TCP stream g3 -> g1, g1 finds bytes waiting in the ring from g3 at
+    // some instants (the one-vCPU consumer does not keep up with the producer).
+    const slot = peerOf(s, 3).slot;
+    await lab.sh('g1', 'pgrep -x iperf3 >/dev/null || iperf3 -s -D');
+    const out = await lab.sh('g3', 'iperf3 -c 198.51.100.1 -t 15 >/dev/null 2>&1 & echo started', { timeoutMs: 60_000 });
+    assert.match(out, /started/);
+    const seen = await lab.sh(
+      'g1',
+      `sleep 2; for i in $(seq 40); do ethtool -S ring0 | awk '$1=="r0_peer${slot}_ring_rx_used_bytes:" {print $2}'; sleep 0.1; done`,
+      { timeoutMs: 120_000 },
+    );
+    const values = seen.trim().split('\n').map(Number);
+    assert.equal(values.length, 40, seen);
+    assert.ok(values.every((v) => v >= 0 && v <= size), `a value out of 0..${size}: ${values.join(' ')}`);
+    assert.ok(values.some((v) => v > 0), `g1 never saw bytes waiting from g3 under iperf3: ${values.join(' ')}`);
+    await lab.sh('g3', 'while pgrep -x iperf3 >/dev/null; do sleep 0.5; done', { timeoutMs: 120_000 });
+    console.log(`      (g1's ring from g3 under iperf3: up to ${Math.max(...values)} of ${size} bytes waiting)`);
   });
 
   it('the counters of the peer a ping goes to move, and agree with ethtool -S ring0', async () => {

@@ -318,7 +318,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     await lab.sh('g1', 'rm -f /tmp/event.out /tmp/unload-now');
     // Long enough for ringctl to start in a busy TCG guest (seconds, several
     // times its idle time) and for a dozen seconds of traffic after it.
-    const run = iperfAcross('g1', '192.0.2.2', 75, `node ${RINGCTL} detach eth1`);
+    const run = iperfAcross('g1', '192.0.2.2', 120, `node ${RINGCTL} detach eth1`);
     // g2 takes its side off too (its replies move back to eth1), while g1 detaches.
     await eventually(180_000, 'g1 starting to detach', async () => (await lab.exec('g1', ['test', '-e', '/tmp/event.out'])).code === 0);
     assert.match(await ringctlOk('g2', 'detach eth1'), /^eth1: detached tc_transparent/m);

@@ -21,13 +21,19 @@ const PEER = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes', 'tx_dropped', 
 const TX = ['frames', 'bytes', 'full', 'bad_len', 'kicks', 'bad_index', 'resets', 'reset_follows'];
 const RX = ['frames', 'bytes', 'bad_desc', 'bad_meta', 'dropped', 'dropped_bytes', 'bad_index', 'resets', 'reset_follows'];
 
-/** `ethtool -S ring0` of one region with `slots` slots, every counter zero but those in `set`. */
-function ringnetStats(slots: number, set: Record<string, bigint> = {}, extra: string[] = []): Map<string, bigint> {
+const GAUGES = ['ring_tx_used_bytes', 'ring_rx_used_bytes'];
+
+/**
+ * `ethtool -S ring0` of one region with `slots` slots, every counter zero but
+ * those in `set`; `gauges: false` as a driver before the occupancy gauges.
+ */
+function ringnetStats(slots: number, set: Record<string, bigint> = {}, extra: string[] = [], gauges = true): Map<string, bigint> {
   const names = ['tx_no_peer', ...REGION.map((n) => `r0_${n}`)];
   for (let s = 0; s < slots; s++) {
     names.push(...PEER.map((n) => `r0_peer${s}_${n}`));
     names.push(...TX.map((n) => `r0_peer${s}_ring_tx_${n}`));
     names.push(...RX.map((n) => `r0_peer${s}_ring_rx_${n}`));
+    if (gauges) names.push(...GAUGES.map((n) => `r0_peer${s}_${n}`));
   }
   names.push(...extra);
   return new Map(names.map((n) => [n, set[n] ?? 0n]));
@@ -119,6 +125,8 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
         r0_peer0_ring_tx_full: 3n,
         r0_peer0_ring_rx_bad_desc: 4n,
         r0_peer2_kicks: 5n,
+        r0_peer0_ring_tx_used_bytes: 4096n,
+        r0_peer0_ring_rx_used_bytes: 128n,
       });
       const ring = ringStats({
         device: 'ring0',
@@ -146,8 +154,16 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.equal(p0.counters?.txBytes, 2000n);
       assert.equal(p0.counters?.ringTx?.full, 3n);
       assert.equal(p0.counters?.ringRx?.badDesc, 4n);
-      assert.equal(p0.occupancy, null, 'ringnet does not expose occupancy');
+      assert.deepEqual(p0.occupancy, { txUsedBytes: 4096, rxUsedBytes: 128, sizeBytes: 1 << 20 });
+      assert.deepEqual(p0.counters?.other, {}, 'the gauges are not counters');
+      assert.equal(r.peers[1].occupancy, null, 'our own slot has no rings');
       assert.equal(r.peers[2].counters?.kicks, 5n);
+    });
+
+    it('leaves occupancy unset with a driver that has no occupancy gauges', () => {
+      const stats = ringnetStats(2, { r0_peer0_rx_packets: 1n }, [], false);
+      const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
+      assert.equal(ring.regions[0].peers[0].occupancy, null);
     });
 
     it('keeps counters of a newer driver under their names in `other`', () => {
@@ -223,7 +239,7 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       pinRoot,
       sysfsNet: sysfs,
       procNetDev,
-      ethtool: ethtool(ringnetStats(4, { r0_peer0_rx_packets: 42n, r0_peer0_rx_bytes: 4200n, r0_peer0_ring_rx_bad_desc: 1n, r0_polls: 77n })),
+      ethtool: ethtool(ringnetStats(4, { r0_peer0_rx_packets: 42n, r0_peer0_rx_bytes: 4200n, r0_peer0_ring_rx_bad_desc: 1n, r0_polls: 77n, r0_peer0_ring_tx_used_bytes: 52429n })),
       now: () => 1_000_000_000n,
     });
   }
@@ -243,8 +259,9 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.ok(lines.some((l) => /^ring\s+ring0\s+0\s+rx\s+42\s+4200$/.test(l)), text);
       assert.ok(lines.some((l) => /^ring\s+ring0\s+0\s+ring_rx_bad_desc\s+1\s+-$/.test(l)), text);
       assert.ok(lines.some((l) => /^ring\s+ring0\s+-\s+polls\s+77\s+-$/.test(l)), text);
-      assert.ok(lines.some((l) => /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+IPV4\s+IPV6$/.test(l)), text);
-      assert.ok(lines.some((l) => /^0\s+0\s+up\s+3\s+4e:6c:45:0e:5d:01\s+76 ms\s+198\.51\.100\.1,192\.0\.2\.1\s+2001:db8:2::1,2001:db8:1::1$/.test(l)), text);
+      assert.ok(lines.some((l) => /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/.test(l)), text);
+      // 52429 of 1 MiB: 5.0 %
+      assert.ok(lines.some((l) => /^0\s+0\s+up\s+3\s+4e:6c:45:0e:5d:01\s+76 ms\s+5\.0%\s+0%\s+198\.51\.100\.1,192\.0\.2\.1\s+2001:db8:2::1,2001:db8:1::1$/.test(l)), text);
       assert.ok(renderStats(s, { all: true }).split('\n').some((l) => /eth1\s+-\s+rx_errors\s+0/.test(l)));
     });
 
@@ -274,9 +291,11 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
         assert.deepEqual(Object.keys(x.labels).sort(), [...METRICS[x.name].labels].sort(), x.name);
       }
       const names = new Set(samples(s).map((x) => x.name));
-      for (const n of ['kvmring_build_info', 'kvmring_xdp_packets_total', 'kvmring_tc_packets_total', 'kvmring_ring_receive_packets_total', 'kvmring_network_receive_bytes_total']) {
+      for (const n of ['kvmring_build_info', 'kvmring_xdp_packets_total', 'kvmring_tc_packets_total', 'kvmring_ring_receive_packets_total', 'kvmring_network_receive_bytes_total', 'kvmring_ring_used_bytes', 'kvmring_ring_size_bytes']) {
         assert.ok(names.has(n as never), n);
       }
+      const used = samples(s).filter((x) => x.name === 'kvmring_ring_used_bytes' && x.labels.peer === '0');
+      assert.deepEqual(used.map((x) => [x.labels.direction, x.value]), [['tx', 52429], ['rx', 0]]);
     });
 
     it('carries the snapshot\'s values: every counter row of the table is a sample', () => {

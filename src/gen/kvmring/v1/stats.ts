@@ -175,7 +175,10 @@ export interface RingPeer {
   ipv4: string[];
   ipv6: string[];
   counters: RingPeerCounters | null;
-  /** How full the two rings are. Not set: the driver does not expose it yet. */
+  /**
+   * How full the two rings are (ethtool -S: rN_peerM_ring_{tx,rx}_used_bytes).
+   * Not set for our own slot, or with a driver that does not expose it.
+   */
   occupancy: RingOccupancy | null;
 }
 
@@ -228,9 +231,16 @@ export interface RingRxCounters {
   resetFollows: bigint;
 }
 
+/**
+ * Bytes published into a ring and not yet taken by its consumer (records with
+ * their headers and padding), as this guest sees them when asked.
+ */
 export interface RingOccupancy {
+  /** In the ring this guest produces into (to the peer). */
   txUsedBytes: number;
+  /** In the ring this guest consumes from (from the peer). */
   rxUsedBytes: number;
+  /** The size of each of the two rings. */
   sizeBytes: number;
 }
 
