@@ -1,16 +1,14 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
-import { PeerFollower } from '../peers/follower.js';
-import { initialPeers, type InterfacePeers } from '../peers/sync.js';
+import type { PeerFollower } from '../peers/follower.js';
+import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
-import { attach, type XdpMode } from '../xdp/attach.js';
+import type { XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
 import { reportFailure, requireRoot } from '../xdp/cli.js';
 import { RingctlError } from '../xdp/errors.js';
-import { hwAddr, ifNameToIndex } from '../xdp/netdev.js';
 import { pinRoot } from '../xdp/pins.js';
-import { bpfDir } from '../xdp/programs.js';
 
 export class AttachCommand extends Command {
   static override paths = [['attach']];
@@ -70,6 +68,8 @@ export class AttachCommand extends Command {
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }
+    // koffi and libbpf take seconds to load in a small guest: only for this verb.
+    const { hwAddr, ifNameToIndex } = await import('../xdp/netdev.js');
     if (ifNameToIndex(this.ifname) === undefined) throw new UsageError(`${this.ifname}: no such interface`);
     if (ifNameToIndex(this.ring) === undefined) {
       // The default ring missing is a guest without ringnet, not a typo.
@@ -79,6 +79,10 @@ export class AttachCommand extends Command {
     if (this.ring === this.ifname) throw new UsageError(`${this.ifname}: the ring device must be another interface (--ring)`);
     if (!hwAddr(this.ring)) throw new UsageError(`${this.ring}: not an Ethernet device; --ring must name ring0 or a stand-in with a MAC`);
 
+    const { bpfDir } = await import('../xdp/programs.js');
+    const { initialPeers } = await import('../peers/sync.js');
+    const { attach } = await import('../xdp/attach.js');
+    const { PeerFollower } = await import('../peers/follower.js');
     const root = pinRoot(this.context.env);
     const sysfs = sysfsNet(this.context.env);
     try {
@@ -99,14 +103,16 @@ export class AttachCommand extends Command {
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }
-    if (this.follow) await this.followUntilSignal(root, sysfs);
+    if (this.follow) {
+      const out = this.context.stdout;
+      await this.followUntilSignal(new PeerFollower({ pinRoot: root, sysfs, log: (line) => out.write(`${line}\n`) }));
+    }
     return 0;
   }
 
-  /** Runs a PeerFollower until SIGINT or SIGTERM. */
-  private async followUntilSignal(root: string, sysfs: string): Promise<void> {
+  /** Runs `follower` until SIGINT or SIGTERM. */
+  private async followUntilSignal(follower: PeerFollower): Promise<void> {
     const out = this.context.stdout;
-    const follower = new PeerFollower({ pinRoot: root, sysfs, log: (line) => out.write(`${line}\n`) });
     out.write(`following the peer tables every ${follower.intervalMs} ms; SIGINT or SIGTERM stops\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const on = (sig: NodeJS.Signals) => {

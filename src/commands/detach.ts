@@ -2,8 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { existsSync } from 'node:fs';
 
 import { reportFailure, requireRoot } from '../xdp/cli.js';
-import { detach } from '../xdp/detach.js';
-import { ifNameToIndex, isValidIfname } from '../xdp/netdev.js';
+import { isValidIfname } from '../xdp/ifname.js';
 import { pinPaths, pinRoot } from '../xdp/pins.js';
 
 export class DetachCommand extends Command {
@@ -27,6 +26,9 @@ export class DetachCommand extends Command {
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }
+    // koffi and libbpf take seconds to load in a small guest: only for this verb.
+    const { ifNameToIndex } = await import('../xdp/netdev.js');
+    const { detach } = await import('../xdp/detach.js');
     const root = pinRoot(this.context.env);
     // A gone interface is fine if it left pins (that is what detach cleans up).
     if (ifNameToIndex(this.ifname) === undefined && !existsSync(pinPaths(root, this.ifname).dir)) {

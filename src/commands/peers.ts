@@ -1,11 +1,9 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { inCidr, subnetOf } from '../peers/classify.js';
-import { localAddresses } from '../peers/local.js';
 import { formatAge, readPeerTable, sysfsNet, type TablePeer } from '../peers/table.js';
 import { parseIp, type Cidr } from '../xdp/cidr.js';
 import { reportFailure, table } from '../xdp/cli.js';
-import { isValidIfname } from '../xdp/netdev.js';
+import { isValidIfname } from '../xdp/ifname.js';
 
 export class PeersCommand extends Command {
   static override paths = [['peers']];
@@ -32,6 +30,9 @@ export class PeersCommand extends Command {
 
   async execute(): Promise<number> {
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
+    // localAddresses() goes through koffi, which takes seconds to load in a small guest.
+    const { localAddresses } = await import('../peers/local.js');
+    const { inCidr, subnetOf } = await import('../peers/classify.js');
     let peers: TablePeer[];
     let problems: string[];
     let ringSubnets: Cidr[];

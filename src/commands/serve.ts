@@ -1,12 +1,12 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { PeerFollower } from '../peers/follower.js';
+import type { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
 import type { RunningServer } from '../stats/server.js';
 import { reportFailure } from '../xdp/cli.js';
 import { RingctlError } from '../xdp/errors.js';
-import { isValidIfname } from '../xdp/netdev.js';
+import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 
 export class ServeCommand extends Command {
@@ -62,6 +62,7 @@ export class ServeCommand extends Command {
     // seconds in a small guest, which every other verb would pay for.
     const { ListenError, startServer } = await import('../stats/server.js');
     const { collectStats } = await import('../stats/collect.js');
+    const { PeerFollower } = await import('../peers/follower.js');
     const log = (line: string) => this.context.stdout.write(`${line}\n`);
     const env = this.context.env;
     const collect = () =>

@@ -6,7 +6,7 @@ import { sysfsNet } from '../peers/table.js';
 import { AddressError, grpcTarget, parseAddress } from '../stats/address.js';
 import { renderStats } from '../stats/table.js';
 import { MAX_WATCH_MS, MIN_WATCH_MS } from '../stats/watch.js';
-import { isValidIfname } from '../xdp/netdev.js';
+import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 
 export class StatsCommand extends Command {

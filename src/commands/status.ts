@@ -2,9 +2,8 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { reportFailure, requireRoot, table } from '../xdp/cli.js';
 import { formatCidr } from '../xdp/cidr.js';
-import { isValidIfname } from '../xdp/netdev.js';
-import { pinnedInterfaces, pinRoot, requireBpffs } from '../xdp/pins.js';
-import { inspect, stateJson, type IfaceState } from '../xdp/state.js';
+import { isValidIfname } from '../xdp/ifname.js';
+import type { IfaceState } from '../xdp/state.js';
 
 export class StatusCommand extends Command {
   static override paths = [['status']];
@@ -27,9 +26,16 @@ export class StatusCommand extends Command {
 
   async execute(): Promise<number> {
     for (const name of this.ifnames) if (!isValidIfname(name)) throw new UsageError(`${name}: not an interface name`);
-    let states: IfaceState[];
     try {
       requireRoot('status');
+    } catch (err) {
+      return reportFailure(this.context.stderr, err);
+    }
+    // koffi and libbpf take seconds to load in a small guest: only for this verb.
+    const { pinnedInterfaces, pinRoot, requireBpffs } = await import('../xdp/pins.js');
+    const { inspect, stateJson } = await import('../xdp/state.js');
+    let states: IfaceState[];
+    try {
       const root = pinRoot(this.context.env);
       requireBpffs(root);
       const names = this.ifnames.length ? this.ifnames : pinnedInterfaces(root);

@@ -2,7 +2,7 @@
 // reporting (one line, then any detail, exit 1), and a plain text table.
 import type { Writable } from 'node:stream';
 
-import { LibbpfError } from '../libbpf/index.js';
+import type { LibbpfError } from '../libbpf/errors.js';
 import { RingctlError } from './errors.js';
 
 export function requireRoot(verb: string): void {
@@ -21,13 +21,24 @@ export function reportFailure(stderr: Writable, err: unknown): number {
     if (err.detail) stderr.write(`${err.detail.replace(/\n*$/, '\n')}`);
     return 1;
   }
-  if (err instanceof LibbpfError) {
+  if (isLibbpfError(err)) {
     stderr.write(`ringctl: ${err.message}\n`);
     const log = err.log.trim();
     if (log) stderr.write(`${log.split('\n').slice(-15).join('\n')}\n`);
     return 1;
   }
   throw err;
+}
+
+/**
+ * A LibbpfError, known by its name and fields rather than by `instanceof`: its
+ * class comes with the binding, and loading koffi and libbpf for every command
+ * (even --help) costs seconds in a TCG guest.
+ */
+function isLibbpfError(err: unknown): err is LibbpfError {
+  if (!(err instanceof Error) || err.name !== 'LibbpfError') return false;
+  const e = err as Partial<LibbpfError>;
+  return typeof e.errno === 'number' && typeof e.code === 'string' && typeof e.log === 'string';
 }
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */

@@ -3,9 +3,12 @@
 // belongs to whoever mounted it.
 import koffi from 'koffi';
 
+import { IFNAMSIZ, isValidIfname } from './ifname.js';
+
+export { isValidIfname };
+
 type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
 const SIOCGIFHWADDR = 0x8927;
 const AF_INET = 2;
@@ -27,11 +30,6 @@ function c() {
     };
   }
   return libc;
-}
-
-/** True for a name the kernel could accept (1-15 bytes, no '/', ':' or whitespace). */
-export function isValidIfname(name: string): boolean {
-  return name.length > 0 && Buffer.byteLength(name) < IFNAMSIZ && !/[/:\s]/.test(name) && name !== '.' && name !== '..';
 }
 
 /** The device's ifindex, or undefined if there is no such device. */

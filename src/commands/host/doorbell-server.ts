@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 
 import { pathsFor, requireState } from '../../host/cli.js';
-import { DoorbellServer } from '../../host/doorbell.js';
+import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
 import { reportFailure } from '../../xdp/cli.js';
 import { RingctlError } from '../../xdp/errors.js';
@@ -27,6 +27,8 @@ export class HostDoorbellServerCommand extends Command {
       const paths = pathsFor(this.name, this.context.env);
       const s = requireState(paths);
       if (s.mode !== 'doorbell' || !s.doorbell) throw new RingctlError(`kvmring ${s.name} is not in doorbell mode`);
+      // The server's libc binding (koffi) is slow to load; no other verb needs it.
+      const { DoorbellServer } = await import('../../host/doorbell.js');
       server = await DoorbellServer.start({
         socket: s.doorbell.socket,
         regionPath: s.path,

@@ -1,7 +1,6 @@
 import { Command } from 'clipanion';
 
 import { nameOption, pathsFor } from '../../host/cli.js';
-import { hostDown } from '../../host/down.js';
 import { hostRunDir } from '../../host/state.js';
 import { reportFailure } from '../../xdp/cli.js';
 
@@ -26,6 +25,8 @@ export class HostDownCommand extends Command {
 
   async execute(): Promise<number> {
     const paths = pathsFor(this.name, this.context.env);
+    // host/down.js pulls in the libc binding (koffi), slow to load in a small guest.
+    const { hostDown } = await import('../../host/down.js');
     try {
       for (const line of await hostDown(hostRunDir(this.context.env), paths.name)) this.context.stdout.write(`${line}\n`);
       return 0;

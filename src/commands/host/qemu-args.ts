@@ -2,7 +2,6 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { parseGuestRef, shellQuote } from '../../host/args.js';
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import { qemuArgs } from '../../host/qemu.js';
 import { reportFailure } from '../../xdp/cli.js';
 
 export class HostQemuArgsCommand extends Command {
@@ -35,6 +34,8 @@ export class HostQemuArgsCommand extends Command {
     parseGuestRef(this.guest);
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/.test(this.id)) throw new UsageError(`--id must be a QEMU id (a letter, then letters, digits, '.', '_', '-'), not ${JSON.stringify(this.id)}`);
     const paths = pathsFor(this.name, this.context.env);
+    // Loaded here, not at the top: every other verb would load it too.
+    const { qemuArgs } = await import('../../host/qemu.js');
     let args: string[];
     try {
       const s = requireState(paths);

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import { formatStatus, hostStatus, type RegionStatus } from '../../host/status.js';
+import type { RegionStatus } from '../../host/status.js';
 import { reportFailure, table } from '../../xdp/cli.js';
 
 export class HostStatusCommand extends Command {
@@ -27,6 +27,8 @@ export class HostStatusCommand extends Command {
 
   async execute(): Promise<number> {
     const paths = pathsFor(this.name, this.context.env);
+    // host/status.js maps the region through koffi, slow to load in a small guest.
+    const { formatStatus, hostStatus } = await import('../../host/status.js');
     let r: RegionStatus;
     try {
       r = await hostStatus(paths, requireState(paths));

@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import { checkRegionSize, DEFAULT_REGION_SIZE, formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseSize, parseVectors } from '../../host/args.js';
 import { pathsFor, nameOption } from '../../host/cli.js';
 import { DEFAULT_REGION_DIR, hostRunDir } from '../../host/state.js';
-import { hostUp } from '../../host/up.js';
 import { reportFailure } from '../../xdp/cli.js';
 
 export class HostUpCommand extends Command {
@@ -48,6 +47,8 @@ export class HostUpCommand extends Command {
     if (this.vectors !== undefined && !this.doorbell) throw new UsageError('--vectors needs --doorbell');
     const vectors = parseVectors(this.vectors ?? '1');
     const paths = pathsFor(this.name, this.context.env);
+    // host/up.js formats the region through koffi and ring-core, slow to load in a small guest.
+    const { hostUp } = await import('../../host/up.js');
     try {
       const r = await hostUp({
         name: paths.name,
