@@ -72,6 +72,13 @@ struct ring_config {
 	__u8 ring_mac[6];	/* ring0's own MAC: the rewritten source */
 	__u16 flags;		/* reserved, 0 */
 	__u32 ring_ifindex;	/* ring0's ifindex (tc_transparent's bpf_redirect target) */
+	/*
+	 * The NIC's own MAC (xdp_ring): only frames addressed to it are
+	 * redirected, so a promiscuous NIC does not copy a neighbour's frames
+	 * into the ring.
+	 */
+	__u8 nic_mac[6];
+	__u16 rsvd;		/* 0 */
 };
 
 /* One counter in a per-CPU stats array. */
@@ -97,7 +104,8 @@ struct ring_stat {
 	X(NO_MATCH,	"no_match")	/* IP, neither a subnet nor a peer */ \
 	X(NO_PEER,	"no_peer")	/* in an inter-domain subnet, no peer has it */ \
 	X(PEER,		"peer")		/* a peer's address: redirected */ \
-	X(NO_RING,	"no_ring")	/* a peer's address, but ring_dev is empty */
+	X(NO_RING,	"no_ring")	/* a peer's address, but ring_dev is empty */ \
+	X(NOT_TO_US,	"not_to_us")	/* a peer's address, in a frame for another MAC */
 
 #define RING_STAT_ENUM_XDP(name, str) RING_XDP_##name,
 enum ring_xdp_stat {

@@ -2,7 +2,9 @@
 /*
  * xdp_ring: XDP on the ordinary NIC (eth1). A frame whose destination IP is a
  * co-resident peer's address is re-addressed to that peer's ring MAC and
- * redirected into ring0; everything else passes untouched. Every frame counts
+ * redirected into ring0, if the frame was addressed to the NIC itself (a
+ * promiscuous NIC also sees frames for its neighbours, which must not be
+ * copied into the ring); everything else passes untouched. Every frame counts
  * once under its verdict and once under its reason (ring_maps.h).
  */
 #include <linux/bpf.h>
@@ -107,7 +109,9 @@ int xdp_ring(struct xdp_md *ctx)
 	}
 
 	peer = ring_peer_lookup(&key);
-	if (peer)
+	if (peer && !ring_to_nic(eth))
+		reason = RING_XDP_NOT_TO_US;	/* the stack drops it as another host's */
+	else if (peer)
 		action = ring_xdp_to_ring(ctx, peer, vlans, proto, &reason);
 	else if (ring_subnet_match(&key))
 		reason = RING_XDP_NO_PEER;	/* the kernel routes it */

@@ -13,6 +13,19 @@
 
 const volatile struct ring_config ring_cfg = {};
 
+/* Whether the frame is addressed to the NIC's own MAC (ring_cfg.nic_mac). */
+static __always_inline int ring_to_nic(const struct ethhdr *eth)
+{
+	__u8 diff = 0;
+	int i;
+
+	/* Byte by byte, volatile reads: see ring_rewrite_eth(). */
+#pragma unroll
+	for (i = 0; i < ETH_ALEN; i++)
+		diff |= eth->h_dest[i] ^ ring_cfg.nic_mac[i];
+	return !diff;
+}
+
 /* Address a frame to a peer on ring0: its ring MAC, from ring0's MAC. */
 static __always_inline void ring_rewrite_eth(struct ethhdr *eth, const struct ring_peer *peer,
 					     __be16 proto)

@@ -38,9 +38,14 @@ const RING_MAC = '02:00:00:00:00:aa';
 const PEER_MAC = '02:00:00:00:00:02';
 
 // ---- frames ---------------------------------------------------------------
+// Frames go to NIC_MAC, eth1's MAC as xdp_ring is told. The repeated runs of
+// BPF_PROG_TEST_RUN share one buffer, and a redirected frame comes back
+// readdressed to the peer's ring MAC: with the peer's MAC as the NIC's, every
+// run takes the redirect path, not just the first.
+const NIC_MAC = PEER_MAC;
 function ethHdr(proto, tags = []) {
   const b = Buffer.alloc(14 + 4 * tags.length);
-  parseMac('02:00:00:00:01:02').copy(b, 0);
+  parseMac(NIC_MAC).copy(b, 0);
   parseMac('02:00:00:00:01:01').copy(b, 6);
   tags.forEach(([tpid, vid], i) => {
     b.writeUInt16BE(tpid, 12 + 4 * i);
@@ -136,7 +141,7 @@ let xdp, tc;
 try {
   await enterNamespace();
   const ringIfindex = ifNameToIndex('ring0');
-  const cfg = { ringMac: parseMac(RING_MAC), ringIfindex };
+  const cfg = { ringMac: parseMac(RING_MAC), ringIfindex, nicMac: parseMac(NIC_MAC) };
   xdp = openXdpObject(bpfDir(), cfg);
   xdp.load();
   setRingDevice(xdp.map(MAPS.dev).handle, ringIfindex);

@@ -193,7 +193,8 @@ export function attach(o: AttachOptions): AttachResult {
     throw new RingctlError(`${o.ifname}: XDP program ${foreign} already attached (EBUSY); use --force to replace it`);
   }
 
-  const cfg = { ringMac, ringIfindex };
+  // Frames on lo carry zero MACs, and so does a device without an Ethernet address.
+  const cfg = { ringMac, ringIfindex, nicMac: hwAddr(o.ifname) ?? Buffer.alloc(6) };
   const undo: Array<() => void> = [];
   const objects: BpfObject[] = [];
   let removed: Removed | undefined;

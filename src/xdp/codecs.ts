@@ -21,7 +21,7 @@ export const LAYOUT = {
   ring_peer: { size: 12, members: { ring_mac: [0, 6], flags: [6, 2], slot: [8, 4] } },
   ring_subnet4_key: { size: 8, members: { prefixlen: [0, 4], addr: [4, 4] } },
   ring_subnet6_key: { size: 20, members: { prefixlen: [0, 4], addr: [4, 16] } },
-  ring_config: { size: 12, members: { ring_mac: [0, 6], flags: [6, 2], ring_ifindex: [8, 4] } },
+  ring_config: { size: 20, members: { ring_mac: [0, 6], flags: [6, 2], ring_ifindex: [8, 4], nic_mac: [12, 6], rsvd: [18, 2] } },
   ring_stat: { size: 16, members: { packets: [0, 8], bytes: [8, 8] } },
 } as const satisfies Record<string, Layout>;
 
@@ -33,7 +33,7 @@ export const CONSTANTS = {
   RING_FAMILY_IPV6: 6,
   RING_PEER_F_RING: 1,
   RING_PEER_F_ORDINARY: 2,
-  RING_XDP_STAT_MAX: 12,
+  RING_XDP_STAT_MAX: 13,
   RING_TC_STAT_MAX: 10,
 } as const;
 
@@ -51,6 +51,7 @@ export const XDP_STATS = [
   'no_peer',
   'peer',
   'no_ring',
+  'not_to_us',
 ] as const;
 
 /** enum ring_tc_stat, by index. */
@@ -135,17 +136,22 @@ export function decodeSubnetKey(family: IpFamily, b: Uint8Array): Cidr {
   return { family, prefix: buf.readUInt32LE(layout.members.prefixlen[0]), bytes: Uint8Array.from(buf.subarray(off, off + size)) };
 }
 
-export function encodeConfig(c: { ringMac: Uint8Array; ringIfindex: number }): Buffer {
+export function encodeConfig(c: { ringMac: Uint8Array; ringIfindex: number; nicMac: Uint8Array }): Buffer {
   const b = Buffer.alloc(L.ring_config.size);
   b.set(c.ringMac, L.ring_config.members.ring_mac[0]);
   b.writeUInt32LE(c.ringIfindex >>> 0, L.ring_config.members.ring_ifindex[0]);
+  b.set(c.nicMac, L.ring_config.members.nic_mac[0]);
   return b;
 }
 
-export function decodeConfig(b: Uint8Array): { ringMac: string; ringIfindex: number } {
+export function decodeConfig(b: Uint8Array): { ringMac: string; ringIfindex: number; nicMac: string } {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  const [mo, ms] = L.ring_config.members.ring_mac;
-  return { ringMac: formatMac(buf.subarray(mo, mo + ms)), ringIfindex: buf.readUInt32LE(L.ring_config.members.ring_ifindex[0]) };
+  const mac = ([o, n]: readonly [number, number]) => formatMac(buf.subarray(o, o + n));
+  return {
+    ringMac: mac(L.ring_config.members.ring_mac),
+    ringIfindex: buf.readUInt32LE(L.ring_config.members.ring_ifindex[0]),
+    nicMac: mac(L.ring_config.members.nic_mac),
+  };
 }
 
 export function decodeStat(b: Uint8Array): Stat {

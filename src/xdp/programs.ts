@@ -13,6 +13,8 @@ export interface RingConfig {
   ringMac: Uint8Array;
   /** ring0's ifindex (tc_transparent redirects to it). */
   ringIfindex: number;
+  /** The NIC's own MAC: xdp_ring redirects only frames addressed to it. */
+  nicMac: Uint8Array;
 }
 
 /** Where the .bpf.o files are: $RINGCTL_BPF_DIR, or the package's build/bpf. */

@@ -217,7 +217,7 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
     });
 
     it('refuses an XDP program it did not load, and replaces it with --force', async () => {
-      const foreign = openXdpObject(bpfDir(), { ringMac: parseMac('02:00:00:00:00:aa'), ringIfindex: 0 });
+      const foreign = openXdpObject(bpfDir(), { ringMac: parseMac('02:00:00:00:00:aa'), ringIfindex: 0, nicMac: Buffer.alloc(6) });
       try {
         foreign.load();
         xdpAttach(ifindex('eth1'), foreign.program(OBJECTS.xdp.program).fd, XDP_FLAGS_SKB_MODE);

@@ -22,7 +22,7 @@ describe('tc_transparent under BPF_PROG_TEST_RUN', () => {
 
   before(function () {
     requireTier(this, 'host');
-    const cfg = { ringMac: parseMac(RING_MAC), ringIfindex: RING_IFINDEX };
+    const cfg = { ringMac: parseMac(RING_MAC), ringIfindex: RING_IFINDEX, nicMac: parseMac('02:00:00:00:01:02') };
     xdp = openXdpObject(bpfDir(), cfg);
     xdp.load();
     tc = openTcObject(bpfDir(), cfg, xdp.map(MAPS.peers).fd);
@@ -104,7 +104,7 @@ describe('tc_transparent under BPF_PROG_TEST_RUN', () => {
   });
 
   it('leaves peers\' traffic on eth1 when loaded without a ring ifindex', () => {
-    const bare = openTcObject(bpfDir(), { ringMac: parseMac(RING_MAC), ringIfindex: 0 }, xdp.map(MAPS.peers).fd);
+    const bare = openTcObject(bpfDir(), { ringMac: parseMac(RING_MAC), ringIfindex: 0, nicMac: Buffer.alloc(6) }, xdp.map(MAPS.peers).fd);
     try {
       bare.load();
       const s = bare.map(MAPS.tcStats).handle;

@@ -44,6 +44,8 @@ int main(void)
 	M(ring_config, ring_mac);
 	M(ring_config, flags);
 	M(ring_config, ring_ifindex);
+	M(ring_config, nic_mac);
+	M(ring_config, rsvd);
 
 	S(ring_stat);
 	M(ring_stat, packets);

@@ -49,7 +49,7 @@ describe('libbpf binding (no privileges)', () => {
       assert.deepEqual(obj.programs().map((p) => [p.name, p.sectionName]), [['xdp_ring', 'xdp']]);
       const maps = obj.maps().map((m) => m.name);
       assert.ok(maps.includes('ring_peers') && maps.includes('xdp_ring.rodata'));
-      assert.deepEqual(obj.globals('.rodata'), [{ name: 'ring_cfg', section: '.rodata', offset: 0, size: 12 }]);
+      assert.deepEqual(obj.globals('.rodata'), [{ name: 'ring_cfg', section: '.rodata', offset: 0, size: 20 }]);
       assert.deepEqual(obj.globals('.bss'), []);
     } finally {
       obj.close();
@@ -60,10 +60,10 @@ describe('libbpf binding (no privileges)', () => {
     const obj = BpfObject.open(xdpObject, { objectName: 'renamed' });
     try {
       assert.equal(obj.name, 'renamed');
-      const v = Buffer.from([2, 0, 0, 0, 0, 0xaa, 0, 0, 7, 0, 0, 0]);
+      const v = Buffer.from([2, 0, 0, 0, 0, 0xaa, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 2, 0, 0]);
       obj.setGlobal('ring_cfg', v);
       assert.deepEqual(obj.getGlobal('ring_cfg'), v);
-      assert.throws(() => obj.setGlobal('ring_cfg', Buffer.alloc(4)), /ring_cfg is 12 bytes, got 4/);
+      assert.throws(() => obj.setGlobal('ring_cfg', Buffer.alloc(4)), /ring_cfg is 20 bytes, got 4/);
       assert.throws(() => obj.setGlobal('nope', Buffer.alloc(4)), /no global nope in \.rodata/);
     } finally {
       obj.close();

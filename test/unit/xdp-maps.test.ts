@@ -63,9 +63,10 @@ describe('map codecs and sync', () => {
   it('round-trips a peer value, a config and the subnet keys', () => {
     const p = { ringMac: Uint8Array.from([2, 0, 0, 0, 0, 9]), flags: 3, slot: 9 };
     assert.deepEqual(decodePeer(encodePeer(p)), p);
-    assert.deepEqual(decodeConfig(encodeConfig({ ringMac: Uint8Array.from([2, 0, 0, 0, 0, 0xaa]), ringIfindex: 5 })), {
+    assert.deepEqual(decodeConfig(encodeConfig({ ringMac: Uint8Array.from([2, 0, 0, 0, 0, 0xaa]), ringIfindex: 5, nicMac: Uint8Array.from([2, 0, 0, 0, 1, 2]) })), {
       ringMac: '02:00:00:00:00:aa',
       ringIfindex: 5,
+      nicMac: '02:00:00:00:01:02',
     });
     const [v4, v6] = parseCidrs(['198.51.100.0/24', '2001:db8:2::/64']);
     assert.equal(encodeSubnetKey(v4).key.toString('hex'), '18000000c6336400');
