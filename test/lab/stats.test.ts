@@ -176,7 +176,7 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     assert.match(out, /^interface\s+ring0\s+-\s+rx\s+\d+\s+\d+$/m);
     assert.match(out, new RegExp(`^ring\\s+ring0\\s+${slot}\\s+tx\\s+[1-9]\\d*\\s+[1-9]\\d*$`, 'm'));
     assert.match(out, /^ring\s+ring0\s+-\s+polls\s+[1-9]\d*\s+-$/m);
-    assert.match(out, /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+IPV4\s+IPV6$/m);
+    assert.match(out, /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/m);
     assert.match(out, /^0\s+\d+\s+up\s+\d+\s+\S+\s+\d.*198\.51\.100\.2/m);
     assert.doesNotMatch(out, /not read:/);
   });
