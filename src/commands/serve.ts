@@ -20,7 +20,7 @@ export class ServeCommand extends Command {
 
       \`--grpc\` serves kvmring.v1.Stats (proto/kvmring/v1/stats.proto: GetStats, and WatchStats streaming a snapshot every interval), the standard health service (grpc.health.v1.Health) and server reflection, at unix:PATH or HOST:PORT (default ${DEFAULT_GRPC_ADDRESS}). \`--metrics\` serves Prometheus text at http://HOST:PORT/metrics (default ${DEFAULT_METRICS_ADDRESS}); counters are read at each call and scrape. Repeat either for more listeners; \`none\` turns one off. Port 0 picks a free port (the log says which).
 
-      With \`--follow\`, it also keeps every attached interface's peer map in step with ring0's peer table, as \`ringctl attach --follow\` does.
+      With \`--follow\`, it also keeps every attached interface's peer map in step with ring0's peer table, as \`ringctl attach --follow\` does, and attaches an interface to the ring device again when ringnet is reloaded.
     `,
     examples: [
       ['Serve on the defaults', '$0 serve'],
@@ -63,6 +63,7 @@ export class ServeCommand extends Command {
     const { ListenError, startServer } = await import('../stats/server.js');
     const { collectStats } = await import('../stats/collect.js');
     const { PeerFollower } = await import('../peers/follower.js');
+    const { bpfDir } = await import('../xdp/programs.js');
     const log = (line: string) => this.context.stdout.write(`${line}\n`);
     const env = this.context.env;
     const collect = () =>
@@ -79,7 +80,15 @@ export class ServeCommand extends Command {
 
     let follower: PeerFollower | undefined;
     if (this.follow) {
-      follower = new PeerFollower({ pinRoot: pinRoot(env), sysfs: sysfsNet(env), log: (l) => log(`ringctl serve: peers: ${l}`), keepAlive: false });
+      follower = new PeerFollower({
+        pinRoot: pinRoot(env),
+        sysfs: sysfsNet(env),
+        log: (l) => log(`ringctl serve: peers: ${l}`),
+        keepAlive: false,
+        // Attaches an interface to the ring device again after ringnet reloads.
+        ring: this.ring,
+        bpfDir: bpfDir(env),
+      });
       follower.start();
       log(`ringctl serve: following ring0's peer table every ${follower.intervalMs} ms`);
     }

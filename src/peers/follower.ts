@@ -8,6 +8,9 @@
 // changes or clears) and the others go on. When an interface's ring device goes
 // away (ringnet unloaded), its peers are removed, so transparent mode and the
 // XDP redirect fall back to eth1 instead of sending into a device that is gone.
+// Given `ring`, an interface whose ring device went away is attached to it again
+// once it is back (ringnet reloaded gives ring0 a new ifindex and MAC, which the
+// loaded programs hold).
 import { LibbpfError } from '../libbpf/index.js';
 import { RingctlError } from '../xdp/errors.js';
 import type { PeerSyncResult, RingPeer } from '../xdp/maps.js';
@@ -29,6 +32,13 @@ export interface FollowerOptions {
   onPoll?: (round: FollowRound) => void;
   /** Keep the process alive while following (default true); a server with its own handles can say false. */
   keepAlive?: boolean;
+  /**
+   * The ring device (ring0) to attach an interface to again when its ring went
+   * away and this one is back; needs `bpfDir`. Default: none.
+   */
+  ring?: string;
+  /** Where the BPF objects are, for attaching again. */
+  bpfDir?: string;
   /** Replaces the system (for tests). */
   deps?: FollowerDeps;
 }
@@ -82,7 +92,7 @@ export class PeerFollower {
 
   constructor(readonly opts: FollowerOptions) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_FOLLOW_INTERVAL_MS;
-    this.#deps = opts.deps ?? systemDeps(opts.pinRoot, opts.sysfs);
+    this.#deps = opts.deps ?? systemDeps(opts.pinRoot, opts.sysfs, opts.ring === undefined ? undefined : opts.bpfDir);
     this.#log = opts.log ?? (() => {});
   }
 
@@ -120,7 +130,9 @@ export class PeerFollower {
     const last = this.#last;
     let signature: string | undefined;
     try {
-      signature = this.#deps.signature?.(last?.rings ?? []);
+      // With opts.ring, its table too: its coming back is a change.
+      const rings = new Set([...(last?.rings ?? []), ...(this.opts.ring === undefined ? [] : [this.opts.ring])]);
+      signature = this.#deps.signature?.([...rings]);
     } catch {
       signature = undefined;
     }
@@ -161,7 +173,7 @@ export class PeerFollower {
       }
     }
     const tables = new Map<string, PeerTable | undefined | Error>();
-    for (const t of targets) {
+    for (let t of targets) {
       const r: FollowInterface = { ifname: t.ifname, ring: t.ring };
       round.interfaces.push(r);
       let seen = this.#seen.get(t.ifname);
@@ -171,6 +183,12 @@ export class PeerFollower {
         this.#log(`${t.ifname}: following ${t.ring ?? 'its ring device'}'s peer table`);
       }
       try {
+        const back = t.ring === undefined ? this.#reattach(t.ifname) : undefined;
+        if (back) {
+          t = { ...t, ring: back };
+          r.ring = back;
+          seen.status = '';
+        }
         let table: PeerTable | undefined;
         if (t.ring !== undefined) {
           if (!tables.has(t.ring)) {
@@ -208,6 +226,17 @@ export class PeerFollower {
       }
     }
     return round;
+  }
+
+  /** Attaches `ifname` to opts.ring again if that is back: its name, or undefined. Throws. */
+  #reattach(ifname: string): string | undefined {
+    const ring = this.opts.ring;
+    if (ring === undefined || !this.#deps.reattach) return undefined;
+    const lines = this.#deps.reattach(ifname, ring);
+    if (!lines) return undefined;
+    for (const l of lines) this.#log(l);
+    this.#log(`${ifname}: ${ring} is back; attached to it again`);
+    return ring;
   }
 
   /** Logs the peers that came, went or changed, new warnings, and rejected map entries. */

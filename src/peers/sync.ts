@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { attach } from '../xdp/attach.js';
 import { formatIp, type Cidr } from '../xdp/cidr.js';
 import { syncInterfacePeers, type PeerSyncResult, type RingPeer } from '../xdp/maps.js';
 import { ifNameToIndex } from '../xdp/netdev.js';
@@ -58,10 +59,29 @@ export interface FollowerDeps {
    * without it every poll is a full one.
    */
   signature?(rings: readonly string[]): string;
+  /**
+   * Attaches `ifname`, whose ring device went away, to `ring` again with its
+   * settings if `ring` is back with a peer table (ringnet reloaded: a new
+   * ifindex and MAC): the lines attach printed, or undefined when `ring` is
+   * not back. Throws RingctlError or LibbpfError. Optional: without it such an
+   * interface keeps no peers until attached again by hand.
+   */
+  reattach?(ifname: string, ring: string): string[] | undefined;
 }
 
-export function systemDeps(pinRoot: string, sysfs: string): FollowerDeps {
+/** The system's dependencies; with `bpfDir`, also reattach(). */
+export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): FollowerDeps {
+  const reattach = (ifname: string, ring: string): string[] | undefined => {
+    if (bpfDir === undefined || !hasPeerTable(ring, sysfs)) return undefined;
+    const s = inspect(pinRoot, ifname);
+    if (s.state !== 'attached' || s.ringIfindex !== undefined) return undefined;
+    const transparent = s.tcProgId !== undefined;
+    const peers = initialPeers({ ifname, ring, subnets: s.subnets, transparent }, sysfs);
+    const mode = s.mode ?? 'native';
+    return attach({ ifname, ring, subnets: s.subnets, mode, transparent, force: true, pinRoot, bpfDir, peers: peers?.peers }).lines;
+  };
   return {
+    ...(bpfDir === undefined ? {} : { reattach }),
     targets() {
       const out: SyncTarget[] = [];
       for (const ifname of pinnedInterfaces(pinRoot)) {

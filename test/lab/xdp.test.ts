@@ -245,36 +245,42 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assert.deepEqual(json.map((p) => p.state).sort(), ['self', 'up', 'up']);
   });
 
+  /**
+   * g1 pings g3's ring address through eth1, addressed to g2's eth1: g2's
+   * xdp_ring sends every request into ring0, to g3.
+   */
+  async function assertRedirectedByG2(family: 'IPv4' | 'IPv6') {
+    const v6 = family === 'IPv6';
+    const dst = v6 ? '2001:db8:2::3' : '198.51.100.3';
+    const m2 = await mac('g2', 'eth1');
+    assert.equal((await lab.sh('g2', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding')).trim(), '0\n0', 'g2 does not forward');
+    await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route replace ${dst}/${v6 ? 128 : 32} dev eth1 && ip neigh replace ${dst} lladdr ${m2} dev eth1 nud permanent`);
+    try {
+      const before = {
+        xdp: await stats('g2', 'xdp_stats'),
+        ring2: await lab.netStat('g2', 'ring0', 'tx_packets'),
+        ring3: await lab.netStat('g3', 'ring0', 'rx_packets'),
+        tap1: tap(1),
+        tap2: tap(2),
+      };
+      const ping = await lab.sh('g1', `ping -c 10 -i 0.2 -W 5 ${dst}`);
+      assert.match(ping, /10 packets transmitted, 10 received/);
+      const xdp = await stats('g2', 'xdp_stats');
+      const d = (k: string) => xdp[k] - before.xdp[k];
+      // g1's requests left through eth1 and reached g2's eth1 through the bridge ...
+      assert.ok(tap(1).rxPackets - before.tap1.rxPackets >= 10, 'the requests left g1 through eth1');
+      assert.ok(tap(2).txPackets - before.tap2.txPackets >= 10, 'the bridge delivered them to g2');
+      // ... where xdp_ring sent every one into ring0, to g3.
+      assert.ok(d('redirect') >= 10 && d('peer') >= 10, `g2's xdp_stats: redirect +${d('redirect')}, peer +${d('peer')}`);
+      assert.ok((await lab.netStat('g2', 'ring0', 'tx_packets')) - before.ring2 >= 10, "g2's ring0 sent them");
+      assert.ok((await lab.netStat('g3', 'ring0', 'rx_packets')) - before.ring3 >= 10, "g3's ring0 received them");
+    } finally {
+      await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route del ${dst}/${v6 ? 128 : 32} dev eth1; ip neigh del ${dst} dev eth1; true`);
+    }
+  }
+
   for (const family of ['IPv4', 'IPv6'] as const) {
-    it(`redirects ${family} traffic for a peer's ring address that arrives on eth1 into ring0`, async () => {
-      const v6 = family === 'IPv6';
-      const dst = v6 ? '2001:db8:2::3' : '198.51.100.3';
-      const m2 = await mac('g2', 'eth1');
-      assert.equal((await lab.sh('g2', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding')).trim(), '0\n0', 'g2 does not forward');
-      await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route replace ${dst}/${v6 ? 128 : 32} dev eth1 && ip neigh replace ${dst} lladdr ${m2} dev eth1 nud permanent`);
-      try {
-        const before = {
-          xdp: await stats('g2', 'xdp_stats'),
-          ring2: await lab.netStat('g2', 'ring0', 'tx_packets'),
-          ring3: await lab.netStat('g3', 'ring0', 'rx_packets'),
-          tap1: tap(1),
-          tap2: tap(2),
-        };
-        const ping = await lab.sh('g1', `ping -c 10 -i 0.2 -W 5 ${dst}`);
-        assert.match(ping, /10 packets transmitted, 10 received/);
-        const xdp = await stats('g2', 'xdp_stats');
-        const d = (k: string) => xdp[k] - before.xdp[k];
-        // g1's requests left through eth1 and reached g2's eth1 through the bridge ...
-        assert.ok(tap(1).rxPackets - before.tap1.rxPackets >= 10, 'the requests left g1 through eth1');
-        assert.ok(tap(2).txPackets - before.tap2.txPackets >= 10, 'the bridge delivered them to g2');
-        // ... where xdp_ring sent every one into ring0, to g3.
-        assert.ok(d('redirect') >= 10 && d('peer') >= 10, `g2's xdp_stats: redirect +${d('redirect')}, peer +${d('peer')}`);
-        assert.ok((await lab.netStat('g2', 'ring0', 'tx_packets')) - before.ring2 >= 10, "g2's ring0 sent them");
-        assert.ok((await lab.netStat('g3', 'ring0', 'rx_packets')) - before.ring3 >= 10, "g3's ring0 received them");
-      } finally {
-        await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route del ${dst}/${v6 ? 128 : 32} dev eth1; ip neigh del ${dst} dev eth1; true`);
-      }
-    });
+    it(`redirects ${family} traffic for a peer's ring address that arrives on eth1 into ring0`, () => assertRedirectedByG2(family));
   }
 
   it('passes traffic for the receiving guest\'s own ring address up its stack (no peer has it)', async () => {
@@ -383,6 +389,28 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assert.ok((log.match(/^eth1: peer \d+ \([0-9a-f:]{17}\) removed$/gm) ?? []).length >= 2, log);
     // Each return ends with all four addresses (ring0's IPv6 one may come a poll later).
     assert.ok((log.match(/^eth1: peer \d+ \([0-9a-f:]{17}\) (added|changed): ring 198\.51\.100\.3, 2001:db8:2::3; ordinary 192\.0\.2\.3, 2001:db8:1::3$/gm) ?? []).length >= 3, log);
+  });
+
+  it('attaches eth1 to the new ring0 again when ringnet reloads under the follower, and redirects again', async () => {
+    await startFollow('g2', '--subnet 198.51.100.0/24 --subnet 2001:db8:2::/64 --force');
+    type Status = { interface: string; ring: { ifindex: number } | null }[];
+    const ringOf = async () => (JSON.parse(await ringctlOk('g2', 'status --json')) as Status).find((s) => s.interface === 'eth1')?.ring;
+    const old = await ringOf();
+    assert.ok(old, 'attached to ring0');
+    await lab.sh('g2', `rmmod ringnet && ${RING_UP}`, { timeoutMs: 300_000 });
+    const now = Number(await lab.sh('g2', 'cat /sys/class/net/ring0/ifindex'));
+    assert.notEqual(now, old.ifindex, 'ring0 came back as a new device');
+    await eventually(60_000, "g2's follower attaching eth1 to ring0 again", async () => (await ringOf())?.ifindex === now);
+    // Both other guests back in g2's map, then traffic takes the ring again.
+    await eventually(30_000, "g2's map holding g3's ring addresses", async () => {
+      const map = await peerMap('g2');
+      return map.has('198.51.100.3') && map.has('2001:db8:2::3');
+    });
+    await assertRedirectedByG2('IPv4');
+    await assertRedirectedByG2('IPv6');
+    const log = await stopFollow('g2');
+    assert.match(log, /^eth1: attached xdp_ring \(program \d+, native\), redirecting into ring0$/m, log);
+    assert.match(log, /^eth1: ring0 is back; attached to it again$/m, log);
   });
 
   describe('errors', () => {

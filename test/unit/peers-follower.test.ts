@@ -73,6 +73,21 @@ class FakeSystem implements FollowerDeps {
     return [a('ring0', '198.51.100.1/24'), a('eth1', '192.0.2.1/24'), a('eth2', '192.0.2.1/24')];
   }
 
+  /** reattach() calls, and the ring that is back (undefined: none). */
+  reattaches: string[] = [];
+  back?: string;
+  failReattach?: Error;
+
+  reattach(ifname: string, ring: string): string[] | undefined {
+    this.reattaches.push(`${ifname}->${ring}`);
+    if (this.failReattach) throw this.failReattach;
+    if (this.back !== ring) return undefined;
+    const t = this.attached.find((x) => x.ifname === ifname)!;
+    t.ring = ring;
+    this.maps.set(ifname, new FakeMap());
+    return [`${ifname}: detached the previous attachment (...)`, `${ifname}: attached xdp_ring (...)`];
+  }
+
   sync(ifname: string, peers: readonly RingPeer[]) {
     this.syncs++;
     if (this.failSync) throw this.failSync;
@@ -155,6 +170,57 @@ describe('PeerFollower', () => {
       'eth1: its ring device is gone; removed every peer (traffic stays on eth1)',
       'eth1: peer 1 (02:00:00:00:00:01) removed',
     ]);
+  });
+
+  it('attaches an interface whose ring went away to the ring device again once it is back', () => {
+    follower = new PeerFollower({ pinRoot: '/nonexistent', sysfs: '/nonexistent', deps: sys, log: (l) => log.push(l), ring: 'ring0' });
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+    sys.setTable('ring0', SELF, up(1));
+    follower.poll();
+    assert.deepEqual(sys.reattaches, [], 'no attempt while the ring is there');
+    // ringnet unloaded: ring_dev emptied by the kernel.
+    sys.attached[0] = { ...sys.attached[0], ring: undefined };
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), []);
+    assert.deepEqual(sys.reattaches, ['eth1->ring0'], 'asked, but not back yet');
+    // ringnet loaded again.
+    sys.back = 'ring0';
+    const round = follower.poll();
+    assert.deepEqual(sys.reattaches, ['eth1->ring0', 'eth1->ring0']);
+    assert.equal(round.interfaces[0].ring, 'ring0');
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
+    follower.poll();
+    assert.equal(sys.reattaches.length, 2, 'not again once attached');
+    assert.deepEqual(log.slice(2), [
+      'eth1: its ring device is gone; removed every peer (traffic stays on eth1)',
+      'eth1: peer 1 (02:00:00:00:00:01) removed',
+      'eth1: detached the previous attachment (...)',
+      'eth1: attached xdp_ring (...)',
+      'eth1: ring0 is back; attached to it again',
+      'eth1: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
+    ]);
+  });
+
+  it('logs a failed re-attach once and tries again at the next poll', () => {
+    follower = new PeerFollower({ pinRoot: '/nonexistent', sysfs: '/nonexistent', deps: sys, log: (l) => log.push(l), ring: 'ring0' });
+    sys.attach({ ifname: 'eth1', ring: undefined, subnets: [], transparent: false });
+    sys.setTable('ring0', SELF, up(1));
+    sys.failReattach = new RingctlError('eth1: verifier said no');
+    follower.poll();
+    follower.poll();
+    assert.equal(sys.reattaches.length, 2);
+    assert.deepEqual(log, ["eth1: following its ring device's peer table", 'eth1: error: eth1: verifier said no']);
+    sys.failReattach = undefined;
+    sys.back = 'ring0';
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2']);
+  });
+
+  it('does not re-attach without a ring device to go back to', () => {
+    sys.attach({ ifname: 'eth1', ring: undefined, subnets: [], transparent: false });
+    sys.back = 'ring0';
+    follower.poll();
+    assert.deepEqual(sys.reattaches, []);
   });
 
   it('leaves the peers of a ring device without a table alone', () => {
