@@ -26,10 +26,21 @@ done < /modules.order
 
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=mmap hostroot /newroot \
 	|| fail "cannot mount the host root over 9p (is -virtfs mount_tag=hostroot there?)"
+# A repository under one of the tmpfs folders (a clone in /root or /tmp) stays
+# visible: held by a bind mount here, then moved back over the tmpfs.
+repo=$(arg repo)
+[ -n "$repo" ] && [ -d "/newroot$repo" ] || fail "the repository ${repo:-(no kvmring.repo=)} is not on the host's root"
+mkdir -p /repo
+mount --bind "/newroot$repo" /repo || fail "bind mount of $repo"
 for d in tmp run var/tmp var/log root mnt; do
 	mount -t tmpfs -o mode=0755 tmpfs "/newroot/$d" || fail "tmpfs on /$d"
 done
 chmod 1777 /newroot/tmp /newroot/var/tmp
+if [ -d "/newroot$repo" ]; then
+	umount /repo
+else
+	mkdir -p "/newroot$repo" && mount --move /repo "/newroot$repo" || fail "cannot show $repo under its tmpfs"
+fi
 init=$(arg init)
 [ -n "$init" ] || fail "no kvmring.init= on the kernel command line"
 mount --move /dev /newroot/dev
