@@ -131,6 +131,7 @@ struct ringnet_region {
 	u64			heartbeat;	/* our private count, written to the region */
 	struct kvmring_peer	*me;
 	bool			evicted;	/* someone took our slot */
+	bool			leaving;	/* being removed: set under RTNL */
 
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
 	unsigned int		rr;		/* RX round-robin start */
@@ -1127,14 +1128,47 @@ static int ringnet_change_mtu(struct net_device *dev, int mtu)
 	return 0;
 }
 
+/*
+ * Publishes dev's MAC by starting a new generation of our slot: peers read a
+ * MAC only when a generation begins (ringnet_peer_scan), and take the new one
+ * as a join, re-attaching the rings where they stand. Under RTNL, which
+ * ringnet_remove() takes to set r->leaving before it stops the peer work.
+ */
+static void ringnet_new_generation(struct ringnet_region *r)
+{
+	u64 up = KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP);
+	u32 gen = r->self_gen + 1;
+
+	ASSERT_RTNL();
+	/* Not joined yet (ringnet_join() copies the MAC), leaving, or not ours. */
+	if (r->leaving || r->evicted || READ_ONCE(r->me->state) != up)
+		return;
+	/* The peer work checks the word against self_gen: not while we change both. */
+	cancel_delayed_work_sync(&r->peer_work);
+	memcpy(r->me->mac, r->priv->dev->dev_addr, ETH_ALEN);
+	/* The MAC before the word that tells peers to read it. */
+	smp_wmb();
+	if (cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(gen, KVMRING_PEER_UP)) == up)
+		r->self_gen = gen;
+	/* If a taker won the slot meanwhile, the peer work notices and leaves. */
+	schedule_delayed_work(&r->peer_work, 0);
+}
+
 static int ringnet_set_mac_address(struct net_device *dev, void *addr)
 {
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_region *r;
+	unsigned int i;
 	int err = eth_mac_addr(dev, addr);
 
 	if (err)
 		return err;
-	/* Peers learn the new MAC when we re-join; for now, say it in the log. */
-	netdev_info(dev, "MAC changed to %pM: peers see it after the module reloads\n", dev->dev_addr);
+	for (i = 0; i < RINGNET_MAX_REGIONS; i++) {
+		r = rtnl_dereference(priv->regions[i]);
+		if (r)
+			ringnet_new_generation(r);
+	}
+	netdev_info(dev, "MAC changed to %pM: published to the peers\n", dev->dev_addr);
 	return 0;
 }
 
@@ -1554,6 +1588,10 @@ static void ringnet_remove(struct pci_dev *pdev)
 	struct net_device *dev = priv->dev;
 	unsigned int s;
 
+	/* ringnet_new_generation() re-queues the peer work unless told, under RTNL. */
+	rtnl_lock();
+	r->leaving = true;
+	rtnl_unlock();
 	cancel_delayed_work_sync(&r->peer_work);
 	ringnet_leave(r);
 

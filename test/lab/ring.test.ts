@@ -114,6 +114,33 @@ for (const mode of ['plain', 'doorbell'] as const) {
       });
     }
 
+    it('publishes a MAC changed with ip link to the peers, which keep talking to it', async () => {
+      const mac = '02:6b:76:72:00:01';
+      const old = (await lab.sh('g1', 'cat /sys/class/net/ring0/address')).trim();
+      // ring-up.sh brings ring0 up with its addresses again (down drops the IPv6 one).
+      const setMac = (m: string) => lab.sh('g1', `ip link set ring0 down && ip link set ring0 address ${m} && ${REPO}/scripts/guest/ring-up.sh`);
+      await setMac(mac);
+      try {
+        for (const g of ['g2', 'g3']) {
+          await eventually(10_000, `${g} seeing g1's new MAC`, async () =>
+            (await lab.ringPeers(g)).some((p) => p.ipv4.startsWith('198.51.100.1') && p.mac === mac && p.state === 'up'),
+          );
+        }
+        // g1 announces the new MAC, so neighbour entries elsewhere follow within moments.
+        await eventually(15_000, 'g2 -> g1 over ring0 with the new MAC', async () =>
+          (await lab.exec('g2', ['ping', '-c', '1', '-W', '2', '198.51.100.1'])).code === 0,
+        );
+        assert.match(await lab.sh('g2', 'ping -c 3 -i 0.2 -W 5 198.51.100.1'), / 0% packet loss/);
+        assert.match(await lab.sh('g3', 'ping -6 -c 3 -i 0.2 -W 5 2001:db8:2::1'), / 0% packet loss/);
+        assert.match(await lab.kernelLog('g1'), new RegExp(`MAC changed to ${mac}: published to the peers`));
+      } finally {
+        await setMac(old);
+      }
+      await eventually(15_000, 'g2 -> g1 over ring0 with the old MAC again', async () =>
+        (await lab.exec('g2', ['ping', '-c', '1', '-W', '2', '198.51.100.1'])).code === 0,
+      );
+    });
+
     it('survives the host overwriting the rings with random bytes, with counted drops and resets', async () => {
       const ringsOff = CONSTANTS.KVMRING_RINGS_OFF;
       const region = `/dev/shm/kvmring-${lab.name}`;
