@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { reportFailure, requireRoot, table } from '../xdp/cli.js';
 import { formatCidr } from '../xdp/cidr.js';
+import { sysfsNet } from '../peers/table.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import type { IfaceState } from '../xdp/state.js';
 
@@ -10,9 +11,11 @@ export class StatusCommand extends Command {
 
   static override usage = Command.Usage({
     category: 'Guest',
-    description: 'show where the ring redirect is attached',
+    description: 'show where the ring redirect is attached, and the ring device',
     details: `
       For every interface ringctl has attached to (or the ones named): its state (attached; stale when pins outlived the attachment; gone when the interface did), the XDP program and mode, the ring device, transparent mode, the inter-domain subnets and how many peer addresses are known.
+
+      Then the ring devices they redirect into (ring0 when there are none): up or down, carrier, how many peers are up or dead, and each shared region with its mode and this guest's slot. With \`--json\`, each attachment's \`ring\` carries the same.
     `,
     examples: [
       ['Show every attachment', '$0 status'],
@@ -34,6 +37,8 @@ export class StatusCommand extends Command {
     // koffi and libbpf take seconds to load in a small guest: only for this verb.
     const { pinnedInterfaces, pinRoot, requireBpffs } = await import('../xdp/pins.js');
     const { inspect, stateJson } = await import('../xdp/state.js');
+    const { ringDeviceRow, ringDeviceState } = await import('../xdp/ring-device.js');
+    const sysfs = sysfsNet(this.context.env);
     let states: IfaceState[];
     try {
       const root = pinRoot(this.context.env);
@@ -45,11 +50,24 @@ export class StatusCommand extends Command {
     }
 
     if (this.json) {
-      this.context.stdout.write(`${JSON.stringify(states.map(stateJson), null, 2)}\n`);
+      const json = states.map((s) => {
+        const j = stateJson(s);
+        if (!j.ring || s.ringName === undefined) return j;
+        const { name, ...device } = ringDeviceState(s.ringName, sysfs);
+        return { ...j, ring: { ...j.ring, ...device, name } };
+      });
+      this.context.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       return 0;
     }
+    const rings = [...new Set(states.map((s) => s.ringName).filter((r): r is string => r !== undefined))];
+    const ringTable = () => {
+      const devices = (rings.length ? rings : ['ring0']).map((r) => ringDeviceState(r, sysfs));
+      let out = `\n${table(['RING', 'STATE', 'CARRIER', 'PEERS', 'REGIONS'], devices.map(ringDeviceRow))}`;
+      for (const d of devices) for (const p of d.problems) out += `${d.name}: warning: ${p}\n`;
+      return out;
+    };
     if (!states.length) {
-      this.context.stdout.write('ringctl is not attached to any interface\n');
+      this.context.stdout.write(`ringctl is not attached to any interface\n${ringTable()}`);
       return 0;
     }
     const rows = states.map((s) => [
@@ -62,7 +80,7 @@ export class StatusCommand extends Command {
       String(s.peers),
       s.subnets.length ? s.subnets.map(formatCidr).join(',') : '-',
     ]);
-    this.context.stdout.write(table(['IFACE', 'STATE', 'PROG', 'MODE', 'RING', 'TRANSPARENT', 'PEERS', 'SUBNETS'], rows));
+    this.context.stdout.write(table(['IFACE', 'STATE', 'PROG', 'MODE', 'RING', 'TRANSPARENT', 'PEERS', 'SUBNETS'], rows) + ringTable());
     return 0;
   }
 }

@@ -11,6 +11,9 @@ type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-
 
 const IFREQ_SIZE = 40;
 const SIOCGIFHWADDR = 0x8927;
+const SIOCGIFFLAGS = 0x8913;
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
@@ -47,8 +50,8 @@ export function ifIndexToName(index: number): string | undefined {
   return buf.toString('utf8', 0, buf.indexOf(0));
 }
 
-/** The device's Ethernet address (6 bytes), or undefined if it has none. */
-export function hwAddr(name: string): Buffer | undefined {
+/** Runs one SIOCGIF* ioctl on the device; its struct ifreq, or undefined if it failed (no such device). */
+function ifreq(name: string, request: number): Buffer | undefined {
   if (!isValidIfname(name)) return undefined;
   const lib = c();
   const fd = lib.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
@@ -56,10 +59,23 @@ export function hwAddr(name: string): Buffer | undefined {
   try {
     const ifr = Buffer.alloc(IFREQ_SIZE);
     ifr.write(name, 0, 'utf8');
-    if ((lib.ioctl(fd, SIOCGIFHWADDR, 'void *', ifr) as number) < 0) return undefined;
-    if (ifr.readUInt16LE(IFNAMSIZ) !== ARPHRD_ETHER) return undefined;
-    return Buffer.from(ifr.subarray(IFNAMSIZ + 2, IFNAMSIZ + 2 + 6));
+    return (lib.ioctl(fd, request, 'void *', ifr) as number) < 0 ? undefined : ifr;
   } finally {
     lib.close(fd);
   }
+}
+
+/** The device's Ethernet address (6 bytes), or undefined if it has none. */
+export function hwAddr(name: string): Buffer | undefined {
+  const ifr = ifreq(name, SIOCGIFHWADDR);
+  if (!ifr || ifr.readUInt16LE(IFNAMSIZ) !== ARPHRD_ETHER) return undefined;
+  return Buffer.from(ifr.subarray(IFNAMSIZ + 2, IFNAMSIZ + 2 + 6));
+}
+
+/** Whether the device is administratively up and whether it runs (has carrier), or undefined if there is no such device. */
+export function linkFlags(name: string): { up: boolean; running: boolean } | undefined {
+  const ifr = ifreq(name, SIOCGIFFLAGS);
+  if (!ifr) return undefined;
+  const flags = ifr.readUInt16LE(IFNAMSIZ);
+  return { up: (flags & IFF_UP) !== 0, running: (flags & IFF_RUNNING) !== 0 };
 }

@@ -323,7 +323,12 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
     it('says when nothing is attached', async () => {
       const r = await cli('status');
       assert.equal(r.code, 0);
-      assert.equal(r.stdout, 'ringctl is not attached to any interface\n');
+      // ... and the state of ring0, here a veth stand-in.
+      assert.deepEqual(lines(r.stdout), [
+        'ringctl is not attached to any interface',
+        'RING   STATE  CARRIER  PEERS  REGIONS',
+        'ring0  up     on       -      not a ringnet device',
+      ]);
     });
 
     it('shows each attachment as a table', async () => {
@@ -340,7 +345,15 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
       assert.deepEqual(lines(r.stdout), [
         `IFACE  STATE     ${'PROG'.padEnd(Math.max(4, w))}  MODE    RING   TRANSPARENT  PEERS  SUBNETS`,
         `eth1   attached  ${String(id).padEnd(Math.max(4, w))}  native  ring0  ${`tc ${tc}`.padEnd(11)}  2      198.51.100.0/24,2001:db8:2::/64`,
+        'RING   STATE  CARRIER  PEERS  REGIONS',
+        'ring0  up     on       -      not a ringnet device',
       ]);
+      ns.ip('link', 'set', 'peer0', 'down');
+      try {
+        assert.equal(lines((await cli('status')).stdout).at(-1), 'ring0  up     off      -      not a ringnet device');
+      } finally {
+        ns.ip('link', 'set', 'peer0', 'up');
+      }
     });
 
     it('prints JSON with --json', async () => {
@@ -357,7 +370,7 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
           state: 'attached',
           xdp: { program: xdpId('eth1'), link: linkId, mode: 'generic' },
           transparent: null,
-          ring: { name: 'ring0', ifindex: ifindex('ring0') },
+          ring: { name: 'ring0', ifindex: ifindex('ring0'), present: true, up: true, carrier: true, ringnet: false, regions: [], peersUp: 0, peersDead: 0, problems: [] },
           subnets: ['198.51.100.0/24'],
           peers: 0,
           pins: pins('eth1'),

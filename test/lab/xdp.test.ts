@@ -225,6 +225,16 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assert.deepEqual(map, want);
   });
 
+  it('shows the attachment and ring0\'s state with ringctl status', async () => {
+    const out = lines(await ringctlOk('g1', 'status'));
+    assert.match(out[1], /^eth1 +attached +\d+ +native +ring0 +no +4 +198\.51\.100\.0\/24,2001:db8:2::\/64$/);
+    assert.match(out[2], /^RING +STATE +CARRIER +PEERS +REGIONS$/);
+    assert.match(out[3], /^ring0 +up +on +2 up, 0 dead +[0-9a-f:.]+ plain, slot \d+ of 3$/);
+    type Status = { ring: { ringnet: boolean; peersUp: number; carrier: boolean; regions: { mode: string }[] } }[];
+    const [eth1] = JSON.parse(await ringctlOk('g1', 'status --json')) as Status;
+    assert.deepEqual([eth1.ring.ringnet, eth1.ring.carrier, eth1.ring.peersUp, eth1.ring.regions.map((r) => r.mode)], [true, true, 2, ['plain']]);
+  });
+
   it('shows the peer table with ringctl peers', async () => {
     const out = lines(await ringctlOk('g1', 'peers'));
     const table = await lab.ringPeers('g1');

@@ -1,0 +1,55 @@
+// The state of a ring device for `ringctl status`: whether it exists, is up and
+// has carrier (through ioctl, in the caller's network namespace), and, for a
+// ringnet device, its regions and how many peers are up or dead (its sysfs files).
+import { readFileSync } from 'node:fs';
+
+import { hasPeerTable, readPeerTable } from '../peers/table.js';
+import { parseRegions, regionsPath } from '../stats/sources.js';
+import { linkFlags } from './netdev.js';
+
+export interface RingDeviceState {
+  name: string;
+  /** Absent: the device does not exist (ringnet not loaded). */
+  present: boolean;
+  up: boolean;
+  carrier: boolean;
+  /** Whether it is a ringnet device (it has a peer table); a stand-in is not. */
+  ringnet: boolean;
+  regions: { region: number; pci: string; mode: string; slot: number; maxPeers: number }[];
+  peersUp: number;
+  peersDead: number;
+  /** What could not be read, one line each. */
+  problems: string[];
+}
+
+export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
+  const flags = linkFlags(name);
+  const s: RingDeviceState = { name, present: flags !== undefined, up: flags?.up ?? false, carrier: flags?.running ?? false, ringnet: false, regions: [], peersUp: 0, peersDead: 0, problems: [] };
+  if (!s.present || !hasPeerTable(name, sysfs)) return s;
+  s.ringnet = true;
+  try {
+    const t = readPeerTable(name, sysfs);
+    s.peersUp = t.peers.filter((p) => p.state === 'up').length;
+    s.peersDead = t.peers.filter((p) => p.state === 'dead').length;
+    s.problems.push(...t.problems);
+  } catch (err) {
+    s.problems.push((err as Error).message);
+  }
+  try {
+    const r = parseRegions(readFileSync(regionsPath(name, sysfs), 'utf8'));
+    s.regions = r.regions.map((x) => ({ region: x.region, pci: x.pci, mode: x.mode, slot: x.selfSlot, maxPeers: x.maxPeers }));
+    s.problems.push(...r.problems);
+  } catch (err) {
+    s.problems.push(`${name}: cannot read its regions (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return s;
+}
+
+/** The row of `ringctl status`'s ring table: RING STATE CARRIER PEERS REGIONS. */
+export function ringDeviceRow(s: RingDeviceState): string[] {
+  if (!s.present) return [s.name, 'missing', '-', '-', 'no such device (is ringnet.ko loaded?)'];
+  const regions = s.ringnet
+    ? s.regions.map((r) => `${r.pci} ${r.mode}, slot ${r.slot} of ${r.maxPeers}`).join('; ') || '-'
+    : 'not a ringnet device';
+  return [s.name, s.up ? 'up' : 'down', s.carrier ? 'on' : 'off', s.ringnet ? `${s.peersUp} up, ${s.peersDead} dead` : '-', regions];
+}
