@@ -9,7 +9,7 @@ import { linkFlags } from './netdev.js';
 
 export interface RingDeviceState {
   name: string;
-  /** Absent: the device does not exist (ringnet not loaded). */
+  /** False: no such device (ringnet not loaded). */
   present: boolean;
   up: boolean;
   carrier: boolean;
@@ -24,7 +24,17 @@ export interface RingDeviceState {
 
 export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
   const flags = linkFlags(name);
-  const s: RingDeviceState = { name, present: flags !== undefined, up: flags?.up ?? false, carrier: flags?.running ?? false, ringnet: false, regions: [], peersUp: 0, peersDead: 0, problems: [] };
+  const s: RingDeviceState = {
+    name,
+    present: flags !== undefined,
+    up: flags?.up ?? false,
+    carrier: flags?.running ?? false,
+    ringnet: false,
+    regions: [],
+    peersUp: 0,
+    peersDead: 0,
+    problems: [],
+  };
   if (!s.present || !hasPeerTable(name, sysfs)) return s;
   s.ringnet = true;
   try {
