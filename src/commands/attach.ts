@@ -6,7 +6,7 @@ import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
 import type { XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
-import { reportFailure, requireRoot } from '../xdp/cli.js';
+import { reportFailure, requireRoot, untilSignal } from '../xdp/cli.js';
 import { RingctlError } from '../xdp/errors.js';
 import { pinRoot } from '../xdp/pins.js';
 
@@ -116,16 +116,7 @@ export class AttachCommand extends Command {
   private async followUntilSignal(follower: PeerFollower): Promise<void> {
     const out = this.context.stdout;
     out.write(`following the peer tables every ${follower.intervalMs} ms; SIGINT or SIGTERM stops\n`);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const on = (sig: NodeJS.Signals) => {
-        process.off('SIGINT', on);
-        process.off('SIGTERM', on);
-        resolve(sig);
-      };
-      process.on('SIGINT', on);
-      process.on('SIGTERM', on);
-      follower.start();
-    });
+    const signal = await untilSignal(() => follower.start());
     follower.stop();
     out.write(`stopped following (${signal}); the attachment and its peers stay as they are\n`);
   }

@@ -4,7 +4,7 @@ import type { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
 import type { RunningServer } from '../stats/server.js';
-import { reportFailure } from '../xdp/cli.js';
+import { reportFailure, untilSignal } from '../xdp/cli.js';
 import { RingctlError } from '../xdp/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
@@ -93,15 +93,7 @@ export class ServeCommand extends Command {
       log(`ringctl serve: following ring0's peer table every ${follower.intervalMs} ms`);
     }
 
-    const signal = await new Promise<string>((resolve) => {
-      const on = (sig: NodeJS.Signals) => {
-        process.off('SIGINT', on);
-        process.off('SIGTERM', on);
-        resolve(sig);
-      };
-      process.on('SIGINT', on);
-      process.on('SIGTERM', on);
-    });
+    const signal = await untilSignal();
     log(`ringctl serve: ${signal}, stopping`);
     follower?.stop();
     await server.stop();

@@ -41,6 +41,23 @@ function isLibbpfError(err: unknown): err is LibbpfError {
   return typeof e.errno === 'number' && typeof e.code === 'string' && typeof e.log === 'string';
 }
 
+/**
+ * Resolves with the first SIGINT or SIGTERM, both handlers then removed.
+ * `ready` runs once they are in place, so nothing it starts can outrun them.
+ */
+export function untilSignal(ready?: () => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+    ready?.();
+  });
+}
+
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
