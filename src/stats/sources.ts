@@ -9,7 +9,7 @@ import { BpfMapFd, LibbpfError } from '../libbpf/index.js';
 import { readStats } from '../xdp/maps.js';
 import { TC_STATS, XDP_STATS, type Stat } from '../xdp/codecs.js';
 import { pinPaths } from '../xdp/pins.js';
-import type { Hook, InterfaceStats, PacketCounter, ProgramStats } from '../gen/kvmring/v1/stats.js';
+import type { Hook, InterfaceStats, PacketCounter, ProgramStats, RingRegion } from '../gen/kvmring/v1/stats.js';
 
 /** A counter source that could not be read: the message is the entry's `error`. */
 export class StatsSourceError extends Error {
@@ -148,16 +148,8 @@ export function pinnedProgramStats(pinRoot: string, ifname: string): ProgramStat
   return out;
 }
 
-/** A line of /sys/class/net/RING/ringnet/regions. */
-export interface RegionInfo {
-  region: number;
-  pci: string;
-  sizeBytes: bigint;
-  maxPeers: number;
-  ringSizeBytes: number;
-  selfSlot: number;
-  mode: string;
-}
+/** A line of /sys/class/net/RING/ringnet/regions: the proto's RingRegion without its counters and peers. */
+export type RegionInfo = Omit<RingRegion, 'counters' | 'peers'>;
 
 const REGION_COLUMNS = 'region pci size max_peers ring_size self mode';
 
