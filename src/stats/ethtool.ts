@@ -5,9 +5,8 @@
 // what ethtool(8) itself does.
 import koffi from 'koffi';
 
-import { isValidIfname } from '../xdp/netdev.js';
-
-type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { IFNAMSIZ } from '../xdp/ifname.js';
+import { IFREQ_SIZE, isValidIfname, withIoctlSocket, type DeviceIoctl } from '../xdp/netdev.js';
 
 const SIOCETHTOOL = 0x8946;
 const ETHTOOL_GDRVINFO = 0x03;
@@ -16,13 +15,8 @@ const ETHTOOL_GSTATS = 0x1d;
 const ETHTOOL_GSSET_INFO = 0x37;
 const ETH_SS_STATS = 1;
 const ETH_GSTRING_LEN = 32;
-const IFNAMSIZ = 16;
-const IFREQ_SIZE = 40;
 /** struct ethtool_drvinfo: cmd, then driver[32], version[32], ... */
 const DRVINFO_SIZE = 196;
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
 /** A driver that reports more counters than this is not one we can trust. */
 const MAX_STATS = 1 << 16;
 
@@ -43,25 +37,11 @@ export class EthtoolError extends Error {
   }
 }
 
-let libc: { socket: Fn; ioctl: Fn; close: Fn } | undefined;
-
-function c() {
-  if (!libc) {
-    const l = koffi.load('libc.so.6');
-    libc = {
-      socket: l.func('socket', 'int', ['int', 'int', 'int']),
-      ioctl: l.func('ioctl', 'int', ['int', 'unsigned long', '...']),
-      close: l.func('close', 'int', ['int']),
-    };
-  }
-  return libc;
-}
-
 /**
  * Runs one SIOCETHTOOL request: `request` is the ethtool struct (its first u32
  * the command) and comes back as the kernel filled it.
  */
-function ethtool(fd: number, ifname: string, request: Buffer, what: string): Buffer {
+function ethtool(ioctl: DeviceIoctl, ifname: string, request: Buffer, what: string): Buffer {
   // ifr_data must point at memory the kernel reads and writes: native memory, so
   // its address stays put for the call.
   const mem = koffi.alloc('uint8_t', request.length);
@@ -72,7 +52,7 @@ function ethtool(fd: number, ifname: string, request: Buffer, what: string): Buf
     ifr.write(ifname, 0, 'utf8');
     ifr.writeBigUInt64LE(koffi.address(mem), IFNAMSIZ);
     koffi.errno(0);
-    if ((c().ioctl(fd, SIOCETHTOOL, 'void *', ifr) as number) < 0) {
+    if (ioctl(SIOCETHTOOL, ifr) < 0) {
       const errno = koffi.errno();
       const e = new EthtoolError('', errno);
       const why = errno === 19 ? 'no such device' : errno === 95 ? `its driver has no ${what}` : e.code;
@@ -81,16 +61,6 @@ function ethtool(fd: number, ifname: string, request: Buffer, what: string): Buf
     return Buffer.from(view);
   } finally {
     koffi.free(mem);
-  }
-}
-
-function withSocket<T>(fn: (fd: number) => T): T {
-  const fd = c().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw new EthtoolError(`socket(): errno ${koffi.errno()}`, koffi.errno());
-  try {
-    return fn(fd);
-  } finally {
-    c().close(fd);
   }
 }
 
@@ -106,42 +76,42 @@ export interface DriverInfo {
   busInfo: string;
 }
 
-function drvinfo(fd: number, ifname: string): DriverInfo {
+function drvinfo(ioctl: DeviceIoctl, ifname: string): DriverInfo {
   const req = Buffer.alloc(DRVINFO_SIZE);
   req.writeUInt32LE(ETHTOOL_GDRVINFO, 0);
-  const r = ethtool(fd, ifname, req, 'driver information');
+  const r = ethtool(ioctl, ifname, req, 'driver information');
   return { driver: cstring(r, 4, 32), version: cstring(r, 36, 32), busInfo: cstring(r, 4 + 3 * 32, 32) };
 }
 
-function statCount(fd: number, ifname: string): number {
+function statCount(ioctl: DeviceIoctl, ifname: string): number {
   const req = Buffer.alloc(20);
   req.writeUInt32LE(ETHTOOL_GSSET_INFO, 0);
   req.writeBigUInt64LE(1n << BigInt(ETH_SS_STATS), 8);
-  const r = ethtool(fd, ifname, req, 'statistics');
+  const r = ethtool(ioctl, ifname, req, 'statistics');
   if ((r.readBigUInt64LE(8) & (1n << BigInt(ETH_SS_STATS))) === 0n) return 0;
   const n = r.readUInt32LE(16);
   if (n > MAX_STATS) throw new EthtoolError(`${ifname}: its driver reports ${n} statistics`, 22);
   return n;
 }
 
-function statNames(fd: number, ifname: string, n: number): string[] {
+function statNames(ioctl: DeviceIoctl, ifname: string, n: number): string[] {
   const req = Buffer.alloc(12 + n * ETH_GSTRING_LEN);
   req.writeUInt32LE(ETHTOOL_GSTRINGS, 0);
   req.writeUInt32LE(ETH_SS_STATS, 4);
   req.writeUInt32LE(n, 8);
-  const r = ethtool(fd, ifname, req, 'statistics names');
+  const r = ethtool(ioctl, ifname, req, 'statistics names');
   const len = Math.min(r.readUInt32LE(8), n);
   return Array.from({ length: len }, (_, i) => cstring(r, 12 + i * ETH_GSTRING_LEN, ETH_GSTRING_LEN));
 }
 
-function statValues(fd: number, ifname: string, n: number): bigint[] {
+function statValues(ioctl: DeviceIoctl, ifname: string, n: number): bigint[] {
   // GSTATS writes as many values as the driver counts now, whatever we asked
   // for: leave room for a region that appeared since GSSET_INFO, and compare.
   const room = n + 1024;
   const req = Buffer.alloc(8 + room * 8);
   req.writeUInt32LE(ETHTOOL_GSTATS, 0);
   req.writeUInt32LE(n, 4);
-  const r = ethtool(fd, ifname, req, 'statistics');
+  const r = ethtool(ioctl, ifname, req, 'statistics');
   const got = r.readUInt32LE(4);
   if (got !== n) return [];
   return Array.from({ length: n }, (_, i) => r.readBigUInt64LE(8 + i * 8));
@@ -160,18 +130,19 @@ export interface EthtoolStats {
  */
 export function readEthtoolStats(ifname: string): EthtoolStats {
   if (!isValidIfname(ifname)) throw new EthtoolError(`${JSON.stringify(ifname)}: not an interface name`, 22);
-  return withSocket((fd) => {
-    const driver = drvinfo(fd, ifname);
+  const socketError = (errno: number) => new EthtoolError(`socket(): errno ${errno}`, errno);
+  return withIoctlSocket((ioctl) => {
+    const driver = drvinfo(ioctl, ifname);
     // The set of counters changes when the driver gains or loses a region: read
     // names and values again until both agree on the count.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const n = statCount(fd, ifname);
+      const n = statCount(ioctl, ifname);
       if (n === 0) return { driver, stats: new Map() };
-      const names = statNames(fd, ifname, n);
-      const values = statValues(fd, ifname, n);
+      const names = statNames(ioctl, ifname, n);
+      const values = statValues(ioctl, ifname, n);
       if (names.length !== n || values.length !== n) continue;
       return { driver, stats: new Map(names.map((name, i) => [name, values[i]])) };
     }
     throw new EthtoolError(`${ifname}: its counters kept changing while being read`, 11);
-  });
+  }, socketError);
 }

@@ -9,7 +9,8 @@ export { isValidIfname };
 
 type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const IFREQ_SIZE = 40;
+/** sizeof(struct ifreq). */
+export const IFREQ_SIZE = 40;
 const SIOCGIFHWADDR = 0x8927;
 const SIOCGIFFLAGS = 0x8913;
 const IFF_UP = 0x1;
@@ -50,19 +51,33 @@ export function ifIndexToName(index: number): string | undefined {
   return buf.toString('utf8', 0, buf.indexOf(0));
 }
 
-/** Runs one SIOCGIF* ioctl on the device; its struct ifreq, or undefined if it failed (no such device). */
-function ifreq(name: string, request: number): Buffer | undefined {
-  if (!isValidIfname(name)) return undefined;
+/** A device ioctl with a struct ifreq: its result, below 0 on failure (then koffi.errno() says why). */
+export type DeviceIoctl = (request: number, ifr: Buffer) => number;
+
+/**
+ * Runs `fn` with device ioctls on an AF_INET datagram socket of the calling
+ * thread's network namespace, closed afterwards. A socket() failure throws
+ * `socketError(errno)`.
+ */
+export function withIoctlSocket<T>(fn: (ioctl: DeviceIoctl) => T, socketError = (errno: number): Error => new Error(`socket(): errno ${errno}`)): T {
   const lib = c();
   const fd = lib.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw new Error(`socket(): errno ${koffi.errno()}`);
+  if (fd < 0) throw socketError(koffi.errno());
   try {
-    const ifr = Buffer.alloc(IFREQ_SIZE);
-    ifr.write(name, 0, 'utf8');
-    return (lib.ioctl(fd, request, 'void *', ifr) as number) < 0 ? undefined : ifr;
+    return fn((request, ifr) => lib.ioctl(fd, request, 'void *', ifr) as number);
   } finally {
     lib.close(fd);
   }
+}
+
+/** Runs one SIOCGIF* ioctl on the device; its struct ifreq, or undefined if it failed (no such device). */
+function ifreq(name: string, request: number): Buffer | undefined {
+  if (!isValidIfname(name)) return undefined;
+  return withIoctlSocket((ioctl) => {
+    const ifr = Buffer.alloc(IFREQ_SIZE);
+    ifr.write(name, 0, 'utf8');
+    return ioctl(request, ifr) < 0 ? undefined : ifr;
+  });
 }
 
 /** The device's Ethernet address (6 bytes), or undefined if it has none. */
