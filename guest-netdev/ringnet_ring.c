@@ -110,14 +110,25 @@ static void ringnet_tx_restart(struct ringnet_tx *tx, u32 epoch, bool resetting)
 	ringnet_tx_restate(tx);
 }
 
-void ringnet_tx_reset(struct ringnet_tx *tx)
+/* Restart the ring in an epoch newer than both words; the consumer follows. */
+static void ringnet_tx_new_epoch(struct ringnet_tx *tx)
 {
 	/* Peer-writable: any value only decides which epoch comes next. */
 	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(tx->ring.hdr->cons));
 	u32 newest = ringnet_epoch_newer(theirs, tx->ring.epoch) ? theirs : tx->ring.epoch;
 
 	ringnet_tx_restart(tx, newest + 1, true);
+}
+
+void ringnet_tx_reset(struct ringnet_tx *tx)
+{
+	ringnet_tx_new_epoch(tx);
 	tx->stats.resets++;
+}
+
+void ringnet_tx_renew(struct ringnet_tx *tx)
+{
+	ringnet_tx_new_epoch(tx);
 }
 
 /* Look at the consumer's word again; the slow path of reserve and publish. */
@@ -316,17 +327,19 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
 		return err;
 
 	/*
-	 * Peer-writable, both words. If their epochs agree and the indices make
-	 * sense, resume where our predecessor stopped; follow a reset the
-	 * consumer started; restart the ring in any other case. Acquire on the
-	 * consumer's word as in ringnet_tx_refresh().
+	 * Peer-writable, both words, each read once. If their epochs agree and
+	 * the indices make sense, resume where our predecessor stopped; follow
+	 * a reset the consumer started; resume a reset of our own that the
+	 * consumer has not followed yet (it will restart at index 0, so our
+	 * index must make sense from there); restart the ring in any other
+	 * case. Acquire on the consumer's word as in ringnet_tx_refresh().
 	 */
 	ours = READ_ONCE(hdr->prod);
 	theirs = smp_load_acquire(&hdr->cons);
 	tx->ring.epoch = KVMRING_POS_EPOCH(ours);
+	tx->prod = KVMRING_POS_INDEX(ours);
 	if (KVMRING_POS_EPOCH(theirs) == tx->ring.epoch) {
-		if (ringnet_span_ok(KVMRING_POS_INDEX(ours), KVMRING_POS_INDEX(theirs), ring_size)) {
-			tx->prod = KVMRING_POS_INDEX(ours);
+		if (ringnet_span_ok(tx->prod, KVMRING_POS_INDEX(theirs), ring_size)) {
 			tx->published = tx->prod;
 			tx->cons = KVMRING_POS_INDEX(theirs);
 			WRITE_ONCE(hdr->prod_epoch, tx->ring.epoch);
@@ -335,6 +348,12 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
 	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(theirs), tx->ring.epoch)) {
 		ringnet_tx_restart(tx, KVMRING_POS_EPOCH(theirs), false);
 		tx->stats.reset_follows++;
+		return 0;
+	} else if (ringnet_span_ok(tx->prod, 0, ring_size)) {
+		tx->resetting = true;
+		tx->published = tx->prod;
+		tx->cons = 0;
+		ringnet_tx_restate(tx);
 		return 0;
 	}
 	ringnet_tx_reset(tx);
@@ -371,14 +390,25 @@ static void ringnet_rx_restart(struct ringnet_rx *rx, u32 epoch, bool resetting)
 	ringnet_rx_restate(rx);
 }
 
-void ringnet_rx_reset(struct ringnet_rx *rx)
+/* As ringnet_tx_new_epoch(), for the consumer. */
+static void ringnet_rx_new_epoch(struct ringnet_rx *rx)
 {
 	/* Peer-writable: any value only decides which epoch comes next. */
 	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(rx->ring.hdr->prod));
 	u32 newest = ringnet_epoch_newer(theirs, rx->ring.epoch) ? theirs : rx->ring.epoch;
 
 	ringnet_rx_restart(rx, newest + 1, true);
+}
+
+void ringnet_rx_reset(struct ringnet_rx *rx)
+{
+	ringnet_rx_new_epoch(rx);
 	rx->stats.resets++;
+}
+
+void ringnet_rx_renew(struct ringnet_rx *rx)
+{
+	ringnet_rx_new_epoch(rx);
 }
 
 /* Look at the producer's word again; true if bytes are waiting. */
@@ -627,7 +657,11 @@ int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 r
 	rx->kick = kick + (kick & 1);
 	WRITE_ONCE(hdr->kick, rx->kick);
 
-	/* As in ringnet_tx_attach(): resume, follow, or restart. */
+	/*
+	 * As in ringnet_tx_attach(): resume, follow, resume our own pending
+	 * reset, or restart. A consumer whose reset is pending has consumed
+	 * nothing in its epoch yet: its index must be 0.
+	 */
 	ours = READ_ONCE(hdr->cons);
 	theirs = smp_load_acquire(&hdr->prod);
 	rx->ring.epoch = KVMRING_POS_EPOCH(ours);
@@ -641,6 +675,9 @@ int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 r
 	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(theirs), rx->ring.epoch)) {
 		ringnet_rx_restart(rx, KVMRING_POS_EPOCH(theirs), false);
 		rx->stats.reset_follows++;
+		return 0;
+	} else if (!KVMRING_POS_INDEX(ours)) {
+		ringnet_rx_restart(rx, rx->ring.epoch, true);
 		return 0;
 	}
 	ringnet_rx_reset(rx);

@@ -34,6 +34,7 @@
  *   ringnet_tx_enqueue()      reserve + copy + commit + publish
  *   ringnet_tx_has_room()     would a frame of this length fit now?
  *   ringnet_tx_reset()        give up on the ring's contents, restart it
+ *   ringnet_tx_renew()        a new owner of this end: restart, not an error
  * Consumer:
  *   ringnet_rx_attach()       take the consumer end of a ring
  *   ringnet_rx_peek()         next frame, in place, validated
@@ -43,6 +44,7 @@
  *   ringnet_rx_arm()          going idle in doorbell mode: ask to be kicked
  *   ringnet_rx_disarm()       polling again: no kicks needed
  *   ringnet_rx_reset()        give up on the ring's contents, restart it
+ *   ringnet_rx_renew()        a new owner of this end: restart, not an error
  */
 #ifndef RINGNET_RING_H
 #define RINGNET_RING_H
@@ -81,7 +83,7 @@ struct ringnet_tx_stats {
 	u64	bad_len;		/* reserve refused: length out of range */
 	u64	kicks;			/* doorbells asked for */
 	u64	bad_index;		/* consumer index or epoch out of range: ring reset */
-	u64	resets;			/* resets this end started */
+	u64	resets;			/* resets this end started: repairs, ringnet_*_reset(); not renewals */
 	u64	reset_follows;		/* resets the consumer started */
 };
 
@@ -93,7 +95,7 @@ struct ringnet_rx_stats {
 	u64	dropped;		/* frames dropped: bad metadata or no room in the buffer */
 	u64	dropped_bytes;		/* bytes skipped after a bad record header */
 	u64	bad_index;		/* producer index or epoch out of range: ring reset */
-	u64	resets;			/* resets this end started */
+	u64	resets;			/* resets this end started: repairs, ringnet_*_reset(); not renewals */
 	u64	reset_follows;		/* resets the producer started */
 };
 
@@ -159,9 +161,14 @@ struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_
  *
  * ringnet_tx_attach(): become the producer of the ring at hdr with ring_size
  * data bytes. If the ring is consistent the producer resumes where its
- * index stands; if the consumer started a reset it follows it; otherwise it
- * resets the ring. Returns 0, or -EINVAL for a ring_size that is not a
- * power of two in the ABI's range.
+ * index stands; if the consumer started a reset it follows it; if our word
+ * is in a newer epoch than the consumer's and its index makes sense from 0,
+ * that is a reset of this end the consumer has not followed yet, and it
+ * resumes waiting for it (none of these counts a reset). Only a pair of
+ * words that cannot be explained resets the ring (counted in resets).
+ * Attach may be repeated at any time, e.g. when the peer (re)appears.
+ * Returns 0, or -EINVAL for a ring_size that is not a power of two in the
+ * ABI's range.
  *
  * ringnet_tx_reserve(): make room for a frame of len bytes (writing a pad
  * record first if it would straddle the end) and set *frame to where its
@@ -189,7 +196,14 @@ struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_
  * stopped queue).
  *
  * ringnet_tx_reset(): drop everything in the ring and restart it at index 0;
- * the consumer follows when it next looks.
+ * the consumer follows when it next looks. Counted in resets: it is the
+ * answer to an error.
+ *
+ * ringnet_tx_renew(): after ringnet_tx_attach(), when this end has a new
+ * owner (the guest just claimed the slot): drop whatever a former owner left
+ * and restart the ring in a new epoch exactly as ringnet_tx_reset() does,
+ * but without counting it, since nothing went wrong. A later attach by the
+ * same owner resumes the renewal if the consumer has not followed yet.
  */
 int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 ring_size);
 int ringnet_tx_reserve(struct ringnet_tx *tx, u32 len, void **frame);
@@ -200,12 +214,14 @@ int ringnet_tx_enqueue(struct ringnet_tx *tx, const void *frame, u32 len,
 		       const struct ringnet_meta *meta);
 bool ringnet_tx_has_room(struct ringnet_tx *tx, u32 len);
 void ringnet_tx_reset(struct ringnet_tx *tx);
+void ringnet_tx_renew(struct ringnet_tx *tx);
 
 /*
  * Consumer.
  *
  * ringnet_rx_attach(): become the consumer of the ring at hdr; like
- * ringnet_tx_attach(). Starts disarmed (polling).
+ * ringnet_tx_attach() (a pending reset of this end is resumed when our word
+ * is in the newer epoch and still at index 0). Starts disarmed (polling).
  *
  * ringnet_rx_peek(): find the next frame and describe it in *f. Returns 1,
  * or 0 when there is nothing (more) to deliver now. Pad records are skipped.
@@ -233,7 +249,10 @@ void ringnet_tx_reset(struct ringnet_tx *tx);
  * ringnet_rx_disarm(): when polling again, so producers stop kicking.
  *
  * ringnet_rx_reset(): drop everything in the ring and restart it at index 0;
- * the producer follows when it next looks.
+ * the producer follows when it next looks. Counted in resets.
+ *
+ * ringnet_rx_renew(): as ringnet_tx_renew(), for a new owner of the
+ * consumer end; not counted.
  */
 int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 ring_size);
 int ringnet_rx_peek(struct ringnet_rx *rx, struct ringnet_frame *f);
@@ -243,6 +262,7 @@ int ringnet_rx_dequeue(struct ringnet_rx *rx, void *buf, u32 size, struct ringne
 bool ringnet_rx_arm(struct ringnet_rx *rx);
 void ringnet_rx_disarm(struct ringnet_rx *rx);
 void ringnet_rx_reset(struct ringnet_rx *rx);
+void ringnet_rx_renew(struct ringnet_rx *rx);
 
 /*
  * Occupancy, for monitoring: the bytes published into the ring and not yet

@@ -347,10 +347,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 			break;
 		case 9:
 			s.lossy = true;
-			if (op & 16)
+			if (op & 32) {		/* a new owner of one end */
+				if (op & 16)
+					ringnet_tx_renew(&s.tx);
+				else
+					ringnet_rx_renew(&s.rx);
+			} else if (op & 16) {
 				ringnet_tx_reset(&s.tx);
-			else
+			} else {
 				ringnet_rx_reset(&s.rx);
+			}
 			break;
 		case 10:
 			s.lossy = s.dup = true;
