@@ -12,6 +12,10 @@
  *   smp_load_acquire        later accesses stay after it
  *   smp_store_release       earlier accesses stay before it
  *   smp_mb                  full barrier, also store -> load
+ *
+ * and, for ringnet_meta.c, the Internet checksum: csum_partial() (a 32-bit
+ * one's-complement sum of 16-bit words in memory order) and csum_fold()
+ * (folded to 16 bits and complemented), as in <net/checksum.h>.
  */
 #ifndef RINGNET_SHIM_H
 #define RINGNET_SHIM_H
@@ -24,6 +28,7 @@
 #include <linux/string.h>
 #include <linux/types.h>
 #include <asm/barrier.h>
+#include <net/checksum.h>
 
 #else /* !__KERNEL__ */
 
@@ -51,6 +56,36 @@ typedef __s32 s32;
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #endif
+
+#define CSUM_MANGLED_0		((__sum16)0xffff)
+
+/*
+ * Plain and byte by byte, so any alignment and length will do; the partial
+ * sums differ from the kernel's, the folded results do not.
+ */
+static inline __wsum csum_partial(const void *buf, int len, __wsum sum)
+{
+	const u8 *p = buf;
+	u64 acc = (u32)sum;
+	int i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		acc += (u32)p[i] | (u32)p[i + 1] << 8;	/* little-endian, as the machine */
+	if (len > 0 && (len & 1))
+		acc += p[len - 1];
+	while (acc >> 32)
+		acc = (acc & 0xffffffffU) + (acc >> 32);
+	return (__wsum)acc;
+}
+
+static inline __sum16 csum_fold(__wsum csum)
+{
+	u32 sum = (u32)csum;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__sum16)~sum;
+}
 
 #endif /* __KERNEL__ */
 

@@ -11,12 +11,17 @@
  *  - without hostile writes, every frame arrives intact, in order, none
  *    lost (unless the script reset a ring end) and none counted bad;
  *  - after the hostile writes stop, the ring carries frames again.
+ * An input whose first byte has both top bits set is a frame and metadata
+ * for ringnet_meta_check() and ringnet_csum_finish() instead: no read
+ * beyond the head they are given, and metadata the check accepts is
+ * metadata the checksum can be finished with, correctly.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "harness.h"
+#include "ringnet_meta.h"
 
 #define FUZZ_RING	KVMRING_RING_SIZE_MIN
 #define FUZZ_OPS	4096
@@ -279,6 +284,109 @@ static void heal(struct state *s)
 	fail("ring did not recover", s->rx.ring.epoch, s->tx.ring.epoch);
 }
 
+/* Ethernet, a tag or two, IPv4 or IPv6, TCP or UDP: a start the mutations can work from. */
+static u32 meta_headers(struct cursor *c, u8 *f, u32 len, u32 *l4)
+{
+	u8 shape = take8(c);
+	u32 off = 12, i, tags = shape & 3, l4len;
+	bool v6 = shape & 4, udp = shape & 8;
+
+	memset(f, 0, len < 128 ? len : 128);
+	for (i = 0; i < tags && off + 4 <= len; i++, off += 4) {
+		f[off] = i || tags < 2 ? 0x81 : 0x88;
+		f[off + 1] = i || tags < 2 ? 0x00 : 0xa8;
+	}
+	if (off + 2 + 40 + 20 > len)
+		return 0;
+	f[off] = v6 ? 0x86 : 0x08;
+	f[off + 1] = v6 ? 0xdd : 0x00;
+	off += 2;
+	if (v6) {
+		f[off] = 0x60;
+		f[off + 6] = udp ? 17 : 6;
+		off += 40;
+	} else {
+		f[off] = 0x45;
+		f[off + 9] = udp ? 17 : 6;
+		off += 20;
+	}
+	*l4 = off;
+	l4len = udp ? 8 : 20;
+	if (!udp)
+		f[off + 12] = 0x50;
+	f[off + (udp ? 6 : 16)] = take8(c);	/* a pseudo-header seed */
+	return off + l4len;
+}
+
+static void meta_fuzz(struct cursor *c)
+{
+	static const u8 gsos[] = { KVMRING_GSO_NONE, KVMRING_GSO_TCPV4, KVMRING_GSO_TCPV6,
+				   KVMRING_GSO_UDP_L4, KVMRING_GSO_TCPV4 | KVMRING_GSO_ECN };
+	struct ringnet_meta m, done;
+	u32 len = frame_len(c), headlen, min, l4 = 0, hl, i, n, field;
+	u8 *frame, *head, how = take8(c);
+	u16 seed;
+	int ret;
+
+	frame = malloc(len);
+	if (!frame)
+		abort();
+	for (i = 0; i < len; i++)
+		frame[i] = (u8)(i * 13 + 1);
+	hl = how & 1 ? meta_headers(c, frame, len, &l4) : 0;
+	/* then bytes from the input anywhere in the first 256 */
+	n = take8(c) % 32;
+	for (i = 0; i < n; i++)
+		frame[take8(c) % (len < 256 ? len : 256)] = take8(c);
+
+	m.flags = take8(c) & (how & 2 ? 0xff : KVMRING_REC_F_FRAME_MASK);
+	m.gso_type = how & 4 ? take8(c) : gsos[take8(c) % sizeof(gsos)];
+	m.gso_size = how & 8 ? (u16)take32(c) : (u16)(take8(c) * 16U);
+	if ((how & 16) && hl) {		/* the L4 header's checksum, mostly */
+		m.csum_start = (u16)(l4 + (int8_t)take8(c) % 4);
+		m.csum_offset = take8(c) % 2 ? 16 : 6;
+	} else {
+		m.csum_start = (u16)take32(c);
+		m.csum_offset = (u16)take32(c);
+	}
+
+	min = len < RINGNET_META_HEADLEN ? len : RINGNET_META_HEADLEN;
+	headlen = min + take32(c) % (len - min + 1);
+	head = malloc(headlen);		/* exactly: ASan sees a read beyond it */
+	if (!head)
+		abort();
+	memcpy(head, frame, headlen);
+	ret = ringnet_meta_check(head, headlen, len, &m);
+	free(head);
+	if (ret && ret != -EINVAL)
+		fail("meta_check: unexpected error", (u32)-ret, 0);
+
+	if (!ret && m.gso_type != KVMRING_GSO_NONE &&
+	    (!(m.flags & KVMRING_REC_F_CSUM_PARTIAL) || m.gso_size < RINGNET_GSO_SIZE_MIN))
+		fail("accepted GSO without its checksum or with a tiny MSS", m.flags, m.gso_size);
+
+	/* the frame is exactly len bytes: ASan sees a write beyond it */
+	field = (u32)m.csum_start + m.csum_offset;
+	if (field + 2 <= len)
+		memcpy(&seed, frame + field, 2);
+	done = m;
+	if (!ringnet_csum_finish(frame, len, &done)) {
+		if (!ret && (m.flags & KVMRING_REC_F_CSUM_PARTIAL))
+			fail("accepted metadata, but no checksum", m.csum_start, m.csum_offset);
+		if (memcmp(&done, &m, sizeof(m)))
+			fail("csum_finish failed and changed the metadata", done.flags, m.flags);
+	} else if (m.flags & KVMRING_REC_F_CSUM_PARTIAL) {
+		if (!ret && field + 2 > headlen)
+			fail("accepted a field outside the head", field, headlen);
+		if ((done.flags & KVMRING_REC_F_CSUM_PARTIAL) || !(done.flags & KVMRING_REC_F_DATA_VALID))
+			fail("csum_finish left the flags", done.flags, 0);
+		/* the seed the field held, plus the finished sum: one's-complement zero */
+		if (csum_fold(csum_partial(frame + m.csum_start, len - m.csum_start, (__wsum)seed)))
+			fail("finished checksum does not verify", m.csum_start, m.csum_offset);
+	}
+	free(frame);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
 	struct cursor c = { in, size };
@@ -297,9 +405,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		if (!region)
 			abort();
 	}
+	op = take8(&c);
+	if ((op & 0xc0) == 0xc0) {
+		meta_fuzz(&c);
+		return 0;
+	}
 	memset(&s, 0, sizeof(s));
 	memset(hdr, 0, sizeof(*hdr) + FUZZ_RING);
-	op = take8(&c);
 	if (op & 1) {		/* a ring found in any state */
 		s.hostile = true;
 		hdr->prod = take64(&c);

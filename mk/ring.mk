@@ -1,21 +1,23 @@
 # The ring core's userspace builds (harness/): the core as a library, its unit
 # tests under AddressSanitizer and UBSan, a libFuzzer target and the benchmark.
-# The core itself is guest-netdev/ringnet_ring.c, compiled into ringnet.ko too.
+# The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
+# into ringnet.ko too.
 # The benchmark links the static archive by path: mk/host.mk puts a shared
 # libringnet_ring.so beside it for the controller.
 
 # Fragments are read before the top-level `all:`; keep it the default goal.
 .DEFAULT_GOAL := all
 
-RING_CORE   := guest-netdev/ringnet_ring.c
-RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h harness/harness.h
+RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
+RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
+	       kmod/kvmring_abi.h harness/harness.h
 RING_CFLAGS := -std=gnu11 -I kmod -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(OUT)/ringnet_ring.o: $(RING_CORE) $(RING_HDRS) | $(OUT)
-	$(CC) $(CFLAGS) $(RING_CFLAGS) -c $(RING_CORE) -o $@
+$(OUT)/ringnet_%.o: guest-netdev/ringnet_%.c $(RING_HDRS) | $(OUT)
+	$(CC) $(CFLAGS) $(RING_CFLAGS) -c $< -o $@
 
-$(OUT)/libringnet_ring.a: $(OUT)/ringnet_ring.o
+$(OUT)/libringnet_ring.a: $(OUT)/ringnet_ring.o $(OUT)/ringnet_meta.o
 	$(AR) rcs $@ $^
 
 $(OUT)/ring_test: harness/ring_test.c $(RING_CORE) $(RING_HDRS) | $(OUT)
