@@ -156,8 +156,12 @@ int ringnet_meta_check(const u8 *data, u32 headlen, u32 len, const struct ringne
 
 	if (ringnet_parse(data, headlen, &h))
 		return -EINVAL;
-	/* After the network header, and the 16-bit field in the head: u32, no overflow. */
-	if (start < h.l4 || start + off + sizeof(u16) > headlen)
+	/*
+	 * After the network header, and the 16-bit field in the head (u32: no
+	 * overflow). An Internet checksum sums 16-bit words from csum_start,
+	 * so a field at an odd offset could never be right.
+	 */
+	if (start < h.l4 || (off & 1) || start + off + sizeof(u16) > headlen)
 		return -EINVAL;
 	if (m->gso_type != KVMRING_GSO_NONE)
 		return ringnet_gso_check(data, headlen, len, m, &h);

@@ -45,9 +45,9 @@
  *  - with CSUM_PARTIAL: the Ethernet header (and up to two 802.1Q/802.1ad
  *    tags) or an IPv4/IPv6 header it announces is malformed or not in the
  *    head; csum_start lies before the end of the IP header (of the Ethernet
- *    header and tags when not IP); the 16-bit field at csum_start +
- *    csum_offset is not in the head; or csum_start is the frame's TCP (UDP)
- *    header and csum_offset is not 16 (6);
+ *    header and tags when not IP); csum_offset is odd; the 16-bit field at
+ *    csum_start + csum_offset is not in the head; or csum_start is the
+ *    frame's TCP (UDP) header and csum_offset is not 16 (6);
  *  - with GSO: the EtherType is not the kind's (IPv4 for TCPV4, IPv6 for
  *    TCPV6, either for UDP_L4); the IP header is not directly followed by
  *    the kind's protocol (an IPv4 fragment or an IPv6 extension header is

@@ -376,12 +376,16 @@ static void meta_fuzz(struct cursor *c)
 		if (memcmp(&done, &m, sizeof(m)))
 			fail("csum_finish failed and changed the metadata", done.flags, m.flags);
 	} else if (m.flags & KVMRING_REC_F_CSUM_PARTIAL) {
-		if (!ret && field + 2 > headlen)
-			fail("accepted a field outside the head", field, headlen);
+		if (!ret && (field + 2 > headlen || (m.csum_offset & 1)))
+			fail("accepted a field outside the head or at an odd offset", field, headlen);
 		if ((done.flags & KVMRING_REC_F_CSUM_PARTIAL) || !(done.flags & KVMRING_REC_F_DATA_VALID))
 			fail("csum_finish left the flags", done.flags, 0);
-		/* the seed the field held, plus the finished sum: one's-complement zero */
-		if (csum_fold(csum_partial(frame + m.csum_start, len - m.csum_start, (__wsum)seed)))
+		/*
+		 * The seed the field held, plus the finished sum: one's-complement
+		 * zero, if the field is a 16-bit word of the sum (an even offset).
+		 */
+		if (!(m.csum_offset & 1) &&
+		    csum_fold(csum_partial(frame + m.csum_start, len - m.csum_start, (__wsum)seed)))
 			fail("finished checksum does not verify", m.csum_start, m.csum_offset);
 	}
 	free(frame);

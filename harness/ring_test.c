@@ -1293,7 +1293,7 @@ static bool meta_expect(const struct pkt *p, u32 len, u32 headlen, const struct 
 		return false;
 	if ((p->proto == 0x0800 || p->proto == 0x86dd) && p->tags <= 2 && (!p->ip || len < p->l3end))
 		return false;
-	if (start < p->l3end || start + off + 2 > headlen)
+	if (start < p->l3end || off % 2 || start + off + 2 > headlen)
 		return false;
 	if (!gso)
 		return !(p->l4 && start == p->l3end && off != (p->l4 == T_TCP ? 16U : 6U));
@@ -1347,7 +1347,7 @@ static void test_meta_check(void)
 				   KVMRING_GSO_TCPV6 | KVMRING_GSO_ECN, KVMRING_GSO_UDP_L4 | KVMRING_GSO_ECN,
 				   KVMRING_GSO_ECN, 2, 3 };
 	static const u16 sizes[] = { 0, 1, 8, 63, 64, 536, 1448, 65535 };
-	static const u16 offs[] = { 0, 6, 16, 0xffff };
+	static const u16 offs[] = { 0, 6, 7, 16, 0xffff };
 	u64 judged = 0, accepted = 0, wrong = 0, gso_ok = 0, partial_ok = 0;
 	u32 t, l, h, len, headlen, starts[6], s, i;
 	struct ringnet_meta m;
@@ -1469,6 +1469,7 @@ static void test_meta_cases(void)
 		{ "partial inside the tags", 12, 60, { P, 0, 12, 0, 0 }, -EINVAL },
 		{ "partial, bad ihl", 10, 1514, { P, 0, 34, 16, 0 }, -EINVAL },
 		{ "field past the head", 0, 1514, { P, 0, 300, 0, 0 }, -EINVAL },
+		{ "field at an odd offset", 1, 1514, { P, 0, 50, 7, 0 }, -EINVAL },
 		{ "gso_size without GSO", 0, 1514, { P, 1448, 1, 16, 0 }, -EINVAL },
 		{ "the pad flag", 0, 1514, { KVMRING_REC_F_PAD, 0, 0, 0, 0 }, -EINVAL },
 	};
