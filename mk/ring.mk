@@ -1,5 +1,6 @@
 # The ring core's userspace builds (harness/): the core as a library, its unit
-# tests under AddressSanitizer and UBSan, a libFuzzer target and the benchmark.
+# tests under AddressSanitizer and UBSan, a libFuzzer target, the driver's
+# locking model under ThreadSanitizer and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
 # into ringnet.ko too.
 # The benchmark links the static archive by path: mk/host.mk puts a shared
@@ -27,7 +28,11 @@ $(OUT)/ring_fuzz: harness/ring_fuzz.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		harness/ring_fuzz.c $(RING_CORE) -o $@
 
+# ThreadSanitizer: the driver's locking model around one ring.
+$(OUT)/ring_race: harness/ring_race.c $(RING_CORE) $(RING_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=thread harness/ring_race.c $(RING_CORE) -o $@ -lpthread
+
 $(OUT)/ring_bench: harness/ring_bench.c $(OUT)/libringnet_ring.a $(RING_HDRS)
 	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c $(OUT)/libringnet_ring.a -lpthread -o $@
 
-ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_bench
+ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_race $(OUT)/ring_bench
