@@ -81,13 +81,15 @@ export interface PeerMapEntry {
 
 /**
  * Makes ring_peers hold exactly the addresses of `peers`. The peer table is
- * written by other guests, so nothing in it is trusted: a bad address or MAC,
- * or an address two peers claim (the lower slot keeps it), is left out and
- * reported rather than thrown.
+ * written by other guests, so nothing in it is trusted: a bad address or MAC
+ * is left out and reported rather than thrown, and so is an address two peers
+ * claim. Such an address goes to neither: which of them owns it is exactly
+ * what we cannot tell, and giving it to one (the lower slot, say) would hand
+ * a hostile peer the traffic of any address it claims first.
  */
 export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncResult {
   const rejected: string[] = [];
-  const want = new Map<string, { key: Buffer; value: Buffer; slot: number }>();
+  const claims = new Map<string, { addr: IpAddress; flags: number; slot: number; mac: Buffer; by: Set<string> }>();
   const sorted = [...peers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
   for (const p of sorted) {
     const slot = p.slot ?? 0;
@@ -98,7 +100,8 @@ export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncRes
       rejected.push(`peer ${slot}: bad ring MAC ${JSON.stringify(p.ringMac)}`);
       continue;
     }
-    const flags = new Map<string, { addr: IpAddress; flags: number }>();
+    // The same peer listed twice is one claimant.
+    const who = `${slot} ${formatMac(mac)}`;
     const add = (s: string, flag: number) => {
       const addr = parseIp(s);
       if (!addr) {
@@ -106,22 +109,26 @@ export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncRes
         return;
       }
       const k = formatIp(addr);
-      flags.set(k, { addr, flags: (flags.get(k)?.flags ?? 0) | flag });
+      const c = claims.get(k);
+      if (!c) claims.set(k, { addr, flags: flag, slot, mac, by: new Set([who]) });
+      else if (c.by.has(who)) c.flags |= flag;
+      else c.by.add(who);
     };
     for (const a of p.addresses) add(a, CONSTANTS.RING_PEER_F_RING);
     for (const a of p.ordinaryAddresses ?? []) add(a, CONSTANTS.RING_PEER_F_ORDINARY);
-    for (const [k, { addr, flags: f }] of flags) {
-      const prev = want.get(k);
-      if (prev) {
-        if (prev.slot !== slot) rejected.push(`peer ${slot}: ${k} is already peer ${prev.slot}'s`);
-        continue;
-      }
-      if (want.size >= CONSTANTS.RING_PEERS_MAX) {
-        rejected.push(`peer ${slot}: ${k} left out: ring_peers holds ${CONSTANTS.RING_PEERS_MAX} addresses`);
-        continue;
-      }
-      want.set(k, { key: encodePeerKey(addr), value: encodePeer({ ringMac: mac, flags: f, slot }), slot });
+  }
+  const want = new Map<string, { key: Buffer; value: Buffer }>();
+  for (const [k, c] of claims) {
+    if (c.by.size > 1) {
+      const slots = [...c.by].map((w) => w.split(' ')[0]);
+      rejected.push(`${k}: claimed by peers ${slots.join(', ')}; left to none of them`);
+      continue;
     }
+    if (want.size >= CONSTANTS.RING_PEERS_MAX) {
+      rejected.push(`peer ${c.slot}: ${k} left out: ring_peers holds ${CONSTANTS.RING_PEERS_MAX} addresses`);
+      continue;
+    }
+    want.set(k, { key: encodePeerKey(c.addr), value: encodePeer({ ringMac: c.mac, flags: c.flags, slot: c.slot }) });
   }
 
   const result: PeerSyncResult = { added: 0, updated: 0, removed: 0, rejected };

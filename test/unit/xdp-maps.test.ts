@@ -121,19 +121,38 @@ describe('map codecs and sync', () => {
     assert.equal(decodePeer(m.entries().next().value![1]).flags, CONSTANTS.RING_PEER_F_RING | CONSTANTS.RING_PEER_F_ORDINARY);
   });
 
-  it('leaves out and reports bad MACs, bad addresses and addresses two peers claim', () => {
+  it('leaves out and reports bad MACs and bad addresses', () => {
     const m = new FakeMap();
     const r = syncPeers(m, [
-      { slot: 7, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.1'] },
       { slot: 1, ringMac: '02:00:00:00:00:01', addresses: ['198.51.100.1', 'not-an-ip'] },
       { slot: 3, ringMac: 'zz', addresses: ['198.51.100.3'] },
     ]);
     assert.equal(r.added, 1);
-    assert.deepEqual(r.rejected, [
-      'peer 1: bad address "not-an-ip"',
-      'peer 3: bad ring MAC "zz"',
-      'peer 7: 198.51.100.1 is already peer 1\'s',
+    assert.deepEqual(r.rejected, ['peer 1: bad address "not-an-ip"', 'peer 3: bad ring MAC "zz"']);
+    assert.deepEqual(readPeers(m).map((p) => [p.address, p.slot]), [['198.51.100.1', 1]]);
+  });
+
+  it('gives an address two peers claim to neither, whichever claims it first', () => {
+    const m = new FakeMap();
+    const r = syncPeers(m, [
+      { slot: 7, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7'], ordinaryAddresses: ['192.0.2.254'] },
+      { slot: 1, ringMac: '02:00:00:00:00:01', addresses: ['198.51.100.1'], ordinaryAddresses: ['192.0.2.254'] },
     ]);
+    assert.deepEqual(r.rejected, ['192.0.2.254: claimed by peers 1, 7; left to none of them']);
+    assert.deepEqual(readPeers(m).map((p) => [p.address, p.slot]), [
+      ['198.51.100.1', 1],
+      ['198.51.100.7', 7],
+    ]);
+  });
+
+  it('removes an address when a second peer claims it, and restores it when the claim goes', () => {
+    const m = new FakeMap();
+    const a = { slot: 1, ringMac: '02:00:00:00:00:01', addresses: ['198.51.100.1'] };
+    syncPeers(m, [a]);
+    const r = syncPeers(m, [a, { slot: 5, ringMac: '02:00:00:00:00:05', addresses: ['198.51.100.1'] }]);
+    assert.deepEqual([r.removed, r.added], [1, 0]);
+    assert.deepEqual(readPeers(m), []);
+    assert.equal(syncPeers(m, [a]).added, 1);
     assert.deepEqual(readPeers(m).map((p) => [p.address, p.slot]), [['198.51.100.1', 1]]);
   });
 
