@@ -6,8 +6,11 @@
 //     transparent mode diverts into the ring (only when transparent mode is on);
 //   - anywhere else: not ours to divert (the peer's other networks), left out.
 // Anything that would let a peer capture traffic that is not its own is left
-// out and reported: addresses that are not unicast, addresses of this guest,
-// and a peer that claims this guest's ring MAC.
+// out and reported: addresses that are not unicast, and conflicts (see
+// findConflicts): an address of this guest or one two peers claim goes to no
+// peer, and a peer whose MAC is ring0's or another live peer's gets nothing.
+// Every peer publishes its own identity in memory any co-tenant can write, so
+// a claim nobody contradicts is all we have; a contradicted one is worth nothing.
 import { formatCidr, formatIp, networkOf, parseIp, type Cidr, type IpAddress } from '../xdp/cidr.js';
 import type { RingPeer } from '../xdp/maps.js';
 import type { LocalAddress } from './local.js';
@@ -28,6 +31,26 @@ export interface Classified {
   peers: RingPeer[];
   /** What was left out and why, one line each. */
   skipped: string[];
+  /** The conflicts that left something out. */
+  conflicts: Conflict[];
+}
+
+/**
+ * Two claims to one identity, or a claim to this guest's:
+ *   address      an address two or more peers publish: it goes to none of them;
+ *   own-address  an address of this guest (any interface) a peer publishes: ignored;
+ *   mac          a MAC two live peers publish: neither gets any address;
+ *   own-mac      ring0's own MAC published by a peer: it gets no address.
+ */
+export const CONFLICT_KINDS = ['address', 'own-address', 'mac', 'own-mac'] as const;
+export type ConflictKind = (typeof CONFLICT_KINDS)[number];
+
+export interface Conflict {
+  kind: ConflictKind;
+  /** The address or MAC claimed. */
+  value: string;
+  /** The peers that claim it ("slot", or "region/slot" beyond region 0), in table order. */
+  peers: string[];
 }
 
 export function inCidr(c: Cidr, a: IpAddress): boolean {
@@ -80,22 +103,122 @@ export function contextFor(
   };
 }
 
+/** How a peer is named in notes and conflicts: its slot, with its region beyond region 0. */
+export function peerName(p: Pick<TablePeer, 'region' | 'slot'>): string {
+  return p.region ? `${p.region}/${p.slot}` : String(p.slot);
+}
+
+/** The live peers of `table`, in (region, slot) order. */
+function livePeers(table: readonly TablePeer[]): TablePeer[] {
+  return table.filter((p) => p.state === 'up').sort((a, b) => a.region - b.region || a.slot - b.slot);
+}
+
+/** A peer's addresses that parse and are unicast, canonical. */
+function unicastAddresses(p: TablePeer): { text: string; addr: IpAddress }[] {
+  const out: { text: string; addr: IpAddress }[] = [];
+  for (const s of [...p.ipv4, ...p.ipv6]) {
+    const addr = parseIp(s);
+    if (addr && !notUnicast(addr)) out.push({ text: formatIp(addr), addr });
+  }
+  return out;
+}
+
+/**
+ * The conflicts among the live peers of `table`. `local` are this guest's own
+ * addresses; `relevant` says which addresses could be mapped at all: a private
+ * network every guest has (docker's 172.17.0.1, say) is nobody's to divert, and
+ * two claims to it are no conflict.
+ *
+ * One guest in several regions publishes the same MAC in each: entries with
+ * one MAC in different regions are that one guest when they publish the same
+ * addresses (an entry with none, between two of the driver's updates, agrees
+ * with anything). Otherwise, and always within one region, a MAC two entries
+ * publish is a conflict: ringnet sends a frame for it to the first it finds.
+ */
+export function findConflicts(
+  table: readonly TablePeer[],
+  opts: { local: ReadonlySet<string>; relevant: (a: IpAddress) => boolean },
+): Conflict[] {
+  const conflicts: Conflict[] = [];
+  const selfMacs = new Set(table.filter((p) => p.state === 'self').map((p) => p.mac));
+  const byMac = new Map<string, TablePeer[]>();
+  for (const p of livePeers(table)) byMac.set(p.mac, [...(byMac.get(p.mac) ?? []), p]);
+
+  // Claimants of addresses: a guest (one MAC, one identity), or each entry of a contested MAC.
+  const claimants: TablePeer[][] = [];
+  for (const [mac, group] of byMac) {
+    const sets = group.map((p) => unicastAddresses(p).map((a) => a.text).sort().join(',')).filter((s) => s !== '');
+    const oneGuest = new Set(group.map((p) => p.region)).size === group.length && new Set(sets).size <= 1;
+    if (selfMacs.has(mac)) conflicts.push({ kind: 'own-mac', value: mac, peers: group.map(peerName) });
+    else if (!oneGuest) conflicts.push({ kind: 'mac', value: mac, peers: group.map(peerName) });
+    if (oneGuest) claimants.push(group);
+    else claimants.push(...group.map((p) => [p]));
+  }
+
+  const claims = new Map<string, Set<TablePeer[]>>();
+  for (const c of claimants) {
+    for (const p of c) {
+      for (const { text, addr } of unicastAddresses(p)) {
+        if (!opts.relevant(addr)) continue;
+        const set = claims.get(text) ?? new Set();
+        set.add(c);
+        claims.set(text, set);
+      }
+    }
+  }
+  for (const [text, by] of claims) {
+    const own = opts.local.has(text);
+    if (!own && by.size < 2) continue;
+    const peers = [...by].map((c) => peerName(c[0]));
+    conflicts.push({ kind: own ? 'own-address' : 'address', value: text, peers });
+  }
+  return conflicts;
+}
+
+/** One line about a conflict, from one claimant's side (or the whole of it). */
+export function describeConflict(c: Conflict, from?: string): string {
+  const others = c.peers.filter((p) => p !== from);
+  const peers = (list: string[]) => `peer${list.length > 1 ? 's' : ''} ${list.join(', ')}`;
+  const also = others.length ? ` (also claimed by ${peers(others)})` : '';
+  switch (c.kind) {
+    case 'address':
+      return from === undefined ? `${c.value} claimed by ${peers(c.peers)}` : `${c.value} also claimed by ${peers(others)}`;
+    case 'own-address':
+      return `${c.value} is this guest's${also}`;
+    case 'mac':
+      return from === undefined ? `MAC ${c.value} claimed by ${peers(c.peers)}` : `MAC ${c.value} also claimed by ${peers(others)}`;
+    case 'own-mac':
+      return `MAC ${c.value} is this guest's ring MAC${also}`;
+  }
+}
+
 /**
  * The up peers of `table` as ring_peers wants them. A guest in several regions
  * appears once per region with the same MAC: it becomes one peer (lowest slot).
  */
 export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext): Classified {
   const skipped: string[] = [];
-  const selfMacs = new Set(table.filter((p) => p.state === 'self').map((p) => p.mac));
+  const inRing = (a: IpAddress) => ctx.ringSubnets.some((c) => inCidr(c, a));
+  const inIface = (a: IpAddress) => ctx.ifaceSubnets.some((c) => inCidr(c, a));
+  const conflicts = findConflicts(table, { local: ctx.local, relevant: (a) => inRing(a) || inIface(a) });
+  const badMac = new Map(conflicts.filter((c) => c.kind === 'mac' || c.kind === 'own-mac').map((c) => [c.value, c]));
+  const contested = new Map(conflicts.filter((c) => c.kind === 'address').map((c) => [c.value, c]));
   const byMac = new Map<string, { peer: RingPeer; ring: Set<string>; ordinary: Set<string> }>();
-  const up = table.filter((p) => p.state === 'up').sort((a, b) => a.region - b.region || a.slot - b.slot);
-  for (const p of up) {
-    const name = `peer ${p.region ? `${p.region}/` : ''}${p.slot}`;
-    if (selfMacs.has(p.mac)) {
+  for (const p of livePeers(table)) {
+    const id = peerName(p);
+    const name = `peer ${id}`;
+    const mc = badMac.get(p.mac);
+    if (mc?.kind === 'own-mac') {
       skipped.push(`${name}: claims this guest's ring MAC ${p.mac}; ignored`);
       continue;
     }
+    if (mc) {
+      skipped.push(`${name}: ${describeConflict(mc, id)}; ignored`);
+      continue;
+    }
     let e = byMac.get(p.mac);
+    // A guest in several regions: its other entries repeat what its first said.
+    const first = !e;
     if (!e) {
       e = { peer: { slot: p.slot, ringMac: p.mac, addresses: [], ordinaryAddresses: [] }, ring: new Set(), ordinary: new Set() };
       byMac.set(p.mac, e);
@@ -116,8 +239,13 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
         skipped.push(`${name}: claims ${text}, an address of this guest; ignored`);
         continue;
       }
-      if (ctx.ringSubnets.some((c) => inCidr(c, a))) e.ring.add(text);
-      else if (ctx.ordinary && ctx.ifaceSubnets.some((c) => inCidr(c, a))) e.ordinary.add(text);
+      const ac = contested.get(text);
+      if (ac) {
+        if (first) skipped.push(`${name}: ${describeConflict(ac, id)}; mapped to none of them`);
+        continue;
+      }
+      if (inRing(a)) e.ring.add(text);
+      else if (ctx.ordinary && inIface(a)) e.ordinary.add(text);
     }
   }
   const peers = [...byMac.values()].map(({ peer, ring, ordinary }) => ({
@@ -125,5 +253,5 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
     addresses: [...ring],
     ordinaryAddresses: [...ordinary],
   }));
-  return { peers, skipped };
+  return { peers, skipped, conflicts };
 }

@@ -283,6 +283,35 @@ describe('PeerFollower', () => {
     ]);
   });
 
+  it('drops a mapping when a conflict appears and restores it when the conflict goes', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+    sys.setTable('ring0', SELF, up(1), up(2));
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
+    // Peer 3 comes up claiming peer 1's eth1 address; then peer 4 with peer 2's MAC.
+    sys.setTable('ring0', SELF, up(1), up(2), '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4,192.0.2.2 -');
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3', '198.51.100.4']);
+    sys.setTable('ring0', SELF, up(1), up(2), '0 4 up 1 02:00:00:00:00:02 10 198.51.100.5 -');
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
+    sys.setTable('ring0', SELF, up(1), up(2));
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
+    assert.deepEqual(log.slice(3), [
+      'eth1: peer 1 (02:00:00:00:00:01) changed: ring 198.51.100.2',
+      'eth1: peer 3 (02:00:00:00:00:03) added: ring 198.51.100.4',
+      'eth1: warning: peer 1: 192.0.2.2 also claimed by peer 3; mapped to none of them',
+      'eth1: warning: peer 3: 192.0.2.2 also claimed by peer 1; mapped to none of them',
+      'eth1: peer 1 (02:00:00:00:00:01) changed: ring 198.51.100.2; ordinary 192.0.2.2',
+      'eth1: peer 2 (02:00:00:00:00:02) removed',
+      'eth1: peer 3 (02:00:00:00:00:03) removed',
+      'eth1: warning: peer 2: MAC 02:00:00:00:00:02 also claimed by peer 4; ignored',
+      'eth1: warning: peer 4: MAC 02:00:00:00:00:02 also claimed by peer 2; ignored',
+      'eth1: peer 2 (02:00:00:00:00:02) added: ring 198.51.100.3; ordinary 192.0.2.3',
+    ]);
+  });
+
   it('forgets an interface that is detached', () => {
     sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
     sys.setTable('ring0', SELF);

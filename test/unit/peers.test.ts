@@ -173,6 +173,7 @@ describe('ring0\'s peer table', () => {
       assert.deepEqual(classifyPeers(peers, ctx(false)), {
         peers: [{ slot: 1, ringMac: '4e:6c:45:0e:5d:cd', addresses: ['198.51.100.2', '2001:db8:2::2'], ordinaryAddresses: [] }],
         skipped: [],
+        conflicts: [],
       });
     });
 
@@ -236,11 +237,105 @@ describe('ring0\'s peer table', () => {
 
     it('merges a guest seen in two regions into one peer, under its lower slot', () => {
       const t = parsePeerTable(
-        table('1 2 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7'),
+        table(
+          '1 2 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7',
+          '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7',
+          '2 4 up 1 02:00:00:00:00:07 1 - -',
+        ),
       ).peers;
-      assert.deepEqual(classifyPeers(t, ctx(false)).peers, [
-        { slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7', '2001:db8:2::7'], ordinaryAddresses: [] },
+      assert.deepEqual(classifyPeers(t, ctx(false)), {
+        peers: [{ slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7', '2001:db8:2::7'], ordinaryAddresses: [] }],
+        skipped: [],
+        conflicts: [],
+      });
+    });
+
+    it('gives an address two peers claim to neither of them', () => {
+      // Peer 3 claims peer 1's eth1 address and its ring address: it would get their traffic.
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,192.0.2.2 -',
+          '0 3 up 1 02:00:00:00:00:03 1 198.51.100.3,192.0.2.2,198.51.100.2 -',
+        ),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses, p.ordinaryAddresses]), [
+        [1, [], []],
+        [3, ['198.51.100.3'], []],
       ]);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'address', value: '198.51.100.2', peers: ['1', '3'] },
+        { kind: 'address', value: '192.0.2.2', peers: ['1', '3'] },
+      ]);
+      assert.deepEqual(r.skipped, [
+        'peer 1: 198.51.100.2 also claimed by peer 3; mapped to none of them',
+        'peer 1: 192.0.2.2 also claimed by peer 3; mapped to none of them',
+        'peer 3: 192.0.2.2 also claimed by peer 1; mapped to none of them',
+        'peer 3: 198.51.100.2 also claimed by peer 1; mapped to none of them',
+      ]);
+    });
+
+    it('counts a claim on an address of this guest, on any interface, as a conflict', () => {
+      const local = [...lab(), { ifname: 'eth2', ...parseIp('192.0.2.200')!, prefix: 24 }];
+      const c = contextFor(local, { ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+      const t = parsePeerTable(table(SELF, '0 5 up 1 02:00:00:00:00:05 1 198.51.100.5,192.0.2.200 -')).peers;
+      const r = classifyPeers(t, c);
+      assert.deepEqual(r.peers[0].ordinaryAddresses, []);
+      assert.deepEqual(r.conflicts, [{ kind: 'own-address', value: '192.0.2.200', peers: ['5'] }]);
+    });
+
+    it('gives nothing to two live peers with one MAC in a region, and a dead one does not count', () => {
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2 -',
+          '0 2 up 1 02:00:00:00:00:01 1 198.51.100.9 -',
+          '0 3 dead 1 02:00:00:00:00:04 1 198.51.100.3 -',
+          '0 4 up 1 02:00:00:00:00:04 1 198.51.100.4 -',
+        ),
+      ).peers;
+      const r = classifyPeers(t, ctx(false));
+      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses]), [[4, ['198.51.100.4']]]);
+      assert.deepEqual(r.conflicts, [{ kind: 'mac', value: '02:00:00:00:00:01', peers: ['1', '2'] }]);
+      assert.deepEqual(r.skipped, [
+        'peer 1: MAC 02:00:00:00:00:01 also claimed by peer 2; ignored',
+        'peer 2: MAC 02:00:00:00:00:01 also claimed by peer 1; ignored',
+      ]);
+    });
+
+    it('gives nothing to one MAC in two regions that publish different addresses', () => {
+      // Not one guest in two regions but someone else using its MAC (and adding an address).
+      const t = parsePeerTable(
+        table('0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '1 2 up 1 02:00:00:00:00:07 1 198.51.100.7,192.0.2.254 -'),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers, []);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'mac', value: '02:00:00:00:00:07', peers: ['4', '1/2'] },
+        { kind: 'address', value: '198.51.100.7', peers: ['4', '1/2'] },
+      ]);
+    });
+
+    it('gives nothing to a peer with ring0\'s MAC, and still counts its claims', () => {
+      const t = parsePeerTable(
+        table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2 -', '0 6 up 1 52:54:00:12:34:01 1 198.51.100.2 -'),
+      ).peers;
+      const r = classifyPeers(t, ctx(false));
+      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses]), [[1, []]]);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'own-mac', value: '52:54:00:12:34:01', peers: ['6'] },
+        { kind: 'address', value: '198.51.100.2', peers: ['1', '6'] },
+      ]);
+    });
+
+    it('sees no conflict in addresses nobody would map (a private network every guest has)', () => {
+      const t = parsePeerTable(
+        table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,172.17.0.1 -', '0 2 up 1 02:00:00:00:00:02 1 198.51.100.3,172.17.0.1 -'),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.conflicts, []);
+      assert.deepEqual(r.peers.map((p) => p.addresses), [['198.51.100.2'], ['198.51.100.3']]);
     });
 
     it('names non-unicast addresses', () => {
