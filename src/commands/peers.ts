@@ -1,7 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
 
 import { formatAge, readPeerTable, sysfsNet, type TablePeer } from '../peers/table.js';
-import { parseIp, type Cidr } from '../xdp/cidr.js';
+import type { Conflict } from '../peers/classify.js';
+import { formatIp, parseIp, type Cidr } from '../xdp/cidr.js';
 import { reportFailure, table } from '../xdp/cli.js';
 import { isValidIfname } from '../xdp/ifname.js';
 
@@ -14,7 +15,7 @@ export class PeersCommand extends Command {
     details: `
       The peer table as this guest's ringnet sees it (/sys/class/net/ring0/ringnet/peers): one line per slot in use with its state (self: this guest; up: a live peer; dead: its heartbeat stopped), generation, ring MAC, how long ago its heartbeat last moved, and the addresses it publishes: RING are those inside ring0's own subnets, OTHER its other interfaces' (what transparent mode diverts). \`--all\` adds the free slots. A REGION column appears when ring0 serves several regions.
 
-      The table's contents come from other guests: a line that does not parse is skipped with a warning on stderr.
+      The table's contents come from other guests: a line that does not parse is skipped with a warning on stderr. Every guest publishes its own MAC and addresses, so a claim another contradicts is a conflict, shown in a CONFLICT column (\`conflicts\` in JSON) on each peer involved: an address inside this guest's subnets that two peers publish, or that is this guest's own; a MAC two live peers publish, or that is ring0's own. ringctl maps a conflicting address to no peer, and a peer with a conflicting MAC gets nothing.
     `,
     examples: [
       ['Show ring0\'s peers', '$0 peers'],
@@ -32,15 +33,21 @@ export class PeersCommand extends Command {
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     // localAddresses() goes through koffi, which takes seconds to load in a small guest.
     const { localAddresses } = await import('../peers/local.js');
-    const { inCidr, subnetOf } = await import('../peers/classify.js');
+    const { describeConflict, findConflicts, inCidr, peerName, subnetOf } = await import('../peers/classify.js');
     let peers: TablePeer[];
     let problems: string[];
     let ringSubnets: Cidr[];
+    let conflicts: Conflict[];
     try {
       ({ peers, problems } = readPeerTable(this.ring, sysfsNet(this.context.env)));
-      ringSubnets = localAddresses()
-        .filter((a) => a.ifname === this.ring)
-        .map(subnetOf);
+      const local = localAddresses();
+      ringSubnets = local.filter((a) => a.ifname === this.ring).map(subnetOf);
+      // Addresses that could be mapped: inside the subnets of any interface of this guest.
+      const subnets = local.map(subnetOf);
+      conflicts = findConflicts(peers, {
+        local: new Set(local.map((a) => formatIp(a))),
+        relevant: (a) => subnets.some((c) => inCidr(c, a)),
+      });
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }
@@ -53,16 +60,18 @@ export class PeersCommand extends Command {
     };
     const rows = shown.map((p) => {
       const all = [...p.ipv4, ...p.ipv6];
+      const id = peerName(p);
       return {
         peer: p,
         heartbeat: p.state === 'up' || p.state === 'dead' ? p.ageMs : null,
         ring: all.filter(onRing),
         other: all.filter((a) => !onRing(a)),
+        conflicts: p.state === 'up' ? conflicts.filter((c) => c.peers.includes(id)).map((c) => ({ c, id })) : [],
       };
     });
 
     if (this.json) {
-      const out = rows.map(({ peer: p, heartbeat, ring, other }) => ({
+      const out = rows.map(({ peer: p, heartbeat, ring, other, conflicts: mine }) => ({
         region: p.region,
         slot: p.slot,
         state: p.state,
@@ -73,6 +82,7 @@ export class PeersCommand extends Command {
         ipv6: p.ipv6,
         ringAddresses: ring,
         otherAddresses: other,
+        conflicts: mine.map(({ c, id }) => ({ kind: c.kind, value: c.value, with: c.peers.filter((x) => x !== id) })),
       }));
       this.context.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return 0;
@@ -82,8 +92,10 @@ export class PeersCommand extends Command {
       return 0;
     }
     const regions = new Set(peers.map((p) => p.region)).size > 1;
-    const header = [...(regions ? ['REGION'] : []), 'SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'RING', 'OTHER'];
-    const cells = rows.map(({ peer: p, heartbeat, ring, other }) => [
+    // Like REGION, the column appears only when it has something to say.
+    const anyConflict = rows.some((r) => r.conflicts.length);
+    const header = [...(regions ? ['REGION'] : []), 'SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'RING', 'OTHER', ...(anyConflict ? ['CONFLICT'] : [])];
+    const cells = rows.map(({ peer: p, heartbeat, ring, other, conflicts: mine }) => [
       ...(regions ? [String(p.region)] : []),
       String(p.slot),
       p.state,
@@ -92,6 +104,7 @@ export class PeersCommand extends Command {
       heartbeat === null ? '-' : `${formatAge(heartbeat)} ago`,
       ring.length ? ring.join(',') : '-',
       other.length ? other.join(',') : '-',
+      ...(anyConflict ? [mine.length ? mine.map(({ c, id }) => describeConflict(c, id)).join('; ') : '-'] : []),
     ]);
     this.context.stdout.write(table(header, cells));
     return 0;

@@ -366,11 +366,14 @@ describe('ring0\'s peer table', () => {
 
   describe('ringctl peers', () => {
     // The device is `lo` in a sysfs of our own: the RING column comes from the
-    // device's real addresses (127.0.0.1/8), so the test needs no ring0.
+    // device's real addresses (127.0.0.1/8), so the test needs no ring0. The
+    // CONFLICT column comes from this machine's real addresses too: the peers'
+    // other addresses are in 203.0.113.0/24 and 2001:db8:3::/64, which no test
+    // machine should have.
     let dir: string;
     const env = () => ({ ...process.env, RINGCTL_SYSFS_NET: dir });
-    const LO_SELF = '0 0 self 3 52:54:00:12:34:01 0 127.0.0.1,192.0.2.1 2001:db8:1::1';
-    const LO_UP = '0 1 up 1 4e:6c:45:0e:5d:cd 76 127.0.0.2,192.0.2.2 2001:db8:1::2';
+    const LO_SELF = '0 0 self 3 52:54:00:12:34:01 0 127.0.0.1,203.0.113.1 2001:db8:3::1';
+    const LO_UP = '0 1 up 1 4e:6c:45:0e:5d:cd 76 127.0.0.2,203.0.113.2 2001:db8:3::2';
     const LO_DEAD = '0 2 dead 2 4e:6c:45:0e:5d:ce 12345 127.0.0.3 -';
     const write = (...lines: string[]) => writeFileSync(join(dir, 'lo/ringnet/peers'), table(...lines));
 
@@ -389,8 +392,8 @@ describe('ring0\'s peer table', () => {
         r.stdout,
         [
           'SLOT  STATE  GEN  MAC                HEARTBEAT   RING       OTHER',
-          '0     self   3    52:54:00:12:34:01  -           127.0.0.1  192.0.2.1,2001:db8:1::1',
-          '1     up     1    4e:6c:45:0e:5d:cd  76 ms ago   127.0.0.2  192.0.2.2,2001:db8:1::2',
+          '0     self   3    52:54:00:12:34:01  -           127.0.0.1  203.0.113.1,2001:db8:3::1',
+          '1     up     1    4e:6c:45:0e:5d:cd  76 ms ago   127.0.0.2  203.0.113.2,2001:db8:3::2',
           '2     dead   2    4e:6c:45:0e:5d:ce  12.3 s ago  127.0.0.3  -',
           '',
         ].join('\n'),
@@ -422,10 +425,11 @@ describe('ring0\'s peer table', () => {
           generation: 3,
           mac: '52:54:00:12:34:01',
           heartbeatAgeMs: null,
-          ipv4: ['127.0.0.1', '192.0.2.1'],
-          ipv6: ['2001:db8:1::1'],
+          ipv4: ['127.0.0.1', '203.0.113.1'],
+          ipv6: ['2001:db8:3::1'],
           ringAddresses: ['127.0.0.1'],
-          otherAddresses: ['192.0.2.1', '2001:db8:1::1'],
+          otherAddresses: ['203.0.113.1', '2001:db8:3::1'],
+          conflicts: [],
         },
         {
           region: 0,
@@ -434,12 +438,39 @@ describe('ring0\'s peer table', () => {
           generation: 1,
           mac: '4e:6c:45:0e:5d:cd',
           heartbeatAgeMs: 76,
-          ipv4: ['127.0.0.2', '192.0.2.2'],
-          ipv6: ['2001:db8:1::2'],
+          ipv4: ['127.0.0.2', '203.0.113.2'],
+          ipv6: ['2001:db8:3::2'],
           ringAddresses: ['127.0.0.2'],
-          otherAddresses: ['192.0.2.2', '2001:db8:1::2'],
+          otherAddresses: ['203.0.113.2', '2001:db8:3::2'],
+          conflicts: [],
         },
       ]);
+    });
+
+    it('marks the peers whose MAC is another live peer\'s or this guest\'s, in a CONFLICT column', async () => {
+      write(LO_SELF, LO_UP, '0 2 up 1 4e:6c:45:0e:5d:cd 5 127.0.0.3 -', '0 3 up 1 52:54:00:12:34:01 5 - -', '0 4 dead 1 4e:6c:45:0e:5d:cd 5 - -');
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.equal(r.code, 0);
+      assert.deepEqual(r.stdout.split('\n').map((l) => l.split(/\s{2,}/).slice(-1)[0]), [
+        'CONFLICT',
+        '-',
+        'MAC 4e:6c:45:0e:5d:cd also claimed by peer 2',
+        'MAC 4e:6c:45:0e:5d:cd also claimed by peer 1',
+        'MAC 52:54:00:12:34:01 is this guest\'s ring MAC',
+        '-',
+        '',
+      ]);
+      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as { slot: number; conflicts: unknown[] }[];
+      assert.deepEqual(
+        json.map((p) => [p.slot, p.conflicts]),
+        [
+          [0, []],
+          [1, [{ kind: 'mac', value: '4e:6c:45:0e:5d:cd', with: ['2'] }]],
+          [2, [{ kind: 'mac', value: '4e:6c:45:0e:5d:cd', with: ['1'] }]],
+          [3, [{ kind: 'own-mac', value: '52:54:00:12:34:01', with: [] }]],
+          [4, []],
+        ],
+      );
     });
 
     it('warns about bad lines on stderr and prints the rest', async () => {
