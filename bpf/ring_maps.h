@@ -105,7 +105,8 @@ struct ring_stat {
 	X(NO_PEER,	"no_peer")	/* in an inter-domain subnet, no peer has it */ \
 	X(PEER,		"peer")		/* a peer's address: redirected */ \
 	X(NO_RING,	"no_ring")	/* a peer's address, but ring_dev is empty */ \
-	X(NOT_TO_US,	"not_to_us")	/* a peer's address, in a frame for another MAC */
+	X(NOT_TO_US,	"not_to_us")	/* a peer's address, in a frame for another MAC */ \
+	X(VLAN,		"vlan")		/* VLAN-tagged: ring0 has no VLANs to carry it in */
 
 #define RING_STAT_ENUM_XDP(name, str) RING_XDP_##name,
 enum ring_xdp_stat {

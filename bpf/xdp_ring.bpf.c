@@ -4,8 +4,9 @@
  * co-resident peer's address is re-addressed to that peer's ring MAC and
  * redirected into ring0, if the frame was addressed to the NIC itself (a
  * promiscuous NIC also sees frames for its neighbours, which must not be
- * copied into the ring); everything else passes untouched. Every frame counts
- * once under its verdict and once under its reason (ring_maps.h).
+ * copied into the ring); everything else, VLAN-tagged frames included, passes
+ * untouched. Every frame counts once under its verdict and once under its
+ * reason (ring_maps.h).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -35,31 +36,18 @@ struct {
 } xdp_stats SEC(".maps");
 
 /*
- * Hand a peer's frame to ring0: drop the VLAN tags (ring0 is a plain memory
- * link), rewrite both MACs, redirect. The frame is left as it was unless the
- * redirect is certain to be attempted. Returns the verdict, sets *reason.
+ * Hand a peer's frame to ring0: rewrite both MACs, redirect. The frame is left
+ * as it was unless the redirect is certain to be attempted. Returns the
+ * verdict, sets *reason.
  */
-static __always_inline __u32 ring_xdp_to_ring(struct xdp_md *ctx, const struct ring_peer *peer,
-					      int vlans, __be16 proto, __u32 *reason)
+static __always_inline __u32 ring_xdp_to_ring(struct ethhdr *eth, const struct ring_peer *peer,
+					      __be16 proto, __u32 *reason)
 {
 	__u32 key = RING_DEV_KEY;
-	struct ethhdr *eth;
-	void *data_end;
 
 	if (!bpf_map_lookup_elem(&ring_dev, &key)) {
 		*reason = RING_XDP_NO_RING;
 		return XDP_PASS;
-	}
-	if (vlans && bpf_xdp_adjust_head(ctx, vlans * RING_VLAN_HLEN)) {
-		*reason = RING_XDP_MALFORMED;
-		return XDP_PASS;
-	}
-	/* adjust_head invalidated every packet pointer: check again. */
-	eth = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if ((void *)(eth + 1) > data_end) {
-		*reason = RING_XDP_MALFORMED;
-		return XDP_ABORTED;
 	}
 	ring_rewrite_eth(eth, peer, proto);
 	*reason = RING_XDP_PEER;
@@ -88,6 +76,15 @@ int xdp_ring(struct xdp_md *ctx)
 		reason = proto == RING_PARSE_VLAN_DEPTH ? RING_XDP_VLAN_DEPTH : RING_XDP_MALFORMED;
 		goto out;
 	}
+	/*
+	 * A tagged frame belongs to its VLAN. ring0 is one flat link with no VLANs
+	 * of its own: redirecting the frame, tag stripped or kept, would carry it
+	 * into another broadcast domain. The stack hands it to its VLAN device.
+	 */
+	if (vlans) {
+		reason = RING_XDP_VLAN;
+		goto out;
+	}
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		l4 = ring_parse_iphdr(&c, &iph);
@@ -112,7 +109,7 @@ int xdp_ring(struct xdp_md *ctx)
 	if (peer && !ring_to_nic(eth))
 		reason = RING_XDP_NOT_TO_US;	/* the stack drops it as another host's */
 	else if (peer)
-		action = ring_xdp_to_ring(ctx, peer, vlans, proto, &reason);
+		action = ring_xdp_to_ring(eth, peer, proto, &reason);
 	else if (ring_subnet_match(&key))
 		reason = RING_XDP_NO_PEER;	/* the kernel routes it */
 	else

@@ -21,8 +21,6 @@
 #define RING_VLAN_MAX_DEPTH 2
 #endif /* RING_VLAN_MAX_DEPTH */
 
-#define RING_VLAN_HLEN 4
-
 enum ring_parse_err {
 	RING_PARSE_TRUNCATED = -1,	/* the header does not fit in the frame */
 	RING_PARSE_INVALID = -2,	/* it fits, but its fields are impossible */

@@ -81,7 +81,8 @@ function ipv6(dstLast, len) {
 const FRAME = 64; // bytes on the wire without FCS, the usual small-packet size
 const frames = {
   'redirect IPv4': Buffer.concat([ethHdr(0x0800), ipv4('198.51.100.2', FRAME - 14)]),
-  'redirect IPv4 802.1Q': Buffer.concat([ethHdr(0x0800, [[0x8100, 100]]), ipv4('198.51.100.2', FRAME - 18)]),
+  // A peer's address in a VLAN: passed as soon as the tag is seen (ring0 has no VLANs).
+  'pass IPv4 802.1Q, a peer\'s': Buffer.concat([ethHdr(0x0800, [[0x8100, 100]]), ipv4('198.51.100.2', FRAME - 18)]),
   'redirect IPv6': Buffer.concat([ethHdr(0x86dd), ipv6(2, 78 - 14)]),
   'pass IPv4 no match': Buffer.concat([ethHdr(0x0800), ipv4('192.0.2.9', FRAME - 14)]),
   'pass IPv4 subnet, no peer': Buffer.concat([ethHdr(0x0800), ipv4('198.51.100.9', FRAME - 14)]),

@@ -33,7 +33,7 @@ export const CONSTANTS = {
   RING_FAMILY_IPV6: 6,
   RING_PEER_F_RING: 1,
   RING_PEER_F_ORDINARY: 2,
-  RING_XDP_STAT_MAX: 13,
+  RING_XDP_STAT_MAX: 14,
   RING_TC_STAT_MAX: 10,
 } as const;
 
@@ -52,6 +52,7 @@ export const XDP_STATS = [
   'peer',
   'no_ring',
   'not_to_us',
+  'vlan',
 ] as const;
 
 /** enum ring_tc_stat, by index. */
