@@ -106,7 +106,8 @@ struct ring_stat {
 	X(PEER,		"peer")		/* a peer's address: redirected */ \
 	X(NO_RING,	"no_ring")	/* a peer's address, but ring_dev is empty */ \
 	X(NOT_TO_US,	"not_to_us")	/* a peer's address, in a frame for another MAC */ \
-	X(VLAN,		"vlan")		/* VLAN-tagged: ring0 has no VLANs to carry it in */
+	X(VLAN,		"vlan")		/* VLAN-tagged: ring0 has no VLANs to carry it in */ \
+	X(FORWARDING_OFF, "forwarding_off") /* a peer's address, but the NIC does not forward */
 
 #define RING_STAT_ENUM_XDP(name, str) RING_XDP_##name,
 enum ring_xdp_stat {

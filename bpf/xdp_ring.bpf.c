@@ -4,7 +4,9 @@
  * co-resident peer's address is re-addressed to that peer's ring MAC and
  * redirected into ring0, if the frame was addressed to the NIC itself (a
  * promiscuous NIC also sees frames for its neighbours, which must not be
- * copied into the ring); everything else, VLAN-tagged frames included, passes
+ * copied into the ring) and this guest forwards what arrives on the NIC (the
+ * redirect is routing: see lib/forward.h); everything else, VLAN-tagged
+ * frames included, passes
  * untouched. Every frame counts once under its verdict and once under its
  * reason (ring_maps.h).
  */
@@ -19,6 +21,7 @@
 #include "lib/subnets.h"
 #include "lib/stats.h"
 #include "lib/config.h"
+#include "lib/forward.h"
 
 /* Key RING_DEV_KEY -> ring0's ifindex. */
 struct {
@@ -63,10 +66,10 @@ int xdp_ring(struct xdp_md *ctx)
 	struct ring_cursor c = { .pos = data, .end = data_end };
 	__u64 bytes = data_end - data;
 	struct ring_peer_key key = {};
+	struct ipv6hdr *ip6h = NULL;
+	struct iphdr *iph = NULL;
 	struct ring_peer *peer;
-	struct ipv6hdr *ip6h;
 	struct ethhdr *eth;
-	struct iphdr *iph;
 	__u32 action = XDP_PASS;
 	__u32 reason;
 	int proto, vlans, l4;
@@ -108,6 +111,8 @@ int xdp_ring(struct xdp_md *ctx)
 	peer = ring_peer_lookup(&key);
 	if (peer && !ring_to_nic(eth))
 		reason = RING_XDP_NOT_TO_US;	/* the stack drops it as another host's */
+	else if (peer && ring_forwarding_off(ctx, iph, ip6h))
+		reason = RING_XDP_FORWARDING_OFF;	/* the stack drops it too */
 	else if (peer)
 		action = ring_xdp_to_ring(eth, peer, proto, &reason);
 	else if (ring_subnet_match(&key))

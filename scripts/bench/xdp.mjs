@@ -100,6 +100,8 @@ async function enterNamespace() {
   await $`ip -n ${nsName} link set ring0 up`;
   await $`ip -n ${nsName} link set peer0 up`;
   await $`ip netns exec ${nsName} ethtool -K peer0 gro on`; // veth takes XDP redirects with GRO on
+  // Test runs' frames arrive on lo: it must forward, or xdp_ring passes them (forwarding_off).
+  await $`ip netns exec ${nsName} sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv6.conf.lo.forwarding=1`;
   home = openSync('/proc/thread-self/ns/net', 'r');
   const fd = openSync(`/run/netns/${nsName}`, 'r');
   if (setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns: errno ${koffi.errno()}`);

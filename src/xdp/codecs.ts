@@ -33,7 +33,7 @@ export const CONSTANTS = {
   RING_FAMILY_IPV6: 6,
   RING_PEER_F_RING: 1,
   RING_PEER_F_ORDINARY: 2,
-  RING_XDP_STAT_MAX: 14,
+  RING_XDP_STAT_MAX: 15,
   RING_TC_STAT_MAX: 10,
 } as const;
 
@@ -53,6 +53,7 @@ export const XDP_STATS = [
   'no_ring',
   'not_to_us',
   'vlan',
+  'forwarding_off',
 ] as const;
 
 /** enum ring_tc_stat, by index. */

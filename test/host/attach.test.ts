@@ -167,24 +167,43 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
       assert.ok(hasClsact('eth1'));
     });
 
-    it('redirects a peer\'s traffic arriving on eth1 into the ring device', async () => {
+    it('redirects a peer\'s traffic arriving on eth1 into the ring device, only while eth1 forwards', async () => {
       const sh = (c: string) => execFileSync('ip', ['netns', 'exec', ns.name, 'sh', '-c', c], { encoding: 'utf8' });
-      sh('sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ethtool -K peer0 gro on'); // veth takes redirects with GRO on
-      await cli('attach', 'eth1', '--subnet', '198.51.100.0/24');
-      const peers = BpfMapFd.openPinned(join(pins('eth1'), MAPS.peers));
-      syncPeers(peers, [{ slot: 2, ringMac: '02:00:00:00:00:02', addresses: ['198.51.100.2'] }]);
-      peers.close();
-      const eth1Mac = sh('cat /sys/class/net/eth1/address').trim();
-      const rx = () => Number(sh('cat /sys/class/net/peer0/statistics/rx_packets'));
-      sh(`ip addr add 198.51.100.1/24 dev peer1 && ip neigh replace 198.51.100.2 lladdr ${eth1Mac} dev peer1`);
-      const before = rx();
-      spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '198.51.100.2']);
-      assert.equal(rx() - before, 3, 'three echo requests came out of the ring device');
-      const stats = BpfMapFd.openPinned(join(pins('eth1'), MAPS.xdpStats));
-      const s = readStats(stats, XDP_STATS);
-      stats.close();
-      assert.equal(s.redirect.packets, 3n);
-      assert.equal(s.peer.packets, 3n);
+      sh('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.eth1.forwarding=1; ethtool -K peer0 gro on'); // veth takes redirects with GRO on
+      try {
+        await cli('attach', 'eth1', '--subnet', '198.51.100.0/24');
+        const peers = BpfMapFd.openPinned(join(pins('eth1'), MAPS.peers));
+        syncPeers(peers, [{ slot: 2, ringMac: '02:00:00:00:00:02', addresses: ['198.51.100.2'] }]);
+        peers.close();
+        const eth1Mac = sh('cat /sys/class/net/eth1/address').trim();
+        const rx = () => Number(sh('cat /sys/class/net/peer0/statistics/rx_packets'));
+        const ping = () => spawnSync('ip', ['netns', 'exec', ns.name, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '198.51.100.2']);
+        const xdpStats = () => {
+          const m = BpfMapFd.openPinned(join(pins('eth1'), MAPS.xdpStats));
+          try {
+            return readStats(m, XDP_STATS);
+          } finally {
+            m.close();
+          }
+        };
+        sh(`ip addr add 198.51.100.1/24 dev peer1 && ip neigh replace 198.51.100.2 lladdr ${eth1Mac} dev peer1`);
+        let before = rx();
+        ping();
+        assert.equal(rx() - before, 3, 'three echo requests came out of the ring device');
+        let s = xdpStats();
+        assert.equal(s.redirect.packets, 3n);
+        assert.equal(s.peer.packets, 3n);
+
+        // A guest that does not forward does not route them into the ring either.
+        sh('sysctl -qw net.ipv4.conf.eth1.forwarding=0');
+        before = rx();
+        ping();
+        assert.equal(rx() - before, 0, 'nothing came out of the ring device');
+        s = xdpStats();
+        assert.deepEqual([s.redirect.packets, s.forwarding_off.packets], [3n, 3n]);
+      } finally {
+        sh('sysctl -qw net.ipv4.conf.eth1.forwarding=0; ip addr flush dev peer1; ip neigh flush dev peer1');
+      }
     });
 
     it('diverts local traffic for a peer\'s ordinary address into the ring in transparent mode, and stops when the peer leaves', async () => {

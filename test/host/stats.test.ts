@@ -71,7 +71,8 @@ describe('ringctl serve and stats on veths in a namespace, with xdp_ring attache
     ns.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'peer1');
     ns.ip('link', 'add', 'ring0', 'type', 'veth', 'peer', 'name', 'peer0');
     for (const d of ['lo', 'eth1', 'peer1', 'ring0', 'peer0']) ns.ip('link', 'set', d, 'up');
-    sh('sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ethtool -K peer0 gro on');
+    // eth1 forwards: xdp_ring's redirect into ring0 is routing (lib/forward.h).
+    sh('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.eth1.forwarding=1; ethtool -K peer0 gro on');
     ns.enter();
 
     const a = await runCli(['attach', 'eth1', '--subnet', '198.51.100.0/24'], env);

@@ -7,6 +7,7 @@ import { readStats, setRingDevice, syncPeers, syncSubnets } from '../../src/xdp/
 import { bpfDir, openXdpObject } from '../../src/xdp/programs.js';
 import { requireTier } from '../helpers/tier.js';
 import { arp, eth, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_LLDP, ipv4, ipv6, udp } from './frames.js';
+import { ip, Netns } from './netns.js';
 
 const RING_MAC = '02:00:00:00:00:aa';
 const NIC_MAC = '02:00:00:00:01:02'; // eth()'s default destination
@@ -19,9 +20,19 @@ describe('xdp_ring under BPF_PROG_TEST_RUN', () => {
   let prog: BpfProgram;
   let stats: BpfMapFd;
   let dev: BpfMapFd;
+  let ns: Netns;
+
+  /** Test runs' frames arrive on the namespace's lo: its forwarding is the NIC's. */
+  const forwarding = (on: boolean) =>
+    ip('netns', 'exec', ns.name, 'sysctl', '-qw', `net.ipv4.conf.lo.forwarding=${+on}`, `net.ipv6.conf.lo.forwarding=${+on}`);
 
   before(function () {
     requireTier(this, 'host');
+    // A namespace of our own, so that whether "the NIC" forwards is ours to say.
+    ns = new Netns('rxdpprog');
+    ns.ip('link', 'set', 'lo', 'up');
+    forwarding(true);
+    ns.enter();
     obj = openXdpObject(bpfDir(), { ringMac: parseMac(RING_MAC), ringIfindex: LO_IFINDEX, nicMac: parseMac(NIC_MAC) });
     obj.load();
     prog = obj.program(OBJECTS.xdp.program);
@@ -36,7 +47,10 @@ describe('xdp_ring under BPF_PROG_TEST_RUN', () => {
     assert.deepEqual(r, { added: 3, updated: 0, removed: 0, rejected: [] });
   });
 
-  after(() => obj?.close());
+  after(() => {
+    obj?.close();
+    ns?.delete();
+  });
 
   /** Runs one frame; returns the verdict, the frame out and which counters moved. */
   function run(frame: Buffer) {
@@ -165,6 +179,31 @@ describe('xdp_ring under BPF_PROG_TEST_RUN', () => {
 
   it('passes a bare Ethernet header as not IP', () => {
     assertPassed(eth({ proto: 0x1234, payload: Buffer.alloc(0) }), 'not_ip');
+  });
+
+  it('passes a peer\'s frame untouched when the NIC does not forward, and redirects it again when it does', () => {
+    const f4 = eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) });
+    const f6 = eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6' }) });
+    forwarding(false);
+    try {
+      assertPassed(f4, 'forwarding_off');
+      assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '192.0.2.2' }) }), 'forwarding_off');
+      assertPassed(f6, 'forwarding_off');
+    } finally {
+      forwarding(true);
+    }
+    assertRedirected(f4, PEER_MAC, ETH_P_IP);
+    assertRedirected(f6, PEER6_MAC, ETH_P_IPV6);
+  });
+
+  it('follows IPv4 and IPv6 forwarding each on its own', () => {
+    ip('netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv4.conf.lo.forwarding=0');
+    try {
+      assertPassed(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }), 'forwarding_off');
+      assertRedirected(eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:2::6' }) }), PEER6_MAC, ETH_P_IPV6);
+    } finally {
+      forwarding(true);
+    }
   });
 
   it('passes a peer\'s frame untouched while ring_dev is empty', () => {
