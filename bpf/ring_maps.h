@@ -127,7 +127,8 @@ enum ring_xdp_stat {
 	X(FORWARDED,	"forwarded")	/* not locally originated */	\
 	X(NO_PEER,	"no_peer")	/* not a peer's ordinary address */ \
 	X(PEER,		"peer")		/* a peer's ordinary address: redirected */ \
-	X(NO_RING,	"no_ring")	/* a peer's address, but no ring ifindex */
+	X(NO_RING,	"no_ring")	/* a peer's address, but no ring ifindex */ \
+	X(ND,		"nd")		/* IPv6 neighbour discovery: belongs to eth1's link */
 
 #define RING_STAT_ENUM_TC(name, str) RING_TC_##name,
 enum ring_tc_stat {

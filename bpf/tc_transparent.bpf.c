@@ -3,11 +3,13 @@
  * tc_transparent: TC egress on eth1 for transparent mode. Locally originated
  * traffic for a co-resident peer's ordinary (eth1) address is re-addressed to
  * the peer's ring MAC and sent out of ring0 instead; anything else leaves on
- * eth1 as before. When the peer leaves, ringctl deletes its entry and the
- * traffic falls back to eth1 (same addresses: open connections survive).
+ * eth1 as before, and so does IPv6 neighbour discovery, whoever it is for.
+ * When the peer leaves, ringctl deletes its entry and the traffic falls back
+ * to eth1 (same addresses: open connections survive).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -40,7 +42,7 @@ int tc_transparent(struct __sk_buff *skb)
 	struct iphdr *iph;
 	int action = TC_ACT_OK;
 	__u32 reason;
-	int proto, vlans, l4;
+	int proto, vlans, l4, icmp6_type;
 
 	/* A tag in the skb (offloaded) or in the frame: a VLAN device's traffic. */
 	if (skb->vlan_present) {
@@ -65,6 +67,22 @@ int tc_transparent(struct __sk_buff *skb)
 		if (l4 < 0) {
 			reason = RING_TC_MALFORMED;
 			goto out;
+		}
+		/*
+		 * Neighbour discovery is about eth1's link: a unicast solicitation
+		 * probing a peer's eth1 address (NUD) must reach it there, or the
+		 * answer never comes and the neighbour entry fails.
+		 */
+		if (l4 == IPPROTO_ICMPV6) {
+			icmp6_type = ring_parse_icmp6_type(&c);
+			if (icmp6_type < 0) {
+				reason = RING_TC_MALFORMED;
+				goto out;
+			}
+			if (icmp6_type >= RING_ICMPV6_ND_FIRST && icmp6_type <= RING_ICMPV6_ND_LAST) {
+				reason = RING_TC_ND;
+				goto out;
+			}
 		}
 		ring_key_from_ip6(&key, ip6h);
 	} else {

@@ -111,4 +111,18 @@ static __always_inline int ring_parse_ip6hdr(struct ring_cursor *c, struct ipv6h
 	return h->nexthdr;
 }
 
+/* ICMPv6 types 133-137: router and neighbour solicitation and advertisement, redirect. */
+#define RING_ICMPV6_ND_FIRST	133
+#define RING_ICMPV6_ND_LAST	137
+
+/* ICMPv6: its type (the cursor stays put: nothing after it is ours to parse). */
+static __always_inline int ring_parse_icmp6_type(struct ring_cursor *c)
+{
+	__u8 *type = c->pos;
+
+	if ((void *)(type + 1) > c->end)
+		return RING_PARSE_TRUNCATED;
+	return *type;
+}
+
 #endif /* RING_LIB_PARSING_H */

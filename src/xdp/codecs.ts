@@ -34,7 +34,7 @@ export const CONSTANTS = {
   RING_PEER_F_RING: 1,
   RING_PEER_F_ORDINARY: 2,
   RING_XDP_STAT_MAX: 15,
-  RING_TC_STAT_MAX: 10,
+  RING_TC_STAT_MAX: 11,
 } as const;
 
 /** enum ring_xdp_stat, by index. */
@@ -57,7 +57,7 @@ export const XDP_STATS = [
 ] as const;
 
 /** enum ring_tc_stat, by index. */
-export const TC_STATS = ['ok', 'shot', 'redirect', 'not_ip', 'malformed', 'vlan', 'forwarded', 'no_peer', 'peer', 'no_ring'] as const;
+export const TC_STATS = ['ok', 'shot', 'redirect', 'not_ip', 'malformed', 'vlan', 'forwarded', 'no_peer', 'peer', 'no_ring', 'nd'] as const;
 
 export type XdpStatName = (typeof XDP_STATS)[number];
 export type TcStatName = (typeof TC_STATS)[number];

@@ -78,6 +78,22 @@ describe('tc_transparent under BPF_PROG_TEST_RUN', () => {
     assert.deepEqual(r.out.subarray(0, 12), Buffer.concat([parseMac(PEER_MAC), parseMac(RING_MAC)]));
   });
 
+  it('leaves IPv6 neighbour discovery for a peer\'s ordinary address on eth1', () => {
+    // RS, RA, NS (the unicast probe of NUD), NA, redirect: type, code, checksum, 20 bytes.
+    for (const type of [133, 134, 135, 136, 137]) {
+      const icmp6 = Buffer.concat([Buffer.from([type, 0, 0, 0]), Buffer.alloc(20)]);
+      const f = eth({ dst: '02:00:00:00:01:02', proto: ETH_P_IPV6, payload: ipv6({ src: '2001:db8:1::1', dst: '2001:db8:1::2', nextHeader: 58, payload: icmp6 }) });
+      assertLeft(f, 'nd');
+    }
+  });
+
+  it('still redirects other ICMPv6 for a peer\'s ordinary address (an echo request)', () => {
+    const icmp6 = Buffer.concat([Buffer.from([128, 0, 0, 0]), Buffer.alloc(8)]);
+    const r = run(prog, eth({ proto: ETH_P_IPV6, payload: ipv6({ dst: '2001:db8:1::2', nextHeader: 58, payload: icmp6 }) }));
+    assert.equal(r.verdict, K.TC_ACT_REDIRECT);
+    assert.deepEqual(r.moved, { redirect: 1, peer: 1 });
+  });
+
   it('leaves traffic for a peer\'s ring address to routing', () => {
     assertLeft(eth({ proto: ETH_P_IP, payload: ipv4({ dst: '198.51.100.2' }) }), 'no_peer');
   });
