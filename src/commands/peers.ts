@@ -2,7 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { formatAge, readPeerTable, sysfsNet, type TablePeer } from '../peers/table.js';
 import type { Conflict } from '../peers/classify.js';
-import { formatIp, parseIp, type Cidr } from '../xdp/cidr.js';
+import { parseIp, type Cidr } from '../xdp/cidr.js';
 import { reportFailure, table } from '../xdp/cli.js';
 import { isValidIfname } from '../xdp/ifname.js';
 
@@ -33,7 +33,7 @@ export class PeersCommand extends Command {
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     // localAddresses() goes through koffi, which takes seconds to load in a small guest.
     const { localAddresses } = await import('../peers/local.js');
-    const { describeConflict, findConflicts, inCidr, peerName, subnetOf } = await import('../peers/classify.js');
+    const { describeConflict, guestConflicts, inCidr, peerName, subnetOf } = await import('../peers/classify.js');
     let peers: TablePeer[];
     let problems: string[];
     let ringSubnets: Cidr[];
@@ -42,12 +42,7 @@ export class PeersCommand extends Command {
       ({ peers, problems } = readPeerTable(this.ring, sysfsNet(this.context.env)));
       const local = localAddresses();
       ringSubnets = local.filter((a) => a.ifname === this.ring).map(subnetOf);
-      // Addresses that could be mapped: inside the subnets of any interface of this guest.
-      const subnets = local.map(subnetOf);
-      conflicts = findConflicts(peers, {
-        local: new Set(local.map((a) => formatIp(a))),
-        relevant: (a) => subnets.some((c) => inCidr(c, a)),
-      });
+      conflicts = guestConflicts(peers, local);
     } catch (err) {
       return reportFailure(this.context.stderr, err);
     }

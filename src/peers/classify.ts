@@ -175,6 +175,19 @@ export function findConflicts(
   return conflicts;
 }
 
+/**
+ * The conflicts of `table` as this guest sees them without an attachment in
+ * mind (`ringctl peers`, stats): addresses count inside the subnets of any of
+ * its interfaces, where an attachment could map them.
+ */
+export function guestConflicts(table: readonly TablePeer[], local: readonly LocalAddress[]): Conflict[] {
+  const subnets = uniqueSubnets(local.map(subnetOf));
+  return findConflicts(table, {
+    local: new Set(local.map((a) => formatIp(a))),
+    relevant: (a) => subnets.some((c) => inCidr(c, a)),
+  });
+}
+
 /** One line about a conflict, from one claimant's side (or the whole of it). */
 export function describeConflict(c: Conflict, from?: string): string {
   const others = c.peers.filter((p) => p !== from);

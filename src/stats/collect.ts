@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 import type { StatsSnapshot } from '../gen/kvmring/v1/stats.js';
+import { guestConflicts, type Conflict } from '../peers/classify.js';
+import { localAddresses, type LocalAddress } from '../peers/local.js';
 import { readPeerTable } from '../peers/table.js';
 import { ifNameToIndex } from '../xdp/netdev.js';
 import { VERSION } from '../version.js';
@@ -36,6 +38,8 @@ export interface CollectOptions {
   ethtool?: (ifname: string) => EthtoolStats;
   /** Stand-in for the clock (tests): nanoseconds since the epoch. */
   now?: () => bigint;
+  /** Stand-in for this guest's addresses (tests), which the peer table's conflicts depend on. */
+  localAddresses?: () => LocalAddress[];
 }
 
 function message(err: unknown): string {
@@ -105,6 +109,7 @@ export function collectStats(o: CollectOptions): StatsSnapshot {
       eth = err;
     }
     let peers;
+    let conflicts: Conflict[] = [];
     try {
       const t = readPeerTable(o.ring, o.sysfsNet);
       errors.push(...t.problems.map((p) => `${o.ring}'s peer table: ${p}`));
@@ -112,11 +117,19 @@ export function collectStats(o: CollectOptions): StatsSnapshot {
     } catch (err) {
       peers = new StatsSourceError(message(err));
     }
+    if (!(peers instanceof Error)) {
+      try {
+        conflicts = guestConflicts(peers, (o.localAddresses ?? localAddresses)());
+      } catch (err) {
+        errors.push(`${o.ring}'s peer table: conflicts not checked: this guest's addresses (${message(err)})`);
+      }
+    }
     ring = ringStats({
       device: o.ring,
       ethtool: eth instanceof Error ? eth : { driver: eth.driver.driver, stats: eth.stats },
       peers,
       regions: readRegions(o.ring, o.sysfsNet, errors),
+      conflicts,
     });
   }
   return { timeUnixNano: time, hostname: hostname(), version: VERSION, interfaces, programs, ring, errors };

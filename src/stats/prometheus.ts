@@ -6,6 +6,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 
 import type { RingPeerCounters, StatsSnapshot } from '../gen/kvmring/v1/stats.js';
+import { CONFLICT_KINDS } from '../peers/classify.js';
 
 type Kind = 'counter' | 'gauge';
 
@@ -80,6 +81,11 @@ export const METRICS = {
   kvmring_ring_receive_alloc_fail_total: { kind: 'counter', help: 'Frames dropped for want of memory.', labels: ['device', 'region'] },
   kvmring_ring_peer_events_total: { kind: 'counter', help: 'Peers that joined, died or left the region.', labels: ['device', 'region', 'event'] },
   kvmring_ring_bad_peer_entries_total: { kind: 'counter', help: 'Peer table entries that were rejected.', labels: ['device', 'region'] },
+  kvmring_peer_conflicts: {
+    kind: 'gauge',
+    help: 'Claims in the peer table that another peer or this guest contradicts (mapped to no peer), by kind: address, own-address, mac, own-mac.',
+    labels: ['device', 'kind'],
+  },
   kvmring_ring_region_other_total: { kind: 'counter', help: 'Per-region driver counters this ringctl does not name.', labels: ['device', 'region', 'counter'] },
 } as const satisfies Record<string, Spec>;
 
@@ -162,6 +168,10 @@ export function samples(s: StatsSnapshot): Sample[] {
     out.push({ name: 'kvmring_source_up', labels: { source: 'ring', device: ring.device }, value: ring.error ? 0 : 1 });
     if (!ring.error) {
       out.push({ name: 'kvmring_ring_transmit_no_peer_total', labels: { device: ring.device }, value: ring.txNoPeer });
+      for (const kind of CONFLICT_KINDS) {
+        const value = ring.conflicts.filter((c) => c.kind === kind).length;
+        out.push({ name: 'kvmring_peer_conflicts', labels: { device: ring.device, kind }, value });
+      }
       for (const r of ring.regions) {
         const rl = { device: ring.device, region: String(r.region) };
         for (const p of r.peers) {

@@ -4,6 +4,7 @@
 // matched to the proto's fields by name, so a counter the proto names is filled
 // without code here, and one it does not name lands in `other`. The two gauges
 // rN_peerM_ring_{tx,rx}_used_bytes become the peer's occupancy.
+import type { Conflict } from '../peers/classify.js';
 import type { TablePeer } from '../peers/table.js';
 import {
   RingPeerCounters as RingPeerCountersCodec,
@@ -64,11 +65,13 @@ export interface RingSources {
   peers: TablePeer[] | Error;
   /** ringnet/regions, or why it could not be read. */
   regions: RegionInfo[] | Error;
+  /** The peer table's conflicts (peers/classify.ts). */
+  conflicts?: readonly Conflict[];
 }
 
 /** Builds ring0's entry from whatever of its sources could be read. */
 export function ringStats(src: RingSources): RingStats {
-  const ring: RingStats = { device: src.device, driver: '', txNoPeer: 0n, regions: [], error: '' };
+  const ring: RingStats = { device: src.device, driver: '', txNoPeer: 0n, regions: [], conflicts: [...(src.conflicts ?? [])], error: '' };
   const regions = new Map<number, RingRegion>();
   const peers = new Map<string, RingPeer>();
   const region = (n: number): RingRegion => {

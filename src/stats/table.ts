@@ -3,6 +3,7 @@
 // read. Error and drop counters that are zero are left out unless `all`; with a
 // previous snapshot, rates per second beside each counter.
 import type { RingPeer, RingPeerCounters, StatsSnapshot } from '../gen/kvmring/v1/stats.js';
+import { describeConflict, type Conflict } from '../peers/classify.js';
 import { formatAge } from '../peers/table.js';
 
 export interface CounterRow {
@@ -182,6 +183,8 @@ export function renderStats(s: StatsSnapshot, o: RenderOptions = {}): string {
   let out = alignedTable(header, body, new Set(prev ? [4, 5, 6, 7] : [4, 5]));
   const peers = peerTable(s);
   if (peers) out += `\n${peers}`;
+  const conflicts = s.ring && !s.ring.error ? s.ring.conflicts : [];
+  if (conflicts.length) out += `\n${conflicts.map((c) => `conflict: ${describeConflict(c as Conflict)}; mapped to no peer`).join('\n')}\n`;
   const errors = snapshotErrors(s);
   if (errors.length) out += `\n${errors.map((e) => `not read: ${e}`).join('\n')}\n`;
   return out;

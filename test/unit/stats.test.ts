@@ -12,6 +12,7 @@ import { METRICS, samples } from '../../src/stats/prometheus.js';
 import { ringStats } from '../../src/stats/ring.js';
 import { parseProcNetDev, parseRegions, programStats, PROGRAM_KINDS } from '../../src/stats/sources.js';
 import { counterRows, renderStats } from '../../src/stats/table.js';
+import { parseIp } from '../../src/xdp/cidr.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
@@ -223,6 +224,31 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.equal(s.ring?.error, 'ring0: cannot read driver information (no such device)');
       const s2 = collectStats({ ring: 'ring0', pinRoot, sysfsNet: sysfs, procNetDev: join(dir, 'missing'), ethtool: ethtool(ringnetStats(1)) });
       assert.match(s2.interfaces[0].error, /^cannot read .*missing \(ENOENT\)$/);
+    });
+
+    it('counts the peer table\'s conflicts against this guest\'s addresses', () => {
+      writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), `${PEERS_TXT}0 4 up 1 4e:6c:45:0e:5d:05 10 198.51.100.1 -\n0 5 up 1 4e:6c:45:0e:5d:02 10 198.51.100.5 -\n`);
+      try {
+        const local = (ifname: string, a: string, prefix: number) => ({ ifname, ...parseIp(a)!, prefix });
+        const s = collectStats({
+          ring: 'ring0',
+          pinRoot,
+          sysfsNet: sysfs,
+          procNetDev,
+          ethtool: ethtool(ringnetStats(6)),
+          localAddresses: () => [local('ring0', '198.51.100.2', 24), local('eth1', '192.0.2.2', 24)],
+        });
+        assert.deepEqual(s.ring?.conflicts, [
+          { kind: 'own-mac', value: '4e:6c:45:0e:5d:02', peers: ['5'] },
+          { kind: 'address', value: '198.51.100.1', peers: ['0', '4'] },
+        ]);
+        const kinds = samples(s).filter((x) => x.name === 'kvmring_peer_conflicts').map((x) => [x.labels.kind, x.value]);
+        assert.deepEqual(kinds, [['address', 1], ['own-address', 0], ['mac', 0], ['own-mac', 1]]);
+        assert.match(renderStats(s), /\nconflict: MAC 4e:6c:45:0e:5d:02 is this guest's ring MAC \(also claimed by peer 5\); mapped to no peer\nconflict: 198\.51\.100\.1 claimed by peers 0, 4; mapped to no peer\n$/);
+        assert.deepEqual(StatsSnapshot.decode(StatsSnapshot.encode(s)).ring?.conflicts, s.ring?.conflicts);
+      } finally {
+        writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), PEERS_TXT);
+      }
     });
 
     it('reports a ring device that does not exist here with a hint', () => {
