@@ -39,6 +39,7 @@
 #include <net/if_inet6.h>
 #include <net/xdp.h>
 
+#include "ringnet_meta.h"
 #include "ringnet_ring.h"
 
 #define RINGNET_DRV_NAME	"ringnet"
@@ -91,13 +92,24 @@ struct ringnet_peer_stats {
 	u64	kicks;			/* doorbells rung for this peer */
 };
 
-/* What we know of one remote slot. The state lives here, never in the region. */
+/*
+ * What we know of one remote slot. The state lives here, never in the region.
+ *
+ * Ownership: the identity fields (gen, mac, doorbell_id, last_hb*, refused)
+ * are written only by the region's peer work. present and alive are written
+ * by the peer work (and by remove/eviction under the same serialisation) and
+ * read locklessly by TX and NAPI: present is released after mac is written
+ * and acquired before mac is read, so a reader that sees a peer present sees
+ * its whole MAC. tx (with every call into the producer end, has_room
+ * included) is owned by tx_lock; rx and rx_ready by rx_lock.
+ */
 struct ringnet_peer {
 	struct ringnet_region	*region;
 	u32			slot;
 	u16			txq;		/* our TX queue for this peer */
 	bool			present;	/* slot UP with a generation we attached to */
 	bool			alive;		/* heartbeat moving */
+	bool			refused;	/* this generation claims a MAC someone else holds */
 	u32			gen;
 	u8			mac[ETH_ALEN];
 	u32			doorbell_id;
@@ -126,12 +138,26 @@ struct ringnet_region {
 	u32			ivposition;	/* our doorbell id, in doorbell mode */
 	int			irq;
 
+	/*
+	 * Our slot. self_lock owns self, self_gen, me and evicted, and every
+	 * write of our state word after the join: the peer work (heartbeat,
+	 * eviction, rejoin) and a MAC change under RTNL both take it, so
+	 * neither has to wait for the other to finish (the peer work takes
+	 * RTNL itself). TX and NAPI read self locklessly (READ_ONCE) and only
+	 * to skip our own slot; a peer struct whose slot is ours has
+	 * present, alive and rx_ready false.
+	 */
+	struct mutex		self_lock;
 	u32			self;		/* our slot */
 	u32			self_gen;
 	u64			heartbeat;	/* our private count, written to the region */
 	struct kvmring_peer	*me;
-	bool			evicted;	/* someone took our slot */
+	struct kvmring_peer	mine;		/* what we last wrote into *me, for checking it */
+	bool			evicted;	/* our word is not ours: rejoin at the next beat */
+	u64			evicted_hb;	/* the heartbeat in our slot when we noticed */
+	unsigned long		evicted_at;	/* jiffies, then */
 	bool			leaving;	/* being removed: set under RTNL */
+	unsigned long		irq_masked;	/* bit 0: the doorbell IRQ waits for NAPI */
 
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
 	unsigned int		rr;		/* RX round-robin start */
@@ -156,6 +182,11 @@ struct ringnet_region {
 	u64			peer_deaths;
 	u64			peer_leaves;
 	u64			bad_peer_entries;
+	u64			mac_conflicts;	/* generations refused: a MAC ours or a live peer's */
+	u64			doorbell_conflicts; /* doorbell ids refused: ours or another peer's */
+	u64			rx_bad_src;	/* frames whose source MAC is not their sender's */
+	u64			rx_no_peer;	/* frames from a slot we do not count as a peer */
+	u64			rejoins;	/* times our word was not ours and we joined again */
 };
 
 struct ringnet_priv {
@@ -165,10 +196,14 @@ struct ringnet_priv {
 	atomic64_t		tx_no_peer;
 	struct work_struct	addr_work;	/* republish addresses */
 	bool			announce;	/* tell peers our MAC at the next peer work */
+	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
 };
 
+/*
+ * priv->regions[] is written under RTNL only; it is read under RTNL or, on
+ * the data path and in ethtool/sysfs, under rcu_read_lock_bh().
+ */
 static struct net_device *ringnet_dev;
-static DEFINE_MUTEX(ringnet_regions_lock);
 
 /* ---- stats descriptors ------------------------------------------------------ */
 
@@ -192,6 +227,11 @@ static const struct ringnet_stat ringnet_region_stat_desc[] = {
 	RINGNET_REGION_STAT(peer_deaths),
 	RINGNET_REGION_STAT(peer_leaves),
 	RINGNET_REGION_STAT(bad_peer_entries),
+	RINGNET_REGION_STAT(mac_conflicts),
+	RINGNET_REGION_STAT(doorbell_conflicts),
+	RINGNET_REGION_STAT(rx_bad_src),
+	RINGNET_REGION_STAT(rx_no_peer),
+	RINGNET_REGION_STAT(rejoins),
 };
 
 #define RINGNET_PEER_STAT(f)	{ #f, offsetof(struct ringnet_peer_stats, f) }
@@ -237,7 +277,8 @@ static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const
 		for (s = 0; s < r->geom.max_peers; s++) {
 			struct ringnet_peer *p = &r->peers[s];
 
-			if (READ_ONCE(p->present) && ether_addr_equal(p->mac, mac))
+			/* Pairs with the release in ringnet_peer_scan(): mac is whole. */
+			if (smp_load_acquire(&p->present) && ether_addr_equal(p->mac, mac))
 				return p;
 		}
 	}
@@ -311,8 +352,18 @@ static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
 	return 0;
 }
 
-static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const struct ringnet_meta *meta)
+/*
+ * Sends skb to p and, for the peer's own TX queue (txq not NULL), stops the
+ * queue while the ring cannot take a maximal frame. Everything that touches
+ * the producer end, the room check included, runs under p->tx_lock: the
+ * check may look at the consumer's word and follow a reset, which rewrites
+ * the producer's index and must not cross a locked producer (a broadcast,
+ * ndo_xdp_xmit, XDP_TX) between its commit and its publish.
+ */
+static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const struct ringnet_meta *meta,
+			  struct netdev_queue *txq)
 {
+	bool stopped = false;
 	int err;
 
 	if (!READ_ONCE(p->alive)) {
@@ -321,7 +372,23 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const str
 	}
 	spin_lock(&p->tx_lock);
 	err = ringnet_tx_frame(p, skb, NULL, skb->len, meta);
+	if (txq && !ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX)) {
+		netif_tx_stop_queue(txq);
+		/*
+		 * The consumer may have made room since we looked: look once
+		 * more after the stop is visible, so that a wake the NAPI poll
+		 * decided on before our stop is not lost.
+		 */
+		smp_mb__after_atomic();
+		if (ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX))
+			netif_tx_wake_queue(txq);
+		else
+			stopped = true;
+	}
 	spin_unlock(&p->tx_lock);
+	/* NAPI wakes the queue when the peer has made room: make sure it looks. */
+	if (stopped)
+		napi_schedule(&p->region->napi);
 	return err;
 }
 
@@ -363,24 +430,15 @@ static netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *de
 		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
 		ringnet_for_each_region(priv, r, i)
 			for (s = 0; s < r->geom.max_peers; s++)
-				if (s != r->self && READ_ONCE(r->peers[s].alive))
-					ringnet_tx_skb(&r->peers[s], skb, &meta);
+				if (READ_ONCE(r->peers[s].alive))
+					ringnet_tx_skb(&r->peers[s], skb, &meta, NULL);
 	} else {
 		p = ringnet_peer_by_mac(priv, skb->data);
-		if (!p) {
+		if (!p)
 			atomic64_inc(&priv->tx_no_peer);
-		} else {
-			struct netdev_queue *txq = skb_get_tx_queue(dev, skb);
-
-			ringnet_tx_skb(p, skb, &meta);
-			/*
-			 * Stop this peer's queue while its ring cannot take a maximal
-			 * frame; NAPI wakes it when the peer has made room.
-			 */
-			if (skb_get_queue_mapping(skb) == p->txq &&
-			    !ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX))
-				netif_tx_stop_queue(txq);
-		}
+		else
+			ringnet_tx_skb(p, skb, &meta, skb_get_queue_mapping(skb) == p->txq ?
+				       skb_get_tx_queue(dev, skb) : NULL);
 	}
 	rcu_read_unlock_bh();
 out:
@@ -388,11 +446,16 @@ out:
 	return NETDEV_TX_OK;
 }
 
+/*
+ * Sends what it can of a bulk and returns how many frames it sent; the
+ * caller frees frames[sent..n-1]. A frame for an unknown or full peer does
+ * not hold back the frames after it: failed frames are moved to the tail.
+ */
 static int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u32 flags)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct ringnet_meta meta = {};
-	int i, sent = 0;
+	int i, failed = 0;
 
 	if (unlikely(flags & ~XDP_XMIT_FLAGS_MASK))
 		return -EINVAL;
@@ -400,7 +463,7 @@ static int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **fr
 	rcu_read_lock_bh();
 	for (i = 0; i < n; i++) {
 		struct xdp_frame *f = frames[i];
-		struct ringnet_peer *p;
+		struct ringnet_peer *p = NULL;
 		int err = -ENOTCONN;
 
 		if (f->len >= ETH_HLEN) {
@@ -409,18 +472,23 @@ static int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **fr
 				spin_lock(&p->tx_lock);
 				err = ringnet_tx_frame(p, NULL, f->data, f->len, &meta);
 				spin_unlock(&p->tx_lock);
-			} else if (!p) {
-				atomic64_inc(&priv->tx_no_peer);
 			}
 		}
-		if (err)
-			break;
+		if (!p)
+			atomic64_inc(&priv->tx_no_peer);
+		if (err) {
+			/* Slots before i are free: the frames there were sent and returned. */
+			frames[failed++] = f;
+			continue;
+		}
 		/* The bytes are in the ring: the frame is ours to return. */
 		xdp_return_frame(f);
-		sent++;
 	}
 	rcu_read_unlock_bh();
-	return sent;
+	/* The caller frees the frames past what we report as sent. */
+	if (failed)
+		memmove(frames + n - failed, frames, failed * sizeof(*frames));
+	return n - failed;
 }
 
 /* ---- receive ------------------------------------------------------------------ */
@@ -455,21 +523,26 @@ err:
 	return NULL;
 }
 
-/* Fills in a partial checksum in place, so XDP sees and may change a complete frame. */
-static bool ringnet_finish_csum(u8 *data, u32 len, struct ringnet_meta *meta)
+/*
+ * Checks a frame we copied out of the ring against its sender: the source
+ * MAC must be the one the peer joined with (nobody speaks for another peer
+ * or for us), and its GSO/checksum metadata must describe the frame's own
+ * headers (ringnet_meta_check()). headlen bytes of data are linear. Counts
+ * and returns false for a frame to drop.
+ */
+static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, const u8 *data,
+			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
-	u32 start = meta->csum_start, off = meta->csum_offset;
-	__sum16 *field;
-
-	if (!(meta->flags & KVMRING_REC_F_CSUM_PARTIAL))
-		return true;
-	if (start >= len || off > len - start - sizeof(__sum16))
+	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->mac)) {
+		r->rx_bad_src++;
+		p->stats.rx_dropped++;
 		return false;
-	field = (__sum16 *)(data + start + off);
-	*field = 0;
-	*field = csum_fold(csum_partial(data + start, len - start, 0));
-	meta->flags &= ~KVMRING_REC_F_CSUM_PARTIAL;
-	meta->flags |= KVMRING_REC_F_DATA_VALID;
+	}
+	if (ringnet_meta_check(data, headlen, len, meta)) {
+		r->rx_bad_meta++;
+		p->stats.rx_dropped++;
+		return false;
+	}
 	return true;
 }
 
@@ -521,7 +594,12 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 	}
 	start = page_address(page);
 	memcpy(start + RINGNET_XDP_HEADROOM, f->data, f->len);
-	if (!ringnet_finish_csum(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
+	if (!ringnet_rx_valid(r, p, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
+		put_page(page);
+		return false;
+	}
+	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
+	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
 		r->rx_bad_meta++;
 		p->stats.rx_dropped++;
 		put_page(page);
@@ -587,6 +665,12 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p, s
 {
 	struct sk_buff *skb;
 
+	/* A slot we have not seen join, or refused: nothing it says is trusted. */
+	if (!smp_load_acquire(&p->present)) {
+		r->rx_no_peer++;
+		p->stats.rx_dropped++;
+		return;
+	}
 	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
 		*redirected |= ringnet_rx_xdp(r, p, prog, f);
 		return;
@@ -595,6 +679,10 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p, s
 	if (!skb) {
 		r->rx_alloc_fail++;
 		p->stats.rx_dropped++;
+		return;
+	}
+	if (!ringnet_rx_valid(r, p, skb->data, skb_headlen(skb), skb->len, &f->meta)) {
+		kfree_skb(skb);
 		return;
 	}
 	ringnet_deliver(r, p, skb, &f->meta, prog);
@@ -620,26 +708,38 @@ static int ringnet_rx_peer(struct ringnet_region *r, struct ringnet_peer *p, str
 	return done;
 }
 
-/* Wakes the TX queue of every peer whose ring has room again. */
-static bool ringnet_wake_queues(struct ringnet_region *r)
+/*
+ * Wakes the TX queue of every peer whose ring has room again. Returns how
+ * many it woke; *stopped says whether a queue is still stopped.
+ */
+static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
 {
 	struct net_device *dev = r->priv->dev;
-	bool stopped = false;
+	unsigned int woken = 0;
 	u32 s;
 
+	*stopped = false;
 	for (s = 0; s < r->geom.max_peers; s++) {
 		struct ringnet_peer *p = &r->peers[s];
 		struct netdev_queue *txq = netdev_get_tx_queue(dev, p->txq);
+		bool room;
 
-		if (s == r->self || !netif_tx_queue_stopped(txq))
+		/* Our own slot's queue carries nothing; its producer end was never attached. */
+		if (s == READ_ONCE(r->self) || !netif_tx_queue_stopped(txq))
 			continue;
+		/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
+		spin_lock(&p->tx_lock);
+		room = ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
+		spin_unlock(&p->tx_lock);
 		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
-		if (!READ_ONCE(p->alive) || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX))
+		if (!READ_ONCE(p->alive) || room) {
 			netif_tx_wake_queue(txq);
-		else
-			stopped = true;
+			woken++;
+		} else {
+			*stopped = true;
+		}
 	}
-	return stopped;
+	return woken;
 }
 
 static void ringnet_poll_timer_arm(struct ringnet_region *r, bool busy)
@@ -659,6 +759,7 @@ static int ringnet_poll(struct napi_struct *napi, int budget)
 	struct bpf_prog *prog;
 	bool redirected = false, stopped, more = false;
 	u32 i, s, n = r->geom.max_peers;
+	unsigned int woken;
 	int done = 0;
 
 	r->polls++;
@@ -666,15 +767,14 @@ static int ringnet_poll(struct napi_struct *napi, int budget)
 	prog = rcu_dereference(r->priv->xdp_prog);
 	for (i = 0; i < n && done < budget; i++) {
 		s = (r->rr + i) % n;
-		if (s != r->self)
-			done += ringnet_rx_peer(r, &r->peers[s], prog, budget - done, &redirected);
+		done += ringnet_rx_peer(r, &r->peers[s], prog, budget - done, &redirected);
 	}
 	r->rr = (r->rr + 1) % n;
 	if (redirected)
 		xdp_do_flush();
 	rcu_read_unlock();
 
-	stopped = ringnet_wake_queues(r);
+	woken = ringnet_wake_queues(r, &stopped);
 	if (done >= budget)
 		return budget;
 
@@ -683,8 +783,6 @@ static int ringnet_poll(struct napi_struct *napi, int budget)
 		for (s = 0; s < n; s++) {
 			struct ringnet_peer *p = &r->peers[s];
 
-			if (s == r->self)
-				continue;
 			spin_lock(&p->rx_lock);
 			if (p->rx_ready && ringnet_rx_arm(&p->rx))
 				more = true;
@@ -692,10 +790,18 @@ static int ringnet_poll(struct napi_struct *napi, int budget)
 		}
 	}
 	if (napi_complete_done(napi, done)) {
+		/* The doorbell may interrupt us again (see ringnet_irq()). */
+		if (r->doorbell && test_and_clear_bit(0, &r->irq_masked))
+			enable_irq(r->irq);
 		if (more)
 			napi_schedule(napi);
+		/*
+		 * A stopped queue waits for a peer to consume, and no kick tells
+		 * us when: poll for it, but a peer that takes nothing (no queue
+		 * woken, no frame) lets the interval back off like idleness.
+		 */
 		else if (!r->doorbell || stopped)
-			ringnet_poll_timer_arm(r, done > 0 || stopped);
+			ringnet_poll_timer_arm(r, done > 0 || woken > 0);
 	}
 	return done;
 }
@@ -708,28 +814,55 @@ static enum hrtimer_restart ringnet_poll_timer_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/*
+ * A doorbell only schedules NAPI, and stays masked until NAPI completes: a
+ * neighbour ringing as fast as it can costs us at most one interrupt per
+ * poll, not a livelock.
+ */
 static irqreturn_t ringnet_irq(int irq, void *data)
 {
 	struct ringnet_region *r = data;
 
 	r->irqs++;
+	if (!test_and_set_bit(0, &r->irq_masked))
+		disable_irq_nosync(irq);
 	napi_schedule(&r->napi);
 	return IRQ_HANDLED;
 }
 
 /* ---- peers ---------------------------------------------------------------------- */
 
-/* Attaches both ends of our rings with p; caller holds neither lock. */
-static void ringnet_peer_attach(struct ringnet_region *r, struct ringnet_peer *p)
+/* The part of our entry after state and heartbeat: ours to write, everyone's to read. */
+#define RINGNET_ENTRY_OFF	offsetof(struct kvmring_peer, doorbell_id)
+#define RINGNET_ENTRY_TAIL	(sizeof(struct kvmring_peer) - RINGNET_ENTRY_OFF)
+#define ringnet_entry_tail(e)	((u8 *)(e) + RINGNET_ENTRY_OFF)
+
+/* Membership news may come as fast as a neighbour flips its entry: rate-limited. */
+#define ringnet_peer_log(level, dev, fmt, ...)				\
+	do {								\
+		if (net_ratelimit())					\
+			netdev_##level(dev, fmt, ##__VA_ARGS__);	\
+	} while (0)
+
+/*
+ * Attaches both ends of our rings with p. renew: we are the slot's new
+ * owner, so whatever a former owner left in the rings is dropped (the other
+ * ends follow). Caller holds neither ring lock; p->slot is not ours.
+ */
+static void ringnet_peer_attach(struct ringnet_region *r, struct ringnet_peer *p, bool renew)
 {
 	struct kvmring_ring_hdr *out = ringnet_region_ring(r->shm, &r->geom, r->self, p->slot);
 	struct kvmring_ring_hdr *in = ringnet_region_ring(r->shm, &r->geom, p->slot, r->self);
 
 	spin_lock_bh(&p->tx_lock);
 	ringnet_tx_attach(&p->tx, out, r->geom.ring_size);
+	if (renew)
+		ringnet_tx_renew(&p->tx);
 	spin_unlock_bh(&p->tx_lock);
 	spin_lock_bh(&p->rx_lock);
 	ringnet_rx_attach(&p->rx, in, r->geom.ring_size);
+	if (renew)
+		ringnet_rx_renew(&p->rx);
 	p->rx_ready = true;
 	spin_unlock_bh(&p->rx_lock);
 }
@@ -751,10 +884,72 @@ static void ringnet_update_carrier(struct ringnet_priv *priv)
 		netif_carrier_off(priv->dev);
 }
 
+/* Stops using p until its slot shows a generation we accept. */
+static void ringnet_peer_forget(struct ringnet_peer *p)
+{
+	WRITE_ONCE(p->alive, false);
+	WRITE_ONCE(p->present, false);
+}
+
+/*
+ * Whether mac may be p's identity: a valid unicast address that is neither
+ * ours nor held by another present peer of any region. The first to hold
+ * an address keeps it; a later claimant is refused, so no peer can take
+ * over another's traffic or speak for us. (The host-owned roster of the
+ * isolation work replaces first-come with what the host decided.)
+ */
+static const char *ringnet_mac_refusal(struct ringnet_region *self_r, struct ringnet_peer *p,
+				       const u8 *mac)
+{
+	struct ringnet_priv *priv = self_r->priv;
+	struct ringnet_region *r;
+	unsigned int i, s;
+	const char *why = NULL;
+
+	if (!is_valid_ether_addr(mac))
+		return "an invalid MAC";
+	if (ether_addr_equal(mac, priv->dev->dev_addr))
+		return "our own MAC";
+	rcu_read_lock_bh();
+	ringnet_for_each_region(priv, r, i)
+		for (s = 0; s < r->geom.max_peers && !why; s++) {
+			struct ringnet_peer *q = &r->peers[s];
+
+			if (q != p && smp_load_acquire(&q->present) && ether_addr_equal(q->mac, mac))
+				why = "the MAC of a live peer";
+		}
+	rcu_read_unlock_bh();
+	return why;
+}
+
+/*
+ * A doorbell id is a 16-bit ivshmem peer id that nobody else uses: a peer
+ * that names ours or another peer's would aim our kicks at a third guest.
+ */
+static u32 ringnet_doorbell_id(struct ringnet_region *r, struct ringnet_peer *p, u32 id)
+{
+	u32 s;
+
+	if (!r->doorbell || id > 0xffff)
+		return KVMRING_DOORBELL_NONE;
+	if (id == r->ivposition)
+		goto refuse;
+	for (s = 0; s < r->geom.max_peers; s++) {
+		struct ringnet_peer *q = &r->peers[s];
+
+		if (q != p && READ_ONCE(q->present) && q->doorbell_id == id)
+			goto refuse;
+	}
+	return id;
+refuse:
+	r->doorbell_conflicts++;
+	return KVMRING_DOORBELL_NONE;
+}
+
 /*
  * Looks at one slot of the peer table. Each shared word is read once; an entry
  * that does not make sense is counted and ignored until it changes.
- * Returns true if the set of live peers changed.
+ * Returns true if the set of live peers changed. Runs in the peer work.
  */
 static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 {
@@ -763,47 +958,56 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 	u64 word = READ_ONCE(e->state);
 	u32 state = KVMRING_PEER_STATE(word), gen = KVMRING_PEER_GEN(word);
 	unsigned long timeout = msecs_to_jiffies(peer_timeout_ms);
+	bool was = p->present;
+	const char *why;
 	u8 mac[ETH_ALEN];
 	u64 hb;
 
 	if (state != KVMRING_PEER_UP) {
-		if (!p->present)
+		p->refused = false;
+		if (!was)
 			return false;
-		WRITE_ONCE(p->present, false);
-		WRITE_ONCE(p->alive, false);
+		ringnet_peer_forget(p);
 		r->peer_leaves++;
-		netdev_info(dev, "peer %u (%pM) left\n", p->slot, p->mac);
+		ringnet_peer_log(info, dev, "peer %u (%pM) left\n", p->slot, p->mac);
 		return true;
 	}
 
 	/* Pairs with the owner's release of UP: its entry is complete. */
 	smp_rmb();
 	hb = READ_ONCE(e->heartbeat);
-	if (!p->present || p->gen != gen) {
+	if (!was || p->gen != gen) {
 		memcpy(mac, e->mac, ETH_ALEN);
-		if (!is_valid_ether_addr(mac)) {
-			if (p->gen != gen || !p->present) {
-				r->bad_peer_entries++;
-				netdev_warn_once(dev, "peer %u publishes an invalid MAC %pM: ignored\n",
-						 p->slot, mac);
+		/* A refused generation is looked at again each beat: its rival may leave. */
+		why = ringnet_mac_refusal(r, p, mac);
+		if (why) {
+			if (was || p->gen != gen || !p->refused) {
+				if (is_valid_ether_addr(mac))
+					r->mac_conflicts++;
+				else
+					r->bad_peer_entries++;
+				ringnet_peer_log(warn, dev, "peer %u publishes %s (%pM): refused\n",
+						 p->slot, why, mac);
 			}
+			ringnet_peer_forget(p);
 			p->gen = gen;
-			return false;
+			p->refused = true;
+			return was;
 		}
-		WRITE_ONCE(p->alive, false);
+		/* Readers that saw the old identity present may still compare its MAC. */
+		ringnet_peer_forget(p);
+		p->refused = false;
 		p->gen = gen;
 		ether_addr_copy(p->mac, mac);
-		/* A doorbell id is a 16-bit ivshmem peer id; anything else we never ring. */
-		p->doorbell_id = READ_ONCE(e->doorbell_id);
-		if (p->doorbell_id > 0xffff)
-			p->doorbell_id = KVMRING_DOORBELL_NONE;
+		p->doorbell_id = ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id));
 		p->last_hb = hb;
 		p->last_hb_change = jiffies;
-		ringnet_peer_attach(r, p);
-		WRITE_ONCE(p->present, true);
+		ringnet_peer_attach(r, p, false);
+		/* Release: a reader that sees the peer present sees its whole MAC. */
+		smp_store_release(&p->present, true);
 		WRITE_ONCE(p->alive, true);
 		r->peer_joins++;
-		netdev_info(dev, "peer %u (%pM) joined, generation %u\n", p->slot, p->mac, gen);
+		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n", p->slot, p->mac, gen);
 		return true;
 	}
 
@@ -812,41 +1016,150 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		p->last_hb_change = jiffies;
 		if (!p->alive) {
 			WRITE_ONCE(p->alive, true);
-			netdev_info(dev, "peer %u (%pM) is alive again\n", p->slot, p->mac);
+			ringnet_peer_log(info, dev, "peer %u (%pM) is alive again\n", p->slot, p->mac);
 			return true;
 		}
 	} else if (p->alive && time_after(jiffies, p->last_hb_change + timeout)) {
 		WRITE_ONCE(p->alive, false);
 		r->peer_deaths++;
-		netdev_warn(dev, "peer %u (%pM) stopped its heartbeat %u ms ago: marked dead\n",
-			    p->slot, p->mac, jiffies_to_msecs(jiffies - p->last_hb_change));
+		ringnet_peer_log(warn, dev, "peer %u (%pM) stopped its heartbeat %u ms ago: marked dead\n",
+				 p->slot, p->mac, jiffies_to_msecs(jiffies - p->last_hb_change));
 		return true;
 	}
 	return false;
+}
+
+static void ringnet_join(struct ringnet_region *r);
+
+/*
+ * Takes slot s if its state word is still old; the generation moves on.
+ * Caller holds r->self_lock (or owns r alone, in probe).
+ */
+static bool ringnet_take_slot(struct ringnet_region *r, u32 s, u64 old)
+{
+	struct kvmring_peer *e = ringnet_entry(r, s);
+	u32 gen = KVMRING_PEER_GEN(old) + 1;
+
+	if (cmpxchg64(&e->state, old, KVMRING_PEER_WORD(gen, KVMRING_PEER_CLAIMED)) != old)
+		return false;
+	WRITE_ONCE(r->self, s);
+	r->self_gen = gen;
+	r->me = e;
+	return true;
+}
+
+static bool ringnet_word_claimed(u64 word)
+{
+	u32 st = KVMRING_PEER_STATE(word);
+
+	return st == KVMRING_PEER_CLAIMED || st == KVMRING_PEER_UP;
+}
+
+/*
+ * Our state word is not what we wrote: a neighbour scribbled over it, or
+ * judged us dead (we were paused past the timeout) and took the slot. Join
+ * again rather than leave for good: our own slot if nobody holds a claim in
+ * it (or the claim's heartbeat stood still since we noticed), else a free
+ * slot, else a dead peer's. Under RTNL (addresses) and r->self_lock.
+ * Returns true once joined; false to try again at the next beat.
+ */
+static bool ringnet_rejoin(struct ringnet_region *r)
+{
+	struct kvmring_peer *mine = r->me;
+	u32 s, n = r->geom.max_peers, old_self = r->self;
+	u64 word = READ_ONCE(mine->state);
+	bool took = false;
+
+	/* Our word but not our entry: a new generation in the same slot. */
+	if (word == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP) || !ringnet_word_claimed(word) ||
+	    (READ_ONCE(mine->heartbeat) == r->evicted_hb &&
+	     time_after(jiffies, r->evicted_at + msecs_to_jiffies(peer_timeout_ms))))
+		took = ringnet_take_slot(r, old_self, word);
+	for (s = 0; s < n && !took; s++) {
+		word = READ_ONCE(ringnet_entry(r, s)->state);
+		if (s != old_self && KVMRING_PEER_STATE(word) == KVMRING_PEER_FREE)
+			took = ringnet_take_slot(r, s, word);
+	}
+	for (s = 0; s < n && !took; s++) {
+		struct ringnet_peer *p = &r->peers[s];
+
+		word = READ_ONCE(ringnet_entry(r, s)->state);
+		if (s != old_self && p->present && !p->alive && KVMRING_PEER_GEN(word) == p->gen)
+			took = ringnet_take_slot(r, s, word);
+	}
+	if (!took)
+		return false;
+
+	/* The slot we now own is no peer of ours; the one we left may become one. */
+	ringnet_peer_forget(&r->peers[r->self]);
+	spin_lock_bh(&r->peers[r->self].rx_lock);
+	r->peers[r->self].rx_ready = false;
+	spin_unlock_bh(&r->peers[r->self].rx_lock);
+	ringnet_join(r);
+	r->evicted = false;
+	r->rejoins++;
+	ringnet_peer_log(warn, r->priv->dev, "joined region %s again as slot %u, generation %u\n",
+			 pci_name(r->pdev), r->self, r->self_gen);
+	return true;
+}
+
+/* Checks our own word; on a mismatch, forgets every peer and marks us evicted. */
+static void ringnet_check_self(struct ringnet_region *r)
+{
+	u32 s;
+
+	lockdep_assert_held(&r->self_lock);
+	if (r->evicted)
+		return;
+	if (READ_ONCE(r->me->state) == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP)) {
+		/*
+		 * Peer-writable: our entry as the others read it. A neighbour
+		 * that rewrote our MAC or addresses but not our word would have
+		 * new peers see a stranger: one copy, compared with ours.
+		 */
+		struct kvmring_peer now;
+
+		memcpy(ringnet_entry_tail(&now), ringnet_entry_tail(r->me), RINGNET_ENTRY_TAIL);
+		if (!memcmp(ringnet_entry_tail(&now), ringnet_entry_tail(&r->mine), RINGNET_ENTRY_TAIL))
+			return;
+	}
+	r->evicted = true;
+	/* Remember when: a claim in our slot whose heartbeat stands still is nobody's. */
+	r->evicted_hb = READ_ONCE(r->me->heartbeat);
+	r->evicted_at = jiffies;
+	ringnet_peer_log(warn, r->priv->dev,
+			 "slot %u of %s was overwritten or taken over: joining again\n",
+			 r->self, pci_name(r->pdev));
+	for (s = 0; s < r->geom.max_peers; s++)
+		ringnet_peer_forget(&r->peers[s]);
 }
 
 static void ringnet_peer_work(struct work_struct *work)
 {
 	struct ringnet_region *r = container_of(to_delayed_work(work), struct ringnet_region, peer_work);
 	struct ringnet_priv *priv = r->priv;
-	u64 word = READ_ONCE(r->me->state);
-	bool changed = false, joined = false;
+	bool changed = false, joined = false, evicted;
 	u32 s;
 
-	if (KVMRING_PEER_STATE(word) != KVMRING_PEER_UP || KVMRING_PEER_GEN(word) != r->self_gen) {
-		/* Another guest judged us dead and took the slot: stop using the region. */
-		if (!r->evicted)
-			netdev_err(priv->dev, "slot %u of %s was taken over: leaving the region\n",
-				   r->self, pci_name(r->pdev));
-		r->evicted = true;
-		for (s = 0; s < r->geom.max_peers; s++) {
-			WRITE_ONCE(r->peers[s].alive, false);
-			WRITE_ONCE(r->peers[s].present, false);
-		}
+	mutex_lock(&r->self_lock);
+	ringnet_check_self(r);
+	evicted = r->evicted;
+	if (!evicted)
+		WRITE_ONCE(r->me->heartbeat, ++r->heartbeat);
+	mutex_unlock(&r->self_lock);
+
+	if (evicted) {
 		ringnet_update_carrier(priv);
-		return;
+		/* RTNL before self_lock, as a MAC change takes them. */
+		rtnl_lock();
+		mutex_lock(&r->self_lock);
+		if (!r->leaving)
+			evicted = !ringnet_rejoin(r);
+		mutex_unlock(&r->self_lock);
+		rtnl_unlock();
+		if (evicted)
+			goto again;
 	}
-	WRITE_ONCE(r->me->heartbeat, ++r->heartbeat);
 
 	for (s = 0; s < r->geom.max_peers; s++) {
 		u64 joins = r->peer_joins;
@@ -861,11 +1174,15 @@ static void ringnet_peer_work(struct work_struct *work)
 	/*
 	 * Tell peers our MAC (gratuitous ARP, unsolicited NA) when one joins, and
 	 * when we came up or changed addresses: a rebooted guest has a new MAC
-	 * that stale neighbour entries elsewhere do not know.
+	 * that stale neighbour entries elsewhere do not know. At most once a
+	 * second: a neighbour that joins at every beat gets no flood from us.
 	 */
-	if ((joined || READ_ONCE(priv->announce)) && netif_running(priv->dev) &&
-	    netif_carrier_ok(priv->dev)) {
+	if (joined)
+		WRITE_ONCE(priv->announce, true);
+	if (READ_ONCE(priv->announce) && netif_running(priv->dev) && netif_carrier_ok(priv->dev) &&
+	    time_after_eq(jiffies, READ_ONCE(priv->last_announce) + HZ)) {
 		WRITE_ONCE(priv->announce, false);
+		WRITE_ONCE(priv->last_announce, jiffies);
 		netdev_notify_peers(priv->dev);
 	}
 	/*
@@ -876,6 +1193,7 @@ static void ringnet_peer_work(struct work_struct *work)
 	 */
 	if (netif_running(priv->dev))
 		napi_schedule(&r->napi);
+again:
 	schedule_delayed_work(&r->peer_work, msecs_to_jiffies(KVMRING_HEARTBEAT_MS));
 }
 
@@ -914,7 +1232,7 @@ static void ringnet_collect_addrs(struct net_device *nd, struct ringnet_addrs *a
 /*
  * Writes our addresses into our entry: ring0's first, then those of the
  * guest's other interfaces (transparent mode needs them). addr_seq is odd
- * while they change.
+ * while they change. Caller holds RTNL and r->self_lock (r->me is ours).
  */
 static void ringnet_publish_addrs(struct ringnet_region *r)
 {
@@ -922,35 +1240,42 @@ static void ringnet_publish_addrs(struct ringnet_region *r)
 	struct ringnet_addrs a = {};
 	u32 seq;
 
-	rtnl_lock();
+	ASSERT_RTNL();
 	ringnet_collect_addrs(dev, &a);
 	for_each_netdev(dev_net(dev), nd)
 		if (nd != dev && !(nd->flags & IFF_LOOPBACK))
 			ringnet_collect_addrs(nd, &a);
-	rtnl_unlock();
 
-	seq = READ_ONCE(r->me->addr_seq) | 1;
+	seq = r->mine.addr_seq | 1;
 	WRITE_ONCE(r->me->addr_seq, seq);
 	smp_wmb();	/* readers see the odd count before any address changes */
 	memcpy(r->me->ipv4, a.v4, sizeof(a.v4));
 	memcpy(r->me->ipv6, a.v6, sizeof(a.v6));
 	smp_wmb();	/* ... and every address before the even count */
 	WRITE_ONCE(r->me->addr_seq, seq + 1);
+	memcpy(r->mine.ipv4, a.v4, sizeof(a.v4));
+	memcpy(r->mine.ipv6, a.v6, sizeof(a.v6));
+	r->mine.addr_seq = seq + 1;
 }
 
+/* RTNL, then each region's self_lock: the order a MAC change takes them in. */
 static void ringnet_addr_work(struct work_struct *work)
 {
 	struct ringnet_priv *priv = container_of(work, struct ringnet_priv, addr_work);
 	struct ringnet_region *r;
 	unsigned int i;
 
-	mutex_lock(&ringnet_regions_lock);
+	rtnl_lock();
 	for (i = 0; i < RINGNET_MAX_REGIONS; i++) {
-		r = rcu_dereference_protected(priv->regions[i], lockdep_is_held(&ringnet_regions_lock));
-		if (r && !r->evicted)
+		r = rtnl_dereference(priv->regions[i]);
+		if (!r)
+			continue;
+		mutex_lock(&r->self_lock);
+		if (!r->evicted && !r->leaving)
 			ringnet_publish_addrs(r);
+		mutex_unlock(&r->self_lock);
 	}
-	mutex_unlock(&ringnet_regions_lock);
+	rtnl_unlock();
 	WRITE_ONCE(priv->announce, true);
 }
 
@@ -966,25 +1291,12 @@ static struct notifier_block ringnet_inet6addr_nb = { .notifier_call = ringnet_i
 
 /* ---- joining and leaving a region ---------------------------------------------- */
 
-/* Takes slot s if its state word is still old; the generation moves on. */
-static bool ringnet_take_slot(struct ringnet_region *r, u32 s, u64 old)
-{
-	struct kvmring_peer *e = ringnet_entry(r, s);
-	u32 gen = KVMRING_PEER_GEN(old) + 1;
-
-	if (cmpxchg64(&e->state, old, KVMRING_PEER_WORD(gen, KVMRING_PEER_CLAIMED)) != old)
-		return false;
-	r->self = s;
-	r->self_gen = gen;
-	r->me = e;
-	return true;
-}
-
 /*
  * Claims a slot: a free one, else one whose owner's heartbeat stood still for
  * peer_timeout_ms (a guest that died without leaving). Sleeps only in that
  * last case. In doorbell mode the slot is not the IVPosition: the server never
- * reuses an id at once, so IVPositions outgrow the table.
+ * reuses an id at once, so IVPositions outgrow the table. In probe, before
+ * anyone else can see r.
  */
 static int ringnet_claim_slot(struct ringnet_region *r)
 {
@@ -1011,7 +1323,10 @@ static int ringnet_claim_slot(struct ringnet_region *r)
 	return -EBUSY;
 }
 
-/* Fills in our claimed entry, resets our rings and goes UP. */
+/*
+ * Fills in our claimed entry, renews our rings and goes UP. Under RTNL
+ * (addresses) and r->self_lock.
+ */
 static void ringnet_join(struct ringnet_region *r)
 {
 	struct net_device *dev = r->priv->dev;
@@ -1019,25 +1334,19 @@ static void ringnet_join(struct ringnet_region *r)
 	u32 s;
 
 	r->heartbeat = READ_ONCE(e->heartbeat);
-	e->doorbell_id = r->doorbell ? r->ivposition : KVMRING_DOORBELL_NONE;
-	e->flags = r->doorbell ? KVMRING_PEER_F_DOORBELL : 0;
-	e->mtu = dev->mtu;
-	memcpy(e->mac, dev->dev_addr, ETH_ALEN);
+	/* Everything after state and heartbeat; addresses follow below. */
+	memset(&r->mine, 0, sizeof(r->mine));
+	r->mine.doorbell_id = r->doorbell ? r->ivposition : KVMRING_DOORBELL_NONE;
+	r->mine.flags = r->doorbell ? KVMRING_PEER_F_DOORBELL : 0;
+	r->mine.mtu = dev->mtu;
+	memcpy(r->mine.mac, dev->dev_addr, ETH_ALEN);
+	r->mine.addr_seq = READ_ONCE(e->addr_seq) & ~1U;
+	memcpy(ringnet_entry_tail(e), ringnet_entry_tail(&r->mine), RINGNET_ENTRY_TAIL);
 
 	/* Whatever a former owner of this slot left in its rings is not for us. */
-	for (s = 0; s < r->geom.max_peers; s++) {
-		struct ringnet_peer *p = &r->peers[s];
-
-		if (s == r->self)
-			continue;
-		ringnet_peer_attach(r, p);
-		spin_lock_bh(&p->tx_lock);
-		ringnet_tx_reset(&p->tx);
-		spin_unlock_bh(&p->tx_lock);
-		spin_lock_bh(&p->rx_lock);
-		ringnet_rx_reset(&p->rx);
-		spin_unlock_bh(&p->rx_lock);
-	}
+	for (s = 0; s < r->geom.max_peers; s++)
+		if (s != r->self)
+			ringnet_peer_attach(r, &r->peers[s], true);
 	ringnet_publish_addrs(r);
 	/* Entry complete before anyone sees UP (peers read it after an smp_rmb). */
 	smp_wmb();
@@ -1046,14 +1355,35 @@ static void ringnet_join(struct ringnet_region *r)
 
 static void ringnet_leave(struct ringnet_region *r)
 {
-	u64 up = KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP);
+	u64 up;
 
 	/* Only if the slot is still ours: a taker's claim stands. */
+	mutex_lock(&r->self_lock);
+	up = KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP);
 	if (!r->evicted)
 		cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_FREE));
+	mutex_unlock(&r->self_lock);
 }
 
 /* ---- net_device_ops ------------------------------------------------------------ */
+
+/* NAPI on for r, and a first poll. Under RTNL, with r published or being published. */
+static void ringnet_napi_start(struct ringnet_region *r)
+{
+	napi_enable(&r->napi);
+	/* napi_schedule() from process context: softirqs run at local_bh_enable(). */
+	local_bh_disable();
+	napi_schedule(&r->napi);
+	local_bh_enable();
+}
+
+/* NAPI off for r. Under RTNL. */
+static void ringnet_napi_stop(struct ringnet_region *r)
+{
+	napi_disable(&r->napi);
+	/* Only a poll arms the timer, and none runs now: cancel what the last one armed. */
+	hrtimer_cancel(&r->poll_timer);
+}
 
 static int ringnet_open(struct net_device *dev)
 {
@@ -1061,11 +1391,13 @@ static int ringnet_open(struct net_device *dev)
 	struct ringnet_region *r;
 	unsigned int i;
 
-	ringnet_for_each_region(priv, r, i) {
-		napi_enable(&r->napi);
-		napi_schedule(&r->napi);
-	}
+	/* Queues first: the first poll only wakes queues whose peer cannot take more. */
 	netif_tx_start_all_queues(dev);
+	for (i = 0; i < RINGNET_MAX_REGIONS; i++) {
+		r = rtnl_dereference(priv->regions[i]);
+		if (r)
+			ringnet_napi_start(r);
+	}
 	ringnet_update_carrier(priv);
 	WRITE_ONCE(priv->announce, true);
 	return 0;
@@ -1078,10 +1410,10 @@ static int ringnet_stop(struct net_device *dev)
 	unsigned int i;
 
 	netif_tx_stop_all_queues(dev);
-	ringnet_for_each_region(priv, r, i) {
-		hrtimer_cancel(&r->poll_timer);
-		napi_disable(&r->napi);
-		hrtimer_cancel(&r->poll_timer);
+	for (i = 0; i < RINGNET_MAX_REGIONS; i++) {
+		r = rtnl_dereference(priv->regions[i]);
+		if (r)
+			ringnet_napi_stop(r);
 	}
 	return 0;
 }
@@ -1131,27 +1463,31 @@ static int ringnet_change_mtu(struct net_device *dev, int mtu)
 /*
  * Publishes dev's MAC by starting a new generation of our slot: peers read a
  * MAC only when a generation begins (ringnet_peer_scan), and take the new one
- * as a join, re-attaching the rings where they stand. Under RTNL, which
- * ringnet_remove() takes to set r->leaving before it stops the peer work.
+ * as a join, re-attaching the rings where they stand. Under RTNL; takes
+ * r->self_lock, which the peer work holds only briefly and never while it
+ * waits for RTNL, so neither waits for the other's end.
  */
 static void ringnet_new_generation(struct ringnet_region *r)
 {
-	u64 up = KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP);
-	u32 gen = r->self_gen + 1;
+	u64 up;
+	u32 gen;
 
 	ASSERT_RTNL();
+	mutex_lock(&r->self_lock);
+	up = KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP);
+	gen = r->self_gen + 1;
 	/* Not joined yet (ringnet_join() copies the MAC), leaving, or not ours. */
 	if (r->leaving || r->evicted || READ_ONCE(r->me->state) != up)
-		return;
-	/* The peer work checks the word against self_gen: not while we change both. */
-	cancel_delayed_work_sync(&r->peer_work);
-	memcpy(r->me->mac, r->priv->dev->dev_addr, ETH_ALEN);
+		goto out;
+	memcpy(r->mine.mac, r->priv->dev->dev_addr, ETH_ALEN);
+	memcpy(r->me->mac, r->mine.mac, ETH_ALEN);
 	/* The MAC before the word that tells peers to read it. */
 	smp_wmb();
 	if (cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(gen, KVMRING_PEER_UP)) == up)
 		r->self_gen = gen;
-	/* If a taker won the slot meanwhile, the peer work notices and leaves. */
-	schedule_delayed_work(&r->peer_work, 0);
+	/* If a taker won the slot meanwhile, the peer work notices and joins again. */
+out:
+	mutex_unlock(&r->self_lock);
 }
 
 static int ringnet_set_mac_address(struct net_device *dev, void *addr)
@@ -1416,14 +1752,15 @@ static const struct ethtool_ops ringnet_ethtool_ops = {
 
 /* ---- PCI probe/remove ------------------------------------------------------------- */
 
-static int ringnet_add_region(struct ringnet_priv *priv, struct ringnet_region *r)
+/* A free place for r in priv->regions[]; r is published there later. Under RTNL. */
+static int ringnet_region_index(struct ringnet_priv *priv, struct ringnet_region *r)
 {
 	unsigned int i;
 
+	ASSERT_RTNL();
 	for (i = 0; i < RINGNET_MAX_REGIONS; i++) {
-		if (!rcu_access_pointer(priv->regions[i])) {
+		if (!rtnl_dereference(priv->regions[i])) {
 			r->index = i;
-			rcu_assign_pointer(priv->regions[i], r);
 			return 0;
 		}
 	}
@@ -1502,6 +1839,7 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		spin_lock_init(&p->tx_lock);
 		spin_lock_init(&p->rx_lock);
 	}
+	mutex_init(&r->self_lock);
 	INIT_DELAYED_WORK(&r->peer_work, ringnet_peer_work);
 	hrtimer_init(&r->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	r->poll_timer.function = ringnet_poll_timer_fn;
@@ -1514,43 +1852,36 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_free_vectors;
 
 	rtnl_lock();
-	mutex_lock(&ringnet_regions_lock);
-	err = ringnet_add_region(priv, r);
+	err = ringnet_region_index(priv, r);
 	if (err) {
-		mutex_unlock(&ringnet_regions_lock);
-		rtnl_unlock();
 		dev_err(d, "ring0 already serves %d regions\n", RINGNET_MAX_REGIONS);
-		goto err_release_slot;
+		goto err_unlock;
 	}
 	for (s = 0; s < r->geom.max_peers; s++)
 		r->peers[s].txq = 1 + r->index * KVMRING_PEERS_MAX + s;
 	netif_napi_add_weight(dev, &r->napi, ringnet_poll, RINGNET_NAPI_WEIGHT);
 	err = xdp_rxq_info_reg(&r->xdp_rxq, dev, 0, r->napi.napi_id);
-	if (!err)
-		err = xdp_rxq_info_reg_mem_model(&r->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
-	if (err) {
-		mutex_unlock(&ringnet_regions_lock);
-		rtnl_unlock();
+	if (err)
 		goto err_del_napi;
-	}
-	mutex_unlock(&ringnet_regions_lock);
-
-	/* Outside the regions lock: publishing addresses walks devices under RTNL. */
-	rtnl_unlock();
-	ringnet_join(r);
-	rtnl_lock();
-
+	err = xdp_rxq_info_reg_mem_model(&r->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
+	if (err)
+		goto err_unreg_rxq;
 	if (r->doorbell) {
+		/* Until NAPI runs, a doorbell only masks itself (see ringnet_irq()). */
 		err = request_irq(r->irq, ringnet_irq, 0, RINGNET_DRV_NAME, r);
-		if (err) {
-			rtnl_unlock();
-			goto err_leave;
-		}
+		if (err)
+			goto err_unreg_rxq;
 	}
-	if (netif_running(dev)) {
-		napi_enable(&r->napi);
-		napi_schedule(&r->napi);
-	}
+	mutex_lock(&r->self_lock);
+	ringnet_join(r);
+	mutex_unlock(&r->self_lock);
+	/*
+	 * Published and, if ring0 is up, polling in one RTNL section: ndo_open
+	 * and ndo_stop find r with its NAPI in step, or do not find it at all.
+	 */
+	rcu_assign_pointer(priv->regions[r->index], r);
+	if (netif_running(dev))
+		ringnet_napi_start(r);
 	rtnl_unlock();
 
 	pci_set_drvdata(pdev, r);
@@ -1560,27 +1891,22 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		    r->doorbell ? "doorbell" : "plain", r->self);
 	return 0;
 
-err_leave:
-	ringnet_leave(r);
+err_unreg_rxq:
 	xdp_rxq_info_unreg(&r->xdp_rxq);
 err_del_napi:
-	rtnl_lock();
 	netif_napi_del(&r->napi);
-	mutex_lock(&ringnet_regions_lock);
-	RCU_INIT_POINTER(priv->regions[r->index], NULL);
-	mutex_unlock(&ringnet_regions_lock);
+err_unlock:
 	rtnl_unlock();
-	synchronize_net();
-err_release_slot:
-	if (!r->evicted)
-		cmpxchg64(&r->me->state, KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_CLAIMED),
-			  KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_FREE));
+	/* Claimed, never UP: give the slot back unless someone took it meanwhile. */
+	cmpxchg64(&r->me->state, KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_CLAIMED),
+		  KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_FREE));
 err_free_vectors:
 	if (r->doorbell)
 		pci_free_irq_vectors(pdev);
 	return err;
 }
 
+/* Mirrors ringnet_probe(). */
 static void ringnet_remove(struct pci_dev *pdev)
 {
 	struct ringnet_region *r = pci_get_drvdata(pdev);
@@ -1588,26 +1914,22 @@ static void ringnet_remove(struct pci_dev *pdev)
 	struct net_device *dev = priv->dev;
 	unsigned int s;
 
-	/* ringnet_new_generation() re-queues the peer work unless told, under RTNL. */
+	/* No rejoin, address or MAC publishing from here on. */
 	rtnl_lock();
+	mutex_lock(&r->self_lock);
 	r->leaving = true;
+	mutex_unlock(&r->self_lock);
 	rtnl_unlock();
+	/* Not under RTNL: the peer work takes it (a rejoin, an announcement). */
 	cancel_delayed_work_sync(&r->peer_work);
 	ringnet_leave(r);
 
 	rtnl_lock();
-	if (netif_running(dev)) {
-		hrtimer_cancel(&r->poll_timer);
-		napi_disable(&r->napi);
-		hrtimer_cancel(&r->poll_timer);
-	}
-	for (s = 0; s < r->geom.max_peers; s++) {
-		WRITE_ONCE(r->peers[s].alive, false);
-		WRITE_ONCE(r->peers[s].present, false);
-	}
-	mutex_lock(&ringnet_regions_lock);
+	if (netif_running(dev))
+		ringnet_napi_stop(r);
+	for (s = 0; s < r->geom.max_peers; s++)
+		ringnet_peer_forget(&r->peers[s]);
 	RCU_INIT_POINTER(priv->regions[r->index], NULL);
-	mutex_unlock(&ringnet_regions_lock);
 	rtnl_unlock();
 	/* No TX path or reader still holds r after this. */
 	synchronize_net();
