@@ -112,6 +112,7 @@ struct ringnet_peer {
 	bool			refused;	/* this generation claims a MAC someone else holds */
 	u32			gen;
 	u8			mac[ETH_ALEN];
+	u8			refused_mac[ETH_ALEN];	/* what a refused generation claims, to show */
 	u32			doorbell_id;
 	u64			last_hb;
 	unsigned long		last_hb_change;	/* jiffies */
@@ -987,7 +988,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 	u64 hb;
 
 	if (state != KVMRING_PEER_UP) {
-		p->refused = false;
+		WRITE_ONCE(p->refused, false);
 		if (!was)
 			return false;
 		ringnet_peer_forget(p);
@@ -1015,7 +1016,8 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 			}
 			ringnet_peer_forget(p);
 			p->gen = gen;
-			p->refused = true;
+			ether_addr_copy(p->refused_mac, mac);
+			WRITE_ONCE(p->refused, true);
 			mutex_unlock(&r->priv->ident_lock);
 			return was;
 		}
@@ -1023,7 +1025,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		/* Readers that saw the old identity present finish comparing its MAC first. */
 		if (was)
 			synchronize_net();
-		p->refused = false;
+		WRITE_ONCE(p->refused, false);
 		p->gen = gen;
 		ether_addr_copy(p->mac, mac);
 		p->doorbell_id = ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id));
@@ -1686,7 +1688,8 @@ static void ringnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *
 /*
  * /sys/class/net/ring0/ringnet/peers: one line per slot of every region:
  *   region slot state generation mac heartbeat_age_ms ipv4,... ipv6,...
- * state is self, up, dead or free; addresses are what the slot's owner
+ * state is self, up, dead, refused (its generation claims an invalid MAC, ours
+ * or a live peer's: the MAC column shows the claim) or free; addresses are what the slot's owner
  * published (read under its addr_seq, "-" if none or changing).
  */
 static ssize_t peers_show(struct device *d, struct device_attribute *attr, char *buf)
@@ -1709,6 +1712,8 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 
 			if (s == r->self)
 				state = "self";
+			else if (READ_ONCE(p->refused))
+				state = "refused";
 			else if (!p->present)
 				state = "free";
 			else
@@ -1724,7 +1729,8 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 
 			n += sysfs_emit_at(buf, n, "%u %u %s %u %pM %u ", i, s, state,
 					   s == r->self ? r->self_gen : p->gen,
-					   s == r->self ? r->priv->dev->dev_addr : p->mac,
+					   s == r->self ? r->priv->dev->dev_addr :
+					   READ_ONCE(p->refused) ? p->refused_mac : p->mac,
 					   s == r->self || !p->present ? 0 :
 					   jiffies_to_msecs(jiffies - p->last_hb_change));
 			for (a = 0; a < KVMRING_PEER_ADDRS; a++)
