@@ -199,12 +199,6 @@ struct ringnet_priv {
 	bool			announce;	/* tell peers our MAC at the next peer work */
 	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
 	struct mutex		carrier_lock;	/* reading the peers' liveness and setting carrier */
-	/*
-	 * Held by a region's peer work from checking a new generation's MAC
-	 * against every present peer of every region until it is present: two
-	 * regions' works must not both admit one MAC.
-	 */
-	struct mutex		ident_lock;
 };
 
 /*
@@ -915,35 +909,31 @@ static void ringnet_peer_forget(struct ringnet_peer *p)
 
 /*
  * Whether mac may be p's identity: a valid unicast address that is neither
- * ours nor held by another present peer of any region. The first to hold
- * an address keeps it; a later claimant is refused, so no peer can take
- * over another's traffic or speak for us. (The host-owned roster of the
- * isolation work replaces first-come with what the host decided.)
+ * ours nor held by another live peer of the same region. The first to hold
+ * an address keeps it; a later claimant is refused, so no peer of a region
+ * can take over another's traffic or speak for us. The same MAC in two
+ * regions is the same guest reachable twice (one MAC per ring0): without a
+ * host-owned roster (the isolation work) a guest cannot tell that from an
+ * impostor in another region, and sending prefers the lower region. Runs
+ * in r's peer work, the only writer of r's peers' identities.
  */
-static const char *ringnet_mac_refusal(struct ringnet_region *self_r, struct ringnet_peer *p,
+static const char *ringnet_mac_refusal(struct ringnet_region *r, struct ringnet_peer *p,
 				       const u8 *mac)
 {
-	struct ringnet_priv *priv = self_r->priv;
-	struct ringnet_region *r;
-	unsigned int i, s;
-	const char *why = NULL;
+	u32 s;
 
 	if (!is_valid_ether_addr(mac))
 		return "an invalid MAC";
-	if (ether_addr_equal(mac, priv->dev->dev_addr))
+	if (ether_addr_equal(mac, r->priv->dev->dev_addr))
 		return "our own MAC";
-	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i)
-		for (s = 0; s < r->geom.max_peers && !why; s++) {
-			struct ringnet_peer *q = &r->peers[s];
+	for (s = 0; s < r->geom.max_peers; s++) {
+		struct ringnet_peer *q = &r->peers[s];
 
-			/* A dead holder keeps no claim: a guest may come back elsewhere. */
-			if (q != p && READ_ONCE(q->alive) && smp_load_acquire(&q->present) &&
-			    ether_addr_equal(q->mac, mac))
-				why = "the MAC of a live peer";
-		}
-	rcu_read_unlock_bh();
-	return why;
+		/* A dead holder keeps no claim: a guest may come back in another slot. */
+		if (q != p && q->present && q->alive && ether_addr_equal(q->mac, mac))
+			return "the MAC of a live peer";
+	}
+	return NULL;
 }
 
 /*
@@ -1002,7 +992,6 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 	hb = READ_ONCE(e->heartbeat);
 	if (!was || p->gen != gen) {
 		memcpy(mac, e->mac, ETH_ALEN);
-		mutex_lock(&r->priv->ident_lock);
 		/* A refused generation is looked at again each beat: its rival may leave. */
 		why = ringnet_mac_refusal(r, p, mac);
 		if (why) {
@@ -1018,7 +1007,6 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 			p->gen = gen;
 			ether_addr_copy(p->refused_mac, mac);
 			WRITE_ONCE(p->refused, true);
-			mutex_unlock(&r->priv->ident_lock);
 			return was;
 		}
 		ringnet_peer_forget(p);
@@ -1035,7 +1023,6 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		/* Release: a reader that sees the peer present sees its whole MAC. */
 		smp_store_release(&p->present, true);
 		WRITE_ONCE(p->alive, true);
-		mutex_unlock(&r->priv->ident_lock);
 		r->peer_joins++;
 		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n", p->slot, p->mac, gen);
 		return true;
@@ -2047,7 +2034,6 @@ static int __init ringnet_init(void)
 	priv->dev = dev;
 	INIT_WORK(&priv->addr_work, ringnet_addr_work);
 	mutex_init(&priv->carrier_lock);
-	mutex_init(&priv->ident_lock);
 	eth_hw_addr_random(dev);
 	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
 	if (!dev->tstats) {
