@@ -104,6 +104,38 @@ describe('ring0\'s peer table', () => {
       ]);
     });
 
+    it('reads a refused slot with the MAC it claims, whatever it is, and still parses it strictly', () => {
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 4 refused 7 52:54:00:12:34:01 0 198.51.100.4 -',
+          '0 5 refused 2 ff:ff:ff:ff:ff:ff 0 - -',
+          '0 6 refused 1 00:00:00:00:00:00 0 - 2001:db8:2::6',
+          '0 7 refused 1 01:00:5e:00:00:01 0 - -',
+          '0 8 refused 1 4e:6c:45:0e:5d 0 - -',
+          '0 8 refused 1 4e:6c:45:0e:5d:cd 0 198.51.100.256 -',
+          '0 8 Refused 1 4e:6c:45:0e:5d:cd 0 - -',
+        ),
+      );
+      assert.deepEqual(
+        t.peers.map((p) => [p.slot, p.state, p.generation, p.mac]),
+        [
+          [0, 'self', 3, '52:54:00:12:34:01'],
+          [4, 'refused', 7, '52:54:00:12:34:01'],
+          [5, 'refused', 2, 'ff:ff:ff:ff:ff:ff'],
+          [6, 'refused', 1, '00:00:00:00:00:00'],
+          [7, 'refused', 1, '01:00:5e:00:00:01'],
+        ],
+      );
+      assert.deepEqual(t.peers[1].ipv4, ['198.51.100.4']);
+      assert.deepEqual(t.peers[3].ipv6, ['2001:db8:2::6']);
+      assert.deepEqual(t.problems, [
+        'line 7: bad MAC "4e:6c:45:0e:5d"; skipped',
+        'line 8: bad IPv4 address "198.51.100.256"; skipped',
+        'line 9: bad state "Refused"; skipped',
+      ]);
+    });
+
     it('keeps the first of a slot listed twice', () => {
       const t = parsePeerTable(table(UP2, UP2.replace('76', '80')));
       assert.equal(t.peers.length, 1);
