@@ -361,6 +361,52 @@ describe('ring0\'s peer table', () => {
       ]);
     });
 
+    it('maps nothing of a refused peer, counts its MAC as a conflict and its addresses as claims', () => {
+      // Peer 5's generation claims peer 1's MAC (ring0 refused it) and peer 1's ring address.
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,192.0.2.2 -',
+          '0 5 refused 2 02:00:00:00:00:01 0 198.51.100.2,198.51.100.5,192.0.2.5 2001:db8:2::5',
+          '0 6 refused 1 01:00:5e:00:00:01 0 - -',
+        ),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers, [{ slot: 1, ringMac: '02:00:00:00:00:01', addresses: [], ordinaryAddresses: ['192.0.2.2'] }]);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'refused', value: '02:00:00:00:00:01', peers: ['5'] },
+        { kind: 'refused', value: '01:00:5e:00:00:01', peers: ['6'] },
+        { kind: 'address', value: '198.51.100.2', peers: ['1', '5'] },
+      ]);
+      assert.deepEqual(r.skipped, [
+        "peer 5: MAC 02:00:00:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
+        "peer 6: MAC 01:00:5e:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
+        'peer 1: 198.51.100.2 also claimed by peer 5; mapped to none of them',
+      ]);
+    });
+
+    it('sees no conflict in a guest\'s entry in another region that ring0 refused its own MAC', () => {
+      // ringnet gives a MAC to one entry: the guest's second region's is refused.
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -',
+          '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.7 -',
+          '2 3 refused 1 02:00:00:00:00:07 0 - -',
+        ),
+      ).peers;
+      assert.deepEqual(classifyPeers(t, ctx(false)), {
+        peers: [{ slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7'], ordinaryAddresses: [] }],
+        skipped: [],
+        conflicts: [],
+      });
+      // In the same region, or with other addresses, it is someone else.
+      const other = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.8 -'));
+      assert.deepEqual(classifyPeers(other.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['1/2'] }]);
+      const same = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '0 2 refused 1 02:00:00:00:00:07 0 - -'));
+      assert.deepEqual(classifyPeers(same.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['2'] }]);
+    });
+
     it('sees no conflict in addresses nobody would map (a private network every guest has)', () => {
       const t = parsePeerTable(
         table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,172.17.0.1 -', '0 2 up 1 02:00:00:00:00:02 1 198.51.100.3,172.17.0.1 -'),
@@ -501,6 +547,40 @@ describe('ring0\'s peer table', () => {
           [2, [{ kind: 'mac', value: '4e:6c:45:0e:5d:cd', with: ['1'] }]],
           [3, [{ kind: 'own-mac', value: '52:54:00:12:34:01', with: [] }]],
           [4, []],
+        ],
+      );
+    });
+
+    it('shows a refused slot with the MAC it claims and a CONFLICT entry, in the table and in JSON', async () => {
+      write(LO_SELF, LO_UP, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 127.0.0.5 -', '0 6 refused 1 00:00:00:00:00:00 0 - -', FREE);
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.deepEqual([r.code, r.stderr], [0, '']);
+      const why = "refused by ring0 (an invalid MAC, ring0's own, or a live peer's)";
+      assert.deepEqual(
+        r.stdout.split('\n').map((l) => l.split(/\s{2,}/)),
+        [
+          ['SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'RING', 'OTHER', 'CONFLICT'],
+          ['0', 'self', '3', '52:54:00:12:34:01', '-', '127.0.0.1', '203.0.113.1,2001:db8:3::1', '-'],
+          ['1', 'up', '1', '4e:6c:45:0e:5d:cd', '76 ms ago', '127.0.0.2', '203.0.113.2,2001:db8:3::2', '-'],
+          ['5', 'refused', '4', '4e:6c:45:0e:5d:cd', '-', '127.0.0.5', '-', `MAC 4e:6c:45:0e:5d:cd ${why}`],
+          ['6', 'refused', '1', '00:00:00:00:00:00', '-', '-', '-', `MAC 00:00:00:00:00:00 ${why}`],
+          [''],
+        ],
+      );
+      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as {
+        slot: number;
+        state: string;
+        mac: string;
+        heartbeatAgeMs: number | null;
+        conflicts: unknown[];
+      }[];
+      assert.deepEqual(
+        json.map((p) => [p.slot, p.state, p.mac, p.heartbeatAgeMs, p.conflicts]),
+        [
+          [0, 'self', '52:54:00:12:34:01', null, []],
+          [1, 'up', '4e:6c:45:0e:5d:cd', 76, []],
+          [5, 'refused', '4e:6c:45:0e:5d:cd', null, [{ kind: 'refused', value: '4e:6c:45:0e:5d:cd', with: [] }]],
+          [6, 'refused', '00:00:00:00:00:00', null, [{ kind: 'refused', value: '00:00:00:00:00:00', with: [] }]],
         ],
       );
     });

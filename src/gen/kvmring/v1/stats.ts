@@ -133,7 +133,8 @@ export interface PeerConflict {
   /**
    * address: an address two or more peers publish; own-address: one of this
    * guest's addresses, published by a peer; mac: a MAC two live peers publish;
-   * own-mac: ring0's own MAC, published by a peer.
+   * own-mac: ring0's own MAC, published by a peer; refused: a MAC ring0 refused
+   * to the peers (PEER_STATE_REFUSED) that claim it.
    */
   kind: string;
   /** The address or MAC. */
