@@ -9,6 +9,7 @@ import { peersFor } from '../../src/peers/sync.js';
 import { formatAge, parsePeerTable, readPeerTable, type TablePeer } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
 import { RingctlError } from '../../src/xdp/errors.js';
+import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
@@ -583,6 +584,20 @@ describe('ring0\'s peer table', () => {
           [6, 'refused', '00:00:00:00:00:00', null, [{ kind: 'refused', value: '00:00:00:00:00:00', with: [] }]],
         ],
       );
+    });
+
+    it('counts refused slots apart from up and dead peers in ringctl status\'s ring row', () => {
+      writeFileSync(join(dir, 'lo/ringnet/regions'), 'region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 8 1048576 0 plain\n');
+      try {
+        write(LO_SELF, LO_UP, LO_DEAD, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 - -', FREE);
+        const s = ringDeviceState('lo', dir);
+        assert.deepEqual([s.peersUp, s.peersDead, s.peersRefused, s.problems], [1, 1, 1, []]);
+        assert.equal(ringDeviceRow(s)[3], '1 up, 1 dead, 1 refused');
+        write(LO_SELF, LO_UP, FREE);
+        assert.equal(ringDeviceRow(ringDeviceState('lo', dir))[3], '1 up, 0 dead');
+      } finally {
+        rmSync(join(dir, 'lo/ringnet/regions'), { force: true });
+      }
     });
 
     it('warns about bad lines on stderr and prints the rest', async () => {
