@@ -18,6 +18,8 @@ export function qemuArgv(state, n) {
   const cmdline = [
     'console=ttyS0',
     'panic=-1',
+    // A warning is a bug the tests must see: stop the guest at the first one.
+    'panic_on_warn=1',
     'loglevel=6',
     `kvmring.guest=${n}`,
     `kvmring.repo=${state.repo}`,

@@ -2,6 +2,7 @@
 // name of the tests' own (KVMRING_LAB=test) so a developer's lab is left alone.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -59,9 +60,17 @@ export async function eventually(ms: number, what: string, check: () => Promise<
   assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
-/** Patterns that must never appear in a guest's kernel log. */
+/**
+ * Patterns that must never appear in a guest's kernel log: oopses, warnings, panics,
+ * soft lockups, RCU stalls and hung tasks.
+ */
 export const KERNEL_TROUBLE =
-  /Oops|WARNING:|BUG:|Kernel panic|Call Trace|general protection fault|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
+  /Oops|WARNING:|BUG:|kernel BUG|Kernel panic|Call Trace|general protection fault|soft lockup|rcu_sched self-detected stall|rcu: INFO|detected stall|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
+
+/** The lines of a kernel log that show trouble (KERNEL_TROUBLE). */
+export function kernelTrouble(log: string): string[] {
+  return log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
+}
 
 export interface LabOptions {
   guests: number;
@@ -130,12 +139,27 @@ export class Lab {
     return runLab(args, { labName: this.name, timeoutMs });
   }
 
-  /** Fails with the offending lines if any guest's kernel log shows trouble. */
+  /**
+   * Fails with the offending lines if any guest's kernel log shows trouble. The
+   * console log on the host is read too: it keeps what a guest printed before a
+   * panic stopped it (guests boot with panic_on_warn=1).
+   */
   async assertKernelLogsClean(): Promise<void> {
     for (const g of this.guestNames()) {
-      const log = await this.kernelLog(g);
-      const bad = log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
+      const console = kernelTrouble(await this.consoleLog(g));
+      assert.deepEqual(console, [], `${g}'s console shows trouble:\n${console.join('\n')}`);
+      const bad = kernelTrouble(await this.kernelLog(g));
       assert.deepEqual(bad, [], `${g}'s kernel log shows trouble:\n${bad.join('\n')}`);
+    }
+  }
+
+  /** What guest's serial console printed since it last booted (kept on the host). */
+  async consoleLog(guest: string): Promise<string> {
+    try {
+      return await readFile(`/run/kvmring/${this.name}/${guest}.console.log`, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
     }
   }
 }
