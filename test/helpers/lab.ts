@@ -72,6 +72,12 @@ export function kernelTrouble(log: string): string[] {
   return log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
 }
 
+/**
+ * Ring counters that stay 0 on an honest run: a reset or a bad index there means
+ * the driver lost frames with no neighbour to blame.
+ */
+export const RING_TROUBLE = /_ring_(tx|rx)_(resets|bad_index)$/;
+
 export interface LabOptions {
   guests: number;
   /** ivshmem-doorbell with the ringctl doorbell server instead of ivshmem-plain */
@@ -161,6 +167,20 @@ export class Lab {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw err;
     }
+  }
+
+  /**
+   * Fails naming guest, counter and value if any guest counted a ring reset or a
+   * bad index (RING_TROUBLE): on a run without a hostile writer both stay 0.
+   */
+  async assertRingsClean(): Promise<void> {
+    const bad: string[] = [];
+    for (const g of this.guestNames()) {
+      const stats = await this.ethtoolStats(g);
+      assert.ok([...stats.keys()].some((k) => RING_TROUBLE.test(k)), `${g}: ethtool -S ring0 shows no ring counters`);
+      for (const [name, value] of stats) if (RING_TROUBLE.test(name) && value !== 0) bad.push(`${g}: ${name} = ${value}`);
+    }
+    assert.deepEqual(bad, [], `ring counters that must stay 0 on an honest run:\n${bad.join('\n')}`);
   }
 }
 

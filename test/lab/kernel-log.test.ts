@@ -2,7 +2,7 @@
 // sample lines as the guests' kernel prints them. Needs no lab.
 import assert from 'node:assert/strict';
 
-import { KERNEL_TROUBLE, kernelTrouble } from '../helpers/lab.js';
+import { KERNEL_TROUBLE, RING_TROUBLE, kernelTrouble } from '../helpers/lab.js';
 
 const TROUBLE: [string, string][] = [
   ['an oops', 'Oops: general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI'],
@@ -46,5 +46,19 @@ describe('kernel-log check (KERNEL_TROUBLE)', () => {
     const hung = TROUBLE[TROUBLE.length - 2][1];
     const log = [HONEST[0], lockup, HONEST[1], hung].join('\n');
     assert.deepEqual(kernelTrouble(log), [lockup, hung]);
+  });
+});
+
+describe('ring-counter check (RING_TROUBLE)', () => {
+  it('covers the resets and bad indices of both ring ends, per peer', () => {
+    for (const name of ['r0_peer1_ring_tx_resets', 'r0_peer2_ring_rx_resets', 'r0_peer0_ring_tx_bad_index', 'r1_peer7_ring_rx_bad_index']) {
+      assert.match(name, RING_TROUBLE);
+    }
+  });
+
+  it('leaves traffic counters, follows and drops alone', () => {
+    for (const name of ['r0_peer1_ring_tx_frames', 'r0_peer1_ring_rx_reset_follows', 'r0_peer1_ring_rx_bad_meta', 'r0_peer1_tx_dropped', 'r0_rx_bad_meta']) {
+      assert.doesNotMatch(name, RING_TROUBLE);
+    }
   });
 });

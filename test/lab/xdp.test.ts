@@ -545,5 +545,9 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     it("leaves no oops, warning or panic in any guest's kernel log", async () => {
       await lab.assertKernelLogsClean();
     });
+
+    it('leaves every ring without resets or bad indices', async () => {
+      await lab.assertRingsClean();
+    });
   });
 });
