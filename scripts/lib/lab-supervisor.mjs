@@ -45,6 +45,7 @@ export function qemuArgv(state, n) {
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',
+    '-qmp', `unix:${g.qmp},server=on,wait=off`,
   ];
 }
 
@@ -67,6 +68,7 @@ class Guest {
   boot() {
     if (this.qemu) return;
     rmSync(this.paths.qemuAgent, { force: true });
+    rmSync(this.paths.qmp, { force: true });
     writeFileSync(this.paths.console, '');
     const argv = qemuArgv(this.sup.config, this.n);
     const log = createWriteStream(this.paths.qemuLog);

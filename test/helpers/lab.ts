@@ -82,6 +82,10 @@ export interface LabOptions {
   guests: number;
   /** ivshmem-doorbell with the ringctl doorbell server instead of ivshmem-plain */
   doorbell?: boolean;
+  /** vCPUs per guest (1) */
+  cpus?: number;
+  /** peer slots in the region (guests): more leave room for a peer from the host */
+  slots?: number;
 }
 
 export class Lab {
@@ -182,6 +186,12 @@ export class Lab {
     }
     assert.deepEqual(bad, [], `ring counters that must stay 0 on an honest run:\n${bad.join('\n')}`);
   }
+
+  /** Sends QMP `command` to guest's QEMU (lab qmp): `stop` and `cont` pause and resume it. */
+  async qmp(guest: string, command: string): Promise<void> {
+    const r = await this.lab(['qmp', guest, command]);
+    assert.equal(r.code, 0, `lab qmp ${guest} ${command}: ${r.stderr.toString()}`);
+  }
 }
 
 /** One lab shared by the lab tier's files, booted on first use and downed at the end. */
@@ -189,10 +199,16 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, ...opts };
-    if (this.#lab && JSON.stringify({ doorbell: false, ...this.#lab.opts }) === JSON.stringify(want)) return this.#lab;
+    const want = { doorbell: false, cpus: 1, slots: opts.guests, ...opts };
+    if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
-    const up = await runLab(['up', '--guests', String(want.guests), ...(want.doorbell ? ['--doorbell'] : [])]);
+    const up = await runLab([
+      'up',
+      '--guests', String(want.guests),
+      '--cpus', String(want.cpus),
+      '--slots', String(want.slots),
+      ...(want.doorbell ? ['--doorbell'] : []),
+    ]);
     assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
     this.#lab = new Lab(want);
     return this.#lab;
