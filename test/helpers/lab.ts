@@ -98,6 +98,16 @@ export class Lab {
     this.guests = opts.guests;
   }
 
+  /** The region file `ringctl host up` made for this lab (lab up --slots for a spare slot). */
+  get regionPath(): string {
+    return `/dev/shm/kvmring-${this.name}`;
+  }
+
+  /** The doorbell server's socket, in doorbell mode (src/host/state.ts). */
+  get doorbellSocket(): string {
+    return `/run/kvmring/host/${this.name}/doorbell.sock`;
+  }
+
   guestNames(): string[] {
     return Array.from({ length: this.guests }, (_, i) => `g${i + 1}`);
   }
