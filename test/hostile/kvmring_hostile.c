@@ -11,8 +11,9 @@
  *                 records in the middle of the area, into its ring to each
  *                 peer, correctly published
  *   no-consume    never consumes what peers send it
- *   steal-mac     publishes the MAC and addresses of --victim SLOT (again
- *                 under a new generation whenever the victim's MAC changes)
+ *   steal-mac     publishes the MAC and addresses of --victim SLOT, once the
+ *                 peers know the victim by it (again under a new generation
+ *                 whenever the victim's MAC changes)
  *   flip-gen      rejoins under a new generation every beat
  *   stomp-state   writes the state word of --victim SLOT every beat
  *   scribble      random bytes over the whole region, header and peer table
@@ -109,6 +110,8 @@ struct hostile {
 	struct kvmring_peer	*me;
 	u8			mac[6];		/* our own, before any stealing */
 	u8			victim_mac[6];	/* what steal-mac publishes, zero before */
+	u8			victim_seen[6];	/* steal-mac: the victim's MAC we wait to take */
+	u64			victim_seen_hb;	/* ... and its heartbeat when we first saw it */
 	u32			ivposition;	/* doorbell id, KVMRING_DOORBELL_NONE without */
 	int			eventfds[HOSTILE_MAX_EVENTFDS];
 	unsigned int		n_eventfds;
@@ -489,17 +492,32 @@ static bool consume(struct hostile *h)
 	return busy;
 }
 
-/* steal-mac: publish the victim's MAC and addresses, under a new generation when they change. */
+/*
+ * steal-mac: publish the victim's MAC and addresses, under a new generation
+ * when they change. Only once the victim has beaten STEAL_AFTER_BEATS times
+ * with that MAC: the peers know it by then, so we claim what is already a live
+ * peer's, not race a newcomer for it.
+ */
+#define STEAL_AFTER_BEATS	10
+
 static void steal_step(struct hostile *h)
 {
 	struct kvmring_peer *v = entry(h, (u32)h->victim);
 	u8 mac[6], v4[KVMRING_PEER_ADDRS][4], v6[KVMRING_PEER_ADDRS][16];
 	u64 word = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
+	u64 hb = READ_ONCE(v->heartbeat);
 
 	if (KVMRING_PEER_STATE(word) != KVMRING_PEER_UP)
 		return;
 	memcpy(mac, v->mac, 6);
 	if (!mac_valid(mac) || !memcmp(mac, h->victim_mac, 6))
+		return;
+	if (memcmp(mac, h->victim_seen, 6)) {
+		memcpy(h->victim_seen, mac, 6);
+		h->victim_seen_hb = hb;
+		return;
+	}
+	if (hb - h->victim_seen_hb < STEAL_AFTER_BEATS)
 		return;
 	memcpy(v4, v->ipv4, sizeof(v4));
 	memcpy(v6, v->ipv6, sizeof(v6));
