@@ -126,27 +126,30 @@ static volatile sig_atomic_t hostile_stop;
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void die(const char *fmt, ...)
+static void vsay(const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	fputs("kvmring_hostile: ", stderr);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
-	exit(1);
 }
 
 static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kvmring_hostile: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	exit(1);
 }
 
 static u64 now_ns(void)
