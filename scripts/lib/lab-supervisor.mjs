@@ -22,6 +22,10 @@ export function qemuArgv(state, n) {
     `kvmring.guest=${n}`,
     `kvmring.repo=${state.repo}`,
     `kvmring.init=${state.repo}/scripts/guest/init.sh`,
+    // ring-up.sh loads this ringnet.ko (relative to the repository).
+    ...(state.ringnetKo ? [`kvmring.ringnet=${state.ringnetKo}`] : []),
+    // The debug kernel reports every KASAN finding, not just the first.
+    ...(state.kernel.debug ? ['kasan_multi_shot'] : []),
   ].join(' ');
   return [
     'qemu-system-x86_64',
