@@ -38,7 +38,7 @@ if (debug) {
   // The lab tests read these: the debug kernel, and a lab name of the tier's own.
   process.env.KVMRING_LAB_KERNEL = 'debug';
   process.env.KVMRING_TEST_LAB ??= 'debug';
-  const built = await $({ nothrow: true })`node scripts/debug-kernel.mjs --path`;
+  const built = await $({ nothrow: true, quiet: true })`node scripts/debug-kernel.mjs --path`;
   if (built.exitCode !== 0) {
     console.error('test: the debug kernel is not built: run `zx scripts/debug-kernel.mjs` first (about an hour on 2 cores)');
     process.exit(1);
