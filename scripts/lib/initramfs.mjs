@@ -58,7 +58,7 @@ export function buildInitramfs(kernel) {
       }
       order.push(name);
     }
-    writeFileSync(join(dir, 'modules.order'), order.join('\n') + '\n');
+    writeFileSync(join(dir, 'modules.order'), order.map((m) => `${m}\n`).join(''));
     mkdirSync(join(REPO, 'build/lab'), { recursive: true });
     execFileSync('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet | gzip -1 > '${out}.tmp'`], { cwd: dir });
     execFileSync('mv', [`${out}.tmp`, out]);
