@@ -112,6 +112,7 @@ struct ringnet_peer {
 	bool			refused;	/* this generation claims a MAC someone else holds */
 	u32			gen;
 	u8			mac[ETH_ALEN];
+	u8			refused_mac[ETH_ALEN];	/* what a refused generation claims, to show */
 	u32			doorbell_id;
 	u64			last_hb;
 	unsigned long		last_hb_change;	/* jiffies */
@@ -197,6 +198,7 @@ struct ringnet_priv {
 	struct work_struct	addr_work;	/* republish addresses */
 	bool			announce;	/* tell peers our MAC at the next peer work */
 	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
+	struct mutex		carrier_lock;	/* reading the peers' liveness and setting carrier */
 };
 
 /*
@@ -268,8 +270,10 @@ static struct kvmring_peer *ringnet_entry(struct ringnet_region *r, u32 slot)
 	return (struct kvmring_peer *)((u8 *)r->shm + kvmring_peer_offset(slot));
 }
 
+/* The peer holding mac: a live one before a dead one that held it before. */
 static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const u8 *mac)
 {
+	struct ringnet_peer *dead = NULL;
 	struct ringnet_region *r;
 	unsigned int i, s;
 
@@ -278,11 +282,14 @@ static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const
 			struct ringnet_peer *p = &r->peers[s];
 
 			/* Pairs with the release in ringnet_peer_scan(): mac is whole. */
-			if (smp_load_acquire(&p->present) && ether_addr_equal(p->mac, mac))
+			if (!smp_load_acquire(&p->present) || !ether_addr_equal(p->mac, mac))
+				continue;
+			if (READ_ONCE(p->alive))
 				return p;
+			dead = dead ?: p;
 		}
 	}
-	return NULL;
+	return dead;
 }
 
 static void ringnet_kick(struct ringnet_peer *p)
@@ -466,7 +473,8 @@ static int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **fr
 		struct ringnet_peer *p = NULL;
 		int err = -ENOTCONN;
 
-		if (f->len >= ETH_HLEN) {
+		/* One linear frame per record: a multi-buffer frame is refused whole. */
+		if (f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
 			p = ringnet_peer_by_mac(priv, f->data);
 			if (p && READ_ONCE(p->alive)) {
 				spin_lock(&p->tx_lock);
@@ -729,7 +737,8 @@ static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
 			continue;
 		/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
 		spin_lock(&p->tx_lock);
-		room = ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
+		/* Never attached (a slot that was ours): nothing to wait for. */
+		room = !p->tx.ring.hdr || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
 		spin_unlock(&p->tx_lock);
 		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
 		if (!READ_ONCE(p->alive) || room) {
@@ -824,8 +833,12 @@ static irqreturn_t ringnet_irq(int irq, void *data)
 	struct ringnet_region *r = data;
 
 	r->irqs++;
-	if (!test_and_set_bit(0, &r->irq_masked))
-		disable_irq_nosync(irq);
+	/*
+	 * We run only while the line is enabled, so each run owes exactly one
+	 * enable: masked first, then the bit that tells NAPI to unmask.
+	 */
+	disable_irq_nosync(irq);
+	set_bit(0, &r->irq_masked);
 	napi_schedule(&r->napi);
 	return IRQ_HANDLED;
 }
@@ -867,12 +880,14 @@ static void ringnet_peer_attach(struct ringnet_region *r, struct ringnet_peer *p
 	spin_unlock_bh(&p->rx_lock);
 }
 
+/* Process context; the peer works of several regions and ndo_open may race here. */
 static void ringnet_update_carrier(struct ringnet_priv *priv)
 {
 	struct ringnet_region *r;
 	bool any = false;
 	unsigned int i, s;
 
+	mutex_lock(&priv->carrier_lock);
 	rcu_read_lock_bh();
 	ringnet_for_each_region(priv, r, i)
 		for (s = 0; s < r->geom.max_peers; s++)
@@ -882,6 +897,7 @@ static void ringnet_update_carrier(struct ringnet_priv *priv)
 		netif_carrier_on(priv->dev);
 	else if (!any && netif_carrier_ok(priv->dev))
 		netif_carrier_off(priv->dev);
+	mutex_unlock(&priv->carrier_lock);
 }
 
 /* Stops using p until its slot shows a generation we accept. */
@@ -893,33 +909,31 @@ static void ringnet_peer_forget(struct ringnet_peer *p)
 
 /*
  * Whether mac may be p's identity: a valid unicast address that is neither
- * ours nor held by another present peer of any region. The first to hold
- * an address keeps it; a later claimant is refused, so no peer can take
- * over another's traffic or speak for us. (The host-owned roster of the
- * isolation work replaces first-come with what the host decided.)
+ * ours nor held by another live peer of the same region. The first to hold
+ * an address keeps it; a later claimant is refused, so no peer of a region
+ * can take over another's traffic or speak for us. The same MAC in two
+ * regions is the same guest reachable twice (one MAC per ring0): without a
+ * host-owned roster (the isolation work) a guest cannot tell that from an
+ * impostor in another region, and sending prefers the lower region. Runs
+ * in r's peer work, the only writer of r's peers' identities.
  */
-static const char *ringnet_mac_refusal(struct ringnet_region *self_r, struct ringnet_peer *p,
+static const char *ringnet_mac_refusal(struct ringnet_region *r, struct ringnet_peer *p,
 				       const u8 *mac)
 {
-	struct ringnet_priv *priv = self_r->priv;
-	struct ringnet_region *r;
-	unsigned int i, s;
-	const char *why = NULL;
+	u32 s;
 
 	if (!is_valid_ether_addr(mac))
 		return "an invalid MAC";
-	if (ether_addr_equal(mac, priv->dev->dev_addr))
+	if (ether_addr_equal(mac, r->priv->dev->dev_addr))
 		return "our own MAC";
-	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i)
-		for (s = 0; s < r->geom.max_peers && !why; s++) {
-			struct ringnet_peer *q = &r->peers[s];
+	for (s = 0; s < r->geom.max_peers; s++) {
+		struct ringnet_peer *q = &r->peers[s];
 
-			if (q != p && smp_load_acquire(&q->present) && ether_addr_equal(q->mac, mac))
-				why = "the MAC of a live peer";
-		}
-	rcu_read_unlock_bh();
-	return why;
+		/* A dead holder keeps no claim: a guest may come back in another slot. */
+		if (q != p && q->present && q->alive && ether_addr_equal(q->mac, mac))
+			return "the MAC of a live peer";
+	}
+	return NULL;
 }
 
 /*
@@ -964,7 +978,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 	u64 hb;
 
 	if (state != KVMRING_PEER_UP) {
-		p->refused = false;
+		WRITE_ONCE(p->refused, false);
 		if (!was)
 			return false;
 		ringnet_peer_forget(p);
@@ -991,12 +1005,15 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 			}
 			ringnet_peer_forget(p);
 			p->gen = gen;
-			p->refused = true;
+			ether_addr_copy(p->refused_mac, mac);
+			WRITE_ONCE(p->refused, true);
 			return was;
 		}
-		/* Readers that saw the old identity present may still compare its MAC. */
 		ringnet_peer_forget(p);
-		p->refused = false;
+		/* Readers that saw the old identity present finish comparing its MAC first. */
+		if (was)
+			synchronize_net();
+		WRITE_ONCE(p->refused, false);
 		p->gen = gen;
 		ether_addr_copy(p->mac, mac);
 		p->doorbell_id = ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id));
@@ -1083,8 +1100,10 @@ static bool ringnet_rejoin(struct ringnet_region *r)
 	for (s = 0; s < n && !took; s++) {
 		struct ringnet_peer *p = &r->peers[s];
 
+		/* A heartbeat still since we last saw it move, for the timeout: nobody's. */
 		word = READ_ONCE(ringnet_entry(r, s)->state);
-		if (s != old_self && p->present && !p->alive && KVMRING_PEER_GEN(word) == p->gen)
+		if (s != old_self && READ_ONCE(ringnet_entry(r, s)->heartbeat) == p->last_hb &&
+		    time_after(jiffies, p->last_hb_change + msecs_to_jiffies(peer_timeout_ms)))
 			took = ringnet_take_slot(r, s, word);
 	}
 	if (!took)
@@ -1130,8 +1149,15 @@ static void ringnet_check_self(struct ringnet_region *r)
 	ringnet_peer_log(warn, r->priv->dev,
 			 "slot %u of %s was overwritten or taken over: joining again\n",
 			 r->self, pci_name(r->pdev));
-	for (s = 0; s < r->geom.max_peers; s++)
-		ringnet_peer_forget(&r->peers[s]);
+	/* The rings into our old slot may be someone else's now: stop consuming them. */
+	for (s = 0; s < r->geom.max_peers; s++) {
+		struct ringnet_peer *p = &r->peers[s];
+
+		ringnet_peer_forget(p);
+		spin_lock_bh(&p->rx_lock);
+		p->rx_ready = false;
+		spin_unlock_bh(&p->rx_lock);
+	}
 }
 
 static void ringnet_peer_work(struct work_struct *work)
@@ -1191,8 +1217,11 @@ static void ringnet_peer_work(struct work_struct *work)
 	 * that scribbles over a kick word could swallow a wake-up. This bounds
 	 * either to one beat; in plain mode it restarts an idle timer.
 	 */
-	if (netif_running(priv->dev))
+	if (netif_running(priv->dev)) {
+		local_bh_disable();
 		napi_schedule(&r->napi);
+		local_bh_enable();
+	}
 again:
 	schedule_delayed_work(&r->peer_work, msecs_to_jiffies(KVMRING_HEARTBEAT_MS));
 }
@@ -1479,13 +1508,19 @@ static void ringnet_new_generation(struct ringnet_region *r)
 	/* Not joined yet (ringnet_join() copies the MAC), leaving, or not ours. */
 	if (r->leaving || r->evicted || READ_ONCE(r->me->state) != up)
 		goto out;
+	/*
+	 * Claim the next generation before touching the entry: if a taker won
+	 * the slot meanwhile, its entry is not ours to write (the peer work
+	 * notices and joins again).
+	 */
+	if (cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(gen, KVMRING_PEER_CLAIMED)) != up)
+		goto out;
+	r->self_gen = gen;
 	memcpy(r->mine.mac, r->priv->dev->dev_addr, ETH_ALEN);
 	memcpy(r->me->mac, r->mine.mac, ETH_ALEN);
 	/* The MAC before the word that tells peers to read it. */
 	smp_wmb();
-	if (cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(gen, KVMRING_PEER_UP)) == up)
-		r->self_gen = gen;
-	/* If a taker won the slot meanwhile, the peer work notices and joins again. */
+	WRITE_ONCE(r->me->state, KVMRING_PEER_WORD(gen, KVMRING_PEER_UP));
 out:
 	mutex_unlock(&r->self_lock);
 }
@@ -1640,7 +1675,8 @@ static void ringnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *
 /*
  * /sys/class/net/ring0/ringnet/peers: one line per slot of every region:
  *   region slot state generation mac heartbeat_age_ms ipv4,... ipv6,...
- * state is self, up, dead or free; addresses are what the slot's owner
+ * state is self, up, dead, refused (its generation claims an invalid MAC, ours
+ * or a live peer's: the MAC column shows the claim) or free; addresses are what the slot's owner
  * published (read under its addr_seq, "-" if none or changing).
  */
 static ssize_t peers_show(struct device *d, struct device_attribute *attr, char *buf)
@@ -1663,6 +1699,8 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 
 			if (s == r->self)
 				state = "self";
+			else if (READ_ONCE(p->refused))
+				state = "refused";
 			else if (!p->present)
 				state = "free";
 			else
@@ -1678,7 +1716,8 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 
 			n += sysfs_emit_at(buf, n, "%u %u %s %u %pM %u ", i, s, state,
 					   s == r->self ? r->self_gen : p->gen,
-					   s == r->self ? r->priv->dev->dev_addr : p->mac,
+					   s == r->self ? r->priv->dev->dev_addr :
+					   READ_ONCE(p->refused) ? p->refused_mac : p->mac,
 					   s == r->self || !p->present ? 0 :
 					   jiffies_to_msecs(jiffies - p->last_hb_change));
 			for (a = 0; a < KVMRING_PEER_ADDRS; a++)
@@ -1922,7 +1961,6 @@ static void ringnet_remove(struct pci_dev *pdev)
 	rtnl_unlock();
 	/* Not under RTNL: the peer work takes it (a rejoin, an announcement). */
 	cancel_delayed_work_sync(&r->peer_work);
-	ringnet_leave(r);
 
 	rtnl_lock();
 	if (netif_running(dev))
@@ -1933,6 +1971,8 @@ static void ringnet_remove(struct pci_dev *pdev)
 	rtnl_unlock();
 	/* No TX path or reader still holds r after this. */
 	synchronize_net();
+	/* Our rings are idle now: the slot may go to someone else. */
+	ringnet_leave(r);
 
 	if (r->doorbell) {
 		free_irq(r->irq, r);
@@ -1967,7 +2007,8 @@ static void ringnet_setup(struct net_device *dev)
 	dev->netdev_ops = &ringnet_netdev_ops;
 	dev->ethtool_ops = &ringnet_ethtool_ops;
 	dev->needs_free_netdev = false;
-	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	/* netpoll would send from hard IRQ into our spinlocks: no netconsole on ring0. */
+	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE | IFF_DISABLE_NETPOLL;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = RINGNET_MAX_MTU;
 	/* A memory link: no checksums computed across it, frames up to 64 KiB. */
@@ -1992,6 +2033,7 @@ static int __init ringnet_init(void)
 	priv = netdev_priv(dev);
 	priv->dev = dev;
 	INIT_WORK(&priv->addr_work, ringnet_addr_work);
+	mutex_init(&priv->carrier_lock);
 	eth_hw_addr_random(dev);
 	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
 	if (!dev->tstats) {
@@ -2016,6 +2058,7 @@ static int __init ringnet_init(void)
 err_unregister_netdev:
 	unregister_inet6addr_notifier(&ringnet_inet6addr_nb);
 	unregister_inetaddr_notifier(&ringnet_inetaddr_nb);
+	cancel_work_sync(&priv->addr_work);
 	ringnet_dev = NULL;
 	unregister_netdev(dev);
 err_free_stats:

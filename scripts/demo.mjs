@@ -88,6 +88,16 @@ try {
 
   step('ringctl stats in g1: ring0 per peer and the peer table');
   await show('g1', 'node bin/ringctl.js stats');
+
+  step('Ring resets and bad indices (ethtool -S ring0): none on an honest run');
+  const trouble = [];
+  for (const g of ['g1', 'g2']) {
+    for (const m of (await inGuest(g, 'ethtool', '-S', 'ring0')).matchAll(/^\s+(\S+_ring_(?:tx|rx)_(?:resets|bad_index)): (\d+)$/gm)) {
+      console.log(`  ${g}  ${m[1].padEnd(30)} ${Number(m[2]) ? chalk.red(m[2]) : m[2]}`);
+      if (Number(m[2])) trouble.push(`${g}: ${m[1]} = ${m[2]}`);
+    }
+  }
+  if (trouble.length) throw new Error(`rings were reset on an honest run:\n  ${trouble.join('\n  ')}`);
 } catch (err) {
   failed = true;
   console.error(chalk.red(`demo failed: ${err.stderr || err.message}`));

@@ -3,12 +3,13 @@
 // a network namespace of the lab's own and the shared region behind ivshmem.
 //
 //   lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB]
-//          [--cpus N] [--region-size MiB] [--kernel standard|debug]
+//          [--cpus N] [--region-size MiB] [--slots N] [--kernel standard|debug]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
 //   lab kill gN        (SIGKILL its QEMU, as a crash would)
 //   lab boot gN        (start a stopped guest again)
+//   lab qmp gN COMMAND [JSON-ARGUMENTS]   (a QMP command to its QEMU: stop, cont, ...)
 //   lab down
 //
 // KVMRING_LAB=NAME runs a second, independent lab beside the default one.
@@ -157,7 +158,7 @@ async function up(args) {
   requireRoot();
   requireTools();
   const opts = minimist(args, {
-    string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'kernel'],
+    string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'slots', 'kernel'],
     boolean: ['doorbell', 'ring'],
     default: { guests: '2', accel: 'auto', cpus: '1', 'region-size': '16', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
@@ -179,6 +180,14 @@ async function up(args) {
   if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
     throw new LabError(`--guests ${opts.guests}: give a number from 1 to ${MAX_GUESTS}`);
   }
+  // A region has at least two slots, so a lone guest can be joined later by hand;
+  // more leave room for peers that are not lab guests (a hostile one from the host).
+  const slots = Number(opts.slots ?? Math.max(guests, 2));
+  if (!Number.isInteger(slots) || slots < Math.max(guests, 2) || slots > 16) {
+    throw new LabError(`--slots ${opts.slots}: give a number from ${Math.max(guests, 2)} (the guests) to 16`);
+  }
+  const cpus = Number(opts.cpus);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new LabError(`--cpus ${opts.cpus}: give a number from 1 to 8`);
   if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new LabError(`--accel ${opts.accel}: use auto, kvm or tcg`);
   const regionMiB = Number(opts['region-size']);
   if (!Number.isInteger(regionMiB) || regionMiB < 1 || (regionMiB & (regionMiB - 1)) !== 0) {
@@ -208,8 +217,7 @@ async function up(args) {
       await $`ip -n ${paths.netns} link set ${tap} master ${paths.bridge} up`;
     }
     const mode = opts.doorbell ? 'doorbell' : 'plain';
-    // A region has at least two slots, so a lone guest can be joined later by hand.
-    await ringctl('host', 'up', '--guests', String(Math.max(guests, 2)), '--size', `${regionMiB}M`, '--name', paths.name,
+    await ringctl('host', 'up', '--guests', String(slots), '--size', `${regionMiB}M`, '--name', paths.name,
       ...(opts.doorbell ? ['--doorbell'] : []));
     const qemuArgs = {};
     for (let n = 1; n <= guests; n++) {
@@ -222,7 +230,7 @@ async function up(args) {
       guests,
       accel,
       memory: Number(opts.memory),
-      cpus: Number(opts.cpus),
+      cpus,
       repo: REPO,
       kernel,
       ringnetKo,
@@ -505,6 +513,59 @@ async function bootGuest(args) {
   console.log(`g${n}: up in ${st.guests[n - 1].bootSeconds.toFixed(1)} s`);
 }
 
+/**
+ * Runs one QMP command on guest n's QEMU (its -qmp socket): the greeting, then
+ * qmp_capabilities, then the command. Resolves to the command's return value.
+ */
+function qmpCommand(paths, n, execute, args) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(guestPaths(paths, n).qmp);
+    const requests = [{ execute: 'qmp_capabilities' }, { execute, ...(args ? { arguments: args } : {}) }];
+    let buf = '';
+    let greeted = false;
+    sock.on('error', (err) => reject(new LabError(`g${n}: QMP does not answer (${err.code}); is the guest running?`)));
+    sock.on('close', () => reject(new LabError(`g${n}: QMP closed the connection`)));
+    sock.on('data', (b) => {
+      buf += b;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (msg.event) continue;
+        if (!greeted) {
+          greeted = true;
+        } else if (msg.error) {
+          sock.destroy();
+          reject(new LabError(`g${n}: QMP ${requests[0].execute}: ${msg.error.desc}`));
+          return;
+        } else {
+          requests.shift();
+          if (!requests.length) {
+            sock.destroy();
+            resolve(msg.return);
+            return;
+          }
+        }
+        sock.write(JSON.stringify(requests[0]) + '\n');
+      }
+    });
+  });
+}
+
+async function qmp(args) {
+  const { paths, state } = runningLab();
+  const [guest, execute, json] = args;
+  if (!guest || !execute) throw new LabError('usage: lab qmp gN COMMAND [JSON-ARGUMENTS]');
+  const n = parseGuest(guest, state.guests);
+  let cmdArgs;
+  try {
+    cmdArgs = json === undefined ? undefined : JSON.parse(json);
+  } catch {
+    throw new LabError(`lab qmp: ${json} is not JSON`);
+  }
+  console.log(JSON.stringify(await qmpCommand(paths, n, execute, cmdArgs)));
+}
+
 // ---------------------------------------------------------------------------- main
 
 const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
@@ -513,10 +574,11 @@ const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto
        lab status [--json]
        lab console gN [--follow]
        lab kill gN | lab boot gN
+       lab qmp gN COMMAND [JSON-ARGUMENTS]
        lab down`;
 
 const [verb, ...rest] = process.argv.slice(2);
-const verbs = { up, down, status, exec, console: consoleCmd, kill: killGuest, boot: bootGuest };
+const verbs = { up, down, status, exec, console: consoleCmd, kill: killGuest, boot: bootGuest, qmp };
 try {
   if (verb === '_supervise') {
     await new Supervisor(labPaths().name).start();

@@ -41,6 +41,7 @@ export function guestPaths(paths, n) {
     console: join(paths.state, `g${n}.console.log`),
     qemuLog: join(paths.state, `g${n}.qemu.log`),
     qemuAgent: join(paths.state, `g${n}.qemu-agent.sock`),
+    qmp: join(paths.state, `g${n}.qmp.sock`),
     exec: join(paths.state, `g${n}.sock`),
   };
 }

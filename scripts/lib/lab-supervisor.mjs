@@ -18,6 +18,8 @@ export function qemuArgv(state, n) {
   const cmdline = [
     'console=ttyS0',
     'panic=-1',
+    // A warning is a bug the tests must see: stop the guest at the first one.
+    'panic_on_warn=1',
     'loglevel=6',
     `kvmring.guest=${n}`,
     `kvmring.repo=${state.repo}`,
@@ -47,6 +49,7 @@ export function qemuArgv(state, n) {
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',
+    '-qmp', `unix:${g.qmp},server=on,wait=off`,
   ];
 }
 
@@ -69,6 +72,7 @@ class Guest {
   boot() {
     if (this.qemu) return;
     rmSync(this.paths.qemuAgent, { force: true });
+    rmSync(this.paths.qmp, { force: true });
     writeFileSync(this.paths.console, '');
     const argv = qemuArgv(this.sup.config, this.n);
     const log = createWriteStream(this.paths.qemuLog);

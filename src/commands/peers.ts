@@ -13,9 +13,9 @@ export class PeersCommand extends Command {
     category: 'Guest',
     description: 'show the ring device\'s peer table',
     details: `
-      The peer table as this guest's ringnet sees it (/sys/class/net/ring0/ringnet/peers): one line per slot in use with its state (self: this guest; up: a live peer; dead: its heartbeat stopped), generation, ring MAC, how long ago its heartbeat last moved, and the addresses it publishes: RING are those inside ring0's own subnets, OTHER its other interfaces' (what transparent mode diverts). \`--all\` adds the free slots. A REGION column appears when ring0 serves several regions.
+      The peer table as this guest's ringnet sees it (/sys/class/net/ring0/ringnet/peers): one line per slot in use with its state (self: this guest; up: a live peer; dead: its heartbeat stopped; refused: ring0 refused the MAC it claims, an invalid one, its own or a live peer's, and sends it nothing), generation, ring MAC (for a refused slot, the MAC it claims), how long ago its heartbeat last moved, and the addresses it publishes: RING are those inside ring0's own subnets, OTHER its other interfaces' (what transparent mode diverts). \`--all\` adds the free slots. A REGION column appears when ring0 serves several regions.
 
-      The table's contents come from other guests: a line that does not parse is skipped with a warning on stderr. Every guest publishes its own MAC and addresses, so a claim another contradicts is a conflict, shown in a CONFLICT column (\`conflicts\` in JSON) on each peer involved: an address inside this guest's subnets that two peers publish, or that is this guest's own; a MAC two live peers publish, or that is ring0's own. ringctl maps a conflicting address to no peer, and a peer with a conflicting MAC gets nothing.
+      The table's contents come from other guests: a line that does not parse is skipped with a warning on stderr. Every guest publishes its own MAC and addresses, so a claim another contradicts is a conflict, shown in a CONFLICT column (\`conflicts\` in JSON) on each peer involved: an address inside this guest's subnets that two peers publish, or that is this guest's own; a MAC two live peers publish, or that is ring0's own; a refused slot. ringctl maps a conflicting address to no peer, and a peer with a conflicting MAC, or a refused one, gets nothing.
     `,
     examples: [
       ['Show ring0\'s peers', '$0 peers'],
@@ -61,7 +61,7 @@ export class PeersCommand extends Command {
         heartbeat: p.state === 'up' || p.state === 'dead' ? p.ageMs : null,
         ring: all.filter(onRing),
         other: all.filter((a) => !onRing(a)),
-        conflicts: p.state === 'up' ? conflicts.filter((c) => c.peers.includes(id)).map((c) => ({ c, id })) : [],
+        conflicts: p.state === 'up' || p.state === 'refused' ? conflicts.filter((c) => c.peers.includes(id)).map((c) => ({ c, id })) : [],
       };
     });
 

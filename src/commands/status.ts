@@ -15,7 +15,7 @@ export class StatusCommand extends Command {
     details: `
       For every interface ringctl has attached to (or the ones named): its state (attached; stale when pins outlived the attachment; gone when the interface did), the XDP program and mode, the ring device, transparent mode, the inter-domain subnets and how many peer addresses are known.
 
-      Then the ring devices they redirect into (ring0 when there are none): up or down, carrier, how many peers are up or dead, and each shared region with its mode and this guest's slot. With \`--json\`, each attachment's \`ring\` carries the same.
+      Then the ring devices they redirect into (ring0 when there are none): up or down, carrier, how many peers are up or dead (and how many slots ring0 refused, when any: they are not peers), and each shared region with its mode and this guest's slot. With \`--json\`, each attachment's \`ring\` carries the same.
     `,
     examples: [
       ['Show every attachment', '$0 status'],

@@ -1,5 +1,6 @@
 // From ring0's peer table to the peers an attached interface's ring_peers map
-// should hold. Only live ("up") peers count. A peer's addresses are sorted by
+// should hold. Only live ("up") peers are mapped; a refused one (ringnet turned
+// down the MAC its generation claims) never is, but its claims still count. A peer's addresses are sorted by
 // where they are, not by the order it published them in (which it controls):
 //   - inside ring0's own subnets or the inter-domain subnets: a ring address;
 //   - inside the attached interface's own subnets: an ordinary address, which
@@ -8,7 +9,8 @@
 // Anything that would let a peer capture traffic that is not its own is left
 // out and reported: addresses that are not unicast, and conflicts (see
 // findConflicts): an address of this guest or one two peers claim goes to no
-// peer, and a peer whose MAC is ring0's or another live peer's gets nothing.
+// peer, a peer whose MAC is ring0's or another live peer's gets nothing, and a
+// refused peer is a conflict of its own.
 // Every peer publishes its own identity in memory any co-tenant can write, so
 // a claim nobody contradicts is all we have; a contradicted one is worth nothing.
 import { formatCidr, formatIp, networkOf, parseIp, type Cidr, type IpAddress } from '../xdp/cidr.js';
@@ -40,9 +42,11 @@ export interface Classified {
  *   address      an address two or more peers publish: it goes to none of them;
  *   own-address  an address of this guest (any interface) a peer publishes: ignored;
  *   mac          a MAC two live peers publish: neither gets any address;
- *   own-mac      ring0's own MAC published by a peer: it gets no address.
+ *   own-mac      ring0's own MAC published by a peer: it gets no address;
+ *   refused      a MAC ringnet refused to a peer (an invalid MAC, ring0's own or
+ *                a live peer's): ringnet sends it nothing, it gets no address.
  */
-export const CONFLICT_KINDS = ['address', 'own-address', 'mac', 'own-mac'] as const;
+export const CONFLICT_KINDS = ['address', 'own-address', 'mac', 'own-mac', 'refused'] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 
 export interface Conflict {
@@ -108,9 +112,9 @@ export function peerName(p: Pick<TablePeer, 'region' | 'slot'>): string {
   return p.region ? `${p.region}/${p.slot}` : String(p.slot);
 }
 
-/** The live peers of `table`, in (region, slot) order. */
-function livePeers(table: readonly TablePeer[]): TablePeer[] {
-  return table.filter((p) => p.state === 'up').sort((a, b) => a.region - b.region || a.slot - b.slot);
+/** The peers of `table` in `states` (default: the live ones), in (region, slot) order. */
+function livePeers(table: readonly TablePeer[], states: readonly TablePeer['state'][] = ['up']): TablePeer[] {
+  return table.filter((p) => states.includes(p.state)).sort((a, b) => a.region - b.region || a.slot - b.slot);
 }
 
 /** A peer's addresses that parse and are unicast, canonical. */
@@ -134,6 +138,13 @@ function unicastAddresses(p: TablePeer): { text: string; addr: IpAddress }[] {
  * addresses (an entry with none, between two of the driver's updates, agrees
  * with anything). Otherwise, and always within one region, a MAC two entries
  * publish is a conflict: ringnet sends a frame for it to the first it finds.
+ *
+ * A refused entry is a conflict of kind refused: ringnet gave its MAC to
+ * nobody, or to the live peer that holds it (which keeps it), and sends the
+ * refused one nothing. Its addresses are still claims that contradict others'.
+ * ringnet refuses one guest's entry in a second region the MAC of its entry in
+ * the first: such an entry (the same MAC, another region, the same addresses or
+ * none) is that guest, not a conflict.
  */
 export function findConflicts(
   table: readonly TablePeer[],
@@ -142,15 +153,21 @@ export function findConflicts(
   const conflicts: Conflict[] = [];
   const selfMacs = new Set(table.filter((p) => p.state === 'self').map((p) => p.mac));
   const byMac = new Map<string, TablePeer[]>();
-  for (const p of livePeers(table)) byMac.set(p.mac, [...(byMac.get(p.mac) ?? []), p]);
+  for (const p of livePeers(table, ['up', 'refused'])) byMac.set(p.mac, [...(byMac.get(p.mac) ?? []), p]);
 
   // Claimants of addresses: a guest (one MAC, one identity), or each entry of a contested MAC.
   const claimants: TablePeer[][] = [];
   for (const [mac, group] of byMac) {
     const sets = group.map((p) => unicastAddresses(p).map((a) => a.text).sort().join(',')).filter((s) => s !== '');
     const oneGuest = new Set(group.map((p) => p.region)).size === group.length && new Set(sets).size <= 1;
-    if (selfMacs.has(mac)) conflicts.push({ kind: 'own-mac', value: mac, peers: group.map(peerName) });
-    else if (!oneGuest) conflicts.push({ kind: 'mac', value: mac, peers: group.map(peerName) });
+    const live = group.filter((p) => p.state === 'up');
+    const refused = group.filter((p) => p.state === 'refused');
+    if (live.length && selfMacs.has(mac)) conflicts.push({ kind: 'own-mac', value: mac, peers: live.map(peerName) });
+    else if (live.length > 1 && !oneGuest) conflicts.push({ kind: 'mac', value: mac, peers: live.map(peerName) });
+    // Refused entries beside a live one of the same guest (other regions) are that guest.
+    if (refused.length && !(oneGuest && live.length && !selfMacs.has(mac))) {
+      conflicts.push({ kind: 'refused', value: mac, peers: refused.map(peerName) });
+    }
     if (oneGuest) claimants.push(group);
     else claimants.push(...group.map((p) => [p]));
   }
@@ -202,6 +219,11 @@ export function describeConflict(c: Conflict, from?: string): string {
       return from === undefined ? `MAC ${c.value} claimed by ${peers(c.peers)}` : `MAC ${c.value} also claimed by ${peers(others)}`;
     case 'own-mac':
       return `MAC ${c.value} is this guest's ring MAC${also}`;
+    case 'refused': {
+      const why = "refused by ring0 (an invalid MAC, ring0's own, or a live peer's)";
+      if (from === undefined) return `MAC ${c.value} of ${peers(c.peers)} ${why}`;
+      return `MAC ${c.value} ${why}${others.length ? `, as for ${peers(others)}` : ''}`;
+    }
   }
 }
 
@@ -215,6 +237,9 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
   const inIface = (a: IpAddress) => ctx.ifaceSubnets.some((c) => inCidr(c, a));
   const conflicts = findConflicts(table, { local: ctx.local, relevant: (a) => inRing(a) || inIface(a) });
   const badMac = new Map(conflicts.filter((c) => c.kind === 'mac' || c.kind === 'own-mac').map((c) => [c.value, c]));
+  for (const c of conflicts) {
+    if (c.kind === 'refused') for (const id of c.peers) skipped.push(`peer ${id}: ${describeConflict(c, id)}; ignored`);
+  }
   const contested = new Map(conflicts.filter((c) => c.kind === 'address').map((c) => [c.value, c]));
   const byMac = new Map<string, { peer: RingPeer; ring: Set<string>; ordinary: Set<string> }>();
   for (const p of livePeers(table)) {

@@ -3,6 +3,11 @@
 //   region slot state gen mac age_ms ipv4 ipv6
 //   0 1 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2,192.0.2.2 2001:db8:2::2,2001:db8:1::2
 //
+// state is self, up, dead, refused or free. A refused slot's generation claims
+// a MAC ringnet will not give it (an invalid one, ring0's own or a live peer's):
+// ringnet sends it nothing and drops its frames, and the MAC column shows the
+// MAC it claims, whatever that is.
+//
 // The driver writes the file, but the MACs and addresses in it are what other
 // guests published in shared memory: hostile input. A line that does not parse
 // is skipped and reported (with its number and why), never thrown; only a file
@@ -15,7 +20,7 @@ import { RingctlError } from '../xdp/errors.js';
 
 export const DEFAULT_SYSFS_NET = '/sys/class/net';
 
-export const PEER_STATES = ['self', 'up', 'dead', 'free'] as const;
+export const PEER_STATES = ['self', 'up', 'dead', 'refused', 'free'] as const;
 export type PeerState = (typeof PEER_STATES)[number];
 
 const COLUMNS = ['region', 'slot', 'state', 'gen', 'mac', 'age_ms', 'ipv4', 'ipv6'] as const;
@@ -32,7 +37,7 @@ export interface TablePeer {
   slot: number;
   state: PeerState;
   generation: number;
-  /** Lower case, colon separated. */
+  /** Lower case, colon separated. A refused slot's is the MAC it claims: any value, multicast or zero too. */
   mac: string;
   /** Milliseconds since the heartbeat last moved (0 for self and free). */
   ageMs: number;
@@ -97,6 +102,7 @@ function parseLine(line: string): TablePeer | string {
     return `bad MAC ${JSON.stringify(macS.slice(0, 40))}`;
   }
   // A live peer's MAC becomes a destination we write into frames: it must be unicast.
+  // A refused slot's is a claim ringnet turned down, shown as claimed: any MAC.
   if ((state === 'up' || state === 'self') && (macBytes[0] & 1 || macBytes.every((b) => b === 0))) {
     return `${state} peer with a MAC that is not unicast (${formatMac(macBytes)})`;
   }

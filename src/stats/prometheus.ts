@@ -127,6 +127,7 @@ const STATE: Record<string, string> = {
   PEER_STATE_UP: 'up',
   PEER_STATE_DEAD: 'dead',
   PEER_STATE_FREE: 'free',
+  PEER_STATE_REFUSED: 'refused',
   PEER_STATE_UNSPECIFIED: 'unknown',
 };
 

@@ -41,6 +41,7 @@ const STATES: Record<TablePeer['state'], PeerState> = {
   up: 'PEER_STATE_UP',
   dead: 'PEER_STATE_DEAD',
   free: 'PEER_STATE_FREE',
+  refused: 'PEER_STATE_REFUSED',
 };
 
 export function emptyPeerCounters(): RingPeerCounters {

@@ -24,6 +24,7 @@ const STATE_NAMES: Record<string, string> = {
   PEER_STATE_UP: 'up',
   PEER_STATE_DEAD: 'dead',
   PEER_STATE_FREE: 'free',
+  PEER_STATE_REFUSED: 'refused',
   PEER_STATE_UNSPECIFIED: '?',
 };
 

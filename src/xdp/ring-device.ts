@@ -1,6 +1,8 @@
 // The state of a ring device for `ringctl status`: whether it exists, is up and
 // has carrier (through ioctl, in the caller's network namespace), and, for a
-// ringnet device, its regions and how many peers are up or dead (its sysfs files).
+// ringnet device, its regions and how many peers are up, dead or refused (its
+// sysfs files). A refused slot (ringnet turned down the MAC it claims) is no
+// peer, up or dead: it has a count of its own, shown only when not zero.
 import { readFileSync } from 'node:fs';
 
 import { hasPeerTable, readPeerTable } from '../peers/table.js';
@@ -18,6 +20,8 @@ export interface RingDeviceState {
   regions: { region: number; pci: string; mode: string; slot: number; maxPeers: number }[];
   peersUp: number;
   peersDead: number;
+  /** Slots ringnet refused (their MAC claim): no peer, no traffic. */
+  peersRefused: number;
   /** What could not be read, one line each. */
   problems: string[];
 }
@@ -33,6 +37,7 @@ export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
     regions: [],
     peersUp: 0,
     peersDead: 0,
+    peersRefused: 0,
     problems: [],
   };
   if (!s.present || !hasPeerTable(name, sysfs)) return s;
@@ -41,6 +46,7 @@ export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
     const t = readPeerTable(name, sysfs);
     s.peersUp = t.peers.filter((p) => p.state === 'up').length;
     s.peersDead = t.peers.filter((p) => p.state === 'dead').length;
+    s.peersRefused = t.peers.filter((p) => p.state === 'refused').length;
     s.problems.push(...t.problems);
   } catch (err) {
     s.problems.push((err as Error).message);
@@ -61,5 +67,6 @@ export function ringDeviceRow(s: RingDeviceState): string[] {
   const regions = s.ringnet
     ? s.regions.map((r) => `${r.pci} ${r.mode}, slot ${r.slot} of ${r.maxPeers}`).join('; ') || '-'
     : 'not a ringnet device';
-  return [s.name, s.up ? 'up' : 'down', s.carrier ? 'on' : 'off', s.ringnet ? `${s.peersUp} up, ${s.peersDead} dead` : '-', regions];
+  const peers = `${s.peersUp} up, ${s.peersDead} dead${s.peersRefused ? `, ${s.peersRefused} refused` : ''}`;
+  return [s.name, s.up ? 'up' : 'down', s.carrier ? 'on' : 'off', s.ringnet ? peers : '-', regions];
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -64,9 +65,23 @@ export async function eventually(ms: number, what: string, check: () => Promise<
   assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
-/** Patterns that must never appear in a guest's kernel log. */
+/**
+ * Patterns that must never appear in a guest's kernel log: oopses, warnings, panics,
+ * soft lockups, RCU stalls and hung tasks.
+ */
 export const KERNEL_TROUBLE =
-  /Oops|WARNING:|BUG:|Kernel panic|Call Trace|general protection fault|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
+  /Oops|WARNING:|BUG:|kernel BUG|Kernel panic|Call Trace|general protection fault|soft lockup|rcu_sched self-detected stall|rcu: INFO|detected stall|hung_task|blocked for more than|RIP: |UBSAN|KASAN/;
+
+/** The lines of a kernel log that show trouble (KERNEL_TROUBLE). */
+export function kernelTrouble(log: string): string[] {
+  return log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
+}
+
+/**
+ * Ring counters that stay 0 on an honest run: a reset or a bad index there means
+ * the driver lost frames with no neighbour to blame.
+ */
+export const RING_TROUBLE = /_ring_(tx|rx)_(resets|bad_index)$/;
 
 /**
  * What the debug kernel's checkers print: KASAN reports, lockdep's splats, sleeping
@@ -91,6 +106,10 @@ export interface LabOptions {
   guests: number;
   /** ivshmem-doorbell with the ringctl doorbell server instead of ivshmem-plain */
   doorbell?: boolean;
+  /** vCPUs per guest (1) */
+  cpus?: number;
+  /** peer slots in the region (guests): more leave room for a peer from the host */
+  slots?: number;
 }
 
 export class Lab {
@@ -101,6 +120,16 @@ export class Lab {
     readonly name: string = TEST_LAB,
   ) {
     this.guests = opts.guests;
+  }
+
+  /** The region file `ringctl host up` made for this lab (lab up --slots for a spare slot). */
+  get regionPath(): string {
+    return `/dev/shm/kvmring-${this.name}`;
+  }
+
+  /** The doorbell server's socket, in doorbell mode (src/host/state.ts). */
+  get doorbellSocket(): string {
+    return `/run/kvmring/host/${this.name}/doorbell.sock`;
   }
 
   guestNames(): string[] {
@@ -154,13 +183,48 @@ export class Lab {
     return runLab(args, { labName: this.name, timeoutMs });
   }
 
-  /** Fails with the offending lines if any guest's kernel log shows trouble. */
+  /**
+   * Fails with the offending lines if any guest's kernel log shows trouble. The
+   * console log on the host is read too: it keeps what a guest printed before a
+   * panic stopped it (guests boot with panic_on_warn=1).
+   */
   async assertKernelLogsClean(): Promise<void> {
     for (const g of this.guestNames()) {
-      const log = await this.kernelLog(g);
-      const bad = log.split('\n').filter((l) => KERNEL_TROUBLE.test(l));
+      const console = kernelTrouble(await this.consoleLog(g));
+      assert.deepEqual(console, [], `${g}'s console shows trouble:\n${console.join('\n')}`);
+      const bad = kernelTrouble(await this.kernelLog(g));
       assert.deepEqual(bad, [], `${g}'s kernel log shows trouble:\n${bad.join('\n')}`);
     }
+  }
+
+  /** What guest's serial console printed since it last booted (kept on the host). */
+  async consoleLog(guest: string): Promise<string> {
+    try {
+      return await readFile(`/run/kvmring/${this.name}/${guest}.console.log`, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  /**
+   * Fails naming guest, counter and value if any guest counted a ring reset or a
+   * bad index (RING_TROUBLE): on a run without a hostile writer both stay 0.
+   */
+  async assertRingsClean(): Promise<void> {
+    const bad: string[] = [];
+    for (const g of this.guestNames()) {
+      const stats = await this.ethtoolStats(g);
+      assert.ok([...stats.keys()].some((k) => RING_TROUBLE.test(k)), `${g}: ethtool -S ring0 shows no ring counters`);
+      for (const [name, value] of stats) if (RING_TROUBLE.test(name) && value !== 0) bad.push(`${g}: ${name} = ${value}`);
+    }
+    assert.deepEqual(bad, [], `ring counters that must stay 0 on an honest run:\n${bad.join('\n')}`);
+  }
+
+  /** Sends QMP `command` to guest's QEMU (lab qmp): `stop` and `cont` pause and resume it. */
+  async qmp(guest: string, command: string): Promise<void> {
+    const r = await this.lab(['qmp', guest, command]);
+    assert.equal(r.code, 0, `lab qmp ${guest} ${command}: ${r.stderr.toString()}`);
   }
 }
 
@@ -169,12 +233,19 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, ...opts };
-    if (this.#lab && JSON.stringify({ doorbell: false, ...this.#lab.opts }) === JSON.stringify(want)) return this.#lab;
+    const want = { doorbell: false, cpus: 1, slots: opts.guests, ...opts };
+    if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
-    const up = await runLab(['up', '--guests', String(want.guests), ...(want.doorbell ? ['--doorbell'] : [])], {
-      timeoutMs: 300_000 * SLOWDOWN,
-    });
+    const up = await runLab(
+      [
+        'up',
+        '--guests', String(want.guests),
+        '--cpus', String(want.cpus),
+        '--slots', String(want.slots),
+        ...(want.doorbell ? ['--doorbell'] : []),
+      ],
+      { timeoutMs: 300_000 * SLOWDOWN },
+    );
     assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
     this.#lab = new Lab(want);
     return this.#lab;

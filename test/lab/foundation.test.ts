@@ -118,10 +118,23 @@ describe('lab (3 guests)', function () {
     });
   });
 
+  describe('guest kernels', () => {
+    it('boot with panic_on_warn=1, so that a warning stops the guest where the tests see it', async () => {
+      for (const g of lab.guestNames()) {
+        assert.equal((await lab.sh(g, 'cat /proc/sys/kernel/panic_on_warn')).trim(), '1', g);
+        assert.match(await lab.sh(g, 'cat /proc/cmdline'), /(^| )panic_on_warn=1( |$)/, g);
+      }
+    });
+  });
+
   // Last: mocha runs a suite's own tests before its child suites.
   describe('afterwards', () => {
     it("leaves no oops, warning or panic in any guest's kernel log", async () => {
       await lab.assertKernelLogsClean();
+    });
+
+    it('leaves every ring without resets or bad indices', async () => {
+      await lab.assertRingsClean();
     });
   });
 });

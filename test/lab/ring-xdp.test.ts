@@ -93,5 +93,9 @@ describe('ring0 native XDP (3 guests)', function () {
       assert.match(await lab.sh('g1', 'ping -c 2 -i 0.2 -W 3 198.51.100.2'), / 0% packet loss/);
       await lab.assertKernelLogsClean();
     });
+
+    it('leaves every ring without resets or bad indices', async () => {
+      await lab.assertRingsClean();
+    });
   });
 });

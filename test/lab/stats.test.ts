@@ -225,5 +225,9 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     it("leaves no oops, warning or panic in any guest's kernel log", async () => {
       await lab.assertKernelLogsClean();
     });
+
+    it('leaves every ring without resets or bad indices', async () => {
+      await lab.assertRingsClean();
+    });
   });
 });

@@ -3,9 +3,11 @@
 // transparent mode moving eth1-addressed TCP onto the ring and back to eth1
 // without breaking the connection. What each test sends where:
 //   - redirect: g1 sends 198.51.100.3-bound packets out of its eth1 to g2's eth1
-//     MAC (a /32 route and a static neighbour); g2 has IP forwarding off, so the
-//     only way they reach g3 is g2's xdp_ring re-addressing them into ring0. g3
-//     answers 192.0.2.1 over eth1 (its route), and g1's ping sees the replies.
+//     MAC (a /32 route and a static neighbour); g2 forwards on eth1, and its
+//     xdp_ring re-addresses them into ring0 before its stack sees them (its
+//     counters and ring0's prove it). g3 answers 192.0.2.1 over eth1 (its
+//     route), and g1's ping sees the replies. With forwarding off, xdp_ring
+//     leaves them to g2's stack, which drops them: redirecting is routing.
 //   - transparent: g1 -> 192.0.2.2 (g2's eth1 address) is diverted by g1's
 //     tc_transparent into ring0; g2's replies to 192.0.2.1 by g2's. The bridge's
 //     taps on the host see none of it until the diversion stops.
@@ -263,9 +265,17 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     const v6 = family === 'IPv6';
     const dst = v6 ? '2001:db8:2::3' : '198.51.100.3';
     const m2 = await mac('g2', 'eth1');
-    assert.equal((await lab.sh('g2', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding')).trim(), '0\n0', 'g2 does not forward');
     await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route replace ${dst}/${v6 ? 128 : 32} dev eth1 && ip neigh replace ${dst} lladdr ${m2} dev eth1 nud permanent`);
     try {
+      // Forwarding off: xdp_ring passes them to g2's stack, which does not route them.
+      await lab.sh('g2', `sysctl -qw net.ipv4.conf.eth1.forwarding=0 net.ipv6.conf.eth1.forwarding=0`);
+      const off = await stats('g2', 'xdp_stats');
+      const lost = await lab.exec('g1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', dst]);
+      assert.notEqual(lost.code, 0, 'g2 routed into ring0 with forwarding off');
+      const offAfter = await stats('g2', 'xdp_stats');
+      assert.ok(offAfter.forwarding_off - off.forwarding_off >= 3, `g2's xdp_stats: forwarding_off +${offAfter.forwarding_off - off.forwarding_off}`);
+      assert.equal(offAfter.redirect - off.redirect, 0, 'xdp_ring redirected with forwarding off');
+      await lab.sh('g2', `sysctl -qw net.ipv4.conf.eth1.forwarding=1 net.ipv6.conf.eth1.forwarding=1`);
       const before = {
         xdp: await stats('g2', 'xdp_stats'),
         ring2: await lab.netStat('g2', 'ring0', 'tx_packets'),
@@ -285,6 +295,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
       assert.ok((await lab.netStat('g2', 'ring0', 'tx_packets')) - before.ring2 >= 10, "g2's ring0 sent them");
       assert.ok((await lab.netStat('g3', 'ring0', 'rx_packets')) - before.ring3 >= 10, "g3's ring0 received them");
     } finally {
+      await lab.sh('g2', `sysctl -qw net.ipv4.conf.eth1.forwarding=0 net.ipv6.conf.eth1.forwarding=0`);
       await lab.sh('g1', `ip ${v6 ? '-6 ' : ''}route del ${dst}/${v6 ? 128 : 32} dev eth1; ip neigh del ${dst} dev eth1; true`);
     }
   }
@@ -533,6 +544,10 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
   describe('afterwards', () => {
     it("leaves no oops, warning or panic in any guest's kernel log", async () => {
       await lab.assertKernelLogsClean();
+    });
+
+    it('leaves every ring without resets or bad indices', async () => {
+      await lab.assertRingsClean();
     });
   });
 });

@@ -312,6 +312,26 @@ describe('PeerFollower', () => {
     ]);
   });
 
+  it('maps nothing of a refused peer, warns once, and leaves the live holder of its MAC alone', () => {
+    sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
+    sys.setTable('ring0', SELF, up(1), up(2));
+    follower.poll();
+    // Peer 3's generation claims peer 2's MAC: ring0 refused it.
+    const refused = '0 3 refused 2 02:00:00:00:00:02 0 198.51.100.9,192.0.2.9 -';
+    sys.setTable('ring0', SELF, up(1), up(2), refused);
+    follower.poll();
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
+    // Its next generation takes a MAC of its own.
+    sys.setTable('ring0', SELF, up(1), up(2), '0 3 up 3 02:00:00:00:00:09 10 198.51.100.9,192.0.2.9 -');
+    follower.poll();
+    assert.deepEqual(sys.addresses('eth1').filter((a) => a.includes('.9')), ['192.0.2.9 (ordinary)', '198.51.100.9']);
+    assert.deepEqual(log.slice(3), [
+      "eth1: warning: peer 3: MAC 02:00:00:00:00:02 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
+      'eth1: peer 3 (02:00:00:00:00:09) added: ring 198.51.100.9; ordinary 192.0.2.9',
+    ]);
+  });
+
   it('forgets an interface that is detached', () => {
     sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
     sys.setTable('ring0', SELF);

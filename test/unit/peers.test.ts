@@ -9,6 +9,7 @@ import { peersFor } from '../../src/peers/sync.js';
 import { formatAge, parsePeerTable, readPeerTable, type TablePeer } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
 import { RingctlError } from '../../src/xdp/errors.js';
+import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
@@ -101,6 +102,38 @@ describe('ring0\'s peer table', () => {
         'line 16: more than 16 IPv4 addresses; skipped',
         'line 17: expected 8 fields, found 9; skipped',
         'line 18: expected 8 fields, found 2; skipped',
+      ]);
+    });
+
+    it('reads a refused slot with the MAC it claims, whatever it is, and still parses it strictly', () => {
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 4 refused 7 52:54:00:12:34:01 0 198.51.100.4 -',
+          '0 5 refused 2 ff:ff:ff:ff:ff:ff 0 - -',
+          '0 6 refused 1 00:00:00:00:00:00 0 - 2001:db8:2::6',
+          '0 7 refused 1 01:00:5e:00:00:01 0 - -',
+          '0 8 refused 1 4e:6c:45:0e:5d 0 - -',
+          '0 8 refused 1 4e:6c:45:0e:5d:cd 0 198.51.100.256 -',
+          '0 8 Refused 1 4e:6c:45:0e:5d:cd 0 - -',
+        ),
+      );
+      assert.deepEqual(
+        t.peers.map((p) => [p.slot, p.state, p.generation, p.mac]),
+        [
+          [0, 'self', 3, '52:54:00:12:34:01'],
+          [4, 'refused', 7, '52:54:00:12:34:01'],
+          [5, 'refused', 2, 'ff:ff:ff:ff:ff:ff'],
+          [6, 'refused', 1, '00:00:00:00:00:00'],
+          [7, 'refused', 1, '01:00:5e:00:00:01'],
+        ],
+      );
+      assert.deepEqual(t.peers[1].ipv4, ['198.51.100.4']);
+      assert.deepEqual(t.peers[3].ipv6, ['2001:db8:2::6']);
+      assert.deepEqual(t.problems, [
+        'line 7: bad MAC "4e:6c:45:0e:5d"; skipped',
+        'line 8: bad IPv4 address "198.51.100.256"; skipped',
+        'line 9: bad state "Refused"; skipped',
       ]);
     });
 
@@ -329,6 +362,52 @@ describe('ring0\'s peer table', () => {
       ]);
     });
 
+    it('maps nothing of a refused peer, counts its MAC as a conflict and its addresses as claims', () => {
+      // Peer 5's generation claims peer 1's MAC (ring0 refused it) and peer 1's ring address.
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,192.0.2.2 -',
+          '0 5 refused 2 02:00:00:00:00:01 0 198.51.100.2,198.51.100.5,192.0.2.5 2001:db8:2::5',
+          '0 6 refused 1 01:00:5e:00:00:01 0 - -',
+        ),
+      ).peers;
+      const r = classifyPeers(t, ctx(true));
+      assert.deepEqual(r.peers, [{ slot: 1, ringMac: '02:00:00:00:00:01', addresses: [], ordinaryAddresses: ['192.0.2.2'] }]);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'refused', value: '02:00:00:00:00:01', peers: ['5'] },
+        { kind: 'refused', value: '01:00:5e:00:00:01', peers: ['6'] },
+        { kind: 'address', value: '198.51.100.2', peers: ['1', '5'] },
+      ]);
+      assert.deepEqual(r.skipped, [
+        "peer 5: MAC 02:00:00:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
+        "peer 6: MAC 01:00:5e:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
+        'peer 1: 198.51.100.2 also claimed by peer 5; mapped to none of them',
+      ]);
+    });
+
+    it('sees no conflict in a guest\'s entry in another region that ring0 refused its own MAC', () => {
+      // ringnet gives a MAC to one entry: the guest's second region's is refused.
+      const t = parsePeerTable(
+        table(
+          SELF,
+          '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -',
+          '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.7 -',
+          '2 3 refused 1 02:00:00:00:00:07 0 - -',
+        ),
+      ).peers;
+      assert.deepEqual(classifyPeers(t, ctx(false)), {
+        peers: [{ slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7'], ordinaryAddresses: [] }],
+        skipped: [],
+        conflicts: [],
+      });
+      // In the same region, or with other addresses, it is someone else.
+      const other = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.8 -'));
+      assert.deepEqual(classifyPeers(other.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['1/2'] }]);
+      const same = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '0 2 refused 1 02:00:00:00:00:07 0 - -'));
+      assert.deepEqual(classifyPeers(same.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['2'] }]);
+    });
+
     it('sees no conflict in addresses nobody would map (a private network every guest has)', () => {
       const t = parsePeerTable(
         table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,172.17.0.1 -', '0 2 up 1 02:00:00:00:00:02 1 198.51.100.3,172.17.0.1 -'),
@@ -471,6 +550,54 @@ describe('ring0\'s peer table', () => {
           [4, []],
         ],
       );
+    });
+
+    it('shows a refused slot with the MAC it claims and a CONFLICT entry, in the table and in JSON', async () => {
+      write(LO_SELF, LO_UP, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 127.0.0.5 -', '0 6 refused 1 00:00:00:00:00:00 0 - -', FREE);
+      const r = await runCli(['peers', '--ring', 'lo'], env());
+      assert.deepEqual([r.code, r.stderr], [0, '']);
+      const why = "refused by ring0 (an invalid MAC, ring0's own, or a live peer's)";
+      assert.deepEqual(
+        r.stdout.split('\n').map((l) => l.split(/\s{2,}/)),
+        [
+          ['SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'RING', 'OTHER', 'CONFLICT'],
+          ['0', 'self', '3', '52:54:00:12:34:01', '-', '127.0.0.1', '203.0.113.1,2001:db8:3::1', '-'],
+          ['1', 'up', '1', '4e:6c:45:0e:5d:cd', '76 ms ago', '127.0.0.2', '203.0.113.2,2001:db8:3::2', '-'],
+          ['5', 'refused', '4', '4e:6c:45:0e:5d:cd', '-', '127.0.0.5', '-', `MAC 4e:6c:45:0e:5d:cd ${why}`],
+          ['6', 'refused', '1', '00:00:00:00:00:00', '-', '-', '-', `MAC 00:00:00:00:00:00 ${why}`],
+          [''],
+        ],
+      );
+      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as {
+        slot: number;
+        state: string;
+        mac: string;
+        heartbeatAgeMs: number | null;
+        conflicts: unknown[];
+      }[];
+      assert.deepEqual(
+        json.map((p) => [p.slot, p.state, p.mac, p.heartbeatAgeMs, p.conflicts]),
+        [
+          [0, 'self', '52:54:00:12:34:01', null, []],
+          [1, 'up', '4e:6c:45:0e:5d:cd', 76, []],
+          [5, 'refused', '4e:6c:45:0e:5d:cd', null, [{ kind: 'refused', value: '4e:6c:45:0e:5d:cd', with: [] }]],
+          [6, 'refused', '00:00:00:00:00:00', null, [{ kind: 'refused', value: '00:00:00:00:00:00', with: [] }]],
+        ],
+      );
+    });
+
+    it('counts refused slots apart from up and dead peers in ringctl status\'s ring row', () => {
+      writeFileSync(join(dir, 'lo/ringnet/regions'), 'region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 8 1048576 0 plain\n');
+      try {
+        write(LO_SELF, LO_UP, LO_DEAD, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 - -', FREE);
+        const s = ringDeviceState('lo', dir);
+        assert.deepEqual([s.peersUp, s.peersDead, s.peersRefused, s.problems], [1, 1, 1, []]);
+        assert.equal(ringDeviceRow(s)[3], '1 up, 1 dead, 1 refused');
+        write(LO_SELF, LO_UP, FREE);
+        assert.equal(ringDeviceRow(ringDeviceState('lo', dir))[3], '1 up, 0 dead');
+      } finally {
+        rmSync(join(dir, 'lo/ringnet/regions'), { force: true });
+      }
     });
 
     it('warns about bad lines on stderr and prints the rest', async () => {

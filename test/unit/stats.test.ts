@@ -227,7 +227,7 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
     });
 
     it('counts the peer table\'s conflicts against this guest\'s addresses', () => {
-      writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), `${PEERS_TXT}0 4 up 1 4e:6c:45:0e:5d:05 10 198.51.100.1 -\n0 5 up 1 4e:6c:45:0e:5d:02 10 198.51.100.5 -\n`);
+      writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), `${PEERS_TXT}0 4 up 1 4e:6c:45:0e:5d:05 10 198.51.100.1 -\n0 5 up 1 4e:6c:45:0e:5d:02 10 198.51.100.5 -\n0 6 refused 2 ff:ff:ff:ff:ff:ff 0 - -\n`);
       try {
         const local = (ifname: string, a: string, prefix: number) => ({ ifname, ...parseIp(a)!, prefix });
         const s = collectStats({
@@ -240,11 +240,15 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
         });
         assert.deepEqual(s.ring?.conflicts, [
           { kind: 'own-mac', value: '4e:6c:45:0e:5d:02', peers: ['5'] },
+          { kind: 'refused', value: 'ff:ff:ff:ff:ff:ff', peers: ['6'] },
           { kind: 'address', value: '198.51.100.1', peers: ['0', '4'] },
         ]);
+        assert.deepEqual(s.ring?.regions[0].peers.find((p) => p.slot === 6)?.state, 'PEER_STATE_REFUSED');
         const kinds = samples(s).filter((x) => x.name === 'kvmring_peer_conflicts').map((x) => [x.labels.kind, x.value]);
-        assert.deepEqual(kinds, [['address', 1], ['own-address', 0], ['mac', 0], ['own-mac', 1]]);
-        assert.match(renderStats(s), /\nconflict: MAC 4e:6c:45:0e:5d:02 is this guest's ring MAC \(also claimed by peer 5\); mapped to no peer\nconflict: 198\.51\.100\.1 claimed by peers 0, 4; mapped to no peer\n$/);
+        assert.deepEqual(kinds, [['address', 1], ['own-address', 0], ['mac', 0], ['own-mac', 1], ['refused', 1]]);
+        const info = samples(s).find((x) => x.name === 'kvmring_ring_peer_info' && x.labels.peer === '6');
+        assert.deepEqual(info?.labels, { device: 'ring0', region: '0', peer: '6', state: 'refused', mac: 'ff:ff:ff:ff:ff:ff', generation: '2' });
+        assert.match(renderStats(s), /\nconflict: MAC 4e:6c:45:0e:5d:02 is this guest's ring MAC \(also claimed by peer 5\); mapped to no peer\nconflict: MAC ff:ff:ff:ff:ff:ff of peer 6 refused by ring0 \(an invalid MAC, ring0's own, or a live peer's\); mapped to no peer\nconflict: 198\.51\.100\.1 claimed by peers 0, 4; mapped to no peer\n$/);
         assert.deepEqual(StatsSnapshot.decode(StatsSnapshot.encode(s)).ring?.conflicts, s.ring?.conflicts);
       } finally {
         writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), PEERS_TXT);

@@ -1,0 +1,16 @@
+# The hostile peer (test/hostile/): a host-side program that joins a lab's region
+# and misbehaves in it, for test/lab/hostile.test.ts. Honest ring I/O through the
+# ring core the guests run, linked as mk/ring.mk links the benchmark.
+
+# Fragments are read before the top-level `all:`; keep it the default goal.
+.DEFAULT_GOAL := all
+
+HOSTILE_SRC    := test/hostile/kvmring_hostile.c
+HOSTILE_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h
+# Warnings are fatal here whatever CFLAGS says.
+HOSTILE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -I kmod -I guest-netdev
+
+$(OUT)/kvmring_hostile: $(HOSTILE_SRC) $(OUT)/libringnet_ring.a $(HOSTILE_HDRS)
+	$(CC) $(CFLAGS) $(HOSTILE_CFLAGS) $(HOSTILE_SRC) $(OUT)/libringnet_ring.a -o $@
+
+ALL += $(OUT)/kvmring_hostile
