@@ -3,7 +3,7 @@
 // a network namespace of the lab's own and the shared region behind ivshmem.
 //
 //   lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB]
-//          [--cpus N] [--region-size MiB] [--slots N]
+//          [--cpus N] [--region-size MiB] [--slots N] [--kernel standard|debug]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -13,6 +13,8 @@
 //   lab down
 //
 // KVMRING_LAB=NAME runs a second, independent lab beside the default one.
+// --kernel debug (or KVMRING_LAB_KERNEL=debug) boots the debug kernel tier's kernel
+// (scripts/debug-kernel.mjs: KASAN, lockdep) with build/debug/ringnet.ko.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -21,6 +23,7 @@ import { join } from 'node:path';
 import { $, minimist } from 'zx';
 
 import { FRAME, FrameDecoder, encodeData, encodeFrame, jsonOf } from './lib/agent-proto.mjs';
+import { debugKernel } from './lib/debug-kernel.mjs';
 import { buildInitramfs } from './lib/initramfs.mjs';
 import { guestKernel } from './lib/kernel.mjs';
 import {
@@ -43,7 +46,7 @@ $.quiet = true;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const RINGCTL = join(REPO, 'bin/ringctl.js');
-const RINGNET_KO = join(REPO, 'guest-netdev/ringnet.ko');
+const RINGNET_KO = 'guest-netdev/ringnet.ko';
 
 /** Runs `ringctl ARGS...` from this repository's build; its stdout. */
 async function ringctl(...args) {
@@ -155,12 +158,23 @@ async function up(args) {
   requireRoot();
   requireTools();
   const opts = minimist(args, {
-    string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'slots'],
+    string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'slots', 'kernel'],
     boolean: ['doorbell', 'ring'],
-    default: { guests: '2', accel: 'auto', memory: '1024', cpus: '1', 'region-size': '16', ring: true },
+    default: { guests: '2', accel: 'auto', cpus: '1', 'region-size': '16', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
-  if (opts.ring && !existsSync(RINGNET_KO)) {
-    throw new LabError(`${RINGNET_KO} is not built: run \`npm run build\`, or \`lab up --no-ring\` for a lab without ring0`);
+  if (!['standard', 'debug'].includes(opts.kernel)) throw new LabError(`--kernel ${opts.kernel}: use standard or debug`);
+  const debug = opts.kernel === 'debug';
+  // KASAN's shadow takes an eighth of the memory, lockdep its own tables.
+  opts.memory ??= debug ? '1536' : '1024';
+  let kernel;
+  try {
+    kernel = debug ? debugKernel() : guestKernel();
+  } catch (err) {
+    throw new LabError(err.message);
+  }
+  const ringnetKo = kernel.ringnet ?? RINGNET_KO;
+  if (opts.ring && !existsSync(join(REPO, ringnetKo))) {
+    throw new LabError(`${ringnetKo} is not built: run \`npm run build\`, or \`lab up --no-ring\` for a lab without ring0`);
   }
   const guests = Number(opts.guests);
   if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
@@ -187,12 +201,6 @@ async function up(args) {
   // Leftovers of a lab that crashed: clean them before building anew.
   if (await teardown(paths)) console.log(`${paths.label}: cleaned up the leftovers of an earlier run`);
 
-  let kernel;
-  try {
-    kernel = guestKernel();
-  } catch (err) {
-    throw new LabError(err.message);
-  }
   const initramfs = buildInitramfs(kernel);
   let accel = opts.accel;
   if (accel === 'auto') accel = (await kvmWorks(kernel, initramfs)) ? 'kvm' : 'tcg';
@@ -225,6 +233,7 @@ async function up(args) {
       cpus,
       repo: REPO,
       kernel,
+      ringnetKo,
       initramfs,
       region: { path: paths.region, size: regionMiB << 20, mode, qemuArgs },
       ring: opts.ring,
@@ -241,13 +250,18 @@ async function up(args) {
     sup.unref();
     closeSync(log);
 
-    await waitReady(paths, guests, 60 + 30 * guests);
+    await waitReady(paths, guests, (60 + 30 * guests) * slowdown(state));
     if (opts.ring) await ringUp(paths, guests);
   } catch (err) {
     await teardown(paths);
     throw err;
   }
   await status(['--brief']);
+}
+
+/** Boot timeouts stretch for the debug kernel: KASAN and lockdep make it several times slower. */
+function slowdown(state) {
+  return state.kernel.debug ? 4 : 1;
 }
 
 async function waitReady(paths, guests, seconds, only) {
@@ -400,19 +414,20 @@ async function ringUp(paths, guests, only) {
   const names = only ?? Array.from({ length: guests }, (_, i) => i + 1);
   await Promise.all(
     names.map(async (n) => {
-      const r = await guestRun(paths, n, [join(REPO, 'scripts/guest/ring-up.sh')]);
+      const r = await guestRun(paths, n, [join(REPO, 'scripts/guest/ring-up.sh')], 120 * slowdown(readState(paths)));
       if (r.code !== 0) throw new LabError(`g${n}: ring0 did not come up: ${(r.stderr || r.stdout).trim()}`);
     }),
   );
   // Every guest, not just the ones we loaded: the others must see a newcomer too.
-  const deadline = Date.now() + 15_000;
+  const wait = 15 * slowdown(readState(paths));
+  const deadline = Date.now() + wait * 1000;
   for (let n = 1; n <= guests; n++) {
     for (;;) {
       const r = await guestRun(paths, n, ['cat', '/sys/class/net/ring0/ringnet/peers']);
       const up = r.stdout.split('\n').filter((l) => / up /.test(l)).length;
       if (up >= guests - 1) break;
       if (Date.now() > deadline) {
-        throw new LabError(`g${n}: ring0 sees ${up} of ${guests - 1} peers after 15 s:\n${r.stdout}`);
+        throw new LabError(`g${n}: ring0 sees ${up} of ${guests - 1} peers after ${wait} s:\n${r.stdout}`);
       }
       await sleep(300);
     }
@@ -493,7 +508,7 @@ async function bootGuest(args) {
   const { paths, state } = runningLab();
   const n = parseGuest(args[0] ?? '', state.guests);
   await control(paths, { op: 'boot', guest: `g${n}` });
-  const st = await waitReady(paths, state.guests, 90, [`g${n}`]);
+  const st = await waitReady(paths, state.guests, 90 * slowdown(state), [`g${n}`]);
   if (state.ring) await ringUp(paths, state.guests, [n]);
   console.log(`g${n}: up in ${st.guests[n - 1].bootSeconds.toFixed(1)} s`);
 }
@@ -554,6 +569,7 @@ async function qmp(args) {
 // ---------------------------------------------------------------------------- main
 
 const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
+              [--kernel standard|debug]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

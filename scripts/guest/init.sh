@@ -21,8 +21,11 @@ log() { echo "kvmring-lab: $*" > /dev/kmsg; }
 
 hostname "g$n"
 ip link set lo up
-modprobe virtio_net
-modprobe virtio_console
+# Modules of the standard kernel; the debug kernel has them built in (and no /lib/modules).
+if [ -d "/lib/modules/$(uname -r)" ]; then
+	modprobe virtio_net
+	modprobe virtio_console
+fi
 
 # eth1 is the virtio NIC whose MAC the lab gave this guest (52:54:00:00:02:NN).
 mac=$(printf '52:54:00:00:02:%02x' "$n")

@@ -1,5 +1,5 @@
 // Builds the lab guests' initramfs: static busybox, the 9p and virtio modules of the
-// guest kernel (in dependency order) and scripts/guest/initramfs-init.sh as /init.
+// guest kernel (in dependency order; none for the debug kernel, which has them built in) and scripts/guest/initramfs-init.sh as /init.
 // Cached under build/lab/ and rebuilt when the kernel or the init script changes.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,9 +18,10 @@ function which(cmd) {
   }
 }
 
-/** Module files for `names` and their dependencies, dependencies first. */
+/** Module files for `names` and their dependencies, dependencies first; none for a kernel without modules (the debug kernel builds them in). */
 function moduleFiles(kernel, names) {
   const files = [];
+  if (!kernel.modules) return files;
   for (const name of names) {
     const out = execFileSync('modprobe', ['-S', kernel.version, '--show-depends', name], { encoding: 'utf8' });
     for (const line of out.split('\n')) {
@@ -57,7 +58,7 @@ export function buildInitramfs(kernel) {
       }
       order.push(name);
     }
-    writeFileSync(join(dir, 'modules.order'), order.join('\n') + '\n');
+    writeFileSync(join(dir, 'modules.order'), order.map((m) => `${m}\n`).join(''));
     mkdirSync(join(REPO, 'build/lab'), { recursive: true });
     execFileSync('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet | gzip -1 > '${out}.tmp'`], { cwd: dir });
     execFileSync('mv', [`${out}.tmp`, out]);

@@ -24,6 +24,13 @@ export function qemuArgv(state, n) {
     `kvmring.guest=${n}`,
     `kvmring.repo=${state.repo}`,
     `kvmring.init=${state.repo}/scripts/guest/init.sh`,
+    // ring-up.sh loads this ringnet.ko (relative to the repository).
+    ...(state.ringnetKo ? [`kvmring.ringnet=${state.ringnetKo}`] : []),
+    // The debug kernel reports every KASAN finding, not just the first. And it keeps
+    // 4-level paging: TCG's -cpu max offers LA57, and 6.1 with KASAN takes an
+    // interrupt during identify_boot_cpu() (LA57 cleared for a moment) for a
+    // wild-memory-access, an endless storm of them on the console.
+    ...(state.kernel.debug ? ['kasan_multi_shot', 'no5lvl'] : []),
   ].join(' ');
   return [
     'qemu-system-x86_64',

@@ -2,12 +2,17 @@
 // name of the tests' own (KVMRING_LAB=test) so a developer's lab is left alone.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const LAB_SCRIPT = `${REPO}/scripts/lab.mjs`;
 export const TEST_LAB = process.env.KVMRING_TEST_LAB ?? 'test';
+/** The debug tier's labs boot the debug kernel (KASAN, lockdep): everything takes longer. */
+export const DEBUG_KERNEL = process.env.KVMRING_LAB_KERNEL === 'debug';
+/** Multiply a lab test's time limits by this. */
+export const SLOWDOWN = DEBUG_KERNEL ? 4 : 1;
 
 export interface RunResult {
   code: number;
@@ -77,6 +82,25 @@ export function kernelTrouble(log: string): string[] {
  * the driver lost frames with no neighbour to blame.
  */
 export const RING_TROUBLE = /_ring_(tx|rx)_(resets|bad_index)$/;
+
+/**
+ * What the debug kernel's checkers print: KASAN reports, lockdep's splats, sleeping
+ * in atomic context, debugobjects, list corruption, and any BUG or WARNING.
+ */
+export const DEBUG_TROUBLE =
+  /BUG: |WARNING: |KASAN|possible circular locking dependency|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|ODEBUG: |list_(add|del) corruption|Kernel panic|general protection fault|blocked for more than|soft lockup/;
+
+/** The first lines of each splat in a kernel log: a line matching DEBUG_TROUBLE and the few after it. */
+export function debugSplats(log: string, context = 12): string[] {
+  const lines = log.replace(/\r/g, '').split('\n');
+  const splats: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!DEBUG_TROUBLE.test(lines[i])) continue;
+    splats.push(lines.slice(i, i + context).join('\n'));
+    i += context - 1;
+  }
+  return splats;
+}
 
 export interface LabOptions {
   guests: number;
@@ -212,13 +236,16 @@ class LabFixture {
     const want = { doorbell: false, cpus: 1, slots: opts.guests, ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
-    const up = await runLab([
-      'up',
-      '--guests', String(want.guests),
-      '--cpus', String(want.cpus),
-      '--slots', String(want.slots),
-      ...(want.doorbell ? ['--doorbell'] : []),
-    ]);
+    const up = await runLab(
+      [
+        'up',
+        '--guests', String(want.guests),
+        '--cpus', String(want.cpus),
+        '--slots', String(want.slots),
+        ...(want.doorbell ? ['--doorbell'] : []),
+      ],
+      { timeoutMs: 300_000 * SLOWDOWN },
+    );
     assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
     this.#lab = new Lab(want);
     return this.#lab;
@@ -226,10 +253,31 @@ class LabFixture {
 
   async release(): Promise<void> {
     if (!this.#lab) return;
+    const lab = this.#lab;
     this.#lab = undefined;
+    const splats = DEBUG_KERNEL ? await saveConsoles(lab) : [];
     const down = await runLab(['down']);
     assert.equal(down.code, 0, `lab down failed:\n${down.stdout}${down.stderr}`);
+    assert.deepEqual(splats, [], `the debug kernel reported trouble (consoles in build/debug/logs):\n${splats.join('\n---\n')}`);
   }
+}
+
+/**
+ * The debug tier: every guest's serial console (the whole kernel log, even of a
+ * guest that died) into build/debug/logs/, and the splats in them, each as "gN: lines".
+ */
+async function saveConsoles(lab: Lab): Promise<string[]> {
+  const dir = `${REPO}/build/debug/logs`;
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const splats: string[] = [];
+  for (const g of lab.guestNames()) {
+    const r = await runLab(['console', g], { labName: lab.name });
+    const text = r.stdout.toString();
+    writeFileSync(`${dir}/${lab.name}-${stamp}-${g}.console.log`, text);
+    for (const s of debugSplats(text)) splats.push(`${g}: ${s}`);
+  }
+  return splats;
 }
 
 export const labFixture = new LabFixture();

@@ -5,7 +5,7 @@
 // never reset and clean kernel logs.
 import assert from 'node:assert/strict';
 
-import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, SLOWDOWN, eventually, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,7 +37,7 @@ async function pingWorks(lab: Lab, from: string, to: number): Promise<void> {
 }
 
 describe('ringnet under races (3 guests)', function () {
-  this.timeout(300_000);
+  this.timeout(300_000 * SLOWDOWN);
   let lab: Lab;
 
   before(async function () {

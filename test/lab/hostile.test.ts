@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 
-import { type ExecResult, type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type ExecResult, type Lab, REPO, SLOWDOWN, eventually, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
 const HOSTILE = `${REPO}/build/native/kvmring_hostile`;
@@ -118,7 +118,7 @@ async function startIperfServers(lab: Lab): Promise<void> {
 }
 
 describe('a hostile peer in the region (2 guests, plain mode)', function () {
-  this.timeout(300_000);
+  this.timeout(300_000 * SLOWDOWN);
   let lab: Lab;
 
   before(async function () {
@@ -130,7 +130,7 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
   // Each scenario starts with g1 and g2 talking: after one that cut them off (a
   // failure already reported), both reload ringnet and rejoin.
   beforeEach(async function () {
-    this.timeout(120_000);
+    this.timeout(120_000 * SLOWDOWN);
     if ((await lab.exec('g1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.51.100.2'])).code === 0) return;
     for (const g of lab.guestNames()) await lab.sh(g, `rmmod ringnet; ${RING_UP}`, { timeoutMs: 60_000 });
     await recovered(lab, 'reloading ringnet in both guests');
@@ -139,7 +139,7 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
 
   // scribble leaves the region garbage: no other file may use this lab after it.
   after(async function () {
-    this.timeout(120_000);
+    this.timeout(120_000 * SLOWDOWN);
     await labFixture.release();
   });
 
@@ -257,7 +257,7 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
 });
 
 describe('a hostile peer ringing doorbells (2 guests, doorbell mode)', function () {
-  this.timeout(300_000);
+  this.timeout(300_000 * SLOWDOWN);
   let lab: Lab;
 
   before(async function () {
