@@ -35,7 +35,8 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
   /** Starts ringctl serve in the background in `guest` on port 0; its log and addresses. */
   async function startServe(guest: string): Promise<{ grpc: string; metrics: string }> {
     await lab.sh(guest, `node ${RINGCTL} serve --grpc 127.0.0.1:0 --metrics 127.0.0.1:0 > /tmp/ringctl-serve.log 2>&1 & echo $! > /tmp/ringctl-serve.pid`);
-    const deadline = Date.now() + 60_000;
+    // Starting node in a TCG guest takes seconds, and many more on a loaded host.
+    const deadline = Date.now() + 180_000;
     for (;;) {
       const log = await lab.sh(guest, 'cat /tmp/ringctl-serve.log');
       const g = /gRPC on (\S+)/.exec(log);
