@@ -1109,11 +1109,10 @@ static bool ringnet_rejoin(struct ringnet_region *r)
 	if (!took)
 		return false;
 
-	/* The slot we now own is no peer of ours; the one we left may become one. */
-	ringnet_peer_forget(&r->peers[r->self]);
-	spin_lock_bh(&r->peers[r->self].rx_lock);
-	r->peers[r->self].rx_ready = false;
-	spin_unlock_bh(&r->peers[r->self].rx_lock);
+	/*
+	 * ringnet_check_self() forgot every peer and stopped every ring when it
+	 * evicted us, the slot we now own included; join attaches the others.
+	 */
 	ringnet_join(r);
 	r->evicted = false;
 	r->rejoins++;
