@@ -1,0 +1,326 @@
+#!/usr/bin/env zx
+// What a hostile neighbour that plays only with its own rings and doorbells costs
+// two honest guests: iperf3 TCP g1 -> g2 over ring0 and the guests' softirq share,
+// without and with the hostile peer (build/native/kvmring_hostile, test/hostile/),
+// side by side in one run. Scenarios: bad-meta, no-consume and flip-gen in plain
+// mode, doorbell-flood in doorbell mode. Targets (issue 8): throughput keeps at
+// least 90% of the baseline, and a guest that ignores the peer spends under 5% of
+// its CPU in softirq.
+//
+// Fairness on a small host: under TCG every guest is a QEMU process eating host
+// CPU, so a neighbour that spins would slow g1 and g2 down whatever their driver
+// does. The hostile peer therefore runs in a CPU cgroup capped at --peer-cpu
+// percent of one host core (default 25), and every baseline runs beside a CPU
+// burner in the same cap: the only difference between the two runs is what the
+// neighbour writes. The CPU each really used is printed. Each scenario's
+// throughput is compared with the mean of a baseline before and one after it.
+//
+// Softirq is measured inside the guests from /proc/stat while no traffic flows
+// ("idle": the guest ignores the peer, which is what the target is about) and
+// during iperf3 (for information). Guests have one vCPU so that a share is a
+// share of the whole guest.
+//
+// Boots its own labs (KVMRING_LAB=benchhostile) and takes them down.
+// Prints a table and writes JSON under bench-results/.
+//
+//   npm run bench:hostile [-- --seconds 10 --peer-cpu 25 --only bad-meta,doorbell-flood]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { $, argv, chalk } from 'zx';
+
+import { labPaths } from '../lib/lab-config.mjs';
+
+const root = join(import.meta.dirname, '../..');
+$.cwd = root;
+$.verbose = false;
+process.env.KVMRING_LAB = process.env.KVMRING_LAB || 'benchhostile';
+
+const HOSTILE = join(root, 'build/native/kvmring_hostile');
+const SCENARIOS = { 'bad-meta': 'plain', 'no-consume': 'plain', 'flip-gen': 'plain', 'doorbell-flood': 'doorbell' };
+const TARGET_RATIO = 0.9;
+const TARGET_SOFTIRQ = 0.05;
+
+function usageError(msg) {
+  console.error(`bench:hostile: ${msg}`);
+  process.exit(2);
+}
+const seconds = Number(argv.seconds ?? 10);
+if (!(Number.isInteger(seconds) && seconds >= 3 && seconds <= 60)) usageError('--seconds must be an integer from 3 to 60');
+const peerCpu = Number(argv['peer-cpu'] ?? 25);
+if (!(Number.isInteger(peerCpu) && peerCpu >= 1 && peerCpu <= 100)) usageError('--peer-cpu must be a percentage from 1 to 100');
+const only = argv.only ? String(argv.only).split(',') : Object.keys(SCENARIOS);
+for (const s of only) if (!SCENARIOS[s]) usageError(`--only ${s}: no such scenario (have ${Object.keys(SCENARIOS).join(', ')})`);
+if (!existsSync(HOSTILE)) usageError(`${HOSTILE} is missing: run \`npm run build\``);
+
+const lab = (...args) => $`node scripts/lab.mjs ${args}`;
+const inGuest = async (g, ...cmd) => (await lab('exec', '--timeout', String(seconds * 3 + 90), g, '--', ...cmd)).stdout;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const GUESTS = ['g1', 'g2'];
+const RING0 = { g1: '198.51.100.1', g2: '198.51.100.2' };
+
+// ------------------------------------------------------------------ host CPU cap
+
+// A cgroup (v2, or v1's cpu controller) capping its members at peerCpu% of a core;
+// without one the peers run at nice 19 and the table says so.
+const CGROUP = (() => {
+  const name = `kvmring-bench-hostile-${process.pid}`;
+  for (const [base, write] of [
+    ['/sys/fs/cgroup', (d) => writeFileSync(join(d, 'cpu.max'), `${peerCpu * 1000} 100000`)],
+    ['/sys/fs/cgroup/unified', (d) => writeFileSync(join(d, 'cpu.max'), `${peerCpu * 1000} 100000`)],
+    ['/sys/fs/cgroup/cpu', (d) => {
+      writeFileSync(join(d, 'cpu.cfs_period_us'), '100000');
+      writeFileSync(join(d, 'cpu.cfs_quota_us'), String(peerCpu * 1000));
+    }],
+  ]) {
+    const dir = join(base, name);
+    try {
+      const v2 = existsSync(join(base, 'cgroup.controllers'));
+      if (v2 && !readFileSync(join(base, 'cgroup.subtree_control'), 'utf8').includes('cpu')) continue;
+      if (!v2 && !existsSync(join(base, 'cpu.cfs_quota_us'))) continue;
+      mkdirSync(dir);
+      write(dir);
+      return { dir, procs: join(dir, 'cgroup.procs'), describe: `cgroup capped at ${peerCpu}% of a core` };
+    } catch {
+      try { rmdirSync(dir); } catch { /* never made */ }
+    }
+  }
+  return null;
+})();
+
+/** Starts argv in the peers' CPU cap; { child, cpuSeconds() }. */
+function capped(cmd, args) {
+  const child = spawn(CGROUP ? cmd : 'nice', CGROUP ? args : ['-n', '19', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (CGROUP) writeFileSync(CGROUP.procs, String(child.pid));
+  const tick = 100; // USER_HZ
+  const cpuSeconds = () => {
+    try {
+      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / tick; // utime + stime
+    } catch {
+      return NaN;
+    }
+  };
+  return { child, cpuSeconds };
+}
+
+/** A CPU burner in the same cap as the hostile peer: the baseline's neighbour. */
+function burner() {
+  const b = capped('sh', ['-c', 'while :; do :; done']);
+  return { cpuSeconds: b.cpuSeconds, stop: () => b.child.kill('SIGKILL') };
+}
+
+/** kvmring_hostile SCENARIO in the cap; resolves `started` with its slot. */
+function hostile(scenario, args = []) {
+  const region = labPaths().region;
+  const h = capped(HOSTILE, ['--region', region, '--seconds', '3600', ...args, scenario]);
+  let stdout = '';
+  let stderr = '';
+  let onSlot;
+  const started = new Promise((resolve, reject) => {
+    onSlot = resolve;
+    h.child.on('close', (code) => reject(new Error(`kvmring_hostile ${scenario} exited ${code}: ${stderr}`)));
+  });
+  h.child.stdout.on('data', (b) => (stdout += b));
+  h.child.stderr.on('data', (b) => {
+    stderr += b;
+    const m = /kvmring_hostile: slot (\d+),/.exec(stderr);
+    if (m) onSlot(Number(m[1]));
+  });
+  const done = new Promise((resolve, reject) =>
+    h.child.on('close', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{')) reject(new Error(`kvmring_hostile ${scenario} exited ${code}: ${stderr}`));
+      else resolve(JSON.parse(last));
+    }),
+  );
+  started.catch(() => {});
+  return {
+    started,
+    cpuSeconds: h.cpuSeconds,
+    /** Ends it (SIGTERM: it leaves its slot) and returns its summary. */
+    async stop() {
+      h.child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ guest measurements
+
+function cpuLine(text) {
+  const f = text.split('\n').find((l) => l.startsWith('cpu ')).trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, irq, softirq };
+}
+
+/** /proc/stat of `guest` now, or the shares of irq and softirq since `then`. */
+async function procStat(guest) {
+  return cpuLine(await inGuest(guest, 'cat', '/proc/stat'));
+}
+function shares(a, b) {
+  const total = b.total - a.total;
+  return { softirq: (b.softirq - a.softirq) / total, irq: (b.irq - a.irq) / total };
+}
+
+/** Softirq and irq shares of both guests over `seconds` with no traffic. */
+async function idleShares() {
+  const script = `head -1 /proc/stat; sleep ${seconds}; head -1 /proc/stat`;
+  const outs = await Promise.all(GUESTS.map((g) => inGuest(g, 'sh', '-c', script)));
+  return Object.fromEntries(GUESTS.map((g, i) => {
+    const [a, b] = outs[i].trim().split('\n');
+    return [g, shares(cpuLine(a), cpuLine(b))];
+  }));
+}
+
+/** iperf3 TCP g1 -> g2 over ring0: Gbit/s, and both guests' shares while it ran. */
+async function iperf() {
+  const before = await Promise.all(GUESTS.map(procStat));
+  const out = JSON.parse(await inGuest('g1', 'iperf3', '-c', RING0.g2, '-t', String(seconds), '-J'));
+  const after = await Promise.all(GUESTS.map(procStat));
+  return {
+    gbps: out.end.sum_received.bits_per_second / 1e9,
+    shares: Object.fromEntries(GUESTS.map((g, i) => [g, shares(before[i], after[i])])),
+  };
+}
+
+async function baseline() {
+  const b = burner();
+  try {
+    const run = await iperf();
+    return { ...run, peerCpuSeconds: b.cpuSeconds() };
+  } finally {
+    b.stop();
+  }
+}
+
+/** The ring0 slot of guest `g` as the other guest sees the peer table. */
+async function slotOf(g) {
+  const other = g === 'g1' ? 'g2' : 'g1';
+  const table = await inGuest(other, 'cat', '/sys/class/net/ring0/ringnet/peers');
+  for (const line of table.trim().split('\n').slice(1)) {
+    const [, slot, state, , , , ipv4] = line.split(' ');
+    if (state !== 'free' && ipv4.split(',')[0] === RING0[g]) return Number(slot);
+  }
+  throw new Error(`${g} is in no slot of ${other}'s peer table:\n${table}`);
+}
+
+/** Prepares what a scenario needs once the hostile peer holds `slot`; returns a cleanup. */
+async function prepare(scenario, slot) {
+  if (scenario !== 'no-consume') return async () => {};
+  // g1 sends to the peer until its ring is full: from then on g1's queue to it
+  // stays stopped and g1 must not spin on it. The sink never answers ARP.
+  const mac = `02:68:6f:73:74:${slot.toString(16).padStart(2, '0')}`;
+  const sink = `198.51.100.${200 + slot}`;
+  await inGuest('g1', 'ip', 'neigh', 'replace', sink, 'lladdr', mac, 'dev', 'ring0', 'nud', 'permanent');
+  await inGuest('g1', 'node', '-e', `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(60000);
+    setTimeout(() => process.exit(0), 6000); (function f() { s.send(b, 9, '${sink}', () => setImmediate(f)); })();`);
+  const stats = await inGuest('g1', 'ethtool', '-S', 'ring0');
+  const used = Number(new RegExp(`r0_peer${slot}_ring_tx_used_bytes: (\\d+)`).exec(stats)?.[1] ?? 0);
+  if (used < 1 << 20) throw new Error(`g1's ring to the non-consuming peer holds only ${used} bytes: it never filled`);
+  return async () => inGuest('g1', 'ip', 'neigh', 'del', sink, 'dev', 'ring0');
+}
+
+/** Every ring resets/bad_index counter of both guests must still be 0 after baselines. */
+async function ringsClean(when) {
+  for (const g of GUESTS) {
+    const bad = (await inGuest(g, 'ethtool', '-S', 'ring0'))
+      .split('\n').filter((l) => /_ring_(tx|rx)_(resets|bad_index): [1-9]/.test(l));
+    if (bad.length) throw new Error(`${g} counted ring errors ${when} with no hostile peer:\n${bad.join('\n')}`);
+  }
+}
+
+async function measure(scenario) {
+  console.log(`bench:hostile: ${scenario}: baseline, idle with the peer, iperf3 with the peer, baseline`);
+  const base1 = await baseline();
+  const idleBase = await idleShares();
+  const args = scenario === 'doorbell-flood' ? ['--victim', String(await slotOf('g2')), '--doorbell', join(`/run/kvmring/host/${labPaths().name}`, 'doorbell.sock')] : [];
+  const h = hostile(scenario, args);
+  let summary;
+  let run;
+  let idle;
+  let peerCpuSeconds;
+  try {
+    const slot = await Promise.race([h.started, sleep(30_000).then(() => { throw new Error(`${scenario}: no slot after 30 s`); })]);
+    const cleanup = await prepare(scenario, slot);
+    idle = await idleShares();
+    run = await iperf();
+    peerCpuSeconds = h.cpuSeconds();
+    await cleanup();
+  } finally {
+    summary = await h.stop().catch((err) => ({ error: err.message }));
+  }
+  await sleep(2000);
+  const base2 = await baseline();
+  await ringsClean(`in the baselines around ${scenario}`);
+  const baseGbps = (base1.gbps + base2.gbps) / 2;
+  return {
+    scenario,
+    baseline: [base1, base2],
+    baselineGbps: baseGbps,
+    hostileGbps: run.gbps,
+    ratio: run.gbps / baseGbps,
+    idleBaseline: idleBase,
+    idleHostile: idle,
+    iperfHostile: run.shares,
+    peerCpuSeconds: { burner: (base1.peerCpuSeconds + base2.peerCpuSeconds) / 2, hostile: peerCpuSeconds },
+    summary,
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+const results = { seconds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [] };
+let failed = false;
+try {
+  for (const mode of ['plain', 'doorbell']) {
+    const todo = only.filter((s) => SCENARIOS[s] === mode);
+    if (!todo.length) continue;
+    console.log(`bench:hostile: booting two guests (${mode} mode, a spare slot for the hostile peer)...`);
+    await lab('up', '--guests', '2', '--slots', '3', ...(mode === 'doorbell' ? ['--doorbell'] : []));
+    try {
+      await inGuest('g2', 'iperf3', '-s', '-D');
+      await ringsClean('after boot');
+      for (const s of todo) results.scenarios.push({ mode, ...(await measure(s)) });
+    } finally {
+      await lab('down').catch(() => {});
+    }
+  }
+} catch (err) {
+  failed = true;
+  console.error(chalk.red(`bench:hostile failed: ${err.stderr || err.message}`));
+} finally {
+  if (CGROUP) try { rmdirSync(CGROUP.dir); } catch { /* a member still exiting */ }
+}
+if (failed) process.exit(1);
+
+const pct = (x) => `${(x * 100).toFixed(1)}%`;
+const worst = (per, key) => Math.max(...GUESTS.map((g) => per[g][key]));
+const rows = [['scenario', 'mode', 'iperf3 base', 'with peer', 'ratio', 'softirq idle base', 'softirq idle peer', 'irq idle peer', 'softirq iperf3 peer', 'peer CPU s (burner/hostile)', 'targets']];
+for (const r of results.scenarios) {
+  const softirq = worst(r.idleHostile, 'softirq');
+  const ok = r.ratio >= TARGET_RATIO && softirq < TARGET_SOFTIRQ;
+  rows.push([
+    r.scenario,
+    r.mode,
+    `${r.baselineGbps.toFixed(2)} Gbit/s`,
+    `${r.hostileGbps.toFixed(2)} Gbit/s`,
+    r.ratio.toFixed(2),
+    pct(worst(r.idleBaseline, 'softirq')),
+    pct(softirq),
+    pct(worst(r.idleHostile, 'irq')),
+    pct(worst(r.iperfHostile, 'softirq')),
+    `${r.peerCpuSeconds.burner.toFixed(1)} / ${r.peerCpuSeconds.hostile.toFixed(1)}`,
+    ok ? 'met' : chalk.red('MISSED'),
+  ]);
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].replace(/\x1b\[[0-9;]*m/g, '').length)));
+console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
+for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
+console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
+for (const r of results.scenarios) console.log(`  ${r.scenario}: the peer's summary ${JSON.stringify(r.summary)}`);
+
+mkdirSync(join(root, 'bench-results'), { recursive: true });
+const file = join(root, 'bench-results', `hostile-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(results, null, 2));
+console.log(`wrote ${file}`);
