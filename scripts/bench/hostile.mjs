@@ -12,8 +12,9 @@
 // does. The hostile peer therefore runs in a CPU cgroup capped at --peer-cpu
 // percent of one host core (default 25), and every baseline runs beside a CPU
 // burner in the same cap: the only difference between the two runs is what the
-// neighbour writes. The CPU each really used is printed. Each scenario's
-// throughput is compared with the mean of a baseline before and one after it.
+// neighbour writes. The CPU each really used is printed. Each scenario's runs
+// with the peer alternate with baselines (--rounds of each, and a last baseline);
+// the ratio is the mean with the peer over the mean of the baselines.
 //
 // Softirq is measured inside the guests from /proc/stat while no traffic flows
 // ("idle": the guest ignores the peer, which is what the target is about) and
@@ -23,7 +24,7 @@
 // Boots its own labs (KVMRING_LAB=benchhostile) and takes them down.
 // Prints a table and writes JSON under bench-results/.
 //
-//   npm run bench:hostile [-- --seconds 10 --peer-cpu 25 --only bad-meta,doorbell-flood]
+//   npm run bench:hostile [-- --seconds 10 --rounds 2 --peer-cpu 25 --only bad-meta,doorbell-flood]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +50,8 @@ const seconds = Number(argv.seconds ?? 10);
 if (!(Number.isInteger(seconds) && seconds >= 3 && seconds <= 60)) usageError('--seconds must be an integer from 3 to 60');
 const peerCpu = Number(argv['peer-cpu'] ?? 25);
 if (!(Number.isInteger(peerCpu) && peerCpu >= 1 && peerCpu <= 100)) usageError('--peer-cpu must be a percentage from 1 to 100');
+const rounds = Number(argv.rounds ?? 2);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)) usageError('--rounds must be an integer from 1 to 10');
 const only = argv.only ? String(argv.only).split(',') : Object.keys(SCENARIOS);
 for (const s of only) if (!SCENARIOS[s]) usageError(`--only ${s}: no such scenario (have ${Object.keys(SCENARIOS).join(', ')})`);
 if (!existsSync(HOSTILE)) usageError(`${HOSTILE} is missing: run \`npm run build\``);
@@ -230,47 +233,62 @@ async function ringsClean(when) {
   }
 }
 
-async function measure(scenario) {
-  console.log(`bench:hostile: ${scenario}: baseline, idle with the peer, iperf3 with the peer, baseline`);
-  const base1 = await baseline();
-  const idleBase = await idleShares();
-  const args = scenario === 'doorbell-flood' ? ['--victim', String(await slotOf('g2')), '--doorbell', join(`/run/kvmring/host/${labPaths().name}`, 'doorbell.sock')] : [];
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** One run of iperf3 with the hostile peer playing `scenario`; idle shares first if asked. */
+async function withPeer(scenario, measureIdle) {
+  const args = scenario === 'doorbell-flood'
+    ? ['--victim', String(await slotOf('g2')), '--doorbell', join(`/run/kvmring/host/${labPaths().name}`, 'doorbell.sock')]
+    : [];
   const h = hostile(scenario, args);
-  let summary;
-  let run;
-  let idle;
-  let peerCpuSeconds;
   try {
     const slot = await Promise.race([h.started, sleep(30_000).then(() => { throw new Error(`${scenario}: no slot after 30 s`); })]);
     const cleanup = await prepare(scenario, slot);
-    idle = await idleShares();
-    run = await iperf();
-    peerCpuSeconds = h.cpuSeconds();
+    const idle = measureIdle ? await idleShares() : undefined;
+    const cpu0 = h.cpuSeconds();
+    const run = await iperf();
+    const peerCpuSeconds = h.cpuSeconds() - cpu0;
     await cleanup();
+    return { ...run, idle, peerCpuSeconds, summary: await h.stop() };
   } finally {
-    summary = await h.stop().catch((err) => ({ error: err.message }));
+    await h.stop().catch(() => undefined);
   }
-  await sleep(2000);
-  const base2 = await baseline();
+}
+
+// Baselines and runs with the peer alternate, B H B H ... B, so that a host that
+// gets busier or quieter during the run moves both sides alike.
+async function measure(scenario) {
+  console.log(`bench:hostile: ${scenario}: ${rounds} rounds of baseline and iperf3 with the peer, then a baseline`);
+  const bases = [await baseline()];
+  const idleBase = await idleShares();
+  const runs = [];
+  for (let i = 0; i < rounds; i++) {
+    runs.push(await withPeer(scenario, i === 0));
+    await sleep(2000);
+    bases.push(await baseline());
+  }
   await ringsClean(`in the baselines around ${scenario}`);
-  const baseGbps = (base1.gbps + base2.gbps) / 2;
+  const baseGbps = mean(bases.map((b) => b.gbps));
+  const hostileGbps = mean(runs.map((r) => r.gbps));
   return {
     scenario,
-    baseline: [base1, base2],
+    baselines: bases,
+    runs,
     baselineGbps: baseGbps,
-    hostileGbps: run.gbps,
-    ratio: run.gbps / baseGbps,
+    hostileGbps,
+    ratio: hostileGbps / baseGbps,
     idleBaseline: idleBase,
-    idleHostile: idle,
-    iperfHostile: run.shares,
-    peerCpuSeconds: { burner: (base1.peerCpuSeconds + base2.peerCpuSeconds) / 2, hostile: peerCpuSeconds },
-    summary,
+    idleHostile: runs[0].idle,
+    iperfBaseline: bases[0].shares,
+    iperfHostile: runs[0].shares,
+    peerCpuSeconds: { burner: mean(bases.map((b) => b.peerCpuSeconds)), hostile: mean(runs.map((r) => r.peerCpuSeconds)) },
+    summary: runs[0].summary,
   };
 }
 
 // ------------------------------------------------------------------ main
 
-const results = { seconds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [] };
+const results = { seconds, rounds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [] };
 let failed = false;
 try {
   for (const mode of ['plain', 'doorbell']) {
@@ -296,7 +314,7 @@ if (failed) process.exit(1);
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const worst = (per, key) => Math.max(...GUESTS.map((g) => per[g][key]));
-const rows = [['scenario', 'mode', 'iperf3 base', 'with peer', 'ratio', 'softirq idle base', 'softirq idle peer', 'irq idle peer', 'softirq iperf3 peer', 'peer CPU s (burner/hostile)', 'targets']];
+const rows = [['scenario', 'mode', 'iperf3 base', 'with peer', 'ratio', 'softirq idle base', 'softirq idle peer', 'irq idle peer', 'softirq iperf3 base/peer', 'peer CPU s (burner/hostile)', 'targets']];
 for (const r of results.scenarios) {
   const softirq = worst(r.idleHostile, 'softirq');
   const ok = r.ratio >= TARGET_RATIO && softirq < TARGET_SOFTIRQ;
@@ -309,13 +327,13 @@ for (const r of results.scenarios) {
     pct(worst(r.idleBaseline, 'softirq')),
     pct(softirq),
     pct(worst(r.idleHostile, 'irq')),
-    pct(worst(r.iperfHostile, 'softirq')),
+    `${pct(worst(r.iperfBaseline, 'softirq'))} / ${pct(worst(r.iperfHostile, 'softirq'))}`,
     `${r.peerCpuSeconds.burner.toFixed(1)} / ${r.peerCpuSeconds.hostile.toFixed(1)}`,
     ok ? 'met' : chalk.red('MISSED'),
   ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].replace(/\x1b\[[0-9;]*m/g, '').length)));
-console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
+console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
 for (const r of results.scenarios) console.log(`  ${r.scenario}: the peer's summary ${JSON.stringify(r.summary)}`);
