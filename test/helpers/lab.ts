@@ -6,13 +6,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
+import { DEBUG_KERNEL, SLOWDOWN } from './time.js';
+
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const LAB_SCRIPT = `${REPO}/scripts/lab.mjs`;
 export const TEST_LAB = process.env.KVMRING_TEST_LAB ?? 'test';
-/** The debug tier's labs boot the debug kernel (KASAN, lockdep): everything takes longer. */
-export const DEBUG_KERNEL = process.env.KVMRING_LAB_KERNEL === 'debug';
-/** Multiply a lab test's time limits by this. */
-export const SLOWDOWN = DEBUG_KERNEL ? 4 : 1;
 
 export interface RunResult {
   code: number;
@@ -53,16 +51,6 @@ export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-/** Polls `check` every `everyMs` until it returns true; fails naming `what` after `ms`. */
-export async function eventually(ms: number, what: string, check: () => Promise<boolean>, everyMs = 250): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
 /**

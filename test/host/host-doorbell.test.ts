@@ -10,6 +10,7 @@ import type { RegionStatus } from '../../src/host/status.js';
 import { CONSTANTS as C, offsetOf } from '../../src/ring/layout.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
+import { sleep } from '../helpers/time.js';
 
 /**
  * Two ivshmem clients, as QEMU would be, in Python (socket.recv_fds): prints every
@@ -75,7 +76,6 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
   const stateDir = () => join(runDir, name);
   const state = () => JSON.parse(readFileSync(join(stateDir(), 'state.json'), 'utf8')) as HostState;
   const socket = () => join(stateDir(), 'doorbell.sock');
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const alive = (pid: number) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
   const eventfds = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {

@@ -18,10 +18,10 @@ import { REPO } from '../helpers/lab.js';
 import { runCli } from '../helpers/run-cli.js';
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
+import { sleep } from '../helpers/time.js';
 import { ensureBpffs, Netns } from './netns.js';
 
 const PYTHON = '/usr/bin/python3';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sampleKey(name: string, labels: Record<string, string>): string {
   const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);

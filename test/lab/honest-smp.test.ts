@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
 const XFER_BYTES = 64_000_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ring0 with 2 vCPUs per guest (2 guests)', function () {
   this.timeout(300_000);

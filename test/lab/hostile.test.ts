@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 
-import { type ExecResult, type Lab, REPO, SLOWDOWN, eventually, labFixture } from '../helpers/lab.js';
+import { type ExecResult, type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const HOSTILE = `${REPO}/build/native/kvmring_hostile`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The JSON line kvmring_hostile ends with. */
 interface Summary {

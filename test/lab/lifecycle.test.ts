@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { runLab } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { sleep } from '../helpers/time.js';
 
 const NAME = 'lifecycle';
 const lab = (args: string[]) => runLab(args, { labName: NAME });
@@ -61,7 +62,7 @@ describe('lab lifecycle', function () {
     // Crash: the supervisor dies without a word, its QEMU lives on as an orphan.
     const state = JSON.parse(readFileSync(`/run/kvmring/${NAME}/state.json`, 'utf8')) as { supervisorPid: number };
     process.kill(state.supervisorPid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const up = await lab(['up', '--guests', '1']);
     assert.equal(up.code, 0, up.stderr.toString());
     assert.match(up.stdout.toString(), /cleaned up the leftovers of an earlier run/);

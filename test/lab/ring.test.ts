@@ -7,11 +7,11 @@ import { openSync, closeSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 import { CONSTANTS } from '../../src/ring/layout.js';
-import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { eventually, sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Bytes an iperf3 TCP run moved; retries while the server is still busy with an earlier client. */
 async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Promise<number> {

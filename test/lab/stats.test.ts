@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
-import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
+import { eventually, sleep } from '../helpers/time.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const sampleKey = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;

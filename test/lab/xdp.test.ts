@@ -21,17 +21,17 @@ import { join } from 'node:path';
 
 import { formatIp, formatMac, type IpFamily } from '../../src/xdp/cidr.js';
 import { XDP_STATS, TC_STATS } from '../../src/xdp/codecs.js';
-import { type Lab, REPO, eventually as pollUntil, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { eventually as pollUntil, sleep } from '../helpers/time.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
 const PINS = '/sys/fs/bpf/ringctl/eth1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
 /** Polls every 300 ms: the checks here run ringctl or bpftool in a guest. */
-const eventually = (ms: number, what: string, check: () => Promise<boolean>) => pollUntil(ms, what, check, 300);
+const eventually = (ms: number, what: string, check: () => Promise<boolean>) => pollUntil(ms, what, check, { every: 300 });
 
 interface BpftoolEntry<K, V> {
   formatted: { key: K; value?: V; values?: { cpu: number; value: V }[] };
