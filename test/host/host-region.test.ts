@@ -169,6 +169,7 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
       );
       assert.deepEqual([g2.state, g2.generation, g2.heartbeat, g2.liveness, g2.staleSeconds], ['claimed', 1, '5', 'stale', 0]);
 
+      // Fixed: the point is that more than a second passes with slot 2's heartbeat still.
       await sleep(1100);
       const text = await cli('host', 'status', '--name', name);
       assert.equal(text.code, 0);
