@@ -167,6 +167,17 @@ export class Lab {
       .map(([, slot, state, , mac, , ipv4]) => ({ slot: Number(slot), state, mac, ipv4 }));
   }
 
+  /** Whether a socket in guest listens on TCP `port`, any address (/proc/net/tcp and tcp6). */
+  async listening(guest: string, port: number): Promise<boolean> {
+    const hex = port.toString(16).toUpperCase().padStart(4, '0');
+    const out = await this.sh(guest, 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true');
+    // sl local_address rem_address st ...: LISTEN is st 0A.
+    return out.split('\n').some((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1]?.endsWith(`:${hex}`) && f[3] === '0A';
+    });
+  }
+
   async lab(args: string[], timeoutMs = 240_000): Promise<RunResult> {
     return runLab(args, { labName: this.name, timeoutMs });
   }

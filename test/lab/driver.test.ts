@@ -58,6 +58,7 @@ describe('ringnet under races (3 guests)', function () {
     const rate = async (ms: number) => {
       const a = await polls();
       const t = Date.now();
+      // Fixed: the window the polls are counted over.
       await sleep(ms);
       return ((await polls()) - a) / ((Date.now() - t) / 1000);
     };
