@@ -9,7 +9,7 @@ import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
-const XDP_OBJ = `${REPO}/build/bpf/xdp_verdict.bpf.o`;
+const XDP_OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
 const XDP_PIN = '/sys/fs/bpf/driver_test';
 
 /** Sum of the counters in /proc/net/snmp named `proto:field` (e.g. Tcp:InCsumErrors). */
