@@ -11,17 +11,28 @@ const root = join(import.meta.dirname, '..');
 $.cwd = root;
 $.verbose = false;
 
+/**
+ * The programs of test/fixtures/bpf/ that the build compiles, for the tests to load.
+ * Not xdp_ring_reject.bpf.c: the tests that need it compile it themselves.
+ */
+const TEST_BPF = ['xdp_verdict.bpf.c'];
+
 const steps = {
   async ts() {
     await $`node_modules/.bin/tsc -p .`;
   },
 
   async bpf() {
-    const out = join(root, 'build/bpf');
-    mkdirSync(out, { recursive: true });
-    for (const f of readdirSync(join(root, 'bpf')).filter((f) => f.endsWith('.bpf.c'))) {
-      const obj = join(out, f.replace(/\.c$/, '.o'));
-      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I kmod -I /usr/include/x86_64-linux-gnu -c bpf/${f} -o ${obj}`;
+    // ringctl's programs (bpf/) into build/bpf/; the ones only tests load
+    // (test/fixtures/bpf/) into build/test/bpf/.
+    const sources = [
+      ...readdirSync(join(root, 'bpf')).filter((f) => f.endsWith('.bpf.c')).map((f) => ['bpf', f, 'build/bpf']),
+      ...TEST_BPF.map((f) => ['test/fixtures/bpf', f, 'build/test/bpf']),
+    ];
+    for (const [dir, f, outDir] of sources) {
+      mkdirSync(join(root, outDir), { recursive: true });
+      const obj = join(root, outDir, f.replace(/\.c$/, '.o'));
+      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I kmod -I /usr/include/x86_64-linux-gnu -c ${dir}/${f} -o ${obj}`;
     }
   },
 

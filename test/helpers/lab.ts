@@ -6,13 +6,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
+import { DEBUG_KERNEL, SLOWDOWN } from './time.js';
+
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const LAB_SCRIPT = `${REPO}/scripts/lab.mjs`;
 export const TEST_LAB = process.env.KVMRING_TEST_LAB ?? 'test';
-/** The debug tier's labs boot the debug kernel (KASAN, lockdep): everything takes longer. */
-export const DEBUG_KERNEL = process.env.KVMRING_LAB_KERNEL === 'debug';
-/** Multiply a lab test's time limits by this. */
-export const SLOWDOWN = DEBUG_KERNEL ? 4 : 1;
 
 export interface RunResult {
   code: number;
@@ -53,16 +51,6 @@ export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-/** Polls `check` every `everyMs` until it returns true; fails naming `what` after `ms`. */
-export async function eventually(ms: number, what: string, check: () => Promise<boolean>, everyMs = 250): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
 /**
@@ -177,6 +165,17 @@ export class Lab {
       .slice(1)
       .map((l) => l.split(' '))
       .map(([, slot, state, , mac, , ipv4]) => ({ slot: Number(slot), state, mac, ipv4 }));
+  }
+
+  /** Whether a socket in guest listens on TCP `port`, any address (/proc/net/tcp and tcp6). */
+  async listening(guest: string, port: number): Promise<boolean> {
+    const hex = port.toString(16).toUpperCase().padStart(4, '0');
+    const out = await this.sh(guest, 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true');
+    // sl local_address rem_address st ...: LISTEN is st 0A.
+    return out.split('\n').some((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1]?.endsWith(`:${hex}`) && f[3] === '0A';
+    });
   }
 
   async lab(args: string[], timeoutMs = 240_000): Promise<RunResult> {

@@ -10,6 +10,8 @@ import type { RegionStatus } from '../../src/host/status.js';
 import { CONSTANTS as C, offsetOf } from '../../src/ring/layout.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
+import { alive } from '../helpers/process.js';
+import { eventually } from '../helpers/time.js';
 
 /**
  * Two ivshmem clients, as QEMU would be, in Python (socket.recv_fds): prints every
@@ -75,8 +77,6 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
   const stateDir = () => join(runDir, name);
   const state = () => JSON.parse(readFileSync(join(stateDir(), 'state.json'), 'utf8')) as HostState;
   const socket = () => join(stateDir(), 'doorbell.sock');
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const alive = (pid: number) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
   const eventfds = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {
       return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[eventfd]';
@@ -93,14 +93,10 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     }
   }
 
-  async function waitFor<T>(what: string, fn: () => Promise<T> | T, ok: (v: T) => boolean): Promise<T> {
-    let v = await fn();
-    for (let i = 0; i < 100 && !ok(v); i++) {
-      await sleep(50);
-      v = await fn();
-    }
-    assert.ok(ok(v), `${what}: still ${JSON.stringify(v)}`);
-    return v;
+  /** Waits up to 5 s for ok(fn()). */
+  async function waitFor<T>(what: string, fn: () => Promise<T> | T, ok: (v: T) => boolean): Promise<void> {
+    let v: T | undefined;
+    await eventually(5_000, what, async () => ok((v = await fn())), { every: 50, detail: () => `still ${JSON.stringify(v)}` });
   }
 
   async function up(...extra: string[]): Promise<number> {

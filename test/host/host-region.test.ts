@@ -14,6 +14,7 @@ import { CONSTANTS as C, LAYOUT, offsetOf } from '../../src/ring/layout.js';
 import { readGeometry } from '../../src/ring/region.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
+import { sleep } from '../helpers/time.js';
 
 const M = 2 ** 20;
 type PeerField = keyof typeof LAYOUT.kvmring_peer.members;
@@ -168,7 +169,8 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
       );
       assert.deepEqual([g2.state, g2.generation, g2.heartbeat, g2.liveness, g2.staleSeconds], ['claimed', 1, '5', 'stale', 0]);
 
-      await new Promise((res) => setTimeout(res, 1100));
+      // Fixed: the point is that more than a second passes with slot 2's heartbeat still.
+      await sleep(1100);
       const text = await cli('host', 'status', '--name', name);
       assert.equal(text.code, 0);
       assert.match(text.stdout, /^1 +up +3 +02:00:00:00:00:02 +65000 +\d+ +alive +198\.51\.100\.2,2001:db8:2::2$/m);

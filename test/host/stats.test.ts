@@ -18,10 +18,10 @@ import { REPO } from '../helpers/lab.js';
 import { runCli } from '../helpers/run-cli.js';
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
+import { eventually } from '../helpers/time.js';
 import { ensureBpffs, Netns } from './netns.js';
 
 const PYTHON = '/usr/bin/python3';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sampleKey(name: string, labels: Record<string, string>): string {
   const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -94,12 +94,17 @@ describe('ringctl serve and stats on veths in a namespace, with xdp_ring attache
     );
     server.stdout!.on('data', (b: Buffer) => (serverLog += b.toString()));
     server.stderr!.on('data', (b: Buffer) => (serverLog += b.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!/Prometheus metrics on (\S+)/.test(serverLog)) {
-      assert.ok(Date.now() < deadline && server.exitCode === null, `ringctl serve did not come up:\n${serverLog}`);
-      await sleep(100);
-    }
-    metricsUrl = /Prometheus metrics on (\S+)/.exec(serverLog)![1];
+    const up = await eventually(
+      20_000,
+      'ringctl serve coming up',
+      () => {
+        const m = /Prometheus metrics on (\S+)/.exec(serverLog);
+        if (!m) assert.equal(server!.exitCode, null, `ringctl serve exited before it came up:\n${serverLog}`);
+        return m;
+      },
+      { every: 100, detail: () => serverLog },
+    );
+    metricsUrl = up[1];
   });
 
   after(async () => {

@@ -5,11 +5,11 @@
 // never reset and clean kernel logs.
 import assert from 'node:assert/strict';
 
-import { type Lab, REPO, SLOWDOWN, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const XDP_OBJ = `${REPO}/build/bpf/xdp_verdict.bpf.o`;
+const XDP_OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
 const XDP_PIN = '/sys/fs/bpf/driver_test';
 
 /** Sum of the counters in /proc/net/snmp named `proto:field` (e.g. Tcp:InCsumErrors). */
@@ -33,7 +33,7 @@ async function pingWorks(lab: Lab, from: string, to: number): Promise<void> {
   await eventually(30_000, `ping g${from.slice(1)} -> 198.51.100.${to}`, async () => {
     const r = await lab.exec(from, ['ping', '-c', '2', '-i', '0.3', '-W', '2', `198.51.100.${to}`]);
     return r.code === 0;
-  }, 500);
+  }, { every: 500 });
 }
 
 describe('ringnet under races (3 guests)', function () {
@@ -58,6 +58,7 @@ describe('ringnet under races (3 guests)', function () {
     const rate = async (ms: number) => {
       const a = await polls();
       const t = Date.now();
+      // Fixed: the window the polls are counted over.
       await sleep(ms);
       return ((await polls()) - a) / ((Date.now() - t) / 1000);
     };

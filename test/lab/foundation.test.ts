@@ -5,6 +5,7 @@ import { randomBytes, createHash } from 'node:crypto';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually } from '../helpers/time.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -97,7 +98,7 @@ describe('lab (3 guests)', function () {
     it('carries an iperf3 TCP run between two guests', async function () {
       this.timeout(120_000);
       await lab.sh('g2', 'iperf3 -s -1 -D -B 192.0.2.2');
-      await new Promise((r) => setTimeout(r, 1000));
+      await eventually(60_000 * SLOWDOWN, "g2's iperf3 server listening", () => lab.listening('g2', 5201));
       const out = await lab.sh('g1', 'iperf3 -c 192.0.2.2 -t 3 -J');
       const result = JSON.parse(out) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
       assert.ok(result.end.sum_received.bytes > 1_000_000, `only ${result.end.sum_received.bytes} bytes arrived`);

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
 const XFER_BYTES = 64_000_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ring0 with 2 vCPUs per guest (2 guests)', function () {
   this.timeout(300_000);
@@ -30,15 +30,16 @@ describe('ring0 with 2 vCPUs per guest (2 guests)', function () {
 
   it('carries iperf3 -P 4, a broadcast flood and a transfer at once, with the host stopping and continuing g2', async () => {
     const recv = lab.exec('g2', ['node', XFER, 'recv', '5001'], { timeoutMs: 240_000 });
-    await sleep(2500);
+    await eventually(60_000 * SLOWDOWN, "g2's receiver listening on port 5001", () => lab.listening('g2', 5001));
     const iperf = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-P', '4', '-t', '15', '-J'], { timeoutMs: 180_000 });
     const flood = lab.exec('g1', ['ping', '-b', '-f', '-q', '-s', '1000', '-w', '15', '198.51.100.255'], { timeoutMs: 120_000 });
     const sent = lab.exec('g1', ['node', XFER, 'send', '198.51.100.2', '5001', String(XFER_BYTES)], { timeoutMs: 240_000 });
 
+    // Fixed: all three run a while before the host stops g2 under them.
     await sleep(4000);
     await lab.qmp('g2', 'stop');
     const paused = await lab.lab(['qmp', 'g2', 'query-status']);
-    // Longer than the peers' 2 s timeout: g1 marks g2 dead, then alive again.
+    // Fixed, longer than the peers' 2 s timeout: g1 marks g2 dead, then alive again.
     await sleep(3000);
     await lab.qmp('g2', 'cont');
     assert.match(paused.stdout.toString(), /"status":"paused"/, 'QMP stop did not pause g2');

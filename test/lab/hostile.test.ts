@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 
-import { type ExecResult, type Lab, REPO, SLOWDOWN, eventually, labFixture } from '../helpers/lab.js';
+import { type ExecResult, type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const HOSTILE = `${REPO}/build/native/kvmring_hostile`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The JSON line kvmring_hostile ends with. */
 interface Summary {
@@ -214,10 +214,12 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
       await lab.sh('g2', RING_UP, { timeoutMs: 60_000 });
       const g2mac = (await lab.sh('g2', 'cat /sys/class/net/ring0/address')).trim();
       // The thief publishes g2's MAC once g2 has been up with it for a second (so
-      // g1 knows g2 by then), and g1's peer work has a few beats to see the claim,
-      // before any traffic starts.
+      // g1 knows g2 by then), and g1's peer work sees the claim (the thief's slot
+      // shows g2's MAC, refused or not), before any traffic starts.
       await eventually(15_000, "the thief publishing g2's MAC", async () => h.log().includes(`MAC ${g2mac},`));
-      await sleep(1000);
+      await eventually(20_000 * SLOWDOWN, "g1 seeing the thief claim g2's MAC", async () =>
+        (await lab.ringPeers('g1')).some((p) => p.slot === free[0] && p.state !== 'free' && p.mac === g2mac),
+      );
       const ping = await lab.exec('g1', ['ping', '-c', '20', '-i', '0.2', '-W', '5', '198.51.100.2'], { timeoutMs: 90_000 });
       h.stop();
       const s = await h.done;
@@ -244,6 +246,7 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
 
   it('scribble: after 10 s of random bytes over the whole region, g1 and g2 talk again within seconds', async () => {
     const load = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-t', '14'], { timeoutMs: 120_000 });
+    // Fixed: the load is under way when the scribbling starts.
     await sleep(2000);
     const s = await hostile(lab, 'scribble', 10).done;
     await load; // it may or may not survive the scribbling: it must not hang

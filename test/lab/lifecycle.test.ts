@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
 import { runLab } from '../helpers/lab.js';
+import { alive } from '../helpers/process.js';
 import { requireTier } from '../helpers/tier.js';
+import { eventually } from '../helpers/time.js';
 
 const NAME = 'lifecycle';
 const lab = (args: string[]) => runLab(args, { labName: NAME });
@@ -61,7 +63,7 @@ describe('lab lifecycle', function () {
     // Crash: the supervisor dies without a word, its QEMU lives on as an orphan.
     const state = JSON.parse(readFileSync(`/run/kvmring/${NAME}/state.json`, 'utf8')) as { supervisorPid: number };
     process.kill(state.supervisorPid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(10_000, 'the killed supervisor gone', () => !alive(state.supervisorPid), { every: 50 });
     const up = await lab(['up', '--guests', '1']);
     assert.equal(up.code, 0, up.stderr.toString());
     assert.match(up.stdout.toString(), /cleaned up the leftovers of an earlier run/);

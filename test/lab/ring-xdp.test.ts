@@ -1,11 +1,11 @@
-// Native XDP on ring0: each verdict of bpf/xdp_verdict.bpf.c attached to g2's ring0
-// in turn, with g1 sending to it over the ring.
+// Native XDP on ring0: each verdict of test/fixtures/bpf/xdp_verdict.bpf.c attached
+// to g2's ring0 in turn, with g1 sending to it over the ring.
 import assert from 'node:assert/strict';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
-const OBJ = `${REPO}/build/bpf/xdp_verdict.bpf.o`;
+const OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
 const PIN = '/sys/fs/bpf/xdp_verdict';
 
 describe('ring0 native XDP (3 guests)', function () {

@@ -7,11 +7,11 @@ import { openSync, closeSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 import { CONSTANTS } from '../../src/ring/layout.js';
-import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Bytes an iperf3 TCP run moved; retries while the server is still busy with an earlier client. */
 async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Promise<number> {
@@ -21,6 +21,7 @@ async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Pr
     const out = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bytes: number } } };
     if (r.code === 0 && out.end?.sum_received) return out.end.sum_received.bytes;
     last = out.error ?? r.stderr;
+    // Fixed: a pause between attempts, for the server to finish with the earlier client.
     await sleep(2000);
   }
   return assert.fail(`iperf3 ${from} -> ${to} failed: ${last}`);
@@ -94,7 +95,7 @@ for (const mode of ['plain', 'doorbell'] as const) {
 
     it('delivers 200 MB intact (same sha256 on both ends)', async () => {
       const recv = lab.exec('g3', ['node', XFER, 'recv', '5001'], { timeoutMs: 240_000 });
-      await sleep(2500);
+      await eventually(60_000 * SLOWDOWN, "g3's receiver listening on port 5001", () => lab.listening('g3', 5001));
       const sent = await lab.exec('g1', ['node', XFER, 'send', '198.51.100.3', '5001', String(200_000_000)], {
         timeoutMs: 240_000,
       });
@@ -146,6 +147,7 @@ for (const mode of ['plain', 'doorbell'] as const) {
       const iperf = lab.exec('g3', ['iperf3', '-c', '198.51.100.2', '-t', '20'], { timeoutMs: 90_000 });
       for (let i = 0; i < 3; i++) {
         await lab.sh('g2', `rmmod ringnet && ${REPO}/scripts/guest/ring-up.sh`, { timeoutMs: 60_000 });
+        // Fixed: traffic runs over the reloaded driver a while before the next reload.
         await sleep(1500);
       }
       const p = await ping;
@@ -158,6 +160,7 @@ for (const mode of ['plain', 'doorbell'] as const) {
 
     it('marks a guest whose QEMU was killed dead, keeps the others talking, and takes it back after a reboot', async () => {
       const survivors = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-t', '12', '-J'], { timeoutMs: 120_000 });
+      // Fixed: the survivors' transfer is under way when g3 dies.
       await sleep(3000);
       assert.equal((await lab.lab(['kill', 'g3'])).code, 0);
       for (const g of ['g1', 'g2']) {
@@ -192,12 +195,14 @@ for (const mode of ['plain', 'doorbell'] as const) {
       const ringsOff = CONSTANTS.KVMRING_RINGS_OFF;
       const region = `/dev/shm/kvmring-${lab.name}`;
       const traffic = lab.sh('g1', 'iperf3 -c 198.51.100.3 -t 8', { timeoutMs: 120_000 }).catch((e: Error) => e);
+      // Fixed: the transfer is under way when the scribbling starts.
       await sleep(2000);
       const fd = openSync(region, 'r+');
       try {
         for (let i = 0; i < 5; i++) {
           const junk = randomBytes(1 << 20);
           for (let off = ringsOff; off < 16 << 20; off += junk.length) writeSync(fd, junk, 0, Math.min(junk.length, (16 << 20) - off), off);
+          // Fixed: the pace of the scribbling, five rounds while the transfer runs.
           await sleep(400);
         }
       } finally {

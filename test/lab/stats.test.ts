@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
-import { type Lab, REPO, eventually, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually } from '../helpers/time.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const sampleKey = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
@@ -36,15 +36,18 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
   async function startServe(guest: string): Promise<{ grpc: string; metrics: string }> {
     await lab.sh(guest, `node ${RINGCTL} serve --grpc 127.0.0.1:0 --metrics 127.0.0.1:0 > /tmp/ringctl-serve.log 2>&1 & echo $! > /tmp/ringctl-serve.pid`);
     // Starting node in a TCG guest takes seconds, and many more on a loaded host.
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const log = await lab.sh(guest, 'cat /tmp/ringctl-serve.log');
-      const g = /gRPC on (\S+)/.exec(log);
-      const m = /Prometheus metrics on (\S+)/.exec(log);
-      if (g && m) return { grpc: g[1], metrics: m[1] };
-      assert.ok(Date.now() < deadline, `${guest}: ringctl serve did not come up:\n${log}`);
-      await sleep(500);
-    }
+    let log = '';
+    return eventually(
+      180_000,
+      `${guest}: ringctl serve coming up`,
+      async () => {
+        log = await lab.sh(guest, 'cat /tmp/ringctl-serve.log');
+        const g = /gRPC on (\S+)/.exec(log);
+        const m = /Prometheus metrics on (\S+)/.exec(log);
+        return g && m ? { grpc: g[1], metrics: m[1] } : undefined;
+      },
+      { every: 500, detail: () => log },
+    );
   }
 
   /** GetStats from a gRPC client in the guest: `ringctl stats --remote ADDR --json`. */
@@ -212,10 +215,9 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
   it('stops on SIGTERM with a line in its log', async () => {
     await lab.sh('g1', 'kill -TERM $(cat /tmp/ringctl-serve.pid)');
     let log = '';
-    for (let i = 0; i < 40 && !/stopped/.test(log); i++) {
-      await sleep(250);
-      log = await lab.sh('g1', 'cat /tmp/ringctl-serve.log');
-    }
+    await eventually(30_000 * SLOWDOWN, 'g1: ringctl serve stopping', async () => /stopped/.test((log = await lab.sh('g1', 'cat /tmp/ringctl-serve.log'))), {
+      detail: () => log,
+    });
     assert.match(log, /ringctl serve: SIGTERM, stopping\nringctl serve: stopped\n$/);
     const r = await lab.exec('g1', ['node', RINGCTL, 'stats', '--remote', grpcAddr]);
     assert.equal(r.code, 1);

@@ -21,17 +21,17 @@ import { join } from 'node:path';
 
 import { formatIp, formatMac, type IpFamily } from '../../src/xdp/cidr.js';
 import { XDP_STATS, TC_STATS } from '../../src/xdp/codecs.js';
-import { type Lab, REPO, eventually as pollUntil, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually as pollUntil } from '../helpers/time.js';
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
 const PINS = '/sys/fs/bpf/ringctl/eth1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
 /** Polls every 300 ms: the checks here run ringctl or bpftool in a guest. */
-const eventually = (ms: number, what: string, check: () => Promise<boolean>) => pollUntil(ms, what, check, 300);
+const eventually = (ms: number, what: string, check: () => Promise<boolean>) => pollUntil(ms, what, check, { every: 300 });
 
 interface BpftoolEntry<K, V> {
   formatted: { key: K; value?: V; values?: { cpu: number; value: V }[] };
@@ -380,6 +380,8 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
 
   it('follows peers: one that leaves, joins or dies is removed or added within two seconds', async () => {
     await startFollow('g1', '--subnet 198.51.100.0/24 --transparent --force');
+    /** Made by the watcher once it has seen the table without `until`. */
+    const READY = '/tmp/watch.ready';
     /**
      * In g1: waits until ring0's table shows `until` for 198.51.100.3, then
      * until the map agrees; prints the milliseconds between the two.
@@ -388,12 +390,15 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
       const inTable = until === 'up' ? `awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/class/net/ring0/ringnet/peers` : `! awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/class/net/ring0/ringnet/peers`;
       const inMap = `bpftool -j map dump pinned ${PINS}/ring_peers | grep -q '"addr":\\[198,51,100,3,'`;
       const mapDone = until === 'up' ? inMap : `! ${inMap}`;
-      return lab.exec('g1', ['sh', '-c', `until ${inTable}; do sleep 0.1; done; t0=$(date +%s%N); until ${mapDone}; do sleep 0.1; done; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 ))`], { timeoutMs: 240_000 });
+      return lab.exec('g1', ['sh', '-c', `until ${inTable}; do touch ${READY}; sleep 0.1; done; t0=$(date +%s%N); until ${mapDone}; do sleep 0.1; done; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 ))`], { timeoutMs: 240_000 });
     };
     const measured: Record<string, number> = {};
     const measure = async (what: string, until: 'up' | 'gone', act: () => Promise<unknown>) => {
-      const w = watch(until);
-      await sleep(1500);
+      await lab.sh('g1', `rm -f ${READY}`);
+      let watching = true;
+      const w = watch(until).finally(() => (watching = false));
+      // The act once the watcher runs (or has already ended: its result says why).
+      await eventually(120_000 * SLOWDOWN, `g1's watcher for g3 ${until} starting`, async () => !watching || (await lab.exec('g1', ['test', '-e', READY])).code === 0);
       await act();
       const r = await w;
       assert.equal(r.code, 0, r.stderr);

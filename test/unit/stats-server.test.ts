@@ -20,8 +20,7 @@ import { StatsClient } from '../../src/stats/grpc.js';
 import { ListenError, startServer, type RunningServer } from '../../src/stats/server.js';
 import { REPO } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/time.js';
 
 /** A stand-in source: ring0's rx counter grows by 10 per read. */
 function fakeSource() {
