@@ -30,7 +30,8 @@
 
 #define RINGNET_DRV_NAME	"ringnet"
 #define RINGNET_DRV_VERSION	"0.1.0"
-#define RINGNET_IFNAME		"ring0"
+/* QEMU's ivshmem, plain and doorbell alike, under PCI_VENDOR_ID_REDHAT_QUMRANET */
+#define RINGNET_PCI_DEVICE_IVSHMEM	0x1110
 
 #define RINGNET_MAX_REGIONS	4
 /* TX queue 0 carries broadcast and multicast; queue 1 + r * PEERS_MAX + slot one peer. */
@@ -189,6 +190,18 @@ static inline struct ringnet_region *ringnet_region_get(struct ringnet_priv *pri
 #define ringnet_for_each_region(priv, r, i) \
 	for ((i) = 0; (i) < RINGNET_MAX_REGIONS; (i)++) \
 		if (((r) = ringnet_region_get((priv), (i))) != NULL)
+
+/*
+ * Schedules r's NAPI from process context. napi_schedule() only raises the
+ * softirq; with BH off around it, the poll runs at local_bh_enable() on this
+ * CPU instead of waiting for the next interrupt or ksoftirqd.
+ */
+static inline void ringnet_napi_schedule_bh(struct ringnet_region *r)
+{
+	local_bh_disable();
+	napi_schedule(&r->napi);
+	local_bh_enable();
+}
 
 /* Slot's entry in the peer table: shared memory, read each word once. */
 static inline struct kvmring_peer *ringnet_entry(struct ringnet_region *r, u32 slot)

@@ -148,7 +148,10 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const str
 			stopped = true;
 	}
 	spin_unlock(&p->tx_lock);
-	/* NAPI wakes the queue when the peer has made room: make sure it looks. */
+	/*
+	 * NAPI wakes the queue when the peer has made room: make sure it looks.
+	 * ndo_start_xmit runs with BH off, so the poll runs when it ends.
+	 */
 	if (stopped)
 		napi_schedule(&p->region->napi);
 	return err;

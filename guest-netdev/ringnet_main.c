@@ -7,7 +7,8 @@
  * driver joins a region by claiming a slot in its peer table, publishes its
  * MAC and addresses, keeps a heartbeat, and moves Ethernet frames through one
  * single-producer single-consumer ring per ordered pair of peers (the ring
- * core, ringnet_ring.c). ring0 is one netdev for the peers of every region.
+ * core, ringnet_ring.c). ring0 is one netdev for the peers of every region;
+ * the module parameter ifname names it otherwise.
  *
  * TX picks the peer by destination MAC (broadcast and multicast go to every
  * live peer); each peer has a TX queue of its own, so a full ring stops only
@@ -27,6 +28,10 @@
 
 #include "ringnet.h"
 
+static char *ifname = "ring%d";
+module_param(ifname, charp, 0444);
+MODULE_PARM_DESC(ifname, "name of the network device; %d takes the first free number (default ring%d)");
+
 static struct net_device *ringnet_dev;
 
 static int ringnet_inetaddr_event(struct notifier_block *nb, unsigned long ev, void *ptr)
@@ -45,17 +50,18 @@ static struct notifier_block ringnet_inet6addr_nb = { .notifier_call = ringnet_i
 static void ringnet_napi_start(struct ringnet_region *r)
 {
 	napi_enable(&r->napi);
-	/* napi_schedule() from process context: softirqs run at local_bh_enable(). */
-	local_bh_disable();
-	napi_schedule(&r->napi);
-	local_bh_enable();
+	ringnet_napi_schedule_bh(r);
 }
 
 /* NAPI off for r. Under RTNL. */
 static void ringnet_napi_stop(struct ringnet_region *r)
 {
 	napi_disable(&r->napi);
-	/* Only a poll arms the timer, and none runs now: cancel what the last one armed. */
+	/*
+	 * Only a poll arms the timer, so the cancel comes after napi_disable():
+	 * before it, a running poll could arm the timer again. A timer that
+	 * fires meanwhile finds NAPI disabled and schedules nothing.
+	 */
 	hrtimer_cancel(&r->poll_timer);
 }
 
@@ -131,7 +137,7 @@ static int ringnet_xdp_setup(struct net_device *dev, struct bpf_prog *prog,
 	/* Frames up to the MTU must fit a page; larger GSO frames run XDP on an skb. */
 	if (prog && dev->mtu > RINGNET_XDP_MAX_MTU) {
 		NL_SET_ERR_MSG_MOD(extack, "MTU too large for XDP: lower it to the page-sized limit (see dmesg)");
-		netdev_warn(dev, "XDP needs an MTU of at most %lu, ring0 has %u\n",
+		netdev_warn(dev, "XDP needs an MTU of at most %lu, the device has %u\n",
 			    (unsigned long)RINGNET_XDP_MAX_MTU, dev->mtu);
 		return -EOPNOTSUPP;
 	}
@@ -271,7 +277,7 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	rtnl_lock();
 	err = ringnet_region_index(priv, r);
 	if (err) {
-		dev_err(d, "ring0 already serves %d regions\n", RINGNET_MAX_REGIONS);
+		dev_err(d, "%s already serves %d regions\n", dev->name, RINGNET_MAX_REGIONS);
 		goto err_unlock;
 	}
 	for (s = 0; s < r->geom.max_peers; s++)
@@ -365,7 +371,7 @@ static void ringnet_remove(struct pci_dev *pdev)
 }
 
 static const struct pci_device_id ringnet_pci_ids[] = {
-	{ PCI_DEVICE(0x1af4, 0x1110) },	/* ivshmem-plain and ivshmem-doorbell */
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, RINGNET_PCI_DEVICE_IVSHMEM) },
 	{ }
 };
 MODULE_DEVICE_TABLE(pci, ringnet_pci_ids);
@@ -404,7 +410,12 @@ static int __init ringnet_init(void)
 	struct net_device *dev;
 	int err;
 
-	dev = alloc_netdev_mqs(sizeof(*priv), RINGNET_IFNAME, NET_NAME_PREDICTABLE, ringnet_setup,
+	/* alloc_netdev_mqs() takes a name that fits IFNAMSIZ on trust. */
+	if (!dev_valid_name(ifname)) {
+		pr_err(RINGNET_DRV_NAME ": ifname \"%s\" is not a valid interface name\n", ifname);
+		return -EINVAL;
+	}
+	dev = alloc_netdev_mqs(sizeof(*priv), ifname, NET_NAME_PREDICTABLE, ringnet_setup,
 			       RINGNET_TXQS, 1);
 	if (!dev)
 		return -ENOMEM;

@@ -388,11 +388,8 @@ void ringnet_peer_work(struct work_struct *work)
 	 * that scribbles over a kick word could swallow a wake-up. This bounds
 	 * either to one beat; in plain mode it restarts an idle timer.
 	 */
-	if (netif_running(priv->dev)) {
-		local_bh_disable();
-		napi_schedule(&r->napi);
-		local_bh_enable();
-	}
+	if (netif_running(priv->dev))
+		ringnet_napi_schedule_bh(r);
 again:
 	schedule_delayed_work(&r->peer_work, msecs_to_jiffies(KVMRING_HEARTBEAT_MS));
 }

@@ -48,8 +48,10 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 			memcpy(v4, e->ipv4, sizeof(v4));
 			memcpy(v6, e->ipv6, sizeof(v6));
 			smp_rmb();
-			if ((seq & 1) || READ_ONCE(e->addr_seq) != seq)
-				memset(v4, 0, sizeof(v4)), memset(v6, 0, sizeof(v6));
+			if ((seq & 1) || READ_ONCE(e->addr_seq) != seq) {
+				memset(v4, 0, sizeof(v4));
+				memset(v6, 0, sizeof(v6));
+			}
 
 			n += sysfs_emit_at(buf, n, "%u %u %s %u %pM %u ", i, s, state,
 					   s == r->self ? r->self_gen : p->gen,
@@ -57,14 +59,20 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 					   READ_ONCE(p->refused) ? p->refused_mac : p->mac,
 					   s == r->self || !p->present ? 0 :
 					   jiffies_to_msecs(jiffies - p->last_hb_change));
-			for (a = 0; a < KVMRING_PEER_ADDRS; a++)
-				if (*(u32 *)v4[a])
-					n += sysfs_emit_at(buf, n, "%s%pI4", sep ? "," : "", v4[a]), sep = true;
+			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+				if (!*(u32 *)v4[a])
+					continue;
+				n += sysfs_emit_at(buf, n, "%s%pI4", sep ? "," : "", v4[a]);
+				sep = true;
+			}
 			n += sysfs_emit_at(buf, n, sep ? " " : "- ");
 			sep = false;
-			for (a = 0; a < KVMRING_PEER_ADDRS; a++)
-				if (!ipv6_addr_any((struct in6_addr *)v6[a]))
-					n += sysfs_emit_at(buf, n, "%s%pI6c", sep ? "," : "", v6[a]), sep = true;
+			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+				if (ipv6_addr_any((struct in6_addr *)v6[a]))
+					continue;
+				n += sysfs_emit_at(buf, n, "%s%pI6c", sep ? "," : "", v6[a]);
+				sep = true;
+			}
 			n += sysfs_emit_at(buf, n, sep ? "\n" : "-\n");
 		}
 	}

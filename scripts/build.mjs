@@ -29,6 +29,8 @@ const steps = {
     const k = guestKernel();
     for (const dir of ['kmod', 'guest-netdev']) {
       if (!existsSync(join(root, dir, 'Kbuild'))) continue;
+      // Kbuild has no -Werror, so that a newer compiler's new warning does not stop
+      // anyone else from building the module; here any warning in the output fails.
       const r = await $`make -C ${k.headers} M=${join(root, dir)} modules 2>&1`.nothrow();
       const warnings = r.stdout.split('\n').filter((l) => /\b(warning|error):/.test(l));
       if (r.exitCode !== 0 || warnings.length) {
