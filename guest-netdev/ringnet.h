@@ -23,6 +23,7 @@
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <net/xdp.h>
 
@@ -56,16 +57,73 @@
 
 /* ---- structures ---------------------------------------------------------- */
 
-/* Counters of one peer; the names in ringnet_peer_stat_desc. */
-struct ringnet_peer_stats {
-	u64	rx_packets;
-	u64	rx_bytes;
-	u64	tx_packets;
-	u64	tx_bytes;
-	u64	tx_dropped;		/* ring full, frame too long, or a reset */
-	u64	rx_dropped;		/* bad metadata or no memory */
-	u64	kicks;			/* doorbells rung for this peer */
+/*
+ * Counters, the veth way: each group has one writer, named above it, which
+ * changes its counters only between u64_stats_update_begin() and _end()
+ * (ringnet_stat_add()); readers take a consistent copy with the
+ * u64_stats_fetch_begin()/_retry() loops in ringnet_ethtool.c, which also
+ * holds the descriptor tables that name them for ethtool -S.
+ */
+
+/* One peer's producer end: written under p->tx_lock only. */
+struct ringnet_peer_tx_stats {
+	struct u64_stats_sync	syncp;
+	u64_stats_t		packets;
+	u64_stats_t		bytes;
+	u64_stats_t		dropped;	/* peer not alive, ring full, frame too long, or a reset */
+	u64_stats_t		kicks;		/* doorbells rung for this peer */
 };
+
+/* One peer's consumer end: written by the region's NAPI poll only. */
+struct ringnet_peer_rx_stats {
+	struct u64_stats_sync	syncp;
+	u64_stats_t		packets;
+	u64_stats_t		bytes;
+	u64_stats_t		dropped;	/* not a peer, bad source, bad metadata, or no memory */
+};
+
+/* A region's receive path: written by the region's NAPI poll only. */
+struct ringnet_napi_stats {
+	struct u64_stats_sync	syncp;
+	u64_stats_t		polls;
+	u64_stats_t		xdp_pass;
+	u64_stats_t		xdp_drop;
+	u64_stats_t		xdp_tx;
+	u64_stats_t		xdp_redirect;
+	u64_stats_t		xdp_aborted;
+	u64_stats_t		rx_bad_meta;
+	u64_stats_t		rx_alloc_fail;
+	u64_stats_t		rx_bad_src;	/* frames whose source MAC is not their sender's */
+	u64_stats_t		rx_no_peer;	/* frames from a slot we do not count as a peer */
+};
+
+/* A region's doorbell: written by its interrupt handler only (masked until NAPI runs). */
+struct ringnet_irq_stats {
+	struct u64_stats_sync	syncp;
+	u64_stats_t		irqs;
+};
+
+/* A region's membership: written by the region's peer work only. */
+struct ringnet_member_stats {
+	struct u64_stats_sync	syncp;
+	u64_stats_t		peer_joins;
+	u64_stats_t		peer_deaths;
+	u64_stats_t		peer_leaves;
+	u64_stats_t		bad_peer_entries;
+	u64_stats_t		mac_conflicts;	/* generations refused: a MAC ours or a live peer's */
+	u64_stats_t		doorbell_conflicts; /* doorbell ids refused: ours or another peer's */
+	u64_stats_t		rejoins;	/* times our word was not ours and we joined again */
+};
+
+static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c, u64 n)
+{
+	u64_stats_update_begin(syncp);
+	u64_stats_add(c, n);
+	u64_stats_update_end(syncp);
+}
+
+/* ringnet_stat_inc(&p->rx_stats, dropped): one more, by the group's writer. */
+#define ringnet_stat_inc(s, f)	ringnet_stat_add(&(s)->syncp, &(s)->f, 1)
 
 /*
  * What we know of one remote slot. The state lives here, never in the region.
@@ -76,7 +134,8 @@ struct ringnet_peer_stats {
  * read locklessly by TX and NAPI: present is released after mac is written
  * and acquired before mac is read, so a reader that sees a peer present sees
  * its whole MAC. tx (with every call into the producer end, has_room
- * included) is owned by tx_lock; rx and rx_ready by rx_lock.
+ * included) and tx_stats are owned by tx_lock; rx and rx_ready by rx_lock;
+ * rx_stats by the region's NAPI poll.
  */
 struct ringnet_peer {
 	struct ringnet_region	*region;
@@ -97,7 +156,8 @@ struct ringnet_peer {
 	spinlock_t		rx_lock;	/* NAPI vs. re-attach by the peer work */
 	struct ringnet_rx	rx;
 	bool			rx_ready;
-	struct ringnet_peer_stats stats;
+	struct ringnet_peer_tx_stats tx_stats;	/* under tx_lock */
+	struct ringnet_peer_rx_stats rx_stats;	/* NAPI */
 };
 
 struct ringnet_region {
@@ -144,25 +204,9 @@ struct ringnet_region {
 	unsigned int		idle_polls;
 	struct delayed_work	peer_work;
 
-	/* Counters touched only by NAPI of this region. */
-	u64			polls;
-	u64			irqs;
-	u64			xdp_pass;
-	u64			xdp_drop;
-	u64			xdp_tx;
-	u64			xdp_redirect;
-	u64			xdp_aborted;
-	u64			rx_bad_meta;
-	u64			rx_alloc_fail;
-	u64			peer_joins;
-	u64			peer_deaths;
-	u64			peer_leaves;
-	u64			bad_peer_entries;
-	u64			mac_conflicts;	/* generations refused: a MAC ours or a live peer's */
-	u64			doorbell_conflicts; /* doorbell ids refused: ours or another peer's */
-	u64			rx_bad_src;	/* frames whose source MAC is not their sender's */
-	u64			rx_no_peer;	/* frames from a slot we do not count as a peer */
-	u64			rejoins;	/* times our word was not ours and we joined again */
+	struct ringnet_napi_stats napi_stats;	/* NAPI */
+	struct ringnet_irq_stats irq_stats;	/* the doorbell handler */
+	struct ringnet_member_stats member_stats; /* the peer work */
 };
 
 /*

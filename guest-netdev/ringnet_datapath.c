@@ -55,7 +55,7 @@ static void ringnet_kick(struct ringnet_peer *p)
 		return;
 	/* Vector 0 of the peer: all it does is schedule its NAPI. */
 	writel(p->doorbell_id << 16, r->regs + IVSHMEM_REG_DOORBELL);
-	p->stats.kicks++;
+	ringnet_stat_inc(&p->tx_stats, kicks);
 }
 
 static void ringnet_meta_from_hdr(struct ringnet_meta *m, const struct virtio_net_hdr *h)
@@ -98,7 +98,7 @@ static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
 
 	err = ringnet_tx_reserve(&p->tx, len, &dst);
 	if (err) {
-		p->stats.tx_dropped++;
+		ringnet_stat_inc(&p->tx_stats, dropped);
 		return err;
 	}
 	if (skb)
@@ -109,8 +109,10 @@ static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
 	ringnet_tx_publish(&p->tx);
 	if (ringnet_tx_kick_needed(&p->tx))
 		ringnet_kick(p);
-	p->stats.tx_packets++;
-	p->stats.tx_bytes += len;
+	u64_stats_update_begin(&p->tx_stats.syncp);
+	u64_stats_inc(&p->tx_stats.packets);
+	u64_stats_add(&p->tx_stats.bytes, len);
+	u64_stats_update_end(&p->tx_stats.syncp);
 	return 0;
 }
 
@@ -128,11 +130,13 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const str
 	bool stopped = false;
 	int err;
 
+	spin_lock(&p->tx_lock);
 	if (!READ_ONCE(p->alive)) {
-		p->stats.tx_dropped++;
+		/* Counted under the lock: tx_stats has one writer at a time. */
+		ringnet_stat_inc(&p->tx_stats, dropped);
+		spin_unlock(&p->tx_lock);
 		return -ENOTCONN;
 	}
-	spin_lock(&p->tx_lock);
 	err = ringnet_tx_frame(p, skb, NULL, skb->len, meta);
 	if (txq && !ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX)) {
 		netif_tx_stop_queue(txq);
@@ -290,6 +294,16 @@ err:
 }
 
 /*
+ * Drops a received frame: counts why (a counter of r->napi_stats) and the
+ * peer's rx dropped, once each. NAPI only.
+ */
+static void ringnet_rx_drop(struct ringnet_region *r, struct ringnet_peer *p, u64_stats_t *why)
+{
+	ringnet_stat_add(&r->napi_stats.syncp, why, 1);
+	ringnet_stat_inc(&p->rx_stats, dropped);
+}
+
+/*
  * Checks a frame we copied out of the ring against its sender: the source
  * MAC must be the one the peer joined with (nobody speaks for another peer
  * or for us), and its GSO/checksum metadata must describe the frame's own
@@ -300,13 +314,11 @@ static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, c
 			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
 	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->mac)) {
-		r->rx_bad_src++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_src);
 		return false;
 	}
 	if (ringnet_meta_check(data, headlen, len, meta)) {
-		r->rx_bad_meta++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
 		return false;
 	}
 	return true;
@@ -322,8 +334,7 @@ static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, st
 
 	ringnet_hdr_from_meta(&vhdr, meta);
 	if (virtio_net_hdr_to_skb(skb, &vhdr, true)) {
-		r->rx_bad_meta++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
 		kfree_skb(skb);
 		return;
 	}
@@ -335,8 +346,10 @@ static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, st
 		if (do_xdp_generic(generic_prog, skb) != XDP_PASS)
 			return;
 	}
-	p->stats.rx_packets++;
-	p->stats.rx_bytes += len;
+	u64_stats_update_begin(&p->rx_stats.syncp);
+	u64_stats_inc(&p->rx_stats.packets);
+	u64_stats_add(&p->rx_stats.bytes, len);
+	u64_stats_update_end(&p->rx_stats.syncp);
 	napi_gro_receive(&r->napi, skb);
 }
 
@@ -354,8 +367,7 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 
 	page = dev_alloc_page();
 	if (!page) {
-		r->rx_alloc_fail++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
 		return false;
 	}
 	start = page_address(page);
@@ -366,8 +378,7 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 	}
 	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
 	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
-		r->rx_bad_meta++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
 		put_page(page);
 		return false;
 	}
@@ -378,10 +389,10 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 
 	switch (act) {
 	case XDP_PASS:
-		r->xdp_pass++;
+		ringnet_stat_inc(&r->napi_stats, xdp_pass);
 		skb = build_skb(start, PAGE_SIZE);
 		if (!skb) {
-			r->rx_alloc_fail++;
+			ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
 			put_page(page);
 			return false;
 		}
@@ -393,7 +404,7 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 		return false;
 	case XDP_TX:
 		/* Back out of the interface it came in on: to the peer it came from. */
-		r->xdp_tx++;
+		ringnet_stat_inc(&r->napi_stats, xdp_tx);
 		if (READ_ONCE(p->alive)) {
 			struct ringnet_meta none = {};
 
@@ -405,22 +416,22 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 		return false;
 	case XDP_REDIRECT:
 		if (xdp_do_redirect(dev, &xdp, prog)) {
-			r->xdp_aborted++;
+			ringnet_stat_inc(&r->napi_stats, xdp_aborted);
 			put_page(page);
 			return false;
 		}
-		r->xdp_redirect++;
+		ringnet_stat_inc(&r->napi_stats, xdp_redirect);
 		return true;
 	default:
 		bpf_warn_invalid_xdp_action(dev, prog, act);
 		fallthrough;
 	case XDP_ABORTED:
 		trace_xdp_exception(dev, prog, act);
-		r->xdp_aborted++;
+		ringnet_stat_inc(&r->napi_stats, xdp_aborted);
 		put_page(page);
 		return false;
 	case XDP_DROP:
-		r->xdp_drop++;
+		ringnet_stat_inc(&r->napi_stats, xdp_drop);
 		put_page(page);
 		return false;
 	}
@@ -433,8 +444,7 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p, s
 
 	/* A slot we have not seen join, or refused: nothing it says is trusted. */
 	if (!smp_load_acquire(&p->present)) {
-		r->rx_no_peer++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_no_peer);
 		return;
 	}
 	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
@@ -443,8 +453,7 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p, s
 	}
 	skb = ringnet_copy_skb(r, f->data, f->len);
 	if (!skb) {
-		r->rx_alloc_fail++;
-		p->stats.rx_dropped++;
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
 		return;
 	}
 	if (!ringnet_rx_valid(r, p, skb->data, skb_headlen(skb), skb->len, &f->meta)) {
@@ -529,7 +538,7 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 	unsigned int woken;
 	int done = 0;
 
-	r->polls++;
+	ringnet_stat_inc(&r->napi_stats, polls);
 	rcu_read_lock();
 	prog = rcu_dereference(r->priv->xdp_prog);
 	for (i = 0; i < n && done < budget; i++) {
@@ -590,7 +599,7 @@ irqreturn_t ringnet_irq(int irq, void *data)
 {
 	struct ringnet_region *r = data;
 
-	r->irqs++;
+	ringnet_stat_inc(&r->irq_stats, irqs);
 	/*
 	 * We run only while the line is enabled, so each run owes exactly one
 	 * enable: masked first, then the bit that tells NAPI to unmask.

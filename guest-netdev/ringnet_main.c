@@ -261,7 +261,12 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		p->slot = s;
 		spin_lock_init(&p->tx_lock);
 		spin_lock_init(&p->rx_lock);
+		u64_stats_init(&p->tx_stats.syncp);
+		u64_stats_init(&p->rx_stats.syncp);
 	}
+	u64_stats_init(&r->napi_stats.syncp);
+	u64_stats_init(&r->irq_stats.syncp);
+	u64_stats_init(&r->member_stats.syncp);
 	mutex_init(&r->self_lock);
 	INIT_DELAYED_WORK(&r->peer_work, ringnet_peer_work);
 	hrtimer_init(&r->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
@@ -424,15 +429,10 @@ static int __init ringnet_init(void)
 	INIT_WORK(&priv->addr_work, ringnet_addr_work);
 	mutex_init(&priv->carrier_lock);
 	eth_hw_addr_random(dev);
-	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
-	if (!dev->tstats) {
-		err = -ENOMEM;
-		goto err_free_netdev;
-	}
 
 	err = register_netdev(dev);
 	if (err)
-		goto err_free_stats;
+		goto err_free_netdev;
 	netif_carrier_off(dev);
 	ringnet_dev = dev;
 
@@ -450,8 +450,6 @@ err_unregister_netdev:
 	cancel_work_sync(&priv->addr_work);
 	ringnet_dev = NULL;
 	unregister_netdev(dev);
-err_free_stats:
-	free_percpu(dev->tstats);
 err_free_netdev:
 	free_netdev(dev);
 	return err;
@@ -472,7 +470,6 @@ static void __exit ringnet_exit(void)
 	prog = rcu_dereference_protected(priv->xdp_prog, true);
 	if (prog)
 		bpf_prog_put(prog);
-	free_percpu(dev->tstats);
 	free_netdev(dev);
 }
 

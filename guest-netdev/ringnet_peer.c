@@ -130,7 +130,7 @@ static u32 ringnet_doorbell_id(struct ringnet_region *r, struct ringnet_peer *p,
 	}
 	return id;
 refuse:
-	r->doorbell_conflicts++;
+	ringnet_stat_inc(&r->member_stats, doorbell_conflicts);
 	return KVMRING_DOORBELL_NONE;
 }
 
@@ -156,7 +156,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		if (!was)
 			return false;
 		ringnet_peer_forget(p);
-		r->peer_leaves++;
+		ringnet_stat_inc(&r->member_stats, peer_leaves);
 		ringnet_peer_log(info, dev, "peer %u (%pM) left\n", p->slot, p->mac);
 		return true;
 	}
@@ -171,9 +171,9 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		if (why) {
 			if (was || p->gen != gen || !p->refused) {
 				if (is_valid_ether_addr(mac))
-					r->mac_conflicts++;
+					ringnet_stat_inc(&r->member_stats, mac_conflicts);
 				else
-					r->bad_peer_entries++;
+					ringnet_stat_inc(&r->member_stats, bad_peer_entries);
 				ringnet_peer_log(warn, dev, "peer %u publishes %s (%pM): refused\n",
 						 p->slot, why, mac);
 			}
@@ -197,7 +197,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		/* Release: a reader that sees the peer present sees its whole MAC. */
 		smp_store_release(&p->present, true);
 		WRITE_ONCE(p->alive, true);
-		r->peer_joins++;
+		ringnet_stat_inc(&r->member_stats, peer_joins);
 		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n", p->slot, p->mac, gen);
 		return true;
 	}
@@ -212,7 +212,7 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		}
 	} else if (p->alive && time_after(jiffies, p->last_hb_change + timeout)) {
 		WRITE_ONCE(p->alive, false);
-		r->peer_deaths++;
+		ringnet_stat_inc(&r->member_stats, peer_deaths);
 		ringnet_peer_log(warn, dev, "peer %u (%pM) stopped its heartbeat %u ms ago: marked dead\n",
 				 p->slot, p->mac, jiffies_to_msecs(jiffies - p->last_hb_change));
 		return true;
@@ -287,7 +287,7 @@ static bool ringnet_rejoin(struct ringnet_region *r)
 	 */
 	ringnet_join(r);
 	r->evicted = false;
-	r->rejoins++;
+	ringnet_stat_inc(&r->member_stats, rejoins);
 	ringnet_peer_log(warn, r->priv->dev, "joined region %s again as slot %u, generation %u\n",
 			 pci_name(r->pdev), r->self, r->self_gen);
 	return true;
@@ -359,12 +359,12 @@ void ringnet_peer_work(struct work_struct *work)
 	}
 
 	for (s = 0; s < r->geom.max_peers; s++) {
-		u64 joins = r->peer_joins;
+		u64 joins = u64_stats_read(&r->member_stats.peer_joins);
 
 		if (s == r->self)
 			continue;
 		changed |= ringnet_peer_scan(r, &r->peers[s]);
-		joined |= r->peer_joins != joins;
+		joined |= u64_stats_read(&r->member_stats.peer_joins) != joins;
 	}
 	if (changed)
 		ringnet_update_carrier(priv);
