@@ -231,9 +231,22 @@ static inline struct ringnet_region *ringnet_region_get(struct ringnet_priv *pri
 	return rcu_dereference_bh(priv->regions[i]);
 }
 
+/* The first region at index *i or after it, with *i moved there; NULL past the end. */
+static inline struct ringnet_region *ringnet_region_next(struct ringnet_priv *priv, unsigned int *i)
+{
+	struct ringnet_region *r;
+
+	for (; *i < RINGNET_MAX_REGIONS; (*i)++) {
+		r = ringnet_region_get(priv, *i);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* Each region r of priv, with i its index. Under rcu_read_lock_bh(). */
 #define ringnet_for_each_region(priv, r, i) \
-	for ((i) = 0; (i) < RINGNET_MAX_REGIONS; (i)++) \
-		if (((r) = ringnet_region_get((priv), (i))) != NULL)
+	for ((i) = 0; ((r) = ringnet_region_next((priv), &(i))); (i)++)
 
 /*
  * Schedules r's NAPI from process context. napi_schedule() only raises the

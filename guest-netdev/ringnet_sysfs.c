@@ -43,11 +43,12 @@ static ssize_t peers_show(struct device *d, struct device_attribute *attr, char 
 			else
 				state = p->alive ? "up" : "dead";
 
+			/* Peer-writable: pairs with the smp_wmb()s of ringnet_publish_addrs(). */
 			seq = READ_ONCE(e->addr_seq);
-			smp_rmb();
+			smp_rmb();	/* the count before the addresses it covers */
 			memcpy(v4, e->ipv4, sizeof(v4));
 			memcpy(v6, e->ipv6, sizeof(v6));
-			smp_rmb();
+			smp_rmb();	/* the addresses before the count that confirms them */
 			if ((seq & 1) || READ_ONCE(e->addr_seq) != seq) {
 				memset(v4, 0, sizeof(v4));
 				memset(v6, 0, sizeof(v6));
