@@ -70,7 +70,8 @@ struct ringnet_peer_tx_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		packets;
 	u64_stats_t		bytes;
-	u64_stats_t		dropped;	/* peer not alive, ring full, frame too long, or a reset */
+	/* peer not alive, ring full, frame too long, or a reset */
+	u64_stats_t		dropped;
 	u64_stats_t		kicks;		/* doorbells rung for this peer */
 };
 
@@ -79,7 +80,8 @@ struct ringnet_peer_rx_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		packets;
 	u64_stats_t		bytes;
-	u64_stats_t		dropped;	/* not a peer, bad source, bad metadata, or no memory */
+	/* not a peer, bad source, bad metadata, or no memory */
+	u64_stats_t		dropped;
 };
 
 /* A region's receive path: written by the region's NAPI poll only. */
@@ -110,9 +112,12 @@ struct ringnet_member_stats {
 	u64_stats_t		peer_deaths;
 	u64_stats_t		peer_leaves;
 	u64_stats_t		bad_peer_entries;
-	u64_stats_t		mac_conflicts;	/* generations refused: a MAC ours or a live peer's */
-	u64_stats_t		doorbell_conflicts; /* doorbell ids refused: ours or another peer's */
-	u64_stats_t		rejoins;	/* times our word was not ours and we joined again */
+	/* generations refused: a MAC ours or a live peer's */
+	u64_stats_t		mac_conflicts;
+	/* doorbell ids refused: ours or another peer's */
+	u64_stats_t		doorbell_conflicts;
+	/* times our word was not ours and we joined again */
+	u64_stats_t		rejoins;
 };
 
 static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c, u64 n)
@@ -143,10 +148,12 @@ struct ringnet_peer {
 	u16			txq;		/* our TX queue for this peer */
 	bool			present;	/* slot UP with a generation we attached to */
 	bool			alive;		/* heartbeat moving */
-	bool			refused;	/* this generation claims a MAC someone else holds */
+	/* this generation claims a MAC someone else holds */
+	bool			refused;
 	u32			gen;
 	u8			mac[ETH_ALEN];
-	u8			refused_mac[ETH_ALEN];	/* what a refused generation claims, to show */
+	/* what a refused generation claims, to show */
+	u8			refused_mac[ETH_ALEN];
 	u32			doorbell_id;
 	u64			last_hb;
 	unsigned long		last_hb_change;	/* jiffies */
@@ -221,7 +228,8 @@ struct ringnet_priv {
 	struct work_struct	addr_work;	/* republish addresses */
 	bool			announce;	/* tell peers our MAC at the next peer work */
 	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
-	struct mutex		carrier_lock;	/* reading the peers' liveness and setting carrier */
+	/* reading the peers' liveness and setting carrier */
+	struct mutex		carrier_lock;
 };
 
 /* ---- helpers shared by the files ------------------------------------------------ */

@@ -17,11 +17,13 @@
 
 static unsigned int poll_us = 50;
 module_param(poll_us, uint, 0644);
-MODULE_PARM_DESC(poll_us, "ivshmem-plain: polling interval while traffic flows, in microseconds (default 50)");
+MODULE_PARM_DESC(poll_us,
+		 "ivshmem-plain: polling interval while traffic flows, in microseconds (default 50)");
 
 static unsigned int poll_idle_us = 2000;
 module_param(poll_idle_us, uint, 0644);
-MODULE_PARM_DESC(poll_idle_us, "ivshmem-plain: longest polling interval when idle, in microseconds (default 2000)");
+MODULE_PARM_DESC(poll_idle_us,
+		 "ivshmem-plain: longest polling interval when idle, in microseconds (default 2000)");
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -124,8 +126,8 @@ static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
  * the producer's index and must not cross a locked producer (a broadcast,
  * ndo_xdp_xmit, XDP_TX) between its commit and its publish.
  */
-static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const struct ringnet_meta *meta,
-			  struct netdev_queue *txq)
+static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb,
+			  const struct ringnet_meta *meta, struct netdev_queue *txq)
 {
 	bool stopped = false;
 	int err;
@@ -162,7 +164,7 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb, const str
 }
 
 u16 ringnet_select_queue(struct net_device *dev, struct sk_buff *skb,
-				struct net_device *sb_dev)
+			 struct net_device *sb_dev)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct ringnet_peer *p;
@@ -437,8 +439,8 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 	}
 }
 
-static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p, struct bpf_prog *prog,
-			     const struct ringnet_frame *f, bool *redirected)
+static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p,
+			     struct bpf_prog *prog, const struct ringnet_frame *f, bool *redirected)
 {
 	struct sk_buff *skb;
 

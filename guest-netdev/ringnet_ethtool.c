@@ -83,7 +83,8 @@ static const struct ringnet_stat_desc ringnet_peer_stat_desc[] = {
 /* Every field of a snapshot has its name in the table, and nothing else does. */
 static_assert(ARRAY_SIZE(ringnet_region_stat_desc) ==
 	      sizeof(struct ringnet_region_stats) / sizeof(u64));
-static_assert(ARRAY_SIZE(ringnet_peer_stat_desc) == sizeof(struct ringnet_peer_stats) / sizeof(u64));
+static_assert(ARRAY_SIZE(ringnet_peer_stat_desc) ==
+	      sizeof(struct ringnet_peer_stats) / sizeof(u64));
 
 #define RINGNET_NREGION_STATS	ARRAY_SIZE(ringnet_region_stat_desc)
 /* Two gauges follow a peer's counters: ring_tx_used_bytes, ring_rx_used_bytes. */
@@ -91,7 +92,8 @@ static_assert(ARRAY_SIZE(ringnet_peer_stat_desc) == sizeof(struct ringnet_peer_s
 #define RINGNET_NPEER_STATS	(ARRAY_SIZE(ringnet_peer_stat_desc) + RINGNET_TX_NSTATS + \
 				 RINGNET_RX_NSTATS + RINGNET_NPEER_GAUGES)
 
-static void ringnet_region_stats_read(const struct ringnet_region *r, struct ringnet_region_stats *s)
+static void ringnet_region_stats_read(const struct ringnet_region *r,
+				      struct ringnet_region_stats *s)
 {
 	const struct ringnet_napi_stats *n = &r->napi_stats;
 	const struct ringnet_irq_stats *q = &r->irq_stats;
@@ -234,11 +236,14 @@ static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
 			ethtool_sprintf(&buf, "r%u_%s", i, ringnet_region_stat_desc[j].name);
 		for (s = 0; s < r->geom.max_peers; s++) {
 			for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_%s", i, s, ringnet_peer_stat_desc[j].name);
+				ethtool_sprintf(&buf, "r%u_peer%u_%s", i, s,
+						ringnet_peer_stat_desc[j].name);
 			for (j = 0; j < RINGNET_TX_NSTATS; j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_%s", i, s, ringnet_tx_stat_desc[j].name);
+				ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_%s", i, s,
+						ringnet_tx_stat_desc[j].name);
 			for (j = 0; j < RINGNET_RX_NSTATS; j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_%s", i, s, ringnet_rx_stat_desc[j].name);
+				ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_%s", i, s,
+						ringnet_rx_stat_desc[j].name);
 			ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_used_bytes", i, s);
 			ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_used_bytes", i, s);
 		}

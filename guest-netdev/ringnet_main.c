@@ -30,7 +30,8 @@
 
 static char *ifname = "ring%d";
 module_param(ifname, charp, 0444);
-MODULE_PARM_DESC(ifname, "name of the network device; %d takes the first free number (default ring%d)");
+MODULE_PARM_DESC(ifname,
+		 "name of the network device; %d takes the first free number (default ring%d)");
 
 static struct net_device *ringnet_dev;
 
@@ -110,6 +111,7 @@ static int ringnet_change_mtu(struct net_device *dev, int mtu)
 	dev->mtu = mtu;
 	return 0;
 }
+
 static int ringnet_set_mac_address(struct net_device *dev, void *addr)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);

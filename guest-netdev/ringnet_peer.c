@@ -15,7 +15,8 @@
 
 static unsigned int peer_timeout_ms = 2000;
 module_param(peer_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(peer_timeout_ms, "a peer whose heartbeat is still this long is dead, in milliseconds (default 2000)");
+MODULE_PARM_DESC(peer_timeout_ms,
+		 "a peer whose heartbeat is still this long is dead, in milliseconds (default 2000)");
 
 /* ---- peers ---------------------------------------------------------------------- */
 
@@ -198,7 +199,8 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		smp_store_release(&p->present, true);
 		WRITE_ONCE(p->alive, true);
 		ringnet_stat_inc(&r->member_stats, peer_joins);
-		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n", p->slot, p->mac, gen);
+		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n",
+				 p->slot, p->mac, gen);
 		return true;
 	}
 
@@ -207,7 +209,8 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		p->last_hb_change = jiffies;
 		if (!p->alive) {
 			WRITE_ONCE(p->alive, true);
-			ringnet_peer_log(info, dev, "peer %u (%pM) is alive again\n", p->slot, p->mac);
+			ringnet_peer_log(info, dev, "peer %u (%pM) is alive again\n",
+					 p->slot, p->mac);
 			return true;
 		}
 	} else if (p->alive && time_after(jiffies, p->last_hb_change + timeout)) {
@@ -260,7 +263,8 @@ static bool ringnet_rejoin(struct ringnet_region *r)
 	bool took = false;
 
 	/* Our word but not our entry: a new generation in the same slot. */
-	if (word == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP) || !ringnet_word_claimed(word) ||
+	if (word == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP) ||
+	    !ringnet_word_claimed(word) ||
 	    (READ_ONCE(mine->heartbeat) == r->evicted_hb &&
 	     time_after(jiffies, r->evicted_at + msecs_to_jiffies(peer_timeout_ms))))
 		took = ringnet_take_slot(r, old_self, word);
@@ -310,7 +314,8 @@ static void ringnet_check_self(struct ringnet_region *r)
 		struct kvmring_peer now;
 
 		memcpy(ringnet_entry_tail(&now), ringnet_entry_tail(r->me), RINGNET_ENTRY_TAIL);
-		if (!memcmp(ringnet_entry_tail(&now), ringnet_entry_tail(&r->mine), RINGNET_ENTRY_TAIL))
+		if (!memcmp(ringnet_entry_tail(&now), ringnet_entry_tail(&r->mine),
+			    RINGNET_ENTRY_TAIL))
 			return;
 	}
 	r->evicted = true;
@@ -333,7 +338,8 @@ static void ringnet_check_self(struct ringnet_region *r)
 
 void ringnet_peer_work(struct work_struct *work)
 {
-	struct ringnet_region *r = container_of(to_delayed_work(work), struct ringnet_region, peer_work);
+	struct ringnet_region *r = container_of(to_delayed_work(work), struct ringnet_region,
+						peer_work);
 	struct ringnet_priv *priv = r->priv;
 	bool changed = false, joined = false, evicted;
 	u32 s;
@@ -476,7 +482,6 @@ void ringnet_addr_work(struct work_struct *work)
 	WRITE_ONCE(priv->announce, true);
 }
 
-
 /* ---- joining and leaving a region ---------------------------------------------- */
 
 /*
@@ -552,7 +557,6 @@ void ringnet_leave(struct ringnet_region *r)
 		cmpxchg64(&r->me->state, up, KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_FREE));
 	mutex_unlock(&r->self_lock);
 }
-
 
 /*
  * Publishes dev's MAC by starting a new generation of our slot: peers read a
