@@ -3,7 +3,7 @@
  * ringnet.ko - the kvmring guest driver: the network device ring0.
  *
  * Each ivshmem PCI device (1af4:1110, plain or doorbell) is a region that the
- * host maps into every co-resident guest (layout: kmod/kvmring_abi.h). The
+ * host maps into every co-resident guest (layout: include/kvmring/abi.h). The
  * driver joins a region by claiming a slot in its peer table, publishes its
  * MAC and addresses, keeps a heartbeat, and moves Ethernet frames through one
  * single-producer single-consumer ring per ordered pair of peers (the ring

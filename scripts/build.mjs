@@ -21,7 +21,7 @@ const steps = {
     mkdirSync(out, { recursive: true });
     for (const f of readdirSync(join(root, 'bpf')).filter((f) => f.endsWith('.bpf.c'))) {
       const obj = join(out, f.replace(/\.c$/, '.o'));
-      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I kmod -I /usr/include/x86_64-linux-gnu -c bpf/${f} -o ${obj}`;
+      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I include -I /usr/include/x86_64-linux-gnu -c bpf/${f} -o ${obj}`;
     }
   },
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env zx
-// Runs the kernel's checkpatch.pl over our kernel C: guest-netdev/ and kmod/ (*.c and
-// *.h, not the generated *.mod.c). checkpatch.pl, spelling.txt and
+// Runs the kernel's checkpatch.pl over our kernel C: guest-netdev/, kmod/ and the ABI
+// header include/kvmring/ (*.c and *.h, not the generated *.mod.c). checkpatch.pl, spelling.txt and
 // const_structs.checkpatch come from Debian's linux-source of the guest kernel's
 // series (the package scripts/debug-kernel.mjs builds from; installed with apt-get if
 // missing) and are kept under /var/cache/kvmring/checkpatch/<version>/, so the 1.3 GB
@@ -20,7 +20,7 @@
 //   hide that they are alternatives.
 // - MEMORY_BARRIER, 3 in guest-netdev/ringnet_shim.h: the userspace definitions of
 //   smp_load_acquire, smp_store_release and smp_mb, not uses.
-// --strict adds CHECKs we also leave: BIT_MACRO in kmod/kvmring_abi.h (shared with
+// --strict adds CHECKs we also leave: BIT_MACRO in include/kvmring/abi.h (shared with
 // BPF and userspace C, which have no BIT()); CAMELCASE on static_assert's
 // _Static_assert; MACRO_ARG_PRECEDENCE on a member name and MACRO_ARG_REUSE of a
 // pointer in ringnet_stat_inc(), and of the index in ringnet_for_each_region(), as
@@ -76,7 +76,7 @@ async function ensureCheckpatch() {
 
 function ourFiles() {
   const files = [];
-  for (const d of ['guest-netdev', 'kmod']) {
+  for (const d of ['guest-netdev', 'kmod', 'include/kvmring']) {
     for (const f of readdirSync(join(root, d)).sort()) {
       if (/\.(c|h)$/.test(f) && !f.endsWith('.mod.c')) files.push(join(d, f));
     }
