@@ -28,7 +28,7 @@
 // LONG_LINE in the ring core, the metadata checks and the ABI header, left as they
 // are (shared with the harness and BPF).
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { $, argv, chalk } from 'zx';
 
 import { debugSource } from './lib/debug-kernel.mjs';
@@ -91,8 +91,11 @@ try {
   const flags = ['--no-tree', '--file', '--show-types', '--color=never', ...(argv.strict ? ['--strict'] : [])];
   const total = { errors: 0, warnings: 0, checks: 0 };
   for (const f of files) {
-    const r = await $({ nothrow: true })`perl ${checkpatch} ${flags} ${f}`;
-    const out = r.stdout.trim();
+    // From the cache directory: checkpatch writes a .checkpatch-camelcase.* file into
+    // its working directory, which is not to land in the repository.
+    const inCache = $({ cwd: dirname(checkpatch), nothrow: true, verbose: false, quiet: true });
+    const r = await inCache`perl ${checkpatch} ${flags} ${resolve(root, f)}`;
+    const out = r.stdout.trim().replaceAll(`${root}/`, '');
     const m = out.match(/total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?\d+ lines checked/);
     if (!m) throw new Error(`${f}: checkpatch.pl gave no summary:\n${out}\n${r.stderr}`);
     const [errors, warnings, checks] = [m[1], m[2], m[3] ?? '0'].map(Number);
