@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * ringnet_ring.c - the ring core; see ringnet_ring.h for the API and
- * kmod/kvmring_abi.h for the layout, the record format and the reset and
+ * include/kvmring/abi.h for the layout, the record format and the reset and
  * notification protocols.
  *
  * Each end keeps its own index privately and only publishes it, with its

@@ -3,10 +3,10 @@
  * ringnet_ring.h - the ring core: one end of one kvmring ring.
  *
  * The core moves frames through a single-producer single-consumer ring laid
- * out by kmod/kvmring_abi.h. It is compiled into ringnet.ko and into the
+ * out by include/kvmring/abi.h. It is compiled into ringnet.ko and into the
  * userspace harness (harness/), so it allocates nothing, never sleeps, takes
  * no locks and uses only what ringnet_shim.h provides. Build with the
- * directory of kvmring_abi.h (kmod/) on the include path.
+ * repository's include/ on the include path.
  *
  * Trust. Every byte of the region may be written by another guest at any
  * time. The core reads each index, length and flag from it once, checks it,
@@ -50,7 +50,7 @@
 #define RINGNET_RING_H
 
 #include "ringnet_shim.h"
-#include "kvmring_abi.h"
+#include "kvmring/abi.h"
 
 /* Per-frame metadata carried in the record (struct kvmring_rec). */
 struct ringnet_meta {

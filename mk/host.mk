@@ -7,8 +7,8 @@
 .DEFAULT_GOAL := all
 
 HOST_RING_SRC   := guest-netdev/ringnet_ring.c
-HOST_RING_HDRS  := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h
-HOST_RING_FLAGS := -std=gnu11 -I kmod -I guest-netdev
+HOST_RING_HDRS  := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h include/kvmring/abi.h
+HOST_RING_FLAGS := -std=gnu11 -I include -I guest-netdev
 
 $(OUT)/libringnet_ring.so: $(HOST_RING_SRC) $(HOST_RING_HDRS) | $(OUT)
 	$(CC) $(CFLAGS) $(HOST_RING_FLAGS) -fPIC -shared -o $@ $(HOST_RING_SRC)

@@ -6,9 +6,9 @@
 .DEFAULT_GOAL := all
 
 HOSTILE_SRC    := test/hostile/kvmring_hostile.c
-HOSTILE_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h kmod/kvmring_abi.h
+HOSTILE_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h include/kvmring/abi.h
 # Warnings are fatal here whatever CFLAGS says.
-HOSTILE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -I kmod -I guest-netdev
+HOSTILE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -I include -I guest-netdev
 
 $(OUT)/kvmring_hostile: $(HOSTILE_SRC) $(OUT)/libringnet_ring.a $(HOSTILE_HDRS)
 	$(CC) $(CFLAGS) $(HOSTILE_CFLAGS) $(HOSTILE_SRC) $(OUT)/libringnet_ring.a -o $@

@@ -11,8 +11,8 @@
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
-	       kmod/kvmring_abi.h harness/harness.h
-RING_CFLAGS := -std=gnu11 -I kmod -I guest-netdev
+	       include/kvmring/abi.h harness/harness.h
+RING_CFLAGS := -std=gnu11 -I include -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(OUT)/ringnet_%.o: guest-netdev/ringnet_%.c $(RING_HDRS) | $(OUT)

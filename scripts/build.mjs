@@ -32,7 +32,7 @@ const steps = {
     for (const [dir, f, outDir] of sources) {
       mkdirSync(join(root, outDir), { recursive: true });
       const obj = join(root, outDir, f.replace(/\.c$/, '.o'));
-      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I kmod -I /usr/include/x86_64-linux-gnu -c ${dir}/${f} -o ${obj}`;
+      await $`clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I bpf -I include -I /usr/include/x86_64-linux-gnu -c ${dir}/${f} -o ${obj}`;
     }
   },
 
@@ -40,6 +40,8 @@ const steps = {
     const k = guestKernel();
     for (const dir of ['kmod', 'guest-netdev']) {
       if (!existsSync(join(root, dir, 'Kbuild'))) continue;
+      // Kbuild has no -Werror, so that a newer compiler's new warning does not stop
+      // anyone else from building the module; here any warning in the output fails.
       const r = await $`make -C ${k.headers} M=${join(root, dir)} modules 2>&1`.nothrow();
       const warnings = r.stdout.split('\n').filter((l) => /\b(warning|error):/.test(l));
       if (r.exitCode !== 0 || warnings.length) {

@@ -90,12 +90,12 @@ async function build(p) {
 /** ringnet.ko against the debug tree, from a copy of guest-netdev so the normal build's files stay. */
 async function buildRingnet(p) {
   const out = join(REPO, DEBUG_RINGNET_KO);
-  // guest-netdev/Kbuild includes ../kmod: the copy sits beside a link to it.
+  // guest-netdev/Kbuild includes ../include: the copy sits beside a link to it.
   const src = join(REPO, 'build/debug/guest-netdev');
   rmSync(src, { recursive: true, force: true });
   mkdirSync(src, { recursive: true });
-  rmSync(join(REPO, 'build/debug/kmod'), { force: true });
-  symlinkSync('../../kmod', join(REPO, 'build/debug/kmod'));
+  rmSync(join(REPO, 'build/debug/include'), { force: true });
+  symlinkSync('../../include', join(REPO, 'build/debug/include'));
   for (const f of readdirSync(join(REPO, 'guest-netdev'))) {
     if (/\.(c|h)$/.test(f) || f === 'Kbuild') copyFileSync(join(REPO, 'guest-netdev', f), join(src, f));
   }

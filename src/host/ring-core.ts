@@ -12,7 +12,7 @@ import type { Mapping } from './mapping.js';
 
 type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** struct kvmring_geom (kmod/kvmring_abi.h): private, never in the region. */
+/** struct kvmring_geom (include/kvmring/abi.h): private, never in the region. */
 const kvmring_geom = koffi.struct({ region_size: 'uint64_t', max_peers: 'uint32_t', ring_size: 'uint32_t' });
 
 const ENOENT = 2;

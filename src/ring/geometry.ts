@@ -1,5 +1,5 @@
 // Where things are in a region of a given geometry: the functions of
-// kmod/kvmring_abi.h, checked against the C ones by test/unit/ring-layout.test.ts.
+// include/kvmring/abi.h, checked against the C ones by test/unit/ring-layout.test.ts.
 import { CONSTANTS as C, LAYOUT } from './layout.js';
 
 /** The geometry a region header records (and a reader validates). */

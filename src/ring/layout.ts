@@ -1,4 +1,4 @@
-// The TypeScript view of kmod/kvmring_abi.h: constants and the size and
+// The TypeScript view of include/kvmring/abi.h: constants and the size and
 // [offset, size] of every member of every struct in the region, under the
 // header's own names. Written by hand; test/unit/ring-layout.test.ts compiles a
 // C program against the header and checks every number here, and that the

@@ -3,7 +3,7 @@
  * kvmring_hostile.c - a hostile peer of our own, run on the host against a lab.
  *
  * Maps a region that `ringctl host up` made, claims a free slot with the
- * ABI's protocol (kmod/kvmring_abi.h: CLAIMED with generation + 1 by
+ * ABI's protocol (include/kvmring/abi.h: CLAIMED with generation + 1 by
  * compare-and-swap, entry filled in, then UP), keeps a heartbeat and, for the
  * given seconds, plays one scenario against the guests:
  *

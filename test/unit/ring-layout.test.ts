@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 `;
 }
 
-describe('kvmring_abi.h in TypeScript (src/ring)', () => {
+describe('kvmring/abi.h in TypeScript (src/ring)', () => {
   let dir: string;
   let prog: string;
   const structs = new Map<string, { size: number; members: Map<string, [number, number]> }>();
@@ -117,7 +117,7 @@ describe('kvmring_abi.h in TypeScript (src/ring)', () => {
     writeFileSync(join(dir, 'layout.c'), cProgram());
     execFileSync(
       'cc',
-      ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-I', 'kmod', '-I', 'guest-netdev', join(dir, 'layout.c'), 'guest-netdev/ringnet_ring.c', '-o', prog],
+      ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-I', 'include', '-I', 'guest-netdev', join(dir, 'layout.c'), 'guest-netdev/ringnet_ring.c', '-o', prog],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     for (const line of execFileSync(prog, { encoding: 'utf8' }).trim().split('\n')) {

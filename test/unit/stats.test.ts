@@ -16,7 +16,7 @@ import { parseIp } from '../../src/xdp/cidr.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
-// ringnet's descriptor tables (guest-netdev/ringnet_main.c, ringnet_ring.c), as `ethtool -S ring0` names them.
+// ringnet's descriptor tables (guest-netdev/ringnet_ethtool.c, ringnet_ring.c), as `ethtool -S ring0` names them.
 const REGION = ['polls', 'irqs', 'xdp_pass', 'xdp_drop', 'xdp_tx', 'xdp_redirect', 'xdp_aborted', 'rx_bad_meta', 'rx_alloc_fail', 'peer_joins', 'peer_deaths', 'peer_leaves', 'bad_peer_entries'];
 const PEER = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes', 'tx_dropped', 'rx_dropped', 'kicks'];
 const TX = ['frames', 'bytes', 'full', 'bad_len', 'kicks', 'bad_index', 'resets', 'reset_follows'];

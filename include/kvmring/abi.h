@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * kvmring_abi.h - the layout of the shared region, the one definition of it.
+ * kvmring/abi.h - the layout of the shared region, the one definition of it.
  *
  * The host maps one region into every guest (ivshmem). Every guest reads and
- * writes it; no guest trusts what another wrote. This header is included by
- * kernel C (kmod/, guest-netdev/), BPF C (bpf/) and userspace C (harness/); the
+ * writes it; no guest trusts what another wrote. Every side includes it as
+ * "kvmring/abi.h" with the repository's include/ on its path: kernel C
+ * (guest-netdev/), userspace C (harness/, test/hostile/) and BPF C (bpf/); the
  * TypeScript view in src/ring/ is checked against it by test/unit/ring-layout.
  *
  *   offset 0                    struct kvmring_region_hdr (page 0)

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ringnet_datapath.c - frames in and out of ring0: TX (one queue per peer),
+ * ndo_xdp_xmit, RX in NAPI with native and generic XDP, the polling timer and
+ * the doorbell interrupt. Frames are copied out of the region before anyone
+ * parses them.
+ */
+#include <linux/bpf.h>
+#include <linux/bpf_trace.h>
+#include <linux/filter.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/virtio_net.h>
+
+#include "ringnet.h"
+#include "ringnet_meta.h"
+
+static unsigned int poll_us = 50;
+module_param(poll_us, uint, 0644);
+MODULE_PARM_DESC(poll_us,
+		 "ivshmem-plain: polling interval while traffic flows, in microseconds (default 50)");
+
+static unsigned int poll_idle_us = 2000;
+module_param(poll_idle_us, uint, 0644);
+MODULE_PARM_DESC(poll_idle_us,
+		 "ivshmem-plain: longest polling interval when idle, in microseconds (default 2000)");
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* The peer holding mac: a live one before a dead one that held it before. */
+static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const u8 *mac)
+{
+	struct ringnet_peer *dead = NULL;
+	struct ringnet_region *r;
+	unsigned int i, s;
+
+	ringnet_for_each_region(priv, r, i) {
+		for (s = 0; s < r->geom.max_peers; s++) {
+			struct ringnet_peer *p = &r->peers[s];
+
+			/* Pairs with the release in ringnet_peer_scan(): mac is whole. */
+			if (!smp_load_acquire(&p->present) || !ether_addr_equal(p->mac, mac))
+				continue;
+			if (READ_ONCE(p->alive))
+				return p;
+			dead = dead ?: p;
+		}
+	}
+	return dead;
+}
+
+static void ringnet_kick(struct ringnet_peer *p)
+{
+	struct ringnet_region *r = p->region;
+
+	if (!r->doorbell || p->doorbell_id == KVMRING_DOORBELL_NONE)
+		return;
+	/* Vector 0 of the peer: all it does is schedule its NAPI. */
+	writel(p->doorbell_id << 16, r->regs + IVSHMEM_REG_DOORBELL);
+	ringnet_stat_inc(&p->tx_stats, kicks);
+}
+
+static void ringnet_meta_from_hdr(struct ringnet_meta *m, const struct virtio_net_hdr *h)
+{
+	m->flags = 0;
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		m->flags |= KVMRING_REC_F_CSUM_PARTIAL;
+	if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+		m->flags |= KVMRING_REC_F_DATA_VALID;
+	m->gso_type = h->gso_type;
+	m->gso_size = __virtio16_to_cpu(true, h->gso_size);
+	m->csum_start = __virtio16_to_cpu(true, h->csum_start);
+	m->csum_offset = __virtio16_to_cpu(true, h->csum_offset);
+}
+
+static void ringnet_hdr_from_meta(struct virtio_net_hdr *h, const struct ringnet_meta *m)
+{
+	memset(h, 0, sizeof(*h));
+	if (m->flags & KVMRING_REC_F_CSUM_PARTIAL)
+		h->flags |= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (m->flags & KVMRING_REC_F_DATA_VALID)
+		h->flags |= VIRTIO_NET_HDR_F_DATA_VALID;
+	h->gso_type = m->gso_type;
+	h->gso_size = __cpu_to_virtio16(true, m->gso_size);
+	h->csum_start = __cpu_to_virtio16(true, m->csum_start);
+	h->csum_offset = __cpu_to_virtio16(true, m->csum_offset);
+}
+
+/* ---- transmit ---------------------------------------------------------------- */
+
+/*
+ * Copies one frame into the ring to p. Caller holds p->tx_lock. Returns 0 or
+ * a negative errno; the frame is the caller's either way.
+ */
+static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
+			    const void *data, u32 len, const struct ringnet_meta *meta)
+{
+	void *dst;
+	int err;
+
+	err = ringnet_tx_reserve(&p->tx, len, &dst);
+	if (err) {
+		ringnet_stat_inc(&p->tx_stats, dropped);
+		return err;
+	}
+	if (skb)
+		skb_copy_bits(skb, 0, dst, len);
+	else
+		memcpy(dst, data, len);
+	ringnet_tx_commit(&p->tx, meta);
+	ringnet_tx_publish(&p->tx);
+	if (ringnet_tx_kick_needed(&p->tx))
+		ringnet_kick(p);
+	u64_stats_update_begin(&p->tx_stats.syncp);
+	u64_stats_inc(&p->tx_stats.packets);
+	u64_stats_add(&p->tx_stats.bytes, len);
+	u64_stats_update_end(&p->tx_stats.syncp);
+	return 0;
+}
+
+/*
+ * Sends skb to p and, for the peer's own TX queue (txq not NULL), stops the
+ * queue while the ring cannot take a maximal frame. Everything that touches
+ * the producer end, the room check included, runs under p->tx_lock: the
+ * check may look at the consumer's word and follow a reset, which rewrites
+ * the producer's index and must not cross a locked producer (a broadcast,
+ * ndo_xdp_xmit, XDP_TX) between its commit and its publish.
+ */
+static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb,
+			  const struct ringnet_meta *meta, struct netdev_queue *txq)
+{
+	bool stopped = false;
+	int err;
+
+	spin_lock(&p->tx_lock);
+	if (!READ_ONCE(p->alive)) {
+		/* Counted under the lock: tx_stats has one writer at a time. */
+		ringnet_stat_inc(&p->tx_stats, dropped);
+		spin_unlock(&p->tx_lock);
+		return -ENOTCONN;
+	}
+	err = ringnet_tx_frame(p, skb, NULL, skb->len, meta);
+	if (txq && !ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX)) {
+		netif_tx_stop_queue(txq);
+		/*
+		 * The consumer may have made room since we looked: look once
+		 * more after the stop is visible, so that a wake the NAPI poll
+		 * decided on before our stop is not lost.
+		 */
+		smp_mb__after_atomic();
+		if (ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX))
+			netif_tx_wake_queue(txq);
+		else
+			stopped = true;
+	}
+	spin_unlock(&p->tx_lock);
+	/*
+	 * NAPI wakes the queue when the peer has made room: make sure it looks.
+	 * ndo_start_xmit runs with BH off, so the poll runs when it ends.
+	 */
+	if (stopped)
+		napi_schedule(&p->region->napi);
+	return err;
+}
+
+u16 ringnet_select_queue(struct net_device *dev, struct sk_buff *skb,
+			 struct net_device *sb_dev)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_peer *p;
+	u16 q = 0;
+
+	if (skb_headlen(skb) < ETH_HLEN || is_multicast_ether_addr(skb->data))
+		return 0;
+	rcu_read_lock_bh();
+	p = ringnet_peer_by_mac(priv, skb->data);
+	if (p)
+		q = p->txq;
+	rcu_read_unlock_bh();
+	return q;
+}
+
+netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct virtio_net_hdr vhdr;
+	struct ringnet_meta meta;
+	struct ringnet_peer *p;
+	struct ringnet_region *r;
+	unsigned int i, s;
+
+	if (skb->len < ETH_HLEN || skb->len > KVMRING_FRAME_MAX ||
+	    virtio_net_hdr_from_skb(skb, &vhdr, true, false, 0)) {
+		dev_core_stats_tx_dropped_inc(dev);
+		goto out;
+	}
+	ringnet_meta_from_hdr(&meta, &vhdr);
+
+	rcu_read_lock_bh();
+	if (is_multicast_ether_addr(skb->data)) {
+		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
+		ringnet_for_each_region(priv, r, i)
+			for (s = 0; s < r->geom.max_peers; s++)
+				if (READ_ONCE(r->peers[s].alive))
+					ringnet_tx_skb(&r->peers[s], skb, &meta, NULL);
+	} else {
+		p = ringnet_peer_by_mac(priv, skb->data);
+		if (!p)
+			atomic64_inc(&priv->tx_no_peer);
+		else
+			ringnet_tx_skb(p, skb, &meta, skb_get_queue_mapping(skb) == p->txq ?
+				       skb_get_tx_queue(dev, skb) : NULL);
+	}
+	rcu_read_unlock_bh();
+out:
+	dev_kfree_skb_any(skb);
+	return NETDEV_TX_OK;
+}
+
+/*
+ * Sends what it can of a bulk and returns how many frames it sent; the
+ * caller frees frames[sent..n-1]. A frame for an unknown or full peer does
+ * not hold back the frames after it: failed frames are moved to the tail.
+ */
+int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u32 flags)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_meta meta = {};
+	int i, failed = 0;
+
+	if (unlikely(flags & ~XDP_XMIT_FLAGS_MASK))
+		return -EINVAL;
+
+	rcu_read_lock_bh();
+	for (i = 0; i < n; i++) {
+		struct xdp_frame *f = frames[i];
+		struct ringnet_peer *p = NULL;
+		int err = -ENOTCONN;
+
+		/* One linear frame per record: a multi-buffer frame is refused whole. */
+		if (f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
+			p = ringnet_peer_by_mac(priv, f->data);
+			if (p && READ_ONCE(p->alive)) {
+				spin_lock(&p->tx_lock);
+				err = ringnet_tx_frame(p, NULL, f->data, f->len, &meta);
+				spin_unlock(&p->tx_lock);
+			}
+		}
+		if (!p)
+			atomic64_inc(&priv->tx_no_peer);
+		if (err) {
+			/* Slots before i are free: the frames there were sent and returned. */
+			frames[failed++] = f;
+			continue;
+		}
+		/* The bytes are in the ring: the frame is ours to return. */
+		xdp_return_frame(f);
+	}
+	rcu_read_unlock_bh();
+	/* The caller frees the frames past what we report as sent. */
+	if (failed)
+		memmove(frames + n - failed, frames, failed * sizeof(*frames));
+	return n - failed;
+}
+
+/* ---- receive ------------------------------------------------------------------ */
+
+/* Copies a frame out of the region into a new skb: a short head, the rest in pages. */
+static struct sk_buff *ringnet_copy_skb(struct ringnet_region *r, const u8 *data, u32 len)
+{
+	u32 head = min_t(u32, len, len <= PAGE_SIZE / 2 ? len : RINGNET_RX_COPYBREAK);
+	struct sk_buff *skb;
+	u32 off;
+
+	skb = napi_alloc_skb(&r->napi, head);
+	if (!skb)
+		return NULL;
+	skb_put_data(skb, data, head);
+	for (off = head; off < len; ) {
+		u32 chunk = min_t(u32, len - off, PAGE_SIZE);
+		struct page *page;
+
+		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
+			goto err;
+		page = dev_alloc_page();
+		if (!page)
+			goto err;
+		memcpy(page_address(page), data + off, chunk);
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE);
+		off += chunk;
+	}
+	return skb;
+err:
+	kfree_skb(skb);
+	return NULL;
+}
+
+/*
+ * Drops a received frame: counts why (a counter of r->napi_stats) and the
+ * peer's rx dropped, once each. NAPI only.
+ */
+static void ringnet_rx_drop(struct ringnet_region *r, struct ringnet_peer *p, u64_stats_t *why)
+{
+	ringnet_stat_add(&r->napi_stats.syncp, why, 1);
+	ringnet_stat_inc(&p->rx_stats, dropped);
+}
+
+/*
+ * Checks a frame we copied out of the ring against its sender: the source
+ * MAC must be the one the peer joined with (nobody speaks for another peer
+ * or for us), and its GSO/checksum metadata must describe the frame's own
+ * headers (ringnet_meta_check()). headlen bytes of data are linear. Counts
+ * and returns false for a frame to drop.
+ */
+static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, const u8 *data,
+			     u32 headlen, u32 len, const struct ringnet_meta *meta)
+{
+	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->mac)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_src);
+		return false;
+	}
+	if (ringnet_meta_check(data, headlen, len, meta)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		return false;
+	}
+	return true;
+}
+
+/* Metadata, protocol and GRO: the common end of every received frame. */
+static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, struct sk_buff *skb,
+			    const struct ringnet_meta *meta, struct bpf_prog *generic_prog)
+{
+	struct net_device *dev = r->priv->dev;
+	struct virtio_net_hdr vhdr;
+	u32 len = skb->len;
+
+	ringnet_hdr_from_meta(&vhdr, meta);
+	if (virtio_net_hdr_to_skb(skb, &vhdr, true)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		kfree_skb(skb);
+		return;
+	}
+	skb->protocol = eth_type_trans(skb, dev);
+	skb_record_rx_queue(skb, 0);
+
+	if (generic_prog) {
+		/* A GSO super-frame or a frame too long for one page: XDP on the skb. */
+		if (do_xdp_generic(generic_prog, skb) != XDP_PASS)
+			return;
+	}
+	u64_stats_update_begin(&p->rx_stats.syncp);
+	u64_stats_inc(&p->rx_stats.packets);
+	u64_stats_add(&p->rx_stats.bytes, len);
+	u64_stats_update_end(&p->rx_stats.syncp);
+	napi_gro_receive(&r->napi, skb);
+}
+
+/* The native XDP path for a frame that fits a page. Returns true if XDP_REDIRECT. */
+static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, struct bpf_prog *prog,
+			   const struct ringnet_frame *f)
+{
+	struct net_device *dev = r->priv->dev;
+	struct ringnet_meta meta = f->meta;
+	struct xdp_buff xdp;
+	struct sk_buff *skb;
+	struct page *page;
+	u8 *start;
+	u32 act;
+
+	page = dev_alloc_page();
+	if (!page) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		return false;
+	}
+	start = page_address(page);
+	memcpy(start + RINGNET_XDP_HEADROOM, f->data, f->len);
+	if (!ringnet_rx_valid(r, p, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
+		put_page(page);
+		return false;
+	}
+	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
+	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		put_page(page);
+		return false;
+	}
+
+	xdp_init_buff(&xdp, PAGE_SIZE, &r->xdp_rxq);
+	xdp_prepare_buff(&xdp, start, RINGNET_XDP_HEADROOM, f->len, true);
+	act = bpf_prog_run_xdp(prog, &xdp);
+
+	switch (act) {
+	case XDP_PASS:
+		ringnet_stat_inc(&r->napi_stats, xdp_pass);
+		skb = build_skb(start, PAGE_SIZE);
+		if (!skb) {
+			ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+			put_page(page);
+			return false;
+		}
+		skb_reserve(skb, xdp.data - xdp.data_hard_start);
+		skb_put(skb, xdp.data_end - xdp.data);
+		if (xdp.data_meta != xdp.data)
+			skb_metadata_set(skb, xdp.data - xdp.data_meta);
+		ringnet_deliver(r, p, skb, &meta, NULL);
+		return false;
+	case XDP_TX:
+		/* Back out of the interface it came in on: to the peer it came from. */
+		ringnet_stat_inc(&r->napi_stats, xdp_tx);
+		if (READ_ONCE(p->alive)) {
+			struct ringnet_meta none = {};
+
+			spin_lock(&p->tx_lock);
+			ringnet_tx_frame(p, NULL, xdp.data, xdp.data_end - xdp.data, &none);
+			spin_unlock(&p->tx_lock);
+		}
+		put_page(page);
+		return false;
+	case XDP_REDIRECT:
+		if (xdp_do_redirect(dev, &xdp, prog)) {
+			ringnet_stat_inc(&r->napi_stats, xdp_aborted);
+			put_page(page);
+			return false;
+		}
+		ringnet_stat_inc(&r->napi_stats, xdp_redirect);
+		return true;
+	default:
+		bpf_warn_invalid_xdp_action(dev, prog, act);
+		fallthrough;
+	case XDP_ABORTED:
+		trace_xdp_exception(dev, prog, act);
+		ringnet_stat_inc(&r->napi_stats, xdp_aborted);
+		put_page(page);
+		return false;
+	case XDP_DROP:
+		ringnet_stat_inc(&r->napi_stats, xdp_drop);
+		put_page(page);
+		return false;
+	}
+}
+
+static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p,
+			     struct bpf_prog *prog, const struct ringnet_frame *f, bool *redirected)
+{
+	struct sk_buff *skb;
+
+	/* A slot we have not seen join, or refused: nothing it says is trusted. */
+	if (!smp_load_acquire(&p->present)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_no_peer);
+		return;
+	}
+	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
+		*redirected |= ringnet_rx_xdp(r, p, prog, f);
+		return;
+	}
+	skb = ringnet_copy_skb(r, f->data, f->len);
+	if (!skb) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		return;
+	}
+	if (!ringnet_rx_valid(r, p, skb->data, skb_headlen(skb), skb->len, &f->meta)) {
+		kfree_skb(skb);
+		return;
+	}
+	ringnet_deliver(r, p, skb, &f->meta, prog);
+}
+
+/* Drains the ring from p, up to budget frames. Called from NAPI. */
+static int ringnet_rx_peer(struct ringnet_region *r, struct ringnet_peer *p, struct bpf_prog *prog,
+			   int budget, bool *redirected)
+{
+	struct ringnet_frame f;
+	int done = 0;
+
+	spin_lock(&p->rx_lock);
+	if (p->rx_ready) {
+		while (done < budget && ringnet_rx_peek(&p->rx, &f) == 1) {
+			ringnet_rx_frame(r, p, prog, &f, redirected);
+			ringnet_rx_consume(&p->rx);
+			done++;
+		}
+		ringnet_rx_publish(&p->rx);
+	}
+	spin_unlock(&p->rx_lock);
+	return done;
+}
+
+/*
+ * Wakes the TX queue of every peer whose ring has room again. Returns how
+ * many it woke; *stopped says whether a queue is still stopped.
+ */
+static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
+{
+	struct net_device *dev = r->priv->dev;
+	unsigned int woken = 0;
+	u32 s;
+
+	*stopped = false;
+	for (s = 0; s < r->geom.max_peers; s++) {
+		struct ringnet_peer *p = &r->peers[s];
+		struct netdev_queue *txq = netdev_get_tx_queue(dev, p->txq);
+		bool room;
+
+		/* Our own slot's queue carries nothing; its producer end was never attached. */
+		if (s == READ_ONCE(r->self) || !netif_tx_queue_stopped(txq))
+			continue;
+		/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
+		spin_lock(&p->tx_lock);
+		/* Never attached (a slot that was ours): nothing to wait for. */
+		room = !p->tx.ring.hdr || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
+		spin_unlock(&p->tx_lock);
+		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
+		if (!READ_ONCE(p->alive) || room) {
+			netif_tx_wake_queue(txq);
+			woken++;
+		} else {
+			*stopped = true;
+		}
+	}
+	return woken;
+}
+
+static void ringnet_poll_timer_arm(struct ringnet_region *r, bool busy)
+{
+	u32 us;
+
+	/* Poll fast while frames flow; back off exponentially when idle. */
+	r->idle_polls = busy ? 0 : min(r->idle_polls + 1, 16U);
+	us = max(poll_us, 1U) << min(r->idle_polls, 10U);
+	us = min(us, max(poll_idle_us, poll_us));
+	hrtimer_start(&r->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+}
+
+int ringnet_poll(struct napi_struct *napi, int budget)
+{
+	struct ringnet_region *r = container_of(napi, struct ringnet_region, napi);
+	struct bpf_prog *prog;
+	bool redirected = false, stopped, more = false;
+	u32 i, s, n = r->geom.max_peers;
+	unsigned int woken;
+	int done = 0;
+
+	ringnet_stat_inc(&r->napi_stats, polls);
+	rcu_read_lock();
+	prog = rcu_dereference(r->priv->xdp_prog);
+	for (i = 0; i < n && done < budget; i++) {
+		s = (r->rr + i) % n;
+		done += ringnet_rx_peer(r, &r->peers[s], prog, budget - done, &redirected);
+	}
+	r->rr = (r->rr + 1) % n;
+	if (redirected)
+		xdp_do_flush();
+	rcu_read_unlock();
+
+	woken = ringnet_wake_queues(r, &stopped);
+	if (done >= budget)
+		return budget;
+
+	if (r->doorbell) {
+		/* Ask every live producer for a kick, then look again (no lost wake-up). */
+		for (s = 0; s < n; s++) {
+			struct ringnet_peer *p = &r->peers[s];
+
+			spin_lock(&p->rx_lock);
+			if (p->rx_ready && ringnet_rx_arm(&p->rx))
+				more = true;
+			spin_unlock(&p->rx_lock);
+		}
+	}
+	if (napi_complete_done(napi, done)) {
+		/* The doorbell may interrupt us again (see ringnet_irq()). */
+		if (r->doorbell && test_and_clear_bit(0, &r->irq_masked))
+			enable_irq(r->irq);
+		if (more)
+			napi_schedule(napi);
+		/*
+		 * A stopped queue waits for a peer to consume, and no kick tells
+		 * us when: poll for it, but a peer that takes nothing (no queue
+		 * woken, no frame) lets the interval back off like idleness.
+		 */
+		else if (!r->doorbell || stopped)
+			ringnet_poll_timer_arm(r, done > 0 || woken > 0);
+	}
+	return done;
+}
+
+enum hrtimer_restart ringnet_poll_timer_fn(struct hrtimer *t)
+{
+	struct ringnet_region *r = container_of(t, struct ringnet_region, poll_timer);
+
+	napi_schedule(&r->napi);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * A doorbell only schedules NAPI, and stays masked until NAPI completes: a
+ * neighbour ringing as fast as it can costs us at most one interrupt per
+ * poll, not a livelock.
+ */
+irqreturn_t ringnet_irq(int irq, void *data)
+{
+	struct ringnet_region *r = data;
+
+	ringnet_stat_inc(&r->irq_stats, irqs);
+	/*
+	 * We run only while the line is enabled, so each run owes exactly one
+	 * enable: masked first, then the bit that tells NAPI to unmask.
+	 */
+	disable_irq_nosync(irq);
+	set_bit(0, &r->irq_masked);
+	napi_schedule(&r->napi);
+	return IRQ_HANDLED;
+}
