@@ -6,8 +6,8 @@ import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
 import type { XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
-import { reportFailure, requireRoot, untilSignal } from '../xdp/cli.js';
-import { RingctlError } from '../xdp/errors.js';
+import { reportFailure, requireRoot, untilSignal } from '../common/cli.js';
+import { RingctlError } from '../common/errors.js';
 import { pinRoot } from '../xdp/pins.js';
 
 export class AttachCommand extends Command {

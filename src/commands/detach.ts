@@ -1,7 +1,7 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { existsSync } from 'node:fs';
 
-import { reportFailure, requireRoot } from '../xdp/cli.js';
+import { reportFailure, requireRoot } from '../common/cli.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinPaths, pinRoot } from '../xdp/pins.js';
 

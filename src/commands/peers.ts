@@ -3,7 +3,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { formatAge, readPeerTable, sysfsNet, type TablePeer } from '../peers/table.js';
 import type { Conflict } from '../peers/classify.js';
 import { parseIp, type Cidr } from '../xdp/cidr.js';
-import { reportFailure, table } from '../xdp/cli.js';
+import { reportFailure, table } from '../common/cli.js';
 import { isValidIfname } from '../xdp/ifname.js';
 
 export class PeersCommand extends Command {

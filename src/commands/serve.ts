@@ -4,8 +4,8 @@ import type { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
 import type { RunningServer } from '../stats/server.js';
-import { reportFailure, untilSignal } from '../xdp/cli.js';
-import { RingctlError } from '../xdp/errors.js';
+import { reportFailure, untilSignal } from '../common/cli.js';
+import { RingctlError } from '../common/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 

@@ -1,6 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { reportFailure, requireRoot, table } from '../xdp/cli.js';
+import { reportFailure, requireRoot, table } from '../common/cli.js';
 import { formatCidr } from '../xdp/cidr.js';
 import { sysfsNet } from '../peers/table.js';
 import { isValidIfname } from '../xdp/ifname.js';

@@ -2,7 +2,7 @@
 // state. Safe to run twice and after a crash: each step does what is left to do.
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 
-import { fsCall } from './errors.js';
+import { fsCall } from '../common/sys-error.js';
 import { stopServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, regionPath, StateError, type HostState } from './state.js';
 

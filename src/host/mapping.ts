@@ -3,9 +3,9 @@
 import { closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
 
-import { RingctlError } from '../xdp/errors.js';
-import { fsCall } from './errors.js';
-import { mmap, munmap, PROT_READ, PROT_WRITE } from './libc.js';
+import { RingctlError } from '../common/errors.js';
+import { fsCall } from '../common/sys-error.js';
+import { mmap, munmap, PROT_READ, PROT_WRITE } from '../common/libc.js';
 
 export class Mapping {
   #closed = false;

@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { RingctlError } from '../xdp/errors.js';
-import { fsCall } from './errors.js';
+import { RingctlError } from '../common/errors.js';
+import { fsCall } from '../common/sys-error.js';
 
 export const SERVER_VERB = ['host', 'doorbell-server'] as const;
 

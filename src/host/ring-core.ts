@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 
 import type { Geometry } from '../ring/geometry.js';
-import { RingctlError } from '../xdp/errors.js';
-import { errnoName } from './errors.js';
+import { RingctlError } from '../common/errors.js';
+import { errnoName, errnoValue } from '../common/errno.js';
 import type { Mapping } from './mapping.js';
 
 type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -15,9 +15,9 @@ type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-
 /** struct kvmring_geom (kmod/kvmring_abi.h): private, never in the region. */
 const kvmring_geom = koffi.struct({ region_size: 'uint64_t', max_peers: 'uint32_t', ring_size: 'uint32_t' });
 
-const ENOENT = 2;
-const EINVAL = 22;
-const EPROTONOSUPPORT = 93;
+const ENOENT = errnoValue('ENOENT');
+const EINVAL = errnoValue('EINVAL');
+const EPROTONOSUPPORT = errnoValue('EPROTONOSUPPORT');
 
 /** What ringnet_region_geom()/ringnet_region_format() refused, with the errno they returned. */
 export class RingCoreError extends RingctlError {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
 
 export const DEFAULT_RUN_DIR = '/run/kvmring/host';

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 
 import { CONSTANTS as C } from '../ring/layout.js';
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import { checkHugePages, formatSize } from './args.js';
-import { fsCall, SysError } from './errors.js';
-import { fallocate } from './libc.js';
+import { fsCall, SysError } from '../common/sys-error.js';
+import { fallocate } from '../common/libc.js';
 import { Mapping } from './mapping.js';
 import { startServer, stopServer } from './process.js';
 import { regionFormat, regionGeom } from './ring-core.js';

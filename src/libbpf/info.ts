@@ -6,7 +6,8 @@ import koffi from 'koffi';
 
 import { callInt, callIntUnless } from './call.js';
 import { LibbpfError } from './errors.js';
-import { native, nativeLibc } from './native.js';
+import { libc } from '../common/libc.js';
+import { native } from './native.js';
 import { bpf_link_info, bpf_prog_info } from './types.js';
 
 const ENOENT = 2;
@@ -111,5 +112,5 @@ export function linkIds(): number[] {
 
 /** Closes a raw fd the binding handed out. */
 export function closeFd(fd: number): void {
-  if (fd >= 0) nativeLibc().close(fd);
+  if (fd >= 0) libc().close(fd);
 }

@@ -5,7 +5,8 @@
 import koffi from 'koffi';
 
 import { callInt, callIntUnless } from './call.js';
-import { native, nativeLibc } from './native.js';
+import { libc } from '../common/libc.js';
+import { native } from './native.js';
 import { BPF_ANY, bpf_map_info, PERCPU_MAP_TYPES } from './types.js';
 
 const ENOENT = 2;
@@ -64,7 +65,7 @@ export class BpfMapFd implements Disposable {
     try {
       return new BpfMapFd(fd, mapInfoByFd(fd), true);
     } catch (err) {
-      nativeLibc().close(fd);
+      libc().close(fd);
       throw err;
     }
   }
@@ -75,7 +76,7 @@ export class BpfMapFd implements Disposable {
     try {
       return new BpfMapFd(fd, mapInfoByFd(fd), true);
     } catch (err) {
-      nativeLibc().close(fd);
+      libc().close(fd);
       throw err;
     }
   }
@@ -200,7 +201,7 @@ export class BpfMapFd implements Disposable {
   }
 
   close(): void {
-    if (this.#owned && this.#fd >= 0) nativeLibc().close(this.#fd);
+    if (this.#owned && this.#fd >= 0) libc().close(this.#fd);
     this.#fd = -1;
   }
 

@@ -1,4 +1,4 @@
-// The raw functions of libbpf.so.1 and the few of libc the binding needs, loaded on
+// The raw functions of libbpf.so.1 (the libc ones are in common/libc.ts), loaded on
 // first use (so `ringctl --help` works on a machine without libbpf). Nothing here
 // checks errors: the typed layer (object.ts, map.ts, ...) does. Pointers are
 // bigint (koffi 3) or null.
@@ -19,7 +19,6 @@ export type Ptr = bigint;
 type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const LIBBPF = 'libbpf.so.1';
-const LIBC = 'libc.so.6';
 
 const ptr = 'void *';
 const str = 'const char *';
@@ -109,16 +108,9 @@ const decls = {
   bpf_prog_test_run_opts: [int, [int, koffi.inout(koffi.pointer(bpf_test_run_opts))]],
 } as const;
 
-const libcDecls = {
-  close: [int, [int]],
-  vsnprintf: [int, [ptr, size_t, ptr, ptr]],
-} as const;
-
 export type Libbpf = { [K in keyof typeof decls]: Fn };
-export type Libc = { [K in keyof typeof libcDecls]: Fn };
 
 let libbpf: Libbpf | undefined;
-let libc: Libc | undefined;
 
 function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(
   path: string,
@@ -128,7 +120,7 @@ function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(
   try {
     handle = koffi.load(path);
   } catch (err) {
-    throw new Error(`cannot load ${path} (install libbpf1 / libc6): ${(err as Error).message}`);
+    throw new Error(`cannot load ${path} (install libbpf1): ${(err as Error).message}`);
   }
   const out = {} as { [K in keyof T]: Fn };
   for (const [name, [ret, args]] of Object.entries(table)) {
@@ -141,10 +133,4 @@ function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(
 export function native(): Libbpf {
   libbpf ??= bind(LIBBPF, decls);
   return libbpf;
-}
-
-/** The libc functions the binding uses. */
-export function nativeLibc(): Libc {
-  libc ??= bind(LIBC, libcDecls);
-  return libc;
 }

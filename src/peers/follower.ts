@@ -12,7 +12,7 @@
 // once it is back (ringnet reloaded gives ring0 a new ifindex and MAC, which the
 // loaded programs hold).
 import { LibbpfError } from '../libbpf/index.js';
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import type { PeerSyncResult, RingPeer } from '../xdp/maps.js';
 import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync.js';
 import type { PeerTable } from './table.js';

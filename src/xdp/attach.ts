@@ -27,7 +27,7 @@ import {
 import { formatCidr, type Cidr } from './cidr.js';
 import { MAPS, OBJECTS } from './codecs.js';
 import { detachState } from './detach.js';
-import { RingctlError } from './errors.js';
+import { RingctlError } from '../common/errors.js';
 import { setRingDevice, syncInterfacePeers, syncPeers, syncSubnets, type PeerSyncResult, type RingPeer } from './maps.js';
 import { hwAddr, ifNameToIndex } from './netdev.js';
 import { makePinDir, removePins, requireBpffs } from './pins.js';

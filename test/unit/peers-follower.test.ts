@@ -5,7 +5,7 @@ import type { LocalAddress } from '../../src/peers/local.js';
 import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
 import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
-import { RingctlError } from '../../src/xdp/errors.js';
+import { RingctlError } from '../../src/common/errors.js';
 import { syncPeers, readPeers, type MapLike, type RingPeer } from '../../src/xdp/maps.js';
 import { requireTier } from '../helpers/tier.js';
 

@@ -8,7 +8,7 @@ import { localAddresses, type LocalAddress } from '../../src/peers/local.js';
 import { peersFor } from '../../src/peers/sync.js';
 import { formatAge, parsePeerTable, readPeerTable, type TablePeer } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
-import { RingctlError } from '../../src/xdp/errors.js';
+import { RingctlError } from '../../src/common/errors.js';
 import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';

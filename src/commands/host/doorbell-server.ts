@@ -3,8 +3,8 @@ import { Command, Option } from 'clipanion';
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
-import { reportFailure } from '../../xdp/cli.js';
-import { RingctlError } from '../../xdp/errors.js';
+import { reportFailure } from '../../common/cli.js';
+import { RingctlError } from '../../common/errors.js';
 
 /**
  * `ringctl host doorbell-server NAME`: the doorbell server `host up --doorbell`

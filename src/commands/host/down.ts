@@ -2,7 +2,7 @@ import { Command } from 'clipanion';
 
 import { nameOption, pathsFor } from '../../host/cli.js';
 import { hostRunDir } from '../../host/state.js';
-import { reportFailure } from '../../xdp/cli.js';
+import { reportFailure } from '../../common/cli.js';
 
 export class HostDownCommand extends Command {
   static override paths = [['host', 'down']];

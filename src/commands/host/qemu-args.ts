@@ -2,7 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { parseGuestRef, shellQuote } from '../../host/args.js';
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import { reportFailure } from '../../xdp/cli.js';
+import { reportFailure } from '../../common/cli.js';
 
 export class HostQemuArgsCommand extends Command {
   static override paths = [['host', 'qemu-args']];

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
 import type { RegionStatus } from '../../host/status.js';
-import { reportFailure, table } from '../../xdp/cli.js';
+import { reportFailure, table } from '../../common/cli.js';
 
 export class HostStatusCommand extends Command {
   static override paths = [['host', 'status']];

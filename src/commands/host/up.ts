@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { checkRegionSize, DEFAULT_REGION_SIZE, formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseSize, parseVectors } from '../../host/args.js';
 import { pathsFor, nameOption } from '../../host/cli.js';
 import { DEFAULT_REGION_DIR, hostRunDir } from '../../host/state.js';
-import { reportFailure } from '../../xdp/cli.js';
+import { reportFailure } from '../../common/cli.js';
 
 export class HostUpCommand extends Command {
   static override paths = [['host', 'up']];
