@@ -6,10 +6,12 @@ import { sysfsNet } from '../peers/table.js';
 import { AddressError, grpcTarget, parseAddress } from '../stats/address.js';
 import { renderStats } from '../stats/table.js';
 import { MAX_WATCH_MS, MIN_WATCH_MS } from '../stats/watch.js';
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 
-export class StatsCommand extends Command {
+export class StatsCommand extends RingctlCommand {
   static override paths = [['stats']];
 
   static override usage = Command.Usage({
@@ -52,7 +54,7 @@ export class StatsCommand extends Command {
 
   interfaces = Option.Array('--interface', [], { description: 'Also show this interface\'s counters; repeat for more' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     if (this.count !== undefined && this.watch === undefined) throw new UsageError('--count needs --watch');
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     for (const i of this.interfaces) if (!isValidIfname(i)) throw new UsageError(`${i}: not an interface name (--interface)`);
@@ -123,8 +125,7 @@ export class StatsCommand extends Command {
     } catch (err) {
       const e = err as { code?: unknown; details?: unknown };
       if (typeof e.code === 'number' && typeof e.details === 'string') {
-        this.context.stderr.write(`ringctl: ${describeGrpcError(target, err as Parameters<typeof describeGrpcError>[1])}\n`);
-        return 1;
+        throw new RingctlError(describeGrpcError(target, err as Parameters<typeof describeGrpcError>[1]), { cause: err });
       }
       throw err;
     } finally {

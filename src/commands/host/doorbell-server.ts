@@ -1,9 +1,9 @@
-import { Command, Option } from 'clipanion';
+import { Option } from 'clipanion';
 
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
-import { reportFailure } from '../../common/cli.js';
+import { RingctlCommand } from '../../common/command.js';
 import { RingctlError } from '../../common/errors.js';
 
 /**
@@ -12,12 +12,12 @@ import { RingctlError } from '../../common/errors.js';
  * it tells its parent over IPC when it listens, logs to stdout, and stops on
  * SIGTERM or SIGINT.
  */
-export class HostDoorbellServerCommand extends Command {
+export class HostDoorbellServerCommand extends RingctlCommand {
   static override paths = [['host', 'doorbell-server']];
 
   name = Option.String({ name: 'NAME' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const hello = (m: ServerHello) => {
       if (process.send && process.connected) process.send(m);
     };
@@ -39,7 +39,7 @@ export class HostDoorbellServerCommand extends Command {
       });
     } catch (err) {
       hello({ error: err instanceof Error ? err.message : String(err) });
-      return reportFailure(this.context.stderr, err);
+      throw err;
     }
     const stop = (sig: string) => {
       log(`${sig}`);
