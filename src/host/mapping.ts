@@ -1,5 +1,5 @@
 // A file mapped MAP_SHARED into this process, as the guests map the region. Reads
-// go through copies (copy(), u32()), so no view of the mapping outlives close().
+// go through copies (copy()), so no view of the mapping outlives close().
 import { closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
 
@@ -57,13 +57,6 @@ export class Mapping {
     this.#check(offset, len);
     if (len === 0) return Buffer.alloc(0);
     return Buffer.from(new Uint8Array(koffi.view(this.ptr + BigInt(offset), len)));
-  }
-
-  /** One 32-bit little-endian load at `offset` (aligned: not torn). */
-  u32(offset: number): number {
-    this.#check(offset, 4);
-    if (offset % 4) throw new RangeError(`unaligned 32-bit read at ${offset}`);
-    return koffi.decode(this.ptr + BigInt(offset), 'uint32_t') as number;
   }
 
   close(): void {
