@@ -4,7 +4,6 @@ import * as t from 'typanion';
 import type { PeerFollower } from '../peers/follower.js';
 import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
-import type { XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
 import { requireRoot, untilSignal } from '../common/cli.js';
 import { RingctlCommand } from '../common/command.js';
@@ -87,7 +86,7 @@ export class AttachCommand extends RingctlCommand {
       ifname: this.ifname,
       ring: this.ring,
       subnets,
-      mode: this.mode as XdpMode,
+      mode: this.mode,
       transparent: this.transparent,
       force: this.force,
       pinRoot: root,

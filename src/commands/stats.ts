@@ -70,7 +70,8 @@ export class StatsCommand extends RingctlCommand {
     }
 
     // protobufjs and grpc-js take seconds to load in a small guest: only when needed.
-    const toJSON = this.json ? (await import('../gen/kvmring/v1/stats.js')).StatsSnapshot.toJSON : undefined;
+    const gen = this.json ? await import('../gen/kvmring/v1/stats.js') : undefined;
+    const toJSON = gen && ((s: Snapshot) => gen.StatsSnapshot.toJSON(s));
     let previous: Snapshot | undefined;
     const print = (s: Snapshot) => {
       const out = this.context.stdout;
@@ -99,8 +100,9 @@ export class StatsCommand extends RingctlCommand {
       print(read());
       return 0;
     }
+    const intervalMs = this.watch * 1000;
     for (let n = 0; this.count === undefined || n < this.count; n++) {
-      if (n) await new Promise((r) => setTimeout(r, this.watch! * 1000));
+      if (n) await new Promise((r) => setTimeout(r, intervalMs));
       print(read());
     }
     return 0;

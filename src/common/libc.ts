@@ -58,25 +58,25 @@ const decls = {
 /** A pointer as koffi 3 hands it out: an address, or null. */
 export type Ptr = bigint | null;
 
-/** The raw functions: nothing here checks errors. */
+/** The raw functions (plain functions: no `this`); nothing here checks errors. */
 export interface Libc {
-  mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): Ptr;
-  munmap(addr: bigint, length: number): number;
+  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => Ptr;
+  munmap: (addr: bigint, length: number) => number;
   /** Returns the errno (0: done); leaves errno alone. */
-  posix_fallocate(fd: number, offset: number, length: number): number;
-  eventfd(initval: number, flags: number): number;
-  sendmsg(sock: number, msg: object, flags: number): number | bigint;
-  if_nametoindex(name: string): number;
-  if_indextoname(index: number, buf: Buffer): Ptr;
-  socket(domain: number, type: number, protocol: number): number;
+  posix_fallocate: (fd: number, offset: number, length: number) => number;
+  eventfd: (initval: number, flags: number) => number;
+  sendmsg: (sock: number, msg: object, flags: number) => number | bigint;
+  if_nametoindex: (name: string) => number;
+  if_indextoname: (index: number, buf: Buffer) => Ptr;
+  socket: (domain: number, type: number, protocol: number) => number;
   /** Variadic: the third argument is given as a type and a value. */
-  ioctl(fd: number, request: number, argType: string, arg: Buffer): number;
-  getifaddrs(head: [Ptr]): number;
-  freeifaddrs(head: Ptr): void;
-  setns(fd: number, nstype: number): number;
-  close(fd: number): number;
-  strerror(errno: number): string;
-  vsnprintf(buf: Buffer, size: number, fmt: bigint, ap: Buffer | bigint): number;
+  ioctl: (fd: number, request: number, argType: string, arg: Buffer) => number;
+  getifaddrs: (head: [Ptr]) => number;
+  freeifaddrs: (head: Ptr) => void;
+  setns: (fd: number, nstype: number) => number;
+  close: (fd: number) => number;
+  strerror: (errno: number) => string;
+  vsnprintf: (buf: Buffer, size: number, fmt: bigint, ap: Buffer | bigint) => number;
 }
 
 let bound: Libc | undefined;
@@ -123,8 +123,8 @@ export function strerror(errno: number): string {
 export function mmap(fd: number, size: number, prot: number, what: string): bigint {
   koffi.errno(0);
   const p = libc().mmap(null, size, prot, MAP_SHARED, fd, 0);
-  if (p === null || BigInt(p) === MAP_FAILED) throw new SysError(`mmap(${what})`, koffi.errno());
-  return BigInt(p);
+  if (p === null || p === MAP_FAILED) throw new SysError(`mmap(${what})`, koffi.errno());
+  return p;
 }
 
 export function munmap(p: bigint, size: number, what: string): void {

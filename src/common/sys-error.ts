@@ -24,9 +24,9 @@ export class SysError extends RingctlError {
 
   /** A SysError from an exception of node:fs (or rethrows anything else). */
   static fromNode(op: string, err: unknown, hint?: string): SysError {
-    const e = err as NodeJS.ErrnoException;
-    if (typeof e?.errno !== 'number') throw err;
-    return new SysError(op, Math.abs(e.errno), { hint, cause: err });
+    const errno = (err as Partial<NodeJS.ErrnoException> | null)?.errno;
+    if (typeof errno !== 'number') throw err;
+    return new SysError(op, Math.abs(errno), { hint, cause: err });
   }
 }
 

@@ -35,7 +35,7 @@ export class Mapping {
       const length = Math.min(opts.length ?? st.size, st.size);
       if (length <= 0) return new Mapping(path, fd, 0n, 0, st.size, 0);
       // munmap() of part of a huge page fails: map whole pages (the file has whole pages).
-      const page = Math.max(Number(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize), 4096);
+      const page = Math.max(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize, 4096);
       const mapped = Math.min(Math.ceil(length / page) * page, st.size);
       const ptr = mmap(fd, mapped, PROT_READ | (opts.writable ? PROT_WRITE : 0), path);
       return new Mapping(path, fd, ptr, length, st.size, mapped);

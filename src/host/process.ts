@@ -40,7 +40,7 @@ export async function startServer(name: string, log: string, env: Record<string,
     const child = spawn(process.execPath, [ringctlBin(), ...SERVER_VERB, name], {
       detached: true,
       stdio: ['ignore', out, out, 'ipc'],
-      env: env as NodeJS.ProcessEnv,
+      env,
       cwd: '/',
     });
     const tail = () => {

@@ -74,7 +74,7 @@ function lib() {
     format: h.func('ringnet_region_format', 'int', ['void *', 'uint64_t', 'uint32_t', 'uint32_t', 'uint32_t', 'uint64_t']),
     geom: h.func('ringnet_region_geom', 'int', ['void *', 'uint64_t', koffi.out(koffi.pointer(kvmring_geom))]),
     peer: h.func('ringnet_region_peer', 'int', ['void *', 'uint64_t', 'uint32_t', 'void *']),
-  } as Core;
+  };
   return core;
 }
 
@@ -96,7 +96,8 @@ export function regionFormat(m: RegionMemory, p: FormatParams): void {
 
 /** ringnet_region_geom() on a mapping: the geometry the guests will accept, or RingCoreError. */
 export function regionGeom(m: RegionMemory): Geometry {
-  const g = { region_size: 0, max_peers: 0, ring_size: 0 };
+  // koffi fills it in; a uint64_t comes back as a bigint when it is beyond 2^53.
+  const g: { region_size: number | bigint; max_peers: number; ring_size: number } = { region_size: 0, max_peers: 0, ring_size: 0 };
   const ret = lib().geom(m.ptr, m.length, g);
   if (ret < 0) throw new RingCoreError(m.path, -ret);
   return { regionSize: Number(g.region_size), maxPeers: g.max_peers, ringSize: g.ring_size };

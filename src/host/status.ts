@@ -220,7 +220,7 @@ function checkSlot(p: SlotEntry, mode: HostState['mode']): SlotStatus {
   return s;
 }
 
-type StillSince = Record<string, { word: string; heartbeat: string; since: number }>;
+type StillSince = Record<string, { word: string; heartbeat: string; since: number } | undefined>;
 
 /** When each slot's heartbeat was first seen still, kept across runs in the state directory. */
 function trackStale(file: string, slots: SlotStatus[], now: number): void {

@@ -38,8 +38,8 @@ export function regionDirInfo(dir: string): { kind: 'tmpfs' | 'hugetlbfs' | 'oth
   const st = fsCall(`stat(${dir})`, () => statSync(dir), '--dir must be an existing directory');
   if (!st.isDirectory()) throw new RingctlError(`${dir} is not a directory (--dir)`);
   const fs = fsCall(`statfs(${dir})`, () => statfsSync(dir));
-  const type = Number(fs.type) >>> 0;
-  if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: Number(fs.bsize) };
+  const type = fs.type >>> 0;
+  if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: fs.bsize };
   return { kind: type === TMPFS_MAGIC ? 'tmpfs' : 'other' };
 }
 

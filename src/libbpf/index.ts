@@ -29,5 +29,5 @@ import { native } from './native.js';
 
 /** libbpf's version, e.g. 'v1.1'. */
 export function libbpfVersion(): string {
-  return native().libbpf_version_string() as string;
+  return native().libbpf_version_string();
 }

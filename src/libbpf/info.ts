@@ -47,7 +47,7 @@ export function progInfoByFd(fd: number): ProgInfo {
     id: i.id,
     type: i.type,
     name: i.name,
-    tag: Buffer.from(i.tag as number[]).toString('hex'),
+    tag: Buffer.from(i.tag).toString('hex'),
     verifiedInsns: i.verified_insns,
     runTimeNs: toBigInt(i.run_time_ns),
     runCnt: toBigInt(i.run_cnt),

@@ -16,7 +16,6 @@ import {
 } from './types.js';
 
 export type Ptr = bigint;
-type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const LIBBPF = 'libbpf.so.1';
 
@@ -108,25 +107,32 @@ const decls = {
   bpf_prog_test_run_opts: [int, [int, koffi.inout(koffi.pointer(bpf_test_run_opts))]],
 } as const;
 
-export type Libbpf = { [K in keyof typeof decls]: Fn };
+/** What koffi returns for each C return type of the table. */
+type Returns<T> = T extends typeof int | typeof u32 ? number
+  : T extends typeof ptr ? Ptr | null
+  : T extends typeof str ? string
+  : T extends 'bool' ? boolean
+  : T extends 'void' ? undefined
+  : unknown;
+
+type Bound<T extends Record<string, readonly [unknown, readonly unknown[]]>> = {
+  [K in keyof T]: (...args: unknown[]) => Returns<T[K][0]>;
+};
+
+export type Libbpf = Bound<typeof decls>;
 
 let libbpf: Libbpf | undefined;
 
-function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(
-  path: string,
-  table: T,
-): { [K in keyof T]: Fn } {
+function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(path: string, table: T): Bound<T> {
   let handle: LibraryHandle;
   try {
     handle = koffi.load(path);
   } catch (err) {
-    throw new Error(`cannot load ${path} (install libbpf1): ${(err as Error).message}`);
+    throw new Error(`cannot load ${path} (install libbpf1): ${(err as Error).message}`, { cause: err });
   }
-  const out = {} as { [K in keyof T]: Fn };
-  for (const [name, [ret, args]] of Object.entries(table)) {
-    (out as Record<string, Fn>)[name] = handle.func(name, ret as string, args as unknown as string[]);
-  }
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const [name, [ret, args]] of Object.entries(table)) out[name] = handle.func(name, ret as string, args as unknown as string[]);
+  return out as Bound<T>;
 }
 
 /** libbpf's functions, loaded on first call. */

@@ -108,7 +108,8 @@ export class PeerFollower {
       if (!this.#running) return;
       const round = this.poll();
       this.opts.onPoll?.(round);
-      if (!this.#running) return; // stopped from onPoll
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- onPoll may have called stop()
+      if (!this.#running) return;
       this.#timer = setTimeout(tick, this.intervalMs);
       if (this.opts.keepAlive === false) this.#timer.unref();
     };

@@ -46,7 +46,7 @@ export class EthtoolError extends Error {
 function ethtool(ioctl: DeviceIoctl, ifname: string, request: Buffer, what: string): Buffer {
   // ifr_data must point at memory the kernel reads and writes: native memory, so
   // its address stays put for the call.
-  const mem = koffi.alloc('uint8_t', request.length);
+  const mem: unknown = koffi.alloc('uint8_t', request.length);
   try {
     const view = Buffer.from(koffi.view(mem, request.length));
     request.copy(view);

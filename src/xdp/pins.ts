@@ -43,7 +43,7 @@ export function requireBpffs(root: string): void {
   while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
   let type: number;
   try {
-    type = Number(statfsSync(p).type);
+    type = statfsSync(p).type;
   } catch {
     type = 0;
   }

@@ -378,7 +378,7 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
     it('wants whole huge pages', async function () {
       const dir = mountHuge('1G');
       if (!dir) this.skip(); // no 1 GiB pages on this CPU
-      const r = await cli('host', 'up', '--guests', '2', '--name', name, '--dir', dir!);
+      const r = await cli('host', 'up', '--guests', '2', '--name', name, '--dir', dir);
       assert.equal(r.code, 1);
       assert.match(r.stdout, new RegExp(`^Usage Error: ${dir} is hugetlbfs with 1G pages: --size must be a multiple of 1G, not 16M$`, 'm'));
       assert.ok(!existsSync(stateDir()));
@@ -393,7 +393,7 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
       writeFileSync(nr, String(Number(old) + 8));
       try {
         if (Number(execFileSync('cat', ['/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages'], { encoding: 'utf8' })) < 8) this.skip();
-        const r = await cli('host', 'up', '--guests', '2', '--name', name, '--dir', dir!);
+        const r = await cli('host', 'up', '--guests', '2', '--name', name, '--dir', dir);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /\(16M, hugetlbfs\)/);
         assert.equal(state().hugePageSize, 2 * M);
@@ -401,7 +401,7 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
         assert.equal(st.code, 0, st.stderr);
         assert.equal(s.header?.ringSize, 4 * M);
         assert.equal((await cli('host', 'down', '--name', name)).code, 0);
-        assert.ok(!existsSync(join(dir!, `kvmring-${name}`)));
+        assert.ok(!existsSync(join(dir, `kvmring-${name}`)));
       } finally {
         await cli('host', 'down', '--name', name);
         writeFileSync(nr, old);

@@ -64,7 +64,7 @@ export class Netns {
 export function ensureBpffs(): boolean {
   const path = '/sys/fs/bpf';
   if (!existsSync(path)) mkdirSync(path, { recursive: true });
-  if (Number(statfsSync(path).type) === BPF_FS_MAGIC) return false;
+  if (statfsSync(path).type === BPF_FS_MAGIC) return false;
   execFileSync('mount', ['-t', 'bpf', 'bpf', path]);
   return true;
 }

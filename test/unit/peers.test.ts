@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { classifyPeers, contextFor, notUnicast } from '../../src/peers/classify.js';
 import { localAddresses, type LocalAddress } from '../../src/peers/local.js';
 import { peersFor } from '../../src/peers/sync.js';
-import { formatAge, parsePeerTable, readPeerTable, type TablePeer } from '../../src/peers/table.js';
+import { formatAge, parsePeerTable, readPeerTable } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
 import { RingctlError } from '../../src/common/errors.js';
 import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';

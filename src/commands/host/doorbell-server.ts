@@ -42,7 +42,7 @@ export class HostDoorbellServerCommand extends RingctlCommand {
       throw err;
     }
     const stop = (sig: string) => {
-      log(`${sig}`);
+      log(sig);
       void server.close();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
