@@ -1,13 +1,13 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
+import { requireRoot, untilSignal } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { PeerFollower } from '../peers/follower.js';
 import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
-import { requireRoot, untilSignal } from '../common/cli.js';
-import { RingctlCommand } from '../common/command.js';
-import { RingctlError } from '../common/errors.js';
 import { pinRoot } from '../xdp/pins.js';
 
 export class AttachCommand extends RingctlCommand {

@@ -1,9 +1,9 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { formatAge, readPeerTable, sysfsNet } from '../peers/table.js';
-import { parseIp } from '../xdp/cidr.js';
 import { table } from '../common/cli.js';
 import { RingctlCommand } from '../common/command.js';
+import { formatAge, readPeerTable, sysfsNet } from '../peers/table.js';
+import { parseIp } from '../xdp/cidr.js';
 import { isValidIfname } from '../xdp/ifname.js';
 
 export class PeersCommand extends RingctlCommand {

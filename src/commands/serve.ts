@@ -1,12 +1,12 @@
 import { Command, Option, UsageError } from 'clipanion';
 
+import { untilSignal } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
 import type { RunningServer } from '../stats/server.js';
-import { untilSignal } from '../common/cli.js';
-import { RingctlCommand } from '../common/command.js';
-import { RingctlError } from '../common/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 

@@ -1,13 +1,13 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { StatsSnapshot as Snapshot } from '../gen/kvmring/v1/stats.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, grpcTarget, parseAddress } from '../stats/address.js';
 import { renderStats } from '../stats/table.js';
 import { MAX_WATCH_MS, MIN_WATCH_MS } from '../stats/watch.js';
-import { RingctlCommand } from '../common/command.js';
-import { RingctlError } from '../common/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 

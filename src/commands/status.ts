@@ -2,8 +2,8 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { requireRoot, table } from '../common/cli.js';
 import { RingctlCommand } from '../common/command.js';
-import { formatCidr } from '../xdp/cidr.js';
 import { sysfsNet } from '../peers/table.js';
+import { formatCidr } from '../xdp/cidr.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import type { IfaceState } from '../xdp/state.js';
 

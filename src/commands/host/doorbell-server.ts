@@ -1,10 +1,10 @@
 import { Option } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
+import { RingctlError } from '../../common/errors.js';
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
-import { RingctlCommand } from '../../common/command.js';
-import { RingctlError } from '../../common/errors.js';
 
 /**
  * `ringctl host doorbell-server NAME`: the doorbell server `host up --doorbell`

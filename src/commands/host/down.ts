@@ -1,8 +1,8 @@
 import { Command } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
 import { nameOption, pathsFor } from '../../host/cli.js';
 import { hostRunDir } from '../../host/state.js';
-import { RingctlCommand } from '../../common/command.js';
 
 export class HostDownCommand extends RingctlCommand {
   static override paths = [['host', 'down']];

@@ -1,8 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
 import { parseGuestRef, shellQuote } from '../../host/args.js';
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import { RingctlCommand } from '../../common/command.js';
 
 export class HostQemuArgsCommand extends RingctlCommand {
   static override paths = [['host', 'qemu-args']];

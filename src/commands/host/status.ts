@@ -1,9 +1,9 @@
 import { Command, Option } from 'clipanion';
 
-import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import type { RegionStatus } from '../../host/status.js';
 import { table } from '../../common/cli.js';
 import { RingctlCommand } from '../../common/command.js';
+import { nameOption, pathsFor, requireState } from '../../host/cli.js';
+import type { RegionStatus } from '../../host/status.js';
 
 export class HostStatusCommand extends RingctlCommand {
   static override paths = [['host', 'status']];

@@ -1,10 +1,10 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { resolve } from 'node:path';
 
+import { RingctlCommand } from '../../common/command.js';
 import { checkRegionSize, DEFAULT_REGION_SIZE, formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseSize, parseVectors } from '../../host/args.js';
 import { pathsFor, nameOption } from '../../host/cli.js';
 import { DEFAULT_REGION_DIR, hostRunDir } from '../../host/state.js';
-import { RingctlCommand } from '../../common/command.js';
 
 export class HostUpCommand extends RingctlCommand {
   static override paths = [['host', 'up']];
