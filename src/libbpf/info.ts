@@ -4,13 +4,14 @@ import { unlinkSync } from 'node:fs';
 
 import koffi from 'koffi';
 
+import { errnoValue } from '../common/errno.js';
+import { libc } from '../common/libc.js';
 import { callInt, callIntUnless } from './call.js';
 import { LibbpfError } from './errors.js';
-import { libc } from '../common/libc.js';
 import { native } from './native.js';
 import { bpf_link_info, bpf_prog_info } from './types.js';
 
-const ENOENT = 2;
+const ENOENT = errnoValue('ENOENT');
 
 export interface ProgInfo {
   id: number;

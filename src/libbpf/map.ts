@@ -4,12 +4,13 @@
 // each rounded up to 8 bytes, as the kernel lays them out.
 import koffi from 'koffi';
 
-import { callInt, callIntUnless } from './call.js';
+import { errnoValue } from '../common/errno.js';
 import { libc } from '../common/libc.js';
+import { callInt, callIntUnless } from './call.js';
 import { native } from './native.js';
 import { BPF_ANY, bpf_map_info, PERCPU_MAP_TYPES } from './types.js';
 
-const ENOENT = 2;
+const ENOENT = errnoValue('ENOENT');
 
 export interface MapInfo {
   type: number;
