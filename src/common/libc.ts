@@ -55,28 +55,28 @@ const decls = {
   vsnprintf: [int, [ptr, size_t, ptr, ptr]],
 } as const;
 
-/** A pointer as koffi 3 hands it out: an address, or null. */
-export type Ptr = bigint | null;
+/** An address as koffi 3 hands it out (NULL comes as null, so nullable pointers are `Ptr | null`). */
+export type Ptr = bigint;
 
 /** The raw functions (plain functions: no `this`); nothing here checks errors. */
 export interface Libc {
-  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => Ptr;
+  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => Ptr | null;
   munmap: (addr: bigint, length: number) => number;
   /** Returns the errno (0: done); leaves errno alone. */
   posix_fallocate: (fd: number, offset: number, length: number) => number;
   eventfd: (initval: number, flags: number) => number;
   sendmsg: (sock: number, msg: object, flags: number) => number | bigint;
   if_nametoindex: (name: string) => number;
-  if_indextoname: (index: number, buf: Buffer) => Ptr;
+  if_indextoname: (index: number, buf: Buffer) => Ptr | null;
   socket: (domain: number, type: number, protocol: number) => number;
   /** Variadic: the third argument is given as a type and a value. */
   ioctl: (fd: number, request: number, argType: string, arg: Buffer) => number;
-  getifaddrs: (head: [Ptr]) => number;
-  freeifaddrs: (head: Ptr) => void;
+  getifaddrs: (head: [Ptr | null]) => number;
+  freeifaddrs: (head: Ptr | null) => void;
   setns: (fd: number, nstype: number) => number;
   close: (fd: number) => number;
   strerror: (errno: number) => string;
-  vsnprintf: (buf: Buffer, size: number, fmt: bigint, ap: Buffer | bigint) => number;
+  vsnprintf: (buf: Buffer, size: number, fmt: Ptr, ap: Buffer | Ptr) => number;
 }
 
 let bound: Libc | undefined;

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 
 import { fsCall } from '../common/sys-error.js';
-import { stopServer } from './process.js';
+import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, regionPath, StateError, type HostState } from './state.js';
 
 /** The server pid the server itself published, for when state.json has none. */
@@ -34,7 +34,7 @@ export async function hostDown(runDir: string, name: string): Promise<string[]> 
   const published = publishedPid(paths.doorbell);
   if (published) pids.add(published);
   for (const pid of pids) {
-    const r = await stopServer(pid, name);
+    const r = await stopDoorbellServer(pid, name);
     if (r === 'stopped') lines.push(`${name}: stopped the doorbell server (pid ${pid})`);
     else if (r === 'foreign') lines.push(`${name}: pid ${pid} is no longer our doorbell server; left it alone`);
   }

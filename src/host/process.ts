@@ -34,7 +34,7 @@ export type ServerHello = { ready: true; pid: number } | { error: string };
  * Starts `ringctl host doorbell-server NAME` in its own session, output to
  * `log`, and waits until it listens (or fails). Returns its pid.
  */
-export async function startServer(name: string, log: string, env: Record<string, string | undefined>, timeoutMs = 15_000): Promise<number> {
+export async function startDoorbellServer(name: string, log: string, env: Record<string, string | undefined>, timeoutMs = 15_000): Promise<number> {
   const out = fsCall(`open(${log})`, () => openSync(log, 'a', 0o600));
   try {
     const child = spawn(process.execPath, [ringctlBin(), ...SERVER_VERB, name], {
@@ -98,7 +98,7 @@ const alive = (pid: number) => {
  * Stops our doorbell server: SIGTERM, then SIGKILL after `graceMs`.
  * 'stopped', 'gone' (not running) or 'foreign' (the pid runs something else: left alone).
  */
-export async function stopServer(pid: number, name: string, graceMs = 3000): Promise<'stopped' | 'gone' | 'foreign'> {
+export async function stopDoorbellServer(pid: number, name: string, graceMs = 3000): Promise<'stopped' | 'gone' | 'foreign'> {
   if (!alive(pid)) return 'gone';
   if (!isDoorbellServer(pid, name)) return 'foreign';
   try {

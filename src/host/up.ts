@@ -10,7 +10,7 @@ import { checkHugePages, formatSize } from './args.js';
 import { fsCall, SysError } from '../common/sys-error.js';
 import { fallocate } from '../common/libc.js';
 import { Mapping } from './mapping.js';
-import { startServer, stopServer } from './process.js';
+import { startDoorbellServer, stopDoorbellServer } from './process.js';
 import { regionFormat, regionGeom } from './ring-core.js';
 import { hostPaths, readState, regionPath, writeState, type HostState } from './state.js';
 
@@ -126,13 +126,13 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     writeState(paths, state);
 
     if (o.doorbell) {
-      pid = await startServer(o.name, paths.log, o.env);
+      pid = await startDoorbellServer(o.name, paths.log, o.env);
       state.doorbell = { socket: paths.socket, log: paths.log, pid };
     }
     state.phase = 'up';
     writeState(paths, state);
   } catch (err) {
-    if (pid !== undefined) await stopServer(pid, o.name);
+    if (pid !== undefined) await stopDoorbellServer(pid, o.name);
     if (created) {
       try {
         unlinkSync(path);

@@ -6,7 +6,7 @@ import { errnoName } from '../common/errno.js';
 import { native } from './native.js';
 
 /** libbpf_strerror(): the system's text, or libbpf's for its own codes. */
-export function strerror(errno: number): string {
+export function libbpfStrerror(errno: number): string {
   const buf = Buffer.alloc(256);
   native().libbpf_strerror(errno, buf, buf.length);
   const end = buf.indexOf(0);
@@ -33,7 +33,7 @@ export class LibbpfError extends Error {
     const code = errnoName(errno);
     let text: string;
     try {
-      text = strerror(errno);
+      text = libbpfStrerror(errno);
     } catch {
       text = code;
     }

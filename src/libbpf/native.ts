@@ -4,6 +4,7 @@
 // bigint (koffi 3) or null.
 import koffi, { type LibraryHandle } from 'koffi';
 
+import type { Ptr } from '../common/libc.js';
 import {
   bpf_link_create_opts,
   bpf_obj_get_opts,
@@ -15,7 +16,7 @@ import {
   bpf_xdp_query_opts,
 } from './types.js';
 
-export type Ptr = bigint;
+export type { Ptr } from '../common/libc.js';
 
 const LIBBPF = 'libbpf.so.1';
 

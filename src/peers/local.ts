@@ -35,12 +35,12 @@ function sockaddr(p: unknown): Buffer {
 /** Every IPv4 and IPv6 address on every interface, with its prefix length. */
 export function localAddresses(): LocalAddress[] {
   const lib = libc();
-  const head: [Ptr] = [null];
+  const head: [Ptr | null] = [null];
   if (lib.getifaddrs(head) !== 0) throw new Error(`getifaddrs: errno ${koffi.errno()}`);
   const out: LocalAddress[] = [];
   try {
     for (let p = head[0]; p; ) {
-      const e = koffi.decode(p, ifaddrs) as { ifa_next: Ptr; ifa_name: string; ifa_addr: Ptr; ifa_netmask: Ptr };
+      const e = koffi.decode(p, ifaddrs) as { ifa_next: Ptr | null; ifa_name: string; ifa_addr: Ptr | null; ifa_netmask: Ptr | null };
       if (e.ifa_addr) {
         const a = sockaddr(e.ifa_addr);
         const family = a.readUInt16LE(0);
