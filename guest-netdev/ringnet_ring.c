@@ -706,6 +706,7 @@ int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring
 	/* Peer-writable, a seqlock: addr_seq before the copy (acquire), again after it. */
 	seq = smp_load_acquire(&p->addr_seq);
 	memcpy(e, p, sizeof(*e));
+	/* The copy is complete before addr_seq is read again (the shim has no smp_rmb()). */
 	smp_mb();
 	e->state = READ_ONCE(p->state);
 	e->heartbeat = READ_ONCE(p->heartbeat);
