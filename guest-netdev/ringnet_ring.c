@@ -694,6 +694,28 @@ struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_
 	return (struct kvmring_ring_hdr *)((u8 *)region + kvmring_ring_offset(g, from, to));
 }
 
+int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring_peer *e)
+{
+	const struct kvmring_peer *p;
+	u32 seq;
+
+	if (slot >= KVMRING_PEERS_MAX || kvmring_peer_offset(slot) + sizeof(*p) > mapped)
+		return -EINVAL;
+	p = (const struct kvmring_peer *)((const u8 *)region + kvmring_peer_offset(slot));
+
+	/* Peer-writable, a seqlock: addr_seq before the copy (acquire), again after it. */
+	seq = smp_load_acquire(&p->addr_seq);
+	memcpy(e, p, sizeof(*e));
+	/* The copy is complete before addr_seq is read again (the shim has no smp_rmb()). */
+	smp_mb();
+	e->state = READ_ONCE(p->state);
+	e->heartbeat = READ_ONCE(p->heartbeat);
+	e->addr_seq = seq;
+	if ((seq & 1) || READ_ONCE(p->addr_seq) != seq)
+		return -EAGAIN;
+	return 0;
+}
+
 int ringnet_region_geom(const void *region, u64 mapped, struct kvmring_geom *g)
 {
 	const struct kvmring_region_hdr *h = region;

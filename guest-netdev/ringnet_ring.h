@@ -149,12 +149,20 @@ extern const struct ringnet_stat_desc ringnet_rx_stat_desc[RINGNET_RX_NSTATS];
  *
  * ringnet_region_ring() returns ring from -> to of a region whose geometry
  * ringnet_region_geom() accepted, or NULL for a bad pair.
+ *
+ * ringnet_region_peer() copies peer slot's entry into *e for an observer
+ * outside the datapath (the host's `ringctl host status`): the 64-bit words
+ * whole, the addresses under addr_seq (e->addr_seq is the value they were
+ * read under). It needs only the peer table mapped, not a valid header.
+ * Returns 0, -EINVAL for a slot outside the table or the mapped bytes, or
+ * -EAGAIN when the owner was changing its addresses (read again).
  */
 int ringnet_region_format(void *region, u64 region_size, u32 max_peers, u32 ring_size,
 			  u32 flags, u64 instance);
 int ringnet_region_geom(const void *region, u64 mapped, struct kvmring_geom *g);
 struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_geom *g,
 					     u32 from, u32 to);
+int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring_peer *e);
 
 /*
  * Producer.

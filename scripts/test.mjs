@@ -1,7 +1,8 @@
 #!/usr/bin/env zx
-// Runs the test tiers in order: unit, host, lab. `npm test -- unit host` runs a
+// Runs the test tiers in order: lint, unit, host, lab. `npm test -- unit host` runs a
 // subset; `--grep PATTERN` is passed to mocha. The run ends with
-// `N passed, N failed[, N skipped]`.
+// `N passed, N failed[, N skipped]`. The lint tier (test/lint/) is mocha too: each
+// linter is one test, so it counts like any other (`npm run lint` runs ESLint alone).
 //
 // `npm test -- debug` runs the debug tier, never part of the default run: the lab
 // tests in DEBUG_SPECS on guests booting the debug kernel (KASAN, lockdep,
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { $, argv, glob } from 'zx';
 
 const root = join(import.meta.dirname, '..');
-const TIERS = ['unit', 'host', 'lab'];
+const TIERS = ['lint', 'unit', 'host', 'lab'];
 const EXTRA_TIERS = ['debug'];
 const DEBUG_SPECS = ['dist/test/lab/driver.test.js', 'dist/test/lab/hostile.test.js'];
 const tiers = argv._.length ? argv._ : TIERS;

@@ -3,7 +3,7 @@ import { Cli, type BaseContext } from 'clipanion';
 import { COMMANDS } from './commands/index.js';
 import { VERSION } from './version.js';
 
-export function makeCli(enableColors: boolean): Cli<BaseContext> {
+export function makeCli(enableColors: boolean): Cli {
   const cli = new Cli({
     binaryLabel: 'kvmring controller',
     binaryName: 'ringctl',

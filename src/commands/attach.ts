@@ -1,16 +1,16 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
+import { requireRoot, untilSignal } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { PeerFollower } from '../peers/follower.js';
 import type { InterfacePeers } from '../peers/sync.js';
 import { sysfsNet } from '../peers/table.js';
-import type { XdpMode } from '../xdp/attach.js';
 import { CidrError, parseCidrs } from '../xdp/cidr.js';
-import { reportFailure, requireRoot, untilSignal } from '../xdp/cli.js';
-import { RingctlError } from '../xdp/errors.js';
 import { pinRoot } from '../xdp/pins.js';
 
-export class AttachCommand extends Command {
+export class AttachCommand extends RingctlCommand {
   static override paths = [['attach']];
 
   static override usage = Command.Usage({
@@ -55,7 +55,7 @@ export class AttachCommand extends Command {
     description: 'Stay in the foreground and keep the peers in step with the ring\'s peer table until SIGINT/SIGTERM',
   });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     let subnets;
     try {
       subnets = parseCidrs(this.subnets);
@@ -63,17 +63,13 @@ export class AttachCommand extends Command {
       if (err instanceof CidrError) throw new UsageError(err.message);
       throw err;
     }
-    try {
-      requireRoot('attach');
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    requireRoot('attach');
     // koffi and libbpf take seconds to load in a small guest: only for this verb.
     const { hwAddr, ifNameToIndex } = await import('../xdp/netdev.js');
     if (ifNameToIndex(this.ifname) === undefined) throw new UsageError(`${this.ifname}: no such interface`);
     if (ifNameToIndex(this.ring) === undefined) {
       // The default ring missing is a guest without ringnet, not a typo.
-      if (this.ring === 'ring0') return reportFailure(this.context.stderr, new RingctlError('ring0 not found: is ringnet.ko loaded?'));
+      if (this.ring === 'ring0') throw new RingctlError('ring0 not found: is ringnet.ko loaded?');
       throw new UsageError(`${this.ring}: no such ring device (--ring)`);
     }
     if (this.ring === this.ifname) throw new UsageError(`${this.ifname}: the ring device must be another interface (--ring)`);
@@ -85,24 +81,20 @@ export class AttachCommand extends Command {
     const { PeerFollower } = await import('../peers/follower.js');
     const root = pinRoot(this.context.env);
     const sysfs = sysfsNet(this.context.env);
-    try {
-      const peers: InterfacePeers | undefined = initialPeers({ ifname: this.ifname, ring: this.ring, subnets, transparent: this.transparent }, sysfs);
-      const r = attach({
-        ifname: this.ifname,
-        ring: this.ring,
-        subnets,
-        mode: this.mode as XdpMode,
-        transparent: this.transparent,
-        force: this.force,
-        pinRoot: root,
-        bpfDir: bpfDir(this.context.env),
-        peers: peers?.peers,
-      });
-      for (const line of r.lines) this.context.stdout.write(`${line}\n`);
-      for (const note of [...(peers?.notes ?? []), ...r.rejected]) this.context.stderr.write(`ringctl: warning: ${this.ifname}: ${note}\n`);
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const peers: InterfacePeers | undefined = initialPeers({ ifname: this.ifname, ring: this.ring, subnets, transparent: this.transparent }, sysfs);
+    const r = attach({
+      ifname: this.ifname,
+      ring: this.ring,
+      subnets,
+      mode: this.mode,
+      transparent: this.transparent,
+      force: this.force,
+      pinRoot: root,
+      bpfDir: bpfDir(this.context.env),
+      peers: peers?.peers,
+    });
+    for (const line of r.lines) this.context.stdout.write(`${line}\n`);
+    for (const note of [...(peers?.notes ?? []), ...r.rejected]) this.context.stderr.write(`ringctl: warning: ${this.ifname}: ${note}\n`);
     if (this.follow) {
       const out = this.context.stdout;
       // Also attaches eth1 to ring0 again after ringnet reloads (a new ifindex and MAC).

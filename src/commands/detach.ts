@@ -1,11 +1,12 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { existsSync } from 'node:fs';
 
-import { reportFailure, requireRoot } from '../xdp/cli.js';
+import { requireRoot } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinPaths, pinRoot } from '../xdp/pins.js';
 
-export class DetachCommand extends Command {
+export class DetachCommand extends RingctlCommand {
   static override paths = [['detach']];
 
   static override usage = Command.Usage({
@@ -19,13 +20,9 @@ export class DetachCommand extends Command {
 
   ifname = Option.String({ name: 'IFACE' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     if (!isValidIfname(this.ifname)) throw new UsageError(`${this.ifname}: not an interface name`);
-    try {
-      requireRoot('detach');
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    requireRoot('detach');
     // koffi and libbpf take seconds to load in a small guest: only for this verb.
     const { ifNameToIndex } = await import('../xdp/netdev.js');
     const { detach } = await import('../xdp/detach.js');
@@ -34,12 +31,8 @@ export class DetachCommand extends Command {
     if (ifNameToIndex(this.ifname) === undefined && !existsSync(pinPaths(root, this.ifname).dir)) {
       throw new UsageError(`${this.ifname}: no such interface`);
     }
-    try {
-      const r = detach(root, this.ifname);
-      for (const line of r.lines) this.context.stdout.write(`${line}\n`);
-      return 0;
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const r = detach(root, this.ifname);
+    for (const line of r.lines) this.context.stdout.write(`${line}\n`);
+    return 0;
   }
 }

@@ -1,12 +1,12 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { formatAge, readPeerTable, sysfsNet, type TablePeer } from '../peers/table.js';
-import type { Conflict } from '../peers/classify.js';
-import { parseIp, type Cidr } from '../xdp/cidr.js';
-import { reportFailure, table } from '../xdp/cli.js';
+import { table } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
+import { formatAge, readPeerTable, sysfsNet } from '../peers/table.js';
+import { parseIp } from '../xdp/cidr.js';
 import { isValidIfname } from '../xdp/ifname.js';
 
-export class PeersCommand extends Command {
+export class PeersCommand extends RingctlCommand {
   static override paths = [['peers']];
 
   static override usage = Command.Usage({
@@ -29,23 +29,15 @@ export class PeersCommand extends Command {
 
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     // localAddresses() goes through koffi, which takes seconds to load in a small guest.
     const { localAddresses } = await import('../peers/local.js');
     const { describeConflict, guestConflicts, inCidr, peerName, subnetOf } = await import('../peers/classify.js');
-    let peers: TablePeer[];
-    let problems: string[];
-    let ringSubnets: Cidr[];
-    let conflicts: Conflict[];
-    try {
-      ({ peers, problems } = readPeerTable(this.ring, sysfsNet(this.context.env)));
-      const local = localAddresses();
-      ringSubnets = local.filter((a) => a.ifname === this.ring).map(subnetOf);
-      conflicts = guestConflicts(peers, local);
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const { peers, problems } = readPeerTable(this.ring, sysfsNet(this.context.env));
+    const local = localAddresses();
+    const ringSubnets = local.filter((a) => a.ifname === this.ring).map(subnetOf);
+    const conflicts = guestConflicts(peers, local);
     for (const p of problems) this.context.stderr.write(`ringctl: warning: ${this.ring}'s peer table ${p}\n`);
 
     const shown = peers.filter((p) => this.all || p.state !== 'free').sort((a, b) => a.region - b.region || a.slot - b.slot);

@@ -1,15 +1,16 @@
 import { Command, Option, UsageError } from 'clipanion';
 
+import { untilSignal } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { PeerFollower } from '../peers/follower.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, DEFAULT_GRPC_ADDRESS, DEFAULT_METRICS_ADDRESS, parseAddress, type Address } from '../stats/address.js';
 import type { RunningServer } from '../stats/server.js';
-import { reportFailure, untilSignal } from '../xdp/cli.js';
-import { RingctlError } from '../xdp/errors.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 
-export class ServeCommand extends Command {
+export class ServeCommand extends RingctlCommand {
   static override paths = [['serve']];
 
   static override usage = Command.Usage({
@@ -51,7 +52,7 @@ export class ServeCommand extends Command {
     }
   }
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const grpcAddrs = this.#addresses(this.grpc, DEFAULT_GRPC_ADDRESS, 'grpc', false);
     const metricsAddrs = this.#addresses(this.metrics, DEFAULT_METRICS_ADDRESS, 'metrics', true);
     if (!grpcAddrs.length && !metricsAddrs.length) throw new UsageError('nothing to serve: --grpc none and --metrics none');
@@ -73,8 +74,8 @@ export class ServeCommand extends Command {
     try {
       server = await startServer({ grpc: grpcAddrs, metrics: metricsAddrs, collect, log });
     } catch (err) {
-      if (err instanceof ListenError) return reportFailure(this.context.stderr, new RingctlError(err.message));
-      return reportFailure(this.context.stderr, err);
+      if (err instanceof ListenError) throw new RingctlError(err.message, { cause: err });
+      throw err;
     }
     for (const l of server.listeners) log(`ringctl serve: ${l}`);
 

@@ -1,6 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
+import { RingctlCommand } from '../common/command.js';
+import { RingctlError } from '../common/errors.js';
 import type { StatsSnapshot as Snapshot } from '../gen/kvmring/v1/stats.js';
 import { sysfsNet } from '../peers/table.js';
 import { AddressError, grpcTarget, parseAddress } from '../stats/address.js';
@@ -9,7 +11,7 @@ import { MAX_WATCH_MS, MIN_WATCH_MS } from '../stats/watch.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import { pinRoot } from '../xdp/pins.js';
 
-export class StatsCommand extends Command {
+export class StatsCommand extends RingctlCommand {
   static override paths = [['stats']];
 
   static override usage = Command.Usage({
@@ -52,7 +54,7 @@ export class StatsCommand extends Command {
 
   interfaces = Option.Array('--interface', [], { description: 'Also show this interface\'s counters; repeat for more' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     if (this.count !== undefined && this.watch === undefined) throw new UsageError('--count needs --watch');
     if (!isValidIfname(this.ring)) throw new UsageError(`${this.ring}: not an interface name (--ring)`);
     for (const i of this.interfaces) if (!isValidIfname(i)) throw new UsageError(`${i}: not an interface name (--interface)`);
@@ -68,7 +70,8 @@ export class StatsCommand extends Command {
     }
 
     // protobufjs and grpc-js take seconds to load in a small guest: only when needed.
-    const toJSON = this.json ? (await import('../gen/kvmring/v1/stats.js')).StatsSnapshot.toJSON : undefined;
+    const gen = this.json ? await import('../gen/kvmring/v1/stats.js') : undefined;
+    const toJSON = gen && ((s: Snapshot) => gen.StatsSnapshot.toJSON(s));
     let previous: Snapshot | undefined;
     const print = (s: Snapshot) => {
       const out = this.context.stdout;
@@ -97,8 +100,9 @@ export class StatsCommand extends Command {
       print(read());
       return 0;
     }
+    const intervalMs = this.watch * 1000;
     for (let n = 0; this.count === undefined || n < this.count; n++) {
-      if (n) await new Promise((r) => setTimeout(r, this.watch! * 1000));
+      if (n) await new Promise((r) => setTimeout(r, intervalMs));
       print(read());
     }
     return 0;
@@ -123,8 +127,7 @@ export class StatsCommand extends Command {
     } catch (err) {
       const e = err as { code?: unknown; details?: unknown };
       if (typeof e.code === 'number' && typeof e.details === 'string') {
-        this.context.stderr.write(`ringctl: ${describeGrpcError(target, err as Parameters<typeof describeGrpcError>[1])}\n`);
-        return 1;
+        throw new RingctlError(describeGrpcError(target, err as Parameters<typeof describeGrpcError>[1]), { cause: err });
       }
       throw err;
     } finally {

@@ -1,12 +1,13 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { reportFailure, requireRoot, table } from '../xdp/cli.js';
-import { formatCidr } from '../xdp/cidr.js';
+import { requireRoot, table } from '../common/cli.js';
+import { RingctlCommand } from '../common/command.js';
 import { sysfsNet } from '../peers/table.js';
+import { formatCidr } from '../xdp/cidr.js';
 import { isValidIfname } from '../xdp/ifname.js';
 import type { IfaceState } from '../xdp/state.js';
 
-export class StatusCommand extends Command {
+export class StatusCommand extends RingctlCommand {
   static override paths = [['status']];
 
   static override usage = Command.Usage({
@@ -27,27 +28,18 @@ export class StatusCommand extends Command {
 
   ifnames = Option.Rest({ name: 'IFACE' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     for (const name of this.ifnames) if (!isValidIfname(name)) throw new UsageError(`${name}: not an interface name`);
-    try {
-      requireRoot('status');
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    requireRoot('status');
     // koffi and libbpf take seconds to load in a small guest: only for this verb.
     const { pinnedInterfaces, pinRoot, requireBpffs } = await import('../xdp/pins.js');
     const { inspect, stateJson } = await import('../xdp/state.js');
     const { ringDeviceRow, ringDeviceState } = await import('../xdp/ring-device.js');
     const sysfs = sysfsNet(this.context.env);
-    let states: IfaceState[];
-    try {
-      const root = pinRoot(this.context.env);
-      requireBpffs(root);
-      const names = this.ifnames.length ? this.ifnames : pinnedInterfaces(root);
-      states = names.map((n) => inspect(root, n));
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const root = pinRoot(this.context.env);
+    requireBpffs(root);
+    const names = this.ifnames.length ? this.ifnames : pinnedInterfaces(root);
+    const states: IfaceState[] = names.map((n) => inspect(root, n));
 
     if (this.json) {
       const json = states.map((s) => {

@@ -2,7 +2,7 @@
 // loading a region's state with a clear failure when it is not up.
 import { Option } from 'clipanion';
 
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import { parseName } from './args.js';
 import { DEFAULT_NAME, hostPaths, hostRunDir, readState, type HostPaths, type HostState } from './state.js';
 

@@ -18,8 +18,8 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 
-import { fsCall, type SysError } from './errors.js';
-import { eventfd, sendInt64WithFd } from './libc.js';
+import { fsCall, type SysError } from '../common/sys-error.js';
+import { eventfd, sendInt64WithFd } from '../common/libc.js';
 
 export const PROTOCOL_VERSION = 0n;
 

@@ -2,8 +2,8 @@
 // state. Safe to run twice and after a crash: each step does what is left to do.
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 
-import { fsCall } from './errors.js';
-import { stopServer } from './process.js';
+import { fsCall } from '../common/sys-error.js';
+import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, regionPath, StateError, type HostState } from './state.js';
 
 /** The server pid the server itself published, for when state.json has none. */
@@ -34,7 +34,7 @@ export async function hostDown(runDir: string, name: string): Promise<string[]> 
   const published = publishedPid(paths.doorbell);
   if (published) pids.add(published);
   for (const pid of pids) {
-    const r = await stopServer(pid, name);
+    const r = await stopDoorbellServer(pid, name);
     if (r === 'stopped') lines.push(`${name}: stopped the doorbell server (pid ${pid})`);
     else if (r === 'foreign') lines.push(`${name}: pid ${pid} is no longer our doorbell server; left it alone`);
   }

@@ -1,11 +1,11 @@
 // A file mapped MAP_SHARED into this process, as the guests map the region. Reads
-// go through copies (copy(), u32()), so no view of the mapping outlives close().
+// go through copies (copy()), so no view of the mapping outlives close().
 import { closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
 
-import { RingctlError } from '../xdp/errors.js';
-import { fsCall } from './errors.js';
-import { mmap, munmap, PROT_READ, PROT_WRITE } from './libc.js';
+import { RingctlError } from '../common/errors.js';
+import { fsCall } from '../common/sys-error.js';
+import { mmap, munmap, PROT_READ, PROT_WRITE } from '../common/libc.js';
 
 export class Mapping {
   #closed = false;
@@ -35,7 +35,7 @@ export class Mapping {
       const length = Math.min(opts.length ?? st.size, st.size);
       if (length <= 0) return new Mapping(path, fd, 0n, 0, st.size, 0);
       // munmap() of part of a huge page fails: map whole pages (the file has whole pages).
-      const page = Math.max(Number(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize), 4096);
+      const page = Math.max(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize, 4096);
       const mapped = Math.min(Math.ceil(length / page) * page, st.size);
       const ptr = mmap(fd, mapped, PROT_READ | (opts.writable ? PROT_WRITE : 0), path);
       return new Mapping(path, fd, ptr, length, st.size, mapped);
@@ -57,13 +57,6 @@ export class Mapping {
     this.#check(offset, len);
     if (len === 0) return Buffer.alloc(0);
     return Buffer.from(new Uint8Array(koffi.view(this.ptr + BigInt(offset), len)));
-  }
-
-  /** One 32-bit little-endian load at `offset` (aligned: not torn). */
-  u32(offset: number): number {
-    this.#check(offset, 4);
-    if (offset % 4) throw new RangeError(`unaligned 32-bit read at ${offset}`);
-    return koffi.decode(this.ptr + BigInt(offset), 'uint32_t') as number;
   }
 
   close(): void {

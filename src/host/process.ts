@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { RingctlError } from '../xdp/errors.js';
-import { fsCall } from './errors.js';
+import { RingctlError } from '../common/errors.js';
+import { fsCall } from '../common/sys-error.js';
 
 export const SERVER_VERB = ['host', 'doorbell-server'] as const;
 
@@ -34,13 +34,13 @@ export type ServerHello = { ready: true; pid: number } | { error: string };
  * Starts `ringctl host doorbell-server NAME` in its own session, output to
  * `log`, and waits until it listens (or fails). Returns its pid.
  */
-export async function startServer(name: string, log: string, env: Record<string, string | undefined>, timeoutMs = 15_000): Promise<number> {
+export async function startDoorbellServer(name: string, log: string, env: Record<string, string | undefined>, timeoutMs = 15_000): Promise<number> {
   const out = fsCall(`open(${log})`, () => openSync(log, 'a', 0o600));
   try {
     const child = spawn(process.execPath, [ringctlBin(), ...SERVER_VERB, name], {
       detached: true,
       stdio: ['ignore', out, out, 'ipc'],
-      env: env as NodeJS.ProcessEnv,
+      env,
       cwd: '/',
     });
     const tail = () => {
@@ -98,7 +98,7 @@ const alive = (pid: number) => {
  * Stops our doorbell server: SIGTERM, then SIGKILL after `graceMs`.
  * 'stopped', 'gone' (not running) or 'foreign' (the pid runs something else: left alone).
  */
-export async function stopServer(pid: number, name: string, graceMs = 3000): Promise<'stopped' | 'gone' | 'foreign'> {
+export async function stopDoorbellServer(pid: number, name: string, graceMs = 3000): Promise<'stopped' | 'gone' | 'foreign'> {
   if (!alive(pid)) return 'gone';
   if (!isDoorbellServer(pid, name)) return 'foreign';
   try {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
 
 export const DEFAULT_RUN_DIR = '/run/kvmring/host';
@@ -79,17 +79,27 @@ const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isSafe
 /** The state of `name`, undefined if it is not up, StateError if the file is damaged. */
 export function readState(paths: HostPaths): HostState | undefined {
   if (!existsSync(paths.state)) return undefined;
-  let s: HostState;
+  let v: unknown;
   try {
-    s = JSON.parse(readFileSync(paths.state, 'utf8')) as HostState;
+    v = JSON.parse(readFileSync(paths.state, 'utf8'));
   } catch (err) {
     throw new StateError(`${paths.state} is unreadable (${(err as Error).message}); \`ringctl host down --name ${paths.name}\` cleans up`);
   }
-  const ok =
-    s !== null &&
-    typeof s === 'object' &&
+  if (!isState(v, paths.name)) {
+    throw new StateError(`${paths.state} is not a state file of this ringctl; \`ringctl host down --name ${paths.name}\` cleans up`);
+  }
+  return v;
+}
+
+/** Whether `v`, parsed from a state file, is the state of region `name` as this ringctl writes it. */
+function isState(v: unknown, name: string): v is HostState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as { [K in keyof HostState]?: unknown };
+  // Anything but null reads safely; a non-object just has no such properties.
+  const d = s.doorbell as { [K in keyof NonNullable<HostState['doorbell']>]?: unknown } | null | undefined;
+  return (
     s.version === 1 &&
-    s.name === paths.name &&
+    s.name === name &&
     (s.phase === 'creating' || s.phase === 'up') &&
     typeof s.path === 'string' &&
     s.path.startsWith('/') &&
@@ -99,11 +109,10 @@ export function readState(paths: HostPaths): HostState | undefined {
     (s.mode === 'plain' || s.mode === 'doorbell') &&
     isInt(s.vectors, 1, MAX_VECTORS) &&
     typeof s.instance === 'string' &&
-    (s.doorbell === undefined ||
-      (typeof s.doorbell === 'object' &&
-        typeof s.doorbell.socket === 'string' &&
-        typeof s.doorbell.log === 'string' &&
-        (s.doorbell.pid === undefined || isInt(s.doorbell.pid, 1, 2 ** 22))));
-  if (!ok) throw new StateError(`${paths.state} is not a state file of this ringctl; \`ringctl host down --name ${paths.name}\` cleans up`);
-  return s;
+    (d === undefined ||
+      (d !== null &&
+        typeof d.socket === 'string' &&
+        typeof d.log === 'string' &&
+        (d.pid === undefined || isInt(d.pid, 1, 2 ** 22))))
+  );
 }

@@ -1,16 +1,18 @@
 // `ringctl host status`: the region as the guests see it. Everything read from
 // the region was written by guests and is hostile: each field is range-checked
 // and a bad one becomes an error line for its slot, never an exception. The
-// peer table is decoded by the TypeScript view of the layout (src/ring/).
+// ring core (ring-core.ts) checks the header and copies each peer entry out of
+// the region; only those private copies are decoded here.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
-import { peerOffset } from '../ring/geometry.js';
+import { errnoValue } from '../common/errno.js';
+import { geometryOk, type Geometry } from '../ring/geometry.js';
 import { CONSTANTS as C, LAYOUT, offsetOf } from '../ring/layout.js';
-import { decodePeer, PEER_STATES, readGeometry, RegionError, type PeerSlot } from '../ring/region.js';
 import { formatIp, formatMac, type IpAddress } from '../xdp/cidr.js';
 import { formatSize } from './args.js';
 import { Mapping } from './mapping.js';
 import { isDoorbellServer } from './process.js';
+import { regionGeom, regionPeer, RingCoreError } from './ring-core.js';
 import type { HostPaths, HostState } from './state.js';
 
 /** Heartbeats are sampled twice this far apart: owners beat every KVMRING_HEARTBEAT_MS. */
@@ -70,9 +72,28 @@ export interface RegionStatus {
   slots: SlotStatus[];
 }
 
+/** A slot's state as KVMRING_PEER_STATE() gives it. */
+const SLOT_STATES: Record<number, SlotStatus['state'] | undefined> = {
+  [C.KVMRING_PEER_FREE]: 'free',
+  [C.KVMRING_PEER_CLAIMED]: 'claimed',
+  [C.KVMRING_PEER_UP]: 'up',
+};
+
 const hex64 = (v: bigint) => v.toString(16).padStart(16, '0');
 
-function readHeader(head: Buffer, mapped: number): HeaderStatus {
+/** Why ringnet_region_geom() refused the header, told with the fields it read. */
+function headerProblem(errno: number, h: HeaderStatus, mapped: number): string {
+  if (errno === errnoValue('ENOENT')) return 'the region is not formatted (no kvmring magic)';
+  if (errno === errnoValue('EPROTONOSUPPORT')) return `the region has ABI version ${h.abiVersion}; this build speaks ${C.KVMRING_ABI_VERSION}`;
+  const g: Geometry = { regionSize: Number(h.regionSize), maxPeers: h.maxPeers, ringSize: h.ringSize };
+  if (!geometryOk(g) || BigInt(h.regionSize) > BigInt(mapped)) {
+    return `bad geometry: ${h.maxPeers} peers, ${h.ringSize}-byte rings, ${h.regionSize} bytes (${mapped} mapped)`;
+  }
+  return 'the header\'s sizes and offsets are not this build\'s: a layout from another build';
+}
+
+function readHeader(m: Mapping): HeaderStatus {
+  const head = m.copy(0, LAYOUT.kvmring_region_hdr.size);
   const u32 = (f: keyof typeof LAYOUT.kvmring_region_hdr.members) => head.readUInt32LE(offsetOf('kvmring_region_hdr', f));
   const u64 = (f: keyof typeof LAYOUT.kvmring_region_hdr.members) => head.readBigUInt64LE(offsetOf('kvmring_region_hdr', f));
   const h: HeaderStatus = {
@@ -85,43 +106,67 @@ function readHeader(head: Buffer, mapped: number): HeaderStatus {
     instance: hex64(u64('instance')),
   };
   try {
-    readGeometry(head, mapped);
+    regionGeom(m);
   } catch (err) {
-    if (!(err instanceof RegionError)) throw err;
+    if (!(err instanceof RingCoreError)) throw err;
     h.ok = false;
-    h.error = `${err.message} (${err.code})`;
+    h.error = `${headerProblem(err.errno, h, m.length)} (${err.code})`;
   }
   return h;
 }
 
-/** The slot decoded with its addresses read under addr_seq; unstable if they kept changing. */
-interface SlotRead {
-  peer: PeerSlot;
-  /** The state word as read with the rest of the entry. */
+/** A peer slot's entry, decoded from the private copy ringnet_region_peer() made. */
+interface SlotEntry {
+  slot: number;
+  /** The state word. */
   word: bigint;
-  /** Whether the addresses were read between two equal, even addr_seq values. */
-  stable: boolean;
+  generation: number;
+  heartbeat: bigint;
+  doorbellId: number | undefined;
+  flags: number;
+  mtu: number;
+  mac: Uint8Array;
+  /** The addr_seq the addresses were read under. */
   seq: number;
+  /** Whether they were read between two equal, even addr_seq values. */
+  stable: boolean;
+  addresses: IpAddress[];
 }
 
-/** One copy of the peer table up to and including `slot`, decoded by the layout view. */
-function snapshot(m: Mapping, slot: number): { peer: PeerSlot; word: bigint } {
-  const buf = m.copy(0, peerOffset(slot) + LAYOUT.kvmring_peer.size);
-  return { peer: decodePeer(buf, slot), word: buf.readBigUInt64LE(peerOffset(slot) + offsetOf('kvmring_peer', 'state')) };
-}
-
-/** The slot, its addresses read under addr_seq (a seqlock: odd while the owner writes). */
-function readSlot(m: Mapping, slot: number): SlotRead {
-  const seqOff = peerOffset(slot) + offsetOf('kvmring_peer', 'addr_seq');
-  let snap!: { peer: PeerSlot; word: bigint };
-  let before = 0;
-  for (let i = 0; i < ADDR_TRIES; i++) {
-    before = m.u32(seqOff);
-    snap = snapshot(m, slot);
-    const after = m.u32(seqOff);
-    if (before % 2 === 0 && before === after) return { ...snap, stable: true, seq: before };
+function decodeSlotEntry(slot: number, entry: Buffer, stable: boolean): SlotEntry {
+  const at = (f: keyof typeof LAYOUT.kvmring_peer.members) => offsetOf('kvmring_peer', f);
+  const word = entry.readBigUInt64LE(at('state'));
+  const doorbell = entry.readUInt32LE(at('doorbell_id'));
+  const addresses: IpAddress[] = [];
+  for (const [family, field, len] of [
+    [4, 'ipv4', 4],
+    [6, 'ipv6', 16],
+  ] as const) {
+    for (let i = 0; i < C.KVMRING_PEER_ADDRS; i++) {
+      const bytes = Uint8Array.from(entry.subarray(at(field) + len * i, at(field) + len * (i + 1)));
+      if (bytes.some((b) => b !== 0)) addresses.push({ family, bytes });
+    }
   }
-  return { ...snap, stable: false, seq: before };
+  return {
+    slot,
+    word,
+    generation: Number(word >> 32n),
+    heartbeat: entry.readBigUInt64LE(at('heartbeat')),
+    doorbellId: doorbell === C.KVMRING_DOORBELL_NONE ? undefined : doorbell,
+    flags: entry.readUInt32LE(at('flags')),
+    mtu: entry.readUInt32LE(at('mtu')),
+    mac: Uint8Array.from(entry.subarray(at('mac'), at('mac') + LAYOUT.kvmring_peer.members.mac[1])),
+    seq: entry.readUInt32LE(at('addr_seq')),
+    stable,
+    addresses,
+  };
+}
+
+/** The slot, its addresses read under addr_seq (a seqlock: odd while the owner writes), tried a few times. */
+function readSlot(m: Mapping, slot: number): SlotEntry {
+  let copy = regionPeer(m, slot);
+  for (let i = 1; i < ADDR_TRIES && !copy.stable; i++) copy = regionPeer(m, slot);
+  return decodeSlotEntry(slot, copy.entry, copy.stable);
 }
 
 function implausible(a: IpAddress): string | undefined {
@@ -132,11 +177,12 @@ function implausible(a: IpAddress): string | undefined {
   return undefined;
 }
 
-function checkSlot({ peer: p, word, stable, seq }: SlotRead, mode: HostState['mode']): SlotStatus {
-  const raw = Number(word & 0xffn); // KVMRING_PEER_STATE(), as decodePeer() reads it
+function checkSlot(p: SlotEntry, mode: HostState['mode']): SlotStatus {
+  const { word, stable, seq } = p;
+  const raw = Number(word & 0xffn); // KVMRING_PEER_STATE()
   const s: SlotStatus = {
     slot: p.slot,
-    state: PEER_STATES[raw as keyof typeof PEER_STATES] ?? 'invalid',
+    state: SLOT_STATES[raw] ?? 'invalid',
     word: hex64(word),
     generation: p.generation,
     addresses: [],
@@ -174,7 +220,7 @@ function checkSlot({ peer: p, word, stable, seq }: SlotRead, mode: HostState['mo
   return s;
 }
 
-type StillSince = Record<string, { word: string; heartbeat: string; since: number }>;
+type StillSince = Record<string, { word: string; heartbeat: string; since: number } | undefined>;
 
 /** When each slot's heartbeat was first seen still, kept across runs in the state directory. */
 function trackStale(file: string, slots: SlotStatus[], now: number): void {
@@ -237,14 +283,15 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
     return r;
   }
 
-  const m = Mapping.open(state.path, { length: C.KVMRING_RINGS_OFF });
+  // All of it: the ring core checks the header's region size against what is mapped.
+  const m = Mapping.open(state.path);
   try {
     r.fileSize = m.fileSize;
     if (m.length < C.KVMRING_RINGS_OFF) {
       r.problems.push(`${state.path} has ${m.fileSize} bytes, too few for a header and a peer table`);
       return r;
     }
-    const h = readHeader(m.copy(0, LAYOUT.kvmring_region_hdr.size), m.fileSize);
+    const h = readHeader(m);
     r.header = h;
     if (!h.ok) r.problems.push(`the region header is unusable: ${h.error}`);
     else {
@@ -259,10 +306,10 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
     const slots = h.ok ? h.maxPeers : state.maxPeers;
     const first = Array.from({ length: slots }, (_, i) => readSlot(m, i));
     await sleep(sampleMs);
-    const again = Array.from({ length: slots }, (_, i) => snapshot(m, i));
+    const again = Array.from({ length: slots }, (_, i) => decodeSlotEntry(i, regionPeer(m, i).entry, false));
     for (const [i, read] of first.entries()) {
       const s = checkSlot(read, state.mode);
-      if (s.state !== 'free') s.liveness = again[i].peer.heartbeat !== read.peer.heartbeat ? 'alive' : 'stale';
+      if (s.state !== 'free') s.liveness = again[i].heartbeat !== read.heartbeat ? 'alive' : 'stale';
       // A held slot is connected when its owner's IVPosition is; a free slot has none.
       if (r.doorbell) s.connected = s.state !== 'free' && s.doorbellId != null && r.doorbell.connected.includes(s.doorbellId);
       r.slots.push(s);

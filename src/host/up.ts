@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 
 import { CONSTANTS as C } from '../ring/layout.js';
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 import { checkHugePages, formatSize } from './args.js';
-import { fsCall, SysError } from './errors.js';
-import { fallocate } from './libc.js';
+import { fsCall, SysError } from '../common/sys-error.js';
+import { fallocate } from '../common/libc.js';
 import { Mapping } from './mapping.js';
-import { startServer, stopServer } from './process.js';
+import { startDoorbellServer, stopDoorbellServer } from './process.js';
 import { regionFormat, regionGeom } from './ring-core.js';
 import { hostPaths, readState, regionPath, writeState, type HostState } from './state.js';
 
@@ -38,8 +38,8 @@ export function regionDirInfo(dir: string): { kind: 'tmpfs' | 'hugetlbfs' | 'oth
   const st = fsCall(`stat(${dir})`, () => statSync(dir), '--dir must be an existing directory');
   if (!st.isDirectory()) throw new RingctlError(`${dir} is not a directory (--dir)`);
   const fs = fsCall(`statfs(${dir})`, () => statfsSync(dir));
-  const type = Number(fs.type) >>> 0;
-  if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: Number(fs.bsize) };
+  const type = fs.type >>> 0;
+  if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: fs.bsize };
   return { kind: type === TMPFS_MAGIC ? 'tmpfs' : 'other' };
 }
 
@@ -126,13 +126,13 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     writeState(paths, state);
 
     if (o.doorbell) {
-      pid = await startServer(o.name, paths.log, o.env);
+      pid = await startDoorbellServer(o.name, paths.log, o.env);
       state.doorbell = { socket: paths.socket, log: paths.log, pid };
     }
     state.phase = 'up';
     writeState(paths, state);
   } catch (err) {
-    if (pid !== undefined) await stopServer(pid, o.name);
+    if (pid !== undefined) await stopDoorbellServer(pid, o.name);
     if (created) {
       try {
         unlinkSync(path);

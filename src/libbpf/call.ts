@@ -3,11 +3,12 @@
 // libbpf printed during the call.
 import koffi from 'koffi';
 
+import { errnoValue } from '../common/errno.js';
 import { LibbpfError } from './errors.js';
 import { beginOp, opLog } from './log.js';
 import type { Ptr } from './native.js';
 
-const EINVAL = 22;
+const EINVAL = errnoValue('EINVAL');
 
 /** Runs an int-returning libbpf call; throws on a negative result. */
 export function callInt(op: string | (() => string), fn: () => number): number {

@@ -1,6 +1,7 @@
 // A thin, typed binding over libbpf.so.1 (libbpf 1.1) with koffi. Every failure is
 // a LibbpfError (errno, its name, the operation, libbpf's message and log).
-export { LibbpfError, errnoName, errnoValue, strerror } from './errors.js';
+export { errnoName, errnoValue } from '../common/errno.js';
+export { LibbpfError, libbpfStrerror } from './errors.js';
 export { setLogSink, type LogLevel, type LogSink } from './log.js';
 export { BpfObject, BpfProgram, BpfMap, type OpenOptions, type GlobalVar } from './object.js';
 export { BpfMapFd, mapInfoByFd, numPossibleCpus, type MapInfo } from './map.js';
@@ -28,5 +29,5 @@ import { native } from './native.js';
 
 /** libbpf's version, e.g. 'v1.1'. */
 export function libbpfVersion(): string {
-  return native().libbpf_version_string() as string;
+  return native().libbpf_version_string();
 }

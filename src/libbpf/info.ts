@@ -4,12 +4,14 @@ import { unlinkSync } from 'node:fs';
 
 import koffi from 'koffi';
 
+import { errnoValue } from '../common/errno.js';
+import { libc } from '../common/libc.js';
 import { callInt, callIntUnless } from './call.js';
 import { LibbpfError } from './errors.js';
-import { native, nativeLibc } from './native.js';
+import { native } from './native.js';
 import { bpf_link_info, bpf_prog_info } from './types.js';
 
-const ENOENT = 2;
+const ENOENT = errnoValue('ENOENT');
 
 export interface ProgInfo {
   id: number;
@@ -46,7 +48,7 @@ export function progInfoByFd(fd: number): ProgInfo {
     id: i.id,
     type: i.type,
     name: i.name,
-    tag: Buffer.from(i.tag as number[]).toString('hex'),
+    tag: Buffer.from(i.tag).toString('hex'),
     verifiedInsns: i.verified_insns,
     runTimeNs: toBigInt(i.run_time_ns),
     runCnt: toBigInt(i.run_cnt),
@@ -111,5 +113,5 @@ export function linkIds(): number[] {
 
 /** Closes a raw fd the binding handed out. */
 export function closeFd(fd: number): void {
-  if (fd >= 0) nativeLibc().close(fd);
+  if (fd >= 0) libc().close(fd);
 }

@@ -4,7 +4,8 @@
 // is formatted only when someone listens for it.
 import koffi from 'koffi';
 
-import { libbpf_print_fn, native, nativeLibc, type Ptr } from './native.js';
+import { libc } from '../common/libc.js';
+import { libbpf_print_fn, native, type Ptr } from './native.js';
 import { CONSTANTS } from './types.js';
 
 export type LogLevel = 'warn' | 'info' | 'debug';
@@ -23,11 +24,11 @@ let debug = false;
 let pending: string[] = [];
 
 function format(fmt: Ptr, ap: Ptr): string {
-  const { vsnprintf } = nativeLibc();
+  const { vsnprintf } = libc();
   if (process.arch === 'x64') {
     const copy = Buffer.from(new Uint8Array(koffi.view(ap, VA_LIST_SIZE)));
     let buf = Buffer.alloc(FIRST_TRY);
-    const n: number = vsnprintf(buf, buf.length, fmt, copy);
+    const n = vsnprintf(buf, buf.length, fmt, copy);
     if (n < 0) return '';
     if (n >= buf.length) {
       buf = Buffer.alloc(n + 1);
@@ -36,7 +37,7 @@ function format(fmt: Ptr, ap: Ptr): string {
     return buf.toString('utf8', 0, Math.min(n, buf.length - 1));
   }
   const buf = Buffer.alloc(ONE_SHOT);
-  const n: number = vsnprintf(buf, buf.length, fmt, ap);
+  const n = vsnprintf(buf, buf.length, fmt, ap);
   return n < 0 ? '' : buf.toString('utf8', 0, Math.min(n, buf.length - 1));
 }
 

@@ -4,11 +4,13 @@
 // each rounded up to 8 bytes, as the kernel lays them out.
 import koffi from 'koffi';
 
+import { errnoValue } from '../common/errno.js';
+import { libc } from '../common/libc.js';
 import { callInt, callIntUnless } from './call.js';
-import { native, nativeLibc } from './native.js';
+import { native } from './native.js';
 import { BPF_ANY, bpf_map_info, PERCPU_MAP_TYPES } from './types.js';
 
-const ENOENT = 2;
+const ENOENT = errnoValue('ENOENT');
 
 export interface MapInfo {
   type: number;
@@ -64,7 +66,7 @@ export class BpfMapFd implements Disposable {
     try {
       return new BpfMapFd(fd, mapInfoByFd(fd), true);
     } catch (err) {
-      nativeLibc().close(fd);
+      libc().close(fd);
       throw err;
     }
   }
@@ -75,7 +77,7 @@ export class BpfMapFd implements Disposable {
     try {
       return new BpfMapFd(fd, mapInfoByFd(fd), true);
     } catch (err) {
-      nativeLibc().close(fd);
+      libc().close(fd);
       throw err;
     }
   }
@@ -200,7 +202,7 @@ export class BpfMapFd implements Disposable {
   }
 
   close(): void {
-    if (this.#owned && this.#fd >= 0) nativeLibc().close(this.#fd);
+    if (this.#owned && this.#fd >= 0) libc().close(this.#fd);
     this.#fd = -1;
   }
 

@@ -1,9 +1,10 @@
-// The raw functions of libbpf.so.1 and the few of libc the binding needs, loaded on
+// The raw functions of libbpf.so.1 (the libc ones are in common/libc.ts), loaded on
 // first use (so `ringctl --help` works on a machine without libbpf). Nothing here
 // checks errors: the typed layer (object.ts, map.ts, ...) does. Pointers are
 // bigint (koffi 3) or null.
 import koffi, { type LibraryHandle } from 'koffi';
 
+import type { Ptr } from '../common/libc.js';
 import {
   bpf_link_create_opts,
   bpf_obj_get_opts,
@@ -15,11 +16,9 @@ import {
   bpf_xdp_query_opts,
 } from './types.js';
 
-export type Ptr = bigint;
-type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type { Ptr } from '../common/libc.js';
 
 const LIBBPF = 'libbpf.so.1';
-const LIBC = 'libc.so.6';
 
 const ptr = 'void *';
 const str = 'const char *';
@@ -109,42 +108,36 @@ const decls = {
   bpf_prog_test_run_opts: [int, [int, koffi.inout(koffi.pointer(bpf_test_run_opts))]],
 } as const;
 
-const libcDecls = {
-  close: [int, [int]],
-  vsnprintf: [int, [ptr, size_t, ptr, ptr]],
-} as const;
+/** What koffi returns for each C return type of the table. */
+type Returns<T> = T extends typeof int | typeof u32 ? number
+  : T extends typeof ptr ? Ptr | null
+  : T extends typeof str ? string
+  : T extends 'bool' ? boolean
+  : T extends 'void' ? undefined
+  : unknown;
 
-export type Libbpf = { [K in keyof typeof decls]: Fn };
-export type Libc = { [K in keyof typeof libcDecls]: Fn };
+type Bound<T extends Record<string, readonly [unknown, readonly unknown[]]>> = {
+  [K in keyof T]: (...args: unknown[]) => Returns<T[K][0]>;
+};
+
+export type Libbpf = Bound<typeof decls>;
 
 let libbpf: Libbpf | undefined;
-let libc: Libc | undefined;
 
-function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(
-  path: string,
-  table: T,
-): { [K in keyof T]: Fn } {
+function bind<T extends Record<string, readonly [unknown, readonly unknown[]]>>(path: string, table: T): Bound<T> {
   let handle: LibraryHandle;
   try {
     handle = koffi.load(path);
   } catch (err) {
-    throw new Error(`cannot load ${path} (install libbpf1 / libc6): ${(err as Error).message}`);
+    throw new Error(`cannot load ${path} (install libbpf1): ${(err as Error).message}`, { cause: err });
   }
-  const out = {} as { [K in keyof T]: Fn };
-  for (const [name, [ret, args]] of Object.entries(table)) {
-    (out as Record<string, Fn>)[name] = handle.func(name, ret as string, args as unknown as string[]);
-  }
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const [name, [ret, args]] of Object.entries(table)) out[name] = handle.func(name, ret as string, args as unknown as string[]);
+  return out as Bound<T>;
 }
 
 /** libbpf's functions, loaded on first call. */
 export function native(): Libbpf {
   libbpf ??= bind(LIBBPF, decls);
   return libbpf;
-}
-
-/** The libc functions the binding uses. */
-export function nativeLibc(): Libc {
-  libc ??= bind(LIBC, libcDecls);
-  return libc;
 }

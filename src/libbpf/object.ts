@@ -52,8 +52,13 @@ export class BpfObject implements Disposable {
     return this.#obj;
   }
 
+  /** Throws once the object is closed (its programs and maps are gone with it). */
+  requireOpen(): void {
+    if (this.#obj === null) throw new Error(`BPF object ${this.path} is closed`);
+  }
+
   get name(): string {
-    return native().bpf_object__name(this.ptr) as string;
+    return native().bpf_object__name(this.ptr);
   }
 
   /** bpf_object__load(): creates the maps, loads and verifies the programs. */
@@ -91,7 +96,7 @@ export class BpfObject implements Disposable {
   globals(section = '.rodata'): GlobalVar[] {
     const lib = native();
     const btf = callPtr(`${this.name}: BTF`, () => lib.bpf_object__btf(this.ptr));
-    const secId = lib.btf__find_by_name_kind(btf, section, CONSTANTS.BTF_KIND_DATASEC) as number;
+    const secId = lib.btf__find_by_name_kind(btf, section, CONSTANTS.BTF_KIND_DATASEC);
     if (secId <= 0) return [];
     const sec = lib.btf__type_by_id(btf, secId) as Ptr;
     const head = koffi.decode(sec, btf_type) as { info: number };
@@ -105,7 +110,7 @@ export class BpfObject implements Disposable {
       };
       const v = lib.btf__type_by_id(btf, vsi.type) as Ptr;
       const vt = koffi.decode(v, btf_type) as { name_off: number };
-      out.push({ name: lib.btf__name_by_offset(btf, vt.name_off) as string, section, offset: vsi.offset, size: vsi.size });
+      out.push({ name: lib.btf__name_by_offset(btf, vt.name_off), section, offset: vsi.offset, size: vsi.size });
     }
     return out;
   }
@@ -156,21 +161,21 @@ export class BpfProgram {
   }
 
   get ptr(): Ptr {
-    void this.object.ptr; // throws once the object is closed
+    this.object.requireOpen();
     return this.#prog;
   }
 
   get name(): string {
-    return native().bpf_program__name(this.ptr) as string;
+    return native().bpf_program__name(this.ptr);
   }
 
   get sectionName(): string {
-    return native().bpf_program__section_name(this.ptr) as string;
+    return native().bpf_program__section_name(this.ptr);
   }
 
   /** enum bpf_prog_type, e.g. BPF_PROG_TYPE_XDP (6). */
   get type(): number {
-    return native().bpf_program__type(this.ptr) as number;
+    return native().bpf_program__type(this.ptr);
   }
 
   /** The program's fd once loaded. */
@@ -212,32 +217,32 @@ export class BpfMap {
   }
 
   get ptr(): Ptr {
-    void this.object.ptr;
+    this.object.requireOpen();
     return this.#map;
   }
 
   get name(): string {
-    return native().bpf_map__name(this.ptr) as string;
+    return native().bpf_map__name(this.ptr);
   }
 
   get type(): number {
-    return native().bpf_map__type(this.ptr) as number;
+    return native().bpf_map__type(this.ptr);
   }
 
   get keySize(): number {
-    return native().bpf_map__key_size(this.ptr) as number;
+    return native().bpf_map__key_size(this.ptr);
   }
 
   get valueSize(): number {
-    return native().bpf_map__value_size(this.ptr) as number;
+    return native().bpf_map__value_size(this.ptr);
   }
 
   get maxEntries(): number {
-    return native().bpf_map__max_entries(this.ptr) as number;
+    return native().bpf_map__max_entries(this.ptr);
   }
 
   get isInternal(): boolean {
-    return native().bpf_map__is_internal(this.ptr) as boolean;
+    return native().bpf_map__is_internal(this.ptr);
   }
 
   get perCpu(): boolean {
@@ -253,7 +258,7 @@ export class BpfMap {
   initialValue(): Buffer {
     const size = [0];
     const p = callPtr(`${this.name}: initial value`, () => native().bpf_map__initial_value(this.ptr, size));
-    return Buffer.from(new Uint8Array(koffi.view(p, Number(size[0]))));
+    return Buffer.from(new Uint8Array(koffi.view(p, size[0])));
   }
 
   /** Replaces a data section's initial contents before load. */
@@ -284,7 +289,7 @@ export class BpfMap {
         keySize: this.keySize,
         valueSize: this.valueSize,
         maxEntries: this.maxEntries,
-        flags: native().bpf_map__map_flags(this.ptr) as number,
+        flags: native().bpf_map__map_flags(this.ptr),
       };
       this.#handle = new BpfMapFd(this.fd, info, false);
     }

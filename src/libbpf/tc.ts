@@ -2,12 +2,13 @@
 // attach, query and detach a direct-action BPF filter by handle and priority.
 import koffi from 'koffi';
 
+import { errnoValue } from '../common/errno.js';
 import { callInt, callIntUnless } from './call.js';
 import { native } from './native.js';
 import { BPF_TC_EGRESS, BPF_TC_INGRESS, bpf_tc_hook, bpf_tc_opts } from './types.js';
 
-const EEXIST = 17;
-const ENOENT = 2;
+const EEXIST = errnoValue('EEXIST');
+const ENOENT = errnoValue('ENOENT');
 
 export type TcDirection = 'ingress' | 'egress';
 

@@ -46,7 +46,7 @@ export function xdpDetach(ifindex: number, flags = 0, oldProgFd?: number): void 
 
 /** bpf_xdp_query(): what is attached to `ifindex`, in which mode. */
 export function xdpQuery(ifindex: number, flags = 0): XdpQuery {
-  const o: Record<string, number> = { sz: koffi.sizeof(bpf_xdp_query_opts) };
+  const o: Record<string, number | undefined> = { sz: koffi.sizeof(bpf_xdp_query_opts) };
   callInt(`bpf_xdp_query(ifindex ${ifindex})`, () => native().bpf_xdp_query(ifindex, flags, o));
   return {
     progId: o.prog_id ?? 0,

@@ -14,7 +14,7 @@
 // Every peer publishes its own identity in memory any co-tenant can write, so
 // a claim nobody contradicts is all we have; a contradicted one is worth nothing.
 import { formatCidr, formatIp, networkOf, parseIp, type Cidr, type IpAddress } from '../xdp/cidr.js';
-import type { RingPeer } from '../xdp/maps.js';
+import type { RedirectPeer } from '../xdp/maps.js';
 import type { LocalAddress } from './local.js';
 import type { TablePeer } from './table.js';
 
@@ -30,7 +30,7 @@ export interface ClassifyContext {
 }
 
 export interface Classified {
-  peers: RingPeer[];
+  peers: RedirectPeer[];
   /** What was left out and why, one line each. */
   skipped: string[];
   /** The conflicts that left something out. */
@@ -241,7 +241,7 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
     if (c.kind === 'refused') for (const id of c.peers) skipped.push(`peer ${id}: ${describeConflict(c, id)}; ignored`);
   }
   const contested = new Map(conflicts.filter((c) => c.kind === 'address').map((c) => [c.value, c]));
-  const byMac = new Map<string, { peer: RingPeer; ring: Set<string>; ordinary: Set<string> }>();
+  const byMac = new Map<string, { peer: RedirectPeer; ring: Set<string>; ordinary: Set<string> }>();
   for (const p of livePeers(table)) {
     const id = peerName(p);
     const name = `peer ${id}`;

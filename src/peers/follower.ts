@@ -12,8 +12,8 @@
 // once it is back (ringnet reloaded gives ring0 a new ifindex and MAC, which the
 // loaded programs hold).
 import { LibbpfError } from '../libbpf/index.js';
-import { RingctlError } from '../xdp/errors.js';
-import type { PeerSyncResult, RingPeer } from '../xdp/maps.js';
+import { RingctlError } from '../common/errors.js';
+import type { PeerSyncResult, RedirectPeer } from '../xdp/maps.js';
 import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync.js';
 import type { PeerTable } from './table.js';
 
@@ -67,7 +67,7 @@ interface Seen {
   status: string;
 }
 
-function describe(p: RingPeer): string {
+function describe(p: RedirectPeer): string {
   const parts: string[] = [];
   if (p.addresses.length) parts.push(`ring ${p.addresses.join(', ')}`);
   if (p.ordinaryAddresses?.length) parts.push(`ordinary ${p.ordinaryAddresses.join(', ')}`);
@@ -108,7 +108,8 @@ export class PeerFollower {
       if (!this.#running) return;
       const round = this.poll();
       this.opts.onPoll?.(round);
-      if (!this.#running) return; // stopped from onPoll
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- onPoll may have called stop()
+      if (!this.#running) return;
       this.#timer = setTimeout(tick, this.intervalMs);
       if (this.opts.keepAlive === false) this.#timer.unref();
     };
@@ -240,7 +241,7 @@ export class PeerFollower {
   }
 
   /** Logs the peers that came, went or changed, new warnings, and rejected map entries. */
-  #report(ifname: string, seen: Seen, peers: readonly RingPeer[], notes: readonly string[], result: PeerSyncResult): void {
+  #report(ifname: string, seen: Seen, peers: readonly RedirectPeer[], notes: readonly string[], result: PeerSyncResult): void {
     const now = new Map(peers.map((p) => [p.ringMac, { slot: p.slot, text: describe(p) }]));
     for (const [mac, p] of now) {
       const old = seen.peers.get(mac);

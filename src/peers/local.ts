@@ -2,11 +2,10 @@
 // in the calling thread's network namespace). The peer classification needs
 // them: which subnets ring0 and eth1 are on, and which addresses are ours (a
 // peer that claims one of them is ignored).
-import koffi, { type TypeObject } from 'koffi';
+import koffi from 'koffi';
 
+import { ifaddrs, libc, type Ptr } from '../common/libc.js';
 import type { Cidr } from '../xdp/cidr.js';
-
-type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -15,30 +14,6 @@ const SOCKADDR_READ = 28;
 
 export interface LocalAddress extends Cidr {
   ifname: string;
-}
-
-let libc: { getifaddrs: Fn; freeifaddrs: Fn; ifaddrs: TypeObject } | undefined;
-
-function c() {
-  if (!libc) {
-    const l = koffi.load('libc.so.6');
-    // struct ifaddrs of an LP64 Linux.
-    const ifaddrs = koffi.struct({
-      ifa_next: 'void *',
-      ifa_name: 'const char *',
-      ifa_flags: 'uint32_t',
-      ifa_addr: 'void *',
-      ifa_netmask: 'void *',
-      ifa_ifu: 'void *',
-      ifa_data: 'void *',
-    });
-    libc = {
-      getifaddrs: l.func('getifaddrs', 'int', [koffi.out(koffi.pointer('void *'))]),
-      freeifaddrs: l.func('freeifaddrs', 'void', ['void *']),
-      ifaddrs,
-    };
-  }
-  return libc;
 }
 
 function prefixOf(mask: Uint8Array): number {
@@ -59,13 +34,13 @@ function sockaddr(p: unknown): Buffer {
 
 /** Every IPv4 and IPv6 address on every interface, with its prefix length. */
 export function localAddresses(): LocalAddress[] {
-  const lib = c();
-  const head: unknown[] = [null];
-  if ((lib.getifaddrs(head) as number) !== 0) throw new Error(`getifaddrs: errno ${koffi.errno()}`);
+  const lib = libc();
+  const head: [Ptr | null] = [null];
+  if (lib.getifaddrs(head) !== 0) throw new Error(`getifaddrs: errno ${koffi.errno()}`);
   const out: LocalAddress[] = [];
   try {
     for (let p = head[0]; p; ) {
-      const e = koffi.decode(p, lib.ifaddrs) as { ifa_next: unknown; ifa_name: string; ifa_addr: unknown; ifa_netmask: unknown };
+      const e = koffi.decode(p, ifaddrs) as { ifa_next: Ptr | null; ifa_name: string; ifa_addr: Ptr | null; ifa_netmask: Ptr | null };
       if (e.ifa_addr) {
         const a = sockaddr(e.ifa_addr);
         const family = a.readUInt16LE(0);

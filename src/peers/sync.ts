@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { attach } from '../xdp/attach.js';
 import { formatIp, type Cidr } from '../xdp/cidr.js';
-import { syncInterfacePeers, type PeerSyncResult, type RingPeer } from '../xdp/maps.js';
+import { syncInterfacePeers, type PeerSyncResult, type RedirectPeer } from '../xdp/maps.js';
 import { ifNameToIndex } from '../xdp/netdev.js';
 import { pinnedInterfaces, pinPaths } from '../xdp/pins.js';
 import { inspect } from '../xdp/state.js';
@@ -23,7 +23,7 @@ export interface SyncTarget {
 }
 
 export interface InterfacePeers {
-  peers: RingPeer[];
+  peers: RedirectPeer[];
   /** Problems with the table and peers left out, one line each. */
   notes: string[];
 }
@@ -52,7 +52,7 @@ export interface FollowerDeps {
   /** The ring device's peer table, or undefined if it has none (a stand-in). Throws RingctlError. */
   readTable(ring: string): PeerTable | undefined;
   localAddresses(): LocalAddress[];
-  sync(ifname: string, peers: readonly RingPeer[]): PeerSyncResult;
+  sync(ifname: string, peers: readonly RedirectPeer[]): PeerSyncResult;
   /**
    * A cheap summary of what a poll depends on (pins, interfaces, the tables of
    * `rings` without their heartbeat ages, this guest's addresses). Optional:

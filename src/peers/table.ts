@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { formatIp, formatMac, parseIp, parseMac } from '../xdp/cidr.js';
-import { RingctlError } from '../xdp/errors.js';
+import { RingctlError } from '../common/errors.js';
 
 export const DEFAULT_SYSFS_NET = '/sys/class/net';
 

@@ -30,7 +30,8 @@ export function parseAddress(s: string, opts: { tcpOnly?: boolean } = {}): Addre
   }
   const port = Number(m[3]);
   if (port > 65535 || (m[3].length > 1 && m[3].startsWith('0'))) throw new AddressError(`${s}: the port must be 0-65535`);
-  return { kind: 'tcp', host: m[1] ?? m[2], port };
+  const [, bracketed, plain] = m as (string | undefined)[];
+  return { kind: 'tcp', host: bracketed ?? plain ?? '', port };
 }
 
 /** The address as grpc-js takes it (unix:/abs/path, HOST:PORT, [IPV6]:PORT). */

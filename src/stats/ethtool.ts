@@ -5,6 +5,7 @@
 // what ethtool(8) itself does.
 import koffi from 'koffi';
 
+import { errnoName, errnoValue } from '../common/errno.js';
 import { IFNAMSIZ } from '../xdp/ifname.js';
 import { IFREQ_SIZE, isValidIfname, withIoctlSocket, type DeviceIoctl } from '../xdp/netdev.js';
 
@@ -20,7 +21,8 @@ const DRVINFO_SIZE = 196;
 /** A driver that reports more counters than this is not one we can trust. */
 const MAX_STATS = 1 << 16;
 
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 19: 'ENODEV', 22: 'EINVAL', 95: 'EOPNOTSUPP', 12: 'ENOMEM' };
+const ENODEV = errnoValue('ENODEV');
+const EOPNOTSUPP = errnoValue('EOPNOTSUPP');
 
 /** An ethtool request that failed: the device is gone, or its driver has no such counters. */
 export class EthtoolError extends Error {
@@ -33,7 +35,7 @@ export class EthtoolError extends Error {
   }
 
   get code(): string {
-    return ERRNO_NAMES[this.errno] ?? `errno ${this.errno}`;
+    return errnoName(this.errno);
   }
 }
 
@@ -44,7 +46,7 @@ export class EthtoolError extends Error {
 function ethtool(ioctl: DeviceIoctl, ifname: string, request: Buffer, what: string): Buffer {
   // ifr_data must point at memory the kernel reads and writes: native memory, so
   // its address stays put for the call.
-  const mem = koffi.alloc('uint8_t', request.length);
+  const mem: unknown = koffi.alloc('uint8_t', request.length);
   try {
     const view = Buffer.from(koffi.view(mem, request.length));
     request.copy(view);
@@ -54,8 +56,7 @@ function ethtool(ioctl: DeviceIoctl, ifname: string, request: Buffer, what: stri
     koffi.errno(0);
     if (ioctl(SIOCETHTOOL, ifr) < 0) {
       const errno = koffi.errno();
-      const e = new EthtoolError('', errno);
-      const why = errno === 19 ? 'no such device' : errno === 95 ? `its driver has no ${what}` : e.code;
+      const why = errno === ENODEV ? 'no such device' : errno === EOPNOTSUPP ? `its driver has no ${what}` : errnoName(errno);
       throw new EthtoolError(`${ifname}: cannot read ${what} (${why})`, errno);
     }
     return Buffer.from(view);

@@ -81,7 +81,10 @@ export function statsHandlers(o: StatsHandlersOptions): grpc.UntypedServiceImple
     call.on('close', stop);
     call.on('error', stop);
     const tick = () => {
-      if (done || call.cancelled) return stop();
+      if (done || call.cancelled) {
+        stop();
+        return;
+      }
       const s = snapshot();
       if (s instanceof Error) {
         stop();
@@ -100,7 +103,7 @@ export function statsHandlers(o: StatsHandlersOptions): grpc.UntypedServiceImple
     tick();
   };
 
-  return { GetStats: getStats, WatchStats: watchStats } as grpc.UntypedServiceImplementation;
+  return { GetStats: getStats, WatchStats: watchStats };
 }
 
 type StatsClientApi = grpc.Client & {
@@ -119,11 +122,12 @@ export function describeGrpcError(target: string, err: grpc.ServiceError): strin
   const details = (err.details || err.message).replace(/\s*Resolution note:\s*$/, '');
   const connect = /connect (E[A-Z]+)/.exec(details);
   if (err.code === grpc.status.UNAVAILABLE && connect) {
-    const hint = { ENOENT: 'no socket there', ECONNREFUSED: 'connection refused' }[connect[1]] ?? connect[1];
+    const hints: Record<string, string | undefined> = { ENOENT: 'no socket there', ECONNREFUSED: 'connection refused' };
+    const hint = hints[connect[1]] ?? connect[1];
     return `${target}: cannot connect (${hint}); is ringctl serve running there?`;
   }
   if (err.code === grpc.status.DEADLINE_EXCEEDED) return `${target}: no answer in time (DEADLINE_EXCEEDED)`;
-  const name = grpc.status[err.code] ?? String(err.code);
+  const name = (grpc.status[err.code] as string | undefined) ?? String(err.code);
   return `${target}: ${name}: ${details}`;
 }
 

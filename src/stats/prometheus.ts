@@ -246,7 +246,8 @@ export class StatsMetrics {
   #fill(s: StatsSnapshot): void {
     for (const m of this.#metrics.values()) m.reset();
     for (const x of samples(s)) {
-      const m = this.#metrics.get(x.name)!;
+      const m = this.#metrics.get(x.name);
+      if (!m) throw new Error(`metric ${x.name} was never registered`);
       const v = Number(x.value);
       if (m instanceof Counter) m.inc(x.labels, v);
       else m.set(x.labels, v);

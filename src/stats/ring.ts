@@ -17,7 +17,9 @@ import {
   type RingPeerCounters,
   type RingRegion,
   type RingRegionCounters,
+  type RingRxCounters,
   type RingStats,
+  type RingTxCounters,
 } from '../gen/kvmring/v1/stats.js';
 import type { RegionInfo } from './sources.js';
 
@@ -31,10 +33,10 @@ function counterFields(codec: Codec<unknown>): Map<string, string> {
   return out;
 }
 
-const REGION_FIELDS = counterFields(RingRegionCountersCodec as Codec<unknown>);
-const PEER_FIELDS = counterFields(RingPeerCountersCodec as Codec<unknown>);
-const TX_FIELDS = counterFields(RingTxCountersCodec as Codec<unknown>);
-const RX_FIELDS = counterFields(RingRxCountersCodec as Codec<unknown>);
+const REGION_FIELDS = counterFields(RingRegionCountersCodec);
+const PEER_FIELDS = counterFields(RingPeerCountersCodec);
+const TX_FIELDS = counterFields(RingTxCountersCodec);
+const RX_FIELDS = counterFields(RingRxCountersCodec);
 
 const STATES: Record<TablePeer['state'], PeerState> = {
   self: 'PEER_STATE_SELF',
@@ -44,7 +46,10 @@ const STATES: Record<TablePeer['state'], PeerState> = {
   refused: 'PEER_STATE_REFUSED',
 };
 
-export function emptyPeerCounters(): RingPeerCounters {
+/** A peer's counters as ringStats() builds them: both ring ends present. */
+type PeerCounters = RingPeerCounters & { ringTx: RingTxCounters; ringRx: RingRxCounters };
+
+export function emptyPeerCounters(): PeerCounters {
   const c = RingPeerCountersCodec.empty();
   return { ...c, ringTx: RingTxCountersCodec.empty(), ringRx: RingRxCountersCodec.empty() };
 }
@@ -73,45 +78,46 @@ export interface RingSources {
 /** Builds ring0's entry from whatever of its sources could be read. */
 export function ringStats(src: RingSources): RingStats {
   const ring: RingStats = { device: src.device, driver: '', txNoPeer: 0n, regions: [], conflicts: [...(src.conflicts ?? [])], error: '' };
-  const regions = new Map<number, RingRegion>();
-  const peers = new Map<string, RingPeer>();
-  const region = (n: number): RingRegion => {
-    let r = regions.get(n);
-    if (!r) {
-      r = {
-        region: n,
-        pci: '',
-        sizeBytes: 0n,
-        maxPeers: 0,
-        ringSizeBytes: 0,
-        selfSlot: 0,
-        mode: '',
-        counters: RingRegionCountersCodec.empty(),
-        peers: [],
+  // Each entry with its counters, which the proto's types make optional.
+  const regions = new Map<number, { region: RingRegion; counters: RingRegionCounters }>();
+  const peers = new Map<string, { peer: RingPeer; counters: PeerCounters }>();
+  const regionEntry = (n: number) => {
+    let e = regions.get(n);
+    if (!e) {
+      const counters = RingRegionCountersCodec.empty();
+      e = {
+        region: { region: n, pci: '', sizeBytes: 0n, maxPeers: 0, ringSizeBytes: 0, selfSlot: 0, mode: '', counters, peers: [] },
+        counters,
       };
-      regions.set(n, r);
+      regions.set(n, e);
     }
-    return r;
+    return e;
   };
-  const peer = (rn: number, slot: number): RingPeer => {
+  const region = (n: number): RingRegion => regionEntry(n).region;
+  const peerEntry = (rn: number, slot: number) => {
     const id = `${rn}/${slot}`;
-    let p = peers.get(id);
-    if (!p) {
-      p = {
-        slot,
-        state: 'PEER_STATE_UNSPECIFIED',
-        generation: 0,
-        mac: '',
-        heartbeatAgeMs: 0,
-        ipv4: [],
-        ipv6: [],
-        counters: emptyPeerCounters(),
-        occupancy: null, // set by the ring_*_used_bytes gauges (ringnet 0.1.0 on)
+    let e = peers.get(id);
+    if (!e) {
+      const counters = emptyPeerCounters();
+      e = {
+        peer: {
+          slot,
+          state: 'PEER_STATE_UNSPECIFIED',
+          generation: 0,
+          mac: '',
+          heartbeatAgeMs: 0,
+          ipv4: [],
+          ipv6: [],
+          counters,
+          occupancy: null, // set by the ring_*_used_bytes gauges (ringnet 0.1.0 on)
+        },
+        counters,
       };
-      peers.set(id, p);
+      peers.set(id, e);
     }
-    return p;
+    return e;
   };
+  const peer = (rn: number, slot: number): RingPeer => peerEntry(rn, slot).peer;
 
   const errors: string[] = [];
   if (src.ethtool instanceof Error) errors.push(src.ethtool.message);
@@ -124,7 +130,7 @@ export function ringStats(src: RingSources): RingStats {
       }
       let m = /^r(\d{1,4})_peer(\d{1,5})_(.+)$/.exec(name);
       if (m) {
-        const c = peer(Number(m[1]), Number(m[2])).counters!;
+        const c = peerEntry(Number(m[1]), Number(m[2])).counters;
         const stat = m[3];
         const used = /^ring_(tx|rx)_used_bytes$/.exec(stat);
         if (used) {
@@ -135,16 +141,20 @@ export function ringStats(src: RingSources): RingStats {
         }
         const tx = /^ring_tx_(.+)$/.exec(stat);
         const rx = /^ring_rx_(.+)$/.exec(stat);
-        if (PEER_FIELDS.has(stat)) set(c, PEER_FIELDS.get(stat)!, value);
-        else if (tx && TX_FIELDS.has(tx[1])) set(c.ringTx!, TX_FIELDS.get(tx[1])!, value);
-        else if (rx && RX_FIELDS.has(rx[1])) set(c.ringRx!, RX_FIELDS.get(rx[1])!, value);
+        const field = PEER_FIELDS.get(stat);
+        const txField = tx && TX_FIELDS.get(tx[1]);
+        const rxField = rx && RX_FIELDS.get(rx[1]);
+        if (field) set(c, field, value);
+        else if (txField) set(c.ringTx, txField, value);
+        else if (rxField) set(c.ringRx, rxField, value);
         else c.other[stat] = value;
         continue;
       }
       m = /^r(\d{1,4})_(.+)$/.exec(name);
       if (m) {
-        const c = region(Number(m[1])).counters!;
-        if (REGION_FIELDS.has(m[2])) set(c, REGION_FIELDS.get(m[2])!, value);
+        const c = regionEntry(Number(m[1])).counters;
+        const field = REGION_FIELDS.get(m[2]);
+        if (field) set(c, field, value);
         else c.other[m[2]] = value;
       }
       // Anything else is not ringnet's (a stand-in device in tests): not ours to name.
@@ -179,16 +189,16 @@ export function ringStats(src: RingSources): RingStats {
   }
 
   // Every slot that is not free, and free slots that still count something.
-  for (const [id, p] of peers) {
+  for (const [id, { peer: p, counters }] of peers) {
     const rn = Number(id.split('/')[0]);
-    const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(p.counters!);
+    const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(counters);
     if (!keep) continue;
     if (p.occupancy) p.occupancy.sizeBytes = region(rn).ringSizeBytes;
     // Our own slot has no rings.
     if (p.state === 'PEER_STATE_SELF') p.occupancy = null;
     region(rn).peers.push(p);
   }
-  ring.regions = [...regions.values()].sort((a, b) => a.region - b.region);
+  ring.regions = [...regions.values()].map((e) => e.region).sort((a, b) => a.region - b.region);
   for (const r of ring.regions) r.peers.sort((a, b) => a.slot - b.slot);
   ring.error = errors.join('; ');
   return ring;

@@ -103,7 +103,7 @@ export const PROGRAM_KINDS = {
 } as const satisfies Record<string, ProgramKind>;
 
 /** A per-CPU stats map's counters (summed over CPUs) as verdicts and reasons. */
-export function programStats(device: string, kind: ProgramKind, counters: Record<string, Stat> | Error): ProgramStats {
+export function programStats(device: string, kind: ProgramKind, counters: Record<string, Stat | undefined> | Error): ProgramStats {
   const base: ProgramStats = { device, hook: kind.hook, program: kind.program, verdicts: [], reasons: [], error: '' };
   if (counters instanceof Error) return { ...base, error: counters.message };
   const list: PacketCounter[] = kind.names.map((name) => ({

@@ -27,8 +27,8 @@ import {
 import { formatCidr, type Cidr } from './cidr.js';
 import { MAPS, OBJECTS } from './codecs.js';
 import { detachState } from './detach.js';
-import { RingctlError } from './errors.js';
-import { setRingDevice, syncInterfacePeers, syncPeers, syncSubnets, type PeerSyncResult, type RingPeer } from './maps.js';
+import { RingctlError } from '../common/errors.js';
+import { setRingDevice, syncInterfacePeers, syncPeers, syncSubnets, type PeerSyncResult, type RedirectPeer } from './maps.js';
 import { hwAddr, ifNameToIndex } from './netdev.js';
 import { makePinDir, removePins, requireBpffs } from './pins.js';
 import { openTcObject, openXdpObject } from './programs.js';
@@ -49,7 +49,7 @@ export interface AttachOptions {
    * The peers to fill ring_peers with (from ring0's peer table), or undefined
    * to leave it as it is (a ring device without a peer table).
    */
-  peers?: readonly RingPeer[];
+  peers?: readonly RedirectPeer[];
 }
 
 const MODE_FLAGS: Record<XdpMode, number> = { native: XDP_FLAGS_DRV_MODE, generic: XDP_FLAGS_SKB_MODE };

@@ -52,7 +52,7 @@ export function readSubnets(v4: MapLike, v6: MapLike): Cidr[] {
 }
 
 /** A co-resident peer as ring0's peer table describes it. */
-export interface RingPeer {
+export interface RedirectPeer {
   /** Its slot in the region's peer table. */
   slot?: number;
   /** Its MAC on ring0. */
@@ -87,7 +87,7 @@ export interface PeerMapEntry {
  * what we cannot tell, and giving it to one (the lower slot, say) would hand
  * a hostile peer the traffic of any address it claims first.
  */
-export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncResult {
+export function syncPeers(map: MapLike, peers: readonly RedirectPeer[]): PeerSyncResult {
   const rejected: string[] = [];
   const claims = new Map<string, { addr: IpAddress; flags: number; slot: number; mac: Buffer; by: Set<string> }>();
   const sorted = [...peers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
@@ -152,7 +152,7 @@ export function syncPeers(map: MapLike, peers: readonly RingPeer[]): PeerSyncRes
  * Syncs the peers of an attached interface through its pinned ring_peers (what
  * the controller calls whenever ring0's peer table changes).
  */
-export function syncInterfacePeers(pinRoot: string, ifname: string, peers: readonly RingPeer[]): PeerSyncResult {
+export function syncInterfacePeers(pinRoot: string, ifname: string, peers: readonly RedirectPeer[]): PeerSyncResult {
   const map = BpfMapFd.openPinned(pinPaths(pinRoot, ifname).maps.peers);
   try {
     return syncPeers(map, peers);

@@ -3,11 +3,10 @@
 // belongs to whoever mounted it.
 import koffi from 'koffi';
 
+import { libc } from '../common/libc.js';
 import { IFNAMSIZ, isValidIfname } from './ifname.js';
 
 export { isValidIfname };
-
-type Fn = (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** sizeof(struct ifreq). */
 export const IFREQ_SIZE = 40;
@@ -20,33 +19,17 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const ARPHRD_ETHER = 1;
 
-let libc: { if_nametoindex: Fn; if_indextoname: Fn; socket: Fn; ioctl: Fn; close: Fn } | undefined;
-
-function c() {
-  if (!libc) {
-    const l = koffi.load('libc.so.6');
-    libc = {
-      if_nametoindex: l.func('if_nametoindex', 'uint32_t', ['const char *']),
-      if_indextoname: l.func('if_indextoname', 'void *', ['uint32_t', 'void *']),
-      socket: l.func('socket', 'int', ['int', 'int', 'int']),
-      ioctl: l.func('ioctl', 'int', ['int', 'unsigned long', '...']),
-      close: l.func('close', 'int', ['int']),
-    };
-  }
-  return libc;
-}
-
 /** The device's ifindex, or undefined if there is no such device. */
 export function ifNameToIndex(name: string): number | undefined {
   if (!isValidIfname(name)) return undefined;
-  const idx = c().if_nametoindex(name) as number;
+  const idx = libc().if_nametoindex(name);
   return idx === 0 ? undefined : idx;
 }
 
 /** The device's name, or undefined if no device has that index. */
 export function ifIndexToName(index: number): string | undefined {
   const buf = Buffer.alloc(IFNAMSIZ);
-  const p = c().if_indextoname(index, buf);
+  const p = libc().if_indextoname(index, buf);
   if (!p) return undefined;
   return buf.toString('utf8', 0, buf.indexOf(0));
 }
@@ -60,11 +43,11 @@ export type DeviceIoctl = (request: number, ifr: Buffer) => number;
  * `socketError(errno)`.
  */
 export function withIoctlSocket<T>(fn: (ioctl: DeviceIoctl) => T, socketError = (errno: number): Error => new Error(`socket(): errno ${errno}`)): T {
-  const lib = c();
-  const fd = lib.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  const lib = libc();
+  const fd = lib.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw socketError(koffi.errno());
   try {
-    return fn((request, ifr) => lib.ioctl(fd, request, 'void *', ifr) as number);
+    return fn((request, ifr) => lib.ioctl(fd, request, 'void *', ifr));
   } finally {
     lib.close(fd);
   }

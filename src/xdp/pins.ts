@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, statfsSync, unlinkSync }
 import { dirname, join } from 'node:path';
 
 import { MAPS, OBJECTS } from './codecs.js';
-import { RingctlError } from './errors.js';
+import { RingctlError } from '../common/errors.js';
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/ringctl';
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -43,7 +43,7 @@ export function requireBpffs(root: string): void {
   while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
   let type: number;
   try {
-    type = Number(statfsSync(p).type);
+    type = statfsSync(p).type;
   } catch {
     type = 0;
   }

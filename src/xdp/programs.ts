@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BpfObject } from '../libbpf/index.js';
 import { encodeConfig, MAPS, OBJECTS } from './codecs.js';
-import { RingctlError } from './errors.js';
+import { RingctlError } from '../common/errors.js';
 
 export interface RingConfig {
   /** ring0's MAC: the source of every frame sent into the ring. */

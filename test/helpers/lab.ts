@@ -245,7 +245,7 @@ class LabFixture {
       ],
       { timeoutMs: 300_000 * SLOWDOWN },
     );
-    assert.equal(up.code, 0, `lab up failed:\n${up.stdout}${up.stderr}`);
+    assert.equal(up.code, 0, `lab up failed:\n${up.stdout.toString()}${up.stderr.toString()}`);
     this.#lab = new Lab(want);
     return this.#lab;
   }
@@ -256,7 +256,7 @@ class LabFixture {
     this.#lab = undefined;
     const splats = DEBUG_KERNEL ? await saveConsoles(lab) : [];
     const down = await runLab(['down']);
-    assert.equal(down.code, 0, `lab down failed:\n${down.stdout}${down.stderr}`);
+    assert.equal(down.code, 0, `lab down failed:\n${down.stdout.toString()}${down.stderr.toString()}`);
     assert.deepEqual(splats, [], `the debug kernel reported trouble (consoles in build/debug/logs):\n${splats.join('\n---\n')}`);
   }
 }

@@ -141,7 +141,7 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     const own = eventfds(pid); // libuv's
     const r = spawnSync('python3', ['-c', CLIENTS, socket(), path], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 0, `clients failed:\n${r.stdout}${r.stderr}`);
-    const out = JSON.parse(r.stdout);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
     // version 0, own id, -1 with the region, then the peers' eventfds and its own
     assert.deepEqual(out.a, [[0, 0], [0, 0], [-1, 1], [0, 1], [1, 1]]);
     assert.deepEqual(out.b, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1]]);

@@ -7,14 +7,13 @@ import { closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs'
 
 import koffi from 'koffi';
 
+import { libc } from '../../src/common/libc.js';
+
 const CLONE_NEWNET = 0x40000000;
 const BPF_FS_MAGIC = 0xcafe4a11;
 
-let setnsFn: ((fd: number, nstype: number) => number) | undefined;
-
 function setns(fd: number): void {
-  setnsFn ??= koffi.load('libc.so.6').func('setns', 'int', ['int', 'int']) as (fd: number, nstype: number) => number;
-  if (setnsFn(fd, CLONE_NEWNET) !== 0) throw new Error(`setns: errno ${koffi.errno()}`);
+  if (libc().setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns: errno ${koffi.errno()}`);
 }
 
 export function ip(...args: string[]): string {
@@ -65,7 +64,7 @@ export class Netns {
 export function ensureBpffs(): boolean {
   const path = '/sys/fs/bpf';
   if (!existsSync(path)) mkdirSync(path, { recursive: true });
-  if (Number(statfsSync(path).type) === BPF_FS_MAGIC) return false;
+  if (statfsSync(path).type === BPF_FS_MAGIC) return false;
   execFileSync('mount', ['-t', 'bpf', 'bpf', path]);
   return true;
 }

@@ -108,8 +108,8 @@ describe('conflicting peer claims, from a peer table to ring_peers, on veths in 
     );
     const table = (await runCli(['peers'], env)).stdout.split('\n');
     assert.match(table[0], / CONFLICT$/);
-    assert.match(table[2], /  192\.0\.2\.2 also claimed by peer 2$/);
-    assert.match(table[4], /  192\.0\.2\.1 is this guest's$/);
+    assert.match(table[2], / {2}192\.0\.2\.2 also claimed by peer 2$/);
+    assert.match(table[4], / {2}192\.0\.2\.1 is this guest's$/);
   });
 
   it('the follower maps an address again once the second claim to it is gone, and unmaps it when it comes back', () => {

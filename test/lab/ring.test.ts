@@ -194,7 +194,7 @@ for (const mode of ['plain', 'doorbell'] as const) {
     it('survives the host overwriting the rings with random bytes, with counted drops and resets', async () => {
       const ringsOff = CONSTANTS.KVMRING_RINGS_OFF;
       const region = `/dev/shm/kvmring-${lab.name}`;
-      const traffic = lab.sh('g1', 'iperf3 -c 198.51.100.3 -t 8', { timeoutMs: 120_000 }).catch((e: Error) => e);
+      const traffic = lab.sh('g1', 'iperf3 -c 198.51.100.3 -t 8', { timeoutMs: 120_000 }).catch((e: unknown) => e);
       // Fixed: the transfer is under way when the scribbling starts.
       await sleep(2000);
       const fd = openSync(region, 'r+');

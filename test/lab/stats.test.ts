@@ -74,7 +74,7 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     assert.equal(s.hostname, 'g1');
     assert.equal(s.ring?.error, '');
     assert.equal(s.ring?.driver, 'ringnet');
-    const region = s.ring!.regions[0];
+    const region = s.ring.regions[0];
     assert.equal(region.mode, 'plain');
     assert.ok(region.ringSizeBytes > 0);
     const states = region.peers.map((p) => p.state).sort();

@@ -83,7 +83,8 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
 
   /** A host-side tap's counters (the guest's eth1 as the bridge sees it). */
   function tap(n: number): { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number } {
-    const j = JSON.parse(execFileSync('ip', ['-n', `kvmring-${lab.name}`, '-s', '-j', 'link', 'show', `tap${n}`], { encoding: 'utf8' }));
+    type Counts = { bytes: number; packets: number };
+    const j = JSON.parse(execFileSync('ip', ['-n', `kvmring-${lab.name}`, '-s', '-j', 'link', 'show', `tap${n}`], { encoding: 'utf8' })) as { stats64: { rx: Counts; tx: Counts } }[];
     const s = j[0].stats64;
     return { rxBytes: s.rx.bytes, txBytes: s.tx.bytes, rxPackets: s.rx.packets, txPackets: s.tx.packets };
   }

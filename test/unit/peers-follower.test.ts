@@ -5,8 +5,8 @@ import type { LocalAddress } from '../../src/peers/local.js';
 import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
 import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
-import { RingctlError } from '../../src/xdp/errors.js';
-import { syncPeers, readPeers, type MapLike, type RingPeer } from '../../src/xdp/maps.js';
+import { RingctlError } from '../../src/common/errors.js';
+import { syncPeers, readPeers, type MapLike, type RedirectPeer } from '../../src/xdp/maps.js';
 import { requireTier } from '../helpers/tier.js';
 
 /** An in-memory hash map with the operations syncPeers uses. */
@@ -88,7 +88,7 @@ class FakeSystem implements FollowerDeps {
     return [`${ifname}: detached the previous attachment (...)`, `${ifname}: attached xdp_ring (...)`];
   }
 
-  sync(ifname: string, peers: readonly RingPeer[]) {
+  sync(ifname: string, peers: readonly RedirectPeer[]) {
     this.syncs++;
     if (this.failSync) throw this.failSync;
     return syncPeers(this.maps.get(ifname)!, peers);

@@ -5,15 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { regionFormat, regionGeom, regionPeer, RingCoreError, type RegionMemory } from '../../src/host/ring-core.js';
 import { defaultRingSize, recSize, ringOffset, type Geometry } from '../../src/ring/geometry.js';
 import { CONSTANTS, LAYOUT } from '../../src/ring/layout.js';
-import { decodePeer, decodeRing, formatRegionBuffer, readGeometry, RegionError } from '../../src/ring/region.js';
 import { requireTier } from '../helpers/tier.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1 << 20;
 const REGION_SIZES = [1, 8, 15, 16, 17, 32, 48, 64, 100, 1024].map((m) => m * MiB);
-const ERRNO: Record<string, number> = { ENOENT: 2, EINVAL: 22, EPROTONOSUPPORT: 93 };
+
+/** A whole region in a Buffer, for the ring core library (build/native/libringnet_ring.so). */
+const memory = (b: Buffer): RegionMemory => ({ path: 'buffer', ptr: b, length: b.length, fileSize: b.length });
 
 /**
  * A C program generated from the TypeScript layout, so that every member named
@@ -174,74 +176,61 @@ describe('kvmring/abi.h in TypeScript (src/ring)', () => {
     assert.equal(defaultRingSize(64 * MiB, 8), MiB);
   });
 
-  it('formats a region that the C core accepts', () => {
+  it('formats a region through the ring core library that the C core accepts', () => {
     for (const [size, peers] of [
       [16 * MiB, 8],
       [64 * MiB, 16],
       [32 * MiB, 2],
     ]) {
       const region = Buffer.alloc(size, 0xa5);
-      const g = formatRegionBuffer(region, { maxPeers: peers, instance: 42n });
-      const file = join(dir, 'ts-region');
+      const mem = memory(region);
+      regionFormat(mem, { maxPeers: peers, flags: 0, instance: 42n });
+      const g = regionGeom(mem);
+      assert.equal(g.ringSize, defaultRingSize(size, peers));
+      const file = join(dir, 'lib-region');
       writeFileSync(file, region);
       assert.equal(execFileSync(prog, ['geom', file], { encoding: 'utf8' }).trim(), `0 ${size} ${peers} ${g.ringSize}`);
-      assert.deepEqual(readGeometry(region, region.length), g);
-      assert.equal(decodePeer(region, peers - 1).state, 'free');
-      assert.equal(decodeRing(region, g, peers - 1, 0).inFlight, 0);
+      assert.ok(regionPeer(mem, peers - 1).entry.every((b) => b === 0), 'an empty peer entry');
     }
   });
 
   it('reads a region that the C core formatted', () => {
     const file = join(dir, 'c-region');
     execFileSync(prog, ['format', file, String(16 * MiB), '8']);
-    const region = readFileSync(file);
-    const g = readGeometry(region, region.length);
-    assert.deepEqual(g, { regionSize: 16 * MiB, maxPeers: 8, ringSize: 256 * 1024 });
+    const mem = memory(readFileSync(file));
+    assert.deepEqual(regionGeom(mem), { regionSize: 16 * MiB, maxPeers: 8, ringSize: 256 * 1024 });
     for (let slot = 0; slot < 8; slot++) {
-      const p = decodePeer(region, slot);
-      assert.equal(p.state, 'free');
-      assert.equal(p.generation, 0);
-      assert.deepEqual(p.addresses, []);
+      const { entry, stable } = regionPeer(mem, slot);
+      assert.equal(stable, true);
+      assert.ok(entry.every((b) => b === 0), `slot ${slot} is empty`);
     }
-    const r = decodeRing(region, g, 3, 4);
-    assert.deepEqual([r.prod, r.cons, r.prodEpoch, r.consEpoch, r.kickArmed], [0, 0, 0, 0, false]);
   });
 
-  it('decodes what a guest writes into its peer slot and its rings', () => {
+  it('copies what a guest writes into its peer slot, and says when its addresses were changing', () => {
     const region = Buffer.alloc(16 * MiB);
-    const g = formatRegionBuffer(region, {});
-    const p = 4096 + 3 * LAYOUT.kvmring_peer.size;
+    const mem = memory(region);
+    regionFormat(mem, { maxPeers: 8, flags: 0, instance: 1n });
+    const p = CONSTANTS.KVMRING_PEER_TABLE_OFF + 3 * LAYOUT.kvmring_peer.size;
     region.writeBigUInt64LE((9n << 32n) | 2n, p);
     region.writeBigUInt64LE(1234n, p + 8);
     region.writeUInt32LE(3, p + 16);
     region.set([2, 0, 0, 0, 0, 3], p + 28);
+    region.writeUInt32LE(4, p + 64);
     region.set([198, 51, 100, 3], p + 80);
-    region.set([0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3], p + 96);
-    const peer = decodePeer(region, 3);
-    assert.deepEqual(
-      [peer.state, peer.generation, peer.heartbeat, peer.doorbellId, Array.from(peer.mac)],
-      ['up', 9, 1234n, 3, [2, 0, 0, 0, 0, 3]],
-    );
-    assert.deepEqual(
-      peer.addresses.map((a) => [a.family, Array.from(a.bytes)]),
-      [
-        [4, [198, 51, 100, 3]],
-        [6, [0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]],
-      ],
-    );
-    const r = ringOffset(g, 1, 2);
-    region.writeBigUInt64LE((5n << 32n) | 4096n, r);
-    region.writeBigUInt64LE((5n << 32n) | 1024n, r + 64);
-    region.writeUInt32LE(7, r + 128);
-    assert.deepEqual(decodeRing(region, g, 1, 2), { from: 1, to: 2, prod: 4096, prodEpoch: 5, cons: 1024, consEpoch: 5, inFlight: 3072, kickArmed: true });
-    region.writeBigUInt64LE((6n << 32n) | 0n, r);
-    assert.equal(decodeRing(region, g, 1, 2).inFlight, undefined);
-    assert.throws(() => decodeRing(region, g, 2, 2), RangeError);
+    let copy = regionPeer(mem, 3);
+    assert.equal(copy.stable, true);
+    assert.deepEqual(copy.entry, region.subarray(p, p + LAYOUT.kvmring_peer.size));
+    region.writeUInt32LE(5, p + 64); // the owner is writing its addresses
+    copy = regionPeer(mem, 3);
+    assert.equal(copy.stable, false);
+    assert.equal(copy.entry.readUInt32LE(64), 5);
+    assert.throws(() => regionPeer(mem, CONSTANTS.KVMRING_PEERS_MAX), RangeError);
+    assert.throws(() => regionPeer({ ...mem, length: p + 100 }, 3), RangeError);
   });
 
-  it('rejects the regions the C core rejects, for the same reason', () => {
+  it('refuses the regions the C core refuses, with its errno', () => {
     const base = Buffer.alloc(16 * MiB);
-    formatRegionBuffer(base, {});
+    regionFormat(memory(base), { maxPeers: 8, flags: 0, instance: 1n });
     const cases: [string, (b: Buffer) => void][] = [
       ['no magic', (b) => b.writeBigUInt64LE(0n, 0)],
       ['another ABI version', (b) => b.writeUInt32LE(2, 8)],
@@ -260,11 +249,13 @@ describe('kvmring/abi.h in TypeScript (src/ring)', () => {
       const c = Number(execFileSync(prog, ['geom', file], { encoding: 'utf8' }).split(' ')[0]);
       assert.notEqual(c, 0, `C accepted ${what}`);
       assert.throws(
-        () => readGeometry(region, region.length),
-        (e: unknown) => e instanceof RegionError && -ERRNO[e.code] === c,
-        `TypeScript and C disagree on ${what} (C says ${c})`,
+        () => regionGeom(memory(region)),
+        (e: unknown) => e instanceof RingCoreError && -e.errno === c,
+        `the library and the C program disagree on ${what} (C says ${c})`,
       );
     }
-    assert.throws(() => formatRegionBuffer(Buffer.alloc(16 * MiB), { maxPeers: 16 }), /cannot hold 16 peers/);
+    assert.throws(() => {
+      regionFormat(memory(Buffer.alloc(16 * MiB)), { maxPeers: 16, flags: 0, instance: 1n });
+    }, /EINVAL/);
   });
 });

@@ -53,8 +53,15 @@ function fakeSource() {
   };
 }
 
-/** A generic grpc-js client for a service of a .proto loaded with protobufjs. */
-function protoClient(file: string, service: string, target: string) {
+type HealthClient = grpc.Client & {
+  Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
+};
+type ReflectionClient = grpc.Client & {
+  ServerReflectionInfo(): grpc.ClientDuplexStream<object, Record<string, unknown>>;
+};
+
+/** A generic grpc-js client for a service of a .proto loaded with protobufjs (the caller types its methods). */
+function protoClient(file: string, service: string, target: string): grpc.Client {
   const root = new protobuf.Root();
   root.loadSync(file, { keepCase: true });
   const svc = root.lookupService(service);
@@ -74,12 +81,11 @@ function protoClient(file: string, service: string, target: string) {
     };
   }
   const Ctor = grpc.makeGenericClientConstructor(def, service);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return new Ctor(target, grpc.credentials.createInsecure()) as any;
+  return new Ctor(target, grpc.credentials.createInsecure());
 }
 
 function healthCheck(target: string, service: string): Promise<string> {
-  const client = protoClient(healthProtoPath, 'grpc.health.v1.Health', target);
+  const client = protoClient(healthProtoPath, 'grpc.health.v1.Health', target) as HealthClient;
   return new Promise((resolve, reject) => {
     client.Check({ service }, (err: grpc.ServiceError | null, res: { status: string }) => {
       client.close();
@@ -94,7 +100,7 @@ const REFLECTION_PROTO = join(dirname(require.resolve('@grpc/reflection/package.
 
 /** One request over grpc.reflection.v1's bidirectional stream, and its answer. */
 function reflect(target: string, request: object): Promise<Record<string, unknown>> {
-  const client = protoClient(REFLECTION_PROTO, 'grpc.reflection.v1.ServerReflection', target);
+  const client = protoClient(REFLECTION_PROTO, 'grpc.reflection.v1.ServerReflection', target) as ReflectionClient;
   return new Promise((resolve, reject) => {
     const call = client.ServerReflectionInfo();
     call.on('data', (m: Record<string, unknown>) => {

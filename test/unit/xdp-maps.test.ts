@@ -118,7 +118,8 @@ describe('map codecs and sync', () => {
     syncPeers(m, [{ slot: 4, ringMac: '02:00:00:00:00:04', addresses: ['192.0.2.4'], ordinaryAddresses: ['192.0.2.4'] }]);
     const [p] = readPeers(m);
     assert.equal(p.ring && p.ordinary, true);
-    assert.equal(decodePeer(m.entries().next().value![1]).flags, CONSTANTS.RING_PEER_F_RING | CONSTANTS.RING_PEER_F_ORDINARY);
+    const [[, value]] = [...m.entries()];
+    assert.equal(decodePeer(value).flags, CONSTANTS.RING_PEER_F_RING | CONSTANTS.RING_PEER_F_ORDINARY);
   });
 
   it('leaves out and reports bad MACs and bad addresses', () => {

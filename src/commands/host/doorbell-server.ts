@@ -1,10 +1,10 @@
-import { Command, Option } from 'clipanion';
+import { Option } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
+import { RingctlError } from '../../common/errors.js';
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
-import { reportFailure } from '../../xdp/cli.js';
-import { RingctlError } from '../../xdp/errors.js';
 
 /**
  * `ringctl host doorbell-server NAME`: the doorbell server `host up --doorbell`
@@ -12,12 +12,12 @@ import { RingctlError } from '../../xdp/errors.js';
  * it tells its parent over IPC when it listens, logs to stdout, and stops on
  * SIGTERM or SIGINT.
  */
-export class HostDoorbellServerCommand extends Command {
+export class HostDoorbellServerCommand extends RingctlCommand {
   static override paths = [['host', 'doorbell-server']];
 
   name = Option.String({ name: 'NAME' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const hello = (m: ServerHello) => {
       if (process.send && process.connected) process.send(m);
     };
@@ -39,10 +39,10 @@ export class HostDoorbellServerCommand extends Command {
       });
     } catch (err) {
       hello({ error: err instanceof Error ? err.message : String(err) });
-      return reportFailure(this.context.stderr, err);
+      throw err;
     }
     const stop = (sig: string) => {
-      log(`${sig}`);
+      log(sig);
       void server.close();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -1,10 +1,10 @@
 import { Command } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
 import { nameOption, pathsFor } from '../../host/cli.js';
 import { hostRunDir } from '../../host/state.js';
-import { reportFailure } from '../../xdp/cli.js';
 
-export class HostDownCommand extends Command {
+export class HostDownCommand extends RingctlCommand {
   static override paths = [['host', 'down']];
 
   static override usage = Command.Usage({
@@ -23,15 +23,11 @@ export class HostDownCommand extends Command {
 
   name = nameOption();
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const paths = pathsFor(this.name, this.context.env);
     // host/down.js pulls in the libc binding (koffi), slow to load in a small guest.
     const { hostDown } = await import('../../host/down.js');
-    try {
-      for (const line of await hostDown(hostRunDir(this.context.env), paths.name)) this.context.stdout.write(`${line}\n`);
-      return 0;
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    for (const line of await hostDown(hostRunDir(this.context.env), paths.name)) this.context.stdout.write(`${line}\n`);
+    return 0;
   }
 }

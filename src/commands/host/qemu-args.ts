@@ -1,10 +1,10 @@
 import { Command, Option, UsageError } from 'clipanion';
 
+import { RingctlCommand } from '../../common/command.js';
 import { parseGuestRef, shellQuote } from '../../host/args.js';
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
-import { reportFailure } from '../../xdp/cli.js';
 
-export class HostQemuArgsCommand extends Command {
+export class HostQemuArgsCommand extends RingctlCommand {
   static override paths = [['host', 'qemu-args']];
 
   static override usage = Command.Usage({
@@ -30,20 +30,15 @@ export class HostQemuArgsCommand extends Command {
 
   json = Option.Boolean('--json', false, { description: 'Print a JSON array of arguments' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     parseGuestRef(this.guest);
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/.test(this.id)) throw new UsageError(`--id must be a QEMU id (a letter, then letters, digits, '.', '_', '-'), not ${JSON.stringify(this.id)}`);
     const paths = pathsFor(this.name, this.context.env);
     // Loaded here, not at the top: every other verb would load it too.
     const { qemuArgs } = await import('../../host/qemu.js');
-    let args: string[];
-    try {
-      const s = requireState(paths);
-      parseGuestRef(this.guest, s.maxPeers);
-      args = qemuArgs(s, this.id);
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const s = requireState(paths);
+    parseGuestRef(this.guest, s.maxPeers);
+    const args = qemuArgs(s, this.id);
     this.context.stdout.write(this.json ? `${JSON.stringify(args)}\n` : `${shellQuote(args)}\n`);
     return 0;
   }

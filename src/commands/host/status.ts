@@ -1,10 +1,11 @@
 import { Command, Option } from 'clipanion';
 
+import { table } from '../../common/cli.js';
+import { RingctlCommand } from '../../common/command.js';
 import { nameOption, pathsFor, requireState } from '../../host/cli.js';
 import type { RegionStatus } from '../../host/status.js';
-import { reportFailure, table } from '../../xdp/cli.js';
 
-export class HostStatusCommand extends Command {
+export class HostStatusCommand extends RingctlCommand {
   static override paths = [['host', 'status']];
 
   static override usage = Command.Usage({
@@ -25,16 +26,11 @@ export class HostStatusCommand extends Command {
 
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const paths = pathsFor(this.name, this.context.env);
     // host/status.js maps the region through koffi, slow to load in a small guest.
     const { formatStatus, hostStatus } = await import('../../host/status.js');
-    let r: RegionStatus;
-    try {
-      r = await hostStatus(paths, requireState(paths));
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const r: RegionStatus = await hostStatus(paths, requireState(paths));
     if (this.json) this.context.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else this.context.stdout.write(formatStatus(r, table));
     if (r.problems.length) {

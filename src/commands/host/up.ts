@@ -1,12 +1,12 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { resolve } from 'node:path';
 
+import { RingctlCommand } from '../../common/command.js';
 import { checkRegionSize, DEFAULT_REGION_SIZE, formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseSize, parseVectors } from '../../host/args.js';
 import { pathsFor, nameOption } from '../../host/cli.js';
 import { DEFAULT_REGION_DIR, hostRunDir } from '../../host/state.js';
-import { reportFailure } from '../../xdp/cli.js';
 
-export class HostUpCommand extends Command {
+export class HostUpCommand extends RingctlCommand {
   static override paths = [['host', 'up']];
 
   static override usage = Command.Usage({
@@ -40,7 +40,7 @@ export class HostUpCommand extends Command {
 
   name = nameOption();
 
-  async execute(): Promise<number> {
+  async run(): Promise<number> {
     const guests = parseGuests(this.guests);
     const size = parseSize(this.size);
     checkRegionSize(size, guests);
@@ -49,21 +49,17 @@ export class HostUpCommand extends Command {
     const paths = pathsFor(this.name, this.context.env);
     // host/up.js formats the region through koffi and ring-core, slow to load in a small guest.
     const { hostUp } = await import('../../host/up.js');
-    try {
-      const r = await hostUp({
-        name: paths.name,
-        runDir: hostRunDir(this.context.env),
-        dir: resolve(this.dir),
-        size,
-        guests,
-        doorbell: this.doorbell,
-        vectors,
-        env: this.context.env,
-      });
-      for (const line of r.lines) this.context.stdout.write(`${line}\n`);
-      return 0;
-    } catch (err) {
-      return reportFailure(this.context.stderr, err);
-    }
+    const r = await hostUp({
+      name: paths.name,
+      runDir: hostRunDir(this.context.env),
+      dir: resolve(this.dir),
+      size,
+      guests,
+      doorbell: this.doorbell,
+      vectors,
+      env: this.context.env,
+    });
+    for (const line of r.lines) this.context.stdout.write(`${line}\n`);
+    return 0;
   }
 }

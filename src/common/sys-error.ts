@@ -1,19 +1,10 @@
-// Typed failures of the host side. A system call that fails becomes a SysError
-// carrying the errno, its name and the operation, like the libbpf binding's
-// LibbpfError; both are RingctlErrors, so a command prints one line and exits 1.
-import { getSystemErrorName } from 'node:util';
-
-import { RingctlError } from '../xdp/errors.js';
+// A system call that fails becomes a SysError carrying the errno, its name and
+// the operation, like the libbpf binding's LibbpfError. It is a RingctlError, so
+// a command prints one line and exits 1. Loads libc (koffi) for strerror(): keep
+// it out of what every command imports.
+import { errnoName } from './errno.js';
+import { RingctlError } from './errors.js';
 import { strerror } from './libc.js';
-
-/** 'ENOMEM' for 12; `E<n>` for numbers the system has no name for. */
-export function errnoName(errno: number): string {
-  try {
-    return getSystemErrorName(-errno);
-  } catch {
-    return `E${errno}`;
-  }
-}
 
 export class SysError extends RingctlError {
   /** The positive errno, e.g. 12. */
@@ -33,9 +24,9 @@ export class SysError extends RingctlError {
 
   /** A SysError from an exception of node:fs (or rethrows anything else). */
   static fromNode(op: string, err: unknown, hint?: string): SysError {
-    const e = err as NodeJS.ErrnoException;
-    if (typeof e?.errno !== 'number') throw err;
-    return new SysError(op, Math.abs(e.errno), { hint, cause: err });
+    const errno = (err as Partial<NodeJS.ErrnoException> | null)?.errno;
+    if (typeof errno !== 'number') throw err;
+    return new SysError(op, Math.abs(errno), { hint, cause: err });
   }
 }
 
