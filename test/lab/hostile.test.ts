@@ -166,12 +166,14 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
       const sink = `198.51.100.${200 + slot}`;
       await lab.sh('g1', `ip neigh replace ${sink} lladdr ${mac} dev ring0 nud permanent`);
       // Once the ring is full ring0 stops the sink's queue and the sender's sends
-      // never complete: it leaves after 10 s whatever is pending.
+      // never complete: it leaves after 10 s whatever is pending (SLOWDOWN times
+      // that on the debug kernel, where 10 s moved only 0.92 MB).
+      const fillMs = 10_000 * SLOWDOWN;
       const fill = lab.exec('g1', [
         'node', '-e',
-        `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(60000); setTimeout(() => process.exit(0), 10000);
+        `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(60000); setTimeout(() => process.exit(0), ${fillMs});
          (function f() { s.send(b, 9, '${sink}', () => setImmediate(f)); })();`,
-      ], { timeoutMs: 60_000 });
+      ], { timeoutMs: fillMs + 50_000 });
       const t = await traffic(lab, 10);
       const f = await fill;
       const waiting = await counters(lab, 'g1', new RegExp(`^r0_peer${slot}_ring_tx_used_bytes$`));
