@@ -115,8 +115,10 @@ export class AttachCommand extends Command {
   /** Runs `follower` until SIGINT or SIGTERM. */
   private async followUntilSignal(follower: PeerFollower): Promise<void> {
     const out = this.context.stdout;
-    out.write(`following the peer tables every ${follower.intervalMs} ms; SIGINT or SIGTERM stops\n`);
-    const signal = await untilSignal(() => follower.start());
+    const signal = await untilSignal(() => {
+      follower.start();
+      out.write(`following the peer tables ${follower.how}; SIGINT or SIGTERM stops\n`);
+    });
     follower.stop();
     out.write(`stopped following (${signal}); the attachment and its peers stay as they are\n`);
   }

@@ -90,7 +90,7 @@ export class ServeCommand extends Command {
         bpfDir: bpfDir(env),
       });
       follower.start();
-      log(`ringctl serve: following ring0's peer table every ${follower.intervalMs} ms`);
+      log(`ringctl serve: following ring0's peer table ${follower.how}`);
     }
 
     const signal = await untilSignal();
