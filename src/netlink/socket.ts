@@ -154,7 +154,8 @@ export class GenlSocket {
     const buf = Buffer.alloc(RECV_BUF);
     const out: NlMessage[] = [];
     for (;;) {
-      for (const m of parseMessages(this.#recv(buf, what))) {
+      // A copy: the messages outlive the buffer's next use.
+      for (const m of parseMessages(Buffer.from(this.#recv(buf, what)))) {
         if (m.seq !== seq) continue; // a late answer to an earlier request
         if (m.type === NLMSG_ERROR) {
           const e = parseError(m);
@@ -224,7 +225,7 @@ export class GenlSocket {
           else if (e !== EINTR) throw new NetlinkError('recv(netlink monitor)', e);
           continue;
         }
-        onMessages(parseMessages(buf.subarray(0, n)));
+        onMessages(parseMessages(Buffer.from(buf.subarray(0, n))));
       }
     };
     const loop = async () => {
