@@ -8,7 +8,6 @@
  *                       peer table scan, identities, address publishing
  *   ringnet_datapath.c  TX, RX, NAPI, XDP, ndo_xdp_xmit, the doorbell IRQ
  *   ringnet_ethtool.c   ethtool ops and the counters behind ethtool -S
- *   ringnet_sysfs.c     /sys/class/net/ring0/ringnet: the peer table as we see it
  *   ringnet_netlink.c   the generic netlink family "ringnet" (peers, regions,
  *                       membership events) and the debugfs view of the same
  *   ringnet_ring.c      the ring core (also built into the userspace harness)
@@ -225,7 +224,7 @@ struct ringnet_region {
 
 /*
  * priv->regions[] is written under RTNL only; it is read under RTNL or, on
- * the data path and in ethtool/sysfs, under rcu_read_lock_bh().
+ * the data path, in ethtool, netlink and debugfs, under rcu_read_lock_bh().
  */
 struct ringnet_priv {
 	struct net_device	*dev;
@@ -312,8 +311,5 @@ void ringnet_nl_exit(void);
 void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd);
 void ringnet_debugfs_init(struct ringnet_priv *priv);
 void ringnet_debugfs_exit(void);
-
-/* ringnet_sysfs.c */
-extern const struct attribute_group ringnet_attr_group;
 
 #endif /* RINGNET_H */

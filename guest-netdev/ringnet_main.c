@@ -409,7 +409,6 @@ static void ringnet_setup(struct net_device *dev)
 	dev->features = dev->hw_features | NETIF_F_GRO;
 	dev->vlan_features = dev->features;
 	netif_set_tso_max_size(dev, KVMRING_FRAME_MAX - ETH_HLEN - VLAN_HLEN);
-	dev->sysfs_groups[0] = &ringnet_attr_group;
 }
 
 static int __init ringnet_init(void)
