@@ -163,7 +163,7 @@ export function parseGenl(payload: Buffer): GenlMessage {
 /** An NLMSG_ERROR's errno (positive; 0 is an ack) and its extended-ack message, if any. */
 export function parseError(m: NlMessage): { errno: number; message?: string } {
   if (m.payload.length < 4) throw new NetlinkDecodeError('NLMSG_ERROR without an error code');
-  const errno = -m.payload.readInt32LE(0);
+  const errno = -m.payload.readInt32LE(0) || 0;
   let message: string | undefined;
   if (m.flags & NLM_F_ACK_TLVS && m.payload.length >= 4 + NLMSG_HDRLEN) {
     // The request's header follows, and its payload too unless capped.
@@ -181,7 +181,7 @@ export function parseError(m: NlMessage): { errno: number; message?: string } {
 
 /** An NLMSG_DONE's status: 0, or the positive errno a dump ended with. */
 export function parseDone(m: NlMessage): number {
-  return m.payload.length >= 4 ? -m.payload.readInt32LE(0) : 0;
+  return m.payload.length >= 4 ? -m.payload.readInt32LE(0) || 0 : 0;
 }
 
 // ---- attribute values -----------------------------------------------------
