@@ -106,7 +106,8 @@ export class PeerFollower {
   #watch: { stop(): Promise<void> } | undefined;
   /** The first event since the last round, waiting for its round. */
   #event: PeerEvent | undefined;
-  #eventTimer: NodeJS.Timeout | undefined;
+  /** Cancels the round an event scheduled, if it has not run. */
+  #eventCancel: (() => void) | undefined;
   #lastEventRound = 0;
   #forceNext = false;
   #globalError: string | undefined;
@@ -170,27 +171,30 @@ export class PeerFollower {
   #onEvent(e: PeerEvent | undefined): void {
     if (!this.#running) return;
     if (e) this.#event ??= e;
-    if (this.#eventTimer) return;
+    if (this.#eventCancel) return;
     const wait = Math.max(0, this.#lastEventRound + EVENT_GAP_MS - Date.now());
     const run = () => {
-      this.#eventTimer = undefined;
+      this.#eventCancel = undefined;
       if (!this.#running) return;
       this.#lastEventRound = Date.now();
       this.#forceNext = true;
       this.#tick();
     };
-    this.#eventTimer = wait === 0 ? (setImmediate(run) as unknown as NodeJS.Timeout) : setTimeout(run, wait);
+    if (wait === 0) {
+      const i = setImmediate(run);
+      this.#eventCancel = () => clearImmediate(i);
+    } else {
+      const t = setTimeout(run, wait);
+      this.#eventCancel = () => clearTimeout(t);
+    }
   }
 
   stop(): void {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#eventTimer) {
-      clearTimeout(this.#eventTimer);
-      clearImmediate(this.#eventTimer as unknown as NodeJS.Immediate);
-    }
-    this.#eventTimer = undefined;
+    this.#eventCancel?.();
+    this.#eventCancel = undefined;
     const w = this.#watch;
     this.#watch = undefined;
     void w?.stop();
