@@ -8,7 +8,8 @@
  *                       peer table scan, identities, address publishing
  *   ringnet_datapath.c  TX, RX, NAPI, XDP, ndo_xdp_xmit, the doorbell IRQ
  *   ringnet_ethtool.c   ethtool ops and the counters behind ethtool -S
- *   ringnet_sysfs.c     /sys/class/net/ring0/ringnet: the peer table as we see it
+ *   ringnet_netlink.c   the generic netlink family "ringnet" (peers, regions,
+ *                       membership events) and the debugfs view of the same
  *   ringnet_ring.c      the ring core (also built into the userspace harness)
  *   ringnet_meta.c      GSO/checksum metadata checks (likewise)
  */
@@ -133,8 +134,10 @@ static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c
 /*
  * What we know of one remote slot. The state lives here, never in the region.
  *
- * Ownership: the identity fields (gen, mac, doorbell_id, last_hb*, refused)
- * are written only by the region's peer work. present and alive are written
+ * Ownership: the identity fields (gen, mac, doorbell_id, last_hb*, refused,
+ * refused_mac) are written only by the region's peer work, under the
+ * region's peers_lock so that readers outside it (netlink, debugfs) see one
+ * identity; addr_seq is the peer work's alone. present and alive are written
  * by the peer work (and by remove/eviction under the same serialisation) and
  * read locklessly by TX and NAPI: present is released after mac is written
  * and acquired before mac is read, so a reader that sees a peer present sees
@@ -157,6 +160,7 @@ struct ringnet_peer {
 	u32			doorbell_id;
 	u64			last_hb;
 	unsigned long		last_hb_change;	/* jiffies */
+	u32			addr_seq;	/* the entry's addr_seq we last told of */
 
 	spinlock_t		tx_lock;	/* serialises the producer end */
 	struct ringnet_tx	tx;
@@ -202,6 +206,8 @@ struct ringnet_region {
 	bool			leaving;	/* being removed: set under RTNL */
 	unsigned long		irq_masked;	/* bit 0: the doorbell IRQ waits for NAPI */
 
+	/* the peers' identities: the peer work writes, netlink and debugfs read */
+	spinlock_t		peers_lock;
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
 	unsigned int		rr;		/* RX round-robin start */
 
@@ -218,7 +224,7 @@ struct ringnet_region {
 
 /*
  * priv->regions[] is written under RTNL only; it is read under RTNL or, on
- * the data path and in ethtool/sysfs, under rcu_read_lock_bh().
+ * the data path, in ethtool, netlink and debugfs, under rcu_read_lock_bh().
  */
 struct ringnet_priv {
 	struct net_device	*dev;
@@ -296,7 +302,14 @@ void ringnet_new_generation(struct ringnet_region *r);
 extern const struct ethtool_ops ringnet_ethtool_ops;
 void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s);
 
-/* ringnet_sysfs.c */
-extern const struct attribute_group ringnet_attr_group;
+/* ringnet_main.c: the one ringnet device, set for the module's lifetime */
+extern struct net_device *ringnet_dev;
+
+/* ringnet_netlink.c */
+int ringnet_nl_init(void);
+void ringnet_nl_exit(void);
+void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd);
+void ringnet_debugfs_init(struct ringnet_priv *priv);
+void ringnet_debugfs_exit(void);
 
 #endif /* RINGNET_H */

@@ -33,7 +33,7 @@ module_param(ifname, charp, 0444);
 MODULE_PARM_DESC(ifname,
 		 "name of the network device; %d takes the first free number (default ring%d)");
 
-static struct net_device *ringnet_dev;
+struct net_device *ringnet_dev;
 
 static int ringnet_inetaddr_event(struct notifier_block *nb, unsigned long ev, void *ptr)
 {
@@ -270,6 +270,7 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	u64_stats_init(&r->irq_stats.syncp);
 	u64_stats_init(&r->member_stats.syncp);
 	mutex_init(&r->self_lock);
+	spin_lock_init(&r->peers_lock);
 	INIT_DELAYED_WORK(&r->peer_work, ringnet_peer_work);
 	hrtimer_init(&r->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	r->poll_timer.function = ringnet_poll_timer_fn;
@@ -408,7 +409,6 @@ static void ringnet_setup(struct net_device *dev)
 	dev->features = dev->hw_features | NETIF_F_GRO;
 	dev->vlan_features = dev->features;
 	netif_set_tso_max_size(dev, KVMRING_FRAME_MAX - ETH_HLEN - VLAN_HLEN);
-	dev->sysfs_groups[0] = &ringnet_attr_group;
 }
 
 static int __init ringnet_init(void)
@@ -441,11 +441,19 @@ static int __init ringnet_init(void)
 	register_inetaddr_notifier(&ringnet_inetaddr_nb);
 	register_inet6addr_notifier(&ringnet_inet6addr_nb);
 
-	err = pci_register_driver(&ringnet_pci_driver);
+	err = ringnet_nl_init();
 	if (err)
 		goto err_unregister_netdev;
+	ringnet_debugfs_init(priv);
+
+	err = pci_register_driver(&ringnet_pci_driver);
+	if (err)
+		goto err_nl_exit;
 	return 0;
 
+err_nl_exit:
+	ringnet_debugfs_exit();
+	ringnet_nl_exit();
 err_unregister_netdev:
 	unregister_inet6addr_notifier(&ringnet_inet6addr_nb);
 	unregister_inetaddr_notifier(&ringnet_inetaddr_nb);
@@ -464,6 +472,9 @@ static void __exit ringnet_exit(void)
 	struct bpf_prog *prog;
 
 	pci_unregister_driver(&ringnet_pci_driver);
+	/* No peer work notifies any more; dumps and readers finish here. */
+	ringnet_debugfs_exit();
+	ringnet_nl_exit();
 	unregister_inet6addr_notifier(&ringnet_inet6addr_nb);
 	unregister_inetaddr_notifier(&ringnet_inetaddr_nb);
 	cancel_work_sync(&priv->addr_work);

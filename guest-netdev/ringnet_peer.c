@@ -11,6 +11,7 @@
 #include <net/addrconf.h>
 #include <net/if_inet6.h>
 
+#include "kvmring/ringnet_genl.h"
 #include "ringnet.h"
 
 static unsigned int peer_timeout_ms = 2000;
@@ -147,18 +148,23 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 	u64 word = READ_ONCE(e->state);
 	u32 state = KVMRING_PEER_STATE(word), gen = KVMRING_PEER_GEN(word);
 	unsigned long timeout = msecs_to_jiffies(peer_timeout_ms);
-	bool was = p->present;
+	bool was = p->present, changed = false, news;
 	const char *why;
 	u8 mac[ETH_ALEN];
+	u32 seq;
 	u64 hb;
 
 	if (state != KVMRING_PEER_UP) {
+		spin_lock_bh(&r->peers_lock);
 		WRITE_ONCE(p->refused, false);
+		if (was)
+			ringnet_peer_forget(p);
+		spin_unlock_bh(&r->peers_lock);
 		if (!was)
 			return false;
-		ringnet_peer_forget(p);
 		ringnet_stat_inc(&r->member_stats, peer_leaves);
 		ringnet_peer_log(info, dev, "peer %u (%pM) left\n", p->slot, p->mac);
+		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_LEAVE_NTF);
 		return true;
 	}
 
@@ -170,7 +176,8 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		/* A refused generation is looked at again each beat: its rival may leave. */
 		why = ringnet_mac_refusal(r, p, mac);
 		if (why) {
-			if (was || p->gen != gen || !p->refused) {
+			news = was || p->gen != gen || !p->refused;
+			if (news) {
 				if (is_valid_ether_addr(mac))
 					ringnet_stat_inc(&r->member_stats, mac_conflicts);
 				else
@@ -178,49 +185,74 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 				ringnet_peer_log(warn, dev, "peer %u publishes %s (%pM): refused\n",
 						 p->slot, why, mac);
 			}
+			spin_lock_bh(&r->peers_lock);
 			ringnet_peer_forget(p);
 			p->gen = gen;
 			ether_addr_copy(p->refused_mac, mac);
 			WRITE_ONCE(p->refused, true);
+			spin_unlock_bh(&r->peers_lock);
+			if (news)
+				ringnet_nl_notify(r, p, RINGNET_CMD_PEER_REFUSED_NTF);
 			return was;
 		}
+		spin_lock_bh(&r->peers_lock);
 		ringnet_peer_forget(p);
+		spin_unlock_bh(&r->peers_lock);
 		/* Readers that saw the old identity present finish comparing its MAC first. */
 		if (was)
 			synchronize_net();
+		/* Not present yet: nobody sends to or takes from these rings until below. */
+		ringnet_peer_attach(r, p, false);
+		spin_lock_bh(&r->peers_lock);
 		WRITE_ONCE(p->refused, false);
 		p->gen = gen;
 		ether_addr_copy(p->mac, mac);
 		p->doorbell_id = ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id));
 		p->last_hb = hb;
 		p->last_hb_change = jiffies;
-		ringnet_peer_attach(r, p, false);
 		/* Release: a reader that sees the peer present sees its whole MAC. */
 		smp_store_release(&p->present, true);
 		WRITE_ONCE(p->alive, true);
+		spin_unlock_bh(&r->peers_lock);
+		p->addr_seq = READ_ONCE(e->addr_seq);
 		ringnet_stat_inc(&r->member_stats, peer_joins);
 		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n",
 				 p->slot, p->mac, gen);
+		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_JOIN_NTF);
 		return true;
 	}
 
 	if (hb != p->last_hb) {
+		spin_lock_bh(&r->peers_lock);
 		p->last_hb = hb;
 		p->last_hb_change = jiffies;
-		if (!p->alive) {
+		changed = !p->alive;
+		if (changed)
 			WRITE_ONCE(p->alive, true);
+		spin_unlock_bh(&r->peers_lock);
+		if (changed) {
 			ringnet_peer_log(info, dev, "peer %u (%pM) is alive again\n",
 					 p->slot, p->mac);
-			return true;
+			ringnet_nl_notify(r, p, RINGNET_CMD_PEER_ALIVE_NTF);
 		}
 	} else if (p->alive && time_after(jiffies, p->last_hb_change + timeout)) {
+		spin_lock_bh(&r->peers_lock);
 		WRITE_ONCE(p->alive, false);
+		spin_unlock_bh(&r->peers_lock);
 		ringnet_stat_inc(&r->member_stats, peer_deaths);
 		ringnet_peer_log(warn, dev, "peer %u (%pM) stopped its heartbeat %u ms ago: marked dead\n",
 				 p->slot, p->mac, jiffies_to_msecs(jiffies - p->last_hb_change));
-		return true;
+		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_DEATH_NTF);
+		changed = true;
 	}
-	return false;
+
+	/* Peer-writable: a settled count that moved means other addresses. */
+	seq = READ_ONCE(e->addr_seq);
+	if (!(seq & 1) && seq != p->addr_seq) {
+		p->addr_seq = seq;
+		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_UPDATE_NTF);
+	}
+	return changed;
 }
 
 /*

@@ -50,7 +50,7 @@ try {
 
   step('Inside g1: eth1 goes through QEMU and a host bridge, ring0 through shared memory');
   await show('g1', 'ip -br addr show dev eth1; ip -br addr show dev ring0');
-  await show('g1', 'cat /sys/class/net/ring0/ringnet/peers');
+  await show('g1', 'cat /sys/kernel/debug/ringnet/ring0/peers');
 
   step('Ping, 20 each way (ms)');
   const pe = await pingSummary('192.0.2.2');

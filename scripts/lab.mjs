@@ -423,7 +423,7 @@ async function ringUp(paths, guests, only) {
   const deadline = Date.now() + wait * 1000;
   for (let n = 1; n <= guests; n++) {
     for (;;) {
-      const r = await guestRun(paths, n, ['cat', '/sys/class/net/ring0/ringnet/peers']);
+      const r = await guestRun(paths, n, ['cat', '/sys/kernel/debug/ringnet/ring0/peers']);
       const up = r.stdout.split('\n').filter((l) => / up /.test(l)).length;
       if (up >= guests - 1) break;
       if (Date.now() > deadline) {

@@ -200,7 +200,7 @@ async function baseline() {
 /** The ring0 slot of guest `g` as the other guest sees the peer table. */
 async function slotOf(g) {
   const other = g === 'g1' ? 'g2' : 'g1';
-  const table = await inGuest(other, 'cat', '/sys/class/net/ring0/ringnet/peers');
+  const table = await inGuest(other, 'cat', '/sys/kernel/debug/ringnet/ring0/peers');
   for (const line of table.trim().split('\n').slice(1)) {
     const [, slot, state, , , , ipv4] = line.split(' ');
     if (state !== 'free' && ipv4.split(',')[0] === RING0[g]) return Number(slot);

@@ -21,7 +21,7 @@ export class AttachCommand extends RingctlCommand {
 
       With \`--transparent\`, tc_transparent also goes on IFACE's egress, sending locally originated traffic for a peer's ordinary address into the ring.
 
-      The peer map is filled from the ring device's peer table (/sys/class/net/ring0/ringnet/peers), live peers only. A peer's addresses inside the ring device's subnets or the inter-domain subnets are redirected; with \`--transparent\`, so are its addresses inside IFACE's own subnets (its "ordinary" addresses). Anything a peer publishes that is not unicast, or is one of this guest's addresses, is left out with a warning.
+      The peer map is filled from the ring device's peer table (over ringnet's generic netlink family), live peers only. A peer's addresses inside the ring device's subnets or the inter-domain subnets are redirected; with \`--transparent\`, so are its addresses inside IFACE's own subnets (its "ordinary" addresses). Anything a peer publishes that is not unicast, or is one of this guest's addresses, is left out with a warning.
 
       Programs, maps and the XDP link are pinned under /sys/fs/bpf/ringctl/IFACE/. Attaching again with the same settings changes nothing but the peers (synced again). A program ringctl did not load, or ringctl's own with other settings, is only replaced with \`--force\`.
 
@@ -107,8 +107,10 @@ export class AttachCommand extends RingctlCommand {
   /** Runs `follower` until SIGINT or SIGTERM. */
   private async followUntilSignal(follower: PeerFollower): Promise<void> {
     const out = this.context.stdout;
-    out.write(`following the peer tables every ${follower.intervalMs} ms; SIGINT or SIGTERM stops\n`);
-    const signal = await untilSignal(() => follower.start());
+    const signal = await untilSignal(() => {
+      follower.start();
+      out.write(`following the peer tables ${follower.how}; SIGINT or SIGTERM stops\n`);
+    });
     follower.stop();
     out.write(`stopped following (${signal}); the attachment and its peers stay as they are\n`);
   }

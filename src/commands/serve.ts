@@ -91,7 +91,7 @@ export class ServeCommand extends RingctlCommand {
         bpfDir: bpfDir(env),
       });
       follower.start();
-      log(`ringctl serve: following ring0's peer table every ${follower.intervalMs} ms`);
+      log(`ringctl serve: following ring0's peer table ${follower.how}`);
     }
 
     const signal = await untilSignal();

@@ -1,8 +1,13 @@
 // PeerFollower keeps every attached interface's ring_peers in step with its ring
-// device's peer table: it polls the table (every 500 ms by default), and a peer
-// that comes up is added, one that dies or leaves is removed, within a poll of
-// ringnet noticing. `ringctl attach IFACE --follow` runs one in the foreground;
-// a daemon (`ringctl serve`) can run one beside its servers.
+// device's peer table. It listens to ringnet's membership events (the genetlink
+// group ringnet/monitor): a peer that comes up is added, one that dies or
+// leaves is removed, as soon as ringnet tells (a round right after the event,
+// at most one every EVENT_GAP_MS). Between events it still looks every
+// WATCH_INTERVAL_MS at what events do not cover (attachments, this guest's
+// addresses) and resyncs in full every FULL_POLL_MS, in case an event was lost.
+// Without events (no ringnet.ko yet, or a test's text tables) it polls the
+// table every 500 ms. `ringctl attach IFACE --follow` runs one in the
+// foreground; a daemon (`ringctl serve`) can run one beside its servers.
 //
 // A poll never throws: a failure for one interface is logged once (until it
 // changes or clears) and the others go on. When an interface's ring device goes
@@ -13,11 +18,16 @@
 // loaded programs hold).
 import { LibbpfError } from '../libbpf/index.js';
 import { RingctlError } from '../common/errors.js';
+import type { PeerEvent } from '../netlink/ringnet.js';
 import type { PeerSyncResult, RedirectPeer } from '../xdp/maps.js';
 import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync.js';
 import type { PeerTable } from './table.js';
 
 export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
+/** With events: how often to look at what they do not cover. */
+export const WATCH_INTERVAL_MS = 2000;
+/** With events: the least time between two rounds that events start. */
+export const EVENT_GAP_MS = 20;
 /** However quiet things are, a full poll this often (repairs a map someone else changed). */
 export const FULL_POLL_MS = 10_000;
 
@@ -56,6 +66,8 @@ export interface FollowRound {
   interfaces: FollowInterface[];
   /** Nothing had changed since the last full poll: the maps were left alone. */
   quiet?: boolean;
+  /** The event that started this round, and how long after ringnet saw it the maps were in step. */
+  event?: PeerEvent & { latencyMs: number };
 }
 
 /** What the follower last told the user about an interface, to log only changes. */
@@ -74,6 +86,11 @@ function describe(p: RedirectPeer): string {
   return parts.length ? parts.join('; ') : 'no usable addresses';
 }
 
+/** Milliseconds from ringnet seeing `e` (CLOCK_MONOTONIC, as process.hrtime) to now. */
+function latencyMs(e: PeerEvent): number {
+  return e.eventNs ? Number(process.hrtime.bigint() - e.eventNs) / 1e6 : NaN;
+}
+
 function message(err: unknown): string {
   if (err instanceof RingctlError || err instanceof LibbpfError) return err.message;
   return `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
@@ -86,6 +103,13 @@ export class PeerFollower {
   readonly #seen = new Map<string, Seen>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  #watch: { stop(): Promise<void> } | undefined;
+  /** The first event since the last round, waiting for its round. */
+  #event: PeerEvent | undefined;
+  /** Cancels the round an event scheduled, if it has not run. */
+  #eventCancel: (() => void) | undefined;
+  #lastEventRound = 0;
+  #forceNext = false;
   #globalError: string | undefined;
   /** From the last full poll: its signature, time, rings and whether it failed anywhere. */
   #last: { signature?: string; at: number; rings: string[]; failed: boolean; round: FollowRound } | undefined;
@@ -100,26 +124,81 @@ export class PeerFollower {
     return this.#running;
   }
 
-  /** Polls now, then every intervalMs until stop(). */
+  /** Whether ringnet's events drive the rounds (after start()). */
+  get watching(): boolean {
+    return this.#watch !== undefined;
+  }
+
+  /** How it follows, for people: "on ringnet's events, ..." or "every 500 ms". */
+  get how(): string {
+    return this.#watch
+      ? `on ringnet's genetlink events (a look every ${WATCH_INTERVAL_MS} ms, a full resync every ${FULL_POLL_MS / 1000} s)`
+      : `every ${this.intervalMs} ms`;
+  }
+
+  /** Listens to ringnet's events if it can, polls now, then every interval until stop(). */
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    const tick = () => {
+    try {
+      this.#watch = this.#deps.watch?.(
+        (e) => this.#onEvent(e),
+        (why) => {
+          this.#log(`warning: ringnet events: ${why}; resyncing`);
+          this.#forceNext = true;
+          this.#onEvent(undefined);
+        },
+      );
+    } catch (err) {
+      this.#log(`warning: cannot listen to ringnet's events (${message(err)}); polling every ${this.intervalMs} ms`);
+      this.#watch = undefined;
+    }
+    this.#tick();
+  }
+
+  #tick = () => {
+    if (!this.#running) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    const round = this.poll(this.#forceNext);
+    this.#forceNext = false;
+    this.opts.onPoll?.(round);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- onPoll may have called stop()
+    if (!this.#running) return;
+    this.#timer = setTimeout(this.#tick, this.#watch ? Math.max(this.intervalMs, WATCH_INTERVAL_MS) : this.intervalMs);
+    if (this.opts.keepAlive === false) this.#timer.unref();
+  };
+
+  /** An event (or a loss of some): a round soon, at most one every EVENT_GAP_MS. */
+  #onEvent(e: PeerEvent | undefined): void {
+    if (!this.#running) return;
+    if (e) this.#event ??= e;
+    if (this.#eventCancel) return;
+    const wait = Math.max(0, this.#lastEventRound + EVENT_GAP_MS - Date.now());
+    const run = () => {
+      this.#eventCancel = undefined;
       if (!this.#running) return;
-      const round = this.poll();
-      this.opts.onPoll?.(round);
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- onPoll may have called stop()
-      if (!this.#running) return;
-      this.#timer = setTimeout(tick, this.intervalMs);
-      if (this.opts.keepAlive === false) this.#timer.unref();
+      this.#lastEventRound = Date.now();
+      this.#forceNext = true;
+      this.#tick();
     };
-    tick();
+    if (wait === 0) {
+      const i = setImmediate(run);
+      this.#eventCancel = () => clearImmediate(i);
+    } else {
+      const t = setTimeout(run, wait);
+      this.#eventCancel = () => clearTimeout(t);
+    }
   }
 
   stop(): void {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#eventCancel?.();
+    this.#eventCancel = undefined;
+    const w = this.#watch;
+    this.#watch = undefined;
+    void w?.stop();
   }
 
   /**
@@ -127,8 +206,10 @@ export class PeerFollower {
    * throws. When the cheap signature of the pins, tables and addresses is as
    * at the last full poll (a few seconds ago at most), the round is quiet.
    */
-  poll(): FollowRound {
+  poll(force = false): FollowRound {
     const last = this.#last;
+    const event = this.#event;
+    this.#event = undefined;
     let signature: string | undefined;
     try {
       // With opts.ring, its table too: its coming back is a change.
@@ -138,6 +219,7 @@ export class PeerFollower {
       signature = undefined;
     }
     if (
+      !force &&
       last &&
       signature !== undefined &&
       signature === last.signature &&
@@ -146,14 +228,15 @@ export class PeerFollower {
     ) {
       return { interfaces: last.round.interfaces, quiet: true };
     }
-    const round = this.#fullPoll();
+    const round = this.#fullPoll(event);
+    if (event) round.event = { ...event, latencyMs: latencyMs(event) };
     const rings = [...new Set(round.interfaces.map((i) => i.ring).filter((r): r is string => r !== undefined))];
     const failed = this.#globalError !== undefined || round.interfaces.some((i) => i.error !== undefined);
     this.#last = { signature, at: Date.now(), rings, failed, round };
     return round;
   }
 
-  #fullPoll(): FollowRound {
+  #fullPoll(event?: PeerEvent): FollowRound {
     const round: FollowRound = { interfaces: [] };
     let targets: SyncTarget[];
     let local;
@@ -218,7 +301,7 @@ export class PeerFollower {
         }
         if (table && seen.status !== 'ok' && seen.status !== '') this.#log(`${t.ifname}: ${t.ring}'s peer table is readable again`);
         seen.status = table ? 'ok' : 'gone';
-        this.#report(t.ifname, seen, want.peers, want.notes, r.result);
+        this.#report(t.ifname, seen, want.peers, want.notes, r.result, event);
       } catch (err) {
         const m = message(err);
         r.error = m;
@@ -241,14 +324,16 @@ export class PeerFollower {
   }
 
   /** Logs the peers that came, went or changed, new warnings, and rejected map entries. */
-  #report(ifname: string, seen: Seen, peers: readonly RedirectPeer[], notes: readonly string[], result: PeerSyncResult): void {
+  #report(ifname: string, seen: Seen, peers: readonly RedirectPeer[], notes: readonly string[], result: PeerSyncResult, event?: PeerEvent): void {
     const now = new Map(peers.map((p) => [p.ringMac, { slot: p.slot, text: describe(p) }]));
+    // After the event that started the round: which, and how long after ringnet saw it.
+    const why = () => (event ? ` (on ${event.kind} of slot ${event.slot}, ${latencyMs(event).toFixed(1)} ms after ringnet saw it)` : '');
     for (const [mac, p] of now) {
       const old = seen.peers.get(mac);
-      if (!old) this.#log(`${ifname}: peer ${p.slot} (${mac}) added: ${p.text}`);
-      else if (old.text !== p.text) this.#log(`${ifname}: peer ${p.slot} (${mac}) changed: ${p.text}`);
+      if (!old) this.#log(`${ifname}: peer ${p.slot} (${mac}) added: ${p.text}${why()}`);
+      else if (old.text !== p.text) this.#log(`${ifname}: peer ${p.slot} (${mac}) changed: ${p.text}${why()}`);
     }
-    for (const [mac, p] of seen.peers) if (!now.has(mac)) this.#log(`${ifname}: peer ${p.slot} (${mac}) removed`);
+    for (const [mac, p] of seen.peers) if (!now.has(mac)) this.#log(`${ifname}: peer ${p.slot} (${mac}) removed${why()}`);
     seen.peers = now;
     const all = [...notes, ...result.rejected];
     for (const n of all) if (!seen.notes.has(n)) this.#log(`${ifname}: warning: ${n}`);

@@ -11,7 +11,8 @@ import { pinnedInterfaces, pinPaths } from '../xdp/pins.js';
 import { inspect } from '../xdp/state.js';
 import { classifyPeers, contextFor } from './classify.js';
 import { localAddresses, type LocalAddress } from './local.js';
-import { hasPeerTable, peerTablePath, readPeerTable, type PeerTable } from './table.js';
+import { dumpPeers, monitorPeers, type PeerEvent } from '../netlink/ringnet.js';
+import { DEFAULT_SYSFS_NET, hasPeerTable, peerTablePath, readPeerTable, type PeerTable } from './table.js';
 
 /** An attached interface as the peer sync sees it. */
 export interface SyncTarget {
@@ -67,6 +68,13 @@ export interface FollowerDeps {
    * interface keeps no peers until attached again by hand.
    */
   reattach?(ifname: string, ring: string): string[] | undefined;
+  /**
+   * Calls `onEvent` for each membership event of the ring devices (ringnet's
+   * genetlink monitor group) and `onLost` when some were lost, until stop():
+   * or undefined when there are no events to listen to (no ringnet.ko, a test's
+   * text tables). While it runs, the signature leaves the tables out.
+   */
+  watch?(onEvent: (e: PeerEvent) => void, onLost: (why: string) => void): { stop(): Promise<void> } | undefined;
 }
 
 /** The system's dependencies; with `bpfDir`, also reattach(). */
@@ -80,8 +88,22 @@ export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): Fol
     const mode = s.mode ?? 'native';
     return attach({ ifname, ring, subnets: s.subnets, mode, transparent, force: true, pinRoot, bpfDir, peers: peers?.peers }).lines;
   };
+  const live = sysfs === DEFAULT_SYSFS_NET;
+  let watching = false;
   return {
     ...(bpfDir === undefined ? {} : { reattach }),
+    watch(onEvent, onLost) {
+      if (!live) return undefined;
+      const m = monitorPeers(onEvent, () => onLost('the kernel dropped events (socket overrun)'), (err) => onLost(err.message));
+      if (!m) return undefined;
+      watching = true;
+      return {
+        async stop() {
+          watching = false;
+          await m.stop();
+        },
+      };
+    },
     targets() {
       const out: SyncTarget[] = [];
       for (const ifname of pinnedInterfaces(pinRoot)) {
@@ -97,6 +119,11 @@ export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): Fol
       return out;
     },
     readTable(ring) {
+      if (live) {
+        // Gone between inspect() and now: no peers. There but not ringnet's: a stand-in.
+        if (!existsSync(join(sysfs, ring))) return { peers: [], problems: [] };
+        return dumpPeers(ring);
+      }
       if (hasPeerTable(ring, sysfs)) return readPeerTable(ring, sysfs);
       // Gone between inspect() and now: no peers. There without a table: a stand-in.
       return existsSync(join(sysfs, ring)) ? undefined : { peers: [], problems: [] };
@@ -115,14 +142,27 @@ export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): Fol
       }
       for (const ring of rings) {
         let text: string;
-        try {
-          // Every line but its heartbeat age (the 6th field), which moves all the time.
-          text = readFileSync(peerTablePath(ring, sysfs), 'utf8')
-            .split('\n')
-            .map((l) => l.split(' ').filter((_, i) => i !== 5).join(' '))
-            .join('\n');
-        } catch (err) {
-          text = (err as NodeJS.ErrnoException).code ?? 'error';
+        if (watching) {
+          // The events tell of every change of the table: only the device itself here.
+          text = 'events';
+        } else if (live) {
+          try {
+            const t = readPeerTable(ring, sysfs);
+            // Every slot but its heartbeat age, which moves all the time.
+            text = JSON.stringify([t.peers.map((p) => ({ ...p, ageMs: 0 })), t.problems]);
+          } catch (err) {
+            text = err instanceof Error ? err.message : 'error';
+          }
+        } else {
+          try {
+            // Every line but its heartbeat age (the 6th field), which moves all the time.
+            text = readFileSync(peerTablePath(ring, sysfs), 'utf8')
+              .split('\n')
+              .map((l) => l.split(' ').filter((_, i) => i !== 5).join(' '))
+              .join('\n');
+          } catch (err) {
+            text = (err as NodeJS.ErrnoException).code ?? 'error';
+          }
         }
         parts.push(`${ring}@${ifNameToIndex(ring) ?? '-'}:${text}`);
       }

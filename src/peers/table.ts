@@ -1,4 +1,8 @@
-// ring0's peer table as ringnet.ko shows it in /sys/class/net/ring0/ringnet/peers:
+// ring0's peer table as ringnet.ko gives it: over generic netlink (the family
+// "ringnet", src/netlink/ringnet.ts), one message per slot. Tests stand in for
+// the driver with a directory of text tables ($RINGCTL_SYSFS_NET/RING/ringnet/peers),
+// in the format ringnet's debugfs view (/sys/kernel/debug/ringnet/RING/peers)
+// shows people, whose first eight columns are:
 //
 //   region slot state gen mac age_ms ipv4 ipv6
 //   0 1 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2,192.0.2.2 2001:db8:2::2,2001:db8:1::2
@@ -8,13 +12,14 @@
 // ringnet sends it nothing and drops its frames, and the MAC column shows the
 // MAC it claims, whatever that is.
 //
-// The driver writes the file, but the MACs and addresses in it are what other
-// guests published in shared memory: hostile input. A line that does not parse
-// is skipped and reported (with its number and why), never thrown; only a file
+// The driver sends the table, but the MACs and addresses in it are what other
+// guests published in shared memory: hostile input. A slot (or line) that does
+// not parse is skipped and reported (with why), never thrown; only a text file
 // whose header we do not know is an error, since none of its lines can be read.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { dumpPeers, isRingnetDevice } from '../netlink/ringnet.js';
 import { formatIp, formatMac, parseIp, parseMac } from '../xdp/cidr.js';
 import { RingctlError } from '../common/errors.js';
 
@@ -52,12 +57,15 @@ export interface PeerTable {
   problems: string[];
 }
 
-/** Where `ring`'s peer table is, under a sysfs class/net directory. */
+/** Where a test's stand-in for `ring`'s peer table is, under its class/net directory. */
 export function peerTablePath(ring: string, sysfsNet = DEFAULT_SYSFS_NET): string {
   return join(sysfsNet, ring, 'ringnet', 'peers');
 }
 
-/** The sysfs class/net directory: $RINGCTL_SYSFS_NET (tests), else /sys/class/net. */
+/**
+ * The sysfs class/net directory: $RINGCTL_SYSFS_NET (tests: text tables stand in
+ * for the driver there), else /sys/class/net (the tables come over genetlink).
+ */
 export function sysfsNet(env: Record<string, string | undefined> = process.env): string {
   return env.RINGCTL_SYSFS_NET || DEFAULT_SYSFS_NET;
 }
@@ -156,10 +164,19 @@ export function parsePeerTable(text: string, what = 'the peer table'): PeerTable
 }
 
 /**
- * Reads and parses `ring`'s peer table. Throws RingctlError when there is no
- * such device, or when it is not a ringnet device (no peer table).
+ * `ring`'s peer table: over genetlink, or from a test's text table when `sysfs`
+ * is not the system's. Throws RingctlError when there is no such device, or
+ * when it is not a ringnet device (no peer table).
  */
 export function readPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): PeerTable {
+  if (sysfs !== DEFAULT_SYSFS_NET) return readTextTable(ring, sysfs);
+  const t = dumpPeers(ring);
+  if (!t) throw new RingctlError(`${ring} is not a ringnet device (ringnet.ko's genetlink family does not serve it)`);
+  return t;
+}
+
+/** A test's text table for `ring` under `sysfs`. */
+function readTextTable(ring: string, sysfs: string): PeerTable {
   const path = peerTablePath(ring, sysfs);
   let text: string;
   try {
@@ -175,7 +192,8 @@ export function readPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): PeerTabl
 
 /** Whether `ring` has a peer table at all (a veth stand-in in tests has none). */
 export function hasPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): boolean {
-  return existsSync(peerTablePath(ring, sysfs));
+  if (sysfs !== DEFAULT_SYSFS_NET) return existsSync(peerTablePath(ring, sysfs));
+  return isRingnetDevice(ring);
 }
 
 /** A heartbeat age for people: "76 ms", "3.2 s", "4 min 10 s". */

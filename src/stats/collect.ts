@@ -6,9 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 import type { StatsSnapshot } from '../gen/kvmring/v1/stats.js';
+import { dumpRegions } from '../netlink/ringnet.js';
 import { guestConflicts, type Conflict } from '../peers/classify.js';
 import { localAddresses, type LocalAddress } from '../peers/local.js';
-import { readPeerTable } from '../peers/table.js';
+import { DEFAULT_SYSFS_NET, readPeerTable } from '../peers/table.js';
 import { ifNameToIndex } from '../xdp/netdev.js';
 import { VERSION } from '../version.js';
 import { EthtoolError, readEthtoolStats, type EthtoolStats } from './ethtool.js';
@@ -63,6 +64,16 @@ function attached(pinRoot: string): { names: string[]; problem?: string } {
 }
 
 function readRegions(ring: string, sysfsNet: string, errors: string[]): RegionInfo[] | Error {
+  if (sysfsNet === DEFAULT_SYSFS_NET) {
+    // ringnet's genetlink family; a test's text file otherwise.
+    try {
+      const r = dumpRegions(ring);
+      errors.push(...r.problems.map((p) => `${ring}: regions: ${p}`));
+      return r.regions;
+    } catch (err) {
+      return new StatsSourceError(`${ring}: cannot read its regions (${message(err)})`);
+    }
+  }
   const path = regionsPath(ring, sysfsNet);
   try {
     const r = parseRegions(readFileSync(path, 'utf8'));

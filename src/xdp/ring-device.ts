@@ -1,11 +1,12 @@
 // The state of a ring device for `ringctl status`: whether it exists, is up and
 // has carrier (through ioctl, in the caller's network namespace), and, for a
 // ringnet device, its regions and how many peers are up, dead or refused (its
-// sysfs files). A refused slot (ringnet turned down the MAC it claims) is no
+// genetlink family; a test's text files under $RINGCTL_SYSFS_NET). A refused slot (ringnet turned down the MAC it claims) is no
 // peer, up or dead: it has a count of its own, shown only when not zero.
 import { readFileSync } from 'node:fs';
 
-import { hasPeerTable, readPeerTable } from '../peers/table.js';
+import { dumpRegions } from '../netlink/ringnet.js';
+import { DEFAULT_SYSFS_NET, hasPeerTable, readPeerTable } from '../peers/table.js';
 import { parseRegions, regionsPath } from '../stats/sources.js';
 import { linkFlags } from './netdev.js';
 
@@ -52,7 +53,7 @@ export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
     s.problems.push((err as Error).message);
   }
   try {
-    const r = parseRegions(readFileSync(regionsPath(name, sysfs), 'utf8'));
+    const r = sysfs === DEFAULT_SYSFS_NET ? dumpRegions(name) : parseRegions(readFileSync(regionsPath(name, sysfs), 'utf8'));
     s.regions = r.regions.map((x) => ({ region: x.region, pci: x.pci, mode: x.mode, slot: x.selfSlot, maxPeers: x.maxPeers }));
     s.problems.push(...r.problems);
   } catch (err) {

@@ -156,9 +156,9 @@ export class Lab {
     return stats;
   }
 
-  /** The peer table as this guest's ringnet sees it: slot -> state. */
+  /** The peer table as this guest's ringnet sees it (its debugfs view): slot -> state. */
   async ringPeers(guest: string): Promise<{ slot: number; state: string; mac: string; ipv4: string }[]> {
-    const out = await this.sh(guest, 'cat /sys/class/net/ring0/ringnet/peers');
+    const out = await this.sh(guest, 'cat /sys/kernel/debug/ringnet/ring0/peers');
     return out
       .trim()
       .split('\n')

@@ -39,7 +39,7 @@ for (const mode of ['plain', 'doorbell'] as const) {
     });
 
     it(`runs in ${mode} mode`, async () => {
-      const regions = await lab.sh('g1', 'cat /sys/class/net/ring0/ringnet/regions');
+      const regions = await lab.sh('g1', 'cat /sys/kernel/debug/ringnet/ring0/regions');
       assert.match(regions, new RegExp(` ${mode}\\n`));
       if (mode === 'doorbell') {
         await lab.sh('g1', 'ping -c 3 -i 0.2 198.51.100.2');

@@ -361,7 +361,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assert.equal((await peerMap('g1')).get('192.0.2.2')?.ordinary, true);
     await lab.sh('g1', 'rm -f /tmp/event.out /tmp/unload-now');
     // The event in g1: ask for the unload, then wait until g1's ringnet sees g2 gone.
-    const gone = "! awk '$3==\"up\" && $7 ~ /^198\\.51\\.100\\.2,/ {f=1} END {exit !f}' /sys/class/net/ring0/ringnet/peers";
+    const gone = "! awk '$3==\"up\" && $7 ~ /^198\\.51\\.100\\.2,/ {f=1} END {exit !f}' /sys/kernel/debug/ringnet/ring0/peers";
     const run = iperfAcross('g1', '192.0.2.2', 30, `touch /tmp/unload-now; until ${gone}; do sleep 0.1; done`);
     await eventually(180_000, 'the transfer on ring0', async () => (await lab.exec('g1', ['test', '-e', '/tmp/unload-now'])).code === 0);
     await lab.sh('g2', 'rmmod ringnet');
@@ -388,7 +388,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
      * until the map agrees; prints the milliseconds between the two.
      */
     const watch = (until: 'up' | 'gone') => {
-      const inTable = until === 'up' ? `awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/class/net/ring0/ringnet/peers` : `! awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/class/net/ring0/ringnet/peers`;
+      const inTable = until === 'up' ? `awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/kernel/debug/ringnet/ring0/peers` : `! awk '$3=="up" && $7 ~ /^198\\.51\\.100\\.3(,|$)/ {f=1} END {exit !f}' /sys/kernel/debug/ringnet/ring0/peers`;
       const inMap = `bpftool -j map dump pinned ${PINS}/ring_peers | grep -q '"addr":\\[198,51,100,3,'`;
       const mapDone = until === 'up' ? inMap : `! ${inMap}`;
       return lab.exec('g1', ['sh', '-c', `until ${inTable}; do touch ${READY}; sleep 0.1; done; t0=$(date +%s%N); until ${mapDone}; do sleep 0.1; done; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 ))`], { timeoutMs: 240_000 });

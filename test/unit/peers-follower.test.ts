@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 
-import { FULL_POLL_MS, PeerFollower } from '../../src/peers/follower.js';
+import type { PeerEvent } from '../../src/netlink/ringnet.js';
+import { EVENT_GAP_MS, FULL_POLL_MS, PeerFollower, WATCH_INTERVAL_MS } from '../../src/peers/follower.js';
 import type { LocalAddress } from '../../src/peers/local.js';
 import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
 import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
@@ -86,6 +87,22 @@ class FakeSystem implements FollowerDeps {
     t.ring = ring;
     this.maps.set(ifname, new FakeMap());
     return [`${ifname}: detached the previous attachment (...)`, `${ifname}: attached xdp_ring (...)`];
+  }
+
+  /** With events (set `events` first): the follower's callbacks, and whether it stopped listening. */
+  events?: { onEvent: (e: PeerEvent) => void; onLost: (why: string) => void; stopped: boolean };
+  watch?: FollowerDeps['watch'];
+
+  listen() {
+    this.watch = (onEvent, onLost) => {
+      const w = { onEvent, onLost, stopped: false };
+      this.events = w;
+      return {
+        async stop() {
+          w.stopped = true;
+        },
+      };
+    };
   }
 
   sync(ifname: string, peers: readonly RedirectPeer[]) {
@@ -379,6 +396,79 @@ describe('PeerFollower', () => {
       Date.now = now;
     }
     assert.equal(sys.syncs, 6);
+  });
+
+  describe('with ringnet\'s events', () => {
+    const event = (kind: PeerEvent['kind'], slot: number): PeerEvent => ({
+      kind,
+      ifindex: 3,
+      region: 0,
+      slot,
+      state: kind === 'peer-leave' ? 'free' : 'up',
+      generation: 1,
+      mac: `02:00:00:00:00:0${slot}`,
+      eventNs: process.hrtime.bigint(),
+    });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('starts a round on an event, not on a timer, and says how long after the kernel saw it', async () => {
+      sys.listen();
+      sys.signature = () => 'same';
+      sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+      sys.setTable('ring0', SELF, up(1));
+      const rounds: (PeerEvent & { latencyMs: number } | undefined)[] = [];
+      follower = new PeerFollower({ pinRoot: '', sysfs: '', deps: sys, log: (l) => log.push(l), onPoll: (r) => rounds.push(r.event) });
+      follower.start();
+      assert.ok(follower.watching);
+      assert.match(follower.how, new RegExp(`^on ringnet's genetlink events \\(a look every ${WATCH_INTERVAL_MS} ms`));
+      assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2']);
+      sys.setTable('ring0', SELF, up(1), up(2));
+      await sleep(50);
+      assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2'], 'no round without an event (the signature says nothing changed)');
+      sys.events!.onEvent(event('peer-join', 2));
+      sys.events!.onEvent(event('peer-update', 2)); // merged into the same round
+      await sleep(10);
+      assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
+      assert.equal(rounds.length, 2);
+      assert.equal(rounds[1]?.kind, 'peer-join');
+      assert.ok(rounds[1].latencyMs >= 0 && rounds[1].latencyMs < 5000);
+      assert.match(log.at(-1)!, /^eth1: peer 2 \(02:00:00:00:00:02\) added: ring 198\.51\.100\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
+      follower.stop();
+      assert.equal(sys.events!.stopped, true);
+    });
+
+    it('resyncs when events were lost, and at most one event round per EVENT_GAP_MS', async () => {
+      sys.listen();
+      sys.signature = () => 'same';
+      sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
+      sys.setTable('ring0', SELF, up(1));
+      let polls = 0;
+      follower = new PeerFollower({ pinRoot: '', sysfs: '', deps: sys, log: (l) => log.push(l), onPoll: () => polls++ });
+      follower.start();
+      sys.setTable('ring0', SELF);
+      sys.events!.onLost('the kernel dropped events (socket overrun)');
+      await sleep(10);
+      assert.deepEqual(sys.addresses('eth1'), []);
+      assert.ok(log.includes('warning: ringnet events: the kernel dropped events (socket overrun); resyncing'));
+      const before = polls;
+      const t0 = Date.now();
+      for (let i = 0; i < 20; i++) {
+        sys.events!.onEvent(event('peer-join', 1));
+        await sleep(1);
+      }
+      const ms = Date.now() - t0;
+      await sleep(EVENT_GAP_MS + 10);
+      const rounds = polls - before;
+      assert.ok(rounds >= 1 && rounds <= Math.ceil(ms / EVENT_GAP_MS) + 1, `${rounds} rounds for 20 events in ${ms} ms`);
+    });
+
+    it('polls as before when it cannot listen', () => {
+      sys.watch = () => undefined;
+      follower = new PeerFollower({ pinRoot: '', sysfs: '', deps: sys, intervalMs: 500 });
+      follower.start();
+      assert.equal(follower.watching, false);
+      assert.equal(follower.how, 'every 500 ms');
+    });
   });
 
   it('polls every intervalMs from start() until stop()', async () => {

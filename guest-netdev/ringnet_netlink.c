@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ringnet_netlink.c - the generic netlink family "ringnet" (spec:
+ * include/kvmring/ringnet.yaml): dumps of the regions and of the peer table,
+ * and notifications to the "monitor" group when the peer work sees a peer
+ * join, leave, die, come back, get refused or publish other addresses. And
+ * the same table for people, in debugfs: /sys/kernel/debug/ringnet/<dev>/.
+ *
+ * Locking: regions are found under rcu_read_lock_bh(); a peer's identity is
+ * read under r->peers_lock, which the peer work takes around its writes
+ * (ringnet_peer_view()). Dumps run under genl_lock (no parallel_ops).
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <net/addrconf.h>
+#include <net/genetlink.h>
+
+#include "kvmring/ringnet_genl.h"
+#include "ringnet.h"
+
+/* What one slot looks like now: filled by ringnet_peer_view(). */
+struct ringnet_peer_view {
+	u32	state;			/* enum ringnet_peer_state */
+	u32	gen;
+	u8	mac[ETH_ALEN];
+	u32	doorbell_id;		/* KVMRING_DOORBELL_NONE if none */
+	bool	has_age;
+	u32	age_ms;
+	u8	v4[KVMRING_PEER_ADDRS][4];
+	u8	v6[KVMRING_PEER_ADDRS][16];
+	bool	has_counters;
+	u64	tx_packets, tx_bytes, tx_dropped;
+	u64	rx_packets, rx_bytes, rx_dropped;
+};
+
+static void ringnet_peer_counters(struct ringnet_peer *p, struct ringnet_peer_view *v)
+{
+	unsigned int start;
+
+	do {
+		start = u64_stats_fetch_begin(&p->tx_stats.syncp);
+		v->tx_packets = u64_stats_read(&p->tx_stats.packets);
+		v->tx_bytes = u64_stats_read(&p->tx_stats.bytes);
+		v->tx_dropped = u64_stats_read(&p->tx_stats.dropped);
+	} while (u64_stats_fetch_retry(&p->tx_stats.syncp, start));
+	do {
+		start = u64_stats_fetch_begin(&p->rx_stats.syncp);
+		v->rx_packets = u64_stats_read(&p->rx_stats.packets);
+		v->rx_bytes = u64_stats_read(&p->rx_stats.bytes);
+		v->rx_dropped = u64_stats_read(&p->rx_stats.dropped);
+	} while (u64_stats_fetch_retry(&p->rx_stats.syncp, start));
+	v->has_counters = true;
+}
+
+/*
+ * Slot s of r as this guest sees it. The caller keeps r alive (RCU or the
+ * peer work) and does not hold r->peers_lock.
+ */
+static void ringnet_peer_view(struct ringnet_region *r, u32 s, struct ringnet_peer_view *v)
+{
+	struct kvmring_peer *e = ringnet_entry(r, s);
+	struct ringnet_peer *p = &r->peers[s];
+	u32 seq;
+
+	memset(v, 0, sizeof(*v));
+	v->doorbell_id = KVMRING_DOORBELL_NONE;
+	if (s == READ_ONCE(r->self)) {
+		v->state = RINGNET_PEER_STATE_SELF;
+		v->gen = READ_ONCE(r->self_gen);
+		ether_addr_copy(v->mac, r->priv->dev->dev_addr);
+		if (r->doorbell)
+			v->doorbell_id = r->ivposition;
+	} else {
+		spin_lock_bh(&r->peers_lock);
+		v->gen = p->gen;
+		if (p->refused) {
+			v->state = RINGNET_PEER_STATE_REFUSED;
+			ether_addr_copy(v->mac, p->refused_mac);
+		} else {
+			if (!p->present)
+				v->state = RINGNET_PEER_STATE_FREE;
+			else
+				v->state = p->alive ? RINGNET_PEER_STATE_UP : RINGNET_PEER_STATE_DEAD;
+			ether_addr_copy(v->mac, p->mac);
+		}
+		if (p->present) {
+			v->doorbell_id = p->doorbell_id;
+			v->has_age = true;
+			v->age_ms = jiffies_to_msecs(jiffies - p->last_hb_change);
+		}
+		spin_unlock_bh(&r->peers_lock);
+		ringnet_peer_counters(p, v);
+	}
+
+	/* Peer-writable: pairs with the smp_wmb()s of ringnet_publish_addrs(). */
+	seq = READ_ONCE(e->addr_seq);
+	smp_rmb();	/* the count before the addresses it covers */
+	memcpy(v->v4, e->ipv4, sizeof(v->v4));
+	memcpy(v->v6, e->ipv6, sizeof(v->v6));
+	smp_rmb();	/* the addresses before the count that confirms them */
+	if ((seq & 1) || READ_ONCE(e->addr_seq) != seq) {
+		memset(v->v4, 0, sizeof(v->v4));
+		memset(v->v6, 0, sizeof(v->v6));
+	}
+}
+
+static const char * const ringnet_state_names[] = {
+	[RINGNET_PEER_STATE_FREE]	= "free",
+	[RINGNET_PEER_STATE_SELF]	= "self",
+	[RINGNET_PEER_STATE_UP]		= "up",
+	[RINGNET_PEER_STATE_DEAD]	= "dead",
+	[RINGNET_PEER_STATE_REFUSED]	= "refused",
+};
+
+/* ---- generic netlink ------------------------------------------------------------ */
+
+static struct genl_family ringnet_nl_family;
+
+enum { RINGNET_NLGRP_MONITOR };
+
+/* The ringnet device with this ifindex in net, or NULL. */
+static struct net_device *ringnet_nl_dev(struct net *net, const struct nlattr *ifindex)
+{
+	struct net_device *dev = ringnet_dev;
+
+	if (!dev || !ifindex || dev->ifindex != (int)nla_get_u32(ifindex) ||
+	    !net_eq(dev_net(dev), net))
+		return NULL;
+	return dev;
+}
+
+static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u32 s,
+				const struct ringnet_peer_view *v)
+{
+	unsigned int a;
+
+	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, r->priv->dev->ifindex) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_REGION, r->index) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_SLOT, s) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_STATE, v->state) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_GEN, v->gen) ||
+	    nla_put(skb, RINGNET_A_PEER_MAC, ETH_ALEN, v->mac))
+		return -EMSGSIZE;
+	if (v->doorbell_id != KVMRING_DOORBELL_NONE &&
+	    nla_put_u32(skb, RINGNET_A_PEER_DOORBELL_ID, v->doorbell_id))
+		return -EMSGSIZE;
+	if (v->has_age && nla_put_u32(skb, RINGNET_A_PEER_HEARTBEAT_AGE_MS, v->age_ms))
+		return -EMSGSIZE;
+	for (a = 0; a < KVMRING_PEER_ADDRS; a++)
+		if (*(u32 *)v->v4[a] && nla_put(skb, RINGNET_A_PEER_IPV4, 4, v->v4[a]))
+			return -EMSGSIZE;
+	for (a = 0; a < KVMRING_PEER_ADDRS; a++)
+		if (!ipv6_addr_any((struct in6_addr *)v->v6[a]) &&
+		    nla_put(skb, RINGNET_A_PEER_IPV6, 16, v->v6[a]))
+			return -EMSGSIZE;
+	if (v->has_counters &&
+	    (nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_PACKETS, v->tx_packets, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_BYTES, v->tx_bytes, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_DROPPED, v->tx_dropped, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_PACKETS, v->rx_packets, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_BYTES, v->rx_bytes, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_DROPPED, v->rx_dropped, RINGNET_A_PEER_PAD)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ringnet_nl_peer_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+
+	if (!info->attrs[RINGNET_A_PEER_IFINDEX]) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "ifindex is required");
+		return -EINVAL;
+	}
+	if (!ringnet_nl_dev(sock_net(cb->skb->sk), info->attrs[RINGNET_A_PEER_IFINDEX])) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "not a ringnet device");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* cb->args[0]: the region to go on with; cb->args[1]: the slot in it. */
+static int ringnet_nl_peer_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	const struct nlattr *only = info->attrs[RINGNET_A_PEER_REGION];
+	struct net_device *dev = ringnet_nl_dev(sock_net(skb->sk),
+						info->attrs[RINGNET_A_PEER_IFINDEX]);
+	struct ringnet_peer_view v;
+	struct ringnet_region *r;
+	unsigned int i;
+	u32 s;
+	void *hdr;
+
+	if (!dev)
+		return 0;	/* gone or moved since the start: the dump ends */
+	rcu_read_lock_bh();
+	for (i = cb->args[0]; (r = ringnet_region_next(netdev_priv(dev), &i)); i++) {
+		if (only && i != nla_get_u32(only))
+			continue;
+		for (s = cb->args[0] == i ? cb->args[1] : 0; s < r->geom.max_peers; s++) {
+			ringnet_peer_view(r, s, &v);
+			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+					  &ringnet_nl_family, NLM_F_MULTI, RINGNET_CMD_PEER_GET);
+			if (!hdr)
+				goto full;
+			if (ringnet_nl_fill_peer(skb, r, s, &v)) {
+				genlmsg_cancel(skb, hdr);
+				goto full;
+			}
+			genlmsg_end(skb, hdr);
+		}
+	}
+	cb->args[0] = RINGNET_MAX_REGIONS;
+	cb->args[1] = 0;
+	rcu_read_unlock_bh();
+	return skb->len;
+full:
+	cb->args[0] = i;
+	cb->args[1] = s;
+	rcu_read_unlock_bh();
+	return skb->len;
+}
+
+static int ringnet_nl_region_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+
+	if (!info->attrs[RINGNET_A_REGION_IFINDEX]) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "ifindex is required");
+		return -EINVAL;
+	}
+	if (!ringnet_nl_dev(sock_net(cb->skb->sk), info->attrs[RINGNET_A_REGION_IFINDEX])) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "not a ringnet device");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int ringnet_nl_fill_region(struct sk_buff *skb, struct ringnet_region *r)
+{
+	u32 mode = READ_ONCE(r->evicted) ? RINGNET_REGION_MODE_EVICTED :
+		   r->doorbell ? RINGNET_REGION_MODE_DOORBELL : RINGNET_REGION_MODE_PLAIN;
+
+	if (nla_put_u32(skb, RINGNET_A_REGION_IFINDEX, r->priv->dev->ifindex) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_INDEX, r->index) ||
+	    nla_put_string(skb, RINGNET_A_REGION_PCI, pci_name(r->pdev)) ||
+	    nla_put_u64_64bit(skb, RINGNET_A_REGION_SIZE, r->shm_size, RINGNET_A_REGION_PAD) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_MAX_PEERS, r->geom.max_peers) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_RING_SIZE, r->geom.ring_size) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_SELF, READ_ONCE(r->self)) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_SELF_GEN, READ_ONCE(r->self_gen)) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_MODE, mode) ||
+	    nla_put_u64_64bit(skb, RINGNET_A_REGION_INSTANCE, r->instance, RINGNET_A_REGION_PAD))
+		return -EMSGSIZE;
+	if (r->doorbell && nla_put_u32(skb, RINGNET_A_REGION_IVPOSITION, r->ivposition))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* cb->args[0]: the region to go on with. */
+static int ringnet_nl_region_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct net_device *dev = ringnet_nl_dev(sock_net(skb->sk),
+						info->attrs[RINGNET_A_REGION_IFINDEX]);
+	struct ringnet_region *r;
+	unsigned int i;
+	void *hdr;
+
+	if (!dev)
+		return 0;
+	rcu_read_lock_bh();
+	for (i = cb->args[0]; (r = ringnet_region_next(netdev_priv(dev), &i)); i++) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &ringnet_nl_family, NLM_F_MULTI, RINGNET_CMD_REGION_GET);
+		if (!hdr)
+			break;
+		if (ringnet_nl_fill_region(skb, r)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = i;
+	rcu_read_unlock_bh();
+	return skb->len;
+}
+
+/*
+ * Tells the monitor group about slot p of r: cmd is one of the
+ * RINGNET_CMD_PEER_*_NTF. From r's peer work, not under r->peers_lock.
+ */
+void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd)
+{
+	struct net_device *dev = r->priv->dev;
+	u64 now = ktime_get_ns();
+	struct ringnet_peer_view v;
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&ringnet_nl_family, dev_net(dev), RINGNET_NLGRP_MONITOR))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &ringnet_nl_family, 0, cmd);
+	if (!hdr)
+		goto err;
+	ringnet_peer_view(r, p->slot, &v);
+	/* What the event names: the slot, its state and identity, and when. */
+	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, dev->ifindex) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_REGION, r->index) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_SLOT, p->slot) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_STATE, v.state) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_GEN, v.gen) ||
+	    nla_put(skb, RINGNET_A_PEER_MAC, ETH_ALEN, v.mac) ||
+	    nla_put_u64_64bit(skb, RINGNET_A_PEER_EVENT_NS, now, RINGNET_A_PEER_PAD))
+		goto err;
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&ringnet_nl_family, dev_net(dev), skb, 0,
+				RINGNET_NLGRP_MONITOR, GFP_KERNEL);
+	return;
+err:
+	nlmsg_free(skb);
+}
+
+static const struct nla_policy ringnet_nl_peer_policy[RINGNET_A_PEER_REGION + 1] = {
+	[RINGNET_A_PEER_IFINDEX]	= { .type = NLA_U32 },
+	[RINGNET_A_PEER_REGION]		= NLA_POLICY_MAX(NLA_U32, RINGNET_MAX_REGIONS - 1),
+};
+
+static const struct nla_policy ringnet_nl_region_policy[RINGNET_A_REGION_IFINDEX + 1] = {
+	[RINGNET_A_REGION_IFINDEX]	= { .type = NLA_U32 },
+};
+
+static const struct genl_ops ringnet_nl_ops[] = {
+	{
+		.cmd	= RINGNET_CMD_REGION_GET,
+		.start	= ringnet_nl_region_start,
+		.dumpit	= ringnet_nl_region_dumpit,
+		.policy	= ringnet_nl_region_policy,
+		.maxattr = RINGNET_A_REGION_IFINDEX,
+	},
+	{
+		.cmd	= RINGNET_CMD_PEER_GET,
+		.start	= ringnet_nl_peer_start,
+		.dumpit	= ringnet_nl_peer_dumpit,
+		.policy	= ringnet_nl_peer_policy,
+		.maxattr = RINGNET_A_PEER_REGION,
+	},
+};
+
+static const struct genl_multicast_group ringnet_nl_mcgrps[] = {
+	[RINGNET_NLGRP_MONITOR] = { .name = RINGNET_MCGRP_MONITOR },
+};
+
+/* resv_start_op left at 0: every operation is validated strictly. */
+static struct genl_family ringnet_nl_family __ro_after_init = {
+	.name		= RINGNET_FAMILY_NAME,
+	.version	= RINGNET_FAMILY_VERSION,
+	.netnsok	= true,
+	.module		= THIS_MODULE,
+	.ops		= ringnet_nl_ops,
+	.n_ops		= ARRAY_SIZE(ringnet_nl_ops),
+	.mcgrps		= ringnet_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(ringnet_nl_mcgrps),
+};
+
+int __init ringnet_nl_init(void)
+{
+	return genl_register_family(&ringnet_nl_family);
+}
+
+void ringnet_nl_exit(void)
+{
+	genl_unregister_family(&ringnet_nl_family);
+}
+
+/* ---- debugfs: the same, for people ---------------------------------------------- */
+
+static struct dentry *ringnet_debugfs_root;
+
+/* region slot state gen mac age_ms ipv4 ipv6: what the sysfs table used to show */
+static int ringnet_debugfs_peers_show(struct seq_file *m, void *unused)
+{
+	struct ringnet_priv *priv = m->private;
+	struct ringnet_peer_view v;
+	struct ringnet_region *r;
+	unsigned int i, s, a;
+	bool sep;
+
+	seq_puts(m, "region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets\n");
+	rcu_read_lock_bh();
+	ringnet_for_each_region(priv, r, i) {
+		for (s = 0; s < r->geom.max_peers; s++) {
+			ringnet_peer_view(r, s, &v);
+			seq_printf(m, "%u %u %s %u %pM %u ", i, s, ringnet_state_names[v.state],
+				   v.gen, v.mac, v.has_age ? v.age_ms : 0);
+			sep = false;
+			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+				if (!*(u32 *)v.v4[a])
+					continue;
+				seq_printf(m, "%s%pI4", sep ? "," : "", v.v4[a]);
+				sep = true;
+			}
+			seq_puts(m, sep ? " " : "- ");
+			sep = false;
+			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+				if (ipv6_addr_any((struct in6_addr *)v.v6[a]))
+					continue;
+				seq_printf(m, "%s%pI6c", sep ? "," : "", v.v6[a]);
+				sep = true;
+			}
+			seq_printf(m, "%s %llu %llu\n", sep ? "" : "-", v.tx_packets, v.rx_packets);
+		}
+	}
+	rcu_read_unlock_bh();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_peers);
+
+static int ringnet_debugfs_regions_show(struct seq_file *m, void *unused)
+{
+	struct ringnet_priv *priv = m->private;
+	struct ringnet_region *r;
+	unsigned int i;
+
+	seq_puts(m, "region pci size max_peers ring_size self mode\n");
+	rcu_read_lock_bh();
+	ringnet_for_each_region(priv, r, i)
+		seq_printf(m, "%u %s %llu %u %u %u %s\n", i, pci_name(r->pdev), r->shm_size,
+			   r->geom.max_peers, r->geom.ring_size, READ_ONCE(r->self),
+			   READ_ONCE(r->evicted) ? "evicted" : r->doorbell ? "doorbell" : "plain");
+	rcu_read_unlock_bh();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_regions);
+
+/* /sys/kernel/debug/ringnet/<dev>/{peers,regions}; nothing if debugfs is off. */
+void ringnet_debugfs_init(struct ringnet_priv *priv)
+{
+	struct dentry *d;
+
+	ringnet_debugfs_root = debugfs_create_dir(RINGNET_DRV_NAME, NULL);
+	d = debugfs_create_dir(netdev_name(priv->dev), ringnet_debugfs_root);
+	debugfs_create_file("peers", 0444, d, priv, &ringnet_debugfs_peers_fops);
+	debugfs_create_file("regions", 0444, d, priv, &ringnet_debugfs_regions_fops);
+}
+
+void ringnet_debugfs_exit(void)
+{
+	debugfs_remove_recursive(ringnet_debugfs_root);
+	ringnet_debugfs_root = NULL;
+}

