@@ -20,12 +20,7 @@
 #include "lib/stats.h"
 #include "lib/config.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RING_TC_STAT_MAX);
-	__type(key, __u32);
-	__type(value, struct ring_stat);
-} tc_stats SEC(".maps");
+RING_STATS_MAP(RING_TC_STAT_MAX) tc_stats SEC(".maps");
 
 SEC("tc")
 int tc_transparent(struct __sk_buff *skb)

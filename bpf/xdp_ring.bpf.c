@@ -22,21 +22,7 @@
 #include "lib/stats.h"
 #include "lib/config.h"
 #include "lib/forward.h"
-
-/* Key RING_DEV_KEY -> ring0's ifindex. */
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} ring_dev SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RING_XDP_STAT_MAX);
-	__type(key, __u32);
-	__type(value, struct ring_stat);
-} xdp_stats SEC(".maps");
+#include "lib/xdp_maps.h"
 
 /*
  * Hand a peer's frame to ring0: rewrite both MACs, redirect. The frame is left
