@@ -75,22 +75,9 @@ int xdp_ring(struct xdp_md *ctx)
 		goto out;
 	}
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		l4 = ring_parse_iphdr(&c, &iph);
-		if (l4 < 0) {
-			reason = RING_XDP_MALFORMED;
-			goto out;
-		}
-		ring_key_from_ip4(&key, iph);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		l4 = ring_parse_ip6hdr(&c, &ip6h);
-		if (l4 < 0) {
-			reason = RING_XDP_MALFORMED;
-			goto out;
-		}
-		ring_key_from_ip6(&key, ip6h);
-	} else {
-		reason = RING_XDP_NOT_IP;
+	l4 = ring_parse_peer_key(&c, proto, &key, &iph, &ip6h);
+	if (l4 < 0) {
+		reason = l4 == RING_PARSE_NOT_IP ? RING_XDP_NOT_IP : RING_XDP_MALFORMED;
 		goto out;
 	}
 
