@@ -92,9 +92,7 @@ int tc_transparent(struct __sk_buff *skb)
 	reason = RING_TC_PEER;
 
 out:
-	/* The one exit: every packet is counted under its verdict and its reason. */
-	ring_stat_add(&tc_stats, verdict, bytes);
-	ring_stat_add(&tc_stats, reason, bytes);
+	ring_stat_count(&tc_stats, verdict, reason, bytes);
 	return action;
 }
 

@@ -94,9 +94,7 @@ int xdp_ring(struct xdp_md *ctx)
 		reason = RING_XDP_NO_MATCH;
 
 out:
-	/* The one exit: every frame is counted under its verdict and its reason. */
-	ring_stat_add(&xdp_stats, action, bytes);
-	ring_stat_add(&xdp_stats, reason, bytes);
+	ring_stat_count(&xdp_stats, action, reason, bytes);
 	return action;
 }
 

@@ -30,4 +30,11 @@ static __always_inline void ring_stat_add(void *map, __u32 idx, __u64 bytes)
 	}
 }
 
+/* A program's one exit: every packet counts once under its verdict, once under its reason. */
+static __always_inline void ring_stat_count(void *map, __u32 verdict, __u32 reason, __u64 bytes)
+{
+	ring_stat_add(map, verdict, bytes);
+	ring_stat_add(map, reason, bytes);
+}
+
 #endif /* RING_LIB_STATS_H */
