@@ -20,12 +20,7 @@
 #include "lib/stats.h"
 #include "lib/config.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RING_TC_STAT_MAX);
-	__type(key, __u32);
-	__type(value, struct ring_stat);
-} tc_stats SEC(".maps");
+RING_STATS_MAP(RING_TC_STAT_MAX) tc_stats SEC(".maps");
 
 SEC("tc")
 int tc_transparent(struct __sk_buff *skb)
@@ -55,39 +50,26 @@ int tc_transparent(struct __sk_buff *skb)
 		goto out;
 	}
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		l4 = ring_parse_iphdr(&c, &iph);
-		if (l4 < 0) {
-			reason = RING_TC_MALFORMED;
-			goto out;
-		}
-		ring_key_from_ip4(&key, iph);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		l4 = ring_parse_ip6hdr(&c, &ip6h);
-		if (l4 < 0) {
-			reason = RING_TC_MALFORMED;
-			goto out;
-		}
-		/*
-		 * Neighbour discovery is about eth1's link: a unicast solicitation
-		 * probing a peer's eth1 address (NUD) must reach it there, or the
-		 * answer never comes and the neighbour entry fails.
-		 */
-		if (l4 == IPPROTO_ICMPV6) {
-			icmp6_type = ring_parse_icmp6_type(&c);
-			if (icmp6_type < 0) {
-				reason = RING_TC_MALFORMED;
-				goto out;
-			}
-			if (icmp6_type >= RING_ICMPV6_ND_FIRST && icmp6_type <= RING_ICMPV6_ND_LAST) {
-				reason = RING_TC_ND;
-				goto out;
-			}
-		}
-		ring_key_from_ip6(&key, ip6h);
-	} else {
-		reason = RING_TC_NOT_IP;
+	l4 = ring_parse_peer_key(&c, proto, &key, &iph, &ip6h);
+	if (l4 < 0) {
+		reason = l4 == RING_PARSE_NOT_IP ? RING_TC_NOT_IP : RING_TC_MALFORMED;
 		goto out;
+	}
+	/*
+	 * Neighbour discovery is about eth1's link: a unicast solicitation
+	 * probing a peer's eth1 address (NUD) must reach it there, or the
+	 * answer never comes and the neighbour entry fails.
+	 */
+	if (proto == bpf_htons(ETH_P_IPV6) && l4 == IPPROTO_ICMPV6) {
+		icmp6_type = ring_parse_icmp6_type(&c);
+		if (icmp6_type < 0) {
+			reason = RING_TC_MALFORMED;
+			goto out;
+		}
+		if (icmp6_type >= RING_ICMPV6_ND_FIRST && icmp6_type <= RING_ICMPV6_ND_LAST) {
+			reason = RING_TC_ND;
+			goto out;
+		}
 	}
 
 	/* Forwarded traffic entered through another device: leave it alone. */
@@ -110,9 +92,7 @@ int tc_transparent(struct __sk_buff *skb)
 	reason = RING_TC_PEER;
 
 out:
-	/* The one exit: every packet is counted under its verdict and its reason. */
-	ring_stat_add(&tc_stats, verdict, bytes);
-	ring_stat_add(&tc_stats, reason, bytes);
+	ring_stat_count(&tc_stats, verdict, reason, bytes);
 	return action;
 }
 

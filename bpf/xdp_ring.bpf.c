@@ -22,21 +22,7 @@
 #include "lib/stats.h"
 #include "lib/config.h"
 #include "lib/forward.h"
-
-/* Key RING_DEV_KEY -> ring0's ifindex. */
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} ring_dev SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RING_XDP_STAT_MAX);
-	__type(key, __u32);
-	__type(value, struct ring_stat);
-} xdp_stats SEC(".maps");
+#include "lib/xdp_maps.h"
 
 /*
  * Hand a peer's frame to ring0: rewrite both MACs, redirect. The frame is left
@@ -89,22 +75,9 @@ int xdp_ring(struct xdp_md *ctx)
 		goto out;
 	}
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		l4 = ring_parse_iphdr(&c, &iph);
-		if (l4 < 0) {
-			reason = RING_XDP_MALFORMED;
-			goto out;
-		}
-		ring_key_from_ip4(&key, iph);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		l4 = ring_parse_ip6hdr(&c, &ip6h);
-		if (l4 < 0) {
-			reason = RING_XDP_MALFORMED;
-			goto out;
-		}
-		ring_key_from_ip6(&key, ip6h);
-	} else {
-		reason = RING_XDP_NOT_IP;
+	l4 = ring_parse_peer_key(&c, proto, &key, &iph, &ip6h);
+	if (l4 < 0) {
+		reason = l4 == RING_PARSE_NOT_IP ? RING_XDP_NOT_IP : RING_XDP_MALFORMED;
 		goto out;
 	}
 
@@ -121,9 +94,7 @@ int xdp_ring(struct xdp_md *ctx)
 		reason = RING_XDP_NO_MATCH;
 
 out:
-	/* The one exit: every frame is counted under its verdict and its reason. */
-	ring_stat_add(&xdp_stats, action, bytes);
-	ring_stat_add(&xdp_stats, reason, bytes);
+	ring_stat_count(&xdp_stats, action, reason, bytes);
 	return action;
 }
 

@@ -342,36 +342,31 @@ struct fd_ctx {
 	int	fd[4];
 };
 
-static bool write_all(int fd, const u8 *p, size_t len)
+/* Writes all len bytes of wbuf to fd, or reads len bytes into rbuf: one is NULL. */
+static bool xfer_all(int fd, u8 *rbuf, const u8 *wbuf, size_t len)
 {
+	size_t done = 0;
 	ssize_t n;
 
-	while (len) {
-		n = write(fd, p, len);
+	while (done < len) {
+		n = wbuf ? write(fd, wbuf + done, len - done) : read(fd, rbuf + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return false;
-		p += n;
-		len -= (size_t)n;
+		done += (size_t)n;
 	}
 	return true;
 }
 
+static bool write_all(int fd, const u8 *p, size_t len)
+{
+	return xfer_all(fd, NULL, p, len);
+}
+
 static bool read_all(int fd, u8 *p, size_t len)
 {
-	ssize_t n;
-
-	while (len) {
-		n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
+	return xfer_all(fd, p, NULL, len);
 }
 
 static void *fd_tput_tx(void *arg)

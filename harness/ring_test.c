@@ -933,6 +933,16 @@ static void test_bad_records(void)
 		{ "pad at offset 0", 0, KVMRING_REC_F_PAD, true },
 		{ "pad and csum", 0, KVMRING_REC_F_PAD | KVMRING_REC_F_CSUM_PARTIAL, true },
 	};
+	/* records at the end of the data area, with more frames published after them */
+	struct {
+		const char *what;
+		u32 more;
+		u32 len;
+		u16 flags;
+	} at_end[] = {
+		{ "frame straddles the end", 30, 1500, 0 },
+		{ "pad claims more than was published", 0, 0, KVMRING_REC_F_PAD },
+	};
 	struct kvmring_rec *rec;
 	struct ring r;
 	u32 i, off, avail;
@@ -953,33 +963,22 @@ static void test_bad_records(void)
 		ring_close(&r);
 	}
 
-	/* a frame record that would straddle the end of the data area */
-	ring_open(&r);
-	r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
-	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
-	off = prime(&r, 1);
-	prime(&r, 30);
-	rec = (struct kvmring_rec *)(r.data + off);
-	rec->len = 1500;
-	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
-	CHECK_EQ(r.rx.stats.bad_desc, 1);
-	check_recovers(&r);
-	ring_close(&r);
-
-	/* a pad that claims more than was published */
-	ring_open(&r);
-	r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
-	CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
-	off = prime(&r, 1);
-	rec = (struct kvmring_rec *)(r.data + off);
-	rec->len = 0;
-	rec->flags = KVMRING_REC_F_PAD;
-	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
-	CHECK_EQ(r.rx.stats.bad_desc, 1);
-	check_recovers(&r);
-	ring_close(&r);
+	/* records that meet the end of the data area */
+	for (i = 0; i < sizeof(at_end) / sizeof(at_end[0]); i++) {
+		ring_open(&r);
+		r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
+		CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
+		CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+		off = prime(&r, 1);
+		prime(&r, at_end[i].more);
+		rec = (struct kvmring_rec *)(r.data + off);
+		rec->len = at_end[i].len;
+		rec->flags = at_end[i].flags;
+		CHECK(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) == 0, "%s", at_end[i].what);
+		CHECK(r.rx.stats.bad_desc == 1, "%s", at_end[i].what);
+		check_recovers(&r);
+		ring_close(&r);
+	}
 }
 
 /* Metadata that contradicts the frame costs that frame only. */

@@ -25,6 +25,7 @@ enum ring_parse_err {
 	RING_PARSE_TRUNCATED = -1,	/* the header does not fit in the frame */
 	RING_PARSE_INVALID = -2,	/* it fits, but its fields are impossible */
 	RING_PARSE_VLAN_DEPTH = -3,	/* more tags than RING_VLAN_MAX_DEPTH */
+	RING_PARSE_NOT_IP = -4,		/* neither IPv4 nor IPv6 (ring_parse_peer_key) */
 };
 
 struct ring_cursor {

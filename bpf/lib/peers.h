@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ring_maps.h"
+#include "lib/parsing.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -32,6 +33,32 @@ static __always_inline void ring_key_from_ip6(struct ring_peer_key *k, const str
 {
 	k->family = RING_FAMILY_IPV6;
 	__builtin_memcpy(k->addr, &ip6h->daddr, sizeof(ip6h->daddr));
+}
+
+/*
+ * The network header at the cursor, of EtherType proto (network order): IPv4
+ * or IPv6. Sets *iph or *ip6h (the other is left alone), fills *k (zeroed) with
+ * its destination and leaves the cursor after it. Returns the L4 protocol, or
+ * a negative ring_parse_err: RING_PARSE_NOT_IP for any other EtherType.
+ */
+static __always_inline int ring_parse_peer_key(struct ring_cursor *c, int proto,
+					       struct ring_peer_key *k, struct iphdr **iph,
+					       struct ipv6hdr **ip6h)
+{
+	int l4;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		l4 = ring_parse_iphdr(c, iph);
+		if (l4 >= 0)
+			ring_key_from_ip4(k, *iph);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		l4 = ring_parse_ip6hdr(c, ip6h);
+		if (l4 >= 0)
+			ring_key_from_ip6(k, *ip6h);
+	} else {
+		l4 = RING_PARSE_NOT_IP;
+	}
+	return l4;
 }
 
 static __always_inline struct ring_peer *ring_peer_lookup(const struct ring_peer_key *k)

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { HostState } from '../../src/host/state.js';
 import type { RegionStatus } from '../../src/host/status.js';
 import { CONSTANTS as C, offsetOf } from '../../src/ring/layout.js';
-import { runCli, type CliResult } from '../helpers/run-cli.js';
-import { requireTier } from '../helpers/tier.js';
+import { hostRegion } from '../helpers/host-region.js';
 import { alive } from '../helpers/process.js';
 import { eventually } from '../helpers/time.js';
 
@@ -69,13 +66,9 @@ print(json.dumps(out))
 
 describe('ringctl host up --doorbell: the ivshmem doorbell server', function () {
   this.timeout(60_000);
-  const name = `testdb-${process.pid}`;
-  const path = `/dev/shm/kvmring-${name}`;
-  let runDir: string;
-  let env: Record<string, string | undefined>;
-  const cli = (...argv: string[]): Promise<CliResult> => runCli(argv, env);
-  const stateDir = () => join(runDir, name);
-  const state = () => JSON.parse(readFileSync(join(stateDir(), 'state.json'), 'utf8')) as HostState;
+  const { name, path, cli, stateDir, state } = hostRegion('testdb', () => {
+    if (spawnSync('python3', ['-c', 'import socket; socket.recv_fds']).status !== 0) throw new Error('these tests need python3 >= 3.9');
+  });
   const socket = () => join(stateDir(), 'doorbell.sock');
   const eventfds = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {
@@ -106,22 +99,6 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     assert.ok(pid && alive(pid));
     return pid;
   }
-
-  before(function () {
-    requireTier(this, 'host');
-    if (spawnSync('python3', ['-c', 'import socket; socket.recv_fds']).status !== 0) throw new Error('these tests need python3 >= 3.9');
-    runDir = mkdtempSync(join(tmpdir(), 'host-doorbell-'));
-    env = { ...process.env, RINGCTL_HOST_RUN_DIR: runDir };
-  });
-
-  afterEach(async () => {
-    if (env) await cli('host', 'down', '--name', name);
-  });
-
-  after(() => {
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
-    rmSync(path, { force: true });
-  });
 
   it('formats the region for interrupts and reports the server', async () => {
     const r = await cli('host', 'up', '--name', name, '--doorbell', '--guests', '2');

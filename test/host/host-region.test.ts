@@ -11,8 +11,8 @@ import type { HostState } from '../../src/host/state.js';
 import type { RegionStatus } from '../../src/host/status.js';
 import { peerOffset } from '../../src/ring/geometry.js';
 import { CONSTANTS as C, LAYOUT, offsetOf } from '../../src/ring/layout.js';
-import { runCli, type CliResult } from '../helpers/run-cli.js';
-import { requireTier } from '../helpers/tier.js';
+import type { CliResult } from '../helpers/run-cli.js';
+import { hostRegion } from '../helpers/host-region.js';
 import { sleep } from '../helpers/time.js';
 
 const M = 2 ** 20;
@@ -23,13 +23,7 @@ const STACK = /Internal Error|\n\s+at .+\(.+:\d+:\d+\)|TypeError|RangeError/;
 
 describe('ringctl host up, status and down on a region in /dev/shm', function () {
   this.timeout(60_000);
-  const name = `test-${process.pid}`;
-  const path = `/dev/shm/kvmring-${name}`;
-  let runDir: string;
-  let env: Record<string, string | undefined>;
-  const cli = (...argv: string[]): Promise<CliResult> => runCli(argv, env);
-  const stateDir = () => join(runDir, name);
-  const state = () => JSON.parse(readFileSync(join(stateDir(), 'state.json'), 'utf8')) as HostState;
+  const { name, path, cli, stateDir, state } = hostRegion('test');
 
   async function up(...extra: string[]): Promise<CliResult> {
     const r = await cli('host', 'up', '--name', name, ...extra);
@@ -64,21 +58,6 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
   }
 
   const word = (gen: number, st: number) => (BigInt(gen) << 32n) | BigInt(st);
-
-  before(function () {
-    requireTier(this, 'host');
-    runDir = mkdtempSync(join(tmpdir(), 'host-region-'));
-    env = { ...process.env, RINGCTL_HOST_RUN_DIR: runDir };
-  });
-
-  afterEach(async () => {
-    if (env) await cli('host', 'down', '--name', name);
-  });
-
-  after(() => {
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
-    rmSync(path, { force: true });
-  });
 
   it('formats a region whose header the ring core accepts', async () => {
     const r = await up('--guests', '4');
