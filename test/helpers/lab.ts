@@ -66,6 +66,21 @@ export function kernelTrouble(log: string): string[] {
 }
 
 /**
+ * The first `most` splats of a log whole: from each line that shows trouble, the
+ * `context` lines after it (a call trace names its functions only there).
+ */
+export function troubleInContext(log: string, context = 40, most = 3): string {
+  const lines = log.replace(/\r/g, '').split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length && out.length < most; i++) {
+    if (!KERNEL_TROUBLE.test(lines[i])) continue;
+    out.push(lines.slice(i, i + context).join('\n'));
+    i += context - 1;
+  }
+  return out.join('\n...\n');
+}
+
+/**
  * Ring counters that stay 0 on an honest run: a reset or a bad index there means
  * the driver lost frames with no neighbour to blame.
  */
@@ -189,10 +204,12 @@ export class Lab {
    */
   async assertKernelLogsClean(): Promise<void> {
     for (const g of this.guestNames()) {
-      const console = kernelTrouble(await this.consoleLog(g));
-      assert.deepEqual(console, [], `${g}'s console shows trouble:\n${console.join('\n')}`);
-      const bad = kernelTrouble(await this.kernelLog(g));
-      assert.deepEqual(bad, [], `${g}'s kernel log shows trouble:\n${bad.join('\n')}`);
+      const consoleLog = await this.consoleLog(g);
+      const console = kernelTrouble(consoleLog);
+      assert.deepEqual(console, [], `${g}'s console shows trouble:\n${console.join('\n')}\n--- in context:\n${troubleInContext(consoleLog)}`);
+      const log = await this.kernelLog(g);
+      const bad = kernelTrouble(log);
+      assert.deepEqual(bad, [], `${g}'s kernel log shows trouble:\n${bad.join('\n')}\n--- in context:\n${troubleInContext(log)}`);
     }
   }
 

@@ -2,7 +2,7 @@
 // sample lines as the guests' kernel prints them. Needs no lab.
 import assert from 'node:assert/strict';
 
-import { KERNEL_TROUBLE, RING_TROUBLE, kernelTrouble } from '../helpers/lab.js';
+import { KERNEL_TROUBLE, RING_TROUBLE, kernelTrouble, troubleInContext } from '../helpers/lab.js';
 
 const TROUBLE: [string, string][] = [
   ['an oops', 'Oops: general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI'],
@@ -46,6 +46,13 @@ describe('kernel-log check (KERNEL_TROUBLE)', () => {
     const hung = TROUBLE[TROUBLE.length - 2][1];
     const log = [HONEST[0], lockup, HONEST[1], hung].join('\n');
     assert.deepEqual(kernelTrouble(log), [lockup, hung]);
+  });
+
+  it('shows each splat with the lines after it, where a call trace names its functions', () => {
+    const trace = [' <IRQ>', ' ? napi_complete_done+0x9b/0x190', ' net_rx_action+0x144/0x2c0'];
+    const log = [HONEST[0], TROUBLE[5][1], ...trace, HONEST[1]].join('\n');
+    assert.equal(troubleInContext(log, 4), [TROUBLE[5][1], ...trace].join('\n'));
+    assert.equal(troubleInContext(HONEST.join('\n')), '');
   });
 });
 
