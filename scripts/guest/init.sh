@@ -39,6 +39,17 @@ ip addr add "192.0.2.$n/24" dev eth1
 ip -6 addr add "2001:db8:1::$n/64" dev eth1 nodad
 ip link set eth1 up
 
+# Hold the kernel's receive-timestamp key on for the guest's life: a ping sets
+# SO_TIMESTAMP, and the first such socket to open or the last to close switches
+# netstamp_needed_key, which rewrites a jump label inside
+# netif_receive_skb_list_internal() with int3 text patching. Once, under TCG with
+# 2 vCPUs, a guest hung for good there (soft lockup, RIP
+# netif_receive_skb_list_internal+0x58, which is that jump label's site, with
+# nothing from the list checks of CONFIG_DEBUG_LIST), while the tests started and
+# ended pings: most likely TCG running a stale int3 after the patch. With this
+# socket open, later pings only move the key's count and the code is not rewritten.
+ping -q -i 3600 127.0.0.1 >/dev/null 2>&1 &
+
 # The agent runs the lab's commands; restart it if it ever exits.
 (
 	while :; do
