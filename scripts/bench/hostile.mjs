@@ -31,6 +31,8 @@ import { join } from 'node:path';
 import { $, argv, chalk } from 'zx';
 
 import { labPaths } from '../lib/lab-config.mjs';
+// The lab tests' kernel-log check (test/helpers/lab.ts), built by `npm run build`.
+import { kernelTrouble, troubleInContext } from '../../dist/test/helpers/lab.js';
 
 const root = join(import.meta.dirname, '../..');
 $.cwd = root;
@@ -257,6 +259,19 @@ async function withPeer(scenario, measureIdle) {
 
 // Baselines and runs with the peer alternate, B H B H ... B, so that a host that
 // gets busier or quieter during the run moves both sides alike.
+/**
+ * Fails, with each splat in context, if a guest's kernel log shows an oops, WARNING,
+ * BUG, soft lockup, stall or hung task; records the lines it checked.
+ */
+async function kernelLogsClean(mode) {
+  for (const g of GUESTS) {
+    const log = await inGuest(g, 'dmesg');
+    const bad = kernelTrouble(log);
+    results.kernelLogs.push({ mode, guest: g, lines: log.split('\n').length, trouble: bad });
+    if (bad.length) throw new Error(`${g}'s kernel log shows trouble (${mode} mode):\n${troubleInContext(log)}`);
+  }
+}
+
 async function measure(scenario) {
   console.log(`bench:hostile: ${scenario}: ${rounds} rounds of baseline and iperf3 with the peer, then a baseline`);
   const bases = [await baseline()];
@@ -288,7 +303,7 @@ async function measure(scenario) {
 
 // ------------------------------------------------------------------ main
 
-const results = { seconds, rounds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [] };
+const results = { seconds, rounds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [], kernelLogs: [] };
 let failed = false;
 try {
   for (const mode of ['plain', 'doorbell']) {
@@ -300,6 +315,7 @@ try {
       await inGuest('g2', 'iperf3', '-s', '-D');
       await ringsClean('after boot');
       for (const s of todo) results.scenarios.push({ mode, ...(await measure(s)) });
+      await kernelLogsClean(mode);
     } finally {
       await lab('down').catch(() => {});
     }
@@ -337,6 +353,7 @@ console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${round
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
 for (const r of results.scenarios) console.log(`  ${r.scenario}: the peer's summary ${JSON.stringify(r.summary)}`);
+for (const k of results.kernelLogs) console.log(`  ${k.guest} (${k.mode} mode): kernel log clean (${k.lines} lines checked for oops, WARNING, BUG, lockups, stalls, hung tasks)`);
 
 mkdirSync(join(root, 'bench-results'), { recursive: true });
 const file = join(root, 'bench-results', `hostile-${results.date.replace(/[:.]/g, '-')}.json`);
