@@ -299,8 +299,25 @@ void ringnet_leave(struct ringnet_region *r);
 void ringnet_new_generation(struct ringnet_region *r);
 
 /* ringnet_ethtool.c */
+
+/*
+ * A peer's counters as ethtool -S and the genetlink dump give them, copied out
+ * of struct ringnet_peer_tx_stats and _rx_stats by ringnet_peer_stats_read().
+ * The field names are the ethtool names.
+ */
+struct ringnet_peer_stats {
+	u64	rx_packets;
+	u64	rx_bytes;
+	u64	tx_packets;
+	u64	tx_bytes;
+	u64	tx_dropped;
+	u64	rx_dropped;
+	u64	kicks;
+};
+
 extern const struct ethtool_ops ringnet_ethtool_ops;
 void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s);
+void ringnet_peer_stats_read(const struct ringnet_peer *p, struct ringnet_peer_stats *s);
 
 /* ringnet_main.c: the one ringnet device, set for the module's lifetime */
 extern struct net_device *ringnet_dev;

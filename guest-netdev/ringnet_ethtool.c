@@ -36,17 +36,6 @@ struct ringnet_region_stats {
 	u64	rejoins;
 };
 
-/* A peer's counters as ethtool -S lists them (struct ringnet_peer_tx_stats, _rx_stats). */
-struct ringnet_peer_stats {
-	u64	rx_packets;
-	u64	rx_bytes;
-	u64	tx_packets;
-	u64	tx_bytes;
-	u64	tx_dropped;
-	u64	rx_dropped;
-	u64	kicks;
-};
-
 #define RINGNET_REGION_STAT(f)	{ #f, offsetof(struct ringnet_region_stats, f) }
 static const struct ringnet_stat_desc ringnet_region_stat_desc[] = {
 	RINGNET_REGION_STAT(polls),
@@ -129,7 +118,8 @@ static void ringnet_region_stats_read(const struct ringnet_region *r,
 	} while (u64_stats_fetch_retry(&m->syncp, start));
 }
 
-static void ringnet_peer_stats_read(const struct ringnet_peer *p, struct ringnet_peer_stats *s)
+/* A consistent copy of p's counters; any context. */
+void ringnet_peer_stats_read(const struct ringnet_peer *p, struct ringnet_peer_stats *s)
 {
 	const struct ringnet_peer_tx_stats *tx = &p->tx_stats;
 	const struct ringnet_peer_rx_stats *rx = &p->rx_stats;

@@ -29,28 +29,8 @@ struct ringnet_peer_view {
 	u8	v4[KVMRING_PEER_ADDRS][4];
 	u8	v6[KVMRING_PEER_ADDRS][16];
 	bool	has_counters;
-	u64	tx_packets, tx_bytes, tx_dropped;
-	u64	rx_packets, rx_bytes, rx_dropped;
+	struct ringnet_peer_stats stats;
 };
-
-static void ringnet_peer_counters(struct ringnet_peer *p, struct ringnet_peer_view *v)
-{
-	unsigned int start;
-
-	do {
-		start = u64_stats_fetch_begin(&p->tx_stats.syncp);
-		v->tx_packets = u64_stats_read(&p->tx_stats.packets);
-		v->tx_bytes = u64_stats_read(&p->tx_stats.bytes);
-		v->tx_dropped = u64_stats_read(&p->tx_stats.dropped);
-	} while (u64_stats_fetch_retry(&p->tx_stats.syncp, start));
-	do {
-		start = u64_stats_fetch_begin(&p->rx_stats.syncp);
-		v->rx_packets = u64_stats_read(&p->rx_stats.packets);
-		v->rx_bytes = u64_stats_read(&p->rx_stats.bytes);
-		v->rx_dropped = u64_stats_read(&p->rx_stats.dropped);
-	} while (u64_stats_fetch_retry(&p->rx_stats.syncp, start));
-	v->has_counters = true;
-}
 
 /*
  * Slot s of r as this guest sees it. The caller keeps r alive (RCU or the
@@ -89,7 +69,8 @@ static void ringnet_peer_view(struct ringnet_region *r, u32 s, struct ringnet_pe
 			v->age_ms = jiffies_to_msecs(jiffies - p->last_hb_change);
 		}
 		spin_unlock_bh(&r->peers_lock);
-		ringnet_peer_counters(p, v);
+		ringnet_peer_stats_read(p, &v->stats);
+		v->has_counters = true;
 	}
 
 	/* Peer-writable: pairs with the smp_wmb()s of ringnet_publish_addrs(). */
@@ -112,6 +93,20 @@ static const char * const ringnet_state_names[] = {
 	[RINGNET_PEER_STATE_REFUSED]	= "refused",
 };
 
+/* What a region is doing, as the genetlink dump and debugfs name it. */
+static enum ringnet_region_mode ringnet_region_mode(const struct ringnet_region *r)
+{
+	if (READ_ONCE(r->evicted))
+		return RINGNET_REGION_MODE_EVICTED;
+	return r->doorbell ? RINGNET_REGION_MODE_DOORBELL : RINGNET_REGION_MODE_PLAIN;
+}
+
+static const char * const ringnet_region_mode_names[] = {
+	[RINGNET_REGION_MODE_PLAIN]	= "plain",
+	[RINGNET_REGION_MODE_DOORBELL]	= "doorbell",
+	[RINGNET_REGION_MODE_EVICTED]	= "evicted",
+};
+
 /* ---- generic netlink ------------------------------------------------------------ */
 
 static struct genl_family ringnet_nl_family;
@@ -129,17 +124,27 @@ static struct net_device *ringnet_nl_dev(struct net *net, const struct nlattr *i
 	return dev;
 }
 
-static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u32 s,
-				const struct ringnet_peer_view *v)
+/* What names slot s of r: a dump's peer and an event alike. */
+static int ringnet_nl_put_identity(struct sk_buff *skb, struct ringnet_region *r, u32 s,
+				   const struct ringnet_peer_view *v)
 {
-	unsigned int a;
-
 	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, r->priv->dev->ifindex) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_REGION, r->index) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_SLOT, s) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_STATE, v->state) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_GEN, v->gen) ||
 	    nla_put(skb, RINGNET_A_PEER_MAC, ETH_ALEN, v->mac))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u32 s,
+				const struct ringnet_peer_view *v)
+{
+	const struct ringnet_peer_stats *st = &v->stats;
+	unsigned int a;
+
+	if (ringnet_nl_put_identity(skb, r, s, v))
 		return -EMSGSIZE;
 	if (v->doorbell_id != KVMRING_DOORBELL_NONE &&
 	    nla_put_u32(skb, RINGNET_A_PEER_DOORBELL_ID, v->doorbell_id))
@@ -154,29 +159,35 @@ static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u
 		    nla_put(skb, RINGNET_A_PEER_IPV6, 16, v->v6[a]))
 			return -EMSGSIZE;
 	if (v->has_counters &&
-	    (nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_PACKETS, v->tx_packets, RINGNET_A_PEER_PAD) ||
-	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_BYTES, v->tx_bytes, RINGNET_A_PEER_PAD) ||
-	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_DROPPED, v->tx_dropped, RINGNET_A_PEER_PAD) ||
-	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_PACKETS, v->rx_packets, RINGNET_A_PEER_PAD) ||
-	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_BYTES, v->rx_bytes, RINGNET_A_PEER_PAD) ||
-	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_DROPPED, v->rx_dropped, RINGNET_A_PEER_PAD)))
+	    (nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_PACKETS, st->tx_packets, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_BYTES, st->tx_bytes, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_DROPPED, st->tx_dropped, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_PACKETS, st->rx_packets, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_BYTES, st->rx_bytes, RINGNET_A_PEER_PAD) ||
+	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_DROPPED, st->rx_dropped, RINGNET_A_PEER_PAD)))
 		return -EMSGSIZE;
+	return 0;
+}
+
+/* A dump's start: the ifindex attribute `attr` must name a ringnet device. */
+static int ringnet_nl_start(struct netlink_callback *cb, int attr)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+
+	if (!info->attrs[attr]) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "ifindex is required");
+		return -EINVAL;
+	}
+	if (!ringnet_nl_dev(sock_net(cb->skb->sk), info->attrs[attr])) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "not a ringnet device");
+		return -ENODEV;
+	}
 	return 0;
 }
 
 static int ringnet_nl_peer_start(struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
-
-	if (!info->attrs[RINGNET_A_PEER_IFINDEX]) {
-		NL_SET_ERR_MSG_MOD(cb->extack, "ifindex is required");
-		return -EINVAL;
-	}
-	if (!ringnet_nl_dev(sock_net(cb->skb->sk), info->attrs[RINGNET_A_PEER_IFINDEX])) {
-		NL_SET_ERR_MSG_MOD(cb->extack, "not a ringnet device");
-		return -ENODEV;
-	}
-	return 0;
+	return ringnet_nl_start(cb, RINGNET_A_PEER_IFINDEX);
 }
 
 /* cb->args[0]: the region to go on with; cb->args[1]: the slot in it. */
@@ -224,24 +235,11 @@ full:
 
 static int ringnet_nl_region_start(struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
-
-	if (!info->attrs[RINGNET_A_REGION_IFINDEX]) {
-		NL_SET_ERR_MSG_MOD(cb->extack, "ifindex is required");
-		return -EINVAL;
-	}
-	if (!ringnet_nl_dev(sock_net(cb->skb->sk), info->attrs[RINGNET_A_REGION_IFINDEX])) {
-		NL_SET_ERR_MSG_MOD(cb->extack, "not a ringnet device");
-		return -ENODEV;
-	}
-	return 0;
+	return ringnet_nl_start(cb, RINGNET_A_REGION_IFINDEX);
 }
 
 static int ringnet_nl_fill_region(struct sk_buff *skb, struct ringnet_region *r)
 {
-	u32 mode = READ_ONCE(r->evicted) ? RINGNET_REGION_MODE_EVICTED :
-		   r->doorbell ? RINGNET_REGION_MODE_DOORBELL : RINGNET_REGION_MODE_PLAIN;
-
 	if (nla_put_u32(skb, RINGNET_A_REGION_IFINDEX, r->priv->dev->ifindex) ||
 	    nla_put_u32(skb, RINGNET_A_REGION_INDEX, r->index) ||
 	    nla_put_string(skb, RINGNET_A_REGION_PCI, pci_name(r->pdev)) ||
@@ -250,7 +248,7 @@ static int ringnet_nl_fill_region(struct sk_buff *skb, struct ringnet_region *r)
 	    nla_put_u32(skb, RINGNET_A_REGION_RING_SIZE, r->geom.ring_size) ||
 	    nla_put_u32(skb, RINGNET_A_REGION_SELF, READ_ONCE(r->self)) ||
 	    nla_put_u32(skb, RINGNET_A_REGION_SELF_GEN, READ_ONCE(r->self_gen)) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_MODE, mode) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_MODE, ringnet_region_mode(r)) ||
 	    nla_put_u64_64bit(skb, RINGNET_A_REGION_INSTANCE, r->instance, RINGNET_A_REGION_PAD))
 		return -EMSGSIZE;
 	if (r->doorbell && nla_put_u32(skb, RINGNET_A_REGION_IVPOSITION, r->ivposition))
@@ -309,12 +307,7 @@ void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd)
 		goto err;
 	ringnet_peer_view(r, p->slot, &v);
 	/* What the event names: the slot, its state and identity, and when. */
-	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, dev->ifindex) ||
-	    nla_put_u32(skb, RINGNET_A_PEER_REGION, r->index) ||
-	    nla_put_u32(skb, RINGNET_A_PEER_SLOT, p->slot) ||
-	    nla_put_u32(skb, RINGNET_A_PEER_STATE, v.state) ||
-	    nla_put_u32(skb, RINGNET_A_PEER_GEN, v.gen) ||
-	    nla_put(skb, RINGNET_A_PEER_MAC, ETH_ALEN, v.mac) ||
+	if (ringnet_nl_put_identity(skb, r, p->slot, &v) ||
 	    nla_put_u64_64bit(skb, RINGNET_A_PEER_EVENT_NS, now, RINGNET_A_PEER_PAD))
 		goto err;
 	genlmsg_end(skb, hdr);
@@ -412,7 +405,7 @@ static int ringnet_debugfs_peers_show(struct seq_file *m, void *unused)
 				seq_printf(m, "%s%pI6c", sep ? "," : "", v.v6[a]);
 				sep = true;
 			}
-			seq_printf(m, "%s %llu %llu\n", sep ? "" : "-", v.tx_packets, v.rx_packets);
+			seq_printf(m, "%s %llu %llu\n", sep ? "" : "-", v.stats.tx_packets, v.stats.rx_packets);
 		}
 	}
 	rcu_read_unlock_bh();
@@ -431,7 +424,7 @@ static int ringnet_debugfs_regions_show(struct seq_file *m, void *unused)
 	ringnet_for_each_region(priv, r, i)
 		seq_printf(m, "%u %s %llu %u %u %u %s\n", i, pci_name(r->pdev), r->shm_size,
 			   r->geom.max_peers, r->geom.ring_size, READ_ONCE(r->self),
-			   READ_ONCE(r->evicted) ? "evicted" : r->doorbell ? "doorbell" : "plain");
+			   ringnet_region_mode_names[ringnet_region_mode(r)]);
 	rcu_read_unlock_bh();
 	return 0;
 }
