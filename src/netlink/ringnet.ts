@@ -104,7 +104,7 @@ function u32(one: Map<number, Attr>, type: number): number | undefined {
 }
 
 /** One peer-get reply as a TablePeer, or why not. */
-export function decodePeer(g: GenlMessage): TablePeer | string {
+export function decodePeerReply(g: GenlMessage): TablePeer | string {
   const { one, all } = byType(g.attrs);
   const region = u32(one, A_PEER.region);
   const slot = u32(one, A_PEER.slot);
@@ -186,7 +186,7 @@ export function peerTableOf(replies: readonly GenlMessage[]): PeerTable {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const g of replies) {
-    const p = decodePeer(g);
+    const p = decodePeerReply(g);
     if (typeof p === 'string') {
       problems.push(`${p}; skipped`);
       continue;

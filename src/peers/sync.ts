@@ -11,8 +11,8 @@ import { pinnedInterfaces, pinPaths } from '../xdp/pins.js';
 import { inspect } from '../xdp/state.js';
 import { classifyPeers, contextFor } from './classify.js';
 import { localAddresses, type LocalAddress } from './local.js';
-import { dumpPeers, monitorPeers, type PeerEvent } from '../netlink/ringnet.js';
-import { DEFAULT_SYSFS_NET, hasPeerTable, peerTablePath, readPeerTable, type PeerTable } from './table.js';
+import { monitorPeers, type PeerEvent } from '../netlink/ringnet.js';
+import { DEFAULT_SYSFS_NET, findPeerTable, peerTablePath, readPeerTable, type PeerTable } from './table.js';
 
 /** An attached interface as the peer sync sees it. */
 export interface SyncTarget {
@@ -42,8 +42,8 @@ export function peersFor(t: SyncTarget, table: PeerTable, local: readonly LocalA
  * or undefined when `ring` has no peer table (not a ringnet device: a stand-in).
  */
 export function initialPeers(t: SyncTarget & { ring: string }, sysfs: string): InterfacePeers | undefined {
-  if (!hasPeerTable(t.ring, sysfs)) return undefined;
-  return peersFor(t, readPeerTable(t.ring, sysfs), localAddresses());
+  const table = findPeerTable(t.ring, sysfs);
+  return table && peersFor(t, table, localAddresses());
 }
 
 /** What PeerFollower needs from the system; tests substitute their own. */
@@ -80,13 +80,15 @@ export interface FollowerDeps {
 /** The system's dependencies; with `bpfDir`, also reattach(). */
 export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): FollowerDeps {
   const reattach = (ifname: string, ring: string): string[] | undefined => {
-    if (bpfDir === undefined || !hasPeerTable(ring, sysfs)) return undefined;
+    if (bpfDir === undefined) return undefined;
     const s = inspect(pinRoot, ifname);
     if (s.state !== 'attached' || s.ringIfindex !== undefined) return undefined;
     const transparent = s.tcProgId !== undefined;
+    // Undefined until `ring` is back with a peer table.
     const peers = initialPeers({ ifname, ring, subnets: s.subnets, transparent }, sysfs);
+    if (!peers) return undefined;
     const mode = s.mode ?? 'native';
-    return attach({ ifname, ring, subnets: s.subnets, mode, transparent, force: true, pinRoot, bpfDir, peers: peers?.peers }).lines;
+    return attach({ ifname, ring, subnets: s.subnets, mode, transparent, force: true, pinRoot, bpfDir, peers: peers.peers }).lines;
   };
   const live = sysfs === DEFAULT_SYSFS_NET;
   let watching = false;
@@ -119,14 +121,9 @@ export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): Fol
       return out;
     },
     readTable(ring) {
-      if (live) {
-        // Gone between inspect() and now: no peers. There but not ringnet's: a stand-in.
-        if (!existsSync(join(sysfs, ring))) return { peers: [], problems: [] };
-        return dumpPeers(ring);
-      }
-      if (hasPeerTable(ring, sysfs)) return readPeerTable(ring, sysfs);
       // Gone between inspect() and now: no peers. There without a table: a stand-in.
-      return existsSync(join(sysfs, ring)) ? undefined : { peers: [], problems: [] };
+      if (!existsSync(join(sysfs, ring))) return { peers: [], problems: [] };
+      return findPeerTable(ring, sysfs);
     },
     localAddresses,
     sync: (ifname, peers) => syncInterfacePeers(pinRoot, ifname, peers),

@@ -190,6 +190,16 @@ function readTextTable(ring: string, sysfs: string): PeerTable {
   return parsePeerTable(text, `${ring}'s peer table`);
 }
 
+/**
+ * `ring`'s peer table, or undefined when it has none (gone, or not a ringnet
+ * device: a veth stand-in in tests), read once. Throws RingctlError when a
+ * ringnet device's table cannot be read.
+ */
+export function findPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): PeerTable | undefined {
+  if (sysfs !== DEFAULT_SYSFS_NET) return existsSync(peerTablePath(ring, sysfs)) ? readTextTable(ring, sysfs) : undefined;
+  return existsSync(join(sysfs, ring)) ? dumpPeers(ring) : undefined;
+}
+
 /** Whether `ring` has a peer table at all (a veth stand-in in tests has none). */
 export function hasPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): boolean {
   if (sysfs !== DEFAULT_SYSFS_NET) return existsSync(peerTablePath(ring, sysfs));

@@ -38,7 +38,7 @@ import {
   RINGNET_FAMILY_NAME,
   RINGNET_MCGRP_MONITOR,
   decodeEvent,
-  decodePeer,
+  decodePeerReply,
   decodeRegion,
   peerTableOf,
 } from '../../src/netlink/ringnet.js';
@@ -146,7 +146,7 @@ describe('netlink codec', () => {
 describe('ringnet genetlink family', () => {
   it('decodes a peer-get reply into the table ringctl peers shows', () => {
     const g = parseGenl(genl(CMD.peerGet, peerAttrs({ slot: 1, state: 2, age: 76, v4: [[198, 51, 100, 2], [192, 0, 2, 2]], v6: [[0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]] })));
-    assert.deepEqual(decodePeer(g), {
+    assert.deepEqual(decodePeerReply(g), {
       region: 0,
       slot: 1,
       state: 'up',
