@@ -47,6 +47,8 @@
 #define RINGNET_XDP_MAX_MTU	(RINGNET_XDP_MAX_FRAME - ETH_HLEN - VLAN_HLEN)
 /* Copied into the skb head; the rest of a large frame goes into page frags. */
 #define RINGNET_RX_COPYBREAK	256
+/* How long a peer's ring is left alone after a record it got wrong (at least a jiffy). */
+#define RINGNET_RX_QUIET_MS	4
 
 /* ivshmem BAR0 registers (QEMU docs/specs/ivshmem-spec.rst) */
 #define IVSHMEM_REG_INTR_MASK	0
@@ -143,7 +145,7 @@ static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c
  * and acquired before mac is read, so a reader that sees a peer present sees
  * its whole MAC. tx (with every call into the producer end, has_room
  * included) and tx_stats are owned by tx_lock; rx and rx_ready by rx_lock;
- * rx_stats by the region's NAPI poll.
+ * rx_stats and rx_quiet_until by the region's NAPI poll.
  */
 struct ringnet_peer {
 	struct ringnet_region	*region;
@@ -167,6 +169,13 @@ struct ringnet_peer {
 	spinlock_t		rx_lock;	/* NAPI vs. re-attach by the peer work */
 	struct ringnet_rx	rx;
 	bool			rx_ready;
+	/*
+	 * jiffies until which NAPI takes nothing from p: p sent a record it
+	 * got wrong (bad source, bad metadata, not a peer). A neighbour that
+	 * fills its ring with bad records then costs us one record per
+	 * RINGNET_RX_QUIET_MS, not a share of every poll. NAPI only.
+	 */
+	unsigned long		rx_quiet_until;
 	struct ringnet_peer_tx_stats tx_stats;	/* under tx_lock */
 	struct ringnet_peer_rx_stats rx_stats;	/* NAPI */
 };

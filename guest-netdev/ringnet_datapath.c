@@ -265,36 +265,6 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 
 /* ---- receive ------------------------------------------------------------------ */
 
-/* Copies a frame out of the region into a new skb: a short head, the rest in pages. */
-static struct sk_buff *ringnet_copy_skb(struct ringnet_region *r, const u8 *data, u32 len)
-{
-	u32 head = min_t(u32, len, len <= PAGE_SIZE / 2 ? len : RINGNET_RX_COPYBREAK);
-	struct sk_buff *skb;
-	u32 off;
-
-	skb = napi_alloc_skb(&r->napi, head);
-	if (!skb)
-		return NULL;
-	skb_put_data(skb, data, head);
-	for (off = head; off < len; ) {
-		u32 chunk = min_t(u32, len - off, PAGE_SIZE);
-		struct page *page;
-
-		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
-			goto err;
-		page = dev_alloc_page();
-		if (!page)
-			goto err;
-		memcpy(page_address(page), data + off, chunk);
-		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE);
-		off += chunk;
-	}
-	return skb;
-err:
-	kfree_skb(skb);
-	return NULL;
-}
-
 /*
  * Drops a received frame: counts why (a counter of r->napi_stats) and the
  * peer's rx dropped, once each. NAPI only.
@@ -303,6 +273,22 @@ static void ringnet_rx_drop(struct ringnet_region *r, struct ringnet_peer *p, u6
 {
 	ringnet_stat_add(&r->napi_stats.syncp, why, 1);
 	ringnet_stat_inc(&p->rx_stats, dropped);
+}
+
+/*
+ * Drops a record p got wrong (ringnet_rx_drop()) and leaves p's ring alone
+ * for RINGNET_RX_QUIET_MS: what a neighbour gets wrong it pays for in
+ * latency, and we do not pay for it in CPU. NAPI only.
+ */
+static void ringnet_rx_refuse(struct ringnet_region *r, struct ringnet_peer *p, u64_stats_t *why)
+{
+	ringnet_rx_drop(r, p, why);
+	p->rx_quiet_until = jiffies + max(msecs_to_jiffies(RINGNET_RX_QUIET_MS), 1UL);
+}
+
+static bool ringnet_rx_quiet(const struct ringnet_peer *p)
+{
+	return time_before(jiffies, p->rx_quiet_until);
 }
 
 /*
@@ -316,14 +302,66 @@ static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, c
 			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
 	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->mac)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_src);
+		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_src);
 		return false;
 	}
 	if (ringnet_meta_check(data, headlen, len, meta)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
 		return false;
 	}
 	return true;
+}
+
+/* Copies len bytes of the region at data into page fragments of skb. */
+static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
+{
+	u32 off, chunk;
+
+	for (off = 0; off < len; off += chunk) {
+		struct page *page;
+
+		chunk = min_t(u32, len - off, PAGE_SIZE);
+		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
+			return false;
+		page = dev_alloc_page();
+		if (!page)
+			return false;
+		memcpy(page_address(page), data + off, chunk);
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE);
+	}
+	return true;
+}
+
+/*
+ * Copies frame f of p out of the region into a new skb: a short head, the
+ * rest in pages. The head is checked (ringnet_rx_valid()) before the rest is
+ * copied, so a record a neighbour got wrong costs us its headers, not up to
+ * 64 KiB of copying and page allocations. Returns NULL for a frame dropped
+ * and counted.
+ */
+static struct sk_buff *ringnet_rx_skb(struct ringnet_region *r, struct ringnet_peer *p,
+				      const struct ringnet_frame *f)
+{
+	u32 len = f->len;
+	u32 head = min_t(u32, len, len <= PAGE_SIZE / 2 ? len : RINGNET_RX_COPYBREAK);
+	struct sk_buff *skb;
+
+	skb = napi_alloc_skb(&r->napi, head);
+	if (!skb) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		return NULL;
+	}
+	skb_put_data(skb, f->data, head);
+	if (!ringnet_rx_valid(r, p, skb->data, head, len, &f->meta)) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	if (!ringnet_copy_frags(skb, f->data + head, len - head)) {
+		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		kfree_skb(skb);
+		return NULL;
+	}
+	return skb;
 }
 
 /* Metadata, protocol and GRO: the common end of every received frame. */
@@ -336,7 +374,7 @@ static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, st
 
 	ringnet_hdr_from_meta(&vhdr, meta);
 	if (virtio_net_hdr_to_skb(skb, &vhdr, true)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
 		kfree_skb(skb);
 		return;
 	}
@@ -380,7 +418,7 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 	}
 	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
 	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
 		put_page(page);
 		return false;
 	}
@@ -446,22 +484,16 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p,
 
 	/* A slot we have not seen join, or refused: nothing it says is trusted. */
 	if (!smp_load_acquire(&p->present)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_no_peer);
+		ringnet_rx_refuse(r, p, &r->napi_stats.rx_no_peer);
 		return;
 	}
 	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
 		*redirected |= ringnet_rx_xdp(r, p, prog, f);
 		return;
 	}
-	skb = ringnet_copy_skb(r, f->data, f->len);
-	if (!skb) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+	skb = ringnet_rx_skb(r, p, f);
+	if (!skb)
 		return;
-	}
-	if (!ringnet_rx_valid(r, p, skb->data, skb_headlen(skb), skb->len, &f->meta)) {
-		kfree_skb(skb);
-		return;
-	}
 	ringnet_deliver(r, p, skb, &f->meta, prog);
 }
 
@@ -473,8 +505,8 @@ static int ringnet_rx_peer(struct ringnet_region *r, struct ringnet_peer *p, str
 	int done = 0;
 
 	spin_lock(&p->rx_lock);
-	if (p->rx_ready) {
-		while (done < budget && ringnet_rx_peek(&p->rx, &f) == 1) {
+	if (p->rx_ready && !ringnet_rx_quiet(p)) {
+		while (done < budget && !ringnet_rx_quiet(p) && ringnet_rx_peek(&p->rx, &f) == 1) {
 			ringnet_rx_frame(r, p, prog, &f, redirected);
 			ringnet_rx_consume(&p->rx);
 			done++;
@@ -535,7 +567,7 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 {
 	struct ringnet_region *r = container_of(napi, struct ringnet_region, napi);
 	struct bpf_prog *prog;
-	bool redirected = false, stopped, more = false;
+	bool redirected = false, stopped, more = false, quiet = false;
 	u32 i, s, n = r->geom.max_peers;
 	unsigned int woken;
 	int done = 0;
@@ -557,13 +589,20 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		return budget;
 
 	if (r->doorbell) {
-		/* Ask every live producer for a kick, then look again (no lost wake-up). */
+		/*
+		 * Ask every live producer for a kick, then look again (no lost
+		 * wake-up). What a quiet peer left waits for the timer below.
+		 */
 		for (s = 0; s < n; s++) {
 			struct ringnet_peer *p = &r->peers[s];
 
 			spin_lock(&p->rx_lock);
-			if (p->rx_ready && ringnet_rx_arm(&p->rx))
-				more = true;
+			if (p->rx_ready && ringnet_rx_arm(&p->rx)) {
+				if (ringnet_rx_quiet(p))
+					quiet = true;
+				else
+					more = true;
+			}
 			spin_unlock(&p->rx_lock);
 		}
 	}
@@ -577,8 +616,9 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		 * A stopped queue waits for a peer to consume, and no kick tells
 		 * us when: poll for it, but a peer that takes nothing (no queue
 		 * woken, no frame) lets the interval back off like idleness.
+		 * So does a quiet peer's ring (ringnet_rx_refuse()).
 		 */
-		else if (!r->doorbell || stopped)
+		else if (!r->doorbell || stopped || quiet)
 			ringnet_poll_timer_arm(r, done > 0 || woken > 0);
 	}
 	return done;

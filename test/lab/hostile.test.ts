@@ -97,6 +97,10 @@ function assertTrafficFlowed(t: { ping: ExecResult; iperf: ExecResult }, during:
 }
 
 /** Sum of the ethtool -S ring0 counters of guest whose names match `re`. */
+const BAD_META_SECONDS = 12;
+/** Records refused per second and peer: one per RINGNET_RX_QUIET_MS (4 ms), with slack for ticks. */
+const QUIET_RATE_MAX = 400;
+
 async function counters(lab: Lab, guest: string, re: RegExp): Promise<number> {
   let sum = 0;
   for (const [name, value] of await lab.ethtoolStats(guest)) if (re.test(name)) sum += value;
@@ -144,7 +148,7 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
   });
 
   it('bad-meta: every bad metadata combination is counted and dropped, g1 <-> g2 unharmed', async () => {
-    const h = hostile(lab, 'bad-meta', 12);
+    const h = hostile(lab, 'bad-meta', BAD_META_SECONDS);
     const slot = await h.started;
     const t = await traffic(lab, 10);
     const s = await h.done;
@@ -153,6 +157,12 @@ describe('a hostile peer in the region (2 guests, plain mode)', function () {
     for (const g of lab.guestNames()) {
       const bad = await counters(lab, g, new RegExp(`^r0_rx_bad_meta$|^r0_peer${slot}_ring_rx_(bad_meta|bad_desc)$`));
       assert.ok(bad > 0, `${g} counted none of the ${s.records} bad records`);
+      // A record the driver refuses leaves the peer's ring alone for
+      // RINGNET_RX_QUIET_MS (4 ms): at most ~250 such records a second get
+      // an skb, whatever the peer writes (unthrottled it was tens of thousands).
+      const refused = await counters(lab, g, /^r0_rx_(bad_meta|bad_src|no_peer)$/);
+      assert.ok(refused <= QUIET_RATE_MAX * BAD_META_SECONDS,
+        `${g} refused ${refused} records in ${BAD_META_SECONDS} s: more than one per quiet period of the peer`);
     }
     assertTrafficFlowed(t, 'while bad-meta ran');
   });
