@@ -28,6 +28,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { $, argv, chalk } from 'zx';
 
 import { labPaths } from '../lib/lab-config.mjs';
@@ -299,7 +300,7 @@ for (const r of results.scenarios) {
     ok ? 'met' : chalk.red('MISSED'),
   ]);
 }
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].replace(/\x1b\[[0-9;]*m/g, '').length)));
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => stripVTControlCharacters(row[i]).length)));
 console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
