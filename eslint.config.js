@@ -1,12 +1,24 @@
-// Lint: typescript-eslint's strict type-checked rules over the TypeScript in src/,
-// bin/ and test/. `npm run lint` runs it (with a cache); so does the lint tier of
-// scripts/test.mjs (test/lint/), and therefore `npm test` and CI.
+// Lint: typescript-eslint's strict type-checked rules over the TypeScript in src/ and
+// test/; ESLint's recommended rules (and typescript-eslint's strict ones that need no
+// types) over the project's plain JavaScript: scripts/**/*.mjs, bin/ringctl.js,
+// test/reporter.cjs and this file. `npm run lint` runs it (with a cache); so does the
+// lint tier of scripts/test.mjs (test/lint/), and therefore `npm test` and CI.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Node's own globals, which the JavaScript uses without importing (the `globals`
+// package is not a dependency; these are the ones Node adds to the language's).
+const NODE_GLOBALS = Object.fromEntries(
+  [
+    'AbortController', 'AbortSignal', 'Buffer', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams',
+    'clearImmediate', 'clearInterval', 'clearTimeout', 'console', 'fetch', 'performance', 'process',
+    'queueMicrotask', 'setImmediate', 'setInterval', 'setTimeout', 'structuredClone',
+  ].map((name) => [name, 'readonly']),
+);
+
 export default tseslint.config(
-  // Generated code is never edited by hand; scripts/ and the C trees are not TypeScript.
-  { ignores: ['dist/', 'build/', 'node_modules/', 'src/gen/', 'scripts/', 'bpf/', 'guest-netdev/', 'harness/', 'kmod/'] },
+  // Generated code is never edited by hand; the C trees hold no JavaScript.
+  { ignores: ['dist/', 'build/', 'node_modules/', 'src/gen/', 'bpf/', 'guest-netdev/', 'harness/', 'kmod/'] },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
@@ -32,10 +44,16 @@ export default tseslint.config(
     },
   },
   {
-    // bin/ringctl.js and test/reporter.cjs: plain Node scripts, outside the TypeScript project.
-    files: ['**/*.js', '**/*.cjs'],
+    // Plain Node scripts (the zx ones import what they use from 'zx'), outside the
+    // TypeScript project: no type information.
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { process: 'readonly', require: 'readonly', module: 'writable' } },
+    languageOptions: { globals: NODE_GLOBALS },
+  },
+  {
+    // test/reporter.cjs: mocha loads reporters with require().
+    files: ['**/*.cjs'],
+    languageOptions: { globals: { require: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

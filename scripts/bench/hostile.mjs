@@ -28,18 +28,21 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { $, argv, chalk } from 'zx';
 
 import { labPaths } from '../lib/lab-config.mjs';
-// The lab tests' kernel-log check (test/helpers/lab.ts), built by `npm run build`.
-import { kernelTrouble, troubleInContext } from '../../dist/test/helpers/lab.js';
+// The lab tests' helpers (test/helpers/), built by `npm run build`: the kernel-log
+// check, the hostile peer and the CPU time of a process.
+import { HOSTILE, hostile, slotOf } from '../../dist/test/helpers/hostile.js';
+import { Lab, kernelTrouble, troubleInContext } from '../../dist/test/helpers/lab.js';
+import { cpuSeconds } from '../../dist/test/helpers/process.js';
 
 const root = join(import.meta.dirname, '../..');
 $.cwd = root;
 $.verbose = false;
 process.env.KVMRING_LAB = process.env.KVMRING_LAB || 'benchhostile';
 
-const HOSTILE = join(root, 'build/native/kvmring_hostile');
 const SCENARIOS = { 'bad-meta': 'plain', 'no-consume': 'plain', 'flip-gen': 'plain', 'doorbell-flood': 'doorbell' };
 const TARGET_RATIO = 0.9;
 const TARGET_SOFTIRQ = 0.05;
@@ -62,6 +65,8 @@ const lab = (...args) => $`node scripts/lab.mjs ${args}`;
 const inGuest = async (g, ...cmd) => (await lab('exec', '--timeout', String(seconds * 3 + 90), g, '--', ...cmd)).stdout;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GUESTS = ['g1', 'g2'];
+/** The same lab as the tests see one: its region, doorbell socket and peer table. */
+const benchLab = new Lab({ guests: GUESTS.length }, labPaths().name);
 const RING0 = { g1: '198.51.100.1', g2: '198.51.100.2' };
 
 // ------------------------------------------------------------------ host CPU cap
@@ -93,62 +98,17 @@ const CGROUP = (() => {
   return null;
 })();
 
-/** Starts argv in the peers' CPU cap; { child, cpuSeconds() }. */
+/** Starts cmd args in the peers' CPU cap, stdout and stderr piped; the child. */
 function capped(cmd, args) {
   const child = spawn(CGROUP ? cmd : 'nice', CGROUP ? args : ['-n', '19', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (CGROUP) writeFileSync(CGROUP.procs, String(child.pid));
-  const tick = 100; // USER_HZ
-  const cpuSeconds = () => {
-    try {
-      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) / tick; // utime + stime
-    } catch {
-      return NaN;
-    }
-  };
-  return { child, cpuSeconds };
+  return child;
 }
 
 /** A CPU burner in the same cap as the hostile peer: the baseline's neighbour. */
 function burner() {
-  const b = capped('sh', ['-c', 'while :; do :; done']);
-  return { cpuSeconds: b.cpuSeconds, stop: () => b.child.kill('SIGKILL') };
-}
-
-/** kvmring_hostile SCENARIO in the cap; resolves `started` with its slot. */
-function hostile(scenario, args = []) {
-  const region = labPaths().region;
-  const h = capped(HOSTILE, ['--region', region, '--seconds', '3600', ...args, scenario]);
-  let stdout = '';
-  let stderr = '';
-  let onSlot;
-  const started = new Promise((resolve, reject) => {
-    onSlot = resolve;
-    h.child.on('close', (code) => reject(new Error(`kvmring_hostile ${scenario} exited ${code}: ${stderr}`)));
-  });
-  h.child.stdout.on('data', (b) => (stdout += b));
-  h.child.stderr.on('data', (b) => {
-    stderr += b;
-    const m = /kvmring_hostile: slot (\d+),/.exec(stderr);
-    if (m) onSlot(Number(m[1]));
-  });
-  const done = new Promise((resolve, reject) =>
-    h.child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) reject(new Error(`kvmring_hostile ${scenario} exited ${code}: ${stderr}`));
-      else resolve(JSON.parse(last));
-    }),
-  );
-  started.catch(() => {});
-  return {
-    started,
-    cpuSeconds: h.cpuSeconds,
-    /** Ends it (SIGTERM: it leaves its slot) and returns its summary. */
-    async stop() {
-      h.child.kill('SIGTERM');
-      return done;
-    },
-  };
+  const child = capped('sh', ['-c', 'while :; do :; done']);
+  return { cpuSeconds: () => cpuSeconds(child.pid), stop: () => child.kill('SIGKILL') };
 }
 
 // ------------------------------------------------------------------ guest measurements
@@ -199,17 +159,6 @@ async function baseline() {
   }
 }
 
-/** The ring0 slot of guest `g` as the other guest sees the peer table. */
-async function slotOf(g) {
-  const other = g === 'g1' ? 'g2' : 'g1';
-  const table = await inGuest(other, 'cat', '/sys/kernel/debug/ringnet/ring0/peers');
-  for (const line of table.trim().split('\n').slice(1)) {
-    const [, slot, state, , , , ipv4] = line.split(' ');
-    if (state !== 'free' && ipv4.split(',')[0] === RING0[g]) return Number(slot);
-  }
-  throw new Error(`${g} is in no slot of ${other}'s peer table:\n${table}`);
-}
-
 /** Prepares what a scenario needs once the hostile peer holds `slot`; returns a cleanup. */
 async function prepare(scenario, slot) {
   if (scenario !== 'no-consume') return async () => {};
@@ -240,9 +189,10 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** One run of iperf3 with the hostile peer playing `scenario`; idle shares first if asked. */
 async function withPeer(scenario, measureIdle) {
   const args = scenario === 'doorbell-flood'
-    ? ['--victim', String(await slotOf('g2')), '--doorbell', join(`/run/kvmring/host/${labPaths().name}`, 'doorbell.sock')]
+    ? ['--victim', String(await slotOf(benchLab, 2)), '--doorbell', benchLab.doorbellSocket]
     : [];
-  const h = hostile(scenario, args);
+  // Plays until stop(), in the CPU cap.
+  const h = hostile(benchLab, scenario, 3600, args, { spawn: capped });
   try {
     const slot = await Promise.race([h.started, sleep(30_000).then(() => { throw new Error(`${scenario}: no slot after 30 s`); })]);
     const cleanup = await prepare(scenario, slot);
@@ -251,9 +201,11 @@ async function withPeer(scenario, measureIdle) {
     const run = await iperf();
     const peerCpuSeconds = h.cpuSeconds() - cpu0;
     await cleanup();
-    return { ...run, idle, peerCpuSeconds, summary: await h.stop() };
+    h.stop();
+    return { ...run, idle, peerCpuSeconds, summary: await h.done };
   } finally {
-    await h.stop().catch(() => undefined);
+    h.stop();
+    await h.done.catch(() => undefined);
   }
 }
 
@@ -348,7 +300,7 @@ for (const r of results.scenarios) {
     ok ? 'met' : chalk.red('MISSED'),
   ]);
 }
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].replace(/\x1b\[[0-9;]*m/g, '').length)));
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => stripVTControlCharacters(row[i]).length)));
 console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);

@@ -87,8 +87,9 @@ try {
   await lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
   await inGuest('g2', 'iperf3', '-s', '-D');
   for (const { peer } of Object.values(PATHS)) {
-    // Each path gets its own RR server bound to its address; lab down ends them.
-    $({ quiet: true, nothrow: true })`node scripts/lab.mjs exec g2 -- timeout 600 node -e ${RR} server ${peer}`;
+    // Each path gets its own RR server bound to its address; lab down ends them
+    // (so nothing waits for them here: `void`).
+    void $({ quiet: true, nothrow: true })`node scripts/lab.mjs exec g2 -- timeout 600 node -e ${RR} server ${peer}`;
   }
   await new Promise((r) => setTimeout(r, 2000));
   for (const [name, { peer }] of Object.entries(PATHS)) {

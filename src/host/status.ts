@@ -7,7 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 import { errnoValue } from '../common/errno.js';
 import { geometryOk, type Geometry } from '../ring/geometry.js';
-import { CONSTANTS as C, LAYOUT, offsetOf } from '../ring/layout.js';
+import { CONSTANTS as C, LAYOUT, offsetOf, peerWordGeneration, peerWordState } from '../ring/layout.js';
 import { formatIp, formatMac, type IpAddress } from '../xdp/cidr.js';
 import { formatSize } from './args.js';
 import { Mapping } from './mapping.js';
@@ -150,7 +150,7 @@ function decodeSlotEntry(slot: number, entry: Buffer, stable: boolean): SlotEntr
   return {
     slot,
     word,
-    generation: Number(word >> 32n),
+    generation: peerWordGeneration(word),
     heartbeat: entry.readBigUInt64LE(at('heartbeat')),
     doorbellId: doorbell === C.KVMRING_DOORBELL_NONE ? undefined : doorbell,
     flags: entry.readUInt32LE(at('flags')),
@@ -179,7 +179,7 @@ function implausible(a: IpAddress): string | undefined {
 
 function checkSlot(p: SlotEntry, mode: HostState['mode']): SlotStatus {
   const { word, stable, seq } = p;
-  const raw = Number(word & 0xffn); // KVMRING_PEER_STATE()
+  const raw = peerWordState(word);
   const s: SlotStatus = {
     slot: p.slot,
     state: SLOT_STATES[raw] ?? 'invalid',

@@ -113,3 +113,18 @@ export function offsetOf<S extends StructName>(struct: S, member: keyof (typeof 
   const members: Layout['members'] = LAYOUT[struct].members;
   return members[member as string][0];
 }
+
+/** KVMRING_PEER_WORD(gen, st): a peer's state word, generation high, state low. */
+export function peerWord(generation: number, state: number): bigint {
+  return (BigInt(generation) << 32n) | BigInt(state);
+}
+
+/** KVMRING_PEER_STATE(w): the state in a peer's state word (its low byte). */
+export function peerWordState(word: bigint): number {
+  return Number(word & 0xffn);
+}
+
+/** KVMRING_PEER_GEN(w): the generation in a peer's state word (its high 32 bits). */
+export function peerWordGeneration(word: bigint): number {
+  return Number(word >> 32n);
+}

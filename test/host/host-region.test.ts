@@ -10,7 +10,7 @@ import { regionGeom } from '../../src/host/ring-core.js';
 import type { HostState } from '../../src/host/state.js';
 import type { RegionStatus } from '../../src/host/status.js';
 import { peerOffset } from '../../src/ring/geometry.js';
-import { CONSTANTS as C, LAYOUT, offsetOf } from '../../src/ring/layout.js';
+import { CONSTANTS as C, LAYOUT, offsetOf, peerWord } from '../../src/ring/layout.js';
 import type { CliResult } from '../helpers/run-cli.js';
 import { hostRegion } from '../helpers/host-region.js';
 import { sleep } from '../helpers/time.js';
@@ -56,8 +56,6 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
     else throw new Error(`${field}: give bytes`);
     poke(peerOffset(slot) + offsetOf('kvmring_peer', field), b);
   }
-
-  const word = (gen: number, st: number) => (BigInt(gen) << 32n) | BigInt(st);
 
   it('formats a region whose header the ring core accepts', async () => {
     const r = await up('--guests', '4');
@@ -124,14 +122,14 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
 
   it('shows a live guest, a stale one and their addresses', async () => {
     await up('--guests', '4');
-    pokePeer(1, 'state', word(3, C.KVMRING_PEER_UP));
+    pokePeer(1, 'state', peerWord(3, C.KVMRING_PEER_UP));
     pokePeer(1, 'doorbell_id', C.KVMRING_DOORBELL_NONE);
     pokePeer(1, 'mtu', 65000);
     pokePeer(1, 'mac', Buffer.from([2, 0, 0, 0, 0, 2]));
     pokePeer(1, 'addr_seq', 2);
     pokePeer(1, 'ipv4', Buffer.from([198, 51, 100, 2]));
     pokePeer(1, 'ipv6', Buffer.from('20010db8000200000000000000000002', 'hex'));
-    pokePeer(2, 'state', word(1, C.KVMRING_PEER_CLAIMED));
+    pokePeer(2, 'state', peerWord(1, C.KVMRING_PEER_CLAIMED));
     pokePeer(2, 'doorbell_id', C.KVMRING_DOORBELL_NONE);
     pokePeer(2, 'heartbeat', 5);
     let beat = 0;
@@ -159,7 +157,7 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
 
   it('does not print addresses that change while it reads them', async () => {
     await up('--guests', '2');
-    pokePeer(0, 'state', word(1, C.KVMRING_PEER_UP));
+    pokePeer(0, 'state', peerWord(1, C.KVMRING_PEER_UP));
     pokePeer(0, 'mtu', 1500);
     pokePeer(0, 'mac', Buffer.from([2, 0, 0, 0, 0, 1]));
     pokePeer(0, 'addr_seq', 7);
@@ -172,8 +170,8 @@ describe('ringctl host up, status and down on a region in /dev/shm', function ()
 
   it('names every bad field of a slot', async () => {
     await up('--guests', '2');
-    pokePeer(0, 'state', (word(9, 0x37) | 0x100n));
-    pokePeer(1, 'state', word(2, C.KVMRING_PEER_UP));
+    pokePeer(0, 'state', (peerWord(9, 0x37) | 0x100n));
+    pokePeer(1, 'state', peerWord(2, C.KVMRING_PEER_UP));
     pokePeer(1, 'doorbell_id', 0x12345678);
     pokePeer(1, 'flags', 0x80);
     pokePeer(1, 'mtu', 5);

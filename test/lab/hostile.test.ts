@@ -6,79 +6,13 @@
 // recovered from within seconds; and a peer that steals a MAC gets none of its
 // traffic.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 
+import { hostile, slotOf } from '../helpers/hostile.js';
 import { type ExecResult, type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
-const HOSTILE = `${REPO}/build/native/kvmring_hostile`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
-
-/** The JSON line kvmring_hostile ends with. */
-interface Summary {
-  scenario: string;
-  slot: number;
-  records: number;
-  pads: number;
-  received: number;
-  victimFrames: number;
-  generations: number;
-  stomps: number;
-  scribbled: number;
-  doorbells: number;
-}
-
-interface Hostile {
-  /** Resolves when it has claimed a slot (its number) or, for scribble, started. */
-  started: Promise<number>;
-  /** Resolves with its summary when it exits. */
-  done: Promise<Summary>;
-  /** Ends it early (SIGTERM): it leaves its slot and prints its summary. */
-  stop(): void;
-  /** What it said on stderr so far. */
-  log(): string;
-}
-
-/** Starts kvmring_hostile SCENARIO against the lab's region for `seconds`. */
-function hostile(lab: Lab, scenario: string, seconds: number, args: string[] = []): Hostile {
-  const child = spawn(HOSTILE, ['--region', lab.regionPath, '--seconds', String(seconds), ...args, scenario], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let onSlot: (slot: number) => void = () => {};
-  const started = new Promise<number>((resolve) => (onSlot = resolve));
-  if (scenario === 'scribble') onSlot(-1);
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => {
-    stderr += b.toString();
-    const m = /kvmring_hostile: slot (\d+),/.exec(stderr);
-    if (m) onSlot(Number(m[1]));
-  });
-  const done = new Promise<Summary>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        reject(new Error(`kvmring_hostile ${scenario} exited ${code}: ${stderr}${stdout}`));
-      } else {
-        resolve(JSON.parse(last) as Summary);
-      }
-    });
-  });
-  // A failed start must not leave `started` waiting for ever.
-  done.catch(() => onSlot(Number.NaN));
-  return { started, done, stop: () => child.kill('SIGTERM'), log: () => stderr };
-}
-
-/** Slot of guest n in the region, as g1 (or, for g1, g2) sees the peer table. */
-async function slotOf(lab: Lab, n: number): Promise<number> {
-  const peers = await lab.ringPeers(n === 1 ? 'g2' : 'g1');
-  const p = peers.find((e) => e.ipv4.split(',')[0] === `198.51.100.${n}` && e.state !== 'free');
-  assert.ok(p, `g${n} is in no slot of the peer table: ${JSON.stringify(peers)}`);
-  return p.slot;
-}
 
 /** Pings g1 -> g2 and runs iperf3 g1 -> g2 over ring0 for about `seconds`. */
 async function traffic(lab: Lab, seconds: number): Promise<{ ping: ExecResult; iperf: ExecResult }> {
@@ -96,11 +30,11 @@ function assertTrafficFlowed(t: { ping: ExecResult; iperf: ExecResult }, during:
   assert.ok(bytes > 1_000_000, `iperf3 g1 -> g2 moved only ${bytes} bytes ${during}`);
 }
 
-/** Sum of the ethtool -S ring0 counters of guest whose names match `re`. */
 const BAD_META_SECONDS = 12;
 /** Records refused per second and peer: one per RINGNET_RX_QUIET_MS (4 ms), with slack for ticks. */
 const QUIET_RATE_MAX = 400;
 
+/** Sum of the ethtool -S ring0 counters of guest whose names match `re`. */
 async function counters(lab: Lab, guest: string, re: RegExp): Promise<number> {
   let sum = 0;
   for (const [name, value] of await lab.ethtoolStats(guest)) if (re.test(name)) sum += value;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { regionFormat, regionGeom, regionPeer, RingCoreError, type RegionMemory } from '../../src/host/ring-core.js';
 import { defaultRingSize, recSize, ringOffset, type Geometry } from '../../src/ring/geometry.js';
-import { CONSTANTS, LAYOUT } from '../../src/ring/layout.js';
+import { CONSTANTS, LAYOUT, peerWord } from '../../src/ring/layout.js';
 import { requireTier } from '../helpers/tier.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -211,7 +211,7 @@ describe('kvmring/abi.h in TypeScript (src/ring)', () => {
     const mem = memory(region);
     regionFormat(mem, { maxPeers: 8, flags: 0, instance: 1n });
     const p = CONSTANTS.KVMRING_PEER_TABLE_OFF + 3 * LAYOUT.kvmring_peer.size;
-    region.writeBigUInt64LE((9n << 32n) | 2n, p);
+    region.writeBigUInt64LE(peerWord(9, CONSTANTS.KVMRING_PEER_UP), p);
     region.writeBigUInt64LE(1234n, p + 8);
     region.writeUInt32LE(3, p + 16);
     region.set([2, 0, 0, 0, 0, 3], p + 28);
