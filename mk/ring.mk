@@ -3,7 +3,7 @@
 # locking model under ThreadSanitizer and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
 # into ringnet.ko too; so is peer membership, guest-netdev/ringnet_member.c,
-# with its own unit tests.
+# with its own unit tests and fuzzer.
 # The benchmark links the static archive by path: mk/host.mk puts a shared
 # libringnet_ring.so beside it for the controller.
 
@@ -35,6 +35,10 @@ $(OUT)/ring_fuzz: harness/ring_fuzz.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 $(OUT)/member_test: harness/member_test.c $(MEMBER_SRC) $(MEMBER_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) $(RING_SAN) harness/member_test.c $(MEMBER_SRC) -o $@
 
+$(OUT)/member_fuzz: harness/member_fuzz.c $(MEMBER_SRC) $(MEMBER_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		harness/member_fuzz.c $(MEMBER_SRC) -o $@
+
 # ThreadSanitizer: the driver's locking model around one ring.
 $(OUT)/ring_race: harness/ring_race.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=thread harness/ring_race.c $(RING_CORE) -o $@ -lpthread
@@ -43,4 +47,4 @@ $(OUT)/ring_bench: harness/ring_bench.c $(OUT)/libringnet_ring.a $(RING_HDRS)
 	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c $(OUT)/libringnet_ring.a -lpthread -o $@
 
 ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_race $(OUT)/ring_bench \
-       $(OUT)/member_test
+       $(OUT)/member_test $(OUT)/member_fuzz
