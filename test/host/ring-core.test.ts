@@ -72,3 +72,35 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
     }
   });
 });
+
+describe('peer membership (guest-netdev/ringnet_member.c) in the userspace harness', () => {
+  before(function () {
+    requireTier(this, 'host');
+  });
+
+  it('passes every unit test under AddressSanitizer and UBSan', () => {
+    const r = run(native('member_test'), []);
+    assert.equal(r.error, undefined);
+    assert.equal(r.status, 0, `member_test failed:\n${r.stderr.slice(-4000)}`);
+    const m = /^member_test: (\d+) checks, (\d+) failed$/m.exec(r.stdout);
+    assert.ok(m, `no summary in:\n${r.stdout}`);
+    assert.equal(Number(m[2]), 0);
+    assert.ok(Number(m[1]) > 400, `only ${m[1]} checks ran`);
+    assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/);
+  });
+
+  it('survives a bounded fuzz run over scans of a rewritten peer table', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'member-fuzz-'));
+    try {
+      mkdirSync(join(dir, 'corpus'));
+      const r = run(native('member_fuzz'), ['-runs=200000', '-max_total_time=20', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus')], dir);
+      assert.equal(r.error, undefined);
+      assert.equal(r.status, 0, `member_fuzz found a failure:\n${r.stderr.slice(-4000)}`);
+      const m = /Done (\d+) runs in \d+ second/.exec(r.stderr);
+      assert.ok(m, `no libFuzzer summary in:\n${r.stderr.slice(-2000)}`);
+      assert.ok(Number(m[1]) >= 1_000, `only ${m[1]} fuzz runs`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
