@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cursor.h"
 #include "member_sim.h"
 
 #define FUZZ_TIMEOUT	50UL
@@ -42,19 +43,6 @@ static const u8 macs[][ETH_ALEN] = {
 static const u32 doorbell_ids[] = {
 	FUZZ_IVPOS, 0, 1, 2, 3, 0xffff, 0x10000, KVMRING_DOORBELL_NONE,
 };
-
-struct cursor {
-	const u8	*p;
-	size_t		left;
-};
-
-static u8 take8(struct cursor *c)
-{
-	if (!c->left)
-		return 0;
-	c->left--;
-	return *c->p++;
-}
 
 static void fail(const char *what, u32 slot)
 {

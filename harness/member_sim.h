@@ -20,14 +20,10 @@
 #define SIM_DEATH	(1U << 4)
 #define SIM_UPDATE	(1U << 5)
 
-/* The driver's struct ringnet_member_stats, as plain counts. */
+/* The driver's struct ringnet_member_stats (but rejoins), as plain counts. */
 struct sim_stats {
-	u64	peer_joins;
-	u64	peer_deaths;
-	u64	peer_leaves;
-	u64	bad_peer_entries;
-	u64	mac_conflicts;
-	u64	doorbell_conflicts;
+	u64	peer_joins, peer_deaths, peer_leaves;
+	u64	bad_peer_entries, mac_conflicts, doorbell_conflicts;
 };
 
 struct sim {

@@ -10,24 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "member_sim.h"
-
-static unsigned long checks, failures;
-
-#define CHECK(cond, ...) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-	}								\
-} while (0)
-
-#define CHECK_EQ(a, b) do {						\
-	unsigned long long _a = (a), _b = (b);				\
-	CHECK(_a == _b, "%llu != %llu", _a, _b);			\
-} while (0)
 
 #define TIMEOUT		50UL
 #define SELF		0

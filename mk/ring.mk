@@ -12,10 +12,10 @@
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
-	       include/kvmring/abi.h harness/harness.h
+	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
 MEMBER_SRC  := guest-netdev/ringnet_member.c
 MEMBER_HDRS := guest-netdev/ringnet_member.h guest-netdev/ringnet_shim.h include/kvmring/abi.h \
-	       harness/member_sim.h
+	       harness/member_sim.h harness/check.h harness/cursor.h
 RING_CFLAGS := -std=gnu11 -I include -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
