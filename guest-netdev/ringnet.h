@@ -6,6 +6,8 @@
  *   ringnet_main.c      module init/exit, PCI probe/remove, net_device_ops
  *   ringnet_peer.c      our slot (claim, join, heartbeat, rejoin, leave), the
  *                       peer table scan, identities, address publishing
+ *   ringnet_member.c    what a peer table entry says and what we make of it:
+ *                       membership's decisions (also built into the harness)
  *   ringnet_datapath.c  TX, RX, NAPI, XDP, ndo_xdp_xmit, the doorbell IRQ
  *   ringnet_ethtool.c   ethtool ops and the counters behind ethtool -S
  *   ringnet_netlink.c   the generic netlink family "ringnet" (peers, regions,
@@ -28,6 +30,7 @@
 #include <linux/workqueue.h>
 #include <net/xdp.h>
 
+#include "ringnet_member.h"
 #include "ringnet_ring.h"
 
 #define RINGNET_DRV_NAME	"ringnet"
@@ -136,33 +139,23 @@ static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c
 /*
  * What we know of one remote slot. The state lives here, never in the region.
  *
- * Ownership: the identity fields (gen, mac, doorbell_id, last_hb*, refused,
- * refused_mac) are written only by the region's peer work, under the
- * region's peers_lock so that readers outside it (netlink, debugfs) see one
- * identity; addr_seq is the peer work's alone. present and alive are written
- * by the peer work (and by remove/eviction under the same serialisation) and
- * read locklessly by TX and NAPI: present is released after mac is written
- * and acquired before mac is read, so a reader that sees a peer present sees
- * its whole MAC. tx (with every call into the producer end, has_room
- * included) and tx_stats are owned by tx_lock; rx and rx_ready by rx_lock;
- * rx_stats and rx_quiet_until by the region's NAPI poll.
+ * Ownership: the identity fields of m (gen, mac, doorbell_id, last_hb*,
+ * refused, refused_mac) are written only by the region's peer work, through
+ * ringnet_member.c, under the region's peers_lock so that readers outside
+ * it (netlink, debugfs) see one identity; m.addr_seq is the peer work's
+ * alone. m.present and m.alive are written by the peer work (and by
+ * remove/eviction under the same serialisation) and read locklessly by TX
+ * and NAPI: present is released after mac is written and acquired before
+ * mac is read, so a reader that sees a peer present sees its whole MAC.
+ * m.last_hb_change is in jiffies. tx (with every call into the producer
+ * end, has_room included) and tx_stats are owned by tx_lock; rx and
+ * rx_ready by rx_lock; rx_stats and rx_quiet_until by the region's NAPI poll.
  */
 struct ringnet_peer {
 	struct ringnet_region	*region;
 	u32			slot;
 	u16			txq;		/* our TX queue for this peer */
-	bool			present;	/* slot UP with a generation we attached to */
-	bool			alive;		/* heartbeat moving */
-	/* this generation claims a MAC someone else holds */
-	bool			refused;
-	u32			gen;
-	u8			mac[ETH_ALEN];
-	/* what a refused generation claims, to show */
-	u8			refused_mac[ETH_ALEN];
-	u32			doorbell_id;
-	u64			last_hb;
-	unsigned long		last_hb_change;	/* jiffies */
-	u32			addr_seq;	/* the entry's addr_seq we last told of */
+	struct ringnet_member	m;		/* identity and liveness */
 
 	spinlock_t		tx_lock;	/* serialises the producer end */
 	struct ringnet_tx	tx;
@@ -218,6 +211,8 @@ struct ringnet_region {
 	/* the peers' identities: the peer work writes, netlink and debugfs read */
 	spinlock_t		peers_lock;
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
+	/* &peers[s].m for every s, as ringnet_member.c's table of them */
+	struct ringnet_member	*member[KVMRING_PEERS_MAX];
 	unsigned int		rr;		/* RX round-robin start */
 
 	struct napi_struct	napi;

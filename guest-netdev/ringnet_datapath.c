@@ -39,9 +39,9 @@ static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const
 			struct ringnet_peer *p = &r->peers[s];
 
 			/* Pairs with the release in ringnet_peer_scan(): mac is whole. */
-			if (!smp_load_acquire(&p->present) || !ether_addr_equal(p->mac, mac))
+			if (!smp_load_acquire(&p->m.present) || !ether_addr_equal(p->m.mac, mac))
 				continue;
-			if (READ_ONCE(p->alive))
+			if (READ_ONCE(p->m.alive))
 				return p;
 			dead = dead ?: p;
 		}
@@ -53,10 +53,10 @@ static void ringnet_kick(struct ringnet_peer *p)
 {
 	struct ringnet_region *r = p->region;
 
-	if (!r->doorbell || p->doorbell_id == KVMRING_DOORBELL_NONE)
+	if (!r->doorbell || p->m.doorbell_id == KVMRING_DOORBELL_NONE)
 		return;
 	/* Vector 0 of the peer: all it does is schedule its NAPI. */
-	writel(p->doorbell_id << 16, r->regs + IVSHMEM_REG_DOORBELL);
+	writel(p->m.doorbell_id << 16, r->regs + IVSHMEM_REG_DOORBELL);
 	ringnet_stat_inc(&p->tx_stats, kicks);
 }
 
@@ -133,7 +133,7 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb,
 	int err;
 
 	spin_lock(&p->tx_lock);
-	if (!READ_ONCE(p->alive)) {
+	if (!READ_ONCE(p->m.alive)) {
 		/* Counted under the lock: tx_stats has one writer at a time. */
 		ringnet_stat_inc(&p->tx_stats, dropped);
 		spin_unlock(&p->tx_lock);
@@ -201,7 +201,7 @@ netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
 		ringnet_for_each_region(priv, r, i)
 			for (s = 0; s < r->geom.max_peers; s++)
-				if (READ_ONCE(r->peers[s].alive))
+				if (READ_ONCE(r->peers[s].m.alive))
 					ringnet_tx_skb(&r->peers[s], skb, &meta, NULL);
 	} else {
 		p = ringnet_peer_by_mac(priv, skb->data);
@@ -240,7 +240,7 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 		/* One linear frame per record: a multi-buffer frame is refused whole. */
 		if (f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
 			p = ringnet_peer_by_mac(priv, f->data);
-			if (p && READ_ONCE(p->alive)) {
+			if (p && READ_ONCE(p->m.alive)) {
 				spin_lock(&p->tx_lock);
 				err = ringnet_tx_frame(p, NULL, f->data, f->len, &meta);
 				spin_unlock(&p->tx_lock);
@@ -301,7 +301,7 @@ static bool ringnet_rx_quiet(const struct ringnet_peer *p)
 static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, const u8 *data,
 			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
-	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->mac)) {
+	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->m.mac)) {
 		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_src);
 		return false;
 	}
@@ -445,7 +445,7 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 	case XDP_TX:
 		/* Back out of the interface it came in on: to the peer it came from. */
 		ringnet_stat_inc(&r->napi_stats, xdp_tx);
-		if (READ_ONCE(p->alive)) {
+		if (READ_ONCE(p->m.alive)) {
 			struct ringnet_meta none = {};
 
 			spin_lock(&p->tx_lock);
@@ -483,7 +483,7 @@ static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p,
 	struct sk_buff *skb;
 
 	/* A slot we have not seen join, or refused: nothing it says is trusted. */
-	if (!smp_load_acquire(&p->present)) {
+	if (!smp_load_acquire(&p->m.present)) {
 		ringnet_rx_refuse(r, p, &r->napi_stats.rx_no_peer);
 		return;
 	}
@@ -542,7 +542,7 @@ static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
 		room = !p->tx.ring.hdr || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
 		spin_unlock(&p->tx_lock);
 		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
-		if (!READ_ONCE(p->alive) || room) {
+		if (!READ_ONCE(p->m.alive) || room) {
 			netif_tx_wake_queue(txq);
 			woken++;
 		} else {

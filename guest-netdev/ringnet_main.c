@@ -261,6 +261,7 @@ static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 		p->region = r;
 		p->slot = s;
+		r->member[s] = &p->m;
 		spin_lock_init(&p->tx_lock);
 		spin_lock_init(&p->rx_lock);
 		u64_stats_init(&p->tx_stats.syncp);

@@ -52,21 +52,21 @@ static void ringnet_peer_view(struct ringnet_region *r, u32 s, struct ringnet_pe
 			v->doorbell_id = r->ivposition;
 	} else {
 		spin_lock_bh(&r->peers_lock);
-		v->gen = p->gen;
-		if (p->refused) {
+		v->gen = p->m.gen;
+		if (p->m.refused) {
 			v->state = RINGNET_PEER_STATE_REFUSED;
-			ether_addr_copy(v->mac, p->refused_mac);
+			ether_addr_copy(v->mac, p->m.refused_mac);
 		} else {
-			if (!p->present)
+			if (!p->m.present)
 				v->state = RINGNET_PEER_STATE_FREE;
 			else
-				v->state = p->alive ? RINGNET_PEER_STATE_UP : RINGNET_PEER_STATE_DEAD;
-			ether_addr_copy(v->mac, p->mac);
+				v->state = p->m.alive ? RINGNET_PEER_STATE_UP : RINGNET_PEER_STATE_DEAD;
+			ether_addr_copy(v->mac, p->m.mac);
 		}
-		if (p->present) {
-			v->doorbell_id = p->doorbell_id;
+		if (p->m.present) {
+			v->doorbell_id = p->m.doorbell_id;
 			v->has_age = true;
-			v->age_ms = jiffies_to_msecs(jiffies - p->last_hb_change);
+			v->age_ms = jiffies_to_msecs(jiffies - p->m.last_hb_change);
 		}
 		spin_unlock_bh(&r->peers_lock);
 		ringnet_peer_stats_read(p, &v->stats);

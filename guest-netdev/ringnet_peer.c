@@ -4,6 +4,9 @@
  * slot, the heartbeat, the scan of the peer table (read each shared word
  * once, then validate), identity checks and refusals, rejoining after an
  * eviction, new generations for a MAC change, and publishing our addresses.
+ * What an entry says and what to make of it (joins, refusals, deaths, the
+ * check of our own entry) is decided by ringnet_member.c; this file holds
+ * the locks, logs, counts, netlink events and ring attachment around it.
  */
 #include <linux/delay.h>
 #include <linux/inetdevice.h>
@@ -20,11 +23,6 @@ MODULE_PARM_DESC(peer_timeout_ms,
 		 "a peer whose heartbeat is still this long is dead, in milliseconds (default 2000)");
 
 /* ---- peers ---------------------------------------------------------------------- */
-
-/* The part of our entry after state and heartbeat: ours to write, everyone's to read. */
-#define RINGNET_ENTRY_OFF	offsetof(struct kvmring_peer, doorbell_id)
-#define RINGNET_ENTRY_TAIL	(sizeof(struct kvmring_peer) - RINGNET_ENTRY_OFF)
-#define ringnet_entry_tail(e)	((u8 *)(e) + RINGNET_ENTRY_OFF)
 
 /* Membership news may come as fast as a neighbour flips its entry: rate-limited. */
 #define ringnet_peer_log(level, dev, fmt, ...)				\
@@ -67,7 +65,7 @@ void ringnet_update_carrier(struct ringnet_priv *priv)
 	rcu_read_lock_bh();
 	ringnet_for_each_region(priv, r, i)
 		for (s = 0; s < r->geom.max_peers; s++)
-			any |= READ_ONCE(r->peers[s].alive);
+			any |= READ_ONCE(r->peers[s].m.alive);
 	rcu_read_unlock_bh();
 	if (any && !netif_carrier_ok(priv->dev))
 		netif_carrier_on(priv->dev);
@@ -79,61 +77,38 @@ void ringnet_update_carrier(struct ringnet_priv *priv)
 /* Stops using p until its slot shows a generation we accept. */
 void ringnet_peer_forget(struct ringnet_peer *p)
 {
-	WRITE_ONCE(p->alive, false);
-	WRITE_ONCE(p->present, false);
+	ringnet_member_forget(&p->m);
+}
+
+/* r's members, as ringnet_member.c looks at them. */
+static struct ringnet_members ringnet_members(struct ringnet_region *r)
+{
+	return (struct ringnet_members){ .members = r->member, .n = r->geom.max_peers };
 }
 
 /*
- * Whether mac may be p's identity: a valid unicast address that is neither
- * ours nor held by another live peer of the same region. The first to hold
- * an address keeps it; a later claimant is refused, so no peer of a region
- * can take over another's traffic or speak for us. The same MAC in two
- * regions is the same guest reachable twice (one MAC per ring0): without a
- * host-owned roster (the isolation work) a guest cannot tell that from an
- * impostor in another region, and sending prefers the lower region. Runs
- * in r's peer work, the only writer of r's peers' identities.
+ * Whether mac may be p's identity (ringnet_member_mac_refusal()): no peer of
+ * a region can take over another's traffic or speak for us. Runs in r's
+ * peer work, the only writer of r's peers' identities.
  */
 static const char *ringnet_mac_refusal(struct ringnet_region *r, struct ringnet_peer *p,
 				       const u8 *mac)
 {
-	u32 s;
+	struct ringnet_members t = ringnet_members(r);
 
-	if (!is_valid_ether_addr(mac))
-		return "an invalid MAC";
-	if (ether_addr_equal(mac, r->priv->dev->dev_addr))
-		return "our own MAC";
-	for (s = 0; s < r->geom.max_peers; s++) {
-		struct ringnet_peer *q = &r->peers[s];
-
-		/* A dead holder keeps no claim: a guest may come back in another slot. */
-		if (q != p && q->present && q->alive && ether_addr_equal(q->mac, mac))
-			return "the MAC of a live peer";
-	}
-	return NULL;
+	return ringnet_member_mac_refusal(&t, &p->m, mac, r->priv->dev->dev_addr);
 }
 
-/*
- * A doorbell id is a 16-bit ivshmem peer id that nobody else uses: a peer
- * that names ours or another peer's would aim our kicks at a third guest.
- */
+/* The doorbell id p may be kicked at (ringnet_member_doorbell()); conflicts are counted. */
 static u32 ringnet_doorbell_id(struct ringnet_region *r, struct ringnet_peer *p, u32 id)
 {
-	u32 s;
+	struct ringnet_members t = ringnet_members(r);
+	bool conflict;
 
-	if (!r->doorbell || id > 0xffff)
-		return KVMRING_DOORBELL_NONE;
-	if (id == r->ivposition)
-		goto refuse;
-	for (s = 0; s < r->geom.max_peers; s++) {
-		struct ringnet_peer *q = &r->peers[s];
-
-		if (q != p && READ_ONCE(q->present) && q->doorbell_id == id)
-			goto refuse;
-	}
+	id = ringnet_member_doorbell(&t, &p->m, id, r->doorbell, r->ivposition, &conflict);
+	if (conflict)
+		ringnet_stat_inc(&r->member_stats, doorbell_conflicts);
 	return id;
-refuse:
-	ringnet_stat_inc(&r->member_stats, doorbell_conflicts);
-	return KVMRING_DOORBELL_NONE;
 }
 
 /*
@@ -145,51 +120,40 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 {
 	struct kvmring_peer *e = ringnet_entry(r, p->slot);
 	struct net_device *dev = r->priv->dev;
-	u64 word = READ_ONCE(e->state);
-	u32 state = KVMRING_PEER_STATE(word), gen = KVMRING_PEER_GEN(word);
 	unsigned long timeout = msecs_to_jiffies(peer_timeout_ms);
-	bool was = p->present, changed = false, news;
+	struct ringnet_member *m = &p->m;
+	bool was = m->present, changed = false, news;
+	struct ringnet_sighting sight;
 	const char *why;
-	u8 mac[ETH_ALEN];
 	u32 seq;
-	u64 hb;
 
-	if (state != KVMRING_PEER_UP) {
+	switch (ringnet_member_sight(m, e, &sight, jiffies, timeout)) {
+	case RINGNET_SIGHT_DOWN:
 		spin_lock_bh(&r->peers_lock);
-		WRITE_ONCE(p->refused, false);
-		if (was)
-			ringnet_peer_forget(p);
+		ringnet_member_down(m);
 		spin_unlock_bh(&r->peers_lock);
 		if (!was)
 			return false;
 		ringnet_stat_inc(&r->member_stats, peer_leaves);
-		ringnet_peer_log(info, dev, "peer %u (%pM) left\n", p->slot, p->mac);
+		ringnet_peer_log(info, dev, "peer %u (%pM) left\n", p->slot, m->mac);
 		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_LEAVE_NTF);
 		return true;
-	}
 
-	/* Pairs with the owner's release of UP: its entry is complete. */
-	smp_rmb();
-	hb = READ_ONCE(e->heartbeat);
-	if (!was || p->gen != gen) {
-		memcpy(mac, e->mac, ETH_ALEN);
+	case RINGNET_SIGHT_NEW:
 		/* A refused generation is looked at again each beat: its rival may leave. */
-		why = ringnet_mac_refusal(r, p, mac);
+		why = ringnet_mac_refusal(r, p, sight.mac);
 		if (why) {
-			news = was || p->gen != gen || !p->refused;
+			news = ringnet_member_refusal_news(m, sight.gen);
 			if (news) {
-				if (is_valid_ether_addr(mac))
+				if (is_valid_ether_addr(sight.mac))
 					ringnet_stat_inc(&r->member_stats, mac_conflicts);
 				else
 					ringnet_stat_inc(&r->member_stats, bad_peer_entries);
 				ringnet_peer_log(warn, dev, "peer %u publishes %s (%pM): refused\n",
-						 p->slot, why, mac);
+						 p->slot, why, sight.mac);
 			}
 			spin_lock_bh(&r->peers_lock);
-			ringnet_peer_forget(p);
-			p->gen = gen;
-			ether_addr_copy(p->refused_mac, mac);
-			WRITE_ONCE(p->refused, true);
+			ringnet_member_refuse(m, sight.gen, sight.mac);
 			spin_unlock_bh(&r->peers_lock);
 			if (news)
 				ringnet_nl_notify(r, p, RINGNET_CMD_PEER_REFUSED_NTF);
@@ -204,54 +168,47 @@ static bool ringnet_peer_scan(struct ringnet_region *r, struct ringnet_peer *p)
 		/* Not present yet: nobody sends to or takes from these rings until below. */
 		ringnet_peer_attach(r, p, false);
 		spin_lock_bh(&r->peers_lock);
-		WRITE_ONCE(p->refused, false);
-		p->gen = gen;
-		ether_addr_copy(p->mac, mac);
-		p->doorbell_id = ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id));
-		p->last_hb = hb;
-		p->last_hb_change = jiffies;
-		/* Release: a reader that sees the peer present sees its whole MAC. */
-		smp_store_release(&p->present, true);
-		WRITE_ONCE(p->alive, true);
+		ringnet_member_join(m, sight.gen, sight.mac,
+				   ringnet_doorbell_id(r, p, READ_ONCE(e->doorbell_id)),
+				   sight.heartbeat, jiffies);
 		spin_unlock_bh(&r->peers_lock);
-		p->addr_seq = READ_ONCE(e->addr_seq);
+		m->addr_seq = READ_ONCE(e->addr_seq);
 		ringnet_stat_inc(&r->member_stats, peer_joins);
 		ringnet_peer_log(info, dev, "peer %u (%pM) joined, generation %u\n",
-				 p->slot, p->mac, gen);
+				 p->slot, m->mac, sight.gen);
 		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_JOIN_NTF);
 		return true;
-	}
 
-	if (hb != p->last_hb) {
+	case RINGNET_SIGHT_BEAT:
 		spin_lock_bh(&r->peers_lock);
-		p->last_hb = hb;
-		p->last_hb_change = jiffies;
-		changed = !p->alive;
-		if (changed)
-			WRITE_ONCE(p->alive, true);
+		changed = ringnet_member_beat(m, sight.heartbeat, jiffies);
 		spin_unlock_bh(&r->peers_lock);
 		if (changed) {
 			ringnet_peer_log(info, dev, "peer %u (%pM) is alive again\n",
-					 p->slot, p->mac);
+					 p->slot, m->mac);
 			ringnet_nl_notify(r, p, RINGNET_CMD_PEER_ALIVE_NTF);
 		}
-	} else if (p->alive && time_after(jiffies, p->last_hb_change + timeout)) {
+		break;
+
+	case RINGNET_SIGHT_DIED:
 		spin_lock_bh(&r->peers_lock);
-		WRITE_ONCE(p->alive, false);
+		ringnet_member_die(m);
 		spin_unlock_bh(&r->peers_lock);
 		ringnet_stat_inc(&r->member_stats, peer_deaths);
 		ringnet_peer_log(warn, dev, "peer %u (%pM) stopped its heartbeat %u ms ago: marked dead\n",
-				 p->slot, p->mac, jiffies_to_msecs(jiffies - p->last_hb_change));
+				 p->slot, m->mac, jiffies_to_msecs(jiffies - m->last_hb_change));
 		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_DEATH_NTF);
 		changed = true;
+		break;
+
+	case RINGNET_SIGHT_SAME:
+		break;
 	}
 
 	/* Peer-writable: a settled count that moved means other addresses. */
 	seq = READ_ONCE(e->addr_seq);
-	if (!(seq & 1) && seq != p->addr_seq) {
-		p->addr_seq = seq;
+	if (ringnet_member_addrs(m, seq))
 		ringnet_nl_notify(r, p, RINGNET_CMD_PEER_UPDATE_NTF);
-	}
 	return changed;
 }
 
@@ -272,13 +229,6 @@ static bool ringnet_take_slot(struct ringnet_region *r, u32 s, u64 old)
 	return true;
 }
 
-static bool ringnet_word_claimed(u64 word)
-{
-	u32 st = KVMRING_PEER_STATE(word);
-
-	return st == KVMRING_PEER_CLAIMED || st == KVMRING_PEER_UP;
-}
-
 /*
  * Our state word is not what we wrote: a neighbour scribbled over it, or
  * judged us dead (we were paused past the timeout) and took the slot. Join
@@ -289,16 +239,14 @@ static bool ringnet_word_claimed(u64 word)
  */
 static bool ringnet_rejoin(struct ringnet_region *r)
 {
+	unsigned long timeout = msecs_to_jiffies(peer_timeout_ms);
 	struct kvmring_peer *mine = r->me;
 	u32 s, n = r->geom.max_peers, old_self = r->self;
 	u64 word = READ_ONCE(mine->state);
 	bool took = false;
 
-	/* Our word but not our entry: a new generation in the same slot. */
-	if (word == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP) ||
-	    !ringnet_word_claimed(word) ||
-	    (READ_ONCE(mine->heartbeat) == r->evicted_hb &&
-	     time_after(jiffies, r->evicted_at + msecs_to_jiffies(peer_timeout_ms))))
+	if (ringnet_member_retake_own(mine, word, KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP),
+				      r->evicted_hb, r->evicted_at, jiffies, timeout))
 		took = ringnet_take_slot(r, old_self, word);
 	for (s = 0; s < n && !took; s++) {
 		word = READ_ONCE(ringnet_entry(r, s)->state);
@@ -306,12 +254,9 @@ static bool ringnet_rejoin(struct ringnet_region *r)
 			took = ringnet_take_slot(r, s, word);
 	}
 	for (s = 0; s < n && !took; s++) {
-		struct ringnet_peer *p = &r->peers[s];
-
-		/* A heartbeat still since we last saw it move, for the timeout: nobody's. */
 		word = READ_ONCE(ringnet_entry(r, s)->state);
-		if (s != old_self && READ_ONCE(ringnet_entry(r, s)->heartbeat) == p->last_hb &&
-		    time_after(jiffies, p->last_hb_change + msecs_to_jiffies(peer_timeout_ms)))
+		if (s != old_self &&
+		    ringnet_member_abandoned(&r->peers[s].m, ringnet_entry(r, s), jiffies, timeout))
 			took = ringnet_take_slot(r, s, word);
 	}
 	if (!took)
@@ -337,19 +282,10 @@ static void ringnet_check_self(struct ringnet_region *r)
 	lockdep_assert_held(&r->self_lock);
 	if (r->evicted)
 		return;
-	if (READ_ONCE(r->me->state) == KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP)) {
-		/*
-		 * Peer-writable: our entry as the others read it. A neighbour
-		 * that rewrote our MAC or addresses but not our word would have
-		 * new peers see a stranger: one copy, compared with ours.
-		 */
-		struct kvmring_peer now;
-
-		memcpy(ringnet_entry_tail(&now), ringnet_entry_tail(r->me), RINGNET_ENTRY_TAIL);
-		if (!memcmp(ringnet_entry_tail(&now), ringnet_entry_tail(&r->mine),
-			    RINGNET_ENTRY_TAIL))
-			return;
-	}
+	/* A neighbour that rewrote our MAC or addresses but not our word counts too. */
+	if (ringnet_member_self_ok(r->me, &r->mine,
+				   KVMRING_PEER_WORD(r->self_gen, KVMRING_PEER_UP)))
+		return;
 	r->evicted = true;
 	/* Remember when: a claim in our slot whose heartbeat stands still is nobody's. */
 	r->evicted_hb = READ_ONCE(r->me->heartbeat);

@@ -16,6 +16,11 @@
  * and, for ringnet_meta.c, the Internet checksum: csum_partial() (a 32-bit
  * one's-complement sum of 16-bit words in memory order) and csum_fold()
  * (folded to 16 bits and complemented), as in <net/checksum.h>.
+ *
+ * For ringnet_member.c: smp_rmb (earlier loads before later ones), the
+ * Ethernet address helpers of <linux/etherdevice.h> (is_valid_ether_addr,
+ * ether_addr_equal, ether_addr_copy) and time_after() of <linux/jiffies.h>,
+ * on whatever unsigned long clock the caller passes.
  */
 #ifndef RINGNET_SHIM_H
 #define RINGNET_SHIM_H
@@ -27,6 +32,8 @@
 #include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/types.h>
+#include <linux/etherdevice.h>
+#include <linux/jiffies.h>
 #include <asm/barrier.h>
 #include <net/checksum.h>
 
@@ -36,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/if_ether.h>
 #include <linux/types.h>
 
 typedef __u8 u8;
@@ -49,6 +57,7 @@ typedef __s32 s32;
 #define smp_load_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define smp_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
 
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
@@ -56,6 +65,24 @@ typedef __s32 s32;
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #endif
+
+#define time_after(a, b)	((long)((b) - (a)) < 0)
+
+static inline bool is_valid_ether_addr(const u8 *a)
+{
+	/* Not multicast (nor broadcast), not 00:00:00:00:00:00. */
+	return !(a[0] & 1) && (a[0] | a[1] | a[2] | a[3] | a[4] | a[5]);
+}
+
+static inline bool ether_addr_equal(const u8 *a, const u8 *b)
+{
+	return !memcmp(a, b, ETH_ALEN);
+}
+
+static inline void ether_addr_copy(u8 *dst, const u8 *src)
+{
+	memcpy(dst, src, ETH_ALEN);
+}
 
 #define CSUM_MANGLED_0		((__sum16)0xffff)
 

@@ -20,41 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cursor.h"
 #include "harness.h"
 #include "ringnet_meta.h"
 
 #define FUZZ_RING	KVMRING_RING_SIZE_MIN
 #define FUZZ_OPS	4096
-
-struct cursor {
-	const u8	*p;
-	size_t		left;
-};
-
-static u8 take8(struct cursor *c)
-{
-	if (!c->left)
-		return 0;
-	c->left--;
-	return *c->p++;
-}
-
-static u32 take32(struct cursor *c)
-{
-	u32 v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++)
-		v |= (u32)take8(c) << (8 * i);
-	return v;
-}
-
-static u64 take64(struct cursor *c)
-{
-	u64 lo = take32(c);
-
-	return lo | (u64)take32(c) << 32;
-}
 
 static struct kvmring_ring_hdr *hdr;
 static u8 *data;

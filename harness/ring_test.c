@@ -18,25 +18,9 @@
 
 #include "harness.h"
 #include "ringnet_meta.h"
+#include "check.h"
 
 #define RING_SIZE	KVMRING_RING_SIZE_MIN
-
-static unsigned long checks, failures;
-
-#define CHECK(cond, ...) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-	}								\
-} while (0)
-
-#define CHECK_EQ(a, b) do {						\
-	unsigned long long _a = (a), _b = (b);				\
-	CHECK(_a == _b, "%llu != %llu", _a, _b);			\
-} while (0)
 
 struct ring {
 	struct kvmring_ring_hdr	*hdr;

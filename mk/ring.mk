@@ -2,7 +2,8 @@
 # tests under AddressSanitizer and UBSan, a libFuzzer target, the driver's
 # locking model under ThreadSanitizer and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
-# into ringnet.ko too.
+# into ringnet.ko too; so is peer membership, guest-netdev/ringnet_member.c,
+# with its own unit tests and fuzzer.
 # The benchmark links the static archive by path: mk/host.mk puts a shared
 # libringnet_ring.so beside it for the controller.
 
@@ -11,7 +12,10 @@
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
-	       include/kvmring/abi.h harness/harness.h
+	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
+MEMBER_SRC  := guest-netdev/ringnet_member.c
+MEMBER_HDRS := guest-netdev/ringnet_member.h guest-netdev/ringnet_shim.h include/kvmring/abi.h \
+	       harness/member_sim.h harness/check.h harness/cursor.h
 RING_CFLAGS := -std=gnu11 -I include -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -28,6 +32,13 @@ $(OUT)/ring_fuzz: harness/ring_fuzz.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		harness/ring_fuzz.c $(RING_CORE) -o $@
 
+$(OUT)/member_test: harness/member_test.c $(MEMBER_SRC) $(MEMBER_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) $(RING_SAN) harness/member_test.c $(MEMBER_SRC) -o $@
+
+$(OUT)/member_fuzz: harness/member_fuzz.c $(MEMBER_SRC) $(MEMBER_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		harness/member_fuzz.c $(MEMBER_SRC) -o $@
+
 # ThreadSanitizer: the driver's locking model around one ring.
 $(OUT)/ring_race: harness/ring_race.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=thread harness/ring_race.c $(RING_CORE) -o $@ -lpthread
@@ -35,4 +46,5 @@ $(OUT)/ring_race: harness/ring_race.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 $(OUT)/ring_bench: harness/ring_bench.c $(OUT)/libringnet_ring.a $(RING_HDRS)
 	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c $(OUT)/libringnet_ring.a -lpthread -o $@
 
-ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_race $(OUT)/ring_bench
+ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_race $(OUT)/ring_bench \
+       $(OUT)/member_test $(OUT)/member_fuzz

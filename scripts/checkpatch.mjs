@@ -18,8 +18,8 @@
 // - UNNECESSARY_ELSE, ringnet_ring.c (ringnet_rx_refill): the else is the third of
 //   three cases of an if/else-if chain, each with its comment; flattening it would
 //   hide that they are alternatives.
-// - MEMORY_BARRIER, 3 in guest-netdev/ringnet_shim.h: the userspace definitions of
-//   smp_load_acquire, smp_store_release and smp_mb, not uses.
+// - MEMORY_BARRIER, 4 in guest-netdev/ringnet_shim.h: the userspace definitions of
+//   smp_load_acquire, smp_store_release, smp_mb and smp_rmb, not uses.
 // --strict adds CHECKs we also leave: BIT_MACRO in include/kvmring/abi.h (shared with
 // BPF and userspace C, which have no BIT()); CAMELCASE on static_assert's
 // _Static_assert; MACRO_ARG_PRECEDENCE on a member name and MACRO_ARG_REUSE of a

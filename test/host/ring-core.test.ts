@@ -14,20 +14,45 @@ function run(path: string, args: string[], cwd?: string) {
   return spawnSync(path, args, { cwd, encoding: 'utf8', timeout: 100_000 });
 }
 
+/** Runs a unit test program of harness/ and checks its summary line: no failure, enough checks. */
+function unitTests(name: string, minChecks: number) {
+  const r = run(native(name), []);
+  assert.equal(r.error, undefined);
+  assert.equal(r.status, 0, `${name} failed:\n${r.stderr.slice(-4000)}`);
+  const m = new RegExp(`^${name}: (\\d+) checks, (\\d+) failed$`, 'm').exec(r.stdout);
+  assert.ok(m, `no summary in:\n${r.stdout}`);
+  assert.equal(Number(m[2]), 0);
+  assert.ok(Number(m[1]) > minChecks, `only ${m[1]} checks ran`);
+  assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/);
+}
+
+/**
+ * A bounded run of a libFuzzer target of harness/, from an empty corpus and the
+ * given directories of inputs (replayed first). A fixed seed keeps it reproducible;
+ * it is bounded by runs and by time, and a loaded machine gets fewer runs, never none.
+ */
+function fuzzRun(name: string, seconds: number, inputs: string[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  try {
+    mkdirSync(join(dir, 'corpus'));
+    const r = run(native(name), ['-runs=200000', `-max_total_time=${seconds}`, '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus'), ...inputs], dir);
+    assert.equal(r.error, undefined);
+    assert.equal(r.status, 0, `${name} found a failure:\n${r.stderr.slice(-4000)}`);
+    const m = /Done (\d+) runs in \d+ second/.exec(r.stderr);
+    assert.ok(m, `no libFuzzer summary in:\n${r.stderr.slice(-2000)}`);
+    assert.ok(Number(m[1]) >= 1_000, `only ${m[1]} fuzz runs`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () => {
   before(function () {
     requireTier(this, 'host');
   });
 
   it('passes every unit test under AddressSanitizer and UBSan', () => {
-    const r = run(native('ring_test'), []);
-    assert.equal(r.error, undefined);
-    assert.equal(r.status, 0, `ring_test failed:\n${r.stderr.slice(-4000)}`);
-    const m = /^ring_test: (\d+) checks, (\d+) failed$/m.exec(r.stdout);
-    assert.ok(m, `no summary in:\n${r.stdout}`);
-    assert.equal(Number(m[2]), 0);
-    assert.ok(Number(m[1]) > 50_000, `only ${m[1]} checks ran`);
-    assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/);
+    unitTests('ring_test', 50_000);
   });
 
   it('keeps the driver\'s locking model free of data races under ThreadSanitizer', () => {
@@ -54,21 +79,21 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
   });
 
   it('survives a bounded fuzz run over validation and dequeue', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ring-fuzz-'));
-    try {
-      // A fixed seed keeps the run reproducible. The corpus starts with the
-      // inputs that once found bugs (harness/fuzz-regress), replayed first.
-      mkdirSync(join(dir, 'corpus'));
-      const regress = fileURLToPath(new URL('../../../harness/fuzz-regress', import.meta.url));
-      const r = run(native('ring_fuzz'), ['-runs=200000', '-max_total_time=25', '-seed=1', `-artifact_prefix=${dir}/`, join(dir, 'corpus'), regress], dir);
-      assert.equal(r.error, undefined);
-      assert.equal(r.status, 0, `ring_fuzz found a failure:\n${r.stderr.slice(-4000)}`);
-      // Bounded by runs and by time; a loaded machine gets fewer runs, never none.
-      const m = /Done (\d+) runs in \d+ second/.exec(r.stderr);
-      assert.ok(m, `no libFuzzer summary in:\n${r.stderr.slice(-2000)}`);
-      assert.ok(Number(m[1]) >= 1_000, `only ${m[1]} fuzz runs`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // The inputs that once found bugs (harness/fuzz-regress) are replayed first.
+    fuzzRun('ring_fuzz', 25, [fileURLToPath(new URL('../../../harness/fuzz-regress', import.meta.url))]);
+  });
+});
+
+describe('peer membership (guest-netdev/ringnet_member.c) in the userspace harness', () => {
+  before(function () {
+    requireTier(this, 'host');
+  });
+
+  it('passes every unit test under AddressSanitizer and UBSan', () => {
+    unitTests('member_test', 400);
+  });
+
+  it('survives a bounded fuzz run over scans of a rewritten peer table', () => {
+    fuzzRun('member_fuzz', 20);
   });
 });
