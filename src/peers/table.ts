@@ -55,6 +55,8 @@ export interface PeerTable {
   peers: TablePeer[];
   /** One line per line skipped, and a note if the table looks cut short. */
   problems: string[];
+  /** The ring device's ifindex, when the table came over genetlink (its events name it so). */
+  ifindex?: number;
 }
 
 /** Where a test's stand-in for `ring`'s peer table is, under its class/net directory. */
