@@ -266,15 +266,6 @@ export function dumpPeers(ring: string): PeerTable | undefined {
   });
 }
 
-/** Whether ringnet.ko is loaded and `ring` is its device. */
-export function isRingnetDevice(ring: string): boolean {
-  try {
-    return dumpPeers(ring) !== undefined;
-  } catch {
-    return false;
-  }
-}
-
 /** `ring`'s regions over genetlink, and problems with them. Throws RingctlError. */
 export function dumpRegions(ring: string): { regions: RegionInfo[]; problems: string[] } {
   const ifindex = ifNameToIndex(ring);
