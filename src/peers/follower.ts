@@ -9,6 +9,22 @@
 // table every 500 ms. `ringctl attach IFACE --follow` runs one in the
 // foreground; a daemon (`ringctl serve`) can run one beside its servers.
 //
+// The event path is cheap (the issue asks for the maps in step within 100 ms
+// of a join, on slow emulated guests). A full poll keeps what it read: the
+// attachments, this guest's addresses, each ring's table (with the ring's
+// ifindex) and the peers it gave each map. An event's round patches the
+// events' slots in those tables (ringnet.ko sends the slot's whole dump row,
+// decoded as a dump's; from an older ringnet.ko's identity-only events, only a
+// leave, a death or an alive of the same generation), runs peersFor() on each
+// whole patched table (conflicts need all of it) and writes only the map
+// entries that differ from what the follower last wrote (updatePeers(), no
+// read of the map): no dump, no look at the pins or addresses, no signature.
+// What an event cannot answer (no cache, or the last full poll failed; a ring
+// or slot the cache does not know; a row that does not decode; a map that
+// would not take the change; events lost) runs the full round instead. The
+// full rounds, every FULL_POLL_MS at the latest, read everything again and
+// repair the maps (syncPeers() reads every entry).
+//
 // A poll never throws: a failure for one interface is logged once (until it
 // changes or clears) and the others go on. When an interface's ring device goes
 // away (ringnet unloaded), its peers are removed, so transparent mode and the
