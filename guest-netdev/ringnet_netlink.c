@@ -306,8 +306,12 @@ void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd)
 	if (!hdr)
 		goto err;
 	ringnet_peer_view(r, p->slot, &v);
-	/* What the event names: the slot, its state and identity, and when. */
-	if (ringnet_nl_put_identity(skb, r, p->slot, &v) ||
+	/*
+	 * What the event names: the slot as a peer-get dump would show it now
+	 * (a listener patches its copy of the table instead of dumping it
+	 * again), and when.
+	 */
+	if (ringnet_nl_fill_peer(skb, r, p->slot, &v) ||
 	    nla_put_u64_64bit(skb, RINGNET_A_PEER_EVENT_NS, now, RINGNET_A_PEER_PAD))
 		goto err;
 	genlmsg_end(skb, hdr);

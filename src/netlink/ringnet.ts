@@ -92,6 +92,18 @@ export interface PeerEvent {
   mac: string;
   /** CLOCK_MONOTONIC nanoseconds at which ringnet saw the change. */
   eventNs: bigint;
+  /**
+   * The slot decoded as decodePeerReply() decodes a dump's row, or why it does
+   * not decode. Undefined for an event made by hand (tests).
+   */
+  row?: TablePeer | string;
+  /**
+   * Whether the event carries the whole row, addresses and counters too (what
+   * ringnet.ko sends since its events became dump rows); an older ringnet.ko
+   * sends only the identity (ifindex, region, slot, state, gen, mac), and then
+   * row's addresses are not known (empty).
+   */
+  whole?: boolean;
 }
 
 /** Bounds on what a sane table holds (the ABI's are far lower). */
@@ -177,6 +189,9 @@ export function decodeEvent(g: GenlMessage): PeerEvent | undefined {
     generation: u32(one, A_PEER.gen) ?? 0,
     mac: mac && mac.data.length === 6 ? formatMac(mac.data) : '00:00:00:00:00:00',
     eventNs: ns && ns.data.length === 8 ? asU64(ns) : 0n,
+    row: decodePeerReply(g),
+    // Every slot but our own (never an event's) has counters in a dump's row.
+    whole: one.has(A_PEER.txPackets),
   };
 }
 
@@ -241,22 +256,14 @@ export function dumpPeers(ring: string): PeerTable | undefined {
     const f = ringnetFamily(s);
     if (!f) return undefined;
     try {
-      return peerTableOf(s.dump(f, CMD.peerGet, [attrU32(A_PEER.ifindex, ifindex)], `${ring}'s peer table (genetlink ringnet peer-get)`));
+      const replies = s.dump(f, CMD.peerGet, [attrU32(A_PEER.ifindex, ifindex)], `${ring}'s peer table (genetlink ringnet peer-get)`);
+      return { ...peerTableOf(replies), ifindex };
     } catch (err) {
       if (err instanceof NetlinkError && err.errno === ENODEV) return undefined;
       if (err instanceof NetlinkError) throw new RingctlError(err.message, { cause: err });
       throw err;
     }
   });
-}
-
-/** Whether ringnet.ko is loaded and `ring` is its device. */
-export function isRingnetDevice(ring: string): boolean {
-  try {
-    return dumpPeers(ring) !== undefined;
-  } catch {
-    return false;
-  }
 }
 
 /** `ring`'s regions over genetlink, and problems with them. Throws RingctlError. */

@@ -9,6 +9,22 @@
 // table every 500 ms. `ringctl attach IFACE --follow` runs one in the
 // foreground; a daemon (`ringctl serve`) can run one beside its servers.
 //
+// The event path is cheap (the issue asks for the maps in step within 100 ms
+// of a join, on slow emulated guests). A full poll keeps what it read: the
+// attachments, this guest's addresses, each ring's table (with the ring's
+// ifindex) and the peers it gave each map. An event's round patches the
+// events' slots in those tables (ringnet.ko sends the slot's whole dump row,
+// decoded as a dump's; from an older ringnet.ko's identity-only events, only a
+// leave, a death or an alive of the same generation), runs peersFor() on each
+// whole patched table (conflicts need all of it) and writes only the map
+// entries that differ from what the follower last wrote (updatePeers(), no
+// read of the map): no dump, no look at the pins or addresses, no signature.
+// What an event cannot answer (no cache, or the last full poll failed; a ring
+// or slot the cache does not know; a row that does not decode; a map that
+// would not take the change; events lost) runs the full round instead. The
+// full rounds, every FULL_POLL_MS at the latest, read everything again and
+// repair the maps (syncPeers() reads every entry).
+//
 // A poll never throws: a failure for one interface is logged once (until it
 // changes or clears) and the others go on. When an interface's ring device goes
 // away (ringnet unloaded), its peers are removed, so transparent mode and the
@@ -20,8 +36,9 @@ import { LibbpfError } from '../libbpf/index.js';
 import { RingctlError } from '../common/errors.js';
 import type { PeerEvent } from '../netlink/ringnet.js';
 import type { PeerSyncResult, RedirectPeer } from '../xdp/maps.js';
-import { peersFor, systemDeps, type FollowerDeps, type SyncTarget } from './sync.js';
-import type { PeerTable } from './table.js';
+import type { LocalAddress } from './local.js';
+import { peersFor, systemDeps, type FollowerDeps, type InterfacePeers, type SyncTarget } from './sync.js';
+import type { PeerTable, TablePeer } from './table.js';
 
 export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
 /** With events: how often to look at what they do not cover. */
@@ -91,6 +108,52 @@ function latencyMs(e: PeerEvent): number {
   return e.eventNs ? Number(process.hrtime.bigint() - e.eventNs) / 1e6 : NaN;
 }
 
+/**
+ * What the last full poll read, for the rounds events start: the interfaces it
+ * synced from a table (with their rings as then), this guest's addresses, the
+ * tables by ring, and the peers each interface's map was last given.
+ */
+interface FollowCache {
+  targets: SyncTarget[];
+  local: LocalAddress[];
+  tables: Map<string, PeerTable>;
+  synced: Map<string, readonly RedirectPeer[]>;
+}
+
+/**
+ * Slot `old` of a cached table after event `e`, as a dump would now show it;
+ * undefined when the event cannot tell. ringnet.ko's events carry the slot's
+ * whole row, decoded as a dump's is. An older ringnet.ko's carry only its
+ * identity (state, generation, MAC): enough for a peer that left or died (its
+ * addresses no longer count) or came alive again in the same generation (its
+ * addresses are the cached ones), not for a join, a refusal or an update,
+ * whose addresses are new.
+ */
+function patchedSlot(old: TablePeer, e: PeerEvent): TablePeer | undefined {
+  const row = e.row;
+  if (row === undefined || typeof row === 'string' || row.region !== old.region || row.slot !== old.slot) return undefined;
+  if (e.whole) return row;
+  switch (e.kind) {
+    case 'peer-leave':
+    case 'peer-death':
+      return { ...old, state: row.state, generation: row.generation, mac: row.mac };
+    case 'peer-alive':
+      return row.generation === old.generation && row.mac === old.mac ? { ...old, state: row.state } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** `table` after event `e`, or undefined when the event cannot tell (a slot the table does not list). */
+function patchedTable(table: PeerTable, e: PeerEvent): PeerTable | undefined {
+  const i = table.peers.findIndex((p) => p.region === e.region && p.slot === e.slot);
+  const slot = i < 0 ? undefined : patchedSlot(table.peers[i], e);
+  if (!slot) return undefined;
+  const peers = [...table.peers];
+  peers[i] = slot;
+  return { ...table, peers };
+}
+
 function message(err: unknown): string {
   if (err instanceof RingctlError || err instanceof LibbpfError) return err.message;
   return `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
@@ -104,8 +167,12 @@ export class PeerFollower {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #watch: { stop(): Promise<void> } | undefined;
-  /** The first event since the last round, waiting for its round. */
-  #event: PeerEvent | undefined;
+  /** The events since the last round, waiting for it, in order. */
+  #pending: PeerEvent[] = [];
+  /** Events were lost since the last full poll: the next round is a full one. */
+  #lost = false;
+  /** What the last full poll read, unless it failed anywhere (then events start full rounds). */
+  #cache: FollowCache | undefined;
   /** Cancels the round an event scheduled, if it has not run. */
   #eventCancel: (() => void) | undefined;
   #lastEventRound = 0;
@@ -146,6 +213,7 @@ export class PeerFollower {
         (why) => {
           this.#log(`warning: ringnet events: ${why}; resyncing`);
           this.#forceNext = true;
+          this.#lost = true;
           this.#onEvent(undefined);
         },
       );
@@ -168,16 +236,25 @@ export class PeerFollower {
     if (this.opts.keepAlive === false) this.#timer.unref();
   };
 
-  /** An event (or a loss of some): a round soon, at most one every EVENT_GAP_MS. */
+  /**
+   * An event (or a loss of some): a round soon, at most one every EVENT_GAP_MS.
+   * The events patch the cached tables when they can (#eventRound); else, or
+   * after a loss, the round is a full one.
+   */
   #onEvent(e: PeerEvent | undefined): void {
     if (!this.#running) return;
-    if (e) this.#event ??= e;
+    if (e) this.#pending.push(e);
     if (this.#eventCancel) return;
     const wait = Math.max(0, this.#lastEventRound + EVENT_GAP_MS - Date.now());
     const run = () => {
       this.#eventCancel = undefined;
       if (!this.#running) return;
       this.#lastEventRound = Date.now();
+      const round = this.#lost ? undefined : this.#eventRound();
+      if (round) {
+        this.opts.onPoll?.(round);
+        return;
+      }
       this.#forceNext = true;
       this.#tick();
     };
@@ -208,8 +285,6 @@ export class PeerFollower {
    */
   poll(force = false): FollowRound {
     const last = this.#last;
-    const event = this.#event;
-    this.#event = undefined;
     let signature: string | undefined;
     try {
       // With opts.ring, its table too: its coming back is a change.
@@ -228,18 +303,85 @@ export class PeerFollower {
     ) {
       return { interfaces: last.round.interfaces, quiet: true };
     }
+    // The events waiting are answered by this round: the first one says why it ran.
+    const event = this.#pending.at(0);
+    this.#pending = [];
+    this.#lost = false;
     const round = this.#fullPoll(event);
     if (event) round.event = { ...event, latencyMs: latencyMs(event) };
     const rings = [...new Set(round.interfaces.map((i) => i.ring).filter((r): r is string => r !== undefined))];
     const failed = this.#globalError !== undefined || round.interfaces.some((i) => i.error !== undefined);
     this.#last = { signature, at: Date.now(), rings, failed, round };
+    if (failed) this.#cache = undefined;
+    return round;
+  }
+
+  /**
+   * The round for the events waiting, from the last full poll's cache: each
+   * event patches its slot of the cached table, each interface following a
+   * table that changed gets peersFor() the whole patched table (conflicts need
+   * it) and its map only the entries that changed. No dump, no look at the
+   * attachments or this guest's addresses (the watch looks and the full polls
+   * do those). Undefined when the events cannot be answered so (no cache, a
+   * ring or slot it does not know, a row that does not decode, a map that
+   * would not take the change): then a full round runs, with the events.
+   */
+  #eventRound(): FollowRound | undefined {
+    const cache = this.#cache;
+    const last = this.#last;
+    const events = this.#pending;
+    if (!cache || !last || !events.length) return undefined;
+    const tables = new Map<string, PeerTable>();
+    for (const e of events) {
+      const ring = [...cache.tables].find(([, t]) => t.ifindex === e.ifindex)?.[0];
+      const table = ring === undefined ? undefined : (tables.get(ring) ?? cache.tables.get(ring));
+      const next = table && patchedTable(table, e);
+      if (ring === undefined || !next) return undefined;
+      tables.set(ring, next);
+    }
+    // Every interface following a table that changed, with its peers.
+    const changes: { t: SyncTarget; want: InterfacePeers; before: readonly RedirectPeer[] }[] = [];
+    for (const t of cache.targets) {
+      const table = t.ring === undefined ? undefined : tables.get(t.ring);
+      const before = cache.synced.get(t.ifname);
+      if (!table) continue;
+      if (!before || this.#seen.get(t.ifname)?.status !== 'ok') return undefined;
+      changes.push({ t, want: peersFor(t, table, cache.local), before });
+    }
+    const results = new Map<string, PeerSyncResult>();
+    try {
+      for (const { t, want, before } of changes) {
+        results.set(t.ifname, this.#deps.update ? this.#deps.update(t.ifname, before, want.peers) : this.#deps.sync(t.ifname, want.peers));
+        cache.synced.set(t.ifname, want.peers);
+      }
+    } catch {
+      // The full round says what went wrong, and resyncs what was written.
+      this.#cache = undefined;
+      return undefined;
+    }
+    this.#pending = [];
+    for (const [ring, table] of tables) cache.tables.set(ring, table);
+    const first = events[0];
+    const round: FollowRound = { interfaces: [], event: { ...first, latencyMs: latencyMs(first) } };
+    for (const i of last.round.interfaces) {
+      const c = changes.find((x) => x.t.ifname === i.ifname);
+      const result = results.get(i.ifname);
+      if (!c || !result) {
+        round.interfaces.push(i);
+        continue;
+      }
+      round.interfaces.push({ ifname: i.ifname, ring: c.t.ring, peers: c.want.peers.length, result });
+      const seen = this.#seen.get(i.ifname);
+      if (seen) this.#report(i.ifname, seen, c.want.peers, c.want.notes, result, first);
+    }
+    last.round = { interfaces: round.interfaces };
     return round;
   }
 
   #fullPoll(event?: PeerEvent): FollowRound {
     const round: FollowRound = { interfaces: [] };
     let targets: SyncTarget[];
-    let local;
+    let local: LocalAddress[];
     try {
       targets = this.#deps.targets();
       local = this.#deps.localAddresses();
@@ -248,8 +390,11 @@ export class PeerFollower {
       const m = message(err);
       if (m !== this.#globalError) this.#log(`error: ${m}`);
       this.#globalError = m;
+      this.#cache = undefined;
       return round;
     }
+    const cache: FollowCache = { targets: [], local, tables: new Map(), synced: new Map() };
+    this.#cache = cache;
     for (const ifname of [...this.#seen.keys()]) {
       if (!targets.some((t) => t.ifname === ifname)) {
         this.#seen.delete(ifname);
@@ -296,6 +441,11 @@ export class PeerFollower {
         const want = table ? peersFor(t, table, local) : { peers: [], notes: [] };
         r.result = this.#deps.sync(t.ifname, want.peers);
         r.peers = want.peers.length;
+        if (table && t.ring !== undefined) {
+          cache.targets.push(t);
+          cache.tables.set(t.ring, table);
+          cache.synced.set(t.ifname, want.peers);
+        }
         if (!table && seen.status !== 'gone') {
           this.#log(`${t.ifname}: its ring device is gone; removed every peer (traffic stays on ${t.ifname})`);
         }

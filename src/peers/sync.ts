@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { attach } from '../xdp/attach.js';
 import { formatIp, type Cidr } from '../xdp/cidr.js';
-import { syncInterfacePeers, type PeerSyncResult, type RedirectPeer } from '../xdp/maps.js';
+import { syncInterfacePeers, updateInterfacePeers, type PeerSyncResult, type RedirectPeer } from '../xdp/maps.js';
 import { ifNameToIndex } from '../xdp/netdev.js';
 import { pinnedInterfaces, pinPaths } from '../xdp/pins.js';
 import { inspect } from '../xdp/state.js';
@@ -54,6 +54,12 @@ export interface FollowerDeps {
   readTable(ring: string): PeerTable | undefined;
   localAddresses(): LocalAddress[];
   sync(ifname: string, peers: readonly RedirectPeer[]): PeerSyncResult;
+  /**
+   * Brings `ifname`'s map, which holds what sync() or update() last made of
+   * `before`, to `peers`, writing only the entries that differ (no read of
+   * the map). Optional: without it an event's round calls sync().
+   */
+  update?(ifname: string, before: readonly RedirectPeer[], peers: readonly RedirectPeer[]): PeerSyncResult;
   /**
    * A cheap summary of what a poll depends on (pins, interfaces, the tables of
    * `rings` without their heartbeat ages, this guest's addresses). Optional:
@@ -127,6 +133,7 @@ export function systemDeps(pinRoot: string, sysfs: string, bpfDir?: string): Fol
     },
     localAddresses,
     sync: (ifname, peers) => syncInterfacePeers(pinRoot, ifname, peers),
+    update: (ifname, before, peers) => updateInterfacePeers(pinRoot, ifname, before, peers),
     signature(rings) {
       const parts: string[] = [];
       for (const ifname of pinnedInterfaces(pinRoot)) {

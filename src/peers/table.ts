@@ -19,7 +19,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { dumpPeers, isRingnetDevice } from '../netlink/ringnet.js';
+import { dumpPeers } from '../netlink/ringnet.js';
 import { formatIp, formatMac, parseIp, parseMac } from '../xdp/cidr.js';
 import { RingctlError } from '../common/errors.js';
 
@@ -55,6 +55,8 @@ export interface PeerTable {
   peers: TablePeer[];
   /** One line per line skipped, and a note if the table looks cut short. */
   problems: string[];
+  /** The ring device's ifindex, when the table came over genetlink (its events name it so). */
+  ifindex?: number;
 }
 
 /** Where a test's stand-in for `ring`'s peer table is, under its class/net directory. */
@@ -198,12 +200,6 @@ function readTextTable(ring: string, sysfs: string): PeerTable {
 export function findPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): PeerTable | undefined {
   if (sysfs !== DEFAULT_SYSFS_NET) return existsSync(peerTablePath(ring, sysfs)) ? readTextTable(ring, sysfs) : undefined;
   return existsSync(join(sysfs, ring)) ? dumpPeers(ring) : undefined;
-}
-
-/** Whether `ring` has a peer table at all (a veth stand-in in tests has none). */
-export function hasPeerTable(ring: string, sysfs = DEFAULT_SYSFS_NET): boolean {
-  if (sysfs !== DEFAULT_SYSFS_NET) return existsSync(peerTablePath(ring, sysfs));
-  return isRingnetDevice(ring);
 }
 
 /** A heartbeat age for people: "76 ms", "3.2 s", "4 min 10 s". */

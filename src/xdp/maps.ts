@@ -88,6 +88,56 @@ export interface PeerMapEntry {
  * a hostile peer the traffic of any address it claims first.
  */
 export function syncPeers(map: MapLike, peers: readonly RedirectPeer[]): PeerSyncResult {
+  const { want, rejected } = peerEntries(peers);
+  const result: PeerSyncResult = { added: 0, updated: 0, removed: 0, rejected };
+  const have = new Map<string, Buffer>();
+  for (const [key, value] of [...map.entries()]) {
+    const k = formatIp(decodePeerKey(key));
+    if (want.has(k)) have.set(k, value);
+    else if (map.delete(key)) result.removed++;
+  }
+  writeEntries(map, want, have, result);
+  return result;
+}
+
+/**
+ * Makes ring_peers, which holds what syncPeers() or updatePeers() made of
+ * `before`, hold what they make of `peers`: writes and deletes only the entries
+ * that differ, without reading the map (an event's round: the map is a few
+ * syscalls instead of a walk of every entry). A map someone else changed since
+ * is repaired by the next syncPeers().
+ */
+export function updatePeers(map: MapLike, before: readonly RedirectPeer[], peers: readonly RedirectPeer[]): PeerSyncResult {
+  const old = peerEntries(before).want;
+  const { want, rejected } = peerEntries(peers);
+  const result: PeerSyncResult = { added: 0, updated: 0, removed: 0, rejected };
+  const have = new Map<string, Buffer>();
+  for (const [k, { key, value }] of old) {
+    if (want.has(k)) have.set(k, value);
+    else if (map.delete(key)) result.removed++;
+  }
+  writeEntries(map, want, have, result);
+  return result;
+}
+
+/** Writes the entries of `want` whose value is not already `have`'s, counting them in `result`. */
+function writeEntries(map: MapLike, want: ReadonlyMap<string, PeerEntry>, have: ReadonlyMap<string, Buffer>, result: PeerSyncResult): void {
+  for (const [k, { key, value }] of want) {
+    const old = have.get(k);
+    if (old && old.equals(value)) continue;
+    map.update(key, value);
+    if (old) result.updated++;
+    else result.added++;
+  }
+}
+
+interface PeerEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** The ring_peers entries `peers` make, by formatted address, and what was left out. */
+function peerEntries(peers: readonly RedirectPeer[]): { want: Map<string, PeerEntry>; rejected: string[] } {
   const rejected: string[] = [];
   const claims = new Map<string, { addr: IpAddress; flags: number; slot: number; mac: Buffer; by: Set<string> }>();
   const sorted = [...peers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
@@ -130,22 +180,7 @@ export function syncPeers(map: MapLike, peers: readonly RedirectPeer[]): PeerSyn
     }
     want.set(k, { key: encodePeerKey(c.addr), value: encodePeer({ ringMac: c.mac, flags: c.flags, slot: c.slot }) });
   }
-
-  const result: PeerSyncResult = { added: 0, updated: 0, removed: 0, rejected };
-  const have = new Map<string, Buffer>();
-  for (const [key, value] of [...map.entries()]) {
-    const k = formatIp(decodePeerKey(key));
-    if (want.has(k)) have.set(k, value);
-    else if (map.delete(key)) result.removed++;
-  }
-  for (const [k, { key, value }] of want) {
-    const old = have.get(k);
-    if (old && old.equals(value)) continue;
-    map.update(key, value);
-    if (old) result.updated++;
-    else result.added++;
-  }
-  return result;
+  return { want, rejected };
 }
 
 /**
@@ -153,12 +188,26 @@ export function syncPeers(map: MapLike, peers: readonly RedirectPeer[]): PeerSyn
  * the controller calls whenever ring0's peer table changes).
  */
 export function syncInterfacePeers(pinRoot: string, ifname: string, peers: readonly RedirectPeer[]): PeerSyncResult {
+  return withPinnedPeers(pinRoot, ifname, (map) => syncPeers(map, peers));
+}
+
+function withPinnedPeers<T>(pinRoot: string, ifname: string, fn: (map: BpfMapFd) => T): T {
   const map = BpfMapFd.openPinned(pinPaths(pinRoot, ifname).maps.peers);
   try {
-    return syncPeers(map, peers);
+    return fn(map);
   } finally {
     map.close();
   }
+}
+
+/** updatePeers() through an attached interface's pinned ring_peers. */
+export function updateInterfacePeers(
+  pinRoot: string,
+  ifname: string,
+  before: readonly RedirectPeer[],
+  peers: readonly RedirectPeer[],
+): PeerSyncResult {
+  return withPinnedPeers(pinRoot, ifname, (map) => updatePeers(map, before, peers));
 }
 
 /** ring_peers' entries, sorted by address. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 import { dumpRegions } from '../netlink/ringnet.js';
-import { DEFAULT_SYSFS_NET, hasPeerTable, readPeerTable } from '../peers/table.js';
+import { DEFAULT_SYSFS_NET, findPeerTable } from '../peers/table.js';
 import { parseRegions, regionsPath } from '../stats/sources.js';
 import { linkFlags } from './netdev.js';
 
@@ -27,7 +27,8 @@ export interface RingDeviceState {
   problems: string[];
 }
 
-export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
+/** `readTable` reads the peer table (tests count the reads): once. */
+export function ringDeviceState(name: string, sysfs: string, readTable = findPeerTable): RingDeviceState {
   const flags = linkFlags(name);
   const s: RingDeviceState = {
     name,
@@ -41,17 +42,20 @@ export function ringDeviceState(name: string, sysfs: string): RingDeviceState {
     peersRefused: 0,
     problems: [],
   };
-  if (!s.present || !hasPeerTable(name, sysfs)) return s;
-  s.ringnet = true;
+  if (!s.present) return s;
+  // One read of the table says both whether it is ringnet's and what its peers are.
   try {
-    const t = readPeerTable(name, sysfs);
+    const t = readTable(name, sysfs);
+    if (!t) return s;
     s.peersUp = t.peers.filter((p) => p.state === 'up').length;
     s.peersDead = t.peers.filter((p) => p.state === 'dead').length;
     s.peersRefused = t.peers.filter((p) => p.state === 'refused').length;
     s.problems.push(...t.problems);
   } catch (err) {
+    // A table that is there but cannot be read: a ringnet device all the same.
     s.problems.push((err as Error).message);
   }
+  s.ringnet = true;
   try {
     const r = sysfs === DEFAULT_SYSFS_NET ? dumpRegions(name) : parseRegions(readFileSync(regionsPath(name, sysfs), 'utf8'));
     s.regions = r.regions.map((x) => ({ region: x.region, pci: x.pci, mode: x.mode, slot: x.selfSlot, maxPeers: x.maxPeers }));

@@ -184,8 +184,18 @@ describe('ringnet genetlink family', () => {
       parseGenl(genl(CMD.regionGet, [attrU32(A_REGION.ifindex, 3), attrU32(A_REGION.index, 0), attrString(A_REGION.pci, '0000:00:03.0'), attr(A_REGION.size, size), attrU32(A_REGION.maxPeers, 8), attrU32(A_REGION.ringSize, 1 << 20), attrU32(A_REGION.self, 2), attrU32(A_REGION.mode, 1)])),
     );
     assert.deepEqual(r, { region: 0, pci: '0000:00:03.0', sizeBytes: 16n << 20n, maxPeers: 8, ringSizeBytes: 1 << 20, selfSlot: 2, mode: 'doorbell' });
-    const e = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, [...peerAttrs({ slot: 1, state: 2 }), u64(A_PEER.eventNs, 123456789n)])));
-    assert.deepEqual(e, { kind: 'peer-join', ifindex: 3, region: 0, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', eventNs: 123456789n });
+    // ringnet.ko's event: the slot's whole dump row, and event-ns.
+    const e = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, [...peerAttrs({ slot: 1, state: 2, age: 3, v4: [[198, 51, 100, 2]] }), u64(A_PEER.eventNs, 123456789n)])));
+    const row = { region: 0, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', ageMs: 3, ipv4: ['198.51.100.2'], ipv6: [] };
+    assert.deepEqual(e, { kind: 'peer-join', ifindex: 3, region: 0, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', eventNs: 123456789n, row, whole: true });
+    // An older ringnet.ko's: the identity only.
+    const identity = peerAttrs({ slot: 1, state: 3 }).filter((a) => a.readUInt16LE(2) !== A_PEER.txPackets);
+    const old = decodeEvent(parseGenl(genl(CMD.peerDeathNtf, identity)));
+    assert.equal(old?.whole, false);
+    assert.deepEqual(old?.row, { ...row, state: 'dead', ageMs: 0, ipv4: [] });
+    // A row the dump decoder would skip is a problem here too.
+    const bad = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, peerAttrs({ slot: 2, state: 2, mac: [1, 0, 0x5e, 0, 0, 1] }))));
+    assert.equal(bad?.row, 'region 0 slot 2: up peer with a MAC that is not unicast (01:00:5e:00:00:01)');
     assert.equal(decodeEvent(parseGenl(genl(CMD.peerGet, []))), undefined);
   });
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 
 import type { PeerEvent } from '../../src/netlink/ringnet.js';
-import { EVENT_GAP_MS, FULL_POLL_MS, PeerFollower, WATCH_INTERVAL_MS } from '../../src/peers/follower.js';
+import { EVENT_GAP_MS, FULL_POLL_MS, PeerFollower, WATCH_INTERVAL_MS, type FollowRound } from '../../src/peers/follower.js';
 import type { LocalAddress } from '../../src/peers/local.js';
 import type { FollowerDeps, SyncTarget } from '../../src/peers/sync.js';
 import { parsePeerTable, type PeerTable } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
 import { RingctlError } from '../../src/common/errors.js';
-import { syncPeers, readPeers, type MapLike, type RedirectPeer } from '../../src/xdp/maps.js';
+import { syncPeers, readPeers, updatePeers, type MapLike, type RedirectPeer } from '../../src/xdp/maps.js';
 import { requireTier } from '../helpers/tier.js';
 
 /** An in-memory hash map with the operations syncPeers uses. */
@@ -56,17 +56,23 @@ class FakeSystem implements FollowerDeps {
     return readPeers(this.maps.get(ifname)!).map((e) => `${e.address}${e.ring ? '' : ' (ordinary)'}`);
   }
 
+  /** How often the follower read the attachments, the tables and this guest's addresses. */
+  reads = { targets: 0, tables: 0, local: 0 };
+
   targets(): SyncTarget[] {
+    this.reads.targets++;
     return this.attached;
   }
 
   readTable(ring: string): PeerTable | undefined {
+    this.reads.tables++;
     const t = this.tables.get(ring);
     if (t instanceof Error) throw t;
     return t;
   }
 
   localAddresses(): LocalAddress[] {
+    this.reads.local++;
     const a = (ifname: string, cidr: string): LocalAddress => {
       const [addr, prefix] = cidr.split('/');
       return { ifname, ...parseIp(addr)!, prefix: Number(prefix) };
@@ -109,6 +115,12 @@ class FakeSystem implements FollowerDeps {
     this.syncs++;
     if (this.failSync) throw this.failSync;
     return syncPeers(this.maps.get(ifname)!, peers);
+  }
+
+  updates = 0;
+  update(ifname: string, before: readonly RedirectPeer[], peers: readonly RedirectPeer[]) {
+    this.updates++;
+    return updatePeers(this.maps.get(ifname)!, before, peers);
   }
 }
 
@@ -460,6 +472,140 @@ describe('PeerFollower', () => {
       await sleep(EVENT_GAP_MS + 10);
       const rounds = polls - before;
       assert.ok(rounds >= 1 && rounds <= Math.ceil(ms / EVENT_GAP_MS) + 1, `${rounds} rounds for 20 events in ${ms} ms`);
+    });
+
+    describe('an event round', () => {
+      const FREE2 = '0 2 free 0 00:00:00:00:00:00 0 - -';
+      /** ring0's table as the kernel has it now, dumped with its ifindex. */
+      const ringTable = (...lines: string[]) => {
+        sys.setTable('ring0', ...lines);
+        (sys.tables.get('ring0') as PeerTable).ifindex = 3;
+      };
+      /** The event ringnet sends for the slot `line` shows now: its whole row, or (an older ringnet.ko) its identity. */
+      const rowEvent = (kind: PeerEvent['kind'], line: string, whole = true): PeerEvent => {
+        const row = parsePeerTable(`${HEADER}\n${line}\n`).peers[0];
+        const { region, slot, state, generation, mac } = row;
+        const sent = whole ? row : { ...row, ipv4: [], ipv6: [] };
+        return { kind, ifindex: 3, region, slot, state, generation, mac, eventNs: process.hrtime.bigint(), row: sent, whole };
+      };
+      const settle = () => sleep(EVENT_GAP_MS + 10);
+
+      /** Follows eth1 on ring0 with events; the reads of the first full poll are forgotten. */
+      function startFollowing(transparent: boolean, ...lines: string[]): FollowRound[] {
+        sys.listen();
+        sys.signature = () => 'same';
+        sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent });
+        ringTable(...lines);
+        const rounds: FollowRound[] = [];
+        follower = new PeerFollower({ pinRoot: '', sysfs: '', deps: sys, log: (l) => log.push(l), onPoll: (r) => rounds.push(r) });
+        follower.start();
+        sys.reads = { targets: 0, tables: 0, local: 0 };
+        sys.syncs = 0;
+        return rounds;
+      }
+
+      /** The map is what a full round (a dump) makes of the kernel's table: it changes nothing. */
+      function assertAsFullRound() {
+        const before = new Map(sys.maps.get('eth1')!.data);
+        const r = follower.poll(true).interfaces[0].result!;
+        assert.deepEqual([r.added, r.updated, r.removed], [0, 0, 0]);
+        assert.deepEqual(sys.maps.get('eth1')!.data, before);
+        sys.reads = { targets: 0, tables: 0, local: 0 };
+      }
+
+      it('patches the cached table: no dump, no look at the attachments or addresses, only the changed entries written', async () => {
+        const rounds = startFollowing(true, SELF, up(1), FREE2);
+        assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
+        ringTable(SELF, up(1), up(2));
+        sys.events!.onEvent(rowEvent('peer-join', up(2)));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.equal(sys.syncs, 0, 'no full sync (a read of every entry)');
+        assert.equal(sys.updates, 1);
+        assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
+        const r = rounds.at(-1)!;
+        assert.equal(r.event?.kind, 'peer-join');
+        assert.deepEqual(r.interfaces.map((i) => [i.ifname, i.peers, i.result?.added, i.result?.removed]), [['eth1', 2, 2, 0]]);
+        assert.match(log.at(-1)!, /^eth1: peer 2 \(02:00:00:00:00:02\) added: ring 198\.51\.100\.3; ordinary 192\.0\.2\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
+        assertAsFullRound();
+      });
+
+      it('gives an address a joining peer claims too to neither, on the whole patched table', async () => {
+        startFollowing(true, SELF, up(1), FREE2);
+        const rival = '0 2 up 1 02:00:00:00:00:02 10 198.51.100.2,192.0.2.3 -';
+        ringTable(SELF, up(1), rival);
+        sys.events!.onEvent(rowEvent('peer-join', rival));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)']);
+        assert.ok(log.includes('eth1: warning: peer 1: 198.51.100.2 also claimed by peer 2; mapped to none of them'), log.join('\n'));
+        assertAsFullRound();
+        // The rival leaves: the address is slot 1's again.
+        ringTable(SELF, up(1), '0 2 free 1 02:00:00:00:00:02 0 198.51.100.2,192.0.2.3 -');
+        sys.events!.onEvent(rowEvent('peer-leave', '0 2 free 1 02:00:00:00:00:02 0 198.51.100.2,192.0.2.3 -'));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
+        assertAsFullRound();
+      });
+
+      it('removes a peer that died or left, from an older ringnet.ko\'s identity-only events too', async () => {
+        startFollowing(false, SELF, up(1), up(2));
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
+        ringTable(SELF, up(1), up(2, 'dead'));
+        sys.events!.onEvent(rowEvent('peer-death', up(2, 'dead')));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2']);
+        assertAsFullRound();
+        ringTable(SELF, up(1, 'free'), up(2, 'dead'));
+        sys.events!.onEvent(rowEvent('peer-leave', up(1, 'free'), false));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), []);
+        assert.match(log.at(-1)!, /^eth1: peer 1 \(02:00:00:00:00:01\) removed \(on peer-leave of slot 1, /);
+        // Alive again in the same generation: its cached addresses are still right.
+        ringTable(SELF, up(1, 'free'), up(2));
+        sys.events!.onEvent(rowEvent('peer-alive', up(2), false));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.3']);
+        assertAsFullRound();
+      });
+
+      it('runs the full round after lost events, and for what an event cannot answer', async () => {
+        startFollowing(false, SELF, up(1), FREE2);
+        const full = async (why: string, send: () => void) => {
+          sys.reads = { targets: 0, tables: 0, local: 0 };
+          send();
+          await settle();
+          assert.deepEqual(sys.reads, { targets: 1, tables: 1, local: 1 }, why);
+          assertAsFullRound();
+        };
+        ringTable(SELF, up(1), up(2));
+        await full('lost events', () => {
+          sys.events!.onEvent(rowEvent('peer-join', up(2)));
+          sys.events!.onLost('the kernel dropped events (socket overrun)');
+        });
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
+        ringTable(SELF, up(1), up(2), '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
+        await full('a slot the table did not list', () => sys.events!.onEvent(rowEvent('peer-join', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -')));
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3', '198.51.100.4']);
+        ringTable(SELF, up(1), '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
+        await full('a join without its addresses (an older ringnet.ko)', () =>
+          sys.events!.onEvent(rowEvent('peer-join', '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', false)),
+        );
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.4', '198.51.100.9']);
+        await full('a row that does not decode', () => sys.events!.onEvent({ ...rowEvent('peer-update', up(1)), row: 'region 0 slot 1: bad MAC' }));
+        await full('another ring device', () => sys.events!.onEvent({ ...rowEvent('peer-update', up(1)), ifindex: 9 }));
+        // The full round cached what it read: the next event is patched in again.
+        ringTable(SELF, up(1, 'dead'), '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
+        sys.events!.onEvent(rowEvent('peer-death', up(1, 'dead')));
+        await settle();
+        assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
+        assert.deepEqual(sys.addresses('eth1'), ['198.51.100.4', '198.51.100.9']);
+        assertAsFullRound();
+      });
     });
 
     it('polls as before when it cannot listen', () => {

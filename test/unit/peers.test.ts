@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { classifyPeers, contextFor, notUnicast } from '../../src/peers/classify.js';
 import { localAddresses, type LocalAddress } from '../../src/peers/local.js';
 import { peersFor } from '../../src/peers/sync.js';
-import { formatAge, parsePeerTable, readPeerTable } from '../../src/peers/table.js';
+import { findPeerTable, formatAge, parsePeerTable, readPeerTable } from '../../src/peers/table.js';
 import { parseCidr, parseIp } from '../../src/xdp/cidr.js';
 import { RingctlError } from '../../src/common/errors.js';
 import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';
@@ -590,7 +590,12 @@ describe('ring0\'s peer table', () => {
       writeFileSync(join(dir, 'lo/ringnet/regions'), 'region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 8 1048576 0 plain\n');
       try {
         write(LO_SELF, LO_UP, LO_DEAD, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 - -', FREE);
-        const s = ringDeviceState('lo', dir);
+        let reads = 0;
+        const s = ringDeviceState('lo', dir, (ring, sysfs) => {
+          reads++;
+          return findPeerTable(ring, sysfs);
+        });
+        assert.equal(reads, 1, 'the table is read once');
         assert.deepEqual([s.peersUp, s.peersDead, s.peersRefused, s.problems], [1, 1, 1, []]);
         assert.equal(ringDeviceRow(s)[3], '1 up, 1 dead, 1 refused');
         write(LO_SELF, LO_UP, FREE);

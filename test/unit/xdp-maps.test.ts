@@ -13,7 +13,7 @@ import {
   encodeSubnetKey,
   sumStats,
 } from '../../src/xdp/codecs.js';
-import { readPeers, readSubnets, syncPeers, syncSubnets, type MapLike } from '../../src/xdp/maps.js';
+import { readPeers, readSubnets, syncPeers, syncSubnets, updatePeers, type MapLike } from '../../src/xdp/maps.js';
 import { requireTier } from '../helpers/tier.js';
 
 /** An in-memory hash map with the BpfMapFd operations the sync functions use. */
@@ -155,6 +155,31 @@ describe('map codecs and sync', () => {
     assert.deepEqual(readPeers(m), []);
     assert.equal(syncPeers(m, [a]).added, 1);
     assert.deepEqual(readPeers(m).map((p) => [p.address, p.slot]), [['198.51.100.1', 1]]);
+  });
+
+  it('updates only the entries that differ from what it wrote before, without reading the map', () => {
+    const m = new FakeMap();
+    syncPeers(m, [PEER_A, PEER_B]);
+    const reads = { n: 0 };
+    const blind: MapLike = {
+      keys: () => { reads.n++; return m.keys(); },
+      entries: () => { reads.n++; return m.entries(); },
+      lookup: (k) => { reads.n++; return m.lookup(k); },
+      update: (k, v) => m.update(k, v),
+      delete: (k) => m.delete(k),
+    };
+    m.writes = 0;
+    const rival = { slot: 3, ringMac: '02:00:00:00:00:03', addresses: ['198.51.100.2', '198.51.100.3'] };
+    const moved = { ...PEER_A, ringMac: '02:00:00:00:00:11' };
+    const r = updatePeers(blind, [PEER_A, PEER_B], [moved, PEER_B, rival]);
+    assert.equal(reads.n, 0);
+    // 198.51.100.2 contested: removed; PEER_A's three addresses: a new MAC; 198.51.100.3: new.
+    assert.deepEqual([r.added, r.updated, r.removed, r.rejected], [1, 3, 1, ['198.51.100.2: claimed by peers 2, 3; left to none of them']]);
+    assert.equal(m.writes, 5);
+    const fresh = new FakeMap();
+    syncPeers(fresh, [moved, PEER_B, rival]);
+    assert.deepEqual(m.data, fresh.data, 'what a full sync would make');
+    assert.deepEqual(syncPeers(m, [moved, PEER_B, rival]), { added: 0, updated: 0, removed: 0, rejected: r.rejected });
   });
 
   it('keeps the map within its capacity', () => {
