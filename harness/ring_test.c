@@ -20,6 +20,8 @@
 #include "ringnet_meta.h"
 #include "check.h"
 
+unsigned long checks, failures;
+
 #define RING_SIZE	KVMRING_RING_SIZE_MIN
 
 struct ring {
