@@ -3,13 +3,15 @@
  * check.h - what the unit tests (ring_test, member_test) share: CHECK() and
  * CHECK_EQ() count every check and report each failure with its function
  * and line, and the test prints "NAME: N checks, F failed" from the counts.
+ * A test of several files counts in one place: the file with main() defines
+ * the counters, once.
  */
 #ifndef RINGNET_HARNESS_CHECK_H
 #define RINGNET_HARNESS_CHECK_H
 
 #include <stdio.h>
 
-static unsigned long checks, failures;
+extern unsigned long checks, failures;
 
 #define CHECK(cond, ...) do {						\
 	checks++;							\

@@ -13,6 +13,8 @@
 #include "check.h"
 #include "member_sim.h"
 
+unsigned long checks, failures;
+
 #define TIMEOUT		50UL
 #define SELF		0
 #define IVPOS		7

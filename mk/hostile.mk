@@ -5,8 +5,9 @@
 # Fragments are read before the top-level `all:`; keep it the default goal.
 .DEFAULT_GOAL := all
 
-HOSTILE_SRC    := test/hostile/kvmring_hostile.c
-HOSTILE_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h include/kvmring/abi.h
+HOSTILE_SRC    := test/hostile/kvmring_hostile.c test/hostile/hostile_region.c \
+		  test/hostile/hostile_scenarios.c
+HOSTILE_HDRS   := test/hostile/hostile.h guest-netdev/ringnet_ring.h guest-netdev/ringnet_shim.h include/kvmring/abi.h
 # Warnings are fatal here whatever CFLAGS says.
 HOSTILE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -I include -I guest-netdev
 

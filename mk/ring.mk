@@ -11,6 +11,8 @@
 .DEFAULT_GOAL := all
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
+RING_TEST_SRC := harness/ring_test.c harness/ring_test_ops.c harness/ring_test_join.c \
+		 harness/ring_test_hostile.c harness/ring_test_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
 	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
 MEMBER_SRC  := guest-netdev/ringnet_member.c
@@ -25,8 +27,8 @@ $(OUT)/ringnet_%.o: guest-netdev/ringnet_%.c $(RING_HDRS) | $(OUT)
 $(OUT)/libringnet_ring.a: $(OUT)/ringnet_ring.o $(OUT)/ringnet_meta.o
 	$(AR) rcs $@ $^
 
-$(OUT)/ring_test: harness/ring_test.c $(RING_CORE) $(RING_HDRS) | $(OUT)
-	$(CLANG) $(CFLAGS) $(RING_CFLAGS) $(RING_SAN) harness/ring_test.c $(RING_CORE) -o $@ -lpthread
+$(OUT)/ring_test: $(RING_TEST_SRC) harness/ring_test.h $(RING_CORE) $(RING_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) $(RING_SAN) $(RING_TEST_SRC) $(RING_CORE) -o $@ -lpthread
 
 $(OUT)/ring_fuzz: harness/ring_fuzz.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
