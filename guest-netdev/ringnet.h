@@ -331,6 +331,7 @@ int ringnet_nl_init(void);
 void ringnet_nl_exit(void);
 void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd);
 void ringnet_debugfs_init(struct ringnet_priv *priv);
+void ringnet_debugfs_rename(struct ringnet_priv *priv);
 void ringnet_debugfs_exit(void);
 
 #endif /* RINGNET_H */

@@ -45,6 +45,18 @@ static int ringnet_inetaddr_event(struct notifier_block *nb, unsigned long ev, v
 static struct notifier_block ringnet_inetaddr_nb = { .notifier_call = ringnet_inetaddr_event };
 static struct notifier_block ringnet_inet6addr_nb = { .notifier_call = ringnet_inetaddr_event };
 
+/* Our device renamed: its debugfs directory follows. Under RTNL. */
+static int ringnet_netdev_event(struct notifier_block *nb, unsigned long ev, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (ev == NETDEV_CHANGENAME && dev == ringnet_dev)
+		ringnet_debugfs_rename(netdev_priv(dev));
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ringnet_netdev_nb = { .notifier_call = ringnet_netdev_event };
+
 /* ---- net_device_ops ------------------------------------------------------------ */
 
 /* NAPI on for r, and a first poll. Under RTNL, with r published or being published. */
@@ -446,13 +458,18 @@ static int __init ringnet_init(void)
 	if (err)
 		goto err_unregister_netdev;
 	ringnet_debugfs_init(priv);
+	err = register_netdevice_notifier(&ringnet_netdev_nb);
+	if (err)
+		goto err_debugfs_exit;
 
 	err = pci_register_driver(&ringnet_pci_driver);
 	if (err)
-		goto err_nl_exit;
+		goto err_netdev_nb;
 	return 0;
 
-err_nl_exit:
+err_netdev_nb:
+	unregister_netdevice_notifier(&ringnet_netdev_nb);
+err_debugfs_exit:
 	ringnet_debugfs_exit();
 	ringnet_nl_exit();
 err_unregister_netdev:
@@ -474,6 +491,7 @@ static void __exit ringnet_exit(void)
 
 	pci_unregister_driver(&ringnet_pci_driver);
 	/* No peer work notifies any more; dumps and readers finish here. */
+	unregister_netdevice_notifier(&ringnet_netdev_nb);
 	ringnet_debugfs_exit();
 	ringnet_nl_exit();
 	unregister_inet6addr_notifier(&ringnet_inet6addr_nb);

@@ -376,7 +376,9 @@ void ringnet_nl_exit(void)
 
 /* ---- debugfs: the same, for people ---------------------------------------------- */
 
+/* ringnet/ and ringnet/<dev>/: set up at load, renamed under RTNL, gone at unload. */
 static struct dentry *ringnet_debugfs_root;
+static struct dentry *ringnet_debugfs_dev;
 
 /* region slot state gen mac age_ms ipv4 ipv6: what the sysfs table used to show */
 static int ringnet_debugfs_peers_show(struct seq_file *m, void *unused)
@@ -441,12 +443,29 @@ void ringnet_debugfs_init(struct ringnet_priv *priv)
 
 	ringnet_debugfs_root = debugfs_create_dir(RINGNET_DRV_NAME, NULL);
 	d = debugfs_create_dir(netdev_name(priv->dev), ringnet_debugfs_root);
+	ringnet_debugfs_dev = d;
 	debugfs_create_file("peers", 0444, d, priv, &ringnet_debugfs_peers_fops);
 	debugfs_create_file("regions", 0444, d, priv, &ringnet_debugfs_regions_fops);
+}
+
+/* The device's directory follows its name (`ip link set ring0 name ...`). Under RTNL. */
+void ringnet_debugfs_rename(struct ringnet_priv *priv)
+{
+	struct dentry *d;
+
+	ASSERT_RTNL();
+	if (IS_ERR_OR_NULL(ringnet_debugfs_dev))
+		return;
+	d = debugfs_rename(ringnet_debugfs_root, ringnet_debugfs_dev, ringnet_debugfs_root,
+			   netdev_name(priv->dev));
+	if (IS_ERR(d))
+		netdev_warn(priv->dev, "debugfs: cannot rename %s/%pd to %s (%pe)\n",
+			    RINGNET_DRV_NAME, ringnet_debugfs_dev, netdev_name(priv->dev), d);
 }
 
 void ringnet_debugfs_exit(void)
 {
 	debugfs_remove_recursive(ringnet_debugfs_root);
 	ringnet_debugfs_root = NULL;
+	ringnet_debugfs_dev = NULL;
 }
