@@ -11,10 +11,16 @@
 // CPU, so a neighbour that spins would slow g1 and g2 down whatever their driver
 // does. The hostile peer therefore runs in a CPU cgroup capped at --peer-cpu
 // percent of one host core (default 25), and every baseline runs beside a CPU
-// burner in the same cap: the only difference between the two runs is what the
-// neighbour writes. The CPU each really used is printed. Each scenario's runs
-// with the peer alternate with baselines (--rounds of each, and a last baseline);
-// the ratio is the mean with the peer over the mean of the baselines.
+// burner in the same cap that uses as much host CPU as the peer did: the only
+// difference between the two runs is what the neighbour writes. A pure spinner
+// would not do: the scheduler favours a peer that sleeps now and then over one
+// that never does, so in the same cap the two got 3.0 and 1.6 CPU seconds. The
+// burner therefore spins for a share of every 10 ms and sleeps the rest, the
+// share being the peer's measured share of a core: first from a warm-up run with
+// the peer (not counted), then the mean of the runs so far. The CPU each really
+// used is printed. Each scenario's runs with the peer alternate with baselines
+// (--rounds of each, and a last baseline); the ratio is the mean with the peer
+// over the mean of the baselines.
 //
 // Softirq is measured inside the guests from /proc/stat while no traffic flows
 // ("idle": the guest ignores the peer, which is what the target is about) and
@@ -105,9 +111,16 @@ function capped(cmd, args) {
   return child;
 }
 
-/** A CPU burner in the same cap as the hostile peer: the baseline's neighbour. */
-function burner() {
-  const child = capped('sh', ['-c', 'while :; do :; done']);
+/**
+ * The baseline's neighbour, in the same cap as the hostile peer: spins for `share`
+ * of every 10 ms and sleeps the rest (share 1: spins without a break).
+ */
+function burner(share) {
+  const spinMs = Math.max(0.5, Math.min(1, share) * 10);
+  const script = `const z = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) { const t = performance.now(); while (performance.now() - t < ${spinMs}) {}
+      if (${10 - spinMs} > 0) Atomics.wait(z, 0, 0, ${10 - spinMs}); }`;
+  const child = capped(process.execPath, ['-e', script]);
   return { cpuSeconds: () => cpuSeconds(child.pid), stop: () => child.kill('SIGKILL') };
 }
 
@@ -149,11 +162,16 @@ async function iperf() {
   };
 }
 
-async function baseline() {
-  const b = burner();
+/** iperf3 beside a burner using `share` of a core; the burner's CPU counted over iperf3 alone. */
+async function baseline(share) {
+  const b = burner(share);
   try {
+    await sleep(500); // node's start-up is not the neighbour's work
+    const cpu0 = b.cpuSeconds();
+    const t0 = performance.now();
     const run = await iperf();
-    return { ...run, peerCpuSeconds: b.cpuSeconds() };
+    const peerCpuSeconds = b.cpuSeconds() - cpu0;
+    return { ...run, peerCpuSeconds, peerShare: peerCpuSeconds / ((performance.now() - t0) / 1000) };
   } finally {
     b.stop();
   }
@@ -198,11 +216,13 @@ async function withPeer(scenario, measureIdle) {
     const cleanup = await prepare(scenario, slot);
     const idle = measureIdle ? await idleShares() : undefined;
     const cpu0 = h.cpuSeconds();
+    const t0 = performance.now();
     const run = await iperf();
     const peerCpuSeconds = h.cpuSeconds() - cpu0;
+    const peerShare = peerCpuSeconds / ((performance.now() - t0) / 1000);
     await cleanup();
     h.stop();
-    return { ...run, idle, peerCpuSeconds, summary: await h.done };
+    return { ...run, idle, peerCpuSeconds, peerShare, summary: await h.done };
   } finally {
     h.stop();
     await h.done.catch(() => undefined);
@@ -225,14 +245,18 @@ async function kernelLogsClean(mode) {
 }
 
 async function measure(scenario) {
-  console.log(`bench:hostile: ${scenario}: ${rounds} rounds of baseline and iperf3 with the peer, then a baseline`);
-  const bases = [await baseline()];
+  console.log(`bench:hostile: ${scenario}: a warm-up with the peer, ${rounds} rounds of baseline and iperf3 with the peer, then a baseline`);
+  // How much host CPU the peer takes, for the burner to take as much.
+  const warmUp = await withPeer(scenario, false);
+  await sleep(2000);
+  const share = (runs) => mean(runs.map((r) => r.peerShare));
+  const bases = [await baseline(warmUp.peerShare)];
   const idleBase = await idleShares();
   const runs = [];
   for (let i = 0; i < rounds; i++) {
     runs.push(await withPeer(scenario, i === 0));
     await sleep(2000);
-    bases.push(await baseline());
+    bases.push(await baseline(share(runs)));
   }
   await ringsClean(`in the baselines around ${scenario}`);
   const baseGbps = mean(bases.map((b) => b.gbps));
@@ -249,6 +273,7 @@ async function measure(scenario) {
     iperfBaseline: bases[0].shares,
     iperfHostile: runs[0].shares,
     peerCpuSeconds: { burner: mean(bases.map((b) => b.peerCpuSeconds)), hostile: mean(runs.map((r) => r.peerCpuSeconds)) },
+    warmUp: { gbps: warmUp.gbps, peerShare: warmUp.peerShare },
     summary: runs[0].summary,
   };
 }
