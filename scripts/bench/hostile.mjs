@@ -15,9 +15,9 @@
 // difference between the two runs is what the neighbour writes. A pure spinner
 // would not do: the scheduler favours a peer that sleeps now and then over one
 // that never does, so in the same cap the two got 3.0 and 1.6 CPU seconds. The
-// burner therefore spins for a share of every 10 ms and sleeps the rest, the
-// share being the peer's measured share of a core: first from a warm-up run with
-// the peer (not counted), then the mean of the runs so far. The CPU each really
+// burner therefore keeps to the peer's measured share of a core by its own CPU
+// clock (spinning while behind, sleeping while ahead): first the share from a
+// warm-up run with the peer (not counted), then the mean of the runs so far. The CPU each really
 // used is printed. Each scenario's runs with the peer alternate with baselines
 // (--rounds of each, and a last baseline); the ratio is the mean with the peer
 // over the mean of the baselines.
@@ -112,14 +112,15 @@ function capped(cmd, args) {
 }
 
 /**
- * The baseline's neighbour, in the same cap as the hostile peer: spins for `share`
- * of every 10 ms and sleeps the rest (share 1: spins without a break).
+ * The baseline's neighbour, in the same cap as the hostile peer: uses `share` of a
+ * core by its own CPU clock, spinning a millisecond at a time while it is behind
+ * and sleeping one while it is ahead (a share of 1 spins without a break).
  */
 function burner(share) {
-  const spinMs = Math.max(0.5, Math.min(1, share) * 10);
-  const script = `const z = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) { const t = performance.now(); while (performance.now() - t < ${spinMs}) {}
-      if (${10 - spinMs} > 0) Atomics.wait(z, 0, 0, ${10 - spinMs}); }`;
+  const script = `const z = new Int32Array(new SharedArrayBuffer(4)); const t0 = performance.now(); const c0 = process.cpuUsage();
+    for (;;) { const c = process.cpuUsage(c0);
+      if ((c.user + c.system) / 1000 < ${Math.min(1, share)} * (performance.now() - t0)) { const t = performance.now(); while (performance.now() - t < 1) {} }
+      else Atomics.wait(z, 0, 0, 1); }`;
   const child = capped(process.execPath, ['-e', script]);
   return { cpuSeconds: () => cpuSeconds(child.pid), stop: () => child.kill('SIGKILL') };
 }
