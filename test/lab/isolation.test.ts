@@ -55,7 +55,8 @@ describe('isolation by the hypervisor: a read-only BAR', function () {
   before(async function () {
     requireTier(this, 'lab');
     this.timeout(300_000 * SLOWDOWN);
-    lab = await labFixture.get({ guests: 1, probeBars: true });
+    // One guest is enough; a region has at least two slots.
+    lab = await labFixture.get({ guests: 1, slots: 2, probeBars: true });
     bars = await lab.probeBars('g1');
     console.log(`      accelerator: ${(await lab.status()).accel}`);
   });
