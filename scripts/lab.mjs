@@ -3,7 +3,7 @@
 // a network namespace of the lab's own and the shared region behind ivshmem.
 //
 //   lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB]
-//          [--cpus N] [--region-size MiB] [--slots N] [--kernel standard|debug]
+//          [--cpus N] [--region-size MiB] [--slots N] [--kernel standard|debug] [--probe-bars]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -15,10 +15,13 @@
 // KVMRING_LAB=NAME runs a second, independent lab beside the default one.
 // --kernel debug (or KVMRING_LAB_KERNEL=debug) boots the debug kernel tier's kernel
 // (scripts/debug-kernel.mjs: KASAN, lockdep) with build/debug/ringnet.ko.
+// --probe-bars gives every guest two small extra ivshmem devices that no driver
+// takes, one over a file mapped read-only, one read-write (lab-config.mjs PROBE_BARS).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { $, minimist } from 'zx';
 
@@ -34,6 +37,7 @@ import {
   guestPaths,
   labPaths,
   parseGuest,
+  probeBars,
   processAlive,
   processIsOurs,
   readState,
@@ -159,7 +163,7 @@ async function up(args) {
   requireTools();
   const opts = minimist(args, {
     string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'slots', 'kernel'],
-    boolean: ['doorbell', 'ring'],
+    boolean: ['doorbell', 'ring', 'probe-bars'],
     default: { guests: '2', accel: 'auto', cpus: '1', 'region-size': '16', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
   if (!['standard', 'debug'].includes(opts.kernel)) throw new LabError(`--kernel ${opts.kernel}: use standard or debug`);
@@ -223,6 +227,7 @@ async function up(args) {
     for (let n = 1; n <= guests; n++) {
       qemuArgs[n] = JSON.parse(await ringctl('host', 'qemu-args', `g${n}`, '--name', paths.name, '--json'));
     }
+    const probe = opts['probe-bars'] ? await makeProbeBars(paths, guests) : undefined;
 
     const state = {
       name: paths.name,
@@ -237,6 +242,7 @@ async function up(args) {
       initramfs,
       region: { path: paths.region, size: regionMiB << 20, mode, qemuArgs },
       ring: opts.ring,
+      ...(probe ? { probeBars: probe } : {}),
       startedAt: new Date().toISOString(),
     };
     writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
@@ -257,6 +263,23 @@ async function up(args) {
     throw err;
   }
   await status(['--brief']);
+}
+
+/**
+ * lab up --probe-bars: every guest's probe files, zero-filled, and the QEMU options
+ * that map them (ivshmemPlainArgs, the controller's own). Guest name -> devices.
+ */
+async function makeProbeBars(paths, guests) {
+  const { ivshmemPlainArgs } = await import(pathToFileURL(join(REPO, 'dist/src/host/qemu.js')).href);
+  const all = {};
+  for (let n = 1; n <= guests; n++) {
+    all[`g${n}`] = probeBars(paths, n).map((b) => {
+      writeFileSync(b.path, Buffer.alloc(b.size));
+      const args = ivshmemPlainArgs({ id: `probe-${b.name}`, path: b.path, size: b.size, readonly: b.readonly, addr: b.slot });
+      return { ...b, qemuArgs: args };
+    });
+  }
+  return all;
 }
 
 /** Boot timeouts stretch for the debug kernel: KASAN and lockdep make it several times slower. */
@@ -320,7 +343,7 @@ async function status(args) {
   }
   const st = await control(paths, { op: 'status' });
   if (opts.json) {
-    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, region: state.region }, null, 2));
+    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, region: state.region, probeBars: state.probeBars }, null, 2));
     return;
   }
   console.log(
@@ -341,6 +364,11 @@ async function status(args) {
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  const probe = Object.values(state.probeBars ?? {})[0];
+  if (probe) {
+    const devs = probe.map((b) => `${b.name} ${b.bdf} (${b.size >> 10} KiB, ${b.readonly ? 'read-only' : 'read-write'})`);
+    console.log(`probe BARs in every guest: ${devs.join(', ')}; files ${paths.state}/gN.probe-*.bar`);
+  }
   if (!opts.brief) console.log(`logs: ${paths.state}/gN.console.log`);
 }
 
@@ -569,7 +597,7 @@ async function qmp(args) {
 // ---------------------------------------------------------------------------- main
 
 const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
-              [--kernel standard|debug]
+              [--slots N] [--kernel standard|debug] [--probe-bars]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

@@ -20,6 +20,12 @@ repo=$(arg repo)
 log() { echo "kvmring-lab: $*" > /dev/kmsg; }
 
 hostname "g$n"
+# Devices the lab keeps from every driver (kvmring.nodriver=BDF,...: lab up
+# --probe-bars), before any module loads: ringnet takes every ivshmem device.
+for bdf in $(arg nodriver | tr , ' '); do
+	echo kvmring-nodriver > "/sys/bus/pci/devices/$bdf/driver_override" \
+		|| log "cannot keep $bdf from drivers"
+done
 ip link set lo up
 # Modules of the standard kernel; the debug kernel has them built in (and no /lib/modules).
 if [ -d "/lib/modules/$(uname -r)" ]; then

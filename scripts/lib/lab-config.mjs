@@ -46,6 +46,31 @@ export function guestPaths(paths, n) {
   };
 }
 
+/**
+ * `lab up --probe-bars`: besides the region, every guest gets these small
+ * ivshmem-plain devices, each over a file of its own in the lab's state folder, at
+ * a fixed PCI slot, kept from every driver (init.sh, kvmring.nodriver=): "ro" maps
+ * its file read-only (readonly=on on the backend), "rw" read-write, to show what a
+ * guest's writes through a BAR do to the file behind it (test/lab/isolation.test.ts).
+ */
+export const PROBE_BARS = [
+  { name: 'ro', slot: '10', readonly: true },
+  { name: 'rw', slot: '11', readonly: false },
+];
+export const PROBE_BAR_SIZE = 64 * 1024;
+
+/** Guest n's probe devices: name, PCI address in the guest, host file, size, readonly. */
+export function probeBars(paths, n) {
+  return PROBE_BARS.map(({ name, slot, readonly }) => ({
+    name,
+    slot,
+    bdf: `0000:00:${slot}.0`,
+    path: join(paths.state, `g${n}.probe-${name}.bar`),
+    size: PROBE_BAR_SIZE,
+    readonly,
+  }));
+}
+
 /** The lab's addresses for guest n (DESIGN.md). */
 export function guestAddresses(n) {
   const hex = n.toString(16).padStart(2, '0');

@@ -15,6 +15,8 @@ export function qemuArgv(state, n) {
   const g = guestPaths(labPaths(state.name), n);
   const a = guestAddresses(n);
   const accel = state.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  // lab up --probe-bars: extra ivshmem devices that no driver (ringnet above all) may take.
+  const probe = state.probeBars?.[`g${n}`] ?? [];
   const cmdline = [
     'console=ttyS0',
     'panic=-1',
@@ -26,6 +28,7 @@ export function qemuArgv(state, n) {
     `kvmring.init=${state.repo}/scripts/guest/init.sh`,
     // ring-up.sh loads this ringnet.ko (relative to the repository).
     ...(state.ringnetKo ? [`kvmring.ringnet=${state.ringnetKo}`] : []),
+    ...(probe.length ? [`kvmring.nodriver=${probe.map((b) => b.bdf).join(',')}`] : []),
     // The debug kernel reports every KASAN finding, not just the first. And it keeps
     // 4-level paging: TCG's -cpu max offers LA57, and 6.1 with KASAN takes an
     // interrupt during identify_boot_cpu() (LA57 cleared for a moment) for a
@@ -49,6 +52,7 @@ export function qemuArgv(state, n) {
     '-netdev', `tap,id=eth1,ifname=${a.tap},script=no,downscript=no`,
     '-device', `virtio-net-pci,netdev=eth1,mac=${a.eth1Mac},romfile=`,
     ...state.region.qemuArgs[n],
+    ...probe.flatMap((b) => b.qemuArgs),
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',

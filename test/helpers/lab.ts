@@ -113,6 +113,26 @@ export interface LabOptions {
   cpus?: number;
   /** peer slots in the region (guests): more leave room for a peer from the host */
   slots?: number;
+  /** lab up --probe-bars: extra small ivshmem devices per guest, no driver on them (probeBars()) */
+  probeBars?: boolean;
+}
+
+/** One of a guest's extra ivshmem devices (lab up --probe-bars, scripts/lib/lab-config.mjs). */
+export interface ProbeBar {
+  /** "ro" (its file mapped read-only) or "rw" */
+  name: string;
+  /** its PCI address in the guest */
+  bdf: string;
+  /** the file behind its BAR2, on the host */
+  path: string;
+  size: number;
+  readonly: boolean;
+}
+
+/** What `lab status --json` says of a lab that is up (the parts the tests read). */
+export interface LabStatus {
+  accel: 'kvm' | 'tcg';
+  probeBars?: Record<string, ProbeBar[]>;
 }
 
 export class Lab {
@@ -197,6 +217,20 @@ export class Lab {
     return runLab(args, { labName: this.name, timeoutMs });
   }
 
+  /** `lab status --json`. */
+  async status(): Promise<LabStatus> {
+    const r = await this.lab(['status', '--json']);
+    assert.equal(r.code, 0, `lab status --json: ${r.stderr.toString()}`);
+    return JSON.parse(r.stdout.toString()) as LabStatus;
+  }
+
+  /** guest's extra ivshmem devices by name (a lab up with probeBars). */
+  async probeBars(guest: string): Promise<Map<string, ProbeBar>> {
+    const bars = (await this.status()).probeBars?.[guest];
+    assert.ok(bars, `${guest} has no probe BARs: bring the lab up with probeBars`);
+    return new Map(bars.map((b) => [b.name, b]));
+  }
+
   /**
    * Fails with the offending lines if any guest's kernel log shows trouble. The
    * console log on the host is read too: it keeps what a guest printed before a
@@ -249,7 +283,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, cpus: 1, slots: opts.guests, ...opts };
+    const want = { doorbell: false, cpus: 1, slots: opts.guests, probeBars: false, ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await runLab(
@@ -259,6 +293,7 @@ class LabFixture {
         '--cpus', String(want.cpus),
         '--slots', String(want.slots),
         ...(want.doorbell ? ['--doorbell'] : []),
+        ...(want.probeBars ? ['--probe-bars'] : []),
       ],
       { timeoutMs: 300_000 * SLOWDOWN },
     );

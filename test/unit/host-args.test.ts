@@ -13,7 +13,7 @@ import {
   shellQuote,
   smallestRegionSize,
 } from '../../src/host/args.js';
-import { qemuArgs } from '../../src/host/qemu.js';
+import { ivshmemPlainArgs, qemuArgs } from '../../src/host/qemu.js';
 import { defaultRingSize } from '../../src/ring/geometry.js';
 import { CONSTANTS as C } from '../../src/ring/layout.js';
 import { requireTier } from '../helpers/tier.js';
@@ -147,6 +147,31 @@ describe('host verbs: arguments', () => {
 
     it('doubles commas in paths, as QEMU option values need', () => {
       assert.match(qemuArgs({ ...plain, path: '/mnt/a,b/kvmring-x' })[1], /mem-path=\/mnt\/a,,b\/kvmring-x,size=/);
+    });
+
+    it('maps a file read-only with readonly=on on its backend, the device unchanged', () => {
+      const dev = { id: 'probe0', path: '/run/kvmring/lab/g1.probe-ro', size: 64 * 1024 };
+      assert.deepEqual(ivshmemPlainArgs({ ...dev, readonly: true }), [
+        '-object',
+        'memory-backend-file,id=probe0,mem-path=/run/kvmring/lab/g1.probe-ro,size=64K,share=on,readonly=on',
+        '-device',
+        'ivshmem-plain,memdev=probe0',
+      ]);
+      assert.deepEqual(ivshmemPlainArgs({ ...dev, readonly: false }), ivshmemPlainArgs(dev));
+      assert.doesNotMatch(ivshmemPlainArgs(dev)[1], /readonly/);
+    });
+
+    it('is what a plain-mode region gets, read-write', () => {
+      assert.deepEqual(qemuArgs(plain), ivshmemPlainArgs({ id: 'kvmring0', path: plain.path, size: plain.size }));
+    });
+
+    it('puts a device at a given PCI slot, and takes nothing else for one', () => {
+      const dev = { id: 'p', path: '/dev/shm/p', size: 4096, readonly: true };
+      assert.equal(ivshmemPlainArgs({ ...dev, addr: '10' })[3], 'ivshmem-plain,memdev=p,addr=10');
+      assert.equal(ivshmemPlainArgs({ ...dev, addr: '1e.0' })[3], 'ivshmem-plain,memdev=p,addr=1e.0');
+      for (const bad of ['', '100', '10.8', '10,bus=x', 'g']) {
+        assert.throws(() => ivshmemPlainArgs({ ...dev, addr: bad }), /is not a PCI slot/);
+      }
     });
 
     it('quotes for a POSIX shell only what needs it', () => {
