@@ -140,6 +140,14 @@ static void *race_unicast(void *arg)
 		if (!sent && !full)
 			sched_yield();
 	}
+	/*
+	 * A queue stopped when time ran out is woken like any other: the
+	 * consumer and the waker run until every producer is done, so the run
+	 * ends with each stop answered (on a loaded machine the one stop may
+	 * come last).
+	 */
+	while (LOAD(r->stopped))
+		sched_yield();
 	__atomic_add_fetch(&r->producers_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }

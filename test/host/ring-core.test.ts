@@ -67,6 +67,8 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
     assert.equal(m[1], m[2]);
     // The queue stopped and was woken, under re-attaches: the paths in question ran.
     assert.ok(Number(m[3]) >= 1 && Number(m[4]) >= 1 && Number(m[5]) >= 1, r.stdout);
+    // Every stop was answered by a wake, the last one too.
+    assert.equal(m[3], m[4], r.stdout);
   });
 
   it('reports a data race when the waker calls ringnet_tx_has_room() outside the tx lock', () => {
