@@ -5,6 +5,13 @@
  */
 #include "ringnet_member.h"
 
+void ringnet_member_identity(struct ringnet_member *m, const u8 *mac, u32 doorbell_id)
+{
+	if (!m->present)
+		ether_addr_copy(m->mac, mac);
+	WRITE_ONCE(m->doorbell_id, doorbell_id);
+}
+
 enum ringnet_sight ringnet_member_sight(const struct ringnet_member *m,
 					const struct kvmring_peer *e, struct ringnet_sighting *s,
 					unsigned long now, unsigned long timeout)
@@ -18,67 +25,15 @@ enum ringnet_sight ringnet_member_sight(const struct ringnet_member *m,
 	/* Pairs with the owner's release of UP: its entry is complete. */
 	smp_rmb();
 	s->heartbeat = READ_ONCE(e->heartbeat);
-	if (!m->present || m->gen != s->gen) {
-		memcpy(s->mac, e->mac, ETH_ALEN);
+	/* Its owner may rewrite it at any time: looked at every time. */
+	memcpy(s->mac, e->mac, ETH_ALEN);
+	if (!m->present || m->gen != s->gen)
 		return RINGNET_SIGHT_NEW;
-	}
 	if (s->heartbeat != m->last_hb)
 		return RINGNET_SIGHT_BEAT;
 	if (m->alive && ringnet_member_timed_out(m->last_hb_change, now, timeout))
 		return RINGNET_SIGHT_DIED;
 	return RINGNET_SIGHT_SAME;
-}
-
-/*
- * The same MAC in two regions is the same guest reachable twice (one MAC per
- * ring0): without a host-owned roster (the isolation work) a guest cannot
- * tell that from an impostor in another region, and sending prefers the
- * lower region. So only the members of m's region are looked at.
- */
-const char *ringnet_member_mac_refusal(const struct ringnet_members *t,
-				       const struct ringnet_member *m, const u8 *mac,
-				       const u8 *own)
-{
-	u32 s;
-
-	if (!is_valid_ether_addr(mac))
-		return "an invalid MAC";
-	if (ether_addr_equal(mac, own))
-		return "our own MAC";
-	for (s = 0; s < t->n; s++) {
-		const struct ringnet_member *q = t->members[s];
-
-		/* A dead holder keeps no claim: a guest may come back in another slot. */
-		if (q != m && q->present && q->alive && ether_addr_equal(q->mac, mac))
-			return "the MAC of a live peer";
-	}
-	return NULL;
-}
-
-/*
- * A doorbell id is a 16-bit ivshmem peer id that nobody else uses: a peer
- * that names ours or another peer's would aim our kicks at a third guest.
- */
-u32 ringnet_member_doorbell(const struct ringnet_members *t, const struct ringnet_member *m,
-			    u32 id, bool doorbell, u32 ivposition, bool *conflict)
-{
-	u32 s;
-
-	*conflict = false;
-	if (!doorbell || id > 0xffff)
-		return KVMRING_DOORBELL_NONE;
-	if (id == ivposition)
-		goto refuse;
-	for (s = 0; s < t->n; s++) {
-		const struct ringnet_member *q = t->members[s];
-
-		if (q != m && READ_ONCE(q->present) && q->doorbell_id == id)
-			goto refuse;
-	}
-	return id;
-refuse:
-	*conflict = true;
-	return KVMRING_DOORBELL_NONE;
 }
 
 void ringnet_member_forget(struct ringnet_member *m)
@@ -91,35 +46,21 @@ bool ringnet_member_down(struct ringnet_member *m)
 {
 	bool was = m->present;
 
-	WRITE_ONCE(m->refused, false);
 	if (was)
 		ringnet_member_forget(m);
 	return was;
 }
 
-bool ringnet_member_refusal_news(const struct ringnet_member *m, u32 gen)
+void ringnet_member_join(struct ringnet_member *m, u32 gen, u64 hb, unsigned long now)
 {
-	return m->present || m->gen != gen || !m->refused;
-}
-
-void ringnet_member_refuse(struct ringnet_member *m, u32 gen, const u8 *mac)
-{
-	ringnet_member_forget(m);
+	WRITE_ONCE(m->claimed, false);
 	m->gen = gen;
-	ether_addr_copy(m->refused_mac, mac);
-	WRITE_ONCE(m->refused, true);
-}
-
-void ringnet_member_join(struct ringnet_member *m, u32 gen, const u8 *mac, u32 doorbell_id,
-			 u64 hb, unsigned long now)
-{
-	WRITE_ONCE(m->refused, false);
-	m->gen = gen;
-	ether_addr_copy(m->mac, mac);
-	m->doorbell_id = doorbell_id;
 	m->last_hb = hb;
 	m->last_hb_change = now;
-	/* Release: a reader that sees the member present sees its whole MAC. */
+	/* Odd: never a settled count, so the first settled one is taken. */
+	m->addr_seq = 1;
+	m->addrs_refused = 0;
+	/* Release: a reader that sees the member present sees its rings attached. */
 	smp_store_release(&m->present, true);
 	WRITE_ONCE(m->alive, true);
 }
@@ -140,45 +81,90 @@ void ringnet_member_die(struct ringnet_member *m)
 	WRITE_ONCE(m->alive, false);
 }
 
-bool ringnet_member_addrs(struct ringnet_member *m, u32 seq)
+bool ringnet_member_claim(struct ringnet_member *m, const u8 *mac)
 {
-	if (!ringnet_addr_seq_moved(seq, m->addr_seq))
-		return false;
-	m->addr_seq = seq;
+	bool conflict = !ether_addr_equal(mac, m->mac);
+	bool news = conflict && (!m->claimed || !ether_addr_equal(mac, m->claimed_mac));
+
+	if (conflict)
+		ether_addr_copy(m->claimed_mac, mac);
+	WRITE_ONCE(m->claimed, conflict);
+	return news;
+}
+
+bool ringnet_member_read_addrs(const struct kvmring_peer *e, struct ringnet_peer_addrs *a)
+{
+	/* Peer-writable: pairs with the smp_wmb()s of its owner's publishing. */
+	u32 seq = READ_ONCE(e->addr_seq);
+
+	smp_rmb();	/* the count before the addresses it covers */
+	memcpy(a->v4, e->ipv4, sizeof(a->v4));
+	memcpy(a->v6, e->ipv6, sizeof(a->v6));
+	smp_rmb();	/* the addresses before the count that confirms them */
+	a->seq = seq;
+	if (!(seq & 1) && READ_ONCE(e->addr_seq) == seq)
+		return true;
+	memset(a->v4, 0, sizeof(a->v4));
+	memset(a->v6, 0, sizeof(a->v6));
+	return false;
+}
+
+static bool ringnet_zero(const u8 *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
 	return true;
 }
 
-bool ringnet_member_self_ok(const struct kvmring_peer *me, const struct kvmring_peer *mine,
-			    u64 want)
+u32 ringnet_member_filter_addrs(struct ringnet_peer_addrs *a, const struct ringnet_roster *ro,
+				u32 s)
 {
-	/*
-	 * Peer-writable: our entry as the others read it. A neighbour that
-	 * rewrote our MAC or addresses but not our word would have new peers
-	 * see a stranger: one copy, compared with ours.
-	 */
-	struct kvmring_peer now;
+	u32 i, n = 0;
 
-	if (READ_ONCE(me->state) != want)
+	for (i = 0; i < KVMRING_PEER_ADDRS; i++) {
+		if (!ringnet_zero(a->v4[i], 4) && !ringnet_roster_addr_ok(ro, s, 4, a->v4[i])) {
+			memset(a->v4[i], 0, 4);
+			n++;
+		}
+		if (!ringnet_zero(a->v6[i], 16) && !ringnet_roster_addr_ok(ro, s, 6, a->v6[i])) {
+			memset(a->v6[i], 0, 16);
+			n++;
+		}
+	}
+	return n;
+}
+
+bool ringnet_member_take_addrs(struct ringnet_member *m, const struct kvmring_peer *e,
+			       const struct ringnet_roster *ro, u32 s, u32 *refused)
+{
+	struct ringnet_peer_addrs a;
+
+	*refused = 0;
+	if (!ringnet_addr_seq_moved(READ_ONCE(e->addr_seq), m->addr_seq))
 		return false;
-	memcpy(ringnet_entry_tail(&now), (const u8 *)me + RINGNET_ENTRY_OFF, RINGNET_ENTRY_TAIL);
-	return !memcmp(ringnet_entry_tail(&now), (const u8 *)mine + RINGNET_ENTRY_OFF,
-		       RINGNET_ENTRY_TAIL);
+	if (!ringnet_member_read_addrs(e, &a) || !ringnet_addr_seq_moved(a.seq, m->addr_seq))
+		return false;
+	*refused = ringnet_member_filter_addrs(&a, ro, s);
+	m->addr_seq = a.seq;
+	WRITE_ONCE(m->addrs_refused, *refused);
+	return true;
 }
 
-bool ringnet_member_retake_own(const struct kvmring_peer *me, u64 word, u64 own_word,
-			       u64 evicted_hb, unsigned long evicted_at, unsigned long now,
-			       unsigned long timeout)
+u32 ringnet_member_next_gen(const u64 *words, u32 n)
 {
-	/* Our word but not our entry: a new generation in the same slot. */
-	return word == own_word || !ringnet_word_claimed(word) ||
-	       (READ_ONCE(me->heartbeat) == evicted_hb &&
-		ringnet_member_timed_out(evicted_at, now, timeout));
-}
+	u32 gen = 0, i;
+	bool taken;
 
-bool ringnet_member_abandoned(const struct ringnet_member *m, const struct kvmring_peer *e,
-			      unsigned long now, unsigned long timeout)
-{
-	/* A heartbeat still since we last saw it move, for the timeout: nobody's. */
-	return READ_ONCE(e->heartbeat) == m->last_hb &&
-	       ringnet_member_timed_out(m->last_hb_change, now, timeout);
+	for (i = 0; i < n; i++)
+		if (KVMRING_PEER_GEN(words[i]) > gen)
+			gen = KVMRING_PEER_GEN(words[i]);
+	/* Past a wrap, one past the largest may be another region's: step on. */
+	do {
+		gen++;
+		taken = false;
+		for (i = 0; i < n; i++)
+			taken |= KVMRING_PEER_GEN(words[i]) == gen;
+	} while (taken);
+	return gen;
 }
