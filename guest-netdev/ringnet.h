@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * ringnet.h - what the files of ringnet.ko share: constants, the state of
- * ring0, its regions and their peers, and the calls between the files.
+ * ring0's domain (the roster, the regions it lists, the doorbell device and
+ * the peers), and the calls between the files.
  *
- *   ringnet_main.c      module init/exit, PCI probe/remove, net_device_ops
- *   ringnet_peer.c      our slot (claim, join, heartbeat, rejoin, leave), the
- *                       peer table scan, identities, address publishing
- *   ringnet_member.c    what a peer table entry says and what we make of it:
+ *   ringnet_main.c      module init/exit, PCI probe/remove of every ivshmem
+ *                       device (its BARs), net_device_ops
+ *   ringnet_domain.c    the domain: reading the roster at its PCI place,
+ *                       finding and checking the regions and the doorbell
+ *                       device it lists, assembling ring0's peers and rings,
+ *                       tearing it all down when any of its devices goes
+ *   ringnet_peer.c      our entry (join, heartbeat, leave) in the regions we
+ *                       own, the scan of the peers' entries, claims checked
+ *                       against the roster, address publishing
+ *   ringnet_member.c    what a peer's entry says and what we make of it:
  *                       membership's decisions (also built into the harness)
+ *   ringnet_roster.c    reading and checking the roster (likewise)
  *   ringnet_datapath.c  TX, RX, NAPI, XDP, ndo_xdp_xmit, the doorbell IRQ
  *   ringnet_ethtool.c   ethtool ops and the counters behind ethtool -S
  *   ringnet_netlink.c   the generic netlink family "ringnet" (peers, regions,
@@ -38,9 +46,13 @@
 /* QEMU's ivshmem, plain and doorbell alike, under PCI_VENDOR_ID_REDHAT_QUMRANET */
 #define RINGNET_PCI_DEVICE_IVSHMEM	0x1110
 
-#define RINGNET_MAX_REGIONS	4
-/* TX queue 0 carries broadcast and multicast; queue 1 + r * PEERS_MAX + slot one peer. */
-#define RINGNET_TXQS		(1 + RINGNET_MAX_REGIONS * KVMRING_PEERS_MAX)
+/*
+ * Queue pairs we use per peer. The roster may offer more (its queues); the
+ * rest stay idle until the multi-queue work takes them.
+ */
+#define RINGNET_QUEUES		1
+/* TX queue 0 carries broadcast and multicast; 1 + slot * RINGNET_QUEUES + q one queue of a peer. */
+#define RINGNET_TXQS		(1 + KVMRING_PEERS_MAX * RINGNET_QUEUES)
 #define RINGNET_NAPI_WEIGHT	64
 #define RINGNET_MAX_MTU		(KVMRING_FRAME_MAX - ETH_HLEN - VLAN_HLEN)
 /* Frames up to this length take the native XDP path (one page each). */
@@ -71,7 +83,7 @@
  * holds the descriptor tables that name them for ethtool -S.
  */
 
-/* One peer's producer end: written under p->tx_lock only. */
+/* One queue's producer end: written under q->tx_lock only. */
 struct ringnet_peer_tx_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		packets;
@@ -81,7 +93,7 @@ struct ringnet_peer_tx_stats {
 	u64_stats_t		kicks;		/* doorbells rung for this peer */
 };
 
-/* One peer's consumer end: written by the region's NAPI poll only. */
+/* One queue's consumer end: written by the domain's NAPI poll only. */
 struct ringnet_peer_rx_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		packets;
@@ -90,7 +102,7 @@ struct ringnet_peer_rx_stats {
 	u64_stats_t		dropped;
 };
 
-/* A region's receive path: written by the region's NAPI poll only. */
+/* The domain's receive path: written by its NAPI poll only. */
 struct ringnet_napi_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		polls;
@@ -101,29 +113,26 @@ struct ringnet_napi_stats {
 	u64_stats_t		xdp_aborted;
 	u64_stats_t		rx_bad_meta;
 	u64_stats_t		rx_alloc_fail;
-	u64_stats_t		rx_bad_src;	/* frames whose source MAC is not their sender's */
-	u64_stats_t		rx_no_peer;	/* frames from a slot we do not count as a peer */
+	u64_stats_t		rx_bad_src;	/* frames whose source MAC is not their sender's roster MAC */
+	u64_stats_t		rx_no_peer;	/* frames from a slot that is not up */
 };
 
-/* A region's doorbell: written by its interrupt handler only (masked until NAPI runs). */
+/* The domain's doorbell: written by its interrupt handler only (masked until NAPI runs). */
 struct ringnet_irq_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		irqs;
 };
 
-/* A region's membership: written by the region's peer work only. */
+/* The domain's membership: written by its peer work only. */
 struct ringnet_member_stats {
 	struct u64_stats_sync	syncp;
-	u64_stats_t		peer_joins;
+	u64_stats_t		peer_joins;	/* a peer came up, or restarted (new generation) */
 	u64_stats_t		peer_deaths;
 	u64_stats_t		peer_leaves;
-	u64_stats_t		bad_peer_entries;
-	/* generations refused: a MAC ours or a live peer's */
+	/* a peer publishes a MAC other than its roster MAC (once per MAC it publishes) */
 	u64_stats_t		mac_conflicts;
-	/* doorbell ids refused: ours or another peer's */
-	u64_stats_t		doorbell_conflicts;
-	/* times our word was not ours and we joined again */
-	u64_stats_t		rejoins;
+	/* addresses a peer publishes outside its roster prefixes (each time they change) */
+	u64_stats_t		addr_conflicts;
 };
 
 static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c, u64 n)
@@ -133,29 +142,41 @@ static inline void ringnet_stat_add(struct u64_stats_sync *syncp, u64_stats_t *c
 	u64_stats_update_end(syncp);
 }
 
-/* ringnet_stat_inc(&p->rx_stats, dropped): one more, by the group's writer. */
+/* ringnet_stat_inc(&q->rx_stats, dropped): one more, by the group's writer. */
 #define ringnet_stat_inc(s, f)	ringnet_stat_add(&(s)->syncp, &(s)->f, 1)
 
 /*
- * What we know of one remote slot. The state lives here, never in the region.
- *
- * Ownership: the identity fields of m (gen, mac, doorbell_id, last_hb*,
- * refused, refused_mac) are written only by the region's peer work, through
- * ringnet_member.c, under the region's peers_lock so that readers outside
- * it (netlink, debugfs) see one identity; m.addr_seq is the peer work's
- * alone. m.present and m.alive are written by the peer work (and by
- * remove/eviction under the same serialisation) and read locklessly by TX
- * and NAPI: present is released after mac is written and acquired before
- * mac is read, so a reader that sees a peer present sees its whole MAC.
- * m.last_hb_change is in jiffies. tx (with every call into the producer
- * end, has_room included) and tx_stats are owned by tx_lock; rx and
- * rx_ready by rx_lock; rx_stats and rx_quiet_until by the region's NAPI poll.
+ * One ivshmem PCI function bound to ringnet: its BARs, mapped at probe for
+ * as long as it is bound. node and domain are under ringnet_domain_lock
+ * (ringnet_domain.c); domain is set while an assembled domain uses it.
  */
-struct ringnet_peer {
-	struct ringnet_region	*region;
-	u32			slot;
-	u16			txq;		/* our TX queue for this peer */
-	struct ringnet_member	m;		/* identity and liveness */
+struct ringnet_bar {
+	struct pci_dev		*pdev;
+	void __iomem		*regs;		/* BAR0: ivshmem registers */
+	void			*shm;		/* BAR2, mapped write-back */
+	u64			shm_size;
+	struct list_head	node;		/* in ringnet_bars */
+	struct ringnet_domain	*domain;
+};
+
+/*
+ * One queue pair with one peer (queue q of the lanes of both regions): our
+ * producer end of ring self -> peer and our consumer end of ring peer ->
+ * self. The block pointers are set when the domain is assembled and never
+ * change; mine is in the region we own (we write its tx half, its rx half
+ * and mine_data), theirs in the peer's region, read-only to us.
+ *
+ * tx (every call into the producer end, has_room included) and tx_stats are
+ * owned by tx_lock; rx and rx_ready by rx_lock; rx_stats and
+ * rx_quiet_until by the domain's NAPI poll.
+ */
+struct ringnet_queue {
+	struct ringnet_peer	*peer;
+	u16			txq;		/* our TX queue for it */
+	struct kvmring_queue_ctl *mine;
+	u8			*mine_data;	/* ring self -> peer's data */
+	const struct kvmring_queue_ctl *theirs;
+	const u8		*theirs_data;	/* ring peer -> self's data */
 
 	spinlock_t		tx_lock;	/* serialises the producer end */
 	struct ringnet_tx	tx;
@@ -163,56 +184,94 @@ struct ringnet_peer {
 	struct ringnet_rx	rx;
 	bool			rx_ready;
 	/*
-	 * jiffies until which NAPI takes nothing from p: p sent a record it
-	 * got wrong (bad source, bad metadata, not a peer). A neighbour that
-	 * fills its ring with bad records then costs us one record per
-	 * RINGNET_RX_QUIET_MS, not a share of every poll. NAPI only.
+	 * jiffies until which NAPI takes nothing from this queue: the peer
+	 * sent a record it got wrong (bad source, bad metadata, not up). A
+	 * neighbour that fills its ring with bad records then costs us one
+	 * record per RINGNET_RX_QUIET_MS, not a share of every poll. NAPI only.
 	 */
 	unsigned long		rx_quiet_until;
 	struct ringnet_peer_tx_stats tx_stats;	/* under tx_lock */
 	struct ringnet_peer_rx_stats rx_stats;	/* NAPI */
 };
 
-struct ringnet_region {
-	struct ringnet_priv	*priv;
-	struct pci_dev		*pdev;
-	unsigned int		index;		/* in priv->regions[] */
-	void			*shm;		/* the region, mapped write-back */
-	u64			shm_size;
-	struct kvmring_geom	geom;		/* validated copy, never re-read */
-	struct kvmring_region_hdr *hdr;
-	u64			instance;	/* hdr->instance when we joined */
-	void __iomem		*regs;		/* ivshmem BAR0 */
-	bool			doorbell;	/* ivshmem-doorbell with MSI-X */
-	u32			ivposition;	/* our doorbell id, in doorbell mode */
-	int			irq;
+/*
+ * What we know of one remote slot. Its identity is the roster's; its state
+ * is ours, never the region's.
+ *
+ * listed, entry, region, nqueues and the queues' places are set when the
+ * domain is assembled and never change. Ownership of m: the liveness and
+ * claim fields (gen, last_hb*, claimed, claimed_mac, addrs_refused) and
+ * doorbell_id are written only by the domain's peer work, through
+ * ringnet_member.c, under the domain's peers_lock so that readers outside
+ * it (netlink, debugfs) see one state; m.addr_seq is the peer work's alone;
+ * m.mac is the roster's, written before the domain is published. m.present
+ * and m.alive are written by the peer work (and by teardown under the same
+ * serialisation) and read locklessly by TX and NAPI: present is released
+ * after the rings are attached. m.doorbell_id is read locklessly by TX
+ * (READ_ONCE): a kick goes to the old or the new id. m.last_hb_change is in
+ * jiffies.
+ */
+struct ringnet_peer {
+	struct ringnet_domain	*domain;
+	u32			slot;
+	bool			listed;		/* the roster lists it as a slot we may talk to */
+	u32			region;		/* the roster's index of its region that we read */
+	const struct kvmring_peer *entry;	/* its entry there: read each word once */
+	struct ringnet_member	m;		/* identity and liveness */
+	unsigned int		nqueues;
+	struct ringnet_queue	q[RINGNET_QUEUES];
+};
 
+/* A region the roster maps into us: its PCI function and, if ours, our entry in it. */
+struct ringnet_region {
+	struct ringnet_bar	*bar;
+	bool			owned;		/* we are its owner: mapped read-write */
+	struct kvmring_peer	*entry;		/* our entry, if owned */
+};
+
+/*
+ * ring0's domain: what one roster puts together. Set up by
+ * ringnet_domain_assemble() and torn down by ringnet_domain_teardown() (both
+ * under ringnet_domain_lock), published in priv->domain in between.
+ */
+struct ringnet_domain {
+	struct ringnet_priv	*priv;
+	struct ringnet_bar	*roster_bar;
 	/*
-	 * Our slot. self_lock owns self, self_gen, me and evicted, and every
-	 * write of our state word after the join: the peer work (heartbeat,
-	 * eviction, rejoin) and a MAC change under RTNL both take it, so
-	 * neither has to wait for the other to finish (the peer work takes
-	 * RTNL itself). TX and NAPI read self locklessly (READ_ONCE) and only
-	 * to skip our own slot; a peer struct whose slot is ours has
-	 * present, alive and rx_ready false.
+	 * The validated copy of the roster. Replaced only by the peer work
+	 * (ringnet_peer.c, when the host rewrites the doorbell ids) under
+	 * peers_lock; readers outside the peer work take peers_lock.
 	 */
-	struct mutex		self_lock;
-	u32			self;		/* our slot */
-	u32			self_gen;
-	u64			heartbeat;	/* our private count, written to the region */
-	struct kvmring_peer	*me;
-	struct kvmring_peer	mine;		/* what we last wrote into *me, for checking it */
-	bool			evicted;	/* our word is not ours: rejoin at the next beat */
-	u64			evicted_hb;	/* the heartbeat in our slot when we noticed */
-	unsigned long		evicted_at;	/* jiffies, then */
-	bool			leaving;	/* being removed: set under RTNL */
+	struct ringnet_roster	*ro;
+	u32			self;		/* our slot: the roster's, fixed */
+	u32			max_peers;
+	u32			ring_size;
+	u32			nregions;
+	struct ringnet_region	regions[KVMRING_ROSTER_REGIONS_MAX];
+
+	/* doorbell mode: the doorbell device, our IRQ from it and our id in it */
+	struct ringnet_bar	*bell;
+	bool			doorbell;
+	u32			ivposition;
+	int			irq;
 	unsigned long		irq_masked;	/* bit 0: the doorbell IRQ waits for NAPI */
 
-	/* the peers' identities: the peer work writes, netlink and debugfs read */
+	/*
+	 * Our entry, the same in every region we own. self_lock owns
+	 * self_gen, heartbeat, mine, leaving and every write into our
+	 * entries: the peer work (heartbeat) and the address work (under
+	 * RTNL) take it. Nobody else can write our regions, so there is no
+	 * claim, no check of our own entry and no rejoin.
+	 */
+	struct mutex		self_lock;
+	u32			self_gen;
+	u64			heartbeat;	/* our private count, written to the regions */
+	struct kvmring_peer	mine;		/* what we write into each entry */
+	bool			leaving;	/* being torn down: set under RTNL */
+
+	/* the peers' state: the peer work writes, netlink and debugfs read */
 	spinlock_t		peers_lock;
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
-	/* &peers[s].m for every s, as ringnet_member.c's table of them */
-	struct ringnet_member	*member[KVMRING_PEERS_MAX];
 	unsigned int		rr;		/* RX round-robin start */
 
 	struct napi_struct	napi;
@@ -227,12 +286,12 @@ struct ringnet_region {
 };
 
 /*
- * priv->regions[] is written under RTNL only; it is read under RTNL or, on
+ * priv->domain is written under RTNL only; it is read under RTNL or, on
  * the data path, in ethtool, netlink and debugfs, under rcu_read_lock_bh().
  */
 struct ringnet_priv {
 	struct net_device	*dev;
-	struct ringnet_region __rcu *regions[RINGNET_MAX_REGIONS];
+	struct ringnet_domain __rcu *domain;
 	struct bpf_prog __rcu	*xdp_prog;
 	atomic64_t		tx_no_peer;
 	struct work_struct	addr_work;	/* republish addresses */
@@ -244,44 +303,27 @@ struct ringnet_priv {
 
 /* ---- helpers shared by the files ------------------------------------------------ */
 
-static inline struct ringnet_region *ringnet_region_get(struct ringnet_priv *priv, unsigned int i)
+/* ring0's domain, or NULL. Under rcu_read_lock_bh(). */
+static inline struct ringnet_domain *ringnet_domain_get(struct ringnet_priv *priv)
 {
-	return rcu_dereference_bh(priv->regions[i]);
+	return rcu_dereference_bh(priv->domain);
 }
 
-/* The first region at index *i or after it, with *i moved there; NULL past the end. */
-static inline struct ringnet_region *ringnet_region_next(struct ringnet_priv *priv, unsigned int *i)
-{
-	struct ringnet_region *r;
-
-	for (; *i < RINGNET_MAX_REGIONS; (*i)++) {
-		r = ringnet_region_get(priv, *i);
-		if (r)
-			return r;
-	}
-	return NULL;
-}
-
-/* Each region r of priv, with i its index. Under rcu_read_lock_bh(). */
-#define ringnet_for_each_region(priv, r, i) \
-	for ((i) = 0; ((r) = ringnet_region_next((priv), &(i))); (i)++)
+/* Each listed peer p of domain d, with s its slot. */
+#define ringnet_for_each_peer(d, p, s) \
+	for ((s) = 0; (s) < (d)->max_peers; (s)++) \
+		if (((p) = &(d)->peers[s])->listed)
 
 /*
- * Schedules r's NAPI from process context. napi_schedule() only raises the
+ * Schedules d's NAPI from process context. napi_schedule() only raises the
  * softirq; with BH off around it, the poll runs at local_bh_enable() on this
  * CPU instead of waiting for the next interrupt or ksoftirqd.
  */
-static inline void ringnet_napi_schedule_bh(struct ringnet_region *r)
+static inline void ringnet_napi_schedule_bh(struct ringnet_domain *d)
 {
 	local_bh_disable();
-	napi_schedule(&r->napi);
+	napi_schedule(&d->napi);
 	local_bh_enable();
-}
-
-/* Slot's entry in the peer table: shared memory, read each word once. */
-static inline struct kvmring_peer *ringnet_entry(struct ringnet_region *r, u32 slot)
-{
-	return (struct kvmring_peer *)((u8 *)r->shm + kvmring_peer_offset(slot));
 }
 
 /* ringnet_datapath.c */
@@ -296,11 +338,19 @@ irqreturn_t ringnet_irq(int irq, void *data);
 void ringnet_peer_work(struct work_struct *work);
 void ringnet_addr_work(struct work_struct *work);
 void ringnet_update_carrier(struct ringnet_priv *priv);
+void ringnet_peer_attach(struct ringnet_domain *d, struct ringnet_peer *p, bool renew);
 void ringnet_peer_forget(struct ringnet_peer *p);
-int ringnet_claim_slot(struct ringnet_region *r);
-void ringnet_join(struct ringnet_region *r);
-void ringnet_leave(struct ringnet_region *r);
-void ringnet_new_generation(struct ringnet_region *r);
+void ringnet_join(struct ringnet_domain *d);
+void ringnet_leave(struct ringnet_domain *d);
+
+/* ringnet_domain.c */
+extern struct mutex ringnet_domain_lock;
+int ringnet_domain_parse_place(const char *s);
+bool ringnet_domain_is_roster(struct pci_dev *pdev);
+int ringnet_bar_add(struct ringnet_bar *bar);
+void ringnet_bar_del(struct ringnet_bar *bar);
+void ringnet_napi_start(struct ringnet_domain *d);
+void ringnet_napi_stop(struct ringnet_domain *d);
 
 /* ringnet_ethtool.c */
 
@@ -329,7 +379,7 @@ extern struct net_device *ringnet_dev;
 /* ringnet_netlink.c */
 int ringnet_nl_init(void);
 void ringnet_nl_exit(void);
-void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd);
+void ringnet_nl_notify(struct ringnet_domain *d, struct ringnet_peer *p, u8 cmd);
 void ringnet_debugfs_init(struct ringnet_priv *priv);
 void ringnet_debugfs_rename(struct ringnet_priv *priv);
 void ringnet_debugfs_exit(void);
