@@ -243,6 +243,7 @@ struct ringnet_domain {
 	 * peers_lock; readers outside the peer work take peers_lock.
 	 */
 	struct ringnet_roster	*ro;
+	u32			ro_seq_seen;	/* the last roster seq the peer work looked at */
 	u32			self;		/* our slot: the roster's, fixed */
 	u32			max_peers;
 	u32			ring_size;
