@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ringnet_datapath.c - frames in and out of ring0: TX (one queue per peer),
- * ndo_xdp_xmit, RX in NAPI with native and generic XDP, the polling timer and
- * the doorbell interrupt. Frames are copied out of the region before anyone
- * parses them.
+ * ringnet_datapath.c - frames in and out of ring0: TX (a queue per peer and
+ * queue pair), ndo_xdp_xmit, RX in NAPI with native and generic XDP, the
+ * polling timer and the doorbell interrupt. Frames are copied out of the
+ * peer's region before anyone parses them. Peers are the roster's: a frame
+ * goes to the slot whose roster MAC is its destination, and a frame from a
+ * slot must carry that slot's roster MAC as its source.
  */
 #include <linux/bpf.h>
 #include <linux/bpf_trace.h>
@@ -27,37 +29,43 @@ MODULE_PARM_DESC(poll_idle_us,
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* The peer holding mac: a live one before a dead one that held it before. */
-static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_priv *priv, const u8 *mac)
+/*
+ * The listed peer whose roster MAC is mac, alive or not (the roster gives
+ * each slot its own). Under rcu_read_lock_bh(); the MACs are set before the
+ * domain is published and never change while it is.
+ */
+static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_domain *d, const u8 *mac)
 {
-	struct ringnet_peer *dead = NULL;
-	struct ringnet_region *r;
-	unsigned int i, s;
+	struct ringnet_peer *p;
+	unsigned int s;
 
-	ringnet_for_each_region(priv, r, i) {
-		for (s = 0; s < r->geom.max_peers; s++) {
-			struct ringnet_peer *p = &r->peers[s];
-
-			/* Pairs with the release in ringnet_peer_scan(): mac is whole. */
-			if (!smp_load_acquire(&p->m.present) || !ether_addr_equal(p->m.mac, mac))
-				continue;
-			if (READ_ONCE(p->m.alive))
-				return p;
-			dead = dead ?: p;
-		}
-	}
-	return dead;
+	ringnet_for_each_peer(d, p, s)
+		if (ether_addr_equal(p->m.mac, mac))
+			return p;
+	return NULL;
 }
 
-static void ringnet_kick(struct ringnet_peer *p)
+/* The queue pair a frame to p takes: queue 0 until there are more (the multi-queue work). */
+static struct ringnet_queue *ringnet_tx_queue(struct ringnet_peer *p, const struct sk_buff *skb)
 {
-	struct ringnet_region *r = p->region;
+	return &p->q[0];
+}
 
-	if (!r->doorbell || p->m.doorbell_id == KVMRING_DOORBELL_NONE)
+/*
+ * Rings the peer's doorbell through our doorbell device: the id is the
+ * roster's, which the peer work may renumber (READ_ONCE: the old or the new).
+ */
+static void ringnet_kick(struct ringnet_queue *q)
+{
+	struct ringnet_peer *p = q->peer;
+	struct ringnet_domain *d = p->domain;
+	u32 id = READ_ONCE(p->m.doorbell_id);
+
+	if (!d->doorbell || id > 0xffff)
 		return;
 	/* Vector 0 of the peer: all it does is schedule its NAPI. */
-	writel(p->m.doorbell_id << 16, r->regs + IVSHMEM_REG_DOORBELL);
-	ringnet_stat_inc(&p->tx_stats, kicks);
+	writel(id << 16, d->bell->regs + IVSHMEM_REG_DOORBELL);
+	ringnet_stat_inc(&q->tx_stats, kicks);
 }
 
 static void ringnet_meta_from_hdr(struct ringnet_meta *m, const struct virtio_net_hdr *h)
@@ -89,58 +97,58 @@ static void ringnet_hdr_from_meta(struct virtio_net_hdr *h, const struct ringnet
 /* ---- transmit ---------------------------------------------------------------- */
 
 /*
- * Copies one frame into the ring to p. Caller holds p->tx_lock. Returns 0 or
- * a negative errno; the frame is the caller's either way.
+ * Copies one frame into the ring of queue q. Caller holds q->tx_lock.
+ * Returns 0 or a negative errno; the frame is the caller's either way.
  */
-static int ringnet_tx_frame(struct ringnet_peer *p, const struct sk_buff *skb,
+static int ringnet_tx_frame(struct ringnet_queue *q, const struct sk_buff *skb,
 			    const void *data, u32 len, const struct ringnet_meta *meta)
 {
 	void *dst;
 	int err;
 
-	err = ringnet_tx_reserve(&p->tx, len, &dst);
+	err = ringnet_tx_reserve(&q->tx, len, &dst);
 	if (err) {
-		ringnet_stat_inc(&p->tx_stats, dropped);
+		ringnet_stat_inc(&q->tx_stats, dropped);
 		return err;
 	}
 	if (skb)
 		skb_copy_bits(skb, 0, dst, len);
 	else
 		memcpy(dst, data, len);
-	ringnet_tx_commit(&p->tx, meta);
-	ringnet_tx_publish(&p->tx);
-	if (ringnet_tx_kick_needed(&p->tx))
-		ringnet_kick(p);
-	u64_stats_update_begin(&p->tx_stats.syncp);
-	u64_stats_inc(&p->tx_stats.packets);
-	u64_stats_add(&p->tx_stats.bytes, len);
-	u64_stats_update_end(&p->tx_stats.syncp);
+	ringnet_tx_commit(&q->tx, meta);
+	ringnet_tx_publish(&q->tx);
+	if (ringnet_tx_kick_needed(&q->tx))
+		ringnet_kick(q);
+	u64_stats_update_begin(&q->tx_stats.syncp);
+	u64_stats_inc(&q->tx_stats.packets);
+	u64_stats_add(&q->tx_stats.bytes, len);
+	u64_stats_update_end(&q->tx_stats.syncp);
 	return 0;
 }
 
 /*
- * Sends skb to p and, for the peer's own TX queue (txq not NULL), stops the
- * queue while the ring cannot take a maximal frame. Everything that touches
- * the producer end, the room check included, runs under p->tx_lock: the
- * check may look at the consumer's word and follow a reset, which rewrites
- * the producer's index and must not cross a locked producer (a broadcast,
- * ndo_xdp_xmit, XDP_TX) between its commit and its publish.
+ * Sends skb through queue q and, for the queue's own TX queue (txq not
+ * NULL), stops it while the ring cannot take a maximal frame. Everything
+ * that touches the producer end, the room check included, runs under
+ * q->tx_lock: the check may look at the consumer's word and follow a reset,
+ * which rewrites the producer's index and must not cross a locked producer
+ * (a broadcast, ndo_xdp_xmit, XDP_TX) between its commit and its publish.
  */
-static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb,
+static int ringnet_tx_skb(struct ringnet_queue *q, struct sk_buff *skb,
 			  const struct ringnet_meta *meta, struct netdev_queue *txq)
 {
 	bool stopped = false;
 	int err;
 
-	spin_lock(&p->tx_lock);
-	if (!READ_ONCE(p->m.alive)) {
+	spin_lock(&q->tx_lock);
+	if (!READ_ONCE(q->peer->m.alive)) {
 		/* Counted under the lock: tx_stats has one writer at a time. */
-		ringnet_stat_inc(&p->tx_stats, dropped);
-		spin_unlock(&p->tx_lock);
+		ringnet_stat_inc(&q->tx_stats, dropped);
+		spin_unlock(&q->tx_lock);
 		return -ENOTCONN;
 	}
-	err = ringnet_tx_frame(p, skb, NULL, skb->len, meta);
-	if (txq && !ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX)) {
+	err = ringnet_tx_frame(q, skb, NULL, skb->len, meta);
+	if (txq && !ringnet_tx_has_room(&q->tx, KVMRING_FRAME_MAX)) {
 		netif_tx_stop_queue(txq);
 		/*
 		 * The consumer may have made room since we looked: look once
@@ -148,18 +156,18 @@ static int ringnet_tx_skb(struct ringnet_peer *p, struct sk_buff *skb,
 		 * decided on before our stop is not lost.
 		 */
 		smp_mb__after_atomic();
-		if (ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX))
+		if (ringnet_tx_has_room(&q->tx, KVMRING_FRAME_MAX))
 			netif_tx_wake_queue(txq);
 		else
 			stopped = true;
 	}
-	spin_unlock(&p->tx_lock);
+	spin_unlock(&q->tx_lock);
 	/*
 	 * NAPI wakes the queue when the peer has made room: make sure it looks.
 	 * ndo_start_xmit runs with BH off, so the poll runs when it ends.
 	 */
 	if (stopped)
-		napi_schedule(&p->region->napi);
+		napi_schedule(&q->peer->domain->napi);
 	return err;
 }
 
@@ -167,17 +175,19 @@ u16 ringnet_select_queue(struct net_device *dev, struct sk_buff *skb,
 			 struct net_device *sb_dev)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d;
 	struct ringnet_peer *p;
-	u16 q = 0;
+	u16 txq = 0;
 
 	if (skb_headlen(skb) < ETH_HLEN || is_multicast_ether_addr(skb->data))
 		return 0;
 	rcu_read_lock_bh();
-	p = ringnet_peer_by_mac(priv, skb->data);
+	d = ringnet_domain_get(priv);
+	p = d ? ringnet_peer_by_mac(d, skb->data) : NULL;
 	if (p)
-		q = p->txq;
+		txq = ringnet_tx_queue(p, skb)->txq;
 	rcu_read_unlock_bh();
-	return q;
+	return txq;
 }
 
 netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -185,9 +195,10 @@ netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct virtio_net_hdr vhdr;
 	struct ringnet_meta meta;
+	struct ringnet_domain *d;
+	struct ringnet_queue *q;
 	struct ringnet_peer *p;
-	struct ringnet_region *r;
-	unsigned int i, s;
+	unsigned int s;
 
 	if (skb->len < ETH_HLEN || skb->len > KVMRING_FRAME_MAX ||
 	    virtio_net_hdr_from_skb(skb, &vhdr, true, false, 0)) {
@@ -197,19 +208,23 @@ netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	ringnet_meta_from_hdr(&meta, &vhdr);
 
 	rcu_read_lock_bh();
-	if (is_multicast_ether_addr(skb->data)) {
+	d = ringnet_domain_get(priv);
+	if (!d) {
+		atomic64_inc(&priv->tx_no_peer);
+	} else if (is_multicast_ether_addr(skb->data)) {
 		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
-		ringnet_for_each_region(priv, r, i)
-			for (s = 0; s < r->geom.max_peers; s++)
-				if (READ_ONCE(r->peers[s].m.alive))
-					ringnet_tx_skb(&r->peers[s], skb, &meta, NULL);
+		ringnet_for_each_peer(d, p, s)
+			if (READ_ONCE(p->m.alive))
+				ringnet_tx_skb(ringnet_tx_queue(p, skb), skb, &meta, NULL);
 	} else {
-		p = ringnet_peer_by_mac(priv, skb->data);
-		if (!p)
+		p = ringnet_peer_by_mac(d, skb->data);
+		if (!p) {
 			atomic64_inc(&priv->tx_no_peer);
-		else
-			ringnet_tx_skb(p, skb, &meta, skb_get_queue_mapping(skb) == p->txq ?
+		} else {
+			q = ringnet_tx_queue(p, skb);
+			ringnet_tx_skb(q, skb, &meta, skb_get_queue_mapping(skb) == q->txq ?
 				       skb_get_tx_queue(dev, skb) : NULL);
+		}
 	}
 	rcu_read_unlock_bh();
 out:
@@ -226,24 +241,28 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct ringnet_meta meta = {};
+	struct ringnet_domain *d;
 	int i, failed = 0;
 
 	if (unlikely(flags & ~XDP_XMIT_FLAGS_MASK))
 		return -EINVAL;
 
 	rcu_read_lock_bh();
+	d = ringnet_domain_get(priv);
 	for (i = 0; i < n; i++) {
 		struct xdp_frame *f = frames[i];
 		struct ringnet_peer *p = NULL;
+		struct ringnet_queue *q;
 		int err = -ENOTCONN;
 
 		/* One linear frame per record: a multi-buffer frame is refused whole. */
-		if (f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
-			p = ringnet_peer_by_mac(priv, f->data);
+		if (d && f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
+			p = ringnet_peer_by_mac(d, f->data);
 			if (p && READ_ONCE(p->m.alive)) {
-				spin_lock(&p->tx_lock);
-				err = ringnet_tx_frame(p, NULL, f->data, f->len, &meta);
-				spin_unlock(&p->tx_lock);
+				q = ringnet_tx_queue(p, NULL);
+				spin_lock(&q->tx_lock);
+				err = ringnet_tx_frame(q, NULL, f->data, f->len, &meta);
+				spin_unlock(&q->tx_lock);
 			}
 		}
 		if (!p)
@@ -266,53 +285,53 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 /* ---- receive ------------------------------------------------------------------ */
 
 /*
- * Drops a received frame: counts why (a counter of r->napi_stats) and the
- * peer's rx dropped, once each. NAPI only.
+ * Drops a received frame: counts why (a counter of d->napi_stats) and the
+ * queue's rx dropped, once each. NAPI only.
  */
-static void ringnet_rx_drop(struct ringnet_region *r, struct ringnet_peer *p, u64_stats_t *why)
+static void ringnet_rx_drop(struct ringnet_domain *d, struct ringnet_queue *q, u64_stats_t *why)
 {
-	ringnet_stat_add(&r->napi_stats.syncp, why, 1);
-	ringnet_stat_inc(&p->rx_stats, dropped);
+	ringnet_stat_add(&d->napi_stats.syncp, why, 1);
+	ringnet_stat_inc(&q->rx_stats, dropped);
 }
 
 /*
- * Drops a record p got wrong (ringnet_rx_drop()) and leaves p's ring alone
- * for RINGNET_RX_QUIET_MS: what a neighbour gets wrong it pays for in
- * latency, and we do not pay for it in CPU. NAPI only.
+ * Drops a record the peer got wrong (ringnet_rx_drop()) and leaves the
+ * queue's ring alone for RINGNET_RX_QUIET_MS: what a neighbour gets wrong
+ * it pays for in latency, and we do not pay for it in CPU. NAPI only.
  */
-static void ringnet_rx_refuse(struct ringnet_region *r, struct ringnet_peer *p, u64_stats_t *why)
+static void ringnet_rx_refuse(struct ringnet_domain *d, struct ringnet_queue *q, u64_stats_t *why)
 {
-	ringnet_rx_drop(r, p, why);
-	p->rx_quiet_until = jiffies + max(msecs_to_jiffies(RINGNET_RX_QUIET_MS), 1UL);
+	ringnet_rx_drop(d, q, why);
+	q->rx_quiet_until = jiffies + max(msecs_to_jiffies(RINGNET_RX_QUIET_MS), 1UL);
 }
 
-static bool ringnet_rx_quiet(const struct ringnet_peer *p)
+static bool ringnet_rx_quiet(const struct ringnet_queue *q)
 {
-	return time_before(jiffies, p->rx_quiet_until);
+	return time_before(jiffies, q->rx_quiet_until);
 }
 
 /*
  * Checks a frame we copied out of the ring against its sender: the source
- * MAC must be the one the peer joined with (nobody speaks for another peer
- * or for us), and its GSO/checksum metadata must describe the frame's own
- * headers (ringnet_meta_check()). headlen bytes of data are linear. Counts
- * and returns false for a frame to drop.
+ * MAC must be the sending slot's roster MAC (nobody speaks for another peer
+ * or for us, whatever it publishes), and its GSO/checksum metadata must
+ * describe the frame's own headers (ringnet_meta_check()). headlen bytes of
+ * data are linear. Counts and returns false for a frame to drop.
  */
-static bool ringnet_rx_valid(struct ringnet_region *r, struct ringnet_peer *p, const u8 *data,
+static bool ringnet_rx_valid(struct ringnet_domain *d, struct ringnet_queue *q, const u8 *data,
 			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
-	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, p->m.mac)) {
-		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_src);
+	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, q->peer->m.mac)) {
+		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_src);
 		return false;
 	}
 	if (ringnet_meta_check(data, headlen, len, meta)) {
-		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
 		return false;
 	}
 	return true;
 }
 
-/* Copies len bytes of the region at data into page fragments of skb. */
+/* Copies len bytes of the peer's region at data into page fragments of skb. */
 static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
 {
 	u32 off, chunk;
@@ -333,31 +352,31 @@ static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
 }
 
 /*
- * Copies frame f of p out of the region into a new skb: a short head, the
- * rest in pages. The head is checked (ringnet_rx_valid()) before the rest is
- * copied, so a record a neighbour got wrong costs us its headers, not up to
- * 64 KiB of copying and page allocations. Returns NULL for a frame dropped
- * and counted.
+ * Copies frame f of queue q out of the peer's region into a new skb: a
+ * short head, the rest in pages. The head is checked (ringnet_rx_valid())
+ * before the rest is copied, so a record a neighbour got wrong costs us its
+ * headers, not up to 64 KiB of copying and page allocations. Returns NULL
+ * for a frame dropped and counted.
  */
-static struct sk_buff *ringnet_rx_skb(struct ringnet_region *r, struct ringnet_peer *p,
+static struct sk_buff *ringnet_rx_skb(struct ringnet_domain *d, struct ringnet_queue *q,
 				      const struct ringnet_frame *f)
 {
 	u32 len = f->len;
 	u32 head = min_t(u32, len, len <= PAGE_SIZE / 2 ? len : RINGNET_RX_COPYBREAK);
 	struct sk_buff *skb;
 
-	skb = napi_alloc_skb(&r->napi, head);
+	skb = napi_alloc_skb(&d->napi, head);
 	if (!skb) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
 		return NULL;
 	}
 	skb_put_data(skb, f->data, head);
-	if (!ringnet_rx_valid(r, p, skb->data, head, len, &f->meta)) {
+	if (!ringnet_rx_valid(d, q, skb->data, head, len, &f->meta)) {
 		kfree_skb(skb);
 		return NULL;
 	}
 	if (!ringnet_copy_frags(skb, f->data + head, len - head)) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
 		kfree_skb(skb);
 		return NULL;
 	}
@@ -365,16 +384,16 @@ static struct sk_buff *ringnet_rx_skb(struct ringnet_region *r, struct ringnet_p
 }
 
 /* Metadata, protocol and GRO: the common end of every received frame. */
-static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, struct sk_buff *skb,
+static void ringnet_deliver(struct ringnet_domain *d, struct ringnet_queue *q, struct sk_buff *skb,
 			    const struct ringnet_meta *meta, struct bpf_prog *generic_prog)
 {
-	struct net_device *dev = r->priv->dev;
+	struct net_device *dev = d->priv->dev;
 	struct virtio_net_hdr vhdr;
 	u32 len = skb->len;
 
 	ringnet_hdr_from_meta(&vhdr, meta);
 	if (virtio_net_hdr_to_skb(skb, &vhdr, true)) {
-		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
 		kfree_skb(skb);
 		return;
 	}
@@ -386,18 +405,18 @@ static void ringnet_deliver(struct ringnet_region *r, struct ringnet_peer *p, st
 		if (do_xdp_generic(generic_prog, skb) != XDP_PASS)
 			return;
 	}
-	u64_stats_update_begin(&p->rx_stats.syncp);
-	u64_stats_inc(&p->rx_stats.packets);
-	u64_stats_add(&p->rx_stats.bytes, len);
-	u64_stats_update_end(&p->rx_stats.syncp);
-	napi_gro_receive(&r->napi, skb);
+	u64_stats_update_begin(&q->rx_stats.syncp);
+	u64_stats_inc(&q->rx_stats.packets);
+	u64_stats_add(&q->rx_stats.bytes, len);
+	u64_stats_update_end(&q->rx_stats.syncp);
+	napi_gro_receive(&d->napi, skb);
 }
 
 /* The native XDP path for a frame that fits a page. Returns true if XDP_REDIRECT. */
-static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, struct bpf_prog *prog,
+static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, struct bpf_prog *prog,
 			   const struct ringnet_frame *f)
 {
-	struct net_device *dev = r->priv->dev;
+	struct net_device *dev = d->priv->dev;
 	struct ringnet_meta meta = f->meta;
 	struct xdp_buff xdp;
 	struct sk_buff *skb;
@@ -407,32 +426,32 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 
 	page = dev_alloc_page();
 	if (!page) {
-		ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
 		return false;
 	}
 	start = page_address(page);
 	memcpy(start + RINGNET_XDP_HEADROOM, f->data, f->len);
-	if (!ringnet_rx_valid(r, p, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
+	if (!ringnet_rx_valid(d, q, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
 		put_page(page);
 		return false;
 	}
 	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
 	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
-		ringnet_rx_refuse(r, p, &r->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
 		put_page(page);
 		return false;
 	}
 
-	xdp_init_buff(&xdp, PAGE_SIZE, &r->xdp_rxq);
+	xdp_init_buff(&xdp, PAGE_SIZE, &d->xdp_rxq);
 	xdp_prepare_buff(&xdp, start, RINGNET_XDP_HEADROOM, f->len, true);
 	act = bpf_prog_run_xdp(prog, &xdp);
 
 	switch (act) {
 	case XDP_PASS:
-		ringnet_stat_inc(&r->napi_stats, xdp_pass);
+		ringnet_stat_inc(&d->napi_stats, xdp_pass);
 		skb = build_skb(start, PAGE_SIZE);
 		if (!skb) {
-			ringnet_rx_drop(r, p, &r->napi_stats.rx_alloc_fail);
+			ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
 			put_page(page);
 			return false;
 		}
@@ -440,214 +459,221 @@ static bool ringnet_rx_xdp(struct ringnet_region *r, struct ringnet_peer *p, str
 		skb_put(skb, xdp.data_end - xdp.data);
 		if (xdp.data_meta != xdp.data)
 			skb_metadata_set(skb, xdp.data - xdp.data_meta);
-		ringnet_deliver(r, p, skb, &meta, NULL);
+		ringnet_deliver(d, q, skb, &meta, NULL);
 		return false;
 	case XDP_TX:
 		/* Back out of the interface it came in on: to the peer it came from. */
-		ringnet_stat_inc(&r->napi_stats, xdp_tx);
-		if (READ_ONCE(p->m.alive)) {
+		ringnet_stat_inc(&d->napi_stats, xdp_tx);
+		if (READ_ONCE(q->peer->m.alive)) {
 			struct ringnet_meta none = {};
 
-			spin_lock(&p->tx_lock);
-			ringnet_tx_frame(p, NULL, xdp.data, xdp.data_end - xdp.data, &none);
-			spin_unlock(&p->tx_lock);
+			spin_lock(&q->tx_lock);
+			ringnet_tx_frame(q, NULL, xdp.data, xdp.data_end - xdp.data, &none);
+			spin_unlock(&q->tx_lock);
 		}
 		put_page(page);
 		return false;
 	case XDP_REDIRECT:
 		if (xdp_do_redirect(dev, &xdp, prog)) {
-			ringnet_stat_inc(&r->napi_stats, xdp_aborted);
+			ringnet_stat_inc(&d->napi_stats, xdp_aborted);
 			put_page(page);
 			return false;
 		}
-		ringnet_stat_inc(&r->napi_stats, xdp_redirect);
+		ringnet_stat_inc(&d->napi_stats, xdp_redirect);
 		return true;
 	default:
 		bpf_warn_invalid_xdp_action(dev, prog, act);
 		fallthrough;
 	case XDP_ABORTED:
 		trace_xdp_exception(dev, prog, act);
-		ringnet_stat_inc(&r->napi_stats, xdp_aborted);
+		ringnet_stat_inc(&d->napi_stats, xdp_aborted);
 		put_page(page);
 		return false;
 	case XDP_DROP:
-		ringnet_stat_inc(&r->napi_stats, xdp_drop);
+		ringnet_stat_inc(&d->napi_stats, xdp_drop);
 		put_page(page);
 		return false;
 	}
 }
 
-static void ringnet_rx_frame(struct ringnet_region *r, struct ringnet_peer *p,
+static void ringnet_rx_frame(struct ringnet_domain *d, struct ringnet_queue *q,
 			     struct bpf_prog *prog, const struct ringnet_frame *f, bool *redirected)
 {
 	struct sk_buff *skb;
 
-	/* A slot we have not seen join, or refused: nothing it says is trusted. */
-	if (!smp_load_acquire(&p->m.present)) {
-		ringnet_rx_refuse(r, p, &r->napi_stats.rx_no_peer);
+	/* A slot that is not up (left, or not seen yet): nothing it says is taken. */
+	if (!smp_load_acquire(&q->peer->m.present)) {
+		ringnet_rx_refuse(d, q, &d->napi_stats.rx_no_peer);
 		return;
 	}
 	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
-		*redirected |= ringnet_rx_xdp(r, p, prog, f);
+		*redirected |= ringnet_rx_xdp(d, q, prog, f);
 		return;
 	}
-	skb = ringnet_rx_skb(r, p, f);
+	skb = ringnet_rx_skb(d, q, f);
 	if (!skb)
 		return;
-	ringnet_deliver(r, p, skb, &f->meta, prog);
+	ringnet_deliver(d, q, skb, &f->meta, prog);
 }
 
-/* Drains the ring from p, up to budget frames. Called from NAPI. */
-static int ringnet_rx_peer(struct ringnet_region *r, struct ringnet_peer *p, struct bpf_prog *prog,
-			   int budget, bool *redirected)
+/* Drains the ring of queue q, up to budget frames. Called from NAPI. */
+static int ringnet_rx_queue(struct ringnet_domain *d, struct ringnet_queue *q,
+			    struct bpf_prog *prog, int budget, bool *redirected)
 {
 	struct ringnet_frame f;
 	int done = 0;
 
-	spin_lock(&p->rx_lock);
-	if (p->rx_ready && !ringnet_rx_quiet(p)) {
-		while (done < budget && !ringnet_rx_quiet(p) && ringnet_rx_peek(&p->rx, &f) == 1) {
-			ringnet_rx_frame(r, p, prog, &f, redirected);
-			ringnet_rx_consume(&p->rx);
+	spin_lock(&q->rx_lock);
+	if (q->rx_ready && !ringnet_rx_quiet(q)) {
+		while (done < budget && !ringnet_rx_quiet(q) && ringnet_rx_peek(&q->rx, &f) == 1) {
+			ringnet_rx_frame(d, q, prog, &f, redirected);
+			ringnet_rx_consume(&q->rx);
 			done++;
 		}
-		ringnet_rx_publish(&p->rx);
+		ringnet_rx_publish(&q->rx);
 	}
-	spin_unlock(&p->rx_lock);
+	spin_unlock(&q->rx_lock);
 	return done;
 }
 
 /*
- * Wakes the TX queue of every peer whose ring has room again. Returns how
- * many it woke; *stopped says whether a queue is still stopped.
+ * Wakes the TX queue of every queue pair whose ring has room again. Returns
+ * how many it woke; *stopped says whether a queue is still stopped.
  */
-static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
+static unsigned int ringnet_wake_queues(struct ringnet_domain *d, bool *stopped)
 {
-	struct net_device *dev = r->priv->dev;
-	unsigned int woken = 0;
+	struct net_device *dev = d->priv->dev;
+	struct ringnet_peer *p;
+	unsigned int woken = 0, i;
 	u32 s;
 
 	*stopped = false;
-	for (s = 0; s < r->geom.max_peers; s++) {
-		struct ringnet_peer *p = &r->peers[s];
-		struct netdev_queue *txq = netdev_get_tx_queue(dev, p->txq);
-		bool room;
+	ringnet_for_each_peer(d, p, s) {
+		for (i = 0; i < p->nqueues; i++) {
+			struct ringnet_queue *q = &p->q[i];
+			struct netdev_queue *txq = netdev_get_tx_queue(dev, q->txq);
+			bool room;
 
-		/* Our own slot's queue carries nothing; its producer end was never attached. */
-		if (s == READ_ONCE(r->self) || !netif_tx_queue_stopped(txq))
-			continue;
-		/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
-		spin_lock(&p->tx_lock);
-		/* Never attached (a slot that was ours): nothing to wait for. */
-		room = !p->tx.ring.hdr || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
-		spin_unlock(&p->tx_lock);
-		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
-		if (!READ_ONCE(p->m.alive) || room) {
-			netif_tx_wake_queue(txq);
-			woken++;
-		} else {
-			*stopped = true;
+			if (!netif_tx_queue_stopped(txq))
+				continue;
+			/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
+			spin_lock(&q->tx_lock);
+			room = ringnet_tx_has_room(&q->tx, KVMRING_FRAME_MAX);
+			spin_unlock(&q->tx_lock);
+			/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
+			if (!READ_ONCE(p->m.alive) || room) {
+				netif_tx_wake_queue(txq);
+				woken++;
+			} else {
+				*stopped = true;
+			}
 		}
 	}
 	return woken;
 }
 
-static void ringnet_poll_timer_arm(struct ringnet_region *r, bool busy)
+static void ringnet_poll_timer_arm(struct ringnet_domain *d, bool busy)
 {
 	u32 us;
 
 	/* Poll fast while frames flow; back off exponentially when idle. */
-	r->idle_polls = busy ? 0 : min(r->idle_polls + 1, 16U);
-	us = max(poll_us, 1U) << min(r->idle_polls, 10U);
+	d->idle_polls = busy ? 0 : min(d->idle_polls + 1, 16U);
+	us = max(poll_us, 1U) << min(d->idle_polls, 10U);
 	us = min(us, max(poll_idle_us, poll_us));
-	hrtimer_start(&r->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+	hrtimer_start(&d->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
 }
 
 int ringnet_poll(struct napi_struct *napi, int budget)
 {
-	struct ringnet_region *r = container_of(napi, struct ringnet_region, napi);
+	struct ringnet_domain *d = container_of(napi, struct ringnet_domain, napi);
 	struct bpf_prog *prog;
 	bool redirected = false, stopped, more = false, quiet = false;
-	u32 i, s, n = r->geom.max_peers;
-	unsigned int woken;
+	u32 i, s, n = d->max_peers;
+	struct ringnet_peer *p;
+	unsigned int woken, k;
 	int done = 0;
 
-	ringnet_stat_inc(&r->napi_stats, polls);
+	ringnet_stat_inc(&d->napi_stats, polls);
 	rcu_read_lock();
-	prog = rcu_dereference(r->priv->xdp_prog);
+	prog = rcu_dereference(d->priv->xdp_prog);
 	for (i = 0; i < n && done < budget; i++) {
-		s = (r->rr + i) % n;
-		done += ringnet_rx_peer(r, &r->peers[s], prog, budget - done, &redirected);
+		p = &d->peers[(d->rr + i) % n];
+		if (!p->listed)
+			continue;
+		for (k = 0; k < p->nqueues && done < budget; k++)
+			done += ringnet_rx_queue(d, &p->q[k], prog, budget - done, &redirected);
 	}
-	r->rr = (r->rr + 1) % n;
+	d->rr = (d->rr + 1) % n;
 	if (redirected)
 		xdp_do_flush();
 	rcu_read_unlock();
 
-	woken = ringnet_wake_queues(r, &stopped);
+	woken = ringnet_wake_queues(d, &stopped);
 	if (done >= budget)
 		return budget;
 
-	if (r->doorbell) {
+	if (d->doorbell) {
 		/*
 		 * Ask every live producer for a kick, then look again (no lost
 		 * wake-up). What a quiet peer left waits for the timer below.
 		 */
-		for (s = 0; s < n; s++) {
-			struct ringnet_peer *p = &r->peers[s];
+		ringnet_for_each_peer(d, p, s) {
+			for (k = 0; k < p->nqueues; k++) {
+				struct ringnet_queue *q = &p->q[k];
 
-			spin_lock(&p->rx_lock);
-			if (p->rx_ready && ringnet_rx_arm(&p->rx)) {
-				if (ringnet_rx_quiet(p))
-					quiet = true;
-				else
-					more = true;
+				spin_lock(&q->rx_lock);
+				if (q->rx_ready && ringnet_rx_arm(&q->rx)) {
+					if (ringnet_rx_quiet(q))
+						quiet = true;
+					else
+						more = true;
+				}
+				spin_unlock(&q->rx_lock);
 			}
-			spin_unlock(&p->rx_lock);
 		}
 	}
 	if (napi_complete_done(napi, done)) {
 		/* The doorbell may interrupt us again (see ringnet_irq()). */
-		if (r->doorbell && test_and_clear_bit(0, &r->irq_masked))
-			enable_irq(r->irq);
+		if (d->doorbell && test_and_clear_bit(0, &d->irq_masked))
+			enable_irq(d->irq);
 		if (more)
 			napi_schedule(napi);
 		/*
 		 * A stopped queue waits for a peer to consume, and no kick tells
 		 * us when: poll for it, but a peer that takes nothing (no queue
 		 * woken, no frame) lets the interval back off like idleness.
-		 * So does a quiet peer's ring (ringnet_rx_refuse()).
+		 * So does a quiet queue's ring (ringnet_rx_refuse()).
 		 */
-		else if (!r->doorbell || stopped || quiet)
-			ringnet_poll_timer_arm(r, done > 0 || woken > 0);
+		else if (!d->doorbell || stopped || quiet)
+			ringnet_poll_timer_arm(d, done > 0 || woken > 0);
 	}
 	return done;
 }
 
 enum hrtimer_restart ringnet_poll_timer_fn(struct hrtimer *t)
 {
-	struct ringnet_region *r = container_of(t, struct ringnet_region, poll_timer);
+	struct ringnet_domain *d = container_of(t, struct ringnet_domain, poll_timer);
 
-	napi_schedule(&r->napi);
+	napi_schedule(&d->napi);
 	return HRTIMER_NORESTART;
 }
 
 /*
- * A doorbell only schedules NAPI, and stays masked until NAPI completes: a
- * neighbour ringing as fast as it can costs us at most one interrupt per
- * poll, not a livelock.
+ * Our doorbell device's interrupt only schedules NAPI, and stays masked
+ * until NAPI completes: a neighbour ringing as fast as it can costs us at
+ * most one interrupt per poll, not a livelock.
  */
 irqreturn_t ringnet_irq(int irq, void *data)
 {
-	struct ringnet_region *r = data;
+	struct ringnet_domain *d = data;
 
-	ringnet_stat_inc(&r->irq_stats, irqs);
+	ringnet_stat_inc(&d->irq_stats, irqs);
 	/*
 	 * We run only while the line is enabled, so each run owes exactly one
 	 * enable: masked first, then the bit that tells NAPI to unmask.
 	 */
 	disable_irq_nosync(irq);
-	set_bit(0, &r->irq_masked);
-	napi_schedule(&r->napi);
+	set_bit(0, &d->irq_masked);
+	napi_schedule(&d->napi);
 	return IRQ_HANDLED;
 }
