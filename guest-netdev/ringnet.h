@@ -345,11 +345,9 @@ void ringnet_join(struct ringnet_domain *d);
 void ringnet_leave(struct ringnet_domain *d);
 
 /* ringnet_domain.c */
-extern struct mutex ringnet_domain_lock;
-int ringnet_domain_parse_place(const char *s);
-bool ringnet_domain_is_roster(struct pci_dev *pdev);
-int ringnet_bar_add(struct ringnet_bar *bar);
-void ringnet_bar_del(struct ringnet_bar *bar);
+int ringnet_domain_init(void);
+int ringnet_domain_bind(struct ringnet_bar *bar);
+void ringnet_domain_unbind(struct ringnet_bar *bar);
 void ringnet_napi_start(struct ringnet_domain *d);
 void ringnet_napi_stop(struct ringnet_domain *d);
 

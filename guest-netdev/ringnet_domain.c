@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ringnet_domain.c - ring0's domain (ABI v2): what the host's roster puts
+ * together, and taking it apart again.
+ *
+ * Every ivshmem PCI function binds to ringnet and has its BARs mapped
+ * (ringnet_main.c); that alone makes nothing of it. The function at the
+ * roster's place (module parameter roster=, default 10.0 on the root bus)
+ * holds the roster, which the host alone writes: our slot, the slots we may
+ * talk to, and every region mapped into us with its PCI function. Its probe
+ * assembles the domain: it reads and checks the roster, finds each listed
+ * region's function on the same bus (waiting, with -EPROBE_DEFER, until
+ * they are all bound, so that probe order does not matter), checks each
+ * region against the roster and its header (ringnet_owned_check()), finds
+ * the doorbell device in doorbell mode, lays out every peer's queue pairs at
+ * the roster's offsets, and joins: our entry goes UP in every region we own.
+ * A region function that binds later assembles a domain whose roster was
+ * waiting (after a teardown). Removing any function of the domain tears the
+ * whole domain down.
+ *
+ * Nothing of a neighbour's region is ever written: the roster says which
+ * regions are ours, and the hypervisor drops writes to the others anyway.
+ *
+ * Locking: ringnet_domain_lock (a mutex) serialises binding, unbinding,
+ * assembly and teardown, and owns the list of bound functions and their
+ * domain pointers. It is taken before RTNL; the peer work never takes it.
+ */
+#include <linux/delay.h>
+#include <linux/pci.h>
+#include <linux/rtnetlink.h>
+#include <linux/slab.h>
+
+#include "ringnet.h"
+
+static char *roster = "10.0";
+module_param(roster, charp, 0444);
+MODULE_PARM_DESC(roster,
+		 "PCI slot.function of the roster on the root bus, in hex (default 10.0: 00:10.0)");
+
+static unsigned int ringnet_roster_devfn = KVMRING_ROSTER_DEVFN;
+
+static DEFINE_MUTEX(ringnet_domain_lock);
+/* Every bound ivshmem function (struct ringnet_bar), under ringnet_domain_lock. */
+static LIST_HEAD(ringnet_bars);
+
+/* What the log calls a function on the roster's bus: slot.function, as roster= takes it. */
+#define RINGNET_DEVFN_FMT	"%02x.%x"
+#define RINGNET_DEVFN_ARG(devfn)	PCI_SLOT(devfn), PCI_FUNC(devfn)
+
+/* Reads roster=. At module init. */
+int ringnet_domain_init(void)
+{
+	unsigned int slot, fn;
+	char c;
+
+	if (sscanf(roster, "%x.%x%c", &slot, &fn, &c) != 2 || slot > 0x1f || fn > 7) {
+		pr_err(RINGNET_DRV_NAME ": roster=\"%s\" is not a PCI slot.function such as 10.0\n",
+		       roster);
+		return -EINVAL;
+	}
+	ringnet_roster_devfn = PCI_DEVFN(slot, fn);
+	return 0;
+}
+
+static bool ringnet_is_roster(const struct pci_dev *pdev)
+{
+	return pci_is_root_bus(pdev->bus) && pdev->devfn == ringnet_roster_devfn;
+}
+
+/*
+ * The bound function at devfn on bus, or NULL; *exists says whether there
+ * is a PCI function there at all. Under ringnet_domain_lock.
+ */
+static struct ringnet_bar *ringnet_bar_at(struct pci_bus *bus, unsigned int devfn, bool *exists)
+{
+	struct pci_dev *pdev = pci_get_slot(bus, devfn);
+	struct ringnet_bar *bar, *found = NULL;
+
+	*exists = pdev;
+	if (!pdev)
+		return NULL;
+	list_for_each_entry(bar, &ringnet_bars, node)
+		if (bar->pdev == pdev)
+			found = bar;
+	pci_dev_put(pdev);
+	return found;
+}
+
+/* NAPI on for d, and a first poll. Under RTNL, with d published or being published. */
+void ringnet_napi_start(struct ringnet_domain *d)
+{
+	napi_enable(&d->napi);
+	ringnet_napi_schedule_bh(d);
+}
+
+/* NAPI off for d. Under RTNL. */
+void ringnet_napi_stop(struct ringnet_domain *d)
+{
+	napi_disable(&d->napi);
+	/*
+	 * Only a poll arms the timer, so the cancel comes after napi_disable():
+	 * before it, a running poll could arm the timer again. A timer that
+	 * fires meanwhile finds NAPI disabled and schedules nothing.
+	 */
+	hrtimer_cancel(&d->poll_timer);
+}
+
+/* ---- assembling ------------------------------------------------------------------- */
+
+/*
+ * The function at devfn on the roster's bus, bound to us: -ENODEV (with
+ * the reason logged) if there is none, -EPROBE_DEFER until it is bound.
+ */
+static int ringnet_domain_find(struct ringnet_bar *rb, unsigned int devfn, const char *what,
+			       struct ringnet_bar **out)
+{
+	struct device *dev = &rb->pdev->dev;
+	struct ringnet_bar *bar;
+	bool exists;
+
+	bar = ringnet_bar_at(rb->pdev->bus, devfn, &exists);
+	if (!exists) {
+		dev_err(dev, "the roster puts %s at PCI " RINGNET_DEVFN_FMT " and nothing is there: start the guest with the devices `ringctl host qemu-args` gives\n",
+			what, RINGNET_DEVFN_ARG(devfn));
+		return -ENODEV;
+	}
+	if (!bar)
+		return dev_err_probe(dev, -EPROBE_DEFER, "waiting for %s at " RINGNET_DEVFN_FMT " to bind to ringnet\n",
+				     what, RINGNET_DEVFN_ARG(devfn));
+	if (bar == rb || bar->domain) {
+		dev_err(dev, "the roster puts %s at PCI " RINGNET_DEVFN_FMT ", which is the roster's or another domain's: run `ringctl host up` again\n",
+			what, RINGNET_DEVFN_ARG(devfn));
+		return -EINVAL;
+	}
+	*out = bar;
+	return 0;
+}
+
+/* Finds and checks every region of the roster. */
+static int ringnet_domain_regions(struct ringnet_domain *d)
+{
+	const struct ringnet_roster *ro = d->ro;
+	struct device *dev = &d->roster_bar->pdev->dev;
+	struct ringnet_bar *bar;
+	const char *why;
+	char what[48];
+	int err;
+	u32 i, j;
+
+	for (i = 0; i < ro->nregions; i++) {
+		const struct kvmring_roster_region *e = &ro->regions[i];
+
+		snprintf(what, sizeof(what), "region %u (owner slot %u)", i, e->owner);
+		err = ringnet_domain_find(d->roster_bar, e->devfn, what, &bar);
+		if (err)
+			return err;
+		for (j = 0; j < i; j++)
+			if (d->regions[j].bar == bar)
+				return -EINVAL;	/* ringnet_roster_read() refuses two at one devfn */
+		err = ringnet_owned_check(ro, i, bar->shm, bar->shm_size, &why);
+		if (err) {
+			dev_err(dev, "%s at %s refused: %s: run `ringctl host up` on the host again, then reload ringnet\n",
+				what, pci_name(bar->pdev), why);
+			return err;
+		}
+		d->regions[i].bar = bar;
+		d->regions[i].owned = e->owner == ro->self;
+		if (d->regions[i].owned)
+			d->regions[i].entry = (struct kvmring_peer *)
+				((u8 *)bar->shm + KVMRING_OWNED_ENTRY_OFF);
+	}
+	return 0;
+}
+
+/* In doorbell mode, the doorbell device: MSI-X, and our IVPosition in it. */
+static int ringnet_domain_doorbell(struct ringnet_domain *d)
+{
+	const struct ringnet_roster *ro = d->ro;
+	struct device *dev = &d->roster_bar->pdev->dev;
+	struct ringnet_bar *bar;
+	u32 id;
+	int err;
+
+	if (!(ro->flags & KVMRING_ROSTER_F_DOORBELL))
+		return 0;
+	err = ringnet_domain_find(d->roster_bar, ro->doorbell_devfn, "the doorbell device", &bar);
+	if (err)
+		return err;
+	/* ivshmem-doorbell has MSI-X (BAR1) and the IVPosition the server gave us. */
+	if (!pci_resource_len(bar->pdev, 1)) {
+		dev_err(dev, "the doorbell device %s has no MSI-X: is it ivshmem-doorbell?\n",
+			pci_name(bar->pdev));
+		return -ENODEV;
+	}
+	id = readl(bar->regs + IVSHMEM_REG_IVPOSITION);
+	if (id > 0xffff) {
+		dev_err(dev, "the doorbell device %s has no IVPosition (%d): is the doorbell server up?\n",
+			pci_name(bar->pdev), (int)id);
+		return -ENODEV;
+	}
+	if (ro->slots[ro->self].doorbell_id != id)
+		dev_warn(dev, "the roster gives us doorbell id %u, the doorbell device %u: peers ring the roster's until the host updates it\n",
+			 ro->slots[ro->self].doorbell_id, id);
+	d->bell = bar;
+	d->doorbell = true;
+	d->ivposition = id;
+	return 0;
+}
+
+/*
+ * Every slot's peer: identity from the roster, its entry and each queue
+ * pair's blocks at the offsets the roster's geometry gives (lane = our
+ * position among the region's readers). In range: ringnet_roster_read()
+ * checked each region's size against its lanes, ringnet_owned_check() the
+ * mapping against that size.
+ */
+static void ringnet_domain_peers(struct ringnet_domain *d)
+{
+	const struct ringnet_roster *ro = d->ro;
+	struct ringnet_route rt;
+	unsigned int k;
+	u32 s;
+
+	for (s = 0; s < KVMRING_PEERS_MAX; s++) {
+		struct ringnet_peer *p = &d->peers[s];
+		u8 *mine, *theirs;
+
+		p->domain = d;
+		p->slot = s;
+		p->m.doorbell_id = KVMRING_DOORBELL_NONE;
+		for (k = 0; k < RINGNET_QUEUES; k++) {
+			struct ringnet_queue *q = &p->q[k];
+
+			q->peer = p;
+			spin_lock_init(&q->tx_lock);
+			spin_lock_init(&q->rx_lock);
+			u64_stats_init(&q->tx_stats.syncp);
+			u64_stats_init(&q->rx_stats.syncp);
+		}
+		if (ringnet_roster_route(ro, s, &rt))
+			continue;
+		mine = d->regions[rt.mine].bar->shm;
+		theirs = d->regions[rt.theirs].bar->shm;
+		p->listed = true;
+		p->region = rt.theirs;
+		p->entry = (const struct kvmring_peer *)(theirs + KVMRING_OWNED_ENTRY_OFF);
+		ringnet_member_identity(&p->m, ro->slots[s].mac,
+					d->doorbell ? ro->slots[s].doorbell_id : KVMRING_DOORBELL_NONE);
+		p->nqueues = min_t(u32, RINGNET_QUEUES, ro->queues);
+		for (k = 0; k < p->nqueues; k++) {
+			struct ringnet_queue *q = &p->q[k];
+
+			q->txq = 1 + s * RINGNET_QUEUES + k;
+			q->mine = (struct kvmring_queue_ctl *)
+				(mine + kvmring_queue_offset(ro->ring_size, ro->queues, rt.mine_lane, k));
+			q->mine_data = (u8 *)q->mine + KVMRING_QUEUE_CTL_SIZE;
+			q->theirs = (const struct kvmring_queue_ctl *)
+				(theirs + kvmring_queue_offset(ro->ring_size, ro->queues, rt.theirs_lane, k));
+			q->theirs_data = (const u8 *)q->theirs + KVMRING_QUEUE_CTL_SIZE;
+		}
+	}
+}
+
+/*
+ * Starts d: the doorbell IRQ, ring0's MAC, NAPI, our entry UP, published.
+ * Mirrored by ringnet_domain_stop().
+ */
+static int ringnet_domain_start(struct ringnet_domain *d)
+{
+	struct ringnet_priv *priv = d->priv;
+	struct net_device *dev = priv->dev;
+	struct pci_dev *bell = d->doorbell ? d->bell->pdev : NULL;
+	const u8 *mac = d->ro->slots[d->self].mac;
+	int err;
+
+	if (bell) {
+		/* An MSI-X message is a write by the device: it needs bus mastering. */
+		pci_set_master(bell);
+		err = pci_alloc_irq_vectors(bell, 1, 1, PCI_IRQ_MSIX);
+		if (err < 0)
+			return dev_err_probe(&bell->dev, err, "cannot allocate the doorbell interrupt\n");
+		d->irq = pci_irq_vector(bell, 0);
+	}
+
+	rtnl_lock();
+	if (rtnl_dereference(priv->domain)) {
+		dev_err(&d->roster_bar->pdev->dev, "%s already has a domain\n", dev->name);
+		err = -EBUSY;
+		goto err_unlock;
+	}
+	/* ring0's MAC is the host's: the one source and destination peers accept. */
+	if (!ether_addr_equal(dev->dev_addr, mac)) {
+		eth_hw_addr_set(dev, mac);
+		call_netdevice_notifiers(NETDEV_CHANGEADDR, dev);
+	}
+	netif_napi_add_weight(dev, &d->napi, ringnet_poll, RINGNET_NAPI_WEIGHT);
+	err = xdp_rxq_info_reg(&d->xdp_rxq, dev, 0, d->napi.napi_id);
+	if (err)
+		goto err_del_napi;
+	err = xdp_rxq_info_reg_mem_model(&d->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
+	if (err)
+		goto err_unreg_rxq;
+	if (bell) {
+		/* Until NAPI runs, a doorbell only masks itself (see ringnet_irq()). */
+		err = request_irq(d->irq, ringnet_irq, 0, RINGNET_DRV_NAME, d);
+		if (err)
+			goto err_unreg_rxq;
+	}
+	mutex_lock(&d->self_lock);
+	ringnet_join(d);
+	mutex_unlock(&d->self_lock);
+	/*
+	 * Published and, if ring0 is up, polling in one RTNL section: ndo_open
+	 * and ndo_stop find d with its NAPI in step, or do not find it at all.
+	 */
+	rcu_assign_pointer(priv->domain, d);
+	if (netif_running(dev))
+		ringnet_napi_start(d);
+	rtnl_unlock();
+	schedule_delayed_work(&d->peer_work, 0);
+	return 0;
+
+err_unreg_rxq:
+	xdp_rxq_info_unreg(&d->xdp_rxq);
+err_del_napi:
+	netif_napi_del(&d->napi);
+err_unlock:
+	rtnl_unlock();
+	if (bell)
+		pci_free_irq_vectors(bell);
+	return err;
+}
+
+/* Mirrors ringnet_domain_start(). */
+static void ringnet_domain_stop(struct ringnet_domain *d)
+{
+	struct ringnet_priv *priv = d->priv;
+	struct net_device *dev = priv->dev;
+	u32 s;
+
+	/* No address publishing or heartbeat from here on. */
+	rtnl_lock();
+	mutex_lock(&d->self_lock);
+	d->leaving = true;
+	mutex_unlock(&d->self_lock);
+	rtnl_unlock();
+	/* Not under RTNL: the peer work takes it (an announcement). */
+	cancel_delayed_work_sync(&d->peer_work);
+
+	rtnl_lock();
+	if (netif_running(dev))
+		ringnet_napi_stop(d);
+	spin_lock_bh(&d->peers_lock);
+	for (s = 0; s < KVMRING_PEERS_MAX; s++)
+		ringnet_peer_forget(&d->peers[s]);
+	spin_unlock_bh(&d->peers_lock);
+	RCU_INIT_POINTER(priv->domain, NULL);
+	/* A queue stopped for a peer of d would hold its frames for good. */
+	if (netif_running(dev))
+		netif_tx_wake_all_queues(dev);
+	rtnl_unlock();
+	/* No TX path or reader still holds d after this. */
+	synchronize_net();
+	/* Our rings are idle now. */
+	ringnet_leave(d);
+
+	if (d->doorbell) {
+		free_irq(d->irq, d);
+		pci_free_irq_vectors(d->bell->pdev);
+	}
+	xdp_rxq_info_unreg(&d->xdp_rxq);
+	rtnl_lock();
+	netif_napi_del(&d->napi);
+	ringnet_update_carrier(priv);
+	rtnl_unlock();
+}
+
+/* Marks every function of d as d's (or nobody's, with NULL). */
+static void ringnet_domain_claim_bars(struct ringnet_domain *d, struct ringnet_domain *owner)
+{
+	u32 i;
+
+	d->roster_bar->domain = owner;
+	for (i = 0; i < d->nregions; i++)
+		d->regions[i].bar->domain = owner;
+	if (d->bell)
+		d->bell->domain = owner;
+}
+
+/*
+ * Assembles the domain whose roster is at rb. Returns 0, -EPROBE_DEFER
+ * while a function it lists is not bound yet, or another error, logged
+ * with what to do about it. Under ringnet_domain_lock.
+ */
+static int ringnet_domain_assemble(struct ringnet_bar *rb)
+{
+	struct ringnet_priv *priv = netdev_priv(ringnet_dev);
+	struct device *dev = &rb->pdev->dev;
+	struct ringnet_roster *ro;
+	struct ringnet_domain *d;
+	const char *why;
+	int err, tries;
+
+	lockdep_assert_held(&ringnet_domain_lock);
+	ro = kzalloc(sizeof(*ro), GFP_KERNEL);
+	if (!ro)
+		return -ENOMEM;
+	/* The host rewrites it only when a guest reconnects: a short wait is enough. */
+	for (tries = 0; ; tries++) {
+		err = ringnet_roster_read(rb->shm, rb->shm_size, ro, &why);
+		if (err != -EAGAIN || tries == 10)
+			break;
+		msleep(10);
+	}
+	if (err) {
+		dev_err(dev, "roster refused: %s: run `ringctl host up` on the host (it writes every guest's roster), then load ringnet again\n",
+			why);
+		err = err == -EAGAIN ? -EBUSY : err;
+		goto err_free_ro;
+	}
+
+	d = kvzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d) {
+		err = -ENOMEM;
+		goto err_free_ro;
+	}
+	d->priv = priv;
+	d->roster_bar = rb;
+	d->ro = ro;
+	d->ro_seq_seen = ro->seq;
+	d->self = ro->self;
+	d->max_peers = ro->max_peers;
+	d->ring_size = ro->ring_size;
+	d->nregions = ro->nregions;
+	mutex_init(&d->self_lock);
+	spin_lock_init(&d->peers_lock);
+	u64_stats_init(&d->napi_stats.syncp);
+	u64_stats_init(&d->irq_stats.syncp);
+	u64_stats_init(&d->member_stats.syncp);
+	INIT_DELAYED_WORK(&d->peer_work, ringnet_peer_work);
+	hrtimer_init(&d->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	d->poll_timer.function = ringnet_poll_timer_fn;
+
+	err = ringnet_domain_regions(d);
+	if (err)
+		goto err_free_d;
+	err = ringnet_domain_doorbell(d);
+	if (err)
+		goto err_free_d;
+	ringnet_domain_peers(d);
+	err = ringnet_domain_start(d);
+	if (err)
+		goto err_free_d;
+	ringnet_domain_claim_bars(d, d);
+
+	netdev_info(priv->dev, "joined as slot %u (%s) of %u, generation %u: %u regions, %u KiB rings, isolation %s, %s\n",
+		    d->self, ro->slots[d->self].name, ro->max_peers, d->self_gen, ro->nregions,
+		    ro->ring_size >> 10, ro->isolation == KVMRING_ISOLATION_PAIR ? "pair" : "owner",
+		    d->doorbell ? "doorbell" : "plain");
+	return 0;
+
+err_free_d:
+	kvfree(d);
+err_free_ro:
+	kfree(ro);
+	return err;
+}
+
+/* Takes d apart: every function of it stays bound, nobody's. Under ringnet_domain_lock. */
+static void ringnet_domain_teardown(struct ringnet_domain *d, struct ringnet_bar *gone)
+{
+	struct net_device *dev = d->priv->dev;
+
+	lockdep_assert_held(&ringnet_domain_lock);
+	ringnet_domain_stop(d);
+	ringnet_domain_claim_bars(d, NULL);
+	netdev_info(dev, "left the domain (slot %u): %s is going\n", d->self,
+		    pci_name(gone->pdev));
+	kfree(d->ro);
+	kvfree(d);
+}
+
+/* ---- binding ------------------------------------------------------------------------ */
+
+/*
+ * A function was bound and its BARs mapped. The roster's function
+ * assembles its domain and fails the probe if it cannot (-EPROBE_DEFER
+ * until the rest is bound); any other may complete a domain whose roster
+ * waits. Returns 0 or the roster probe's error.
+ */
+int ringnet_domain_bind(struct ringnet_bar *bar)
+{
+	struct ringnet_bar *rb, *waiting = NULL;
+	int err = 0;
+
+	mutex_lock(&ringnet_domain_lock);
+	list_add_tail(&bar->node, &ringnet_bars);
+	if (ringnet_is_roster(bar->pdev)) {
+		err = ringnet_domain_assemble(bar);
+		if (err)
+			list_del(&bar->node);
+		goto out;
+	}
+	/* A roster bound before a teardown waits for its functions to come back. */
+	list_for_each_entry(rb, &ringnet_bars, node)
+		if (ringnet_is_roster(rb->pdev) && !rb->domain)
+			waiting = rb;
+	if (waiting)
+		ringnet_domain_assemble(waiting);	/* logs why not, if not */
+out:
+	mutex_unlock(&ringnet_domain_lock);
+	return err;
+}
+
+/* A function is being unbound: its domain, if any, goes first. */
+void ringnet_domain_unbind(struct ringnet_bar *bar)
+{
+	mutex_lock(&ringnet_domain_lock);
+	if (bar->domain)
+		ringnet_domain_teardown(bar->domain, bar);
+	list_del(&bar->node);
+	mutex_unlock(&ringnet_domain_lock);
+}
