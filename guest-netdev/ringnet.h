@@ -222,9 +222,16 @@ struct ringnet_peer {
 	struct ringnet_queue	q[RINGNET_QUEUES];
 };
 
-/* A region the roster maps into us: its PCI function and, if ours, our entry in it. */
+/*
+ * A region the roster maps into us: its PCI function, what the roster says
+ * of it and, if ours, our entry in it. Set when the domain is assembled,
+ * never changed: readers need no lock.
+ */
 struct ringnet_region {
 	struct ringnet_bar	*bar;
+	u32			owner;
+	u32			readers;
+	u64			instance;
 	bool			owned;		/* we are its owner: mapped read-write */
 	struct kvmring_peer	*entry;		/* our entry, if owned */
 };

@@ -164,6 +164,9 @@ static int ringnet_domain_regions(struct ringnet_domain *d)
 			return err;
 		}
 		d->regions[i].bar = bar;
+		d->regions[i].owner = e->owner;
+		d->regions[i].readers = e->readers;
+		d->regions[i].instance = e->instance;
 		d->regions[i].owned = e->owner == ro->self;
 		if (d->regions[i].owned)
 			d->regions[i].entry = (struct kvmring_peer *)

@@ -2,7 +2,13 @@
 /*
  * ringnet_ethtool.c - ethtool ops and ring0's counters: ethtool -S names
  * every counter from the descriptor tables below (the controller and the
- * tests parse those names), ndo_get_stats64 sums them.
+ * tests parse those names), ndo_get_stats64 sums them. The domain's
+ * counters keep the names of ABI v1's first region (r0_...), a peer's those
+ * of its slot in it (r0_peerS_...), summed over its queue pairs.
+ *
+ * ethtool calls get_sset_count, get_strings and get_ethtool_stats under
+ * RTNL, which also covers publishing and unpublishing the domain: the
+ * three see the same domain.
  */
 #include <linux/ethtool.h>
 
@@ -11,8 +17,8 @@
 /* ---- stats snapshots and their descriptors ------------------------------------ */
 
 /*
- * A region's counters as ethtool -S lists them, copied out of their groups
- * (struct ringnet_napi_stats, _irq_stats, _member_stats) by
+ * The domain's counters as ethtool -S lists them, copied out of their
+ * groups (struct ringnet_napi_stats, _irq_stats, _member_stats) by
  * ringnet_region_stats_read(). The field names are the ethtool names.
  */
 struct ringnet_region_stats {
@@ -28,12 +34,10 @@ struct ringnet_region_stats {
 	u64	peer_joins;
 	u64	peer_deaths;
 	u64	peer_leaves;
-	u64	bad_peer_entries;
 	u64	mac_conflicts;
-	u64	doorbell_conflicts;
+	u64	addr_conflicts;
 	u64	rx_bad_src;
 	u64	rx_no_peer;
-	u64	rejoins;
 };
 
 #define RINGNET_REGION_STAT(f)	{ #f, offsetof(struct ringnet_region_stats, f) }
@@ -50,12 +54,10 @@ static const struct ringnet_stat_desc ringnet_region_stat_desc[] = {
 	RINGNET_REGION_STAT(peer_joins),
 	RINGNET_REGION_STAT(peer_deaths),
 	RINGNET_REGION_STAT(peer_leaves),
-	RINGNET_REGION_STAT(bad_peer_entries),
 	RINGNET_REGION_STAT(mac_conflicts),
-	RINGNET_REGION_STAT(doorbell_conflicts),
+	RINGNET_REGION_STAT(addr_conflicts),
 	RINGNET_REGION_STAT(rx_bad_src),
 	RINGNET_REGION_STAT(rx_no_peer),
-	RINGNET_REGION_STAT(rejoins),
 };
 
 #define RINGNET_PEER_STAT(f)	{ #f, offsetof(struct ringnet_peer_stats, f) }
@@ -81,12 +83,12 @@ static_assert(ARRAY_SIZE(ringnet_peer_stat_desc) ==
 #define RINGNET_NPEER_STATS	(ARRAY_SIZE(ringnet_peer_stat_desc) + RINGNET_TX_NSTATS + \
 				 RINGNET_RX_NSTATS + RINGNET_NPEER_GAUGES)
 
-static void ringnet_region_stats_read(const struct ringnet_region *r,
+static void ringnet_region_stats_read(const struct ringnet_domain *d,
 				      struct ringnet_region_stats *s)
 {
-	const struct ringnet_napi_stats *n = &r->napi_stats;
-	const struct ringnet_irq_stats *q = &r->irq_stats;
-	const struct ringnet_member_stats *m = &r->member_stats;
+	const struct ringnet_napi_stats *n = &d->napi_stats;
+	const struct ringnet_irq_stats *q = &d->irq_stats;
+	const struct ringnet_member_stats *m = &d->member_stats;
 	unsigned int start;
 
 	do {
@@ -111,33 +113,77 @@ static void ringnet_region_stats_read(const struct ringnet_region *r,
 		s->peer_joins = u64_stats_read(&m->peer_joins);
 		s->peer_deaths = u64_stats_read(&m->peer_deaths);
 		s->peer_leaves = u64_stats_read(&m->peer_leaves);
-		s->bad_peer_entries = u64_stats_read(&m->bad_peer_entries);
 		s->mac_conflicts = u64_stats_read(&m->mac_conflicts);
-		s->doorbell_conflicts = u64_stats_read(&m->doorbell_conflicts);
-		s->rejoins = u64_stats_read(&m->rejoins);
+		s->addr_conflicts = u64_stats_read(&m->addr_conflicts);
 	} while (u64_stats_fetch_retry(&m->syncp, start));
 }
 
-/* A consistent copy of p's counters; any context. */
-void ringnet_peer_stats_read(const struct ringnet_peer *p, struct ringnet_peer_stats *s)
+/* A consistent copy of one queue pair's counters, added to *s; any context. */
+static void ringnet_queue_stats_add(const struct ringnet_queue *q, struct ringnet_peer_stats *s)
 {
-	const struct ringnet_peer_tx_stats *tx = &p->tx_stats;
-	const struct ringnet_peer_rx_stats *rx = &p->rx_stats;
+	const struct ringnet_peer_tx_stats *tx = &q->tx_stats;
+	const struct ringnet_peer_rx_stats *rx = &q->rx_stats;
+	u64 packets, bytes, dropped, kicks;
 	unsigned int start;
 
 	do {
 		start = u64_stats_fetch_begin(&tx->syncp);
-		s->tx_packets = u64_stats_read(&tx->packets);
-		s->tx_bytes = u64_stats_read(&tx->bytes);
-		s->tx_dropped = u64_stats_read(&tx->dropped);
-		s->kicks = u64_stats_read(&tx->kicks);
+		packets = u64_stats_read(&tx->packets);
+		bytes = u64_stats_read(&tx->bytes);
+		dropped = u64_stats_read(&tx->dropped);
+		kicks = u64_stats_read(&tx->kicks);
 	} while (u64_stats_fetch_retry(&tx->syncp, start));
+	s->tx_packets += packets;
+	s->tx_bytes += bytes;
+	s->tx_dropped += dropped;
+	s->kicks += kicks;
 	do {
 		start = u64_stats_fetch_begin(&rx->syncp);
-		s->rx_packets = u64_stats_read(&rx->packets);
-		s->rx_bytes = u64_stats_read(&rx->bytes);
-		s->rx_dropped = u64_stats_read(&rx->dropped);
+		packets = u64_stats_read(&rx->packets);
+		bytes = u64_stats_read(&rx->bytes);
+		dropped = u64_stats_read(&rx->dropped);
 	} while (u64_stats_fetch_retry(&rx->syncp, start));
+	s->rx_packets += packets;
+	s->rx_bytes += bytes;
+	s->rx_dropped += dropped;
+}
+
+/* A consistent copy of p's counters, summed over its queue pairs; any context. */
+void ringnet_peer_stats_read(const struct ringnet_peer *p, struct ringnet_peer_stats *s)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < p->nqueues; i++)
+		ringnet_queue_stats_add(&p->q[i], s);
+}
+
+/* The ring core's counters of p's queue pairs, summed: plain u64, read whole on 64-bit. */
+static void ringnet_peer_ring_stats(const struct ringnet_peer *p, struct ringnet_tx_stats *tx,
+				    struct ringnet_rx_stats *rx, u64 *tx_used, u64 *rx_used)
+{
+	const u64 *from;
+	u64 *to;
+	unsigned int i, j;
+
+	memset(tx, 0, sizeof(*tx));
+	memset(rx, 0, sizeof(*rx));
+	*tx_used = *rx_used = 0;
+	for (i = 0; i < p->nqueues; i++) {
+		const struct ringnet_queue *q = &p->q[i];
+
+		from = (const u64 *)&q->tx.stats;
+		to = (u64 *)tx;
+		for (j = 0; j < RINGNET_TX_NSTATS; j++)
+			to[j] += from[j];
+		from = (const u64 *)&q->rx.stats;
+		to = (u64 *)rx;
+		for (j = 0; j < RINGNET_RX_NSTATS; j++)
+			to[j] += from[j];
+		/* occupancy: reads the other ends' words once, acts on nothing */
+		*tx_used += ringnet_tx_used(&q->tx);
+		*rx_used += ringnet_rx_used(&q->rx);
+	}
 }
 
 /* The value of the u64 that desc places in the struct at base. */
@@ -149,33 +195,36 @@ static u64 ringnet_stat_get(const void *base, const struct ringnet_stat_desc *de
 /*
  * Sums every peer's counters. A received frame that is dropped counts once
  * in rx_dropped: in its peer's rx_dropped when the driver dropped it (the
- * region's rx_* counters say why), in xdp_drop or xdp_aborted when XDP did.
+ * domain's rx_* counters say why), in xdp_drop or xdp_aborted when XDP did.
  */
 void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct ringnet_region_stats rs;
 	struct ringnet_peer_stats ps;
-	struct ringnet_region *r;
-	unsigned int i, p;
+	struct ringnet_tx_stats ts;
+	struct ringnet_rx_stats xs;
+	struct ringnet_domain *d;
+	struct ringnet_peer *p;
+	unsigned int i;
+	u64 tu, ru;
 
 	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i) {
-		for (p = 0; p < r->geom.max_peers; p++) {
-			const struct ringnet_rx_stats *ring = &r->peers[p].rx.stats;
-
-			ringnet_peer_stats_read(&r->peers[p], &ps);
+	d = ringnet_domain_get(priv);
+	if (d) {
+		ringnet_for_each_peer(d, p, i) {
+			ringnet_peer_stats_read(p, &ps);
 			s->rx_packets += ps.rx_packets;
 			s->rx_bytes += ps.rx_bytes;
 			s->tx_packets += ps.tx_packets;
 			s->tx_bytes += ps.tx_bytes;
 			s->tx_dropped += ps.tx_dropped;
 			s->rx_dropped += ps.rx_dropped;
-			/* The ring core's counters: plain u64, read whole on 64-bit. */
-			s->rx_errors += ring->bad_desc + ring->bad_meta + ring->bad_index;
-			s->rx_dropped += ring->dropped;
+			ringnet_peer_ring_stats(p, &ts, &xs, &tu, &ru);
+			s->rx_errors += xs.bad_desc + xs.bad_meta + xs.bad_index;
+			s->rx_dropped += xs.dropped;
 		}
-		ringnet_region_stats_read(r, &rs);
+		ringnet_region_stats_read(d, &rs);
 		s->rx_errors += rs.rx_bad_meta;
 		s->rx_dropped += rs.xdp_drop + rs.xdp_aborted;
 	}
@@ -185,105 +234,92 @@ void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 
 /* ---- ethtool ---------------------------------------------------------------------- */
 
-static unsigned int ringnet_region_count(struct ringnet_priv *priv, u32 *slots)
+/* The slots ethtool -S lists (the domain's, free ones and ours too): 0 without a domain. Under RTNL. */
+static u32 ringnet_stat_slots(struct ringnet_priv *priv)
 {
-	struct ringnet_region *r;
-	unsigned int i, n = 0;
+	struct ringnet_domain *d = rtnl_dereference(priv->domain);
 
-	*slots = 0;
-	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i) {
-		n++;
-		*slots += r->geom.max_peers;
-	}
-	rcu_read_unlock_bh();
-	return n;
+	return d ? d->max_peers : 0;
 }
 
 static int ringnet_get_sset_count(struct net_device *dev, int sset)
 {
 	u32 slots;
-	unsigned int regions;
 
 	if (sset != ETH_SS_STATS)
 		return -EOPNOTSUPP;
-	regions = ringnet_region_count(netdev_priv(dev), &slots);
-	return 1 + regions * RINGNET_NREGION_STATS + slots * RINGNET_NPEER_STATS;
+	slots = ringnet_stat_slots(netdev_priv(dev));
+	return 1 + (slots ? RINGNET_NREGION_STATS : 0) + slots * RINGNET_NPEER_STATS;
 }
 
 static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
 {
-	struct ringnet_priv *priv = netdev_priv(dev);
-	struct ringnet_region *r;
-	unsigned int i, j, s;
+	u32 slots = ringnet_stat_slots(netdev_priv(dev));
+	unsigned int j, s;
 
 	if (sset != ETH_SS_STATS)
 		return;
 	ethtool_sprintf(&buf, "tx_no_peer");
-	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i) {
-		for (j = 0; j < RINGNET_NREGION_STATS; j++)
-			ethtool_sprintf(&buf, "r%u_%s", i, ringnet_region_stat_desc[j].name);
-		for (s = 0; s < r->geom.max_peers; s++) {
-			for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_%s", i, s,
-						ringnet_peer_stat_desc[j].name);
-			for (j = 0; j < RINGNET_TX_NSTATS; j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_%s", i, s,
-						ringnet_tx_stat_desc[j].name);
-			for (j = 0; j < RINGNET_RX_NSTATS; j++)
-				ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_%s", i, s,
-						ringnet_rx_stat_desc[j].name);
-			ethtool_sprintf(&buf, "r%u_peer%u_ring_tx_used_bytes", i, s);
-			ethtool_sprintf(&buf, "r%u_peer%u_ring_rx_used_bytes", i, s);
-		}
+	if (!slots)
+		return;
+	for (j = 0; j < RINGNET_NREGION_STATS; j++)
+		ethtool_sprintf(&buf, "r0_%s", ringnet_region_stat_desc[j].name);
+	for (s = 0; s < slots; s++) {
+		for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
+			ethtool_sprintf(&buf, "r0_peer%u_%s", s, ringnet_peer_stat_desc[j].name);
+		for (j = 0; j < RINGNET_TX_NSTATS; j++)
+			ethtool_sprintf(&buf, "r0_peer%u_ring_tx_%s", s, ringnet_tx_stat_desc[j].name);
+		for (j = 0; j < RINGNET_RX_NSTATS; j++)
+			ethtool_sprintf(&buf, "r0_peer%u_ring_rx_%s", s, ringnet_rx_stat_desc[j].name);
+		ethtool_sprintf(&buf, "r0_peer%u_ring_tx_used_bytes", s);
+		ethtool_sprintf(&buf, "r0_peer%u_ring_rx_used_bytes", s);
 	}
-	rcu_read_unlock_bh();
 }
 
 static void ringnet_get_ethtool_stats(struct net_device *dev, struct ethtool_stats *st, u64 *data)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d = rtnl_dereference(priv->domain);
 	struct ringnet_region_stats rs;
 	struct ringnet_peer_stats ps;
-	struct ringnet_region *r;
-	unsigned int i, j, s;
+	struct ringnet_tx_stats ts;
+	struct ringnet_rx_stats xs;
+	unsigned int j, s;
+	u64 tu, ru;
 
 	*data++ = atomic64_read(&priv->tx_no_peer);
-	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i) {
-		ringnet_region_stats_read(r, &rs);
-		for (j = 0; j < RINGNET_NREGION_STATS; j++)
-			*data++ = ringnet_stat_get(&rs, &ringnet_region_stat_desc[j]);
-		for (s = 0; s < r->geom.max_peers; s++) {
-			const struct ringnet_peer *p = &r->peers[s];
+	if (!d)
+		return;
+	ringnet_region_stats_read(d, &rs);
+	for (j = 0; j < RINGNET_NREGION_STATS; j++)
+		*data++ = ringnet_stat_get(&rs, &ringnet_region_stat_desc[j]);
+	for (s = 0; s < d->max_peers; s++) {
+		const struct ringnet_peer *p = &d->peers[s];
 
-			ringnet_peer_stats_read(p, &ps);
-			for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
-				*data++ = ringnet_stat_get(&ps, &ringnet_peer_stat_desc[j]);
-			for (j = 0; j < RINGNET_TX_NSTATS; j++)
-				*data++ = ringnet_stat_get(&p->tx.stats, &ringnet_tx_stat_desc[j]);
-			for (j = 0; j < RINGNET_RX_NSTATS; j++)
-				*data++ = ringnet_stat_get(&p->rx.stats, &ringnet_rx_stat_desc[j]);
-			/* occupancy: reads the other ends' words once, acts on nothing */
-			*data++ = ringnet_tx_used(&p->tx);
-			*data++ = ringnet_rx_used(&p->rx);
-		}
+		ringnet_peer_stats_read(p, &ps);
+		ringnet_peer_ring_stats(p, &ts, &xs, &tu, &ru);
+		for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
+			*data++ = ringnet_stat_get(&ps, &ringnet_peer_stat_desc[j]);
+		for (j = 0; j < RINGNET_TX_NSTATS; j++)
+			*data++ = ringnet_stat_get(&ts, &ringnet_tx_stat_desc[j]);
+		for (j = 0; j < RINGNET_RX_NSTATS; j++)
+			*data++ = ringnet_stat_get(&xs, &ringnet_rx_stat_desc[j]);
+		*data++ = tu;
+		*data++ = ru;
 	}
-	rcu_read_unlock_bh();
 }
 
 static void ringnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
-	struct ringnet_region *r;
+	struct ringnet_domain *d;
 
 	strscpy(info->driver, RINGNET_DRV_NAME, sizeof(info->driver));
 	strscpy(info->version, RINGNET_DRV_VERSION, sizeof(info->version));
 	rcu_read_lock_bh();
-	r = ringnet_region_get(priv, 0);
-	if (r)
-		strscpy(info->bus_info, pci_name(r->pdev), sizeof(info->bus_info));
+	d = ringnet_domain_get(priv);
+	if (d)
+		strscpy(info->bus_info, pci_name(d->roster_bar->pdev), sizeof(info->bus_info));
 	rcu_read_unlock_bh();
 }
 

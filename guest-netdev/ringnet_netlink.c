@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * ringnet_netlink.c - the generic netlink family "ringnet" (spec:
- * include/kvmring/ringnet.yaml): dumps of the regions and of the peer table,
- * and notifications to the "monitor" group when the peer work sees a peer
- * join, leave, die, come back, get refused or publish other addresses. And
- * the same table for people, in debugfs: /sys/kernel/debug/ringnet/<dev>/.
+ * include/kvmring/ringnet.yaml): dumps of the domain's regions and of its
+ * slots (ours and the peers the roster lists), and notifications to the
+ * "monitor" group when the peer work sees a peer join or restart, leave,
+ * die, come back, claim a MAC the roster does not give it or publish other
+ * addresses. And the same table for people, in debugfs:
+ * /sys/kernel/debug/ringnet/<dev>/.
  *
- * Locking: regions are found under rcu_read_lock_bh(); a peer's identity is
- * read under r->peers_lock, which the peer work takes around its writes
- * (ringnet_peer_view()). Dumps run under genl_lock (no parallel_ops).
+ * Locking: the domain is found under rcu_read_lock_bh(); a peer's state and
+ * the roster copy are read under d->peers_lock, which the peer work takes
+ * around its writes (ringnet_peer_view()). Dumps run under genl_lock (no
+ * parallel_ops).
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -21,68 +24,84 @@
 /* What one slot looks like now: filled by ringnet_peer_view(). */
 struct ringnet_peer_view {
 	u32	state;			/* enum ringnet_peer_state */
+	u32	region;			/* the roster's index of the region of its entry */
 	u32	gen;
-	u8	mac[ETH_ALEN];
+	u8	mac[ETH_ALEN];		/* the roster's */
 	u32	doorbell_id;		/* KVMRING_DOORBELL_NONE if none */
 	bool	has_age;
 	u32	age_ms;
-	u8	v4[KVMRING_PEER_ADDRS][4];
-	u8	v6[KVMRING_PEER_ADDRS][16];
+	bool	claimed;		/* it publishes claimed_mac, not the roster's */
+	u8	claimed_mac[ETH_ALEN];
+	u32	addrs_refused;
+	char	name[sizeof(((struct kvmring_roster_slot *)NULL)->name)];
+	struct ringnet_peer_addrs addrs;	/* only those the roster allows it */
 	bool	has_counters;
 	struct ringnet_peer_stats stats;
 };
 
-/*
- * Slot s of r as this guest sees it. The caller keeps r alive (RCU or the
- * peer work) and does not hold r->peers_lock.
- */
-static void ringnet_peer_view(struct ringnet_region *r, u32 s, struct ringnet_peer_view *v)
+/* The first region we own: where our own row says our entry is. */
+static u32 ringnet_own_region(const struct ringnet_domain *d)
 {
-	struct kvmring_peer *e = ringnet_entry(r, s);
-	struct ringnet_peer *p = &r->peers[s];
-	u32 seq;
+	u32 i;
 
+	for (i = 0; i < d->nregions; i++)
+		if (d->regions[i].owned)
+			return i;
+	return 0;
+}
+
+/*
+ * Slot s of d as this guest sees it: false for a slot that is neither ours
+ * nor one the roster lets us talk to (no row). The caller keeps d alive
+ * (RCU or the peer work) and does not hold d->peers_lock.
+ */
+static bool ringnet_peer_view(struct ringnet_domain *d, u32 s, struct ringnet_peer_view *v)
+{
+	struct ringnet_peer *p = &d->peers[s];
+	u32 own;
+
+	if (s != d->self && !p->listed)
+		return false;
 	memset(v, 0, sizeof(*v));
 	v->doorbell_id = KVMRING_DOORBELL_NONE;
-	if (s == READ_ONCE(r->self)) {
+	spin_lock_bh(&d->peers_lock);
+	strscpy(v->name, d->ro->slots[s].name, sizeof(v->name));
+	if (s == d->self) {
+		own = ringnet_own_region(d);
 		v->state = RINGNET_PEER_STATE_SELF;
-		v->gen = READ_ONCE(r->self_gen);
-		ether_addr_copy(v->mac, r->priv->dev->dev_addr);
-		if (r->doorbell)
-			v->doorbell_id = r->ivposition;
-	} else {
-		spin_lock_bh(&r->peers_lock);
-		v->gen = p->m.gen;
-		if (p->m.refused) {
-			v->state = RINGNET_PEER_STATE_REFUSED;
-			ether_addr_copy(v->mac, p->m.refused_mac);
-		} else {
-			if (!p->m.present)
-				v->state = RINGNET_PEER_STATE_FREE;
-			else
-				v->state = p->m.alive ? RINGNET_PEER_STATE_UP : RINGNET_PEER_STATE_DEAD;
-			ether_addr_copy(v->mac, p->m.mac);
-		}
-		if (p->m.present) {
-			v->doorbell_id = p->m.doorbell_id;
-			v->has_age = true;
-			v->age_ms = jiffies_to_msecs(jiffies - p->m.last_hb_change);
-		}
-		spin_unlock_bh(&r->peers_lock);
-		ringnet_peer_stats_read(p, &v->stats);
-		v->has_counters = true;
+		v->region = own;
+		v->gen = READ_ONCE(d->self_gen);
+		ether_addr_copy(v->mac, d->priv->dev->dev_addr);
+		if (d->doorbell)
+			v->doorbell_id = d->ivposition;
+		spin_unlock_bh(&d->peers_lock);
+		/* What we publish, as we wrote it. */
+		if (d->regions[own].owned)
+			ringnet_member_read_addrs(d->regions[own].entry, &v->addrs);
+		return true;
 	}
-
-	/* Peer-writable: pairs with the smp_wmb()s of ringnet_publish_addrs(). */
-	seq = READ_ONCE(e->addr_seq);
-	smp_rmb();	/* the count before the addresses it covers */
-	memcpy(v->v4, e->ipv4, sizeof(v->v4));
-	memcpy(v->v6, e->ipv6, sizeof(v->v6));
-	smp_rmb();	/* the addresses before the count that confirms them */
-	if ((seq & 1) || READ_ONCE(e->addr_seq) != seq) {
-		memset(v->v4, 0, sizeof(v->v4));
-		memset(v->v6, 0, sizeof(v->v6));
+	v->region = p->region;
+	v->gen = p->m.gen;
+	if (!p->m.present)
+		v->state = RINGNET_PEER_STATE_FREE;
+	else
+		v->state = p->m.alive ? RINGNET_PEER_STATE_UP : RINGNET_PEER_STATE_DEAD;
+	ether_addr_copy(v->mac, p->m.mac);
+	if (p->m.present) {
+		v->doorbell_id = p->m.doorbell_id;
+		v->has_age = true;
+		v->age_ms = jiffies_to_msecs(jiffies - p->m.last_hb_change);
+		v->claimed = p->m.claimed;
+		ether_addr_copy(v->claimed_mac, p->m.claimed_mac);
+		v->addrs_refused = p->m.addrs_refused;
+		/* Peer-writable, read under its addr_seq; only what the roster allows. */
+		if (ringnet_member_read_addrs(p->entry, &v->addrs))
+			ringnet_member_filter_addrs(&v->addrs, d->ro, s);
 	}
+	spin_unlock_bh(&d->peers_lock);
+	ringnet_peer_stats_read(p, &v->stats);
+	v->has_counters = true;
+	return true;
 }
 
 static const char * const ringnet_state_names[] = {
@@ -93,12 +112,10 @@ static const char * const ringnet_state_names[] = {
 	[RINGNET_PEER_STATE_REFUSED]	= "refused",
 };
 
-/* What a region is doing, as the genetlink dump and debugfs name it. */
-static enum ringnet_region_mode ringnet_region_mode(const struct ringnet_region *r)
+/* What the domain's regions are doing, as the genetlink dump and debugfs name it. */
+static enum ringnet_region_mode ringnet_region_mode(const struct ringnet_domain *d)
 {
-	if (READ_ONCE(r->evicted))
-		return RINGNET_REGION_MODE_EVICTED;
-	return r->doorbell ? RINGNET_REGION_MODE_DOORBELL : RINGNET_REGION_MODE_PLAIN;
+	return d->doorbell ? RINGNET_REGION_MODE_DOORBELL : RINGNET_REGION_MODE_PLAIN;
 }
 
 static const char * const ringnet_region_mode_names[] = {
@@ -124,12 +141,12 @@ static struct net_device *ringnet_nl_dev(struct net *net, const struct nlattr *i
 	return dev;
 }
 
-/* What names slot s of r: a dump's peer and an event alike. */
-static int ringnet_nl_put_identity(struct sk_buff *skb, struct ringnet_region *r, u32 s,
+/* What names slot s of d: a dump's peer and an event alike. */
+static int ringnet_nl_put_identity(struct sk_buff *skb, struct ringnet_domain *d, u32 s,
 				   const struct ringnet_peer_view *v)
 {
-	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, r->priv->dev->ifindex) ||
-	    nla_put_u32(skb, RINGNET_A_PEER_REGION, r->index) ||
+	if (nla_put_u32(skb, RINGNET_A_PEER_IFINDEX, d->priv->dev->ifindex) ||
+	    nla_put_u32(skb, RINGNET_A_PEER_REGION, v->region) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_SLOT, s) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_STATE, v->state) ||
 	    nla_put_u32(skb, RINGNET_A_PEER_GEN, v->gen) ||
@@ -138,13 +155,13 @@ static int ringnet_nl_put_identity(struct sk_buff *skb, struct ringnet_region *r
 	return 0;
 }
 
-static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u32 s,
+static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_domain *d, u32 s,
 				const struct ringnet_peer_view *v)
 {
 	const struct ringnet_peer_stats *st = &v->stats;
 	unsigned int a;
 
-	if (ringnet_nl_put_identity(skb, r, s, v))
+	if (ringnet_nl_put_identity(skb, d, s, v))
 		return -EMSGSIZE;
 	if (v->doorbell_id != KVMRING_DOORBELL_NONE &&
 	    nla_put_u32(skb, RINGNET_A_PEER_DOORBELL_ID, v->doorbell_id))
@@ -152,11 +169,11 @@ static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u
 	if (v->has_age && nla_put_u32(skb, RINGNET_A_PEER_HEARTBEAT_AGE_MS, v->age_ms))
 		return -EMSGSIZE;
 	for (a = 0; a < KVMRING_PEER_ADDRS; a++)
-		if (*(u32 *)v->v4[a] && nla_put(skb, RINGNET_A_PEER_IPV4, 4, v->v4[a]))
+		if (*(u32 *)v->addrs.v4[a] && nla_put(skb, RINGNET_A_PEER_IPV4, 4, v->addrs.v4[a]))
 			return -EMSGSIZE;
 	for (a = 0; a < KVMRING_PEER_ADDRS; a++)
-		if (!ipv6_addr_any((struct in6_addr *)v->v6[a]) &&
-		    nla_put(skb, RINGNET_A_PEER_IPV6, 16, v->v6[a]))
+		if (!ipv6_addr_any((struct in6_addr *)v->addrs.v6[a]) &&
+		    nla_put(skb, RINGNET_A_PEER_IPV6, 16, v->addrs.v6[a]))
 			return -EMSGSIZE;
 	if (v->has_counters &&
 	    (nla_put_u64_64bit(skb, RINGNET_A_PEER_TX_PACKETS, st->tx_packets, RINGNET_A_PEER_PAD) ||
@@ -165,6 +182,12 @@ static int ringnet_nl_fill_peer(struct sk_buff *skb, struct ringnet_region *r, u
 	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_PACKETS, st->rx_packets, RINGNET_A_PEER_PAD) ||
 	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_BYTES, st->rx_bytes, RINGNET_A_PEER_PAD) ||
 	     nla_put_u64_64bit(skb, RINGNET_A_PEER_RX_DROPPED, st->rx_dropped, RINGNET_A_PEER_PAD)))
+		return -EMSGSIZE;
+	if (v->name[0] && nla_put_string(skb, RINGNET_A_PEER_NAME, v->name))
+		return -EMSGSIZE;
+	if (v->claimed && nla_put(skb, RINGNET_A_PEER_CLAIMED_MAC, ETH_ALEN, v->claimed_mac))
+		return -EMSGSIZE;
+	if (v->addrs_refused && nla_put_u32(skb, RINGNET_A_PEER_ADDRS_REFUSED, v->addrs_refused))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -190,7 +213,7 @@ static int ringnet_nl_peer_start(struct netlink_callback *cb)
 	return ringnet_nl_start(cb, RINGNET_A_PEER_IFINDEX);
 }
 
-/* cb->args[0]: the region to go on with; cb->args[1]: the slot in it. */
+/* cb->args[0]: the slot to go on with. */
 static int ringnet_nl_peer_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
@@ -198,37 +221,30 @@ static int ringnet_nl_peer_dumpit(struct sk_buff *skb, struct netlink_callback *
 	struct net_device *dev = ringnet_nl_dev(sock_net(skb->sk),
 						info->attrs[RINGNET_A_PEER_IFINDEX]);
 	struct ringnet_peer_view v;
-	struct ringnet_region *r;
-	unsigned int i;
+	struct ringnet_domain *d;
 	u32 s;
 	void *hdr;
 
 	if (!dev)
 		return 0;	/* gone or moved since the start: the dump ends */
 	rcu_read_lock_bh();
-	for (i = cb->args[0]; (r = ringnet_region_next(netdev_priv(dev), &i)); i++) {
-		if (only && i != nla_get_u32(only))
+	d = ringnet_domain_get(netdev_priv(dev));
+	for (s = cb->args[0]; d && s < d->max_peers; s++) {
+		if (!ringnet_peer_view(d, s, &v))
 			continue;
-		for (s = cb->args[0] == i ? cb->args[1] : 0; s < r->geom.max_peers; s++) {
-			ringnet_peer_view(r, s, &v);
-			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-					  &ringnet_nl_family, NLM_F_MULTI, RINGNET_CMD_PEER_GET);
-			if (!hdr)
-				goto full;
-			if (ringnet_nl_fill_peer(skb, r, s, &v)) {
-				genlmsg_cancel(skb, hdr);
-				goto full;
-			}
-			genlmsg_end(skb, hdr);
+		if (only && v.region != nla_get_u32(only))
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &ringnet_nl_family, NLM_F_MULTI, RINGNET_CMD_PEER_GET);
+		if (!hdr)
+			break;
+		if (ringnet_nl_fill_peer(skb, d, s, &v)) {
+			genlmsg_cancel(skb, hdr);
+			break;
 		}
+		genlmsg_end(skb, hdr);
 	}
-	cb->args[0] = RINGNET_MAX_REGIONS;
-	cb->args[1] = 0;
-	rcu_read_unlock_bh();
-	return skb->len;
-full:
-	cb->args[0] = i;
-	cb->args[1] = s;
+	cb->args[0] = d && s < d->max_peers ? s : KVMRING_PEERS_MAX;
 	rcu_read_unlock_bh();
 	return skb->len;
 }
@@ -238,20 +254,25 @@ static int ringnet_nl_region_start(struct netlink_callback *cb)
 	return ringnet_nl_start(cb, RINGNET_A_REGION_IFINDEX);
 }
 
-static int ringnet_nl_fill_region(struct sk_buff *skb, struct ringnet_region *r)
+static int ringnet_nl_fill_region(struct sk_buff *skb, struct ringnet_domain *d, u32 i)
 {
-	if (nla_put_u32(skb, RINGNET_A_REGION_IFINDEX, r->priv->dev->ifindex) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_INDEX, r->index) ||
-	    nla_put_string(skb, RINGNET_A_REGION_PCI, pci_name(r->pdev)) ||
-	    nla_put_u64_64bit(skb, RINGNET_A_REGION_SIZE, r->shm_size, RINGNET_A_REGION_PAD) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_MAX_PEERS, r->geom.max_peers) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_RING_SIZE, r->geom.ring_size) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_SELF, READ_ONCE(r->self)) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_SELF_GEN, READ_ONCE(r->self_gen)) ||
-	    nla_put_u32(skb, RINGNET_A_REGION_MODE, ringnet_region_mode(r)) ||
-	    nla_put_u64_64bit(skb, RINGNET_A_REGION_INSTANCE, r->instance, RINGNET_A_REGION_PAD))
+	const struct ringnet_region *r = &d->regions[i];
+	const struct ringnet_bar *bar = r->bar;
+
+	if (nla_put_u32(skb, RINGNET_A_REGION_IFINDEX, d->priv->dev->ifindex) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_INDEX, i) ||
+	    nla_put_string(skb, RINGNET_A_REGION_PCI, pci_name(bar->pdev)) ||
+	    nla_put_u64_64bit(skb, RINGNET_A_REGION_SIZE, bar->shm_size, RINGNET_A_REGION_PAD) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_MAX_PEERS, d->max_peers) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_RING_SIZE, d->ring_size) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_SELF, d->self) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_SELF_GEN, READ_ONCE(d->self_gen)) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_MODE, ringnet_region_mode(d)) ||
+	    nla_put_u64_64bit(skb, RINGNET_A_REGION_INSTANCE, r->instance, RINGNET_A_REGION_PAD) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_OWNER, r->owner) ||
+	    nla_put_u32(skb, RINGNET_A_REGION_READERS, r->readers))
 		return -EMSGSIZE;
-	if (r->doorbell && nla_put_u32(skb, RINGNET_A_REGION_IVPOSITION, r->ivposition))
+	if (d->doorbell && nla_put_u32(skb, RINGNET_A_REGION_IVPOSITION, d->ivposition))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -262,36 +283,37 @@ static int ringnet_nl_region_dumpit(struct sk_buff *skb, struct netlink_callback
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
 	struct net_device *dev = ringnet_nl_dev(sock_net(skb->sk),
 						info->attrs[RINGNET_A_REGION_IFINDEX]);
-	struct ringnet_region *r;
-	unsigned int i;
+	struct ringnet_domain *d;
+	u32 i;
 	void *hdr;
 
 	if (!dev)
 		return 0;
 	rcu_read_lock_bh();
-	for (i = cb->args[0]; (r = ringnet_region_next(netdev_priv(dev), &i)); i++) {
+	d = ringnet_domain_get(netdev_priv(dev));
+	for (i = cb->args[0]; d && i < d->nregions; i++) {
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  &ringnet_nl_family, NLM_F_MULTI, RINGNET_CMD_REGION_GET);
 		if (!hdr)
 			break;
-		if (ringnet_nl_fill_region(skb, r)) {
+		if (ringnet_nl_fill_region(skb, d, i)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
 		genlmsg_end(skb, hdr);
 	}
-	cb->args[0] = i;
+	cb->args[0] = d && i < d->nregions ? i : KVMRING_ROSTER_REGIONS_MAX;
 	rcu_read_unlock_bh();
 	return skb->len;
 }
 
 /*
- * Tells the monitor group about slot p of r: cmd is one of the
- * RINGNET_CMD_PEER_*_NTF. From r's peer work, not under r->peers_lock.
+ * Tells the monitor group about slot p of d: cmd is one of the
+ * RINGNET_CMD_PEER_*_NTF. From d's peer work, not under d->peers_lock.
  */
-void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd)
+void ringnet_nl_notify(struct ringnet_domain *d, struct ringnet_peer *p, u8 cmd)
 {
-	struct net_device *dev = r->priv->dev;
+	struct net_device *dev = d->priv->dev;
 	u64 now = ktime_get_ns();
 	struct ringnet_peer_view v;
 	struct sk_buff *skb;
@@ -305,13 +327,13 @@ void ringnet_nl_notify(struct ringnet_region *r, struct ringnet_peer *p, u8 cmd)
 	hdr = genlmsg_put(skb, 0, 0, &ringnet_nl_family, 0, cmd);
 	if (!hdr)
 		goto err;
-	ringnet_peer_view(r, p->slot, &v);
+	ringnet_peer_view(d, p->slot, &v);
 	/*
 	 * What the event names: the slot as a peer-get dump would show it now
 	 * (a listener patches its copy of the table instead of dumping it
 	 * again), and when.
 	 */
-	if (ringnet_nl_fill_peer(skb, r, p->slot, &v) ||
+	if (ringnet_nl_fill_peer(skb, d, p->slot, &v) ||
 	    nla_put_u64_64bit(skb, RINGNET_A_PEER_EVENT_NS, now, RINGNET_A_PEER_PAD))
 		goto err;
 	genlmsg_end(skb, hdr);
@@ -324,7 +346,7 @@ err:
 
 static const struct nla_policy ringnet_nl_peer_policy[RINGNET_A_PEER_REGION + 1] = {
 	[RINGNET_A_PEER_IFINDEX]	= { .type = NLA_U32 },
-	[RINGNET_A_PEER_REGION]		= NLA_POLICY_MAX(NLA_U32, RINGNET_MAX_REGIONS - 1),
+	[RINGNET_A_PEER_REGION]		= NLA_POLICY_MAX(NLA_U32, KVMRING_ROSTER_REGIONS_MAX - 1),
 };
 
 static const struct nla_policy ringnet_nl_region_policy[RINGNET_A_REGION_IFINDEX + 1] = {
@@ -380,39 +402,45 @@ void ringnet_nl_exit(void)
 static struct dentry *ringnet_debugfs_root;
 static struct dentry *ringnet_debugfs_dev;
 
-/* region slot state gen mac age_ms ipv4 ipv6: what the sysfs table used to show */
+/* region slot state gen mac age_ms ipv4 ipv6: what the sysfs table used to show, then name */
 static int ringnet_debugfs_peers_show(struct seq_file *m, void *unused)
 {
 	struct ringnet_priv *priv = m->private;
 	struct ringnet_peer_view v;
-	struct ringnet_region *r;
-	unsigned int i, s, a;
+	struct ringnet_domain *d;
+	unsigned int s, a;
 	bool sep;
 
-	seq_puts(m, "region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets\n");
+	seq_puts(m, "region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets name claimed_mac addrs_refused\n");
 	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i) {
-		for (s = 0; s < r->geom.max_peers; s++) {
-			ringnet_peer_view(r, s, &v);
-			seq_printf(m, "%u %u %s %u %pM %u ", i, s, ringnet_state_names[v.state],
-				   v.gen, v.mac, v.has_age ? v.age_ms : 0);
-			sep = false;
-			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
-				if (!*(u32 *)v.v4[a])
-					continue;
-				seq_printf(m, "%s%pI4", sep ? "," : "", v.v4[a]);
-				sep = true;
-			}
-			seq_puts(m, sep ? " " : "- ");
-			sep = false;
-			for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
-				if (ipv6_addr_any((struct in6_addr *)v.v6[a]))
-					continue;
-				seq_printf(m, "%s%pI6c", sep ? "," : "", v.v6[a]);
-				sep = true;
-			}
-			seq_printf(m, "%s %llu %llu\n", sep ? "" : "-", v.stats.tx_packets, v.stats.rx_packets);
+	d = ringnet_domain_get(priv);
+	for (s = 0; d && s < d->max_peers; s++) {
+		if (!ringnet_peer_view(d, s, &v))
+			continue;
+		seq_printf(m, "%u %u %s %u %pM %u ", v.region, s, ringnet_state_names[v.state],
+			   v.gen, v.mac, v.has_age ? v.age_ms : 0);
+		sep = false;
+		for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+			if (!*(u32 *)v.addrs.v4[a])
+				continue;
+			seq_printf(m, "%s%pI4", sep ? "," : "", v.addrs.v4[a]);
+			sep = true;
 		}
+		seq_puts(m, sep ? " " : "- ");
+		sep = false;
+		for (a = 0; a < KVMRING_PEER_ADDRS; a++) {
+			if (ipv6_addr_any((struct in6_addr *)v.addrs.v6[a]))
+				continue;
+			seq_printf(m, "%s%pI6c", sep ? "," : "", v.addrs.v6[a]);
+			sep = true;
+		}
+		seq_printf(m, "%s %llu %llu %s ", sep ? "" : "-", v.stats.tx_packets,
+			   v.stats.rx_packets, v.name[0] ? v.name : "-");
+		if (v.claimed)
+			seq_printf(m, "%pM", v.claimed_mac);
+		else
+			seq_puts(m, "-");
+		seq_printf(m, " %u\n", v.addrs_refused);
 	}
 	rcu_read_unlock_bh();
 	return 0;
@@ -422,15 +450,17 @@ DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_peers);
 static int ringnet_debugfs_regions_show(struct seq_file *m, void *unused)
 {
 	struct ringnet_priv *priv = m->private;
-	struct ringnet_region *r;
+	struct ringnet_domain *d;
 	unsigned int i;
 
-	seq_puts(m, "region pci size max_peers ring_size self mode\n");
+	seq_puts(m, "region pci size max_peers ring_size self mode owner readers\n");
 	rcu_read_lock_bh();
-	ringnet_for_each_region(priv, r, i)
-		seq_printf(m, "%u %s %llu %u %u %u %s\n", i, pci_name(r->pdev), r->shm_size,
-			   r->geom.max_peers, r->geom.ring_size, READ_ONCE(r->self),
-			   ringnet_region_mode_names[ringnet_region_mode(r)]);
+	d = ringnet_domain_get(priv);
+	for (i = 0; d && i < d->nregions; i++)
+		seq_printf(m, "%u %s %llu %u %u %u %s %u %#x\n", i, pci_name(d->regions[i].bar->pdev),
+			   d->regions[i].bar->shm_size, d->max_peers, d->ring_size, d->self,
+			   ringnet_region_mode_names[ringnet_region_mode(d)],
+			   d->regions[i].owner, d->regions[i].readers);
 	rcu_read_unlock_bh();
 	return 0;
 }

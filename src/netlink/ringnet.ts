@@ -37,6 +37,8 @@ export const A_REGION = {
   mode: 10,
   instance: 11,
   ivposition: 12,
+  owner: 13,
+  readers: 14,
 } as const;
 
 export const A_PEER = {
@@ -58,6 +60,9 @@ export const A_PEER = {
   rxBytes: 16,
   rxDropped: 17,
   eventNs: 18,
+  name: 19,
+  claimedMac: 20,
+  addrsRefused: 21,
 } as const;
 
 export const CMD = {
