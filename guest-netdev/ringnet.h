@@ -162,9 +162,9 @@ struct ringnet_bar {
 /*
  * One queue pair with one peer (queue q of the lanes of both regions): our
  * producer end of ring self -> peer and our consumer end of ring peer ->
- * self. The block pointers are set when the domain is assembled and never
- * change; mine is in the region we own (we write its tx half, its rx half
- * and mine_data), theirs in the peer's region, read-only to us.
+ * self. The parts of both rings are set when the domain is assembled and
+ * never change: those we write (tx_prod, tx_data, rx_cons) are in the
+ * region we own, the others in the peer's region, read-only to us.
  *
  * tx (every call into the producer end, has_room included) and tx_stats are
  * owned by tx_lock; rx and rx_ready by rx_lock; rx_stats and
@@ -173,10 +173,12 @@ struct ringnet_bar {
 struct ringnet_queue {
 	struct ringnet_peer	*peer;
 	u16			txq;		/* our TX queue for it */
-	struct kvmring_queue_ctl *mine;
-	u8			*mine_data;	/* ring self -> peer's data */
-	const struct kvmring_queue_ctl *theirs;
-	const u8		*theirs_data;	/* ring peer -> self's data */
+	struct kvmring_ring_prod *tx_prod;
+	const struct kvmring_ring_cons *tx_cons;
+	u8			*tx_data;
+	struct kvmring_ring_cons *rx_cons;
+	const struct kvmring_ring_prod *rx_prod;
+	const u8		*rx_data;
 
 	spinlock_t		tx_lock;	/* serialises the producer end */
 	struct ringnet_tx	tx;

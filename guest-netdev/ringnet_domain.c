@@ -141,14 +141,14 @@ static int ringnet_domain_regions(struct ringnet_domain *d)
 {
 	const struct ringnet_roster *ro = d->ro;
 	struct device *dev = &d->roster_bar->pdev->dev;
+	struct ringnet_why why;
 	struct ringnet_bar *bar;
-	const char *why;
 	char what[48];
 	int err;
 	u32 i, j;
 
 	for (i = 0; i < ro->nregions; i++) {
-		const struct kvmring_roster_region *e = &ro->regions[i];
+		const struct ringnet_roster_region *e = &ro->regions[i];
 
 		snprintf(what, sizeof(what), "region %u (owner slot %u)", i, e->owner);
 		err = ringnet_domain_find(d->roster_bar, e->devfn, what, &bar);
@@ -157,10 +157,10 @@ static int ringnet_domain_regions(struct ringnet_domain *d)
 		for (j = 0; j < i; j++)
 			if (d->regions[j].bar == bar)
 				return -EINVAL;	/* ringnet_roster_read() refuses two at one devfn */
-		err = ringnet_owned_check(ro, i, bar->shm, bar->shm_size, &why);
+		err = ringnet_owned_check(bar->shm, bar->shm_size, ro, i, &why);
 		if (err) {
 			dev_err(dev, "%s at %s refused: %s: run `ringctl host up` on the host again, then reload ringnet\n",
-				what, pci_name(bar->pdev), why);
+				what, pci_name(bar->pdev), why.msg);
 			return err;
 		}
 		d->regions[i].bar = bar;
@@ -210,23 +210,32 @@ static int ringnet_domain_doorbell(struct ringnet_domain *d)
 	return 0;
 }
 
+/* Where a part of a ring is: its place in the mapping of the roster's region. */
+static u8 *ringnet_domain_at(struct ringnet_domain *d, const struct ringnet_place *pl)
+{
+	return (u8 *)d->regions[pl->region].bar->shm + pl->off;
+}
+
 /*
  * Every slot's peer: identity from the roster, its entry and each queue
- * pair's blocks at the offsets the roster's geometry gives (lane = our
- * position among the region's readers). In range: ringnet_roster_read()
- * checked each region's size against its lanes, ringnet_owned_check() the
- * mapping against that size.
+ * pair's parts at the places the roster's geometry gives
+ * (ringnet_route_queue()). In range: ringnet_roster_read() checked each
+ * region's size against its lanes, ringnet_owned_check() the mapping
+ * against that size. Of the parts, ours (the producer half and data of our
+ * ring to the peer, the consumer half of its ring to us) are in our region;
+ * the others in the peer's, read-only.
  */
-static void ringnet_domain_peers(struct ringnet_domain *d)
+static int ringnet_domain_peers(struct ringnet_domain *d)
 {
 	const struct ringnet_roster *ro = d->ro;
+	struct ringnet_ring_places out, in;
 	struct ringnet_route rt;
 	unsigned int k;
+	int err;
 	u32 s;
 
 	for (s = 0; s < KVMRING_PEERS_MAX; s++) {
 		struct ringnet_peer *p = &d->peers[s];
-		u8 *mine, *theirs;
 
 		p->domain = d;
 		p->slot = s;
@@ -242,26 +251,33 @@ static void ringnet_domain_peers(struct ringnet_domain *d)
 		}
 		if (ringnet_roster_route(ro, s, &rt))
 			continue;
-		mine = d->regions[rt.mine].bar->shm;
-		theirs = d->regions[rt.theirs].bar->shm;
 		p->listed = true;
-		p->region = rt.theirs;
-		p->entry = (const struct kvmring_peer *)(theirs + KVMRING_OWNED_ENTRY_OFF);
+		p->region = rt.rx.region;
+		p->entry = (const struct kvmring_peer *)
+			((u8 *)d->regions[rt.rx.region].bar->shm + KVMRING_OWNED_ENTRY_OFF);
 		ringnet_member_identity(&p->m, ro->slots[s].mac,
 					d->doorbell ? ro->slots[s].doorbell_id : KVMRING_DOORBELL_NONE);
 		p->nqueues = min_t(u32, RINGNET_QUEUES, ro->queues);
 		for (k = 0; k < p->nqueues; k++) {
 			struct ringnet_queue *q = &p->q[k];
 
+			err = ringnet_route_queue(ro, &rt, k, &out, &in);
+			if (err)
+				return err;
+			/* Ours to write: the parts in the region we own. */
+			if (!d->regions[out.prod.region].owned || !d->regions[out.data.region].owned ||
+			    !d->regions[in.cons.region].owned)
+				return -EINVAL;
 			q->txq = 1 + s * RINGNET_QUEUES + k;
-			q->mine = (struct kvmring_queue_ctl *)
-				(mine + kvmring_queue_offset(ro->ring_size, ro->queues, rt.mine_lane, k));
-			q->mine_data = (u8 *)q->mine + KVMRING_QUEUE_CTL_SIZE;
-			q->theirs = (const struct kvmring_queue_ctl *)
-				(theirs + kvmring_queue_offset(ro->ring_size, ro->queues, rt.theirs_lane, k));
-			q->theirs_data = (const u8 *)q->theirs + KVMRING_QUEUE_CTL_SIZE;
+			q->tx_prod = (struct kvmring_ring_prod *)ringnet_domain_at(d, &out.prod);
+			q->tx_cons = (const struct kvmring_ring_cons *)ringnet_domain_at(d, &out.cons);
+			q->tx_data = ringnet_domain_at(d, &out.data);
+			q->rx_cons = (struct kvmring_ring_cons *)ringnet_domain_at(d, &in.cons);
+			q->rx_prod = (const struct kvmring_ring_prod *)ringnet_domain_at(d, &in.prod);
+			q->rx_data = ringnet_domain_at(d, &in.data);
 		}
 	}
+	return 0;
 }
 
 /*
@@ -401,7 +417,7 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	struct device *dev = &rb->pdev->dev;
 	struct ringnet_roster *ro;
 	struct ringnet_domain *d;
-	const char *why;
+	struct ringnet_why why;
 	int err, tries;
 
 	lockdep_assert_held(&ringnet_domain_lock);
@@ -410,14 +426,14 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 		return -ENOMEM;
 	/* The host rewrites it only when a guest reconnects: a short wait is enough. */
 	for (tries = 0; ; tries++) {
-		err = ringnet_roster_read(rb->shm, rb->shm_size, ro, &why);
+		err = ringnet_roster_read(rb->shm, rb->shm_size, rb->pdev->devfn, ro, &why);
 		if (err != -EAGAIN || tries == 10)
 			break;
 		msleep(10);
 	}
 	if (err) {
 		dev_err(dev, "roster refused: %s: run `ringctl host up` on the host (it writes every guest's roster), then load ringnet again\n",
-			why);
+			why.msg);
 		err = err == -EAGAIN ? -EBUSY : err;
 		goto err_free_ro;
 	}
@@ -450,7 +466,9 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	err = ringnet_domain_doorbell(d);
 	if (err)
 		goto err_free_d;
-	ringnet_domain_peers(d);
+	err = ringnet_domain_peers(d);
+	if (err)
+		goto err_free_d;
 	err = ringnet_domain_start(d);
 	if (err)
 		goto err_free_d;

@@ -33,7 +33,7 @@ struct ringnet_peer_view {
 	bool	claimed;		/* it publishes claimed_mac, not the roster's */
 	u8	claimed_mac[ETH_ALEN];
 	u32	addrs_refused;
-	char	name[sizeof(((struct kvmring_roster_slot *)NULL)->name)];
+	char	name[RINGNET_ROSTER_NAME];
 	struct ringnet_peer_addrs addrs;	/* only those the roster allows it */
 	bool	has_counters;
 	struct ringnet_peer_stats stats;

@@ -62,13 +62,12 @@ void ringnet_peer_attach(struct ringnet_domain *d, struct ringnet_peer *p, bool 
 		struct ringnet_queue *q = &p->q[i];
 
 		spin_lock_bh(&q->tx_lock);
-		ringnet_tx_attach(&q->tx, &q->mine->tx, &q->theirs->rx, q->mine_data, d->ring_size);
+		ringnet_tx_attach(&q->tx, q->tx_prod, q->tx_cons, q->tx_data, d->ring_size);
 		if (renew)
 			ringnet_tx_renew(&q->tx);
 		spin_unlock_bh(&q->tx_lock);
 		spin_lock_bh(&q->rx_lock);
-		ringnet_rx_attach(&q->rx, &q->mine->rx, &q->theirs->tx, q->theirs_data,
-				  d->ring_size);
+		ringnet_rx_attach(&q->rx, q->rx_cons, q->rx_prod, q->rx_data, d->ring_size);
 		if (renew)
 			ringnet_rx_renew(&q->rx);
 		q->rx_ready = true;
@@ -223,18 +222,24 @@ static bool ringnet_peer_scan(struct ringnet_domain *d, struct ringnet_peer *p)
 static bool ringnet_roster_compatible(const struct ringnet_roster *old,
 				      const struct ringnet_roster *nw)
 {
-	u32 s;
+	u32 i;
 
 	if (old->instance != nw->instance || old->self != nw->self ||
 	    old->max_peers != nw->max_peers || old->nregions != nw->nregions ||
 	    old->ring_size != nw->ring_size || old->queues != nw->queues ||
 	    old->isolation != nw->isolation || old->flags != nw->flags ||
-	    old->doorbell_devfn != nw->doorbell_devfn ||
-	    memcmp(old->regions, nw->regions, old->nregions * sizeof(old->regions[0])))
+	    old->doorbell_devfn != nw->doorbell_devfn)
 		return false;
-	for (s = 0; s < old->max_peers; s++)
-		if (old->slots[s].flags != nw->slots[s].flags ||
-		    !ether_addr_equal(old->slots[s].mac, nw->slots[s].mac))
+	for (i = 0; i < old->nregions; i++) {
+		const struct ringnet_roster_region *a = &old->regions[i], *b = &nw->regions[i];
+
+		if (a->owner != b->owner || a->readers != b->readers || a->devfn != b->devfn ||
+		    a->size != b->size || a->instance != b->instance)
+			return false;
+	}
+	for (i = 0; i < old->max_peers; i++)
+		if (old->slots[i].present != nw->slots[i].present ||
+		    !ether_addr_equal(old->slots[i].mac, nw->slots[i].mac))
 			return false;
 	return true;
 }
@@ -250,8 +255,8 @@ static void ringnet_roster_refresh(struct ringnet_domain *d)
 	const struct kvmring_roster_hdr *h = d->roster_bar->shm;
 	struct net_device *dev = d->priv->dev;
 	struct ringnet_roster *nw, *old = d->ro;
+	struct ringnet_why why;
 	struct ringnet_peer *p;
-	const char *why;
 	u32 seq = READ_ONCE(h->seq), s;
 	int err;
 
@@ -260,13 +265,13 @@ static void ringnet_roster_refresh(struct ringnet_domain *d)
 	nw = kmalloc(sizeof(*nw), GFP_KERNEL);
 	if (!nw)
 		return;
-	err = ringnet_roster_read(d->roster_bar->shm, d->roster_bar->shm_size, nw, &why);
+	err = ringnet_roster_read(d->roster_bar->shm, d->roster_bar->shm_size, old->devfn, nw, &why);
 	if (err == -EAGAIN)
 		goto out;	/* the host is still at it: next beat */
 	d->ro_seq_seen = seq;
 	if (err) {
 		ringnet_peer_log(warn, dev, "the host rewrote the roster and it fails a check (%s): keeping the one ring0 runs on\n",
-				 why);
+				 why.msg);
 		goto out;
 	}
 	if (!ringnet_roster_compatible(old, nw)) {
