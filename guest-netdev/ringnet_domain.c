@@ -389,6 +389,8 @@ static void ringnet_domain_stop(struct ringnet_domain *d)
 	}
 	xdp_rxq_info_unreg(&d->xdp_rxq);
 	rtnl_lock();
+	/* Armed only by a poll, and NAPI is off: this one is the last. */
+	hrtimer_cancel(&d->poll_timer);
 	netif_napi_del(&d->napi);
 	ringnet_update_carrier(priv);
 	rtnl_unlock();

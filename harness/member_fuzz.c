@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * member_fuzz - libFuzzer target over peer membership (ringnet_member.c):
- * one guest's scans (member_sim.h, the driver's order of calls) of a peer
- * table that the input rewrites between steps, byte by byte or a field at
- * a time from small sets of MACs, doorbell ids and words so that they
- * collide often. The table is allocated to its exact size, so ASan sees
- * any access beyond it. After every step:
- *  - a present member has a valid MAC that is not ours, is alive only if
- *    present, and is not refused; our own slot is never present;
- *  - a member that just joined holds a MAC no other present, live member
- *    holds, and its generation is the entry's; whether it joined or was
- *    refused is what an independent statement of the rule says;
- *  - doorbell ids of present members are NONE or unique, 16-bit, not ours
- *    (and NONE without doorbells);
- *  - events agree with the state: a leave leaves nothing present, a death
- *    a present dead member, a refusal a refused one;
- *  - the check of our own entry says yes exactly when its word and
- *    everything after its heartbeat are what we wrote.
+ * member_fuzz - libFuzzer target over peer membership (ringnet_member.c,
+ * ABI v2): one guest's scans (member_sim.h, the driver's order of calls) of
+ * its peers' entries, which the input rewrites between steps, byte by byte
+ * or a field at a time from small sets of MACs, words and addresses so that
+ * they collide often, under a roster the input also chooses (which slots are
+ * present, which is ours). The entries are allocated to their exact size,
+ * so ASan sees any access beyond them. After every step:
+ *  - only slots the roster lists are ever present, never ours; alive only
+ *    if present; every member's MAC and doorbell id are the roster's;
+ *  - a slot scanned while UP has claimed set exactly when its entry
+ *    publishes a MAC other than the roster's, and claimed_mac is that MAC;
+ *  - a present slot scanned with a settled addr_seq has taken it, with
+ *    addrs_refused equal to an independent count of the published addresses
+ *    outside its roster prefixes;
+ *  - events agree with the state: a join is a present, alive member of the
+ *    entry's generation, a leave leaves nothing present, a death a present
+ *    dead member, a conflict a claimed one;
+ *  - our next generation is none of the generations it was given.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,21 +28,29 @@
 
 #define FUZZ_TIMEOUT	50UL
 #define FUZZ_OPS	2048
-#define FUZZ_IVPOS	5
 
 static const u8 macs[][ETH_ALEN] = {
-	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 },	/* ours */
-	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0a },
-	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0b },
-	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0c },
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x00 },	/* + slot: the roster's MAC of that slot */
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 },
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 },
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x03 },
 	{ 0 },
 	{ 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 },
 	{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
 	{ 0x03, 0x54, 0x00, 0x00, 0x00, 0x0a },
 };
 
-static const u32 doorbell_ids[] = {
-	FUZZ_IVPOS, 0, 1, 2, 3, 0xffff, 0x10000, KVMRING_DOORBELL_NONE,
+static const u8 v4s[][4] = {
+	{ 10, 0, 0, 1 }, { 10, 0, 1, 1 }, { 10, 0, 2, 7 }, { 10, 0, 3, 255 },
+	{ 192, 0, 2, 1 }, { 0, 0, 0, 0 }, { 10, 1, 0, 1 }, { 255, 255, 255, 255 },
+};
+
+static const u8 v6s[][16] = {
+	{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+	{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1 },
+	{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2, 0xff, 0, 0, 0, 0, 0, 0, 1 },
+	{ 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+	{ 0 },
 };
 
 static void fail(const char *what, u32 slot)
@@ -50,162 +59,211 @@ static void fail(const char *what, u32 slot)
 	abort();
 }
 
-/* The refusal rule, stated again: what the scan of slot must decide for mac. */
-static bool should_refuse(const struct sim *s, u32 slot, const u8 *mac)
+static void roster_mac(u8 *mac, u32 slot)
 {
-	u32 i;
-
-	if ((mac[0] & 1) || !memcmp(mac, macs[4], ETH_ALEN) || !memcmp(mac, s->own, ETH_ALEN))
-		return true;
-	for (i = 0; i < s->n; i++)
-		if (i != slot && s->m[i].present && s->m[i].alive &&
-		    !memcmp(s->m[i].mac, mac, ETH_ALEN))
-			return true;
-	return false;
+	memcpy(mac, macs[0], ETH_ALEN);
+	mac[5] = (u8)slot;
 }
 
-static void check_table(const struct sim *s)
+/*
+ * The roster: n slots, ours self, the others present by the bits of mask;
+ * slot s allowed 10.0.s.0/24 and 2001:db8:0:s::/64 (slot 0 also all of
+ * 10.0.0.0/8, to have a short prefix).
+ */
+static void build_roster(struct ringnet_roster *ro, u32 n, u32 self, u32 mask)
 {
-	const struct ringnet_member *m, *q;
-	u32 i, j;
+	u32 s;
 
-	if (s->m[s->self].present || s->m[s->self].alive)
-		fail("our own slot is a peer", s->self);
-	for (i = 0; i < s->n; i++) {
+	memset(ro, 0, sizeof(*ro));
+	ro->self = self;
+	ro->max_peers = n;
+	for (s = 0; s < n; s++) {
+		struct ringnet_roster_slot *sl = &ro->slots[s];
+
+		sl->present = s == self || (mask & (1U << s));
+		sl->doorbell_id = s == 3 ? KVMRING_DOORBELL_NONE : 20 + s;
+		roster_mac(sl->mac, s);
+		sl->addrs[sl->naddrs++] = (struct ringnet_roster_prefix){
+			.family = 4, .len = 24, .addr = { 10, 0, (u8)s, 0 } };
+		sl->addrs[sl->naddrs++] = (struct ringnet_roster_prefix){
+			.family = 6, .len = 64,
+			.addr = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, (u8)s } };
+		if (!s)
+			sl->addrs[sl->naddrs++] = (struct ringnet_roster_prefix){
+				.family = 4, .len = 8, .addr = { 10 } };
+	}
+}
+
+/* The prefix rule, stated again: 10.0.s.x (or 10.x.x.x for slot 0), 2001:db8:0:s::/64. */
+static bool allowed(u32 slot, int family, const u8 *a)
+{
+	static const u8 v6net[7] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0 };
+
+	if (family == 4)
+		return a[0] == 10 && ((a[1] == 0 && a[2] == slot) || !slot);
+	return !memcmp(a, v6net, 7) && a[7] == slot;
+}
+
+/* The published addresses of e that slot may not claim, counted by the rule above. */
+static u32 count_refused(const struct kvmring_peer *e, u32 slot)
+{
+	static const u8 zero[16];
+	u32 i, n = 0;
+
+	for (i = 0; i < KVMRING_PEER_ADDRS; i++) {
+		if (memcmp(e->ipv4[i], zero, 4) && !allowed(slot, 4, e->ipv4[i]))
+			n++;
+		if (memcmp(e->ipv6[i], zero, 16) && !allowed(slot, 6, e->ipv6[i]))
+			n++;
+	}
+	return n;
+}
+
+static void check_members(const struct sim *s)
+{
+	const struct ringnet_member *m;
+	u32 i;
+
+	for (i = 0; i < KVMRING_PEERS_MAX; i++) {
 		m = &s->m[i];
 		if (m->alive && !m->present)
 			fail("alive but not present", i);
-		if (m->refused && m->present)
-			fail("refused but present", i);
-		if (!m->present)
+		if (!sim_listed(s, i)) {
+			if (m->present)
+				fail("present but not listed (or ours)", i);
 			continue;
-		if ((m->mac[0] & 1) || !memcmp(m->mac, macs[4], ETH_ALEN))
-			fail("present with an invalid MAC", i);
-		if (!memcmp(m->mac, s->own, ETH_ALEN))
-			fail("present with our MAC", i);
-		if (m->doorbell_id == KVMRING_DOORBELL_NONE)
-			continue;
-		if (!s->doorbell || m->doorbell_id > 0xffff || m->doorbell_id == s->ivposition)
-			fail("a doorbell id it may not have", i);
-		for (j = 0; j < s->n; j++) {
-			q = &s->m[j];
-			if (j != i && q->present && q->doorbell_id == m->doorbell_id)
-				fail("two present peers share a doorbell id", i);
 		}
+		if (memcmp(m->mac, s->ro->slots[i].mac, ETH_ALEN))
+			fail("a MAC other than the roster's", i);
+		if (m->doorbell_id != s->ro->slots[i].doorbell_id)
+			fail("a doorbell id other than the roster's", i);
 	}
 }
 
 static void scan_slot(struct sim *s, u32 slot, unsigned long now)
 {
-	const struct kvmring_peer *e = &s->table[slot];
+	const struct kvmring_peer *e = &s->entries[slot];
 	const struct ringnet_member *m = &s->m[slot];
-	bool fresh, refuse = false;
+	bool up, other_mac;
 	unsigned int ev;
-	u32 i, gen;
+	u32 gen, seq;
 
 	/* Nobody writes during the scan: the words it will read, read first. */
+	up = KVMRING_PEER_STATE(e->state) == KVMRING_PEER_UP;
 	gen = KVMRING_PEER_GEN(e->state);
-	fresh = KVMRING_PEER_STATE(e->state) == KVMRING_PEER_UP && (!m->present || m->gen != gen);
-	if (fresh)
-		refuse = should_refuse(s, slot, e->mac);
+	seq = e->addr_seq;
+	other_mac = memcmp(e->mac, s->ro->slots[slot].mac, ETH_ALEN);
 	sim_scan(s, slot, now, &ev);
-	if (fresh && !(ev & SIM_JOIN) != refuse)
-		fail(refuse ? "joined against the rule" : "refused against the rule", slot);
-	if (fresh && refuse && !m->refused)
-		fail("refused but not marked", slot);
+	if (up && m->claimed != other_mac)
+		fail("claimed disagrees with the published MAC", slot);
+	if (up && m->claimed && memcmp(m->claimed_mac, e->mac, ETH_ALEN))
+		fail("claimed_mac is not the published MAC", slot);
+	if ((ev & SIM_CONFLICT) && !m->claimed)
+		fail("a conflict told but not claimed", slot);
+	if (up && !(seq & 1) && m->addr_seq != seq)
+		fail("a settled addr_seq not taken", slot);
+	/* Taken just now (addresses may change under one count between takes). */
+	if (up && !(seq & 1) && (ev & (SIM_JOIN | SIM_UPDATE)) &&
+	    m->addrs_refused != count_refused(e, slot))
+		fail("addrs_refused disagrees with the prefix rule", slot);
+	if (!up && m->present)
+		fail("present after a look at a slot that is not UP", slot);
 	if ((ev & SIM_JOIN) && (!m->present || !m->alive || m->gen != gen))
 		fail("joined but not present, alive and of the entry's generation", slot);
-	if (ev & SIM_JOIN)
-		for (i = 0; i < s->n; i++)
-			if (i != slot && s->m[i].present && s->m[i].alive &&
-			    !memcmp(s->m[i].mac, m->mac, ETH_ALEN))
-				fail("joined with a live peer's MAC", slot);
 	if ((ev & SIM_LEAVE) && m->present)
 		fail("left but present", slot);
 	if ((ev & SIM_DEATH) && (!m->present || m->alive))
 		fail("died but not a present dead peer", slot);
-	if ((ev & SIM_REFUSED) && !m->refused)
-		fail("refusal told but not refused", slot);
+	if ((ev & SIM_UPDATE) && (ev & SIM_JOIN))
+		fail("an update told with a join", slot);
 }
 
-/* The self check against its rule: our word, and the bytes after the heartbeat. */
-static void check_self(const struct kvmring_peer *me, const struct kvmring_peer *mine, u64 own)
+static void check_next_gen(struct cursor *c)
 {
-	bool want = me->state == own &&
-		    !memcmp((const u8 *)me + RINGNET_ENTRY_OFF, (const u8 *)mine + RINGNET_ENTRY_OFF,
-			    RINGNET_ENTRY_TAIL);
+	u64 words[4];
+	u32 n = take8(c) % 5, i, gen;
 
-	if (ringnet_member_self_ok(me, mine, own) != want)
-		fail("self check disagrees with its rule", 0);
+	for (i = 0; i < n; i++)
+		words[i] = KVMRING_PEER_WORD(take8(c) & 1 ? 0xffffffffU - take8(c) % 3 : take8(c) % 4,
+					     take8(c));
+	gen = ringnet_member_next_gen(words, n);
+	for (i = 0; i < n; i++)
+		if (KVMRING_PEER_GEN(words[i]) == gen)
+			fail("the next generation is one we were given", i);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
 	struct cursor c = { in, size };
+	static struct ringnet_roster ro;
 	static struct sim s;
-	struct kvmring_peer *table, mine;
+	struct kvmring_peer *entries;
 	unsigned long now;
-	u32 n, self, slot, ops, i;
-	u64 own;
+	u32 n, self, slot, ops, i, mask;
 	u8 op, b;
 
 	b = take8(&c);
 	n = 2 + b % (KVMRING_PEERS_MAX - 1);
 	self = take8(&c) % n;
-	table = calloc(n, sizeof(*table));
-	if (!table)
+	mask = take8(&c) | (u32)take8(&c) << 8;
+	entries = calloc(n, sizeof(*entries));
+	if (!entries)
 		abort();
 	now = (unsigned long)take8(&c) << (8 * (sizeof(long) - 1));	/* near the wrap, often */
-	sim_init(&s, table, n, self, macs[0], b & 0x80, FUZZ_IVPOS, FUZZ_TIMEOUT);
-	own = KVMRING_PEER_WORD(3, KVMRING_PEER_UP);
-	table[self].state = own;
-	table[self].doorbell_id = FUZZ_IVPOS;
-	memcpy(table[self].mac, macs[0], ETH_ALEN);
-	mine = table[self];
+	build_roster(&ro, n, self, mask);
+	sim_init(&s, entries, &ro, FUZZ_TIMEOUT);
 
 	for (ops = 0; c.left && ops < FUZZ_OPS; ops++) {
 		op = take8(&c);
 		slot = take8(&c) % n;
 		b = take8(&c);
-		switch (op % 10) {
-		case 0:		/* any byte of the table */
-			i = (u32)(slot * sizeof(*table) + b * 4U + take8(&c) % 4);
-			if (i < n * sizeof(*table))
-				((u8 *)table)[i] = take8(&c);
+		switch (op % 11) {
+		case 0:		/* any byte of the entries */
+			i = (u32)(slot * sizeof(*entries) + b * 4U + take8(&c) % 4);
+			if (i < n * sizeof(*entries))
+				((u8 *)entries)[i] = take8(&c);
 			break;
 		case 1:		/* a state word, from the states there are and a few others */
-			table[slot].state = KVMRING_PEER_WORD(b >> 4, b & 3 ? b & 3 : b & 0xf);
+			entries[slot].state = KVMRING_PEER_WORD(b >> 4, b & 3 ? b & 3 : b & 0xf);
 			break;
-		case 2:
-			memcpy(table[slot].mac, macs[b % ARRAY_SIZE(macs)], ETH_ALEN);
+		case 2:		/* a MAC: often the roster's of this or another slot */
+			memcpy(entries[slot].mac, macs[b % ARRAY_SIZE(macs)], ETH_ALEN);
+			if (b % ARRAY_SIZE(macs) == 0)
+				entries[slot].mac[5] = take8(&c) % n;
 			break;
 		case 3:
-			table[slot].doorbell_id = doorbell_ids[b % ARRAY_SIZE(doorbell_ids)];
+			memcpy(entries[slot].ipv4[b % KVMRING_PEER_ADDRS],
+			       v4s[take8(&c) % ARRAY_SIZE(v4s)], 4);
 			break;
 		case 4:
-			table[slot].heartbeat += 1 + b % 2;
+			entries[slot].heartbeat += 1 + b % 2;
 			break;
 		case 5:
-			table[slot].addr_seq = b;
+			entries[slot].addr_seq = b;
 			break;
 		case 6:
 			now += b;
 			break;
 		case 7:
+			memcpy(entries[slot].ipv6[b % KVMRING_PEER_ADDRS],
+			       v6s[take8(&c) % ARRAY_SIZE(v6s)], 16);
+			break;
 		case 8:
-			if (slot != self)
+			if (sim_listed(&s, slot))
 				scan_slot(&s, slot, now);
 			break;
 		case 9:
 			for (i = 0; i < n; i++)
-				if (i != self)
+				if (sim_listed(&s, i))
 					scan_slot(&s, i, now);
 			now += 1 + b % 8;
 			break;
+		case 10:
+			check_next_gen(&c);
+			break;
 		}
-		check_table(&s);
-		check_self(&table[self], &mine, own);
+		check_members(&s);
 	}
-	free(table);
+	free(entries);
 	return 0;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * member_sim.h - one guest's view of a region's peer table, for member_test
+ * member_sim.h - one guest's view of its peers (ABI v2), for member_test
  * and member_fuzz: the scan of ringnet_peer.c (ringnet_peer_scan()) without
  * its locks, logs and rings, calling ringnet_member.c in the same order and
  * counting what the driver counts, with the netlink events it would send
  * recorded as bits. Keep the two in step: a change to the scan's order of
  * calls belongs in both.
+ *
+ * The driver reads each peer's entry in the region the peer owns; here the
+ * entries are one array, entries[s] being slot s's. Who a slot is comes from
+ * a roster (struct ringnet_roster, validated or built by the test).
  */
 #ifndef RINGNET_MEMBER_SIM_H
 #define RINGNET_MEMBER_SIM_H
@@ -14,47 +18,51 @@
 
 /* The netlink events one scan of a slot sends (RINGNET_CMD_PEER_*_NTF). */
 #define SIM_LEAVE	(1U << 0)
-#define SIM_REFUSED	(1U << 1)
+#define SIM_CONFLICT	(1U << 1)	/* PEER_REFUSED_NTF: a MAC the roster does not give it */
 #define SIM_JOIN	(1U << 2)
 #define SIM_ALIVE	(1U << 3)
 #define SIM_DEATH	(1U << 4)
 #define SIM_UPDATE	(1U << 5)
 
-/* The driver's struct ringnet_member_stats (but rejoins), as plain counts. */
+/* The driver's struct ringnet_member_stats, as plain counts. */
 struct sim_stats {
 	u64	peer_joins, peer_deaths, peer_leaves;
-	u64	bad_peer_entries, mac_conflicts, doorbell_conflicts;
+	u64	mac_conflicts, addr_conflicts;
 };
 
 struct sim {
-	struct kvmring_peer	*table;		/* n entries: the shared peer table */
-	u32			n;
-	u32			self;		/* our slot, never scanned */
-	u8			own[ETH_ALEN];	/* our MAC */
-	bool			doorbell;
-	u32			ivposition;
-	unsigned long		timeout;
-	struct ringnet_member	m[KVMRING_PEERS_MAX];
-	struct ringnet_member	*ptr[KVMRING_PEERS_MAX];
-	struct sim_stats	st;
-	const char		*why;		/* the last refusal's reason */
+	struct kvmring_peer		*entries;	/* max_peers entries: slot s's is entries[s] */
+	const struct ringnet_roster	*ro;
+	u32				n;		/* ro->max_peers */
+	u32				self;		/* ro->self, never scanned */
+	unsigned long			timeout;
+	struct ringnet_member		m[KVMRING_PEERS_MAX];
+	struct sim_stats		st;
 };
 
-static inline void sim_init(struct sim *s, struct kvmring_peer *table, u32 n, u32 self,
-			    const u8 *own, bool doorbell, u32 ivposition, unsigned long timeout)
+/* Whether the driver lists slot s as a peer (ringnet_roster_route() finds one). */
+static inline bool sim_listed(const struct sim *s, u32 slot)
+{
+	return slot < s->n && slot != s->self && s->ro->slots[slot].present;
+}
+
+/* Identities from the roster, as ringnet_domain_peers() sets them. */
+static inline void sim_init(struct sim *s, struct kvmring_peer *entries,
+			    const struct ringnet_roster *ro, unsigned long timeout)
 {
 	u32 i;
 
 	memset(s, 0, sizeof(*s));
-	s->table = table;
-	s->n = n;
-	s->self = self;
-	memcpy(s->own, own, ETH_ALEN);
-	s->doorbell = doorbell;
-	s->ivposition = ivposition;
+	s->entries = entries;
+	s->ro = ro;
+	s->n = ro->max_peers;
+	s->self = ro->self;
 	s->timeout = timeout;
-	for (i = 0; i < KVMRING_PEERS_MAX; i++)
-		s->ptr[i] = &s->m[i];
+	for (i = 0; i < KVMRING_PEERS_MAX; i++) {
+		s->m[i].doorbell_id = KVMRING_DOORBELL_NONE;
+		if (sim_listed(s, i))
+			ringnet_member_identity(&s->m[i], ro->slots[i].mac, ro->slots[i].doorbell_id);
+	}
 }
 
 /*
@@ -63,13 +71,11 @@ static inline void sim_init(struct sim *s, struct kvmring_peer *table, u32 n, u3
  */
 static inline bool sim_scan(struct sim *s, u32 slot, unsigned long now, unsigned int *ev)
 {
-	struct ringnet_members t = { .members = s->ptr, .n = s->n };
-	struct kvmring_peer *e = &s->table[slot];
+	const struct kvmring_peer *e = &s->entries[slot];
 	struct ringnet_member *m = &s->m[slot];
-	bool was = m->present, changed = false, news, conflict;
+	bool was = m->present, changed = false, news;
 	struct ringnet_sighting sight;
-	const char *why;
-	u32 id;
+	u32 refused;
 
 	*ev = 0;
 	switch (ringnet_member_sight(m, e, &sight, now, s->timeout)) {
@@ -82,29 +88,17 @@ static inline bool sim_scan(struct sim *s, u32 slot, unsigned long now, unsigned
 		return true;
 
 	case RINGNET_SIGHT_NEW:
-		why = ringnet_member_mac_refusal(&t, m, sight.mac, s->own);
-		if (why) {
-			s->why = why;
-			news = ringnet_member_refusal_news(m, sight.gen);
-			if (news) {
-				if (is_valid_ether_addr(sight.mac))
-					s->st.mac_conflicts++;
-				else
-					s->st.bad_peer_entries++;
-			}
-			ringnet_member_refuse(m, sight.gen, sight.mac);
-			if (news)
-				*ev |= SIM_REFUSED;
-			return was;
-		}
 		ringnet_member_forget(m);
-		id = ringnet_member_doorbell(&t, m, READ_ONCE(e->doorbell_id), s->doorbell,
-					     s->ivposition, &conflict);
-		s->st.doorbell_conflicts += conflict;
-		ringnet_member_join(m, sight.gen, sight.mac, id, sight.heartbeat, now);
-		m->addr_seq = READ_ONCE(e->addr_seq);
+		ringnet_member_join(m, sight.gen, sight.heartbeat, now);
+		news = ringnet_member_claim(m, sight.mac);
+		ringnet_member_take_addrs(m, e, s->ro, slot, &refused);
 		s->st.peer_joins++;
 		*ev |= SIM_JOIN;
+		if (news) {
+			s->st.mac_conflicts++;
+			*ev |= SIM_CONFLICT;
+		}
+		s->st.addr_conflicts += refused;
 		return true;
 
 	case RINGNET_SIGHT_BEAT:
@@ -123,12 +117,18 @@ static inline bool sim_scan(struct sim *s, u32 slot, unsigned long now, unsigned
 	case RINGNET_SIGHT_SAME:
 		break;
 	}
-	if (ringnet_member_addrs(m, READ_ONCE(e->addr_seq)))
+	if (ringnet_member_claim(m, sight.mac)) {
+		s->st.mac_conflicts++;
+		*ev |= SIM_CONFLICT;
+	}
+	if (ringnet_member_take_addrs(m, e, s->ro, slot, &refused)) {
+		s->st.addr_conflicts += refused;
 		*ev |= SIM_UPDATE;
+	}
 	return changed;
 }
 
-/* One beat of the peer work: every slot but ours, in order. Returns whether any changed. */
+/* One beat of the peer work: every listed slot, in order. Returns whether any changed. */
 static inline bool sim_beat(struct sim *s, unsigned long now)
 {
 	unsigned int ev;
@@ -136,7 +136,7 @@ static inline bool sim_beat(struct sim *s, unsigned long now)
 	u32 i;
 
 	for (i = 0; i < s->n; i++)
-		if (i != s->self)
+		if (sim_listed(s, i))
 			changed |= sim_scan(s, i, now, &ev);
 	return changed;
 }

@@ -3,7 +3,8 @@
 # locking model under ThreadSanitizer and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
 # into ringnet.ko too; so is peer membership, guest-netdev/ringnet_member.c,
-# with its own unit tests and fuzzer.
+# with its own unit tests and fuzzer (with the roster, ringnet_roster.c,
+# whose prefixes decide which published addresses a peer may claim).
 # The benchmark links the static archive by path: mk/host.mk puts a shared
 # libringnet_ring.so beside it for the controller.
 
@@ -15,9 +16,9 @@ RING_TEST_SRC := harness/ring_test.c harness/ring_test_ops.c harness/ring_test_j
 		 harness/ring_test_hostile.c harness/ring_test_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
 	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
-MEMBER_SRC  := guest-netdev/ringnet_member.c
-MEMBER_HDRS := guest-netdev/ringnet_member.h guest-netdev/ringnet_shim.h include/kvmring/abi.h \
-	       harness/member_sim.h harness/check.h harness/cursor.h
+MEMBER_SRC  := guest-netdev/ringnet_member.c guest-netdev/ringnet_roster.c
+MEMBER_HDRS := guest-netdev/ringnet_member.h guest-netdev/ringnet_roster.h guest-netdev/ringnet_shim.h \
+	       include/kvmring/abi.h harness/member_sim.h harness/check.h harness/cursor.h
 RING_CFLAGS := -std=gnu11 -I include -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
