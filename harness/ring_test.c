@@ -40,8 +40,8 @@ void ring_open(struct ring *r)
 	if (!r->hdr)
 		abort();
 	r->data = (u8 *)(r->hdr + 1);
-	CHECK_EQ(ringnet_tx_attach(&r->tx, r->hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach(&r->rx, r->hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_tx_attach_hdr(&r->tx, r->hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach_hdr(&r->rx, r->hdr, RING_SIZE), 0);
 }
 
 void ring_close(struct ring *r)
