@@ -539,7 +539,7 @@ static unsigned int ringnet_wake_queues(struct ringnet_region *r, bool *stopped)
 		/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
 		spin_lock(&p->tx_lock);
 		/* Never attached (a slot that was ours): nothing to wait for. */
-		room = !p->tx.ring.hdr || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
+		room = !p->tx.prod_half || ringnet_tx_has_room(&p->tx, KVMRING_FRAME_MAX);
 		spin_unlock(&p->tx_lock);
 		/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
 		if (!READ_ONCE(p->m.alive) || room) {

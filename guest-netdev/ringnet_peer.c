@@ -42,12 +42,12 @@ static void ringnet_peer_attach(struct ringnet_region *r, struct ringnet_peer *p
 	struct kvmring_ring_hdr *in = ringnet_region_ring(r->shm, &r->geom, p->slot, r->self);
 
 	spin_lock_bh(&p->tx_lock);
-	ringnet_tx_attach(&p->tx, out, r->geom.ring_size);
+	ringnet_tx_attach_hdr(&p->tx, out, r->geom.ring_size);
 	if (renew)
 		ringnet_tx_renew(&p->tx);
 	spin_unlock_bh(&p->tx_lock);
 	spin_lock_bh(&p->rx_lock);
-	ringnet_rx_attach(&p->rx, in, r->geom.ring_size);
+	ringnet_rx_attach_hdr(&p->rx, in, r->geom.ring_size);
 	if (renew)
 		ringnet_rx_renew(&p->rx);
 	p->rx_ready = true;

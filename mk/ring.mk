@@ -12,7 +12,7 @@
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
 RING_TEST_SRC := harness/ring_test.c harness/ring_test_ops.c harness/ring_test_join.c \
-		 harness/ring_test_hostile.c harness/ring_test_meta.c
+		 harness/ring_test_split.c harness/ring_test_hostile.c harness/ring_test_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
 	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
 MEMBER_SRC  := guest-netdev/ringnet_member.c

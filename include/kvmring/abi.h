@@ -170,24 +170,39 @@ struct kvmring_peer {
 /* ---- rings -------------------------------------------------------------- */
 
 /*
- * Four cache lines, so that each side's hot word lives alone and the rarely
- * written epoch copies are read from lines nobody is writing:
- *   line 0  prod               producer, every publish
- *   line 1  cons               consumer, every release
- *   line 2  kick, cons_epoch   consumer, rarely; producer reads it per publish
- *   line 3  prod_epoch         producer, rarely; consumer reads it per frame
- * A zeroed header is an empty ring at epoch 0.
+ * A ring has two halves, each written by one side only: the producer's half
+ * (its position word and the copy of its epoch) and the consumer's half (its
+ * position word, the copy of its epoch and the kick). Each half is two cache
+ * lines, so that the hot word lives alone and the rarely written line can be
+ * read without touching it:
+ *   prod half  line 0  prod         producer, every publish
+ *              line 1  prod_epoch   producer, rarely; consumer reads it per frame
+ *   cons half  line 0  cons         consumer, every release
+ *              line 1  kick, cons_epoch  consumer, rarely; producer reads it per publish
+ * A zeroed half is an empty ring at epoch 0. The ring core takes the two
+ * halves and the data area as three pointers, so they may live in different
+ * regions: the producer's half and the data in a region its guest owns, the
+ * consumer's half in one the consumer owns (ABI v2 below).
  */
-struct kvmring_ring_hdr {
+struct kvmring_ring_prod {
 	__u64	prod;			/* KVMRING_POS(): end of the last published record */
 	__u64	rsvd0[7];
+	__u32	prod_epoch;		/* copy of prod's epoch */
+	__u32	rsvd1[15];
+};
+
+struct kvmring_ring_cons {
 	__u64	cons;			/* KVMRING_POS(): end of the last released record */
-	__u64	rsvd1[7];
+	__u64	rsvd0[7];
 	__u32	kick;			/* odd: consumer asks for a doorbell; new odd value per ask */
 	__u32	cons_epoch;		/* copy of cons's epoch */
-	__u32	rsvd2[14];
-	__u32	prod_epoch;		/* copy of prod's epoch */
-	__u32	rsvd3[15];
+	__u32	rsvd1[14];
+};
+
+/* ABI v1: both halves of a ring side by side, its ring_size data bytes after them. */
+struct kvmring_ring_hdr {
+	struct kvmring_ring_prod	p;
+	struct kvmring_ring_cons	c;
 };
 
 #define KVMRING_POS(epoch, index)	(((__u64)(epoch) << 32) | (__u32)(index))
@@ -293,6 +308,198 @@ static inline __u32 kvmring_default_ring_size(__u64 region_size, __u32 max_peers
 	return 0;
 }
 
+/* ==== ABI v2: regions with one writer ====================================== */
+
+/*
+ * ABI v2 replaces the one region every guest writes (above) with regions that
+ * each have exactly one writer, so that the hypervisor, not the guests' good
+ * manners, keeps a guest out of what it does not own. The v1 definitions go
+ * when the driver has moved over; until then both are here.
+ *
+ * Slots. The host numbers the guests 0..max_peers-1 (a guest's slot) and
+ * decides everything about them: name, ring0 MAC, the addresses each may
+ * claim, its doorbell id, and which guests may talk (groups).
+ *
+ * The roster (one per guest, KVMRING_ROSTER_SIZE bytes, written only by the
+ * host, mapped read-only): which slot the guest is, every slot it may talk
+ * to, and every region mapped into it with the PCI function it is at. It is
+ * the only thing a guest trusts. The host maps it at a PCI function the guest
+ * knows beforehand (ringnet's roster= parameter, default
+ * KVMRING_ROSTER_DEVFN on the root bus), never by scanning for a magic a
+ * neighbour could write into its own region.
+ *
+ * Owned regions (written only by their owner, read-only to their readers):
+ *
+ *   offset 0                   struct kvmring_owned_hdr (the host formats it)
+ *   KVMRING_OWNED_ENTRY_OFF    struct kvmring_peer: the owner's entry
+ *   KVMRING_LANES_OFF          lane 0, lane 1, ... one per reader, each
+ *                              `queues` queue blocks of KVMRING_QUEUE_CTL_SIZE
+ *                              + ring_size bytes:
+ *                                struct kvmring_queue_ctl (one page)
+ *                                ring_size data bytes of ring owner -> reader
+ *
+ * A queue block holds the producer half and the data of ring owner -> reader
+ * (queue q) and the consumer half of ring reader -> owner (queue q); the
+ * other halves of both rings are in the reader's region. Lane k belongs to
+ * the reader whose slot is the k-th bit set in the roster's readers mask for
+ * the region (kvmring_lane_of()).
+ *
+ * Isolation levels, the host's choice:
+ *   owner  one region per guest, readers = every guest it may talk to: a
+ *          guest can write only its own region (write isolation), and read
+ *          the traffic of its neighbours to each other.
+ *   pair   one region per ordered pair (owner, reader), readers = {reader}:
+ *          mapped only into those two guests (read and write isolation).
+ *
+ * The entry in an owned region: the owner's state word (generation, UP or
+ * FREE; there is no claiming, the host assigned the slot), heartbeat, flags,
+ * mtu, and the MAC and addresses it claims. Readers believe only what the
+ * roster confirms: a MAC other than the roster's, or an address outside the
+ * roster's prefixes for the slot, is a conflict, counted and ignored. Under
+ * `pair` the owner writes the same entry into each of its regions.
+ */
+
+#define KVMRING_ABI_VERSION_2	2
+#define KVMRING_ROSTER_MAGIC	0x5254534f524d564bULL	/* "KVMROSTR" */
+#define KVMRING_OWNED_MAGIC	0x4e574f474e49524bULL	/* "KRINGOWN" */
+
+#define KVMRING_ROSTER_SIZE	(2 * KVMRING_PAGE)
+#define KVMRING_ROSTER_DEVFN	(0x10 << 3)	/* 00:10.0, the roster's default place */
+#define KVMRING_ROSTER_REGIONS_OFF	2048
+#define KVMRING_ROSTER_REGIONS_MAX	64
+#define KVMRING_ROSTER_SLOTS_OFF	KVMRING_PAGE
+#define KVMRING_ROSTER_ADDRS	8
+
+#define KVMRING_OWNED_ENTRY_OFF	1024
+#define KVMRING_LANES_OFF	KVMRING_PAGE
+#define KVMRING_QUEUE_CTL_SIZE	KVMRING_PAGE
+#define KVMRING_QUEUES_MAX	8
+
+#define KVMRING_ISOLATION_OWNER	1
+#define KVMRING_ISOLATION_PAIR	2
+
+#define KVMRING_ROSTER_F_DOORBELL	(1U << 0)	/* doorbell mode: doorbell_devfn is the doorbell device */
+#define KVMRING_ROSTER_SLOT_F_PRESENT	(1U << 0)	/* the slot is a guest this guest may talk to */
+
+#define KVMRING_NO_DEVFN	0xffff
+
+/*
+ * Written by the host only. seq is odd while the host rewrites the roster
+ * (a doorbell id changes when a guest reconnects); a reader copies the
+ * roster between two reads of the same even seq. Every size and offset is
+ * also a constant of this header and must equal it.
+ */
+struct kvmring_roster_hdr {
+	__u64	magic;			/* KVMRING_ROSTER_MAGIC, written last at creation */
+	__u32	abi_version;		/* KVMRING_ABI_VERSION_2 */
+	__u32	flags;			/* KVMRING_ROSTER_F_* */
+	__u32	seq;			/* odd while the host writes */
+	__u32	self;			/* the slot of the guest this roster is for */
+	__u32	max_peers;		/* slots in the table, 2..KVMRING_PEERS_MAX */
+	__u32	nregions;		/* entries in the region table */
+	__u32	ring_size;		/* data bytes of every ring, a power of two */
+	__u32	queues;			/* queue pairs per ordered pair, 1..KVMRING_QUEUES_MAX */
+	__u32	isolation;		/* KVMRING_ISOLATION_* */
+	__u16	doorbell_devfn;		/* with KVMRING_ROSTER_F_DOORBELL, else KVMRING_NO_DEVFN */
+	__u16	rsvd0;
+	__u64	instance;		/* new at every `host up`: guests notice a new host setup */
+	__u32	hdr_size;		/* sizeof(struct kvmring_roster_hdr) */
+	__u32	slot_size;		/* sizeof(struct kvmring_roster_slot) */
+	__u32	region_entry_size;	/* sizeof(struct kvmring_roster_region) */
+	__u32	rsvd1;
+	__u64	slots_off;		/* KVMRING_ROSTER_SLOTS_OFF */
+	__u64	regions_off;		/* KVMRING_ROSTER_REGIONS_OFF */
+	__u8	rsvd2[40];
+};
+
+/* An address prefix a slot may claim; family 0 ends the list. */
+struct kvmring_roster_addr {
+	__u8	family;			/* 0 unused, 4 or 6 */
+	__u8	prefix_len;		/* 0..32 or 0..128 */
+	__u8	rsvd[2];
+	__u8	addr[16];		/* network byte order; IPv4 in the first 4 bytes */
+};
+
+struct kvmring_roster_slot {
+	__u32	flags;			/* KVMRING_ROSTER_SLOT_F_* */
+	__u32	doorbell_id;		/* IVPosition of the slot's doorbell, or KVMRING_DOORBELL_NONE */
+	__u8	mac[6];			/* ring0's MAC: the slot's only source and destination MAC */
+	__u8	rsvd0[2];
+	char	name[32];		/* the host's name for the guest, NUL-padded */
+	struct kvmring_roster_addr addrs[KVMRING_ROSTER_ADDRS];
+	__u8	rsvd1[48];
+};
+
+/* A region mapped into this guest. */
+struct kvmring_roster_region {
+	__u32	owner;			/* the slot that writes it */
+	__u32	readers;		/* bit s: slot s reads it; lane k is the k-th bit set */
+	__u16	devfn;			/* PCI slot << 3 | function on the guest's root bus */
+	__u16	rsvd0;
+	__u32	rsvd1;
+	__u64	size;			/* bytes, a power of two: BAR2 of that function */
+	__u64	instance;		/* the region's header carries the same after the format */
+};
+
+/* The host formats an owned region: everything zero, then this, magic last. */
+struct kvmring_owned_hdr {
+	__u64	magic;			/* KVMRING_OWNED_MAGIC */
+	__u32	abi_version;		/* KVMRING_ABI_VERSION_2 */
+	__u32	owner;			/* as the roster says; informational */
+	__u64	instance;		/* as the roster's region entry */
+	__u64	region_size;
+	__u32	readers;
+	__u32	ring_size;
+	__u32	queues;
+	__u32	rsvd0;
+	__u8	rsvd1[80];
+};
+
+/* One queue of one lane: the control page before the data of ring owner -> reader. */
+struct kvmring_queue_ctl {
+	struct kvmring_ring_prod	tx;	/* owner -> reader: the owner's half */
+	struct kvmring_ring_cons	rx;	/* reader -> owner: the owner's half */
+	__u8				rsvd[KVMRING_QUEUE_CTL_SIZE - 256];
+};
+
+/* Lane of reader slot `reader` in a region read by `readers`, or -1 if it is not one. */
+static inline int kvmring_lane_of(__u32 readers, __u32 reader)
+{
+	__u32 below, n = 0;
+
+	if (reader >= KVMRING_PEERS_MAX || !(readers & (1U << reader)))
+		return -1;
+	for (below = readers & ((1U << reader) - 1); below; below &= below - 1)
+		n++;
+	return (int)n;
+}
+
+static inline __u32 kvmring_lane_count(__u32 readers)
+{
+	__u32 n = 0;
+
+	for (; readers; readers &= readers - 1)
+		n++;
+	return n;
+}
+
+static inline __u64 kvmring_queue_stride(__u32 ring_size)
+{
+	return KVMRING_QUEUE_CTL_SIZE + (__u64)ring_size;
+}
+
+/* Offset of the control page of queue q of lane k; the ring's data follows it. */
+static inline __u64 kvmring_queue_offset(__u32 ring_size, __u32 queues, __u32 lane, __u32 q)
+{
+	return KVMRING_LANES_OFF + ((__u64)lane * queues + q) * kvmring_queue_stride(ring_size);
+}
+
+/* Bytes an owned region with these readers uses. */
+static inline __u64 kvmring_owned_used(__u32 readers, __u32 ring_size, __u32 queues)
+{
+	return kvmring_queue_offset(ring_size, queues, kvmring_lane_count(readers), 0);
+}
+
 /* ---- checks --------------------------------------------------------------- */
 
 #define KVMRING_ABI_CHECK(cond)	_Static_assert(cond, #cond)
@@ -306,15 +513,30 @@ KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_peer, ipv4) == 80);
 KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_peer, ipv6) == 96);
 KVMRING_ABI_CHECK(KVMRING_PEER_TABLE_OFF + KVMRING_PEERS_MAX * sizeof(struct kvmring_peer) <=
 		  KVMRING_RINGS_OFF);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_ring_prod) == 2 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_prod, prod_epoch) == 1 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_ring_cons) == 2 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_cons, kick) == 1 * KVMRING_CACHELINE);
 KVMRING_ABI_CHECK(sizeof(struct kvmring_ring_hdr) == 4 * KVMRING_CACHELINE);
-KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, cons) == 1 * KVMRING_CACHELINE);
-KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, kick) == 2 * KVMRING_CACHELINE);
-KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, prod_epoch) == 3 * KVMRING_CACHELINE);
+KVMRING_ABI_CHECK(KVMRING_OFF(kvmring_ring_hdr, c) == 2 * KVMRING_CACHELINE);
 KVMRING_ABI_CHECK(sizeof(struct kvmring_rec) == 16);
 KVMRING_ABI_CHECK(sizeof(struct kvmring_rec) % KVMRING_REC_ALIGN == 0);
 KVMRING_ABI_CHECK(KVMRING_RING_SIZE_MIN >= 2 * (sizeof(struct kvmring_rec) + KVMRING_FRAME_MAX +
 						 KVMRING_REC_ALIGN));
 KVMRING_ABI_CHECK(KVMRING_RINGS_OFF + KVMRING_PEERS_DEFAULT * (KVMRING_PEERS_DEFAULT - 1) *
 		  (sizeof(struct kvmring_ring_hdr) + KVMRING_RING_SIZE_MIN) <= (16U << 20));
+
+KVMRING_ABI_CHECK(sizeof(struct kvmring_roster_hdr) == 128);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_roster_addr) == 20);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_roster_slot) == 256);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_roster_region) == 32);
+KVMRING_ABI_CHECK(KVMRING_ROSTER_REGIONS_OFF + KVMRING_ROSTER_REGIONS_MAX *
+		  sizeof(struct kvmring_roster_region) <= KVMRING_ROSTER_SLOTS_OFF);
+KVMRING_ABI_CHECK(KVMRING_ROSTER_SLOTS_OFF + KVMRING_PEERS_MAX * sizeof(struct kvmring_roster_slot) <=
+		  KVMRING_ROSTER_SIZE);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_owned_hdr) == 128);
+KVMRING_ABI_CHECK(KVMRING_OWNED_ENTRY_OFF + sizeof(struct kvmring_peer) <= KVMRING_LANES_OFF);
+KVMRING_ABI_CHECK(sizeof(struct kvmring_queue_ctl) == KVMRING_QUEUE_CTL_SIZE);
+KVMRING_ABI_CHECK(KVMRING_PEERS_MAX <= 32);	/* readers is a 32-bit mask */
 
 #endif /* KVMRING_ABI_H */
