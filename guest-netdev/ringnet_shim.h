@@ -21,6 +21,9 @@
  * Ethernet address helpers of <linux/etherdevice.h> (is_valid_ether_addr,
  * ether_addr_equal, ether_addr_copy) and time_after() of <linux/jiffies.h>,
  * on whatever unsigned long clock the caller passes.
+ *
+ * For ringnet_roster.c: vsnprintf() (<linux/kernel.h>) and the __printf()
+ * attribute, to say in words why a roster or region was refused.
  */
 #ifndef RINGNET_SHIM_H
 #define RINGNET_SHIM_H
@@ -34,14 +37,17 @@
 #include <linux/types.h>
 #include <linux/etherdevice.h>
 #include <linux/jiffies.h>
+#include <linux/kernel.h>
 #include <asm/barrier.h>
 #include <net/checksum.h>
 
 #else /* !__KERNEL__ */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/if_ether.h>
 #include <linux/types.h>
@@ -58,6 +64,8 @@ typedef __s32 s32;
 #define smp_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
+
+#define __printf(a, b)		__attribute__((format(printf, a, b)))
 
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
