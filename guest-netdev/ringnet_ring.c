@@ -5,9 +5,10 @@
  * notification protocols.
  *
  * Each end keeps its own index privately and only publishes it, with its
- * epoch, in one 64-bit word; the other end's word, the record headers and
- * the epoch copies are read from the region once per use into locals and
- * checked there.
+ * epoch, in one 64-bit word in its own half of the ring; the other end's
+ * word, the record headers and the epoch copies are read once per use into
+ * locals and checked there. An end writes through its own half's pointer
+ * only (the producer also into the data area); the others are const.
  */
 #include "ringnet_ring.h"
 
@@ -64,12 +65,10 @@ static inline bool ringnet_span_ok(u32 front, u32 back, u32 size)
 	return front - back <= size && !((front | back) % KVMRING_REC_ALIGN);
 }
 
-static int ringnet_ring_init(struct ringnet_ring *r, struct kvmring_ring_hdr *hdr, u32 size)
+static int ringnet_ring_init(struct ringnet_ring *r, u32 size)
 {
 	if (size < KVMRING_RING_SIZE_MIN || size > KVMRING_RING_SIZE_MAX || (size & (size - 1)))
 		return -EINVAL;
-	r->hdr = hdr;
-	r->data = (u8 *)(hdr + 1);
 	r->size = size;
 	r->epoch = 0;
 	return 0;
@@ -85,14 +84,14 @@ static int ringnet_ring_init(struct ringnet_ring *r, struct kvmring_ring_hdr *hd
  */
 static void ringnet_tx_restate(struct ringnet_tx *tx)
 {
-	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
+	struct kvmring_ring_prod *mine = tx->prod_half;
 	u64 pos = KVMRING_POS(tx->ring.epoch, tx->published);
 
 	/* Release: the records up to our index are complete before it shows. */
-	if (READ_ONCE(hdr->prod) != pos)
-		smp_store_release(&hdr->prod, pos);
-	if (READ_ONCE(hdr->prod_epoch) != tx->ring.epoch)
-		smp_store_release(&hdr->prod_epoch, tx->ring.epoch);
+	if (READ_ONCE(mine->prod) != pos)
+		smp_store_release(&mine->prod, pos);
+	if (READ_ONCE(mine->prod_epoch) != tx->ring.epoch)
+		smp_store_release(&mine->prod_epoch, tx->ring.epoch);
 }
 
 /*
@@ -114,7 +113,7 @@ static void ringnet_tx_restart(struct ringnet_tx *tx, u32 epoch, bool resetting)
 static void ringnet_tx_new_epoch(struct ringnet_tx *tx)
 {
 	/* Peer-writable: any value only decides which epoch comes next. */
-	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(tx->ring.hdr->cons));
+	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(tx->cons_half->cons));
 	u32 newest = ringnet_epoch_newer(theirs, tx->ring.epoch) ? theirs : tx->ring.epoch;
 
 	ringnet_tx_restart(tx, newest + 1, true);
@@ -134,7 +133,6 @@ void ringnet_tx_renew(struct ringnet_tx *tx)
 /* Look at the consumer's word again; the slow path of reserve and publish. */
 static void ringnet_tx_refresh(struct ringnet_tx *tx)
 {
-	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
 	u32 epoch, cons;
 	u64 pos;
 
@@ -143,7 +141,7 @@ static void ringnet_tx_refresh(struct ringnet_tx *tx)
 	 * consumer's release of its word, so we write into the space it frees
 	 * only after it has read it.
 	 */
-	pos = smp_load_acquire(&hdr->cons);
+	pos = smp_load_acquire(&tx->cons_half->cons);
 	epoch = KVMRING_POS_EPOCH(pos);
 	cons = KVMRING_POS_INDEX(pos);
 	if (unlikely(epoch != tx->ring.epoch)) {
@@ -227,14 +225,14 @@ int ringnet_tx_reserve(struct ringnet_tx *tx, u32 len, void **frame)
 	 */
 	pad = ringnet_tx_pad(tx, need);
 	if (pad) {
-		rec = (struct kvmring_rec *)(tx->ring.data + ringnet_off(&tx->ring, tx->prod));
+		rec = (struct kvmring_rec *)(tx->data + ringnet_off(&tx->ring, tx->prod));
 		rec->len = 0;
 		rec->flags = KVMRING_REC_F_PAD;
 		tx->prod += pad;
 	}
 	tx->reserved = need;
 	tx->reserved_len = len;
-	rec = (struct kvmring_rec *)(tx->ring.data + ringnet_off(&tx->ring, tx->prod));
+	rec = (struct kvmring_rec *)(tx->data + ringnet_off(&tx->ring, tx->prod));
 	*frame = rec + 1;
 	return 0;
 }
@@ -245,7 +243,7 @@ void ringnet_tx_commit(struct ringnet_tx *tx, const struct ringnet_meta *meta)
 
 	if (unlikely(!tx->reserved))
 		return;
-	rec = (struct kvmring_rec *)(tx->ring.data + ringnet_off(&tx->ring, tx->prod));
+	rec = (struct kvmring_rec *)(tx->data + ringnet_off(&tx->ring, tx->prod));
 	rec->len = tx->reserved_len;
 	rec->flags = meta ? meta->flags & KVMRING_REC_F_FRAME_MASK : 0;
 	rec->gso_size = meta ? meta->gso_size : 0;
@@ -261,22 +259,20 @@ void ringnet_tx_commit(struct ringnet_tx *tx, const struct ringnet_meta *meta)
 
 void ringnet_tx_publish(struct ringnet_tx *tx)
 {
-	struct kvmring_ring_hdr *hdr = tx->ring.hdr;
-
 	/*
 	 * Release: the records are complete before the word that covers them.
 	 * No store when nothing is new: it would only pull the line away from
 	 * the consumer.
 	 */
 	if (tx->prod != tx->published) {
-		smp_store_release(&hdr->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
+		smp_store_release(&tx->prod_half->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
 		tx->published = tx->prod;
 	}
 	/*
 	 * Peer-writable, on a line the consumer rarely writes: a changed epoch
 	 * copy prompts a look at the consumer's word.
 	 */
-	if (unlikely(READ_ONCE(hdr->cons_epoch) != tx->ring.epoch))
+	if (unlikely(READ_ONCE(tx->cons_half->cons_epoch) != tx->ring.epoch))
 		ringnet_tx_refresh(tx);
 }
 
@@ -291,7 +287,7 @@ bool ringnet_tx_kick_needed(struct ringnet_tx *tx)
 	 */
 	smp_mb();
 	/* Peer-writable: a bad value costs one spurious or one missing doorbell. */
-	kick = READ_ONCE(tx->ring.hdr->kick);
+	kick = READ_ONCE(tx->cons_half->kick);
 	if (!(kick & 1) || kick == tx->kicked)
 		return false;
 	tx->kicked = kick;
@@ -314,17 +310,21 @@ int ringnet_tx_enqueue(struct ringnet_tx *tx, const void *frame, u32 len,
 	return 0;
 }
 
-int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 ring_size)
+int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_prod *mine,
+		      const struct kvmring_ring_cons *theirs, u8 *data, u32 ring_size)
 {
 	struct ringnet_tx_stats stats = tx->stats;
-	u64 ours, theirs;
+	u64 our_pos, their_pos;
 	int err;
 
 	memset(tx, 0, sizeof(*tx));
 	tx->stats = stats;
-	err = ringnet_ring_init(&tx->ring, hdr, ring_size);
+	err = ringnet_ring_init(&tx->ring, ring_size);
 	if (err)
 		return err;
+	tx->prod_half = mine;
+	tx->cons_half = theirs;
+	tx->data = data;
 
 	/*
 	 * Peer-writable, both words, each read once. If their epochs agree and
@@ -334,19 +334,19 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
 	 * index must make sense from there); restart the ring in any other
 	 * case. Acquire on the consumer's word as in ringnet_tx_refresh().
 	 */
-	ours = READ_ONCE(hdr->prod);
-	theirs = smp_load_acquire(&hdr->cons);
-	tx->ring.epoch = KVMRING_POS_EPOCH(ours);
-	tx->prod = KVMRING_POS_INDEX(ours);
-	if (KVMRING_POS_EPOCH(theirs) == tx->ring.epoch) {
-		if (ringnet_span_ok(tx->prod, KVMRING_POS_INDEX(theirs), ring_size)) {
+	our_pos = READ_ONCE(mine->prod);
+	their_pos = smp_load_acquire(&theirs->cons);
+	tx->ring.epoch = KVMRING_POS_EPOCH(our_pos);
+	tx->prod = KVMRING_POS_INDEX(our_pos);
+	if (KVMRING_POS_EPOCH(their_pos) == tx->ring.epoch) {
+		if (ringnet_span_ok(tx->prod, KVMRING_POS_INDEX(their_pos), ring_size)) {
 			tx->published = tx->prod;
-			tx->cons = KVMRING_POS_INDEX(theirs);
-			WRITE_ONCE(hdr->prod_epoch, tx->ring.epoch);
+			tx->cons = KVMRING_POS_INDEX(their_pos);
+			WRITE_ONCE(mine->prod_epoch, tx->ring.epoch);
 			return 0;
 		}
-	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(theirs), tx->ring.epoch)) {
-		ringnet_tx_restart(tx, KVMRING_POS_EPOCH(theirs), false);
+	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(their_pos), tx->ring.epoch)) {
+		ringnet_tx_restart(tx, KVMRING_POS_EPOCH(their_pos), false);
 		tx->stats.reset_follows++;
 		return 0;
 	} else if (ringnet_span_ok(tx->prod, 0, ring_size)) {
@@ -368,14 +368,14 @@ int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 r
  */
 static void ringnet_rx_restate(struct ringnet_rx *rx)
 {
-	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
+	struct kvmring_ring_cons *mine = rx->cons_half;
 	u64 pos = KVMRING_POS(rx->ring.epoch, rx->published);
 
 	/* Release: our reads of the records end before the producer may reuse them. */
-	if (READ_ONCE(hdr->cons) != pos)
-		smp_store_release(&hdr->cons, pos);
-	if (READ_ONCE(hdr->cons_epoch) != rx->ring.epoch)
-		smp_store_release(&hdr->cons_epoch, rx->ring.epoch);
+	if (READ_ONCE(mine->cons) != pos)
+		smp_store_release(&mine->cons, pos);
+	if (READ_ONCE(mine->cons_epoch) != rx->ring.epoch)
+		smp_store_release(&mine->cons_epoch, rx->ring.epoch);
 }
 
 /* As ringnet_tx_restart(), for the consumer. */
@@ -394,7 +394,7 @@ static void ringnet_rx_restart(struct ringnet_rx *rx, u32 epoch, bool resetting)
 static void ringnet_rx_new_epoch(struct ringnet_rx *rx)
 {
 	/* Peer-writable: any value only decides which epoch comes next. */
-	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(rx->ring.hdr->prod));
+	u32 theirs = KVMRING_POS_EPOCH(READ_ONCE(rx->prod_half->prod));
 	u32 newest = ringnet_epoch_newer(theirs, rx->ring.epoch) ? theirs : rx->ring.epoch;
 
 	ringnet_rx_restart(rx, newest + 1, true);
@@ -414,7 +414,6 @@ void ringnet_rx_renew(struct ringnet_rx *rx)
 /* Look at the producer's word again; true if bytes are waiting. */
 static bool ringnet_rx_refill(struct ringnet_rx *rx)
 {
-	struct kvmring_ring_hdr *hdr = rx->ring.hdr;
 	u32 epoch, prod;
 	u64 pos;
 
@@ -423,7 +422,7 @@ static bool ringnet_rx_refill(struct ringnet_rx *rx)
 	 * producer's release of its word, so the records it covers are
 	 * complete before we read them.
 	 */
-	pos = smp_load_acquire(&hdr->prod);
+	pos = smp_load_acquire(&rx->prod_half->prod);
 	epoch = KVMRING_POS_EPOCH(pos);
 	prod = KVMRING_POS_INDEX(pos);
 	if (unlikely(epoch != rx->ring.epoch)) {
@@ -459,7 +458,7 @@ void ringnet_rx_publish(struct ringnet_rx *rx)
 	if (rx->cons == rx->published)
 		return;
 	/* Release: our reads of the records end before the producer may reuse them. */
-	smp_store_release(&rx->ring.hdr->cons, KVMRING_POS(rx->ring.epoch, rx->cons));
+	smp_store_release(&rx->cons_half->cons, KVMRING_POS(rx->ring.epoch, rx->cons));
 	rx->published = rx->cons;
 }
 
@@ -526,12 +525,12 @@ int ringnet_rx_peek(struct ringnet_rx *rx, struct ringnet_frame *f)
 		 * producer has reset, what we counted as available is being
 		 * overwritten; forget it and let refill follow the reset.
 		 */
-		if (unlikely(READ_ONCE(rx->ring.hdr->prod_epoch) != rx->ring.epoch))
+		if (unlikely(READ_ONCE(rx->prod_half->prod_epoch) != rx->ring.epoch))
 			rx->avail = 0;
 		if (!rx->avail && !ringnet_rx_refill(rx))
 			return 0;
 		off = ringnet_off(&rx->ring, rx->cons);
-		rec = (const struct kvmring_rec *)(rx->ring.data + off);
+		rec = (const struct kvmring_rec *)(rx->data + off);
 		/*
 		 * Peer-writable: len and flags once each. They are the record's
 		 * first 8 bytes, which lie inside the area at any aligned offset;
@@ -618,7 +617,7 @@ bool ringnet_rx_arm(struct ringnet_rx *rx)
 	ringnet_rx_publish(rx);
 	/* A new odd value: the producer kicks once per value it has not seen. */
 	rx->kick = (rx->kick + 2) | 1;
-	WRITE_ONCE(rx->ring.hdr->kick, rx->kick);
+	WRITE_ONCE(rx->cons_half->kick, rx->kick);
 	/*
 	 * Full barrier: the arm must be visible before we look at prod again,
 	 * or a producer that published just before it would not kick while we
@@ -633,50 +632,55 @@ void ringnet_rx_disarm(struct ringnet_rx *rx)
 	if (!(rx->kick & 1))
 		return;
 	rx->kick++;
-	WRITE_ONCE(rx->ring.hdr->kick, rx->kick);
+	WRITE_ONCE(rx->cons_half->kick, rx->kick);
 }
 
-int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 ring_size)
+int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_cons *mine,
+		      const struct kvmring_ring_prod *theirs, const u8 *data, u32 ring_size)
 {
 	struct ringnet_rx_stats stats = rx->stats;
-	u64 ours, theirs;
+	u64 our_pos, their_pos;
 	u32 kick;
 	int err;
 
 	memset(rx, 0, sizeof(*rx));
 	rx->stats = stats;
-	err = ringnet_ring_init(&rx->ring, hdr, ring_size);
+	err = ringnet_ring_init(&rx->ring, ring_size);
 	if (err)
 		return err;
+	rx->cons_half = mine;
+	rx->prod_half = theirs;
+	rx->data = data;
 
 	/*
 	 * Peer-writable: start disarmed from the value found, so our next arm is
 	 * a value no producer has kicked for yet.
 	 */
-	kick = READ_ONCE(hdr->kick);
+	kick = READ_ONCE(mine->kick);
 	rx->kick = kick + (kick & 1);
-	WRITE_ONCE(hdr->kick, rx->kick);
+	WRITE_ONCE(mine->kick, rx->kick);
 
 	/*
 	 * As in ringnet_tx_attach(): resume, follow, resume our own pending
 	 * reset, or restart. A consumer whose reset is pending has consumed
 	 * nothing in its epoch yet: its index must be 0.
 	 */
-	ours = READ_ONCE(hdr->cons);
-	theirs = smp_load_acquire(&hdr->prod);
-	rx->ring.epoch = KVMRING_POS_EPOCH(ours);
-	if (KVMRING_POS_EPOCH(theirs) == rx->ring.epoch) {
-		if (ringnet_span_ok(KVMRING_POS_INDEX(theirs), KVMRING_POS_INDEX(ours), ring_size)) {
-			rx->cons = KVMRING_POS_INDEX(ours);
+	our_pos = READ_ONCE(mine->cons);
+	their_pos = smp_load_acquire(&theirs->prod);
+	rx->ring.epoch = KVMRING_POS_EPOCH(our_pos);
+	if (KVMRING_POS_EPOCH(their_pos) == rx->ring.epoch) {
+		if (ringnet_span_ok(KVMRING_POS_INDEX(their_pos), KVMRING_POS_INDEX(our_pos),
+				    ring_size)) {
+			rx->cons = KVMRING_POS_INDEX(our_pos);
 			rx->published = rx->cons;
-			WRITE_ONCE(hdr->cons_epoch, rx->ring.epoch);
+			WRITE_ONCE(mine->cons_epoch, rx->ring.epoch);
 			return 0;
 		}
-	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(theirs), rx->ring.epoch)) {
-		ringnet_rx_restart(rx, KVMRING_POS_EPOCH(theirs), false);
+	} else if (ringnet_epoch_newer(KVMRING_POS_EPOCH(their_pos), rx->ring.epoch)) {
+		ringnet_rx_restart(rx, KVMRING_POS_EPOCH(their_pos), false);
 		rx->stats.reset_follows++;
 		return 0;
-	} else if (!KVMRING_POS_INDEX(ours)) {
+	} else if (!KVMRING_POS_INDEX(our_pos)) {
 		ringnet_rx_restart(rx, rx->ring.epoch, true);
 		return 0;
 	}
@@ -804,14 +808,14 @@ static u32 ringnet_used(const struct ringnet_ring *r, u64 pos, u32 ours, bool pr
 
 u32 ringnet_tx_used(const struct ringnet_tx *tx)
 {
-	if (!tx->ring.hdr)
+	if (!tx->cons_half)
 		return 0;
-	return ringnet_used(&tx->ring, READ_ONCE(tx->ring.hdr->cons), READ_ONCE(tx->published), true);
+	return ringnet_used(&tx->ring, READ_ONCE(tx->cons_half->cons), READ_ONCE(tx->published), true);
 }
 
 u32 ringnet_rx_used(const struct ringnet_rx *rx)
 {
-	if (!rx->ring.hdr)
+	if (!rx->prod_half)
 		return 0;
-	return ringnet_used(&rx->ring, READ_ONCE(rx->ring.hdr->prod), READ_ONCE(rx->cons), false);
+	return ringnet_used(&rx->ring, READ_ONCE(rx->prod_half->prod), READ_ONCE(rx->cons), false);
 }

@@ -8,13 +8,22 @@
  * no locks and uses only what ringnet_shim.h provides. Build with the
  * repository's include/ on the include path.
  *
- * Trust. Every byte of the region may be written by another guest at any
- * time. The core reads each index, length and flag from it once, checks it,
- * and answers a bad value with a counted drop or a reset of this one ring;
- * it never reads or writes outside the ring and every call does a bounded
- * amount of work. Frame payloads are not checked: a frame returned by
- * ringnet_rx_peek() points into the region and may change while the caller
- * looks at it, so copy it before parsing it.
+ * Ownership. A ring is three pieces (include/kvmring/abi.h): the producer's
+ * half, the consumer's half and the data area. The producer writes only its
+ * half and the data, the consumer only its half; each end takes the pieces
+ * as separate pointers, and those it must not write are const, so the
+ * compiler holds each end to its own. The pieces may lie in different
+ * mappings, and each end works with the other's pieces mapped read-only.
+ *
+ * Trust. Every byte of the ring may be written by another guest at any
+ * time: the other end's half, the data (for the consumer), and in a region
+ * every guest writes (ABI v1), our own half too. The core reads each index,
+ * length and flag from it once, checks it, and answers a bad value with a
+ * counted drop or a reset of this one ring; it never reads or writes
+ * outside the ring and every call does a bounded amount of work. Frame
+ * payloads are not checked: a frame returned by ringnet_rx_peek() points
+ * into the data area and may change while the caller looks at it, so copy
+ * it before parsing it.
  *
  * Concurrency. A struct ringnet_tx is used by one thread at a time, and so is
  * a struct ringnet_rx; the two ends of a ring may run on different CPUs or
@@ -22,10 +31,12 @@
  *
  * The region. Map it write-back cacheable (memremap(MEMREMAP_WB) in the
  * kernel), validate its header with ringnet_region_geom() and find rings with
- * ringnet_region_ring(). Stats live in the ring-end structs, which the caller
- * owns: attach keeps them, so zero each struct once before its first attach.
+ * ringnet_region_ring(); ringnet_tx_attach_hdr() and ringnet_rx_attach_hdr()
+ * attach an end to such a ring. Stats live in the ring-end structs, which the
+ * caller owns: attach keeps them, so zero each struct once before its first
+ * attach.
  *
- * Producer:
+ * Producer (writes its half and the data; reads the consumer's half):
  *   ringnet_tx_attach()       take the producer end of a ring
  *   ringnet_tx_reserve()      room for one frame; returns where to write it
  *   ringnet_tx_commit()       finish the reserved record (not yet visible)
@@ -35,7 +46,7 @@
  *   ringnet_tx_has_room()     would a frame of this length fit now?
  *   ringnet_tx_reset()        give up on the ring's contents, restart it
  *   ringnet_tx_renew()        a new owner of this end: restart, not an error
- * Consumer:
+ * Consumer (writes its half; reads the producer's half and the data):
  *   ringnet_rx_attach()       take the consumer end of a ring
  *   ringnet_rx_peek()         next frame, in place, validated
  *   ringnet_rx_consume()      done with the peeked frame (not yet visible)
@@ -68,12 +79,10 @@ struct ringnet_frame {
 	struct ringnet_meta	meta;	/* validated against len */
 };
 
-/* Where a ring is; the part both ends have in common. */
+/* What both ends keep of a ring; where its pieces are is in each end's struct. */
 struct ringnet_ring {
-	struct kvmring_ring_hdr	*hdr;
-	u8			*data;	/* size bytes after hdr */
-	u32			size;	/* a power of two */
-	u32			epoch;	/* the reset epoch this end works in */
+	u32	size;			/* data bytes, a power of two */
+	u32	epoch;			/* the reset epoch this end works in */
 };
 
 struct ringnet_tx_stats {
@@ -100,9 +109,14 @@ struct ringnet_rx_stats {
 };
 
 struct ringnet_tx {
+	/* Where the ring is: we write our half and the data, and only read the consumer's half. */
+	struct kvmring_ring_prod	*prod_half;
+	const struct kvmring_ring_cons	*cons_half;
+	u8				*data;		/* ring.size bytes */
+
 	struct ringnet_ring	ring;
-	u32			prod;		/* private; published to hdr->prod */
-	u32			published;	/* last index written to hdr->prod */
+	u32			prod;		/* private; published to prod_half->prod */
+	u32			published;	/* last index written to prod_half->prod */
 	u32			cons;		/* consumer index, last checked value */
 	u32			reserved;	/* record bytes held by reserve, 0 if none */
 	u32			reserved_len;	/* frame length held by reserve */
@@ -112,9 +126,14 @@ struct ringnet_tx {
 };
 
 struct ringnet_rx {
+	/* Where the ring is: we write our half, and only read the producer's half and the data. */
+	struct kvmring_ring_cons	*cons_half;
+	const struct kvmring_ring_prod	*prod_half;
+	const u8			*data;		/* ring.size bytes */
+
 	struct ringnet_ring	ring;
-	u32			cons;		/* private; published to hdr->cons */
-	u32			published;	/* last index written to hdr->cons */
+	u32			cons;		/* private; published to cons_half->cons */
+	u32			published;	/* last index written to cons_half->cons */
 	u32			avail;		/* bytes from cons up to the checked producer index */
 	u32			peeked;		/* record bytes of the peeked frame, 0 if none */
 	u32			peeked_len;
@@ -167,13 +186,15 @@ int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring
 /*
  * Producer.
  *
- * ringnet_tx_attach(): become the producer of the ring at hdr with ring_size
- * data bytes. If the ring is consistent the producer resumes where its
- * index stands; if the consumer started a reset it follows it; if our word
- * is in a newer epoch than the consumer's and its index makes sense from 0,
- * that is a reset of this end the consumer has not followed yet, and it
- * resumes waiting for it (none of these counts a reset). Only a pair of
- * words that cannot be explained resets the ring (counted in resets).
+ * ringnet_tx_attach(): become the producer of the ring whose producer's half
+ * is mine, consumer's half theirs and data area the ring_size bytes at data.
+ * Only mine and the data are ever written. If the ring is consistent the
+ * producer resumes where its index stands; if the consumer started a reset
+ * it follows it; if our word is in a newer epoch than the consumer's and its
+ * index makes sense from 0, that is a reset of this end the consumer has not
+ * followed yet, and it resumes waiting for it (none of these counts a
+ * reset). Only a pair of words that cannot be explained resets the ring
+ * (counted in resets).
  * Attach may be repeated at any time, e.g. when the peer (re)appears.
  * Returns 0, or -EINVAL for a ring_size that is not a power of two in the
  * ABI's range.
@@ -213,7 +234,8 @@ int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring
  * but without counting it, since nothing went wrong. A later attach by the
  * same owner resumes the renewal if the consumer has not followed yet.
  */
-int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr, u32 ring_size);
+int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_prod *mine,
+		      const struct kvmring_ring_cons *theirs, u8 *data, u32 ring_size);
 int ringnet_tx_reserve(struct ringnet_tx *tx, u32 len, void **frame);
 void ringnet_tx_commit(struct ringnet_tx *tx, const struct ringnet_meta *meta);
 void ringnet_tx_publish(struct ringnet_tx *tx);
@@ -227,9 +249,11 @@ void ringnet_tx_renew(struct ringnet_tx *tx);
 /*
  * Consumer.
  *
- * ringnet_rx_attach(): become the consumer of the ring at hdr; like
- * ringnet_tx_attach() (a pending reset of this end is resumed when our word
- * is in the newer epoch and still at index 0). Starts disarmed (polling).
+ * ringnet_rx_attach(): become the consumer of the ring whose consumer's half
+ * is mine, producer's half theirs and data area the ring_size bytes at data.
+ * Only mine is ever written. Otherwise like ringnet_tx_attach() (a pending
+ * reset of this end is resumed when our word is in the newer epoch and still
+ * at index 0). Starts disarmed (polling).
  *
  * ringnet_rx_peek(): find the next frame and describe it in *f. Returns 1,
  * or 0 when there is nothing (more) to deliver now. Pad records are skipped.
@@ -262,7 +286,8 @@ void ringnet_tx_renew(struct ringnet_tx *tx);
  * ringnet_rx_renew(): as ringnet_tx_renew(), for a new owner of the
  * consumer end; not counted.
  */
-int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr, u32 ring_size);
+int ringnet_rx_attach(struct ringnet_rx *rx, struct kvmring_ring_cons *mine,
+		      const struct kvmring_ring_prod *theirs, const u8 *data, u32 ring_size);
 int ringnet_rx_peek(struct ringnet_rx *rx, struct ringnet_frame *f);
 void ringnet_rx_consume(struct ringnet_rx *rx);
 void ringnet_rx_publish(struct ringnet_rx *rx);
@@ -271,6 +296,22 @@ bool ringnet_rx_arm(struct ringnet_rx *rx);
 void ringnet_rx_disarm(struct ringnet_rx *rx);
 void ringnet_rx_reset(struct ringnet_rx *rx);
 void ringnet_rx_renew(struct ringnet_rx *rx);
+
+/*
+ * An end of a ring of an ABI v1 region (ringnet_region_ring()): both halves
+ * side by side at hdr, the data after them.
+ */
+static inline int ringnet_tx_attach_hdr(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr,
+					u32 ring_size)
+{
+	return ringnet_tx_attach(tx, &hdr->p, &hdr->c, (u8 *)(hdr + 1), ring_size);
+}
+
+static inline int ringnet_rx_attach_hdr(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr,
+					u32 ring_size)
+{
+	return ringnet_rx_attach(rx, &hdr->c, &hdr->p, (const u8 *)(hdr + 1), ring_size);
+}
 
 /*
  * Occupancy, for monitoring: the bytes published into the ring and not yet

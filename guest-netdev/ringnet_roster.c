@@ -433,13 +433,13 @@ static int check_lanes(const struct ringnet_roster *r, struct ringnet_why *why)
 		n = find_regions(r, r->self, p, idx);
 		if (!n)
 			return refuse(why, -ENOLINK, "slot %u (%s) reads none of our regions", p, name);
-		if (0)
+		if (n > 1)
 			return refuse(why, -ENOTUNIQ, "slot %u (%s) reads two of our regions, %u and %u",
 				      p, name, idx[0], idx[1]);
 		n = find_regions(r, p, r->self, idx);
 		if (!n)
 			return refuse(why, -ENOLINK, "slot %u (%s) owns no region that we read", p, name);
-		if (0)
+		if (n > 1)
 			return refuse(why, -ENOTUNIQ,
 				      "slot %u (%s) owns two regions that we read, %u and %u", p, name,
 				      idx[0], idx[1]);
@@ -530,6 +530,21 @@ static bool lane_ok(const struct ringnet_roster *r, const struct ringnet_lane *l
 	       l->lane < kvmring_lane_count(r->regions[l->region].readers);
 }
 
+/*
+ * A ring whose producer's block (its control page and data) is at prod_off
+ * in region prod, and whose consumer's block is at cons_off in region cons.
+ */
+static void ring_places(struct ringnet_ring_places *pl, u32 prod, u64 prod_off, u32 cons,
+			u64 cons_off)
+{
+	pl->prod.region = prod;
+	pl->prod.off = prod_off + offsetof(struct kvmring_queue_ctl, tx);
+	pl->data.region = prod;
+	pl->data.off = prod_off + KVMRING_QUEUE_CTL_SIZE;
+	pl->cons.region = cons;
+	pl->cons.off = cons_off + offsetof(struct kvmring_queue_ctl, rx);
+}
+
 int ringnet_route_queue(const struct ringnet_roster *r, const struct ringnet_route *rt, u32 q,
 			struct ringnet_ring_places *out, struct ringnet_ring_places *in)
 {
@@ -539,22 +554,9 @@ int ringnet_route_queue(const struct ringnet_roster *r, const struct ringnet_rou
 		return -EINVAL;
 	tx = kvmring_queue_offset(r->ring_size, r->queues, rt->tx.lane, q);
 	rx = kvmring_queue_offset(r->ring_size, r->queues, rt->rx.lane, q);
-
-	/* Our ring to the peer: its producer half and data in our region, its consumer's in the peer's. */
-	out->prod.region = rt->tx.region;
-	out->prod.off = tx + offsetof(struct kvmring_queue_ctl, tx);
-	out->data.region = rt->tx.region;
-	out->data.off = tx + KVMRING_QUEUE_CTL_SIZE;
-	out->cons.region = rt->rx.region;
-	out->cons.off = rx + offsetof(struct kvmring_queue_ctl, rx);
-
-	/* The peer's ring to us: the other way round. */
-	in->prod.region = rt->rx.region;
-	in->prod.off = rx + offsetof(struct kvmring_queue_ctl, tx);
-	in->data.region = rt->rx.region;
-	in->data.off = rx + KVMRING_QUEUE_CTL_SIZE;
-	in->cons.region = rt->tx.region;
-	in->cons.off = tx + offsetof(struct kvmring_queue_ctl, rx);
+	/* We produce into our region and consume in the peer's; the peer the other way round. */
+	ring_places(out, rt->tx.region, tx, rt->rx.region, rx);
+	ring_places(in, rt->rx.region, rx, rt->tx.region, tx);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * check.h - what the unit tests (ring_test, member_test) share: CHECK() and
- * CHECK_EQ() count every check and report each failure with its function
- * and line, and the test prints "NAME: N checks, F failed" from the counts.
+ * check.h - what the unit tests (ring_test, member_test, roster_test) share:
+ * CHECK() and CHECK_EQ() count every check and report each failure with its
+ * function and line, and the test prints "NAME: N checks, F failed" from the
+ * counts.
  * A test of several files counts in one place: the file with main() defines
  * the counters, once.
  */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * cursor.h - what the libFuzzer targets (ring_fuzz, member_fuzz) share: an
- * input read a byte or a little-endian word at a time, zeros past its end.
+ * cursor.h - what the libFuzzer targets (ring_fuzz, member_fuzz, roster_fuzz)
+ * share: an input read a byte or a little-endian word at a time, zeros past
+ * its end.
  */
 #ifndef RINGNET_HARNESS_CURSOR_H
 #define RINGNET_HARNESS_CURSOR_H

@@ -174,8 +174,8 @@ static void ring_setup(struct ring_ctx *rc)
 	memset(rc, 0, sizeof(*rc));
 	for (i = 0; i < 2; i++) {
 		rc->hdr[i] = map_zeroed(sizeof(struct kvmring_ring_hdr) + opt.ring_size);
-		if (ringnet_tx_attach(&rc->tx[i], rc->hdr[i], opt.ring_size) ||
-		    ringnet_rx_attach(&rc->rx[i], rc->hdr[i], opt.ring_size)) {
+		if (ringnet_tx_attach_hdr(&rc->tx[i], rc->hdr[i], opt.ring_size) ||
+		    ringnet_rx_attach_hdr(&rc->rx[i], rc->hdr[i], opt.ring_size)) {
 			fprintf(stderr, "ring_bench: bad ring size %u\n", opt.ring_size);
 			exit(2);
 		}

@@ -100,9 +100,9 @@ static void trace_state(const struct state *s, u8 op)
 		"hdr prod %u/%u cons %u/%u copies %u %u\n", op % 16, op >> 4,
 		s->tx.prod, s->tx.cons, s->tx.ring.epoch, s->tx.resetting ? " resetting" : "",
 		s->rx.cons, s->rx.avail, s->rx.ring.epoch, s->rx.resetting ? " resetting" : "",
-		KVMRING_POS_EPOCH(hdr->prod), KVMRING_POS_INDEX(hdr->prod),
-		KVMRING_POS_EPOCH(hdr->cons), KVMRING_POS_INDEX(hdr->cons),
-		hdr->prod_epoch, hdr->cons_epoch);
+		KVMRING_POS_EPOCH(hdr->p.prod), KVMRING_POS_INDEX(hdr->p.prod),
+		KVMRING_POS_EPOCH(hdr->c.cons), KVMRING_POS_INDEX(hdr->c.cons),
+		hdr->p.prod_epoch, hdr->c.cons_epoch);
 }
 
 static void check_state(const struct state *s)
@@ -173,16 +173,16 @@ static void vandalise(struct state *s, struct cursor *c, u8 op)
 		break;
 	case 1:	/* one of the words */
 		switch (take8(c) % 5) {
-		case 0: hdr->prod = take64(c); break;
-		case 1: hdr->cons = take64(c); break;
-		case 2: hdr->prod_epoch = take32(c); break;
-		case 3: hdr->cons_epoch = take32(c); break;
-		default: hdr->kick = take32(c); break;
+		case 0: hdr->p.prod = take64(c); break;
+		case 1: hdr->c.cons = take64(c); break;
+		case 2: hdr->p.prod_epoch = take32(c); break;
+		case 3: hdr->c.cons_epoch = take32(c); break;
+		default: hdr->c.kick = take32(c); break;
 		}
 		break;
 	case 2:	/* the producer index, a little off */
-		hdr->prod = KVMRING_POS(KVMRING_POS_EPOCH(hdr->prod),
-					KVMRING_POS_INDEX(hdr->prod) + (int8_t)take8(c));
+		hdr->p.prod = KVMRING_POS(KVMRING_POS_EPOCH(hdr->p.prod),
+					KVMRING_POS_INDEX(hdr->p.prod) + (int8_t)take8(c));
 		break;
 	default:	/* the record header the consumer reads next */
 		rec = (struct kvmring_rec *)(data + (s->rx.cons & (FUZZ_RING - 1)));
@@ -389,18 +389,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	memset(hdr, 0, sizeof(*hdr) + FUZZ_RING);
 	if (op & 1) {		/* a ring found in any state */
 		s.hostile = true;
-		hdr->prod = take64(&c);
-		hdr->cons = take64(&c);
-		hdr->prod_epoch = take32(&c);
-		hdr->cons_epoch = take32(&c);
-		hdr->kick = take32(&c);
+		hdr->p.prod = take64(&c);
+		hdr->c.cons = take64(&c);
+		hdr->p.prod_epoch = take32(&c);
+		hdr->c.cons_epoch = take32(&c);
+		hdr->c.kick = take32(&c);
 	} else if (op & 2) {	/* an empty ring left at any index, in any epoch */
 		start = take32(&c) * KVMRING_REC_ALIGN;
 		if (op & 4)	/* close to the end of the data area */
 			start = (start & ~(FUZZ_RING - 1)) - (start & 0x7ff);
-		hdr->prod = hdr->cons = KVMRING_POS(take32(&c), start);
+		hdr->p.prod = hdr->c.cons = KVMRING_POS(take32(&c), start);
 	}
-	if (ringnet_tx_attach(&s.tx, hdr, FUZZ_RING) || ringnet_rx_attach(&s.rx, hdr, FUZZ_RING))
+	if (ringnet_tx_attach_hdr(&s.tx, hdr, FUZZ_RING) || ringnet_rx_attach_hdr(&s.rx, hdr, FUZZ_RING))
 		fail("attach", 0, 0);
 
 	while (c.left && ops++ < FUZZ_OPS) {
@@ -448,9 +448,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		case 10:
 			s.lossy = s.dup = true;
 			if (op & 16)
-				ringnet_tx_attach(&s.tx, hdr, FUZZ_RING);
+				ringnet_tx_attach_hdr(&s.tx, hdr, FUZZ_RING);
 			else
-				ringnet_rx_attach(&s.rx, hdr, FUZZ_RING);
+				ringnet_rx_attach_hdr(&s.rx, hdr, FUZZ_RING);
 			break;
 		case 11:
 			ringnet_tx_has_room(&s.tx, frame_len(&c));

@@ -17,10 +17,10 @@
  *   peer work  the peer-table work: re-attaches both ends under their locks
  *
  * has_room can look at the consumer's word (refresh), which may restart the
- * ring or rewrite hdr->prod from tx->published: outside the lock that races
- * with a producer between commit and publish. --unlocked-room makes the
- * waker call it without the lock, as the driver once did; TSan must then
- * report a data race (exit status 66).
+ * ring or rewrite the producer's word from tx->published: outside the lock
+ * that races with a producer between commit and publish. --unlocked-room
+ * makes the waker call it without the lock, as the driver once did; TSan
+ * must then report a data race (exit status 66).
  *
  * Every frame carries its producer and sequence number (harness.h); the
  * consumer checks it is intact and the next of its producer. Producers
@@ -281,10 +281,10 @@ static void *race_peer_work(void *arg)
 	while (LOAD(r->producers_done) < RACE_PRODUCERS) {
 		usleep(500);
 		pthread_mutex_lock(&r->tx_lock);
-		ringnet_tx_attach(&r->tx, r->hdr, RACE_RING);
+		ringnet_tx_attach_hdr(&r->tx, r->hdr, RACE_RING);
 		pthread_mutex_unlock(&r->tx_lock);
 		pthread_mutex_lock(&r->rx_lock);
-		ringnet_rx_attach(&r->rx, r->hdr, RACE_RING);
+		ringnet_rx_attach_hdr(&r->rx, r->hdr, RACE_RING);
 		pthread_mutex_unlock(&r->rx_lock);
 		r->reattaches++;
 	}
@@ -328,7 +328,8 @@ int main(int argc, char **argv)
 		return 1;
 	pthread_mutex_init(&r->tx_lock, NULL);
 	pthread_mutex_init(&r->rx_lock, NULL);
-	if (ringnet_tx_attach(&r->tx, r->hdr, RACE_RING) || ringnet_rx_attach(&r->rx, r->hdr, RACE_RING))
+	if (ringnet_tx_attach_hdr(&r->tx, r->hdr, RACE_RING) ||
+	    ringnet_rx_attach_hdr(&r->rx, r->hdr, RACE_RING))
 		return 1;
 	/*
 	 * New owners of both ends, as at a join; the producer follows the

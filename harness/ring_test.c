@@ -11,8 +11,9 @@
  *
  * This file holds the shared fixtures (ring_test.h) and main(); the tests
  * are in ring_test_ops.c (geometry, region, normal operation),
- * ring_test_join.c, ring_test_hostile.c (hostile input, two threads) and
- * ring_test_meta.c (metadata checks and checksums).
+ * ring_test_join.c, ring_test_split.c (each end against a read-only mapping
+ * of the other's memory), ring_test_hostile.c (hostile input, two threads)
+ * and ring_test_meta.c (metadata checks and checksums).
  */
 #define _GNU_SOURCE
 #include "ring_test.h"
@@ -40,8 +41,8 @@ void ring_open(struct ring *r)
 	if (!r->hdr)
 		abort();
 	r->data = (u8 *)(r->hdr + 1);
-	CHECK_EQ(ringnet_tx_attach(&r->tx, r->hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach(&r->rx, r->hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_tx_attach_hdr(&r->tx, r->hdr, RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach_hdr(&r->rx, r->hdr, RING_SIZE), 0);
 }
 
 void ring_close(struct ring *r)
@@ -141,6 +142,7 @@ int main(void)
 	test_index_wrap();
 	test_batch();
 	test_kick();
+	test_split();
 	test_bad_prod();
 	test_bad_cons();
 	test_bad_records();

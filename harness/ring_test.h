@@ -64,6 +64,9 @@ void test_torn(void);
 void test_random_bytes(void);
 void test_threads(void);
 
+/* ring_test_split.c: each end against a read-only mapping of the other's memory */
+void test_split(void);
+
 /* ring_test_meta.c: metadata */
 void test_meta_check(void);
 void test_meta_cases(void);

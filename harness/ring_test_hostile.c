@@ -30,16 +30,16 @@ void test_bad_prod(void)
 	for (i = 0; i < 5; i++) {
 		ring_open(&r);
 		prime(&r, 3);
-		r.hdr->prod = KVMRING_POS(0, r.rx.cons + deltas[i]);
+		r.hdr->p.prod = KVMRING_POS(0, r.rx.cons + deltas[i]);
 		CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
 		CHECK_EQ(r.rx.stats.bad_index, 1);
 		CHECK_EQ(r.rx.stats.resets, 1);
-		CHECK(KVMRING_POS_EPOCH(r.hdr->cons) == 1 && r.hdr->cons_epoch == 1, "no reset asked");
+		CHECK(KVMRING_POS_EPOCH(r.hdr->c.cons) == 1 && r.hdr->c.cons_epoch == 1, "no reset asked");
 		/* the producer follows at its next publish */
 		CHECK_EQ(send_frame(&r, 100, 9), 0);
 		CHECK_EQ(r.tx.stats.reset_follows, 1);
-		CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->prod), 1);
-		CHECK_EQ(r.hdr->prod_epoch, 1);
+		CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->p.prod), 1);
+		CHECK_EQ(r.hdr->p.prod_epoch, 1);
 		check_recovers(&r);
 		ring_close(&r);
 	}
@@ -55,7 +55,7 @@ void test_bad_cons(void)
 		ring_open(&r);
 		prime(&r, 3);
 		/* the consumer index moves beyond the producer's */
-		r.hdr->cons = KVMRING_POS(0, r.tx.prod + deltas[i]);
+		r.hdr->c.cons = KVMRING_POS(0, r.tx.prod + deltas[i]);
 		r.tx.cons = r.tx.prod - RING_SIZE;	/* force a look at it */
 		CHECK_EQ(send_frame(&r, 100, 1), 0);
 		CHECK_EQ(r.tx.stats.bad_index, 1);
@@ -112,7 +112,7 @@ void test_bad_records(void)
 		CHECK(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) == 0, "%s", cases[i].what);
 		CHECK(r.rx.stats.bad_desc == 1, "%s", cases[i].what);
 		CHECK(r.rx.stats.dropped_bytes == avail, "%s", cases[i].what);
-		CHECK(KVMRING_POS_INDEX(r.hdr->cons) == r.tx.prod, "%s: no resync", cases[i].what);
+		CHECK(KVMRING_POS_INDEX(r.hdr->c.cons) == r.tx.prod, "%s: no resync", cases[i].what);
 		CHECK(!r.rx.stats.resets && !r.tx.stats.resets, "%s: reset", cases[i].what);
 		check_recovers(&r);
 		ring_close(&r);
@@ -121,9 +121,9 @@ void test_bad_records(void)
 	/* records that meet the end of the data area */
 	for (i = 0; i < sizeof(at_end) / sizeof(at_end[0]); i++) {
 		ring_open(&r);
-		r.hdr->prod = r.hdr->cons = KVMRING_POS(0, RING_SIZE - 1024);
-		CHECK_EQ(ringnet_tx_attach(&r.tx, r.hdr, RING_SIZE), 0);
-		CHECK_EQ(ringnet_rx_attach(&r.rx, r.hdr, RING_SIZE), 0);
+		r.hdr->p.prod = r.hdr->c.cons = KVMRING_POS(0, RING_SIZE - 1024);
+		CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
+		CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
 		off = prime(&r, 1);
 		prime(&r, at_end[i].more);
 		rec = (struct kvmring_rec *)(r.data + off);
@@ -180,13 +180,13 @@ void test_bad_epochs(void)
 			prime(&r, 2);
 			/* each bit of which: one of the two words or the two copies */
 			if (which & 1)
-				r.hdr->prod = KVMRING_POS(values[i], r.hdr->prod);
+				r.hdr->p.prod = KVMRING_POS(values[i], r.hdr->p.prod);
 			if (which & 2)
-				r.hdr->cons = KVMRING_POS(values[i] ^ 0x80000000U, r.hdr->cons);
+				r.hdr->c.cons = KVMRING_POS(values[i] ^ 0x80000000U, r.hdr->c.cons);
 			if (which & 4)
-				r.hdr->prod_epoch = values[i];
+				r.hdr->p.prod_epoch = values[i];
 			if (which & 8)
-				r.hdr->cons_epoch = values[i] + 1;
+				r.hdr->c.cons_epoch = values[i] + 1;
 			ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL);
 			check_recovers(&r);
 			ring_close(&r);
@@ -207,7 +207,7 @@ void test_overwritten_words(void)
 	ring_open(&r);
 	while (!send_frame(&r, 1500, n) && n < RING_SIZE)
 		n++;
-	r.hdr->prod = KVMRING_POS(0, 0);
+	r.hdr->p.prod = KVMRING_POS(0, 0);
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
 	CHECK_EQ(send_frame(&r, 1500, n), -ENOSPC);	/* full: looks, and restates */
 	for (i = 0; i < n; i++)
@@ -228,10 +228,10 @@ void test_overwritten_words(void)
 	for (i = 0; i < n; i++)
 		recv_frame(&r, 1500, i);
 	CHECK_EQ(r.rx.stats.reset_follows, 1);
-	r.hdr->cons = KVMRING_POS(0, 12345);
+	r.hdr->c.cons = KVMRING_POS(0, 12345);
 	CHECK(!ringnet_tx_has_room(&r.tx, 1500), "room while the word is old");
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);	/* idle: restates */
-	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->cons), 1);
+	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->c.cons), 1);
 	CHECK(ringnet_tx_has_room(&r.tx, 1500), "no room after the consumer restated");
 	CHECK_EQ(r.tx.stats.resets, 1);
 	CHECK_EQ(r.tx.stats.bad_index + r.rx.stats.resets + r.rx.stats.bad_index, 0);
@@ -258,7 +258,7 @@ void test_torn(void)
 		rec->len = (u32)rng() % (2 * KVMRING_FRAME_MAX);
 		while (ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) > 0)
 			;
-		CHECK_EQ(KVMRING_POS_INDEX(r.hdr->cons), r.tx.prod);
+		CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), r.tx.prod);
 		check_recovers(&r);
 		ring_close(&r);
 	}

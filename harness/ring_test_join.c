@@ -84,8 +84,8 @@ static u32 join_recv(struct join *j, u32 x)
 
 static void join_attach(struct join *j, u32 x)
 {
-	CHECK_EQ(ringnet_tx_attach(&j->g[x].tx, j->ring[x], RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach(&j->g[x].rx, j->ring[!x], RING_SIZE), 0);
+	CHECK_EQ(ringnet_tx_attach_hdr(&j->g[x].tx, j->ring[x], RING_SIZE), 0);
+	CHECK_EQ(ringnet_rx_attach_hdr(&j->g[x].rx, j->ring[!x], RING_SIZE), 0);
 }
 
 static void join_op(struct join *j, enum join_op op)
@@ -138,8 +138,8 @@ static void join_start(struct join *j, u32 start)
 
 	for (x = 0; x < 2; x++) {
 		memset(j->ring[x], 0, sizeof(*j->ring[x]));
-		j->ring[x]->prod = j->ring[x]->cons = KVMRING_POS(e, 0);
-		j->ring[x]->prod_epoch = j->ring[x]->cons_epoch = e;
+		j->ring[x]->p.prod = j->ring[x]->c.cons = KVMRING_POS(e, 0);
+		j->ring[x]->p.prod_epoch = j->ring[x]->c.cons_epoch = e;
 	}
 	memset(j->g, 0, sizeof(j->g));
 	if (!start)

@@ -3,8 +3,9 @@
 # locking model under ThreadSanitizer and the benchmark.
 # The core itself is guest-netdev/ringnet_ring.c and ringnet_meta.c, compiled
 # into ringnet.ko too; so is peer membership, guest-netdev/ringnet_member.c,
-# with its own unit tests and fuzzer (with the roster, ringnet_roster.c,
-# whose prefixes decide which published addresses a peer may claim).
+# with its own unit tests and fuzzer, and the roster (ABI v2),
+# guest-netdev/ringnet_roster.c, likewise (membership links it too: the
+# roster's prefixes decide which published addresses a peer may claim).
 # The benchmark links the static archive by path: mk/host.mk puts a shared
 # libringnet_ring.so beside it for the controller.
 
@@ -13,12 +14,15 @@
 
 RING_CORE   := guest-netdev/ringnet_ring.c guest-netdev/ringnet_meta.c
 RING_TEST_SRC := harness/ring_test.c harness/ring_test_ops.c harness/ring_test_join.c \
-		 harness/ring_test_hostile.c harness/ring_test_meta.c
+		 harness/ring_test_split.c harness/ring_test_hostile.c harness/ring_test_meta.c
 RING_HDRS   := guest-netdev/ringnet_ring.h guest-netdev/ringnet_meta.h guest-netdev/ringnet_shim.h \
 	       include/kvmring/abi.h harness/harness.h harness/check.h harness/cursor.h
 MEMBER_SRC  := guest-netdev/ringnet_member.c guest-netdev/ringnet_roster.c
 MEMBER_HDRS := guest-netdev/ringnet_member.h guest-netdev/ringnet_roster.h guest-netdev/ringnet_shim.h \
 	       include/kvmring/abi.h harness/member_sim.h harness/check.h harness/cursor.h
+ROSTER_SRC  := guest-netdev/ringnet_roster.c
+ROSTER_HDRS := guest-netdev/ringnet_roster.h guest-netdev/ringnet_shim.h include/kvmring/abi.h \
+	       harness/roster_build.h harness/check.h harness/cursor.h
 RING_CFLAGS := -std=gnu11 -I include -I guest-netdev
 RING_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -42,6 +46,13 @@ $(OUT)/member_fuzz: harness/member_fuzz.c $(MEMBER_SRC) $(MEMBER_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		harness/member_fuzz.c $(MEMBER_SRC) -o $@
 
+$(OUT)/roster_test: harness/roster_test.c $(ROSTER_SRC) $(ROSTER_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) $(RING_SAN) harness/roster_test.c $(ROSTER_SRC) -o $@
+
+$(OUT)/roster_fuzz: harness/roster_fuzz.c $(ROSTER_SRC) $(ROSTER_HDRS) | $(OUT)
+	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		harness/roster_fuzz.c $(ROSTER_SRC) -o $@
+
 # ThreadSanitizer: the driver's locking model around one ring.
 $(OUT)/ring_race: harness/ring_race.c $(RING_CORE) $(RING_HDRS) | $(OUT)
 	$(CLANG) $(CFLAGS) $(RING_CFLAGS) -fsanitize=thread harness/ring_race.c $(RING_CORE) -o $@ -lpthread
@@ -50,4 +61,4 @@ $(OUT)/ring_bench: harness/ring_bench.c $(OUT)/libringnet_ring.a $(RING_HDRS)
 	$(CC) $(CFLAGS) $(RING_CFLAGS) harness/ring_bench.c $(OUT)/libringnet_ring.a -lpthread -o $@
 
 ALL += $(OUT)/libringnet_ring.a $(OUT)/ring_test $(OUT)/ring_fuzz $(OUT)/ring_race $(OUT)/ring_bench \
-       $(OUT)/member_test $(OUT)/member_fuzz
+       $(OUT)/member_test $(OUT)/member_fuzz $(OUT)/roster_test $(OUT)/roster_fuzz

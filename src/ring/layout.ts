@@ -78,18 +78,32 @@ export const LAYOUT = {
       rsvd2: [160, 96],
     },
   },
-  kvmring_ring_hdr: {
-    size: 256,
+  // A ring's two halves, each written by one side only.
+  kvmring_ring_prod: {
+    size: 128,
     members: {
       prod: [0, 8],
       rsvd0: [8, 56],
-      cons: [64, 8],
+      prod_epoch: [64, 4],
+      rsvd1: [68, 60],
+    },
+  },
+  kvmring_ring_cons: {
+    size: 128,
+    members: {
+      cons: [0, 8],
+      rsvd0: [8, 56],
+      kick: [64, 4],
+      cons_epoch: [68, 4],
       rsvd1: [72, 56],
-      kick: [128, 4],
-      cons_epoch: [132, 4],
-      rsvd2: [136, 56],
-      prod_epoch: [192, 4],
-      rsvd3: [196, 60],
+    },
+  },
+  // ABI v1: both halves side by side, the ring's data after them.
+  kvmring_ring_hdr: {
+    size: 256,
+    members: {
+      p: [0, 128],
+      c: [128, 128],
     },
   },
   kvmring_rec: {

@@ -86,16 +86,27 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
   });
 });
 
-describe('peer membership (guest-netdev/ringnet_member.c) in the userspace harness', () => {
-  before(function () {
-    requireTier(this, 'host');
-  });
+/**
+ * The host-tier suite of a part of ringnet.ko that harness/ tests on its own: its unit
+ * test program, then a bounded run of its fuzzer.
+ */
+function harnessSuite(title: string, unit: string, minChecks: number, fuzz: string, fuzzes: string) {
+  describe(title, () => {
+    before(function () {
+      requireTier(this, 'host');
+    });
 
-  it('passes every unit test under AddressSanitizer and UBSan', () => {
-    unitTests('member_test', 400);
-  });
+    it('passes every unit test under AddressSanitizer and UBSan', () => {
+      unitTests(unit, minChecks);
+    });
 
-  it('survives a bounded fuzz run over scans of a rewritten peer table', () => {
-    fuzzRun('member_fuzz', 20);
+    it(`survives a bounded fuzz run over ${fuzzes}`, () => {
+      fuzzRun(fuzz, 20);
+    });
   });
-});
+}
+
+harnessSuite('peer membership (guest-netdev/ringnet_member.c) in the userspace harness',
+  'member_test', 400, 'member_fuzz', 'scans of a rewritten peer table');
+harnessSuite('the roster (guest-netdev/ringnet_roster.c) in the userspace harness',
+  'roster_test', 50_000, 'roster_fuzz', 'arbitrary and rewritten rosters');

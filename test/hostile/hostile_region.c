@@ -122,8 +122,10 @@ static void peer_attach(struct hostile *h, u32 s, bool restart)
 {
 	struct hostile_peer *p = &h->peers[s];
 
-	ringnet_tx_attach(&p->tx, ringnet_region_ring(h->shm, &h->geom, h->self, s), h->geom.ring_size);
-	ringnet_rx_attach(&p->rx, ringnet_region_ring(h->shm, &h->geom, s, h->self), h->geom.ring_size);
+	ringnet_tx_attach_hdr(&p->tx, ringnet_region_ring(h->shm, &h->geom, h->self, s),
+			      h->geom.ring_size);
+	ringnet_rx_attach_hdr(&p->rx, ringnet_region_ring(h->shm, &h->geom, s, h->self),
+			      h->geom.ring_size);
 	if (restart) {
 		ringnet_tx_reset(&p->tx);
 		ringnet_rx_reset(&p->rx);
