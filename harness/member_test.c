@@ -488,6 +488,60 @@ static void test_listed(void)
 	check_stats(1, 0, 0, 0, 0);
 }
 
+/* The peer work's beat over three peers whose entries do different things, step by step. */
+static void test_beats(void)
+{
+	static const struct {
+		unsigned long now;
+		u64 state[3];		/* slots 1..3; 0: as it was */
+		bool hb[3];		/* beat before this step */
+		bool changed;
+		bool present[3], alive[3];
+	} steps[] = {
+		{ 0, { 0, 0, 0 }, { 0, 0, 0 }, false, { 0, 0, 0 }, { 0, 0, 0 } },
+		{ 10, { KVMRING_PEER_WORD(1, KVMRING_PEER_UP), 0, 0 }, { 0, 0, 0 }, true,
+		  { 1, 0, 0 }, { 1, 0, 0 } },
+		{ 20, { 0, KVMRING_PEER_WORD(7, KVMRING_PEER_UP), KVMRING_PEER_WORD(2, KVMRING_PEER_UP) },
+		  { 1, 0, 0 }, true, { 1, 1, 1 }, { 1, 1, 1 } },
+		{ 40, { 0, 0, 0 }, { 1, 1, 0 }, false, { 1, 1, 1 }, { 1, 1, 1 } },
+		{ 71, { 0, 0, 0 }, { 1, 1, 0 }, true, { 1, 1, 1 }, { 1, 1, 0 } },	/* 3 dies */
+		{ 80, { 0, KVMRING_PEER_WORD(7, KVMRING_PEER_FREE), 0 }, { 1, 0, 0 }, true,
+		  { 1, 0, 1 }, { 1, 0, 0 } },						/* 2 leaves */
+		{ 90, { 0, 0, KVMRING_PEER_WORD(3, KVMRING_PEER_UP) }, { 1, 0, 0 }, true,
+		  { 1, 0, 1 }, { 1, 0, 1 } },						/* 3 restarts */
+		{ 100, { 0, KVMRING_PEER_WORD(8, KVMRING_PEER_UP), 0 }, { 0, 0, 1 }, true,
+		  { 1, 1, 1 }, { 1, 1, 1 } },						/* 2 comes back */
+		{ 200, { 0, 0, 0 }, { 0, 1, 1 }, true, { 1, 1, 1 }, { 0, 1, 1 } },	/* 1 dies */
+		{ 210, { KVMRING_PEER_WORD(1, 0x33), 0, 0 }, { 0, 1, 1 }, true,
+		  { 0, 1, 1 }, { 0, 1, 1 } },						/* 1: junk */
+		{ 220, { 0, 0, 0 }, { 0, 1, 1 }, false, { 0, 1, 1 }, { 0, 1, 1 } },
+	};
+	size_t i;
+	u32 k;
+
+	reset(4);
+	for (k = 1; k <= 3; k++)
+		memcpy(entries[k].mac, ROSTER_MAC[k], ETH_ALEN);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		for (k = 0; k < 3; k++) {
+			if (steps[i].state[k])
+				entries[k + 1].state = steps[i].state[k];
+			if (steps[i].hb[k])
+				entries[k + 1].heartbeat++;
+		}
+		CHECK(sim_beat(&sim, steps[i].now) == steps[i].changed, "step %zu: changed", i);
+		for (k = 0; k < 3; k++) {
+			CHECK(sim.m[k + 1].present == steps[i].present[k], "step %zu slot %u present", i,
+			      k + 1);
+			CHECK(sim.m[k + 1].alive == steps[i].alive[k], "step %zu slot %u alive", i, k + 1);
+			CHECK(!memcmp(sim.m[k + 1].mac, ROSTER_MAC[k + 1], ETH_ALEN),
+			      "step %zu slot %u MAC", i, k + 1);
+		}
+		CHECK(!sim.m[SELF].present, "step %zu: ours present", i);
+	}
+	check_stats(5, 2, 2, 0, 0);
+}
+
 int main(void)
 {
 	test_timed_out();
@@ -501,6 +555,7 @@ int main(void)
 	test_addr_claims();
 	test_next_gen();
 	test_listed();
+	test_beats();
 	printf("member_test: %lu checks, %lu failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

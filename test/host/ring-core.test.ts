@@ -107,6 +107,6 @@ function harnessSuite(title: string, unit: string, minChecks: number, fuzz: stri
 }
 
 harnessSuite('peer membership (guest-netdev/ringnet_member.c) in the userspace harness',
-  'member_test', 400, 'member_fuzz', 'scans of a rewritten peer table');
+  'member_test', 400, 'member_fuzz', 'scans of rewritten peer entries under a roster');
 harnessSuite('the roster (guest-netdev/ringnet_roster.c) in the userspace harness',
   'roster_test', 50_000, 'roster_fuzz', 'arbitrary and rewritten rosters');
