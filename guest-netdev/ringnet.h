@@ -202,10 +202,10 @@ struct ringnet_queue {
  *
  * listed, entry, region, nqueues and the queues' places are set when the
  * domain is assembled and never change. Ownership of m: the liveness and
- * claim fields (gen, last_hb*, claimed, claimed_mac, addrs_refused) and
- * doorbell_id are written only by the domain's peer work, through
- * ringnet_member.c, under the domain's peers_lock so that readers outside
- * it (netlink, debugfs) see one state; m.addr_seq is the peer work's alone;
+ * claim fields (gen, last_hb*, claimed, claimed_mac, addr_seq,
+ * addrs_refused) and doorbell_id are written only by the domain's peer
+ * work, through ringnet_member.c, under the domain's peers_lock so that
+ * readers outside it (netlink, debugfs) see one state;
  * m.mac is the roster's, written before the domain is published. m.present
  * and m.alive are written by the peer work (and by teardown under the same
  * serialisation) and read locklessly by TX and NAPI: present is released

@@ -136,7 +136,7 @@ static bool ringnet_peer_scan(struct ringnet_domain *d, struct ringnet_peer *p)
 	unsigned long timeout = msecs_to_jiffies(peer_timeout_ms);
 	struct ringnet_member *m = &p->m;
 	const char *name = d->ro->slots[p->slot].name;
-	bool was = m->present, changed = false, news;
+	bool was = m->present, changed = false, news, moved;
 	struct ringnet_sighting sight;
 	u32 refused;
 
@@ -161,8 +161,8 @@ static bool ringnet_peer_scan(struct ringnet_domain *d, struct ringnet_peer *p)
 		spin_lock_bh(&d->peers_lock);
 		ringnet_member_join(m, sight.gen, sight.heartbeat, jiffies);
 		news = ringnet_member_claim(m, sight.mac);
-		spin_unlock_bh(&d->peers_lock);
 		ringnet_member_take_addrs(m, e, d->ro, p->slot, &refused);
+		spin_unlock_bh(&d->peers_lock);
 		ringnet_stat_inc(&d->member_stats, peer_joins);
 		ringnet_peer_log(info, dev, "peer %u (%s, %pM) %s, generation %u\n", p->slot, name,
 				 m->mac, was ? "restarted" : "joined", sight.gen);
@@ -197,14 +197,17 @@ static bool ringnet_peer_scan(struct ringnet_domain *d, struct ringnet_peer *p)
 		break;
 	}
 
-	/* Its owner may change what it claims at any time, without a new generation. */
+	/*
+	 * Its owner may change what it claims at any time, without a new
+	 * generation; a settled addr_seq that moved means other addresses.
+	 */
 	spin_lock_bh(&d->peers_lock);
 	news = ringnet_member_claim(m, sight.mac);
+	moved = ringnet_member_take_addrs(m, e, d->ro, p->slot, &refused);
 	spin_unlock_bh(&d->peers_lock);
 	if (news)
 		ringnet_peer_mac_conflict(d, p);
-	/* Peer-writable: a settled count that moved means other addresses. */
-	if (ringnet_member_take_addrs(m, e, d->ro, p->slot, &refused)) {
+	if (moved) {
 		ringnet_peer_addr_conflict(d, p, refused);
 		ringnet_nl_notify(d, p, RINGNET_CMD_PEER_UPDATE_NTF);
 	}
