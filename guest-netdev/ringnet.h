@@ -352,6 +352,7 @@ void ringnet_peer_attach(struct ringnet_domain *d, struct ringnet_peer *p, bool 
 void ringnet_peer_forget(struct ringnet_peer *p);
 void ringnet_join(struct ringnet_domain *d);
 void ringnet_leave(struct ringnet_domain *d);
+void ringnet_publish_mtu(struct ringnet_domain *d);
 
 /* ringnet_domain.c */
 int ringnet_domain_init(void);

@@ -90,6 +90,7 @@ static int ringnet_stop(struct net_device *dev)
 static int ringnet_change_mtu(struct net_device *dev, int mtu)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d;
 
 	if (rtnl_dereference(priv->xdp_prog) && mtu > RINGNET_XDP_MAX_MTU) {
 		netdev_err(dev, "MTU %d is too large for XDP (at most %lu): detach the program first\n",
@@ -97,6 +98,9 @@ static int ringnet_change_mtu(struct net_device *dev, int mtu)
 		return -EINVAL;
 	}
 	dev->mtu = mtu;
+	d = rtnl_dereference(priv->domain);
+	if (d)
+		ringnet_publish_mtu(d);
 	return 0;
 }
 
@@ -108,7 +112,7 @@ static int ringnet_set_mac_address(struct net_device *dev, void *addr)
 {
 	const struct sockaddr *sa = addr;
 
-	if (ether_addr_equal(sa->sa_data, dev->dev_addr))
+	if (ether_addr_equal((const u8 *)sa->sa_data, dev->dev_addr))
 		return 0;
 	netdev_err(dev, "the host decides ring0's MAC (%pM): run `ringctl host up --guest gN,mac=...` on the host instead\n",
 		   dev->dev_addr);

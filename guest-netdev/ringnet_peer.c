@@ -438,6 +438,21 @@ void ringnet_addr_work(struct work_struct *work)
 	WRITE_ONCE(priv->announce, true);
 }
 
+/* ring0's MTU into our entries (peers show it; nothing depends on it yet). Under RTNL. */
+void ringnet_publish_mtu(struct ringnet_domain *d)
+{
+	struct ringnet_region *r;
+	unsigned int i;
+
+	ASSERT_RTNL();
+	mutex_lock(&d->self_lock);
+	d->mine.mtu = d->priv->dev->mtu;
+	if (!d->leaving)
+		ringnet_for_each_owned(d, r, i)
+			WRITE_ONCE(r->entry->mtu, d->mine.mtu);
+	mutex_unlock(&d->self_lock);
+}
+
 /* ---- joining and leaving ------------------------------------------------------- */
 
 /*
