@@ -319,10 +319,18 @@ static inline struct ringnet_domain *ringnet_domain_get(struct ringnet_priv *pri
 	return rcu_dereference_bh(priv->domain);
 }
 
+/* The first listed peer of d at slot *s or after it, with *s moved there; NULL past the end. */
+static inline struct ringnet_peer *ringnet_peer_next(struct ringnet_domain *d, unsigned int *s)
+{
+	for (; *s < d->max_peers; (*s)++)
+		if (d->peers[*s].listed)
+			return &d->peers[*s];
+	return NULL;
+}
+
 /* Each listed peer p of domain d, with s its slot. */
 #define ringnet_for_each_peer(d, p, s) \
-	for ((s) = 0; (s) < (d)->max_peers; (s)++) \
-		if (((p) = &(d)->peers[s])->listed)
+	for ((s) = 0; ((p) = ringnet_peer_next((d), &(s))); (s)++)
 
 /*
  * Schedules d's NAPI from process context. napi_schedule() only raises the

@@ -45,7 +45,6 @@ static LIST_HEAD(ringnet_bars);
 
 /* What the log calls a function on the roster's bus: slot.function, as roster= takes it. */
 #define RINGNET_DEVFN_FMT	"%02x.%x"
-#define RINGNET_DEVFN_ARG(devfn)	PCI_SLOT(devfn), PCI_FUNC(devfn)
 
 /* Reads roster=. At module init. */
 int ringnet_domain_init(void)
@@ -121,15 +120,15 @@ static int ringnet_domain_find(struct ringnet_bar *rb, unsigned int devfn, const
 	bar = ringnet_bar_at(rb->pdev->bus, devfn, &exists);
 	if (!exists) {
 		dev_err(dev, "the roster puts %s at PCI " RINGNET_DEVFN_FMT " and nothing is there: start the guest with the devices `ringctl host qemu-args` gives\n",
-			what, RINGNET_DEVFN_ARG(devfn));
+			what, PCI_SLOT(devfn), PCI_FUNC(devfn));
 		return -ENODEV;
 	}
 	if (!bar)
 		return dev_err_probe(dev, -EPROBE_DEFER, "waiting for %s at " RINGNET_DEVFN_FMT " to bind to ringnet\n",
-				     what, RINGNET_DEVFN_ARG(devfn));
+				     what, PCI_SLOT(devfn), PCI_FUNC(devfn));
 	if (bar == rb || bar->domain) {
 		dev_err(dev, "the roster puts %s at PCI " RINGNET_DEVFN_FMT ", which is the roster's or another domain's: run `ringctl host up` again\n",
-			what, RINGNET_DEVFN_ARG(devfn));
+			what, PCI_SLOT(devfn), PCI_FUNC(devfn));
 		return -EINVAL;
 	}
 	*out = bar;
@@ -429,9 +428,9 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	/* The host rewrites it only when a guest reconnects: a short wait is enough. */
 	for (tries = 0; ; tries++) {
 		err = ringnet_roster_read(rb->shm, rb->shm_size, rb->pdev->devfn, ro, &why);
-		if (err != -EAGAIN || tries == 10)
+		if (err != -EAGAIN || tries == 5)
 			break;
-		msleep(10);
+		msleep(20);
 	}
 	if (err) {
 		dev_err(dev, "roster refused: %s: run `ringctl host up` on the host (it writes every guest's roster), then load ringnet again\n",

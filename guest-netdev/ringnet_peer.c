@@ -32,10 +32,18 @@ MODULE_PARM_DESC(peer_timeout_ms,
 #define RINGNET_ENTRY_TAIL	(sizeof(struct kvmring_peer) - RINGNET_ENTRY_OFF)
 #define ringnet_entry_tail(e)	((u8 *)(e) + RINGNET_ENTRY_OFF)
 
+/* The first region of d we own at index *i or after it, with *i moved there; NULL past the end. */
+static struct ringnet_region *ringnet_owned_next(struct ringnet_domain *d, unsigned int *i)
+{
+	for (; *i < d->nregions; (*i)++)
+		if (d->regions[*i].owned)
+			return &d->regions[*i];
+	return NULL;
+}
+
 /* Each region r of d that we own, with i its index. */
 #define ringnet_for_each_owned(d, r, i) \
-	for ((i) = 0; (i) < (d)->nregions; (i)++) \
-		if (((r) = &(d)->regions[i])->owned)
+	for ((i) = 0; ((r) = ringnet_owned_next((d), &(i))); (i)++)
 
 /* ---- peers ---------------------------------------------------------------------- */
 
