@@ -113,7 +113,7 @@ struct ringnet_napi_stats {
 	u64_stats_t		xdp_aborted;
 	u64_stats_t		rx_bad_meta;
 	u64_stats_t		rx_alloc_fail;
-	u64_stats_t		rx_bad_src;	/* frames whose source MAC is not their sender's roster MAC */
+	u64_stats_t		rx_bad_src;	/* frames whose source is not the sender's roster MAC */
 	u64_stats_t		rx_no_peer;	/* frames from a slot that is not up */
 };
 
@@ -126,7 +126,7 @@ struct ringnet_irq_stats {
 /* The domain's membership: written by its peer work only. */
 struct ringnet_member_stats {
 	struct u64_stats_sync	syncp;
-	u64_stats_t		peer_joins;	/* a peer came up, or restarted (new generation) */
+	u64_stats_t		peer_joins;	/* a peer came up or restarted (new generation) */
 	u64_stats_t		peer_deaths;
 	u64_stats_t		peer_leaves;
 	/* a peer publishes a MAC other than its roster MAC (once per MAC it publishes) */
@@ -216,7 +216,7 @@ struct ringnet_queue {
 struct ringnet_peer {
 	struct ringnet_domain	*domain;
 	u32			slot;
-	bool			listed;		/* the roster lists it as a slot we may talk to */
+	bool			listed;		/* the roster lets us talk to it */
 	u32			region;		/* the roster's index of its region that we read */
 	const struct kvmring_peer *entry;	/* its entry there: read each word once */
 	struct ringnet_member	m;		/* identity and liveness */
@@ -252,7 +252,7 @@ struct ringnet_domain {
 	 * peers_lock; readers outside the peer work take peers_lock.
 	 */
 	struct ringnet_roster	*ro;
-	u32			ro_seq_seen;	/* the last roster seq the peer work looked at */
+	u32			ro_seq_seen;	/* the roster seq the peer work last read */
 	u32			self;		/* our slot: the roster's, fixed */
 	u32			max_peers;
 	u32			ring_size;

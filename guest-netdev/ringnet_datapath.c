@@ -556,11 +556,11 @@ static unsigned int ringnet_wake_queues(struct ringnet_domain *d, bool *stopped)
 
 			if (!netif_tx_queue_stopped(txq))
 				continue;
-			/* The room check may follow a reset: the producer's lock (see ringnet_tx_skb()). */
+			/* The room check may follow a reset: under the producer's lock. */
 			spin_lock(&q->tx_lock);
 			room = ringnet_tx_has_room(&q->tx, KVMRING_FRAME_MAX);
 			spin_unlock(&q->tx_lock);
-			/* A dead peer frees nothing: wake, so its frames are dropped, not queued. */
+			/* A dead peer frees nothing: wake, so its frames are dropped. */
 			if (!READ_ONCE(p->m.alive) || room) {
 				netif_tx_wake_queue(txq);
 				woken++;

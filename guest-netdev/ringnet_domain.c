@@ -254,8 +254,8 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 		p->region = rt.rx.region;
 		p->entry = (const struct kvmring_peer *)
 			((u8 *)d->regions[rt.rx.region].bar->shm + KVMRING_OWNED_ENTRY_OFF);
-		ringnet_member_identity(&p->m, ro->slots[s].mac,
-					d->doorbell ? ro->slots[s].doorbell_id : KVMRING_DOORBELL_NONE);
+		ringnet_member_identity(&p->m, ro->slots[s].mac, d->doorbell ?
+					ro->slots[s].doorbell_id : KVMRING_DOORBELL_NONE);
 		p->nqueues = min_t(u32, RINGNET_QUEUES, ro->queues);
 		for (k = 0; k < p->nqueues; k++) {
 			struct ringnet_queue *q = &p->q[k];
@@ -264,15 +264,16 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 			if (err)
 				return err;
 			/* Ours to write: the parts in the region we own. */
-			if (!d->regions[out.prod.region].owned || !d->regions[out.data.region].owned ||
+			if (!d->regions[out.prod.region].owned ||
+			    !d->regions[out.data.region].owned ||
 			    !d->regions[in.cons.region].owned)
 				return -EINVAL;
 			q->txq = 1 + s * RINGNET_QUEUES + k;
-			q->tx_prod = (struct kvmring_ring_prod *)ringnet_domain_at(d, &out.prod);
-			q->tx_cons = (const struct kvmring_ring_cons *)ringnet_domain_at(d, &out.cons);
+			q->tx_prod = (void *)ringnet_domain_at(d, &out.prod);
+			q->tx_cons = (const void *)ringnet_domain_at(d, &out.cons);
 			q->tx_data = ringnet_domain_at(d, &out.data);
-			q->rx_cons = (struct kvmring_ring_cons *)ringnet_domain_at(d, &in.cons);
-			q->rx_prod = (const struct kvmring_ring_prod *)ringnet_domain_at(d, &in.prod);
+			q->rx_cons = (void *)ringnet_domain_at(d, &in.cons);
+			q->rx_prod = (const void *)ringnet_domain_at(d, &in.prod);
 			q->rx_data = ringnet_domain_at(d, &in.data);
 		}
 	}
@@ -296,7 +297,8 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 		pci_set_master(bell);
 		err = pci_alloc_irq_vectors(bell, 1, 1, PCI_IRQ_MSIX);
 		if (err < 0)
-			return dev_err_probe(&bell->dev, err, "cannot allocate the doorbell interrupt\n");
+			return dev_err_probe(&bell->dev, err,
+					     "cannot allocate the doorbell interrupt\n");
 		d->irq = pci_irq_vector(bell, 0);
 	}
 

@@ -234,7 +234,7 @@ void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 
 /* ---- ethtool ---------------------------------------------------------------------- */
 
-/* The slots ethtool -S lists (the domain's, free ones and ours too): 0 without a domain. Under RTNL. */
+/* The slots ethtool -S lists (all of the domain's, ours too), 0 without one. Under RTNL. */
 static u32 ringnet_stat_slots(struct ringnet_priv *priv)
 {
 	struct ringnet_domain *d = rtnl_dereference(priv->domain);
@@ -268,9 +268,11 @@ static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
 		for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
 			ethtool_sprintf(&buf, "r0_peer%u_%s", s, ringnet_peer_stat_desc[j].name);
 		for (j = 0; j < RINGNET_TX_NSTATS; j++)
-			ethtool_sprintf(&buf, "r0_peer%u_ring_tx_%s", s, ringnet_tx_stat_desc[j].name);
+			ethtool_sprintf(&buf, "r0_peer%u_ring_tx_%s", s,
+					ringnet_tx_stat_desc[j].name);
 		for (j = 0; j < RINGNET_RX_NSTATS; j++)
-			ethtool_sprintf(&buf, "r0_peer%u_ring_rx_%s", s, ringnet_rx_stat_desc[j].name);
+			ethtool_sprintf(&buf, "r0_peer%u_ring_rx_%s", s,
+					ringnet_rx_stat_desc[j].name);
 		ethtool_sprintf(&buf, "r0_peer%u_ring_tx_used_bytes", s);
 		ethtool_sprintf(&buf, "r0_peer%u_ring_rx_used_bytes", s);
 	}

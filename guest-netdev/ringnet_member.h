@@ -52,7 +52,7 @@ struct ringnet_member {
 	u64			last_hb;
 	unsigned long		last_hb_change;	/* "now" when last_hb last moved */
 	u32			addr_seq;	/* the entry's addr_seq we last took */
-	u32			addrs_refused;	/* published then outside the roster's prefixes */
+	u32			addrs_refused;	/* published, outside the roster's prefixes */
 };
 
 /* What one look at a slot's entry found (ringnet_member_sight()). */

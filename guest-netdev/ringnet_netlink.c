@@ -24,7 +24,7 @@
 /* What one slot looks like now: filled by ringnet_peer_view(). */
 struct ringnet_peer_view {
 	u32	state;			/* enum ringnet_peer_state */
-	u32	region;			/* the roster's index of the region of its entry */
+	u32	region;			/* the roster's index of its entry's region */
 	u32	gen;
 	u8	mac[ETH_ALEN];		/* the roster's */
 	u32	doorbell_id;		/* KVMRING_DOORBELL_NONE if none */
@@ -346,7 +346,7 @@ err:
 
 static const struct nla_policy ringnet_nl_peer_policy[RINGNET_A_PEER_REGION + 1] = {
 	[RINGNET_A_PEER_IFINDEX]	= { .type = NLA_U32 },
-	[RINGNET_A_PEER_REGION]		= NLA_POLICY_MAX(NLA_U32, KVMRING_ROSTER_REGIONS_MAX - 1),
+	[RINGNET_A_PEER_REGION]	= NLA_POLICY_MAX(NLA_U32, KVMRING_ROSTER_REGIONS_MAX - 1),
 };
 
 static const struct nla_policy ringnet_nl_region_policy[RINGNET_A_REGION_IFINDEX + 1] = {
@@ -457,7 +457,8 @@ static int ringnet_debugfs_regions_show(struct seq_file *m, void *unused)
 	rcu_read_lock_bh();
 	d = ringnet_domain_get(priv);
 	for (i = 0; d && i < d->nregions; i++)
-		seq_printf(m, "%u %s %llu %u %u %u %s %u %#x\n", i, pci_name(d->regions[i].bar->pdev),
+		seq_printf(m, "%u %s %llu %u %u %u %s %u %#x\n", i,
+			   pci_name(d->regions[i].bar->pdev),
 			   d->regions[i].bar->shm_size, d->max_peers, d->ring_size, d->self,
 			   ringnet_region_mode_names[ringnet_region_mode(d)],
 			   d->regions[i].owner, d->regions[i].readers);

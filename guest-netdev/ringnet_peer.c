@@ -495,7 +495,8 @@ void ringnet_join(struct ringnet_domain *d)
 	memcpy(d->mine.mac, dev->dev_addr, ETH_ALEN);
 	d->mine.addr_seq = seq;
 	ringnet_for_each_owned(d, r, i)
-		memcpy(ringnet_entry_tail(r->entry), ringnet_entry_tail(&d->mine), RINGNET_ENTRY_TAIL);
+		memcpy(ringnet_entry_tail(r->entry), ringnet_entry_tail(&d->mine),
+		       RINGNET_ENTRY_TAIL);
 
 	/* Whatever an earlier run of ours left in our ring ends is not for anyone now. */
 	ringnet_for_each_peer(d, p, s)
