@@ -358,7 +358,7 @@ void ringnet_addr_work(struct work_struct *work);
 void ringnet_update_carrier(struct ringnet_priv *priv);
 void ringnet_peer_attach(struct ringnet_domain *d, struct ringnet_peer *p, bool renew);
 void ringnet_peer_forget(struct ringnet_peer *p);
-void ringnet_join(struct ringnet_domain *d);
+int ringnet_join(struct ringnet_domain *d);
 void ringnet_leave(struct ringnet_domain *d);
 void ringnet_publish_mtu(struct ringnet_domain *d);
 

@@ -327,8 +327,10 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 			goto err_unreg_rxq;
 	}
 	mutex_lock(&d->self_lock);
-	ringnet_join(d);
+	err = ringnet_join(d);
 	mutex_unlock(&d->self_lock);
+	if (err)
+		goto err_free_irq;
 	/*
 	 * Published and, if ring0 is up, polling in one RTNL section: ndo_open
 	 * and ndo_stop find d with its NAPI in step, or do not find it at all.
@@ -340,6 +342,9 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 	schedule_delayed_work(&d->peer_work, 0);
 	return 0;
 
+err_free_irq:
+	if (bell)
+		free_irq(d->irq, d);
 err_unreg_rxq:
 	xdp_rxq_info_unreg(&d->xdp_rxq);
 err_del_napi:

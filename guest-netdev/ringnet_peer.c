@@ -467,9 +467,11 @@ void ringnet_publish_mtu(struct ringnet_domain *d)
  * Starts our run in the domain: a generation past the one our last run
  * left in the regions we own, our entry filled in, our ring ends renewed,
  * then UP. No claim: the host gave us the slot, and the regions are ours
- * alone. Under RTNL (addresses) and d->self_lock, before d is published.
+ * alone. Returns 0, or -EROFS (nothing renewed, nothing UP) when a region
+ * the roster says is ours drops our writes: the host mapped it read-only.
+ * Under RTNL (addresses) and d->self_lock, before d is published.
  */
-void ringnet_join(struct ringnet_domain *d)
+int ringnet_join(struct ringnet_domain *d)
 {
 	u64 words[KVMRING_ROSTER_REGIONS_MAX];
 	struct net_device *dev = d->priv->dev;
@@ -486,6 +488,23 @@ void ringnet_join(struct ringnet_domain *d)
 		seq = max_t(u32, seq, READ_ONCE(r->entry->addr_seq) & ~1U);
 	}
 	d->self_gen = ringnet_member_next_gen(words, n);
+
+	/*
+	 * The first write: FREE in the new generation, a word no region of
+	 * ours holds yet. Read back, it says whether the region is really ours
+	 * to write (a read-only mapping drops the store and reads back the old
+	 * word). Peers that still had our last run take it as a leave.
+	 */
+	ringnet_for_each_owned(d, r, i) {
+		u64 word = KVMRING_PEER_WORD(d->self_gen, KVMRING_PEER_FREE);
+
+		WRITE_ONCE(r->entry->state, word);
+		if (READ_ONCE(r->entry->state) != word) {
+			netdev_err(dev, "region %u (%s) is ours by the roster but drops our writes: the host maps it read-only into us; check `ringctl host qemu-args`\n",
+				   i, pci_name(r->bar->pdev));
+			return -EROFS;
+		}
+	}
 
 	/* Everything after state and heartbeat; addresses follow below. */
 	memset(&d->mine, 0, sizeof(d->mine));
@@ -506,6 +525,7 @@ void ringnet_join(struct ringnet_domain *d)
 	smp_wmb();
 	ringnet_for_each_owned(d, r, i)
 		WRITE_ONCE(r->entry->state, KVMRING_PEER_WORD(d->self_gen, KVMRING_PEER_UP));
+	return 0;
 }
 
 /* FREE in our generation, in every region we own. Our rings are idle by now. */
