@@ -35,7 +35,8 @@ import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, chmodSync }
 import net from 'node:net';
 
 import { RingctlError } from '../common/errors.js';
-import { fsCall, type SysError } from '../common/sys-error.js';
+import { errnoValue } from '../common/errno.js';
+import { fsCall, SysError } from '../common/sys-error.js';
 import { eventfd, memfd, sendInt64WithFd } from '../common/libc.js';
 
 export const PROTOCOL_VERSION = 0n;
@@ -97,12 +98,21 @@ interface Peer {
   id: number;
   door: Door;
   sock: net.Socket;
-  /** The socket's descriptor (libuv's), for sendmsg. */
-  fd: number;
   eventfds: number[];
 }
 
+/**
+ * The socket's descriptor (libuv's), for sendmsg, or undefined once Node has
+ * closed it: a client that hung up is closed before its 'close' event, and its
+ * number may already belong to another descriptor by then.
+ */
+function socketFd(sock: net.Socket): number | undefined {
+  const fd = (sock as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 && !sock.destroyed ? fd : undefined;
+}
+
 const MAX_ID = 0xffff;
+const EPIPE = errnoValue('EPIPE');
 
 /** Whether guests a and b (v2 names) may ring each other, every pair checked for symmetry. */
 function talkRule(cfg: GuestsDoorbellConfig): (a: string, b: string) => boolean {
@@ -239,8 +249,7 @@ export class DoorbellServer {
   }
 
   #accept(door: Door, sock: net.Socket): void {
-    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0 || this.#closing) {
+    if (socketFd(sock) === undefined || this.#closing) {
       sock.destroy();
       return;
     }
@@ -257,7 +266,7 @@ export class DoorbellServer {
     while (this.#peers.has(this.#nextId)) this.#nextId = (this.#nextId + 1) & MAX_ID;
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) & MAX_ID;
-    const peer: Peer = { id, door, sock, fd, eventfds: [] };
+    const peer: Peer = { id, door, sock, eventfds: [] };
     const label = this.#label(id, door);
     const neighbours = this.#neighbours(peer);
     sock.on('error', () => {}); // 'close' follows
@@ -300,7 +309,10 @@ export class DoorbellServer {
   }
 
   #send(peer: Peer, value: bigint, fd: number): void {
-    sendInt64WithFd(peer.fd, value, fd, this.#label(peer.id, peer.door));
+    const what = this.#label(peer.id, peer.door);
+    const sock = socketFd(peer.sock);
+    if (sock === undefined) throw new SysError(`sendmsg(${what})`, EPIPE); // it hung up; its 'close' is on its way
+    sendInt64WithFd(sock, value, fd, what);
   }
 
   #drop(peer: Peer): void {

@@ -449,4 +449,24 @@ describe('the doorbell server for one socket (ABI v1), as a library', function (
     assert.ok(log.includes('refused a client: all 3 guests are connected'), log.join('\n'));
     assert.deepEqual(server.guests(), new Map(), 'no named guests');
   });
+
+  it('tells the rest when clients hang up together, and writes to no socket it has closed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'doorbell-v1-'));
+    const region = join(dir, 'region');
+    writeFileSync(region, Buffer.alloc(4096));
+    const socket = join(dir, 'doorbell.sock');
+    const log: string[] = [];
+    server = await DoorbellServer.start({ socket, regionPath: region, maxPeers: 4, vectors: 1, log: (l) => log.push(l) });
+    for (let i = 0; i < 4; i++) {
+      clients.push(await IvshmemClient.connect(socket));
+      await eventually(5_000, `client ${i} connected`, () => server!.peers().length === i + 1);
+    }
+    const [a, b, c, d] = clients;
+    await Promise.all([a.kill(), b.kill(), c.kill()]);
+    await eventually(5_000, 'three gone', () => server!.peers().length === 1);
+    await d.state();
+    assert.deepEqual(d.msgs.slice(0, 7), [[0, 0], [3, 0], [-1, 1], [0, 1], [1, 1], [2, 1], [3, 1]]);
+    assert.deepEqual(d.msgs.slice(7).sort(), [[0, 0], [1, 0], [2, 0]], 'd hears of each departure once');
+    assert.deepEqual(log.filter((l) => /cannot tell/.test(l)), [], 'no send on a closed socket');
+  });
 });

@@ -209,6 +209,14 @@ export class IvshmemClient {
     }
   }
 
+  /** Kills the process (the kernel hangs up for it) and waits for it to end. */
+  async kill(): Promise<void> {
+    if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.#proc.once('exit', r));
+    this.#proc.kill('SIGKILL');
+    await exited;
+  }
+
   /** Hangs up and waits for the process to end. */
   async close(): Promise<void> {
     if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
