@@ -220,6 +220,40 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
   });
 });
 
+/**
+ * A DoorbellServer run as a library in the test's own process, with fake QEMUs,
+ * in a directory of its own: call in a describe(); the server, the clients and
+ * the directory go after each test.
+ */
+function libraryFixture(prefix: string) {
+  const t = { dir: '', server: undefined as DoorbellServer | undefined, clients: [] as IvshmemClient[], log: [] as string[] };
+  before(function () {
+    requireTier(this, 'host');
+    needPython();
+  });
+  beforeEach(() => {
+    t.dir = mkdtempSync(join(tmpdir(), prefix));
+    t.log = [];
+  });
+  afterEach(async () => {
+    await Promise.all(t.clients.map((c) => c.close()));
+    t.clients = [];
+    await t.server?.close();
+    t.server = undefined;
+    rmSync(t.dir, { recursive: true, force: true });
+  });
+  return {
+    t,
+    /** A client on `socket`, once `accepted()` says the server has taken it. */
+    connect: async (socket: string, what: string, accepted: () => boolean): Promise<IvshmemClient> => {
+      const c = await IvshmemClient.connect(socket);
+      t.clients.push(c);
+      await eventually(5_000, `${what} connected`, accepted);
+      return c;
+    },
+  };
+}
+
 describe('the doorbell server for named guests: doorbells within groups (ABI v2)', function () {
   this.timeout(60_000);
   // Groups a = g1,g2 and b = g2,g3: g2 talks to both, g1 and g3 to g2 only.
@@ -228,57 +262,34 @@ describe('the doorbell server for named guests: doorbells within groups (ABI v2)
     { name: 'b', guests: ['g2', 'g3'] },
   ];
   const VECTORS = 2;
-  let dir: string;
-  let server: DoorbellServer | undefined;
-  let clients: IvshmemClient[] = [];
+  const { t, connect: connectTo } = libraryFixture('doorbell-v2-');
   let ids: Record<string, number | null>[] = [];
-  let log: string[] = [];
-  const sock = (g: string) => join(dir, `doorbell-${g}.sock`);
-  const statusFile = () => join(dir, 'doorbell.json');
-
-  before(function () {
-    requireTier(this, 'host');
-    needPython();
-  });
+  const sock = (g: string) => join(t.dir, `doorbell-${g}.sock`);
+  const statusFile = () => join(t.dir, 'doorbell.json');
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'doorbell-v2-'));
     ids = [];
-    log = [];
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    clients = [];
-    await server?.close();
-    server = undefined;
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function start(mayTalk = mayTalkInGroups(GROUPS)): Promise<DoorbellServer> {
-    server = await DoorbellServer.start({
+    t.server = await DoorbellServer.start({
       guests: ['g1', 'g2', 'g3'].map((name) => ({ name, socket: sock(name) })),
       mayTalk,
       vectors: VECTORS,
       statusFile: statusFile(),
       onIds: (m) => ids.push(Object.fromEntries([...m].map(([g, id]) => [g, id ?? null]))),
-      log: (line) => log.push(line),
+      log: (line) => t.log.push(line),
     });
-    return server;
+    return t.server;
   }
 
   /** A client on guest g's socket, once the server has given it an id. */
-  async function connect(g: string): Promise<IvshmemClient> {
-    const c = await IvshmemClient.connect(sock(g));
-    clients.push(c);
-    await eventually(5_000, `${g} connected`, () => server!.guests().get(g) !== undefined);
-    return c;
-  }
+  const connect = (g: string) => connectTo(sock(g), g, () => t.server!.guests().get(g) !== undefined);
 
   /** Closes client c of guest g and waits until the server has seen it go. */
   async function hangUp(c: IvshmemClient, g: string): Promise<void> {
     await c.close();
-    await eventually(5_000, `${g} gone`, () => server!.guests().get(g) === undefined);
+    await eventually(5_000, `${g} gone`, () => t.server!.guests().get(g) === undefined);
   }
 
   /** What a client that joins as `id`, with the given neighbours connected, is sent first. */
@@ -357,8 +368,8 @@ describe('the doorbell server for named guests: doorbells within groups (ABI v2)
       { g1: null, g2: 1, g3: 2 },
       { g1: 3, g2: 1, g3: 2 },
     ]);
-    assert.deepEqual(server!.peers(), [1, 2, 3]);
-    assert.match(log.join('\n'), /^peer 0 \(g1\) disconnected\npeer 3 \(g1\) connected$/m);
+    assert.deepEqual(t.server!.peers(), [1, 2, 3]);
+    assert.match(t.log.join('\n'), /^peer 0 \(g1\) disconnected\npeer 3 \(g1\) connected$/m);
   });
 
   it('refuses a second connection for a guest that is connected', async () => {
@@ -366,12 +377,12 @@ describe('the doorbell server for named guests: doorbells within groups (ABI v2)
     const g2 = await connect('g2');
     const calls = ids.length;
     const second = await IvshmemClient.connect(sock('g2'));
-    clients.push(second);
+    t.clients.push(second);
     await second.waitEof();
     assert.deepEqual(second.msgs, [], 'closed without a word');
     assert.equal(ids.length, calls, 'no id changed');
-    assert.deepEqual(server!.peers(), [0]);
-    assert.ok(log.includes('g2: refused a second connection: it is connected as peer 0'), log.join('\n'));
+    assert.deepEqual(t.server!.peers(), [0]);
+    assert.ok(t.log.includes('g2: refused a second connection: it is connected as peer 0'), t.log.join('\n'));
     // The first connection is untouched, and the refused one used no id.
     const g1 = await connect('g1');
     await Promise.all([g1.state(), g2.state()]);
@@ -385,60 +396,47 @@ describe('the doorbell server for named guests: doorbells within groups (ABI v2)
     const g3 = await connect('g3');
     await g3.send();
     await g3.waitEof();
-    await eventually(5_000, 'g3 gone', () => server!.guests().get('g3') === undefined);
+    await eventually(5_000, 'g3 gone', () => t.server!.guests().get('g3') === undefined);
     await g2.state();
     assert.deepEqual(g2.msgs, [...setup(0, []), ...joined(1), [1, 0]]);
     assert.deepEqual(ids.at(-1), { g1: null, g2: 0, g3: null });
-    assert.ok(log.includes('peer 1 (g3): sent data (clients never send), disconnecting it'), log.join('\n'));
+    assert.ok(t.log.includes('peer 1 (g3): sent data (clients never send), disconnecting it'), t.log.join('\n'));
   });
 
   it('refuses a rule that is not symmetric, and listens on nothing', async () => {
     await assert.rejects(start((a, b) => a === 'g1' && b === 'g2'), /^RingctlError: the doorbell rule is not symmetric: g1 may talk to g2 but not the other way round$/);
-    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(readdirSync(t.dir), []);
   });
 
   it('removes its sockets on close', async () => {
     await start();
     await connect('g1');
-    await server!.close();
-    assert.deepEqual(readdirSync(dir), ['doorbell.json']);
+    await t.server!.close();
+    assert.deepEqual(readdirSync(t.dir), ['doorbell.json']);
   });
 });
 
 describe('the doorbell server for one socket (ABI v1), as a library', function () {
   this.timeout(60_000);
-  let dir: string;
-  let server: DoorbellServer | undefined;
-  let clients: IvshmemClient[] = [];
+  const { t, connect } = libraryFixture('doorbell-v1-');
 
-  before(function () {
-    requireTier(this, 'host');
-    needPython();
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    clients = [];
-    await server?.close();
-    server = undefined;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  /** A v1 server on a 4 KiB region file with `n` clients connected. */
+  async function startWith(maxPeers: number, n: number): Promise<{ region: string; socket: string; server: DoorbellServer }> {
+    const region = join(t.dir, 'region');
+    writeFileSync(region, Buffer.alloc(4096));
+    const socket = join(t.dir, 'doorbell.sock');
+    const server = await DoorbellServer.start({ socket, regionPath: region, maxPeers, vectors: 1, log: (l) => t.log.push(l) });
+    t.server = server;
+    for (let i = 0; i < n; i++) await connect(socket, `client ${i}`, () => server.peers().length === i + 1);
+    return { region, socket, server };
+  }
 
   it('lets up to maxPeers clients ring each other and hands them all the region', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'doorbell-v1-'));
-    const region = join(dir, 'region');
-    writeFileSync(region, Buffer.alloc(8192));
-    const socket = join(dir, 'doorbell.sock');
-    const log: string[] = [];
-    server = await DoorbellServer.start({ socket, regionPath: region, maxPeers: 3, vectors: 1, log: (l) => log.push(l) });
-    for (let i = 0; i < 3; i++) {
-      clients.push(await IvshmemClient.connect(socket));
-      await eventually(5_000, `client ${i} connected`, () => server!.peers().length === i + 1);
-    }
+    const { region, socket, server } = await startWith(3, 3);
     const fourth = await IvshmemClient.connect(socket);
-    clients.push(fourth);
+    t.clients.push(fourth);
     await fourth.waitEof();
-    const [a, b, c] = clients;
+    const [a, b, c] = t.clients;
     const states = await Promise.all([a.state(), b.state(), c.state()]);
     assert.deepEqual(a.msgs, [[0, 0], [0, 0], [-1, 1], [0, 1], [1, 1], [2, 1]]);
     assert.deepEqual(b.msgs, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1], [2, 1]]);
@@ -446,27 +444,18 @@ describe('the doorbell server for one socket (ABI v1), as a library', function (
     for (const s of states) assert.deepEqual(s.fds, { 0: 1, 1: 1, 2: 1 });
     assert.deepEqual([a.shm?.ino, b.shm?.ino, c.shm?.ino], Array(3).fill(statSync(region).ino), 'BAR2 is the region');
     assert.deepEqual(fourth.msgs, []);
-    assert.ok(log.includes('refused a client: all 3 guests are connected'), log.join('\n'));
+    assert.ok(t.log.includes('refused a client: all 3 guests are connected'), t.log.join('\n'));
     assert.deepEqual(server.guests(), new Map(), 'no named guests');
   });
 
   it('tells the rest when clients hang up together, and writes to no socket it has closed', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'doorbell-v1-'));
-    const region = join(dir, 'region');
-    writeFileSync(region, Buffer.alloc(4096));
-    const socket = join(dir, 'doorbell.sock');
-    const log: string[] = [];
-    server = await DoorbellServer.start({ socket, regionPath: region, maxPeers: 4, vectors: 1, log: (l) => log.push(l) });
-    for (let i = 0; i < 4; i++) {
-      clients.push(await IvshmemClient.connect(socket));
-      await eventually(5_000, `client ${i} connected`, () => server!.peers().length === i + 1);
-    }
-    const [a, b, c, d] = clients;
+    const { server } = await startWith(4, 4);
+    const [a, b, c, d] = t.clients;
     await Promise.all([a.kill(), b.kill(), c.kill()]);
-    await eventually(5_000, 'three gone', () => server!.peers().length === 1);
+    await eventually(5_000, 'three gone', () => server.peers().length === 1);
     await d.state();
     assert.deepEqual(d.msgs.slice(0, 7), [[0, 0], [3, 0], [-1, 1], [0, 1], [1, 1], [2, 1], [3, 1]]);
     assert.deepEqual(d.msgs.slice(7).sort(), [[0, 0], [1, 0], [2, 0]], 'd hears of each departure once');
-    assert.deepEqual(log.filter((l) => /cannot tell/.test(l)), [], 'no send on a closed socket');
+    assert.deepEqual(t.log.filter((l) => /cannot tell/.test(l)), [], 'no send on a closed socket');
   });
 });
