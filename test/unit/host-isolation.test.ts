@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { UsageError } from 'clipanion';
 
 import {
   defaultRingSizeV2,
@@ -19,16 +18,9 @@ import {
 import { ownedUsed } from '../../src/ring/geometry.js';
 import { CONSTANTS as C } from '../../src/ring/layout.js';
 import { requireTier } from '../helpers/tier.js';
+import { assertUsageError as usage } from '../helpers/usage.js';
 
 const M = 2 ** 20;
-
-function usage(fn: () => unknown, message: RegExp) {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 /** Instances 1, 2, 3, ...: a plan that a test can predict. */
 function counter(): () => bigint {
