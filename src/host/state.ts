@@ -3,6 +3,7 @@
 // and in doorbell mode the server's socket, log and list of connected peers.
 // The directory is created first and removed last, so it also serves as the
 // lock that makes a second `host up` of the same name fail.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -41,6 +42,18 @@ export function hostPaths(runDir: string, name: string): HostPaths {
     doorbell: join(dir, 'doorbell.json'),
     heartbeats: join(dir, 'heartbeats.json'),
   };
+}
+
+/** A random non-zero u64: a region's or a setup's instance, new at every `host up`. */
+export function randomInstance(): bigint {
+  let v = 0n;
+  while (v === 0n) v = randomBytes(8).readBigUInt64LE();
+  return v;
+}
+
+/** An instance as the state records it: 16 hex digits. */
+export function formatInstance(v: bigint): string {
+  return v.toString(16).padStart(16, '0');
 }
 
 export function regionPath(dir: string, name: string): string {
