@@ -3,6 +3,7 @@
 // The raw functions are typed below; the wrappers at the end check results and
 // throw SysError (sys-error.ts). File descriptors are plain numbers that node:fs
 // can close. The structs are those of an LP64 Linux (x86_64, arm64).
+import { closeSync, ftruncateSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
 
 import { errnoValue } from './errno.js';
@@ -40,6 +41,7 @@ const decls = {
   munmap: [int, [ptr, size_t]],
   posix_fallocate: [int, [int, 'int64_t', 'int64_t']],
   eventfd: [int, ['uint32_t', int]],
+  memfd_create: [int, ['const char *', 'uint32_t']],
   sendmsg: ['intptr_t', [int, koffi.pointer(msghdr), int]],
   // Network devices and addresses (guest side)
   if_nametoindex: ['uint32_t', ['const char *']],
@@ -65,6 +67,7 @@ export interface Libc {
   /** Returns the errno (0: done); leaves errno alone. */
   posix_fallocate: (fd: number, offset: number, length: number) => number;
   eventfd: (initval: number, flags: number) => number;
+  memfd_create: (name: string, flags: number) => number;
   sendmsg: (sock: number, msg: object, flags: number) => number | bigint;
   if_nametoindex: (name: string) => number;
   if_indextoname: (index: number, buf: Buffer) => Ptr | null;
@@ -105,6 +108,7 @@ export const MAP_SHARED = 0x01;
 const MAP_FAILED = 0xffffffffffffffffn;
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
+const MFD_CLOEXEC = 0x0001;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_NOSIGNAL = 0x4000;
@@ -143,6 +147,20 @@ export function eventfd(): number {
   koffi.errno(0);
   const fd = libc().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) throw new SysError('eventfd', koffi.errno());
+  return fd;
+}
+
+/** A new anonymous memory file (memfd) of `size` zero bytes, close-on-exec; `name` shows in /proc/PID/fd. */
+export function memfd(name: string, size: number): number {
+  koffi.errno(0);
+  const fd = libc().memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) throw new SysError(`memfd_create(${name})`, koffi.errno());
+  try {
+    ftruncateSync(fd, size);
+  } catch (err) {
+    closeSync(fd);
+    throw SysError.fromNode(`ftruncate(memfd ${name}, ${size})`, err);
+  }
   return fd;
 }
 

@@ -81,11 +81,16 @@ export function checkHugePages(size: number, pageSize: number, dir: string): voi
   }
 }
 
-/** Names become file names and a socket path: keep them short and plain. */
+/** What a name may be, for messages. */
+export const NAME_RULE = "1 to 32 letters, digits, '.', '_' or '-' (not starting with a symbol)";
+
+/** Whether `text` is a plain name: names become file names and a socket path, so keep them short and plain. */
+export function isPlainName(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(text);
+}
+
 export function parseName(text: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(text)) {
-    throw new UsageError(`--name must be 1 to 32 letters, digits, '.', '_' or '-' (not starting with a symbol), not ${JSON.stringify(text)}`);
-  }
+  if (!isPlainName(text)) throw new UsageError(`--name must be ${NAME_RULE}, not ${JSON.stringify(text)}`);
   return text;
 }
 

@@ -1,16 +1,32 @@
 // The doorbell server: QEMU's ivshmem-server protocol (docs/specs/ivshmem-spec.rst
-// in QEMU) on a UNIX socket, for `-device ivshmem-doorbell`. The connection is
+// in QEMU) on UNIX sockets, for `-device ivshmem-doorbell`. The connection is
 // one-way: every message is a little-endian int64, with or without one file
 // descriptor (SCM_RIGHTS). To a new client, in order:
 //   0                          the protocol version
-//   its id                     the next id not used before (IVPosition); the guest publishes
-//                              it as its slot's doorbell id
-//   -1 + the region's fd       the shared memory
-//   other id + eventfd         per other client, one message per vector
+//   its id                     the next id not used before (IVPosition); the guest
+//                              learns it as its doorbell id
+//   -1 + a memory fd           the device's BAR2 (below)
+//   other id + eventfd         per other client it may talk to, one message per vector
 //   own id + eventfd           per vector: the eventfds it is interrupted through
-// and to every other client its id with each of its eventfds. When a client
-// goes, the others get its id without a descriptor and its eventfds are closed.
-// Clients never send; one that does is disconnected, as QEMU's server does.
+// and to every other client it may talk to its id with each of its eventfds. When
+// a client goes, those others get its id without a descriptor and its eventfds are
+// closed. Clients never send; one that does is disconnected, as QEMU's server does.
+//
+// Two ways to run it:
+// - ABI v1 (SharedDoorbellConfig): one socket every guest connects to, up to
+//   maxPeers clients, everyone talks to everyone, and BAR2 is the region itself.
+// - ABI v2 (GuestsDoorbellConfig): a socket per named guest, and the socket says
+//   which guest connects (the host hands guest gN's QEMU only gN's socket; the
+//   sockets are 0600 in the 0700 run directory, so this trusts QEMU, not the
+//   guest). One connection per guest at a time: a second is refused, so a guest
+//   cannot hold two ids. A client gets the eventfds of exactly the connected
+//   guests mayTalk() allows, and only those get its eventfds and its departure,
+//   so no guest can ring a stranger's doorbell. BAR2 is a page of memory of its
+//   own per connection (a memfd, closed here once sent): the doorbell device's
+//   memory holds nothing anyone trusts, and is no channel between guests either.
+//   onIds() hears which id each guest holds, for the rosters' doorbell_id.
+// Both are the same code: v1 is one door (socket) for an anonymous guest, taking
+// maxPeers clients, whose clients may all talk to each other.
 //
 // Ids are not reused while any are left (as QEMU's ivshmem-server does): QEMU's
 // ivshmem frees a departed peer's eventfd array but keeps the pointer, and a
@@ -18,16 +34,21 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 
-import { fsCall, type SysError } from '../common/sys-error.js';
-import { eventfd, sendInt64WithFd } from '../common/libc.js';
+import { RingctlError } from '../common/errors.js';
+import { errnoValue } from '../common/errno.js';
+import { fsCall, SysError } from '../common/sys-error.js';
+import { eventfd, memfd, sendInt64WithFd } from '../common/libc.js';
 
 export const PROTOCOL_VERSION = 0n;
 
-export interface DoorbellConfig {
-  socket: string;
-  regionPath: string;
-  /** At most this many clients at once: one more is refused. */
-  maxPeers: number;
+/**
+ * BAR2 of a v2 guest's doorbell device: QEMU takes the size of the fd it gets
+ * (fstat) as the BAR's, and a BAR must be a power of two (pci_register_bar()
+ * asserts it); one page is the least it maps.
+ */
+export const GUEST_SHM_SIZE = 4096;
+
+interface CommonConfig {
   /** Eventfds per client (the ivshmem-doorbell device's vectors). */
   vectors: number;
   /** Where the connected ids are published for `host status`. */
@@ -35,20 +56,115 @@ export interface DoorbellConfig {
   log: (line: string) => void;
 }
 
+/** ABI v1: one socket for every guest, everyone talks to everyone, BAR2 is the region. */
+export interface SharedDoorbellConfig extends CommonConfig {
+  socket: string;
+  regionPath: string;
+  /** At most this many clients at once: one more is refused. */
+  maxPeers: number;
+}
+
+/** A guest of a v2 server and the socket only its QEMU is given. */
+export interface DoorbellGuest {
+  name: string;
+  socket: string;
+}
+
+/** ABI v2: a socket per guest; guests get each other's eventfds only where mayTalk() says. */
+export interface GuestsDoorbellConfig extends CommonConfig {
+  guests: DoorbellGuest[];
+  /** Whether guests a and b may ring each other; must be symmetric (checked at start). */
+  mayTalk: (a: string, b: string) => boolean;
+  /**
+   * Every guest's id now (undefined: not connected): at start and after each
+   * connect or departure. A throw is logged.
+   */
+  onIds?: (ids: Map<string, number | undefined>) => void;
+}
+
+export type DoorbellConfig = SharedDoorbellConfig | GuestsDoorbellConfig;
+
+/** One listening socket: for one named guest (v2) or for every guest (v1, `guest` undefined). */
+interface Door {
+  guest: string | undefined;
+  socket: string;
+  /** At most this many clients at once: one more is refused. */
+  limit: number;
+  server: net.Server;
+  peers: Set<Peer>;
+}
+
 interface Peer {
   id: number;
+  door: Door;
   sock: net.Socket;
-  /** The socket's descriptor (libuv's), for sendmsg. */
-  fd: number;
   eventfds: number[];
 }
 
+/**
+ * The socket's descriptor (libuv's), for sendmsg, or undefined once Node has
+ * closed it: a client that hung up is closed before its 'close' event, and its
+ * number may already belong to another descriptor by then.
+ */
+function socketFd(sock: net.Socket): number | undefined {
+  const fd = (sock as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 && !sock.destroyed ? fd : undefined;
+}
+
 const MAX_ID = 0xffff;
+const EPIPE = errnoValue('EPIPE');
+
+/** Whether guests a and b (v2 names) may ring each other, every pair checked for symmetry. */
+function talkRule(cfg: GuestsDoorbellConfig): (a: string, b: string) => boolean {
+  const names = cfg.guests.map((g) => g.name);
+  const pairs = new Set<string>();
+  for (const a of names) {
+    for (const b of names) {
+      if (a === b) continue;
+      const ab = cfg.mayTalk(a, b);
+      if (ab !== cfg.mayTalk(b, a)) throw new RingctlError(`the doorbell rule is not symmetric: ${a} may${ab ? '' : ' not'} talk to ${b} but not the other way round`);
+      if (ab) pairs.add(`${a}\0${b}`);
+    }
+  }
+  return (a, b) => pairs.has(`${a}\0${b}`);
+}
+
+/** Checks that the v2 guests have names and sockets of their own. */
+function checkGuests(guests: DoorbellGuest[]): void {
+  if (guests.length === 0) throw new RingctlError('a doorbell server for guests needs at least one guest');
+  const names = new Set<string>();
+  const sockets = new Set<string>();
+  for (const g of guests) {
+    if (names.has(g.name)) throw new RingctlError(`guest ${g.name} is configured twice`);
+    if (sockets.has(g.socket)) throw new RingctlError(`guests share the socket ${g.socket}: each needs its own, it is what tells them apart`);
+    names.add(g.name);
+    sockets.add(g.socket);
+  }
+}
+
+/** Listens on `socket` (removing one a crashed server left), then makes it 0600. */
+async function listen(server: net.Server, socket: string): Promise<void> {
+  try {
+    unlinkSync(socket);
+  } catch {
+    /* none */
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  fsCall(`chmod(${socket})`, () => chmodSync(socket, 0o600));
+}
 
 export class DoorbellServer {
   readonly #cfg: DoorbellConfig;
-  readonly #server: net.Server;
-  readonly #shmFd: number;
+  readonly #doors: Door[] = [];
+  /** v1: the region, sent to every client; v2: undefined (a memfd per client). */
+  readonly #shmFd: number | undefined;
+  readonly #talk: (a: string, b: string) => boolean;
   readonly #peers = new Map<number, Peer>();
   #nextId = 0;
   #closing: Promise<void> | undefined;
@@ -56,37 +172,53 @@ export class DoorbellServer {
   /** Resolves when the server has closed. */
   readonly closed = new Promise<void>((r) => (this.#closedResolve = r));
 
-  private constructor(cfg: DoorbellConfig, shmFd: number) {
+  private constructor(cfg: DoorbellConfig, shmFd: number | undefined, talk: (a: string, b: string) => boolean) {
     this.#cfg = cfg;
     this.#shmFd = shmFd;
-    this.#server = net.createServer((sock) => this.#accept(sock));
+    this.#talk = talk;
+    const doors = 'guests' in cfg ? cfg.guests.map((g) => ({ guest: g.name, socket: g.socket, limit: 1 })) : [{ guest: undefined, socket: cfg.socket, limit: cfg.maxPeers }];
+    for (const d of doors) {
+      const door: Door = { ...d, peers: new Set(), server: net.createServer((sock) => this.#accept(door, sock)) };
+      this.#doors.push(door);
+    }
   }
 
-  /** Opens the region and listens on the socket. */
+  /** Checks the configuration, opens the region (v1) and listens on every socket. */
   static async start(cfg: DoorbellConfig): Promise<DoorbellServer> {
-    const shmFd = fsCall(`open(${cfg.regionPath})`, () => openSync(cfg.regionPath, 'r+'));
-    const s = new DoorbellServer(cfg, shmFd);
+    let s: DoorbellServer;
+    if ('guests' in cfg) {
+      checkGuests(cfg.guests);
+      s = new DoorbellServer(cfg, undefined, talkRule(cfg));
+    } else {
+      const shmFd = fsCall(`open(${cfg.regionPath})`, () => openSync(cfg.regionPath, 'r+'));
+      s = new DoorbellServer(cfg, shmFd, () => true);
+    }
+    const listening: Door[] = [];
     try {
-      try {
-        unlinkSync(cfg.socket); // a socket a crashed server left
-      } catch {
-        /* none */
+      for (const door of s.#doors) {
+        await listen(door.server, door.socket);
+        listening.push(door);
       }
-      await new Promise<void>((resolve, reject) => {
-        s.#server.once('error', reject);
-        s.#server.listen(cfg.socket, () => {
-          s.#server.off('error', reject);
-          resolve();
-        });
-      });
-      fsCall(`chmod(${cfg.socket})`, () => chmodSync(cfg.socket, 0o600));
     } catch (err) {
-      closeSync(shmFd);
+      for (const door of listening) {
+        door.server.close();
+        try {
+          unlinkSync(door.socket);
+        } catch {
+          /* gone */
+        }
+      }
+      if (s.#shmFd !== undefined) closeSync(s.#shmFd);
       throw err;
     }
-    s.#server.on('error', (err) => cfg.log(`server error: ${err.message}`));
-    s.#publish();
-    cfg.log(`listening on ${cfg.socket}: up to ${cfg.maxPeers} guests, ${cfg.vectors} vector(s) each, region ${cfg.regionPath}`);
+    for (const door of s.#doors) door.server.on('error', (err) => cfg.log(`server error on ${door.socket}: ${err.message}`));
+    s.#changed();
+    if ('guests' in cfg) {
+      cfg.log(`serving ${cfg.guests.length} guest(s), ${cfg.vectors} vector(s) each, a ${GUEST_SHM_SIZE}-byte memory of its own per connection`);
+      for (const door of s.#doors) cfg.log(`${door.guest}: listening on ${door.socket}`);
+    } else {
+      cfg.log(`listening on ${cfg.socket}: up to ${cfg.maxPeers} guests, ${cfg.vectors} vector(s) each, region ${cfg.regionPath}`);
+    }
     return s;
   }
 
@@ -95,14 +227,38 @@ export class DoorbellServer {
     return [...this.#peers.keys()].sort((a, b) => a - b);
   }
 
-  #accept(sock: net.Socket): void {
-    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0 || this.#closing) {
+  /** v2: every guest's id (undefined: not connected); v1: empty. */
+  guests(): Map<string, number | undefined> {
+    const ids = new Map<string, number | undefined>();
+    for (const door of this.#doors) if (door.guest !== undefined) ids.set(door.guest, [...door.peers][0]?.id);
+    return ids;
+  }
+
+  /** Whether clients of doors a and b may ring each other. */
+  #talks(a: Door, b: Door): boolean {
+    return a.guest === undefined || b.guest === undefined || this.#talk(a.guest, b.guest);
+  }
+
+  /** The others connected now that `peer` may talk to. */
+  #neighbours(peer: Peer): Peer[] {
+    return [...this.#peers.values()].filter((other) => other !== peer && this.#talks(peer.door, other.door));
+  }
+
+  #label(id: number, door: Door): string {
+    return door.guest === undefined ? `peer ${id}` : `peer ${id} (${door.guest})`;
+  }
+
+  #accept(door: Door, sock: net.Socket): void {
+    if (socketFd(sock) === undefined || this.#closing) {
       sock.destroy();
       return;
     }
-    if (this.#peers.size >= this.#cfg.maxPeers) {
-      this.#cfg.log(`refused a client: all ${this.#cfg.maxPeers} guests are connected`);
+    if (door.peers.size >= door.limit) {
+      this.#cfg.log(
+        door.guest === undefined
+          ? `refused a client: all ${door.limit} guests are connected`
+          : `${door.guest}: refused a second connection: it is connected as peer ${[...door.peers][0].id}`,
+      );
       sock.destroy();
       return;
     }
@@ -110,92 +266,122 @@ export class DoorbellServer {
     while (this.#peers.has(this.#nextId)) this.#nextId = (this.#nextId + 1) & MAX_ID;
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) & MAX_ID;
-    const peer: Peer = { id, sock, fd, eventfds: [] };
+    const peer: Peer = { id, door, sock, eventfds: [] };
+    const label = this.#label(id, door);
+    const neighbours = this.#neighbours(peer);
     sock.on('error', () => {}); // 'close' follows
+    let shm = -1;
     try {
       for (let v = 0; v < this.#cfg.vectors; v++) peer.eventfds.push(eventfd());
+      shm = this.#shmFd ?? memfd(`kvmring-doorbell-${door.guest}`, GUEST_SHM_SIZE);
       this.#send(peer, PROTOCOL_VERSION, -1);
       this.#send(peer, BigInt(id), -1);
-      this.#send(peer, -1n, this.#shmFd);
-      for (const other of this.#peers.values()) for (const efd of other.eventfds) this.#send(peer, BigInt(other.id), efd);
+      this.#send(peer, -1n, shm);
+      for (const other of neighbours) for (const efd of other.eventfds) this.#send(peer, BigInt(other.id), efd);
       for (const efd of peer.eventfds) this.#send(peer, BigInt(id), efd);
     } catch (err) {
-      this.#cfg.log(`peer ${id}: setup failed, disconnected: ${(err as Error).message}`);
+      this.#cfg.log(`${label}: setup failed, disconnected: ${(err as Error).message}`);
       for (const efd of peer.eventfds) closeSync(efd);
       sock.destroy();
       return;
+    } finally {
+      if (shm >= 0 && shm !== this.#shmFd) closeSync(shm); // QEMU has its own copy
     }
     const failed: Peer[] = [];
-    for (const other of this.#peers.values()) {
+    for (const other of neighbours) {
       try {
         for (const efd of peer.eventfds) this.#send(other, BigInt(id), efd);
       } catch (err) {
-        this.#cfg.log(`peer ${other.id}: cannot tell it about peer ${id}, disconnecting it: ${(err as Error).message}`);
+        this.#cfg.log(`${this.#label(other.id, other.door)}: cannot tell it about ${label}, disconnecting it: ${(err as Error).message}`);
         failed.push(other);
       }
     }
     this.#peers.set(id, peer);
+    door.peers.add(peer);
     sock.on('data', () => {
-      this.#cfg.log(`peer ${id}: sent data (clients never send), disconnecting it`);
+      this.#cfg.log(`${label}: sent data (clients never send), disconnecting it`);
       this.#drop(peer);
     });
     sock.on('close', () => this.#drop(peer));
-    this.#cfg.log(`peer ${id} connected`);
+    this.#cfg.log(`${label} connected`);
     for (const other of failed) this.#drop(other);
-    this.#publish();
+    this.#changed();
   }
 
   #send(peer: Peer, value: bigint, fd: number): void {
-    sendInt64WithFd(peer.fd, value, fd, `peer ${peer.id}`);
+    const what = this.#label(peer.id, peer.door);
+    const sock = socketFd(peer.sock);
+    if (sock === undefined) throw new SysError(`sendmsg(${what})`, EPIPE); // it hung up; its 'close' is on its way
+    sendInt64WithFd(sock, value, fd, what);
   }
 
   #drop(peer: Peer): void {
     if (this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
+    peer.door.peers.delete(peer);
     peer.sock.destroy();
+    const label = this.#label(peer.id, peer.door);
     const failed: Peer[] = [];
-    for (const other of this.#peers.values()) {
+    for (const other of this.#neighbours(peer)) {
       try {
         this.#send(other, BigInt(peer.id), -1);
       } catch (err) {
         // EPIPE: it hung up too, and its own 'close' is on its way.
-        if ((err as SysError).code !== 'EPIPE') this.#cfg.log(`peer ${other.id}: cannot tell it peer ${peer.id} left, disconnecting it: ${(err as Error).message}`);
+        if ((err as SysError).code !== 'EPIPE') this.#cfg.log(`${this.#label(other.id, other.door)}: cannot tell it ${label} left, disconnecting it: ${(err as Error).message}`);
         failed.push(other);
       }
     }
     for (const efd of peer.eventfds) closeSync(efd);
-    this.#cfg.log(`peer ${peer.id} disconnected`);
+    this.#cfg.log(`${label} disconnected`);
     for (const other of failed) this.#drop(other);
-    this.#publish();
+    this.#changed();
   }
 
-  #publish(): void {
-    const file = this.#cfg.statusFile;
+  /** Tells whoever listens that the ids changed: the status file, and onIds() (v2). */
+  #changed(): void {
+    const cfg = this.#cfg;
+    const v2 = 'guests' in cfg;
+    const ids = this.guests();
+    if (v2 && cfg.onIds) {
+      try {
+        cfg.onIds(ids);
+      } catch (err) {
+        cfg.log(`onIds failed: ${(err as Error).message}`);
+      }
+    }
+    const file = cfg.statusFile;
     if (!file) return;
+    // v1's record as it always was; v2 adds each guest's socket and id (null: not connected).
+    const guests: Record<string, { socket: string; id: number | null }> = {};
+    for (const d of this.#doors) if (d.guest !== undefined) guests[d.guest] = { socket: d.socket, id: ids.get(d.guest) ?? null };
+    const record = v2 ? { pid: process.pid, peers: this.peers(), guests } : { pid: process.pid, socket: cfg.socket, peers: this.peers() };
     try {
-      writeFileSync(`${file}.tmp`, `${JSON.stringify({ pid: process.pid, socket: this.#cfg.socket, peers: this.peers() })}\n`, { mode: 0o600 });
+      writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
       renameSync(`${file}.tmp`, file);
     } catch (err) {
-      this.#cfg.log(`cannot write ${file}: ${(err as Error).message}`);
+      cfg.log(`cannot write ${file}: ${(err as Error).message}`);
     }
   }
 
-  /** Stops listening, disconnects every client and removes the socket. */
+  /** Stops listening, disconnects every client and removes the sockets. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#cfg.log('shutting down');
-      const done = new Promise<void>((r) => this.#server.close(() => r()));
+      const done = Promise.all(this.#doors.map((d) => new Promise<void>((r) => d.server.close(() => r()))));
       for (const peer of [...this.#peers.values()]) {
         this.#peers.delete(peer.id);
+        peer.door.peers.delete(peer);
         peer.sock.destroy();
         for (const efd of peer.eventfds) closeSync(efd);
       }
       await done;
-      closeSync(this.#shmFd);
-      try {
-        unlinkSync(this.#cfg.socket);
-      } catch {
-        /* already gone */
+      if (this.#shmFd !== undefined) closeSync(this.#shmFd);
+      for (const door of this.#doors) {
+        try {
+          unlinkSync(door.socket);
+        } catch {
+          /* already gone */
+        }
       }
       this.#closedResolve();
     })();

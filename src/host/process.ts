@@ -1,12 +1,17 @@
 // The doorbell server as a process: started detached by `host up`, found again
 // and stopped by `host down`, but only if the pid still runs our server (its
 // command line says `host doorbell-server NAME`), never whatever reused the pid.
+// It takes nothing but NAME: its configuration is the region's state.json, which
+// `host up` writes before starting it (serverConfig()).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { RingctlError } from '../common/errors.js';
 import { fsCall } from '../common/sys-error.js';
+import type { DoorbellConfig } from './doorbell.js';
+import { mayTalkInGroups } from './groups.js';
+import type { HostPaths, HostState } from './state.js';
 
 export const SERVER_VERB = ['host', 'doorbell-server'] as const;
 
@@ -25,6 +30,25 @@ export function isDoorbellServer(pid: number, name: string): boolean {
   }
   const i = argv.indexOf(SERVER_VERB[1]);
   return i > 0 && argv[i - 1] === SERVER_VERB[0] && argv[i + 1] === name;
+}
+
+/**
+ * What the server of a doorbell-mode state serves: without guests in the state
+ * (ABI v1) one socket for every guest, the region as BAR2; with guests (ABI v2)
+ * a socket per guest, doorbells within the state's groups, `onIds` told each
+ * guest's id.
+ */
+export function serverConfig(
+  state: HostState,
+  paths: HostPaths,
+  log: (line: string) => void,
+  onIds?: (ids: Map<string, number | undefined>) => void,
+): DoorbellConfig {
+  const d = state.doorbell;
+  if (state.mode !== 'doorbell' || !d) throw new RingctlError(`kvmring ${state.name} is not in doorbell mode`);
+  const common = { vectors: state.vectors, statusFile: paths.doorbell, log };
+  if (!d.guests) return { ...common, socket: d.socket, regionPath: state.path, maxPeers: state.maxPeers };
+  return { ...common, guests: d.guests, mayTalk: mayTalkInGroups(d.groups ?? []), ...(onIds ? { onIds } : {}) };
 }
 
 /** Messages the server sends over the IPC channel it is started with. */

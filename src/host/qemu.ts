@@ -1,7 +1,12 @@
 // The QEMU options that give a guest the region: ivshmem-plain over a shared
 // memory backend, or ivshmem-doorbell over a chardev to the doorbell server (which
-// passes QEMU the region's fd and the guest's id).
+// passes QEMU the region's fd and the guest's id). Under ABI v2, every device of
+// a guest's plan (isolation.ts): its roster and the regions it maps, each at its
+// PCI slot, read-only where the guest is not the owner, and the doorbell.
+import { join } from 'node:path';
+
 import { formatSize } from './args.js';
+import { planGuest, type HostPlan, type PlanDevice } from './isolation.js';
 import type { HostState } from './state.js';
 
 /** A value inside a QEMU option list: a comma is written as two. */
@@ -36,11 +41,59 @@ export function ivshmemPlainArgs(dev: PlainDevice): string[] {
   ];
 }
 
+/** The options for an ivshmem-doorbell device over a socket chardev `id` to the doorbell server. */
+export function ivshmemDoorbellArgs(dev: { id: string; socket: string; vectors: number; addr?: string }): string[] {
+  return [
+    '-chardev',
+    `socket,path=${optval(dev.socket)},id=${dev.id}`,
+    '-device',
+    `ivshmem-doorbell,chardev=${dev.id},vectors=${dev.vectors}${dev.addr === undefined ? '' : `,addr=${dev.addr}`}`,
+  ];
+}
+
 /** The options for one ivshmem device with QEMU id `id`; QEMU reads sizes with binary suffixes (16M). */
 export function qemuArgs(state: Pick<HostState, 'mode' | 'path' | 'size' | 'vectors' | 'doorbell'>, id = 'kvmring0'): string[] {
   if (state.mode === 'doorbell') {
     if (!state.doorbell) throw new Error('a doorbell-mode state without a doorbell socket');
-    return ['-chardev', `socket,path=${optval(state.doorbell.socket)},id=${id}`, '-device', `ivshmem-doorbell,chardev=${id},vectors=${state.vectors}`];
+    return ivshmemDoorbellArgs({ id, socket: state.doorbell.socket, vectors: state.vectors });
   }
   return ivshmemPlainArgs({ id, path: state.path, size: state.size });
+}
+
+/** Where a v2 guest's files are on the host. */
+export interface PlanPaths {
+  /** The directory of the plan's roster and region files. */
+  dir: string;
+  /** In doorbell mode: the doorbell server's socket for this guest. */
+  doorbell?: string;
+}
+
+/** A devfn as QEMU's addr= takes it: slot.function in hex. */
+export const qemuAddr = (devfn: number) => `${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
+
+/** The QEMU id of a device of a v2 guest: `id`-roster, `id`-rOWNER (owner), `id`-rOWNER-READER (pair), `id`-doorbell. */
+export function deviceId(plan: HostPlan, dev: PlanDevice, id: string): string {
+  if (dev.kind !== 'region') return `${id}-${dev.kind}`;
+  const r = plan.regions[dev.region];
+  return plan.isolation === 'pair' ? `${id}-r${r.owner}-${Math.log2(r.readers)}` : `${id}-r${r.owner}`;
+}
+
+/** One device of a v2 guest as QEMU options. */
+export function deviceQemuArgs(plan: HostPlan, dev: PlanDevice, paths: PlanPaths, id = 'kvmring'): string[] {
+  const qid = deviceId(plan, dev, id);
+  if (dev.kind === 'doorbell') {
+    if (paths.doorbell === undefined) throw new Error('a doorbell-mode plan needs the doorbell socket (paths.doorbell)');
+    return ivshmemDoorbellArgs({ id: qid, socket: paths.doorbell, vectors: plan.vectors, addr: qemuAddr(dev.devfn) });
+  }
+  return ivshmemPlainArgs({ id: qid, path: join(paths.dir, dev.file), size: dev.size, readonly: dev.readonly, addr: qemuAddr(dev.devfn) });
+}
+
+/**
+ * The QEMU options for every device of guest `slot` of a v2 plan: the roster
+ * (read-only), its own regions (read-write), the regions it reads (read-only),
+ * each at the PCI slot the roster names, and in doorbell mode the doorbell.
+ * `id` prefixes the QEMU ids, for a guest in several setups.
+ */
+export function guestQemuArgs(plan: HostPlan, slot: number, paths: PlanPaths, id = 'kvmring'): string[] {
+  return planGuest(plan, slot).devices.flatMap((d) => deviceQemuArgs(plan, d, paths, id));
 }

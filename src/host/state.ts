@@ -3,11 +3,13 @@
 // and in doorbell mode the server's socket, log and list of connected peers.
 // The directory is created first and removed last, so it also serves as the
 // lock that makes a second `host up` of the same name fail.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { RingctlError } from '../common/errors.js';
 import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
+import { groupsProblem, NAME_RE, type Group } from './groups.js';
 
 export const DEFAULT_RUN_DIR = '/run/kvmring/host';
 export const DEFAULT_NAME = 'kvmring';
@@ -42,6 +44,18 @@ export function hostPaths(runDir: string, name: string): HostPaths {
   };
 }
 
+/** A random non-zero u64: a region's or a setup's instance, new at every `host up`. */
+export function randomInstance(): bigint {
+  let v = 0n;
+  while (v === 0n) v = randomBytes(8).readBigUInt64LE();
+  return v;
+}
+
+/** An instance as the state records it: 16 hex digits. */
+export function formatInstance(v: bigint): string {
+  return v.toString(16).padStart(16, '0');
+}
+
 export function regionPath(dir: string, name: string): string {
   return join(dir, `kvmring-${name}`);
 }
@@ -62,7 +76,28 @@ export interface HostState {
   instance: string;
   hugePageSize?: number;
   createdAt: string;
-  doorbell?: { socket: string; log: string; pid?: number };
+  doorbell?: DoorbellState;
+}
+
+/**
+ * The doorbell server's part of the state; `host doorbell-server` reads it
+ * (serverConfig() in process.ts). Without `guests` (ABI v1, what `host up`
+ * writes) every guest connects to `socket` and may ring every other. With
+ * `guests` (ABI v2) each guest has a socket of its own (guestSocket()) and
+ * rings only the guests it shares one of `groups` with; the server does not
+ * listen on `socket` then.
+ */
+export interface DoorbellState {
+  socket: string;
+  log: string;
+  pid?: number;
+  guests?: { name: string; socket: string }[];
+  groups?: Group[];
+}
+
+/** Guest `guest`'s doorbell socket (ABI v2): only its QEMU is given this path. */
+export function guestSocket(paths: HostPaths, guest: string): string {
+  return join(paths.dir, `doorbell-${guest}.sock`);
 }
 
 /** Writes the state atomically (a reader sees the old or the new file, never half). */
@@ -96,7 +131,7 @@ function isState(v: unknown, name: string): v is HostState {
   if (typeof v !== 'object' || v === null) return false;
   const s = v as { [K in keyof HostState]?: unknown };
   // Anything but null reads safely; a non-object just has no such properties.
-  const d = s.doorbell as { [K in keyof NonNullable<HostState['doorbell']>]?: unknown } | null | undefined;
+  const d = s.doorbell as { [K in keyof DoorbellState]?: unknown } | null | undefined;
   return (
     s.version === 1 &&
     s.name === name &&
@@ -113,6 +148,26 @@ function isState(v: unknown, name: string): v is HostState {
       (d !== null &&
         typeof d.socket === 'string' &&
         typeof d.log === 'string' &&
-        (d.pid === undefined || isInt(d.pid, 1, 2 ** 22))))
+        (d.pid === undefined || isInt(d.pid, 1, 2 ** 22)) &&
+        ((d.guests === undefined && d.groups === undefined) || isDoorbellGuests(d.guests, d.groups, s.maxPeers))))
   );
+}
+
+/** Whether `guests` and `groups` are a v2 doorbell setup: 1 to maxPeers named guests with sockets of their own, groups of them. */
+function isDoorbellGuests(guests: unknown, groups: unknown, maxPeers: number): boolean {
+  if (!Array.isArray(guests) || !Array.isArray(groups) || guests.length < 1 || guests.length > maxPeers) return false;
+  const names = new Set<string>();
+  const sockets = new Set<string>();
+  for (const g of guests as unknown[]) {
+    const { name, socket } = (g ?? {}) as { name?: unknown; socket?: unknown };
+    if (typeof name !== 'string' || !NAME_RE.test(name) || names.has(name)) return false;
+    if (typeof socket !== 'string' || !socket.startsWith('/') || sockets.has(socket)) return false;
+    names.add(name);
+    sockets.add(socket);
+  }
+  for (const g of groups as unknown[]) {
+    const { name, guests: members } = (g ?? {}) as { name?: unknown; guests?: unknown };
+    if (typeof name !== 'string' || !Array.isArray(members) || !members.every((m) => typeof m === 'string')) return false;
+  }
+  return groupsProblem([...names], groups as Group[]) === undefined;
 }

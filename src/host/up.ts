@@ -1,7 +1,6 @@
 // `ringctl host up`: create the region file, format it with the ring core, record
 // the state and, in doorbell mode, start the doorbell server. All or nothing: a
 // failure removes whatever this run created.
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 
 import { CONSTANTS as C } from '../ring/layout.js';
@@ -12,7 +11,7 @@ import { fallocate } from '../common/libc.js';
 import { Mapping } from './mapping.js';
 import { startDoorbellServer, stopDoorbellServer } from './process.js';
 import { regionFormat, regionGeom } from './ring-core.js';
-import { hostPaths, readState, regionPath, writeState, type HostState } from './state.js';
+import { formatInstance, hostPaths, randomInstance, readState, regionPath, writeState, type HostState } from './state.js';
 
 export const TMPFS_MAGIC = 0x01021994;
 export const HUGETLBFS_MAGIC = 0x958458f6;
@@ -41,12 +40,6 @@ export function regionDirInfo(dir: string): { kind: 'tmpfs' | 'hugetlbfs' | 'oth
   const type = fs.type >>> 0;
   if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: fs.bsize };
   return { kind: type === TMPFS_MAGIC ? 'tmpfs' : 'other' };
-}
-
-function randomInstance(): bigint {
-  let v = 0n;
-  while (v === 0n) v = randomBytes(8).readBigUInt64LE();
-  return v;
 }
 
 export async function hostUp(o: UpOptions): Promise<UpResult> {
@@ -81,7 +74,7 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     ringSize: 0,
     mode: o.doorbell ? 'doorbell' : 'plain',
     vectors: o.vectors,
-    instance: instance.toString(16).padStart(16, '0'),
+    instance: formatInstance(instance),
     ...(where.hugePageSize ? { hugePageSize: where.hugePageSize } : {}),
     createdAt: new Date().toISOString(),
     ...(o.doorbell ? { doorbell: { socket: paths.socket, log: paths.log } } : {}),

@@ -37,6 +37,25 @@ export const CONSTANTS = {
   KVMRING_GSO_TCPV6: 4,
   KVMRING_GSO_UDP_L4: 5,
   KVMRING_GSO_ECN: 0x80,
+  // ABI v2: regions with one writer, and the host's roster.
+  KVMRING_ABI_VERSION_2: 2,
+  KVMRING_ROSTER_MAGIC: 0x5254534f524d564bn, // "KVMROSTR"
+  KVMRING_OWNED_MAGIC: 0x4e574f474e49524bn, // "KRINGOWN"
+  KVMRING_ROSTER_SIZE: 2 * 4096,
+  KVMRING_ROSTER_DEVFN: 0x10 << 3, // 00:10.0
+  KVMRING_ROSTER_REGIONS_OFF: 2048,
+  KVMRING_ROSTER_REGIONS_MAX: 64,
+  KVMRING_ROSTER_SLOTS_OFF: 4096,
+  KVMRING_ROSTER_ADDRS: 8,
+  KVMRING_OWNED_ENTRY_OFF: 1024,
+  KVMRING_LANES_OFF: 4096,
+  KVMRING_QUEUE_CTL_SIZE: 4096,
+  KVMRING_QUEUES_MAX: 8,
+  KVMRING_ISOLATION_OWNER: 1,
+  KVMRING_ISOLATION_PAIR: 2,
+  KVMRING_ROSTER_F_DOORBELL: 1,
+  KVMRING_ROSTER_SLOT_F_PRESENT: 1,
+  KVMRING_NO_DEVFN: 0xffff,
 } as const;
 
 /** Sizes and [offset, size] of each member, reserved ones included. */
@@ -116,6 +135,88 @@ export const LAYOUT = {
       csum_offset: [10, 2],
       gso_type: [12, 1],
       rsvd: [13, 3],
+    },
+  },
+  // ABI v2
+  kvmring_roster_hdr: {
+    size: 128,
+    members: {
+      magic: [0, 8],
+      abi_version: [8, 4],
+      flags: [12, 4],
+      seq: [16, 4],
+      self: [20, 4],
+      max_peers: [24, 4],
+      nregions: [28, 4],
+      ring_size: [32, 4],
+      queues: [36, 4],
+      isolation: [40, 4],
+      doorbell_devfn: [44, 2],
+      rsvd0: [46, 2],
+      instance: [48, 8],
+      hdr_size: [56, 4],
+      slot_size: [60, 4],
+      region_entry_size: [64, 4],
+      rsvd1: [68, 4],
+      slots_off: [72, 8],
+      regions_off: [80, 8],
+      rsvd2: [88, 40],
+    },
+  },
+  kvmring_roster_addr: {
+    size: 20,
+    members: {
+      family: [0, 1],
+      prefix_len: [1, 1],
+      rsvd: [2, 2],
+      addr: [4, 16],
+    },
+  },
+  kvmring_roster_slot: {
+    size: 256,
+    members: {
+      flags: [0, 4],
+      doorbell_id: [4, 4],
+      mac: [8, 6],
+      rsvd0: [14, 2],
+      name: [16, 32],
+      addrs: [48, 8 * 20],
+      rsvd1: [208, 48],
+    },
+  },
+  kvmring_roster_region: {
+    size: 32,
+    members: {
+      owner: [0, 4],
+      readers: [4, 4],
+      devfn: [8, 2],
+      rsvd0: [10, 2],
+      rsvd1: [12, 4],
+      size: [16, 8],
+      instance: [24, 8],
+    },
+  },
+  kvmring_owned_hdr: {
+    size: 128,
+    members: {
+      magic: [0, 8],
+      abi_version: [8, 4],
+      owner: [12, 4],
+      instance: [16, 8],
+      region_size: [24, 8],
+      readers: [32, 4],
+      ring_size: [36, 4],
+      queues: [40, 4],
+      rsvd0: [44, 4],
+      rsvd1: [48, 80],
+    },
+  },
+  kvmring_queue_ctl: {
+    size: 4096,
+    members: {
+      tx: [0, 128], // struct kvmring_ring_prod: owner -> reader, the owner's half
+      rx: [128, 128], // struct kvmring_ring_cons: reader -> owner, the owner's half
+      rsvd: [256, 4096 - 256],
     },
   },
 } as const satisfies Record<string, Layout>;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { UsageError } from 'clipanion';
 
 import {
   checkHugePages,
@@ -17,17 +16,10 @@ import { ivshmemPlainArgs, qemuArgs } from '../../src/host/qemu.js';
 import { defaultRingSize } from '../../src/ring/geometry.js';
 import { CONSTANTS as C } from '../../src/ring/layout.js';
 import { requireTier } from '../helpers/tier.js';
+import { assertUsageError as usage } from '../helpers/usage.js';
 
 const M = 2 ** 20;
 const G = 2 ** 30;
-
-function usage(fn: () => unknown, message: RegExp) {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('host verbs: arguments', () => {
   before(function () {

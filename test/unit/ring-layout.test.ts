@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { regionFormat, regionGeom, regionPeer, RingCoreError, type RegionMemory } from '../../src/host/ring-core.js';
-import { defaultRingSize, recSize, ringOffset, type Geometry } from '../../src/ring/geometry.js';
+import { defaultRingSize, laneCount, laneOf, ownedUsed, queueOffset, recSize, ringOffset, type Geometry } from '../../src/ring/geometry.js';
 import { CONSTANTS, LAYOUT, peerWord } from '../../src/ring/layout.js';
 import { requireTier } from '../helpers/tier.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1 << 20;
 const REGION_SIZES = [1, 8, 15, 16, 17, 32, 48, 64, 100, 1024].map((m) => m * MiB);
+/** Readers masks of owned regions for the v2 helpers: none, one, every, every other, the top slot, all 32 bits. */
+const READER_MASKS = [0, 1, 0b10, 0b101, 0b110, 0x5555, 0xaaaa, 0x8001, 0x7fff, 0xfffe, 0xffff, 0xffffffff];
+const V2_RING_SIZES = [CONSTANTS.KVMRING_RING_SIZE_MIN, MiB, 2 * MiB, CONSTANTS.KVMRING_RING_SIZE_MAX];
 
 /** A whole region in a Buffer, for the ring core library (build/native/libringnet_ring.so). */
 const memory = (b: Buffer): RegionMemory => ({ path: 'buffer', ptr: b, length: b.length, fileSize: b.length });
@@ -40,6 +43,8 @@ function cProgram(): string {
 #define C(name) printf("const %s %llu\\n", #name, (unsigned long long)(name))
 
 static unsigned long long sizes[] = { ${REGION_SIZES.map((s) => `${s}ULL`).join(', ')} };
+static unsigned int masks[] = { ${READER_MASKS.map((m) => `${m}U`).join(', ')} };
+static unsigned int ring_sizes[] = { ${V2_RING_SIZES.map((s) => `${s}U`).join(', ')} };
 
 static void *load(const char *path, long *len)
 {
@@ -58,7 +63,7 @@ static void *load(const char *path, long *len)
 int main(int argc, char **argv)
 {
 	struct kvmring_geom g;
-	unsigned int i, n, from, to, len;
+	unsigned int i, n, from, to, len, r, q, lane;
 	long size;
 	void *region;
 	FILE *f;
@@ -100,6 +105,21 @@ int main(int argc, char **argv)
 	for (len = 0; len < 200; len++)
 		printf("recsize %u %u\\n", len, kvmring_rec_size(len));
 	printf("recsize %u %u\\n", KVMRING_FRAME_MAX, kvmring_rec_size(KVMRING_FRAME_MAX));
+	for (i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		printf("lanes %u %u\\n", masks[i], kvmring_lane_count(masks[i]));
+		for (n = 0; n <= KVMRING_PEERS_MAX + 1; n++)
+			printf("lane %u %u %d\\n", masks[i], n, kvmring_lane_of(masks[i], n));
+		for (r = 0; r < sizeof(ring_sizes) / sizeof(ring_sizes[0]); r++)
+			for (q = 1; q <= KVMRING_QUEUES_MAX; q++)
+				printf("owned %u %u %u %llu\\n", masks[i], ring_sizes[r], q,
+				       (unsigned long long)kvmring_owned_used(masks[i], ring_sizes[r], q));
+	}
+	for (r = 0; r < sizeof(ring_sizes) / sizeof(ring_sizes[0]); r++)
+		for (n = 1; n <= KVMRING_QUEUES_MAX; n++)
+			for (lane = 0; lane < KVMRING_PEERS_MAX; lane++)
+				for (q = 0; q < n; q++)
+					printf("qoff %u %u %u %u %llu\\n", ring_sizes[r], n, lane, q,
+					       (unsigned long long)kvmring_queue_offset(ring_sizes[r], n, lane, q));
 	return 0;
 }
 `;
@@ -174,6 +194,29 @@ describe('kvmring/abi.h in TypeScript (src/ring)', () => {
     assert.ok(offsets > 1000, `only ${offsets} ring offsets compared`);
     assert.equal(defaultRingSize(16 * MiB, 8), 256 * 1024);
     assert.equal(defaultRingSize(64 * MiB, 8), MiB);
+  });
+
+  it("finds lanes and queue blocks in owned regions as the header's v2 functions do", () => {
+    const seen = { lanes: 0, lane: 0, owned: 0, qoff: 0 };
+    for (const w of other) {
+      const n = w.slice(1).map(Number);
+      if (w[0] === 'lanes') assert.equal(laneCount(n[0]), n[1], `lanes of readers ${w[1]}`);
+      else if (w[0] === 'lane') assert.equal(laneOf(n[0], n[1]), n[2], `lane of slot ${w[2]} among readers ${w[1]}`);
+      else if (w[0] === 'owned') assert.equal(ownedUsed(n[0], n[1], n[2]), n[3], `bytes used with readers ${w[1]}, rings of ${w[2]}, ${w[3]} queues`);
+      else if (w[0] === 'qoff') assert.equal(queueOffset(n[0], n[1], n[2], n[3]), n[4], `queue ${w[4]} of lane ${w[3]}, rings of ${w[1]}, ${w[2]} queues`);
+      else continue;
+      seen[w[0]]++;
+    }
+    assert.deepEqual(seen, {
+      lanes: READER_MASKS.length,
+      lane: READER_MASKS.length * (CONSTANTS.KVMRING_PEERS_MAX + 2),
+      owned: READER_MASKS.length * V2_RING_SIZES.length * CONSTANTS.KVMRING_QUEUES_MAX,
+      qoff: V2_RING_SIZES.length * CONSTANTS.KVMRING_PEERS_MAX * ((CONSTANTS.KVMRING_QUEUES_MAX * (CONSTANTS.KVMRING_QUEUES_MAX + 1)) / 2),
+    });
+    // The header's example: slots {0,1,2} in owner mode, the region of slot 1 is read by 0 and 2.
+    assert.equal(laneOf(0b101, 2), 1);
+    assert.equal(laneOf(0b101, 1), -1);
+    assert.equal(ownedUsed(0b101, MiB, 1), CONSTANTS.KVMRING_LANES_OFF + 2 * (CONSTANTS.KVMRING_QUEUE_CTL_SIZE + MiB));
   });
 
   it('formats a region through the ring core library that the C core accepts', () => {

@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 
 import { RingctlCommand } from '../../common/command.js';
-import { RingctlError } from '../../common/errors.js';
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
 import type { ServerHello } from '../../host/process.js';
@@ -25,18 +24,10 @@ export class HostDoorbellServerCommand extends RingctlCommand {
     let server: DoorbellServer;
     try {
       const paths = pathsFor(this.name, this.context.env);
-      const s = requireState(paths);
-      if (s.mode !== 'doorbell' || !s.doorbell) throw new RingctlError(`kvmring ${s.name} is not in doorbell mode`);
+      const state = requireState(paths);
       // The server's libc binding (koffi) is slow to load; no other verb needs it.
-      const { DoorbellServer } = await import('../../host/doorbell.js');
-      server = await DoorbellServer.start({
-        socket: s.doorbell.socket,
-        regionPath: s.path,
-        maxPeers: s.maxPeers,
-        vectors: s.vectors,
-        statusFile: paths.doorbell,
-        log,
-      });
+      const [{ DoorbellServer }, { serverConfig }] = await Promise.all([import('../../host/doorbell.js'), import('../../host/process.js')]);
+      server = await DoorbellServer.start(serverConfig(state, paths, log));
     } catch (err) {
       hello({ error: err instanceof Error ? err.message : String(err) });
       throw err;
