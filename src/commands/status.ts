@@ -16,7 +16,7 @@ export class StatusCommand extends RingctlCommand {
     details: `
       For every interface ringctl has attached to (or the ones named): its state (attached; stale when pins outlived the attachment; gone when the interface did), the XDP program and mode, the ring device, transparent mode, the inter-domain subnets and how many peer addresses are known.
 
-      Then the ring devices they redirect into (ring0 when there are none): up or down, carrier, how many peers are up or dead (and how many slots ring0 refused, when any: they are not peers), and each shared region with its mode and this guest's slot. With \`--json\`, each attachment's \`ring\` carries the same.
+      Then the ring devices they redirect into (ring0 when there are none): up or down, carrier, how many peers are up or dead (and how many publish a MAC or addresses their roster entry does not give them, when any: see \`ringctl peers\`), this guest's slot, the mode and how many regions the host maps into this guest (and how many of them it owns). With \`--json\`, each attachment's \`ring\` carries the same, every region with its owner and readers.
     `,
     examples: [
       ['Show every attachment', '$0 status'],

@@ -3,15 +3,18 @@
 // against it): the peer table and the regions of a ring device as dumps, and
 // the membership events of its "monitor" group.
 //
-// The peers' MACs and addresses are what other guests published in shared
-// memory: hostile. A slot whose attributes do not make sense is skipped and
-// named in `problems`, as the sysfs table's bad lines were; only a message
-// that does not parse as netlink at all is an error.
+// Under ABI v2 a peer's MAC and name are the host's roster's and its addresses
+// those the roster's prefixes allow; what it claims beyond that comes as
+// claimed-mac and addrs-refused. ringnet.ko fills the rows, but the addresses
+// are still what another guest published: a slot whose attributes do not make
+// sense is skipped and named in `problems`; only a message that does not parse
+// as netlink at all is an error.
 import { readFileSync } from 'node:fs';
 
 import { formatIp, formatMac } from '../xdp/cidr.js';
 import { RingctlError } from '../common/errors.js';
-import type { PeerState, PeerTable, TablePeer } from '../peers/table.js';
+import { badName, notUnicastMac, type PeerState, type PeerTable, type TablePeer } from '../peers/table.js';
+import { readerSlots } from '../ring/geometry.js';
 import type { RegionInfo } from '../stats/sources.js';
 import { asString, asU32, asU64, attrU32, byType, NLMSG_ERROR, parseGenl, type Attr, type GenlFamily, type GenlMessage } from './codec.js';
 import { GenlSocket, NetlinkError } from './socket.js';
@@ -19,8 +22,11 @@ import { GenlSocket, NetlinkError } from './socket.js';
 export const RINGNET_FAMILY_NAME = 'ringnet';
 export const RINGNET_MCGRP_MONITOR = 'monitor';
 
-/** enum peer-state, in order. */
-export const PEER_STATE_NAMES: readonly PeerState[] = ['free', 'self', 'up', 'dead', 'refused'];
+/**
+ * enum peer-state, in order. `refused` and the region mode `evicted` are ABI
+ * v1's, which ringnet.ko no longer speaks: a row in that state is skipped.
+ */
+export const PEER_STATE_NAMES = ['free', 'self', 'up', 'dead', 'refused'] as const;
 /** enum region-mode, in order. */
 export const REGION_MODE_NAMES = ['plain', 'doorbell', 'evicted'] as const;
 
@@ -92,7 +98,8 @@ export interface PeerEvent {
   ifindex: number;
   region: number;
   slot: number;
-  state: PeerState;
+  /** The slot's state, or `refused` from a ringnet.ko of ABI v1 (its row does not decode). */
+  state: PeerState | 'refused';
   generation: number;
   mac: string;
   /** CLOCK_MONOTONIC nanoseconds at which ringnet saw the change. */
@@ -104,9 +111,8 @@ export interface PeerEvent {
   row?: TablePeer | string;
   /**
    * Whether the event carries the whole row, addresses and counters too (what
-   * ringnet.ko sends since its events became dump rows); an older ringnet.ko
-   * sends only the identity (ifindex, region, slot, state, gen, mac), and then
-   * row's addresses are not known (empty).
+   * ringnet.ko sends since its events became dump rows): an event without them
+   * cannot patch a table, and starts a full round.
    */
   whole?: boolean;
 }
@@ -129,16 +135,16 @@ export function decodePeerReply(g: GenlMessage): TablePeer | string {
   const generation = u32(one, A_PEER.gen);
   const mac = one.get(A_PEER.mac);
   if (region === undefined || region >= REGIONS_MAX) return `bad or missing region`;
-  if (slot === undefined || slot >= SLOTS_MAX) return `region ${region}: bad or missing slot`;
-  const at = `region ${region} slot ${slot}`;
+  if (slot === undefined || slot >= SLOTS_MAX) return `slot ${slot ?? '(none)'}: bad or missing slot`;
+  const at = `slot ${slot}`;
   if (stateN === undefined || stateN >= PEER_STATE_NAMES.length) return `${at}: bad state ${stateN ?? '(none)'}`;
-  const state = PEER_STATE_NAMES[stateN];
+  const stateName = PEER_STATE_NAMES[stateN];
+  if (stateName === 'refused') return `${at}: state refused is ABI v1's (load the ringnet.ko of this ringctl)`;
+  const state: PeerState = stateName;
   if (generation === undefined) return `${at}: no generation`;
   if (!mac || mac.data.length !== 6) return `${at}: bad MAC`;
-  // A live peer's MAC becomes a destination we write into frames: it must be unicast.
-  if ((state === 'up' || state === 'self') && (mac.data[0] & 1 || mac.data.every((b) => b === 0))) {
-    return `${at}: ${state} peer with a MAC that is not unicast (${formatMac(mac.data)})`;
-  }
+  const unicast = notUnicastMac(state, mac.data);
+  if (unicast) return `${at}: ${unicast}`;
   const ageMs = u32(one, A_PEER.heartbeatAgeMs) ?? 0;
   const ipv4: string[] = [];
   const ipv6: string[] = [];
@@ -150,7 +156,27 @@ export function decodePeerReply(g: GenlMessage): TablePeer | string {
     if (a.data.length !== 16) return `${at}: an IPv6 address of ${a.data.length} bytes`;
     ipv6.push(formatIp({ family: 6, bytes: Uint8Array.from(a.data) }));
   }
-  return { region, slot, state, generation, mac: formatMac(mac.data), ageMs: state === 'up' || state === 'dead' ? ageMs : 0, ipv4, ipv6 };
+  const nameA = one.get(A_PEER.name);
+  const name = nameA ? asString(nameA.data) : '';
+  if (nameA && badName(name)) return `${at}: ${badName(name)}`;
+  const claimed = one.get(A_PEER.claimedMac);
+  if (claimed && claimed.data.length !== 6) return `${at}: a claimed MAC of ${claimed.data.length} bytes`;
+  const refused = one.get(A_PEER.addrsRefused);
+  if (refused && refused.data.length !== 4) return `${at}: bad addrs-refused`;
+  return {
+    region,
+    slot,
+    state,
+    generation,
+    mac: formatMac(mac.data),
+    name,
+    ageMs: state === 'up' || state === 'dead' ? ageMs : 0,
+    ipv4,
+    ipv6,
+    // A claim is whatever the peer wrote: any MAC, multicast or zero too.
+    ...(claimed ? { claimedMac: formatMac(claimed.data) } : {}),
+    addrsRefused: refused ? asU32(refused) : 0,
+  };
 }
 
 /** One region-get reply, or why not. */
@@ -163,8 +189,20 @@ export function decodeRegion(g: GenlMessage): RegionInfo | string {
   const ringSize = u32(one, A_REGION.ringSize);
   const self = u32(one, A_REGION.self);
   const mode = u32(one, A_REGION.mode);
-  if (region === undefined || !pci || !size || size.data.length !== 8 || maxPeers === undefined || ringSize === undefined || self === undefined) {
-    return `region ${region ?? '?'}: missing attributes`;
+  const owner = u32(one, A_REGION.owner);
+  const readers = u32(one, A_REGION.readers);
+  if (
+    region === undefined ||
+    !pci ||
+    !size ||
+    size.data.length !== 8 ||
+    maxPeers === undefined ||
+    ringSize === undefined ||
+    self === undefined ||
+    owner === undefined ||
+    readers === undefined
+  ) {
+    return `region ${region ?? '?'}: missing attributes (owner and readers are ABI v2's: load the ringnet.ko of this ringctl)`;
   }
   return {
     region,
@@ -174,6 +212,8 @@ export function decodeRegion(g: GenlMessage): RegionInfo | string {
     ringSizeBytes: ringSize,
     selfSlot: self,
     mode: mode !== undefined && mode < REGION_MODE_NAMES.length ? REGION_MODE_NAMES[mode] : `mode ${mode ?? '?'}`,
+    owner,
+    readers: readerSlots(readers),
   };
 }
 
@@ -204,19 +244,18 @@ export function decodeEvent(g: GenlMessage): PeerEvent | undefined {
 export function peerTableOf(replies: readonly GenlMessage[]): PeerTable {
   const peers: TablePeer[] = [];
   const problems: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   for (const g of replies) {
     const p = decodePeerReply(g);
     if (typeof p === 'string') {
       problems.push(`${p}; skipped`);
       continue;
     }
-    const id = `${p.region}/${p.slot}`;
-    if (seen.has(id)) {
-      problems.push(`region ${p.region} slot ${p.slot} listed twice; skipped`);
+    if (seen.has(p.slot)) {
+      problems.push(`slot ${p.slot} listed twice; skipped`);
       continue;
     }
-    seen.add(id);
+    seen.add(p.slot);
     peers.push(p);
   }
   return { peers, problems };

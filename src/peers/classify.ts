@@ -1,18 +1,19 @@
 // From ring0's peer table to the peers an attached interface's ring_peers map
-// should hold. Only live ("up") peers are mapped; a refused one (ringnet turned
-// down the MAC its generation claims) never is, but its claims still count. A peer's addresses are sorted by
-// where they are, not by the order it published them in (which it controls):
+// should hold. Only live ("up") peers are mapped, each under its roster MAC
+// (ABI v2: the host's roster names every slot, its MAC and the prefixes it may
+// claim, and ringnet passes on only the addresses those prefixes allow). A
+// peer's addresses are sorted by where they are, not by the order it published
+// them in (which it controls):
 //   - inside ring0's own subnets or the inter-domain subnets: a ring address;
 //   - inside the attached interface's own subnets: an ordinary address, which
 //     transparent mode diverts into the ring (only when transparent mode is on);
 //   - anywhere else: not ours to divert (the peer's other networks), left out.
-// Anything that would let a peer capture traffic that is not its own is left
-// out and reported: addresses that are not unicast, and conflicts (see
-// findConflicts): an address of this guest or one two peers claim goes to no
-// peer, a peer whose MAC is ring0's or another live peer's gets nothing, and a
-// refused peer is a conflict of its own.
-// Every peer publishes its own identity in memory any co-tenant can write, so
-// a claim nobody contradicts is all we have; a contradicted one is worth nothing.
+// An address that would let a peer capture traffic that is not its own is left
+// out and reported: one that is not unicast, one of this guest's own, and one
+// two peers hold (guests of different groups may have overlapping prefixes;
+// this guest, in both groups, sees both). What a peer publishes beyond its
+// roster entry (another MAC, addresses outside its prefixes) ringnet already
+// ignored: it is shown as a conflict and changes nothing here.
 import { formatCidr, formatIp, networkOf, parseIp, type Cidr, type IpAddress } from '../xdp/cidr.js';
 import type { RedirectPeer } from '../xdp/maps.js';
 import type { LocalAddress } from './local.js';
@@ -33,27 +34,27 @@ export interface Classified {
   peers: RedirectPeer[];
   /** What was left out and why, one line each. */
   skipped: string[];
-  /** The conflicts that left something out. */
+  /** The table's conflicts (findConflicts()). */
   conflicts: Conflict[];
 }
 
 /**
- * Two claims to one identity, or a claim to this guest's:
- *   address      an address two or more peers publish: it goes to none of them;
- *   own-address  an address of this guest (any interface) a peer publishes: ignored;
- *   mac          a MAC two live peers publish: neither gets any address;
- *   own-mac      ring0's own MAC published by a peer: it gets no address;
- *   refused      a MAC ringnet refused to a peer (an invalid MAC, ring0's own or
- *                a live peer's): ringnet sends it nothing, it gets no address.
+ * What `ringctl peers` and the stats show in their conflicts:
+ *   claimed-mac    a peer publishes a MAC other than its roster MAC (ringnet
+ *                  keeps to the roster's, and so does ringctl);
+ *   addrs-refused  a peer publishes addresses outside its roster prefixes
+ *                  (ringnet passed none of them on);
+ *   address        an address two or more live peers hold: it goes to none of them;
+ *   own-address    an address of this guest (any interface) a peer holds: ignored.
  */
-export const CONFLICT_KINDS = ['address', 'own-address', 'mac', 'own-mac', 'refused'] as const;
+export const CONFLICT_KINDS = ['claimed-mac', 'addrs-refused', 'address', 'own-address'] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 
 export interface Conflict {
   kind: ConflictKind;
-  /** The address or MAC claimed. */
+  /** The MAC claimed, how many addresses were refused, or the address. */
   value: string;
-  /** The peers that claim it ("slot", or "region/slot" beyond region 0), in table order. */
+  /** The slots of the peers involved, in slot order. */
   peers: string[];
 }
 
@@ -107,14 +108,19 @@ export function contextFor(
   };
 }
 
-/** How a peer is named in notes and conflicts: its slot, with its region beyond region 0. */
-export function peerName(p: Pick<TablePeer, 'region' | 'slot'>): string {
-  return p.region ? `${p.region}/${p.slot}` : String(p.slot);
+/** How a peer is named in conflicts: its slot. */
+export function peerName(p: Pick<TablePeer, 'slot'>): string {
+  return String(p.slot);
 }
 
-/** The peers of `table` in `states` (default: the live ones), in (region, slot) order. */
+/** How a peer is named for people: "peer 1 (g2)", or "peer 1" when the roster gives no name. */
+export function peerLabel(p: Pick<TablePeer, 'slot' | 'name'>): string {
+  return p.name ? `peer ${p.slot} (${p.name})` : `peer ${p.slot}`;
+}
+
+/** The peers of `table` in `states` (default: the live ones), in slot order. */
 function livePeers(table: readonly TablePeer[], states: readonly TablePeer['state'][] = ['up']): TablePeer[] {
-  return table.filter((p) => states.includes(p.state)).sort((a, b) => a.region - b.region || a.slot - b.slot);
+  return table.filter((p) => states.includes(p.state)).sort((a, b) => a.slot - b.slot);
 }
 
 /** A peer's addresses that parse and are unicast, canonical. */
@@ -128,65 +134,34 @@ function unicastAddresses(p: TablePeer): { text: string; addr: IpAddress }[] {
 }
 
 /**
- * The conflicts among the live peers of `table`. `local` are this guest's own
- * addresses; `relevant` says which addresses could be mapped at all: a private
- * network every guest has (docker's 172.17.0.1, say) is nobody's to divert, and
- * two claims to it are no conflict.
- *
- * One guest in several regions publishes the same MAC in each: entries with
- * one MAC in different regions are that one guest when they publish the same
- * addresses (an entry with none, between two of the driver's updates, agrees
- * with anything). Otherwise, and always within one region, a MAC two entries
- * publish is a conflict: ringnet sends a frame for it to the first it finds.
- *
- * A refused entry is a conflict of kind refused: ringnet gave its MAC to
- * nobody, or to the live peer that holds it (which keeps it), and sends the
- * refused one nothing. Its addresses are still claims that contradict others'.
- * ringnet refuses one guest's entry in a second region the MAC of its entry in
- * the first: such an entry (the same MAC, another region, the same addresses or
- * none) is that guest, not a conflict.
+ * The conflicts of `table`. `local` are this guest's own addresses; `relevant`
+ * says which addresses could be mapped at all: a private network every guest
+ * has (docker's 172.17.0.1, say) is nobody's to divert, and two claims to it
+ * are no conflict. A peer's own claims beyond its roster entry (claimed-mac,
+ * addrs-refused) count while it is there, up or dead; addresses only while it
+ * is up.
  */
 export function findConflicts(
   table: readonly TablePeer[],
   opts: { local: ReadonlySet<string>; relevant: (a: IpAddress) => boolean },
 ): Conflict[] {
   const conflicts: Conflict[] = [];
-  const selfMacs = new Set(table.filter((p) => p.state === 'self').map((p) => p.mac));
-  const byMac = new Map<string, TablePeer[]>();
-  for (const p of livePeers(table, ['up', 'refused'])) byMac.set(p.mac, [...(byMac.get(p.mac) ?? []), p]);
-
-  // Claimants of addresses: a guest (one MAC, one identity), or each entry of a contested MAC.
-  const claimants: TablePeer[][] = [];
-  for (const [mac, group] of byMac) {
-    const sets = group.map((p) => unicastAddresses(p).map((a) => a.text).sort().join(',')).filter((s) => s !== '');
-    const oneGuest = new Set(group.map((p) => p.region)).size === group.length && new Set(sets).size <= 1;
-    const live = group.filter((p) => p.state === 'up');
-    const refused = group.filter((p) => p.state === 'refused');
-    if (live.length && selfMacs.has(mac)) conflicts.push({ kind: 'own-mac', value: mac, peers: live.map(peerName) });
-    else if (live.length > 1 && !oneGuest) conflicts.push({ kind: 'mac', value: mac, peers: live.map(peerName) });
-    // Refused entries beside a live one of the same guest (other regions) are that guest.
-    if (refused.length && !(oneGuest && live.length && !selfMacs.has(mac))) {
-      conflicts.push({ kind: 'refused', value: mac, peers: refused.map(peerName) });
-    }
-    if (oneGuest) claimants.push(group);
-    else claimants.push(...group.map((p) => [p]));
+  for (const p of livePeers(table, ['up', 'dead'])) {
+    if (p.claimedMac !== undefined) conflicts.push({ kind: 'claimed-mac', value: p.claimedMac, peers: [peerName(p)] });
+    if (p.addrsRefused) conflicts.push({ kind: 'addrs-refused', value: String(p.addrsRefused), peers: [peerName(p)] });
   }
-
-  const claims = new Map<string, Set<TablePeer[]>>();
-  for (const c of claimants) {
-    for (const p of c) {
-      for (const { text, addr } of unicastAddresses(p)) {
-        if (!opts.relevant(addr)) continue;
-        const set = claims.get(text) ?? new Set();
-        set.add(c);
-        claims.set(text, set);
-      }
+  const claims = new Map<string, string[]>();
+  for (const p of livePeers(table)) {
+    for (const { text, addr } of unicastAddresses(p)) {
+      if (!opts.relevant(addr)) continue;
+      const by = claims.get(text) ?? [];
+      if (!by.includes(peerName(p))) by.push(peerName(p));
+      claims.set(text, by);
     }
   }
-  for (const [text, by] of claims) {
+  for (const [text, peers] of claims) {
     const own = opts.local.has(text);
-    if (!own && by.size < 2) continue;
-    const peers = [...by].map((c) => peerName(c[0]));
+    if (!own && peers.length < 2) continue;
     conflicts.push({ kind: own ? 'own-address' : 'address', value: text, peers });
   }
   return conflicts;
@@ -205,62 +180,46 @@ export function guestConflicts(table: readonly TablePeer[], local: readonly Loca
   });
 }
 
-/** One line about a conflict, from one claimant's side (or the whole of it). */
-export function describeConflict(c: Conflict, from?: string): string {
+/**
+ * One line about a conflict, from one peer's side (`from`, a slot) or the whole
+ * of it; `names` gives the roster's names by slot, for people.
+ */
+export function describeConflict(c: Conflict, from?: string, names: ReadonlyMap<string, string> = new Map()): string {
+  const label = (slot: string) => peerLabel({ slot: Number(slot), name: names.get(slot) ?? '' });
+  const list = (slots: string[]) => slots.map(label).join(', ');
   const others = c.peers.filter((p) => p !== from);
-  const peers = (list: string[]) => `peer${list.length > 1 ? 's' : ''} ${list.join(', ')}`;
-  const also = others.length ? ` (also claimed by ${peers(others)})` : '';
+  const who = from === undefined ? `${list(c.peers)} ` : '';
   switch (c.kind) {
+    case 'claimed-mac':
+      return `${who}publishes MAC ${c.value}, not its roster MAC: ignored`;
+    case 'addrs-refused':
+      return `${who}publishes ${c.value} address${c.value === '1' ? '' : 'es'} outside its roster prefixes: ignored`;
     case 'address':
-      return from === undefined ? `${c.value} claimed by ${peers(c.peers)}` : `${c.value} also claimed by ${peers(others)}`;
+      return from === undefined ? `${c.value} held by ${list(c.peers)}` : `${c.value} also held by ${list(others)}`;
     case 'own-address':
-      return `${c.value} is this guest's${also}`;
-    case 'mac':
-      return from === undefined ? `MAC ${c.value} claimed by ${peers(c.peers)}` : `MAC ${c.value} also claimed by ${peers(others)}`;
-    case 'own-mac':
-      return `MAC ${c.value} is this guest's ring MAC${also}`;
-    case 'refused': {
-      const why = "refused by ring0 (an invalid MAC, ring0's own, or a live peer's)";
-      if (from === undefined) return `MAC ${c.value} of ${peers(c.peers)} ${why}`;
-      return `MAC ${c.value} ${why}${others.length ? `, as for ${peers(others)}` : ''}`;
-    }
+      return `${c.value} is this guest's${others.length ? ` (also held by ${list(others)})` : ''}`;
   }
 }
 
-/**
- * The up peers of `table` as ring_peers wants them. A guest in several regions
- * appears once per region with the same MAC: it becomes one peer (lowest slot).
- */
+/** The roster's names by slot, for describeConflict(). */
+export function namesOf(table: readonly Pick<TablePeer, 'slot' | 'name'>[]): Map<string, string> {
+  return new Map(table.filter((p) => p.name).map((p) => [String(p.slot), p.name]));
+}
+
+/** The up peers of `table` as ring_peers wants them, under their roster MACs. */
 export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext): Classified {
   const skipped: string[] = [];
   const inRing = (a: IpAddress) => ctx.ringSubnets.some((c) => inCidr(c, a));
   const inIface = (a: IpAddress) => ctx.ifaceSubnets.some((c) => inCidr(c, a));
   const conflicts = findConflicts(table, { local: ctx.local, relevant: (a) => inRing(a) || inIface(a) });
-  const badMac = new Map(conflicts.filter((c) => c.kind === 'mac' || c.kind === 'own-mac').map((c) => [c.value, c]));
-  for (const c of conflicts) {
-    if (c.kind === 'refused') for (const id of c.peers) skipped.push(`peer ${id}: ${describeConflict(c, id)}; ignored`);
-  }
+  const names = namesOf(table);
   const contested = new Map(conflicts.filter((c) => c.kind === 'address').map((c) => [c.value, c]));
-  const byMac = new Map<string, { peer: RedirectPeer; ring: Set<string>; ordinary: Set<string> }>();
+  const peers: RedirectPeer[] = [];
   for (const p of livePeers(table)) {
     const id = peerName(p);
-    const name = `peer ${id}`;
-    const mc = badMac.get(p.mac);
-    if (mc?.kind === 'own-mac') {
-      skipped.push(`${name}: claims this guest's ring MAC ${p.mac}; ignored`);
-      continue;
-    }
-    if (mc) {
-      skipped.push(`${name}: ${describeConflict(mc, id)}; ignored`);
-      continue;
-    }
-    let e = byMac.get(p.mac);
-    // A guest in several regions: its other entries repeat what its first said.
-    const first = !e;
-    if (!e) {
-      e = { peer: { slot: p.slot, ringMac: p.mac, addresses: [], ordinaryAddresses: [] }, ring: new Set(), ordinary: new Set() };
-      byMac.set(p.mac, e);
-    }
+    const name = peerLabel(p);
+    const ring = new Set<string>();
+    const ordinary = new Set<string>();
     for (const s of [...p.ipv4, ...p.ipv6]) {
       const a = parseIp(s);
       if (!a) {
@@ -274,22 +233,21 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
         continue;
       }
       if (ctx.local.has(text)) {
-        skipped.push(`${name}: claims ${text}, an address of this guest; ignored`);
+        skipped.push(`${name}: holds ${text}, an address of this guest; ignored`);
         continue;
       }
       const ac = contested.get(text);
       if (ac) {
-        if (first) skipped.push(`${name}: ${describeConflict(ac, id)}; mapped to none of them`);
+        skipped.push(`${name}: ${describeConflict(ac, id, names)}; mapped to none of them`);
         continue;
       }
-      if (inRing(a)) e.ring.add(text);
-      else if (ctx.ordinary && inIface(a)) e.ordinary.add(text);
+      if (inRing(a)) ring.add(text);
+      else if (ctx.ordinary && inIface(a)) ordinary.add(text);
     }
+    peers.push({ slot: p.slot, ...(p.name ? { name: p.name } : {}), ringMac: p.mac, addresses: [...ring], ordinaryAddresses: [...ordinary] });
   }
-  const peers = [...byMac.values()].map(({ peer, ring, ordinary }) => ({
-    ...peer,
-    addresses: [...ring],
-    ordinaryAddresses: [...ordinary],
-  }));
+  for (const c of conflicts) {
+    if (c.kind === 'claimed-mac' || c.kind === 'addrs-refused') skipped.push(`${describeConflict(c, undefined, names)}`);
+  }
   return { peers, skipped, conflicts };
 }

@@ -14,8 +14,7 @@
 // attachments, this guest's addresses, each ring's table (with the ring's
 // ifindex) and the peers it gave each map. An event's round patches the
 // events' slots in those tables (ringnet.ko sends the slot's whole dump row,
-// decoded as a dump's; from an older ringnet.ko's identity-only events, only a
-// leave, a death or an alive of the same generation), runs peersFor() on each
+// decoded as a dump's), runs peersFor() on each
 // whole patched table (conflicts need all of it) and writes only the map
 // entries that differ from what the follower last wrote (updatePeers(), no
 // read of the map): no dump, no look at the pins or addresses, no signature.
@@ -38,7 +37,7 @@ import type { PeerEvent } from '../netlink/ringnet.js';
 import type { PeerSyncResult, RedirectPeer } from '../xdp/maps.js';
 import type { LocalAddress } from './local.js';
 import { peersFor, systemDeps, type FollowerDeps, type InterfacePeers, type SyncTarget } from './sync.js';
-import type { PeerTable, TablePeer } from './table.js';
+import type { PeerTable } from './table.js';
 
 export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
 /** With events: how often to look at what they do not cover. */
@@ -89,11 +88,16 @@ export interface FollowRound {
 
 /** What the follower last told the user about an interface, to log only changes. */
 interface Seen {
-  /** MAC -> the peer's description. */
-  peers: Map<string, { slot?: number; text: string }>;
+  /** Slot -> the peer as logged ("peer 1 (g2, 02:...)") and its description. */
+  peers: Map<number, { who: string; text: string }>;
   notes: Set<string>;
   /** 'ok', 'gone', 'no-table' or an error message. */
   status: string;
+}
+
+/** A peer in the log: "peer 1 (g2, 02:00:00:00:00:01)", its slot, the roster's name and MAC. */
+function who(p: RedirectPeer): string {
+  return `peer ${p.slot ?? '?'} (${p.name ? `${p.name}, ` : ''}${p.ringMac})`;
 }
 
 function describe(p: RedirectPeer): string {
@@ -121,36 +125,17 @@ interface FollowCache {
 }
 
 /**
- * Slot `old` of a cached table after event `e`, as a dump would now show it;
- * undefined when the event cannot tell. ringnet.ko's events carry the slot's
- * whole row, decoded as a dump's is. An older ringnet.ko's carry only its
- * identity (state, generation, MAC): enough for a peer that left or died (its
- * addresses no longer count) or came alive again in the same generation (its
- * addresses are the cached ones), not for a join, a refusal or an update,
- * whose addresses are new.
+ * `table` after event `e`, or undefined when the event cannot tell: it does not
+ * carry the slot's whole row (or the row does not decode), or names a slot the
+ * table does not list.
  */
-function patchedSlot(old: TablePeer, e: PeerEvent): TablePeer | undefined {
-  const row = e.row;
-  if (row === undefined || typeof row === 'string' || row.region !== old.region || row.slot !== old.slot) return undefined;
-  if (e.whole) return row;
-  switch (e.kind) {
-    case 'peer-leave':
-    case 'peer-death':
-      return { ...old, state: row.state, generation: row.generation, mac: row.mac };
-    case 'peer-alive':
-      return row.generation === old.generation && row.mac === old.mac ? { ...old, state: row.state } : undefined;
-    default:
-      return undefined;
-  }
-}
-
-/** `table` after event `e`, or undefined when the event cannot tell (a slot the table does not list). */
 function patchedTable(table: PeerTable, e: PeerEvent): PeerTable | undefined {
-  const i = table.peers.findIndex((p) => p.region === e.region && p.slot === e.slot);
-  const slot = i < 0 ? undefined : patchedSlot(table.peers[i], e);
-  if (!slot) return undefined;
+  const row = e.row;
+  if (!e.whole || row === undefined || typeof row === 'string' || row.slot !== e.slot) return undefined;
+  const i = table.peers.findIndex((p) => p.slot === e.slot);
+  if (i < 0) return undefined;
   const peers = [...table.peers];
-  peers[i] = slot;
+  peers[i] = row;
   return { ...table, peers };
 }
 
@@ -475,15 +460,15 @@ export class PeerFollower {
 
   /** Logs the peers that came, went or changed, new warnings, and rejected map entries. */
   #report(ifname: string, seen: Seen, peers: readonly RedirectPeer[], notes: readonly string[], result: PeerSyncResult, event?: PeerEvent): void {
-    const now = new Map(peers.map((p) => [p.ringMac, { slot: p.slot, text: describe(p) }]));
+    const now = new Map(peers.map((p) => [p.slot ?? -1, { who: who(p), text: describe(p) }]));
     // After the event that started the round: which, and how long after ringnet saw it.
     const why = () => (event ? ` (on ${event.kind} of slot ${event.slot}, ${latencyMs(event).toFixed(1)} ms after ringnet saw it)` : '');
-    for (const [mac, p] of now) {
-      const old = seen.peers.get(mac);
-      if (!old) this.#log(`${ifname}: peer ${p.slot} (${mac}) added: ${p.text}${why()}`);
-      else if (old.text !== p.text) this.#log(`${ifname}: peer ${p.slot} (${mac}) changed: ${p.text}${why()}`);
+    for (const [slot, p] of now) {
+      const old = seen.peers.get(slot);
+      if (!old) this.#log(`${ifname}: ${p.who} added: ${p.text}${why()}`);
+      else if (old.text !== p.text || old.who !== p.who) this.#log(`${ifname}: ${p.who} changed: ${p.text}${why()}`);
     }
-    for (const [mac, p] of seen.peers) if (!now.has(mac)) this.#log(`${ifname}: peer ${p.slot} (${mac}) removed${why()}`);
+    for (const [slot, p] of seen.peers) if (!now.has(slot)) this.#log(`${ifname}: ${p.who} removed${why()}`);
     seen.peers = now;
     const all = [...notes, ...result.rejected];
     for (const n of all) if (!seen.notes.has(n)) this.#log(`${ifname}: warning: ${n}`);

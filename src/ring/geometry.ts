@@ -94,6 +94,13 @@ export function laneCount(readers: number): number {
   return n;
 }
 
+/** The slots of a readers mask, ascending: lane k is the k-th. */
+export function readerSlots(readers: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < 32; s++) if ((readers >>> s) & 1) out.push(s);
+  return out;
+}
+
 /** Bytes of one queue block: its control page and the ring's data (kvmring_queue_stride()). */
 export function queueStride(ringSize: number): number {
   return C.KVMRING_QUEUE_CTL_SIZE + ringSize;

@@ -1,7 +1,8 @@
 // The snapshot as Prometheus metrics (prom-client, a private registry), named in
 // node_exporter's style: kvmring_network_* for interfaces (as
 // node_network_*), kvmring_xdp_* and kvmring_tc_* for the programs,
-// kvmring_ring_* for ring0 with {device, region, peer} labels. samples() is the
+// kvmring_ring_* for ring0 with {device, peer} labels (peer: the slot, the
+// host's number for the guest; kvmring_ring_peer_info names it). samples() is the
 // mapping; StatsMetrics renders it, reading the counters at each scrape.
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -16,7 +17,7 @@ interface Spec {
   labels: readonly string[];
 }
 
-const PEER = ['device', 'region', 'peer'] as const;
+const PEER = ['device', 'peer'] as const;
 
 /** Every metric: name -> kind, help and label names. */
 export const METRICS = {
@@ -69,24 +70,37 @@ export const METRICS = {
   kvmring_ring_peer_other_total: { kind: 'counter', help: 'Per-peer driver counters this ringctl does not name.', labels: [...PEER, 'counter'] },
   kvmring_ring_peer_info: {
     kind: 'gauge',
-    help: 'A slot of the peer table (constant 1) with its state, MAC and generation.',
-    labels: [...PEER, 'state', 'mac', 'generation'],
+    help: 'A slot of the peer table (constant 1) with the roster\'s name and MAC, its state and generation.',
+    labels: [...PEER, 'name', 'state', 'mac', 'generation'],
   },
   kvmring_ring_peer_up: { kind: 'gauge', help: 'Whether the peer is live (1) or dead (0).', labels: PEER },
   kvmring_ring_peer_heartbeat_age_seconds: { kind: 'gauge', help: 'Seconds since the peer\'s heartbeat last moved.', labels: PEER },
-  kvmring_ring_polls_total: { kind: 'counter', help: 'NAPI polls of the region\'s rings.', labels: ['device', 'region'] },
-  kvmring_ring_irqs_total: { kind: 'counter', help: 'Doorbell interrupts of the region.', labels: ['device', 'region'] },
-  kvmring_ring_xdp_packets_total: { kind: 'counter', help: 'Frames through the XDP program attached to the ring device, by verdict.', labels: ['device', 'region', 'action'] },
-  kvmring_ring_receive_bad_meta_total: { kind: 'counter', help: 'Frames with inconsistent metadata in the region.', labels: ['device', 'region'] },
-  kvmring_ring_receive_alloc_fail_total: { kind: 'counter', help: 'Frames dropped for want of memory.', labels: ['device', 'region'] },
-  kvmring_ring_peer_events_total: { kind: 'counter', help: 'Peers that joined, died or left the region.', labels: ['device', 'region', 'event'] },
-  kvmring_ring_bad_peer_entries_total: { kind: 'counter', help: 'Peer table entries that were rejected.', labels: ['device', 'region'] },
+  kvmring_ring_peer_addrs_refused: {
+    kind: 'gauge',
+    help: 'Addresses the peer publishes outside its roster prefixes (ignored).',
+    labels: PEER,
+  },
+  kvmring_ring_region_info: {
+    kind: 'gauge',
+    help: 'A region the host maps into this guest (constant 1): its PCI address, owner and readers (slots), and mode.',
+    labels: ['device', 'region', 'pci', 'owner', 'readers', 'mode'],
+  },
+  kvmring_ring_polls_total: { kind: 'counter', help: 'NAPI polls of the ring device.', labels: ['device'] },
+  kvmring_ring_irqs_total: { kind: 'counter', help: 'Doorbell interrupts of the ring device.', labels: ['device'] },
+  kvmring_ring_xdp_packets_total: { kind: 'counter', help: 'Frames through the XDP program attached to the ring device, by verdict.', labels: ['device', 'action'] },
+  kvmring_ring_receive_bad_meta_total: { kind: 'counter', help: 'Frames with inconsistent metadata.', labels: ['device'] },
+  kvmring_ring_receive_alloc_fail_total: { kind: 'counter', help: 'Frames dropped for want of memory.', labels: ['device'] },
+  kvmring_ring_receive_bad_source_total: { kind: 'counter', help: 'Frames whose source MAC was not their sender\'s roster MAC (dropped).', labels: ['device'] },
+  kvmring_ring_receive_no_peer_total: { kind: 'counter', help: 'Frames from a slot that is no live peer (dropped).', labels: ['device'] },
+  kvmring_ring_peer_events_total: { kind: 'counter', help: 'Peers that joined, died or left.', labels: ['device', 'event'] },
+  kvmring_ring_mac_conflicts_total: { kind: 'counter', help: 'MACs peers published other than their roster MAC (each counted once; ignored).', labels: ['device'] },
+  kvmring_ring_addr_conflicts_total: { kind: 'counter', help: 'Addresses peers published outside their roster prefixes (ignored).', labels: ['device'] },
   kvmring_peer_conflicts: {
     kind: 'gauge',
-    help: 'Claims in the peer table that another peer or this guest contradicts (mapped to no peer), by kind: address, own-address, mac, own-mac.',
+    help: 'Conflicts in the peer table now, by kind: claimed-mac, addrs-refused (claims beyond a roster entry, ignored), address, own-address (addresses mapped to no peer).',
     labels: ['device', 'kind'],
   },
-  kvmring_ring_region_other_total: { kind: 'counter', help: 'Per-region driver counters this ringctl does not name.', labels: ['device', 'region', 'counter'] },
+  kvmring_ring_other_total: { kind: 'counter', help: 'Driver counters of the ring device this ringctl does not name.', labels: ['device', 'counter'] },
 } as const satisfies Record<string, Spec>;
 
 export type MetricName = keyof typeof METRICS;
@@ -127,7 +141,6 @@ const STATE: Record<string, string> = {
   PEER_STATE_UP: 'up',
   PEER_STATE_DEAD: 'dead',
   PEER_STATE_FREE: 'free',
-  PEER_STATE_REFUSED: 'refused',
   PEER_STATE_UNSPECIFIED: 'unknown',
 };
 
@@ -174,48 +187,58 @@ export function samples(s: StatsSnapshot): Sample[] {
         out.push({ name: 'kvmring_peer_conflicts', labels: { device: ring.device, kind }, value });
       }
       for (const r of ring.regions) {
-        const rl = { device: ring.device, region: String(r.region) };
-        for (const p of r.peers) {
-          const l = { ...rl, peer: String(p.slot) };
-          out.push({
-            name: 'kvmring_ring_peer_info',
-            labels: { ...l, state: STATE[p.state] ?? 'unknown', mac: p.mac, generation: String(p.generation) },
-            value: 1,
-          });
-          if (p.state === 'PEER_STATE_SELF') continue;
-          if (p.state === 'PEER_STATE_UP' || p.state === 'PEER_STATE_DEAD') {
-            out.push({ name: 'kvmring_ring_peer_up', labels: l, value: p.state === 'PEER_STATE_UP' ? 1 : 0 });
-            out.push({ name: 'kvmring_ring_peer_heartbeat_age_seconds', labels: l, value: p.heartbeatAgeMs / 1000 });
-          }
-          if (p.counters) out.push(...peerSamples(l, p.counters));
-          if (p.occupancy) {
-            out.push(
-              { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'tx' }, value: p.occupancy.txUsedBytes },
-              { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'rx' }, value: p.occupancy.rxUsedBytes },
-              { name: 'kvmring_ring_size_bytes', labels: l, value: p.occupancy.sizeBytes },
-            );
-          }
+        out.push({
+          name: 'kvmring_ring_region_info',
+          labels: { device: ring.device, region: String(r.region), pci: r.pci, owner: String(r.owner), readers: r.readers.join(','), mode: r.mode },
+          value: 1,
+        });
+      }
+      for (const p of ring.peers) {
+        const l = { device: ring.device, peer: String(p.slot) };
+        out.push({
+          name: 'kvmring_ring_peer_info',
+          labels: { ...l, name: p.name, state: STATE[p.state] ?? 'unknown', mac: p.mac, generation: String(p.generation) },
+          value: 1,
+        });
+        if (p.state === 'PEER_STATE_SELF') continue;
+        if (p.state === 'PEER_STATE_UP' || p.state === 'PEER_STATE_DEAD') {
+          out.push({ name: 'kvmring_ring_peer_up', labels: l, value: p.state === 'PEER_STATE_UP' ? 1 : 0 });
+          out.push({ name: 'kvmring_ring_peer_heartbeat_age_seconds', labels: l, value: p.heartbeatAgeMs / 1000 });
+          out.push({ name: 'kvmring_ring_peer_addrs_refused', labels: l, value: p.addrsRefused });
         }
-        const c = r.counters;
-        if (!c) continue;
+        if (p.counters) out.push(...peerSamples(l, p.counters));
+        if (p.occupancy) {
+          out.push(
+            { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'tx' }, value: p.occupancy.txUsedBytes },
+            { name: 'kvmring_ring_used_bytes', labels: { ...l, direction: 'rx' }, value: p.occupancy.rxUsedBytes },
+            { name: 'kvmring_ring_size_bytes', labels: l, value: p.occupancy.sizeBytes },
+          );
+        }
+      }
+      const c = ring.counters;
+      if (c) {
+        const dl = { device: ring.device };
         out.push(
-          { name: 'kvmring_ring_polls_total', labels: rl, value: c.polls },
-          { name: 'kvmring_ring_irqs_total', labels: rl, value: c.irqs },
+          { name: 'kvmring_ring_polls_total', labels: dl, value: c.polls },
+          { name: 'kvmring_ring_irqs_total', labels: dl, value: c.irqs },
           ...(['pass', 'drop', 'tx', 'redirect', 'aborted'] as const).map(
             (a): Sample => ({
               name: 'kvmring_ring_xdp_packets_total',
-              labels: { ...rl, action: a },
+              labels: { ...dl, action: a },
               value: c[`xdp${a[0].toUpperCase()}${a.slice(1)}` as 'xdpPass'],
             }),
           ),
-          { name: 'kvmring_ring_receive_bad_meta_total', labels: rl, value: c.rxBadMeta },
-          { name: 'kvmring_ring_receive_alloc_fail_total', labels: rl, value: c.rxAllocFail },
-          { name: 'kvmring_ring_peer_events_total', labels: { ...rl, event: 'joins' }, value: c.peerJoins },
-          { name: 'kvmring_ring_peer_events_total', labels: { ...rl, event: 'deaths' }, value: c.peerDeaths },
-          { name: 'kvmring_ring_peer_events_total', labels: { ...rl, event: 'leaves' }, value: c.peerLeaves },
-          { name: 'kvmring_ring_bad_peer_entries_total', labels: rl, value: c.badPeerEntries },
+          { name: 'kvmring_ring_receive_bad_meta_total', labels: dl, value: c.rxBadMeta },
+          { name: 'kvmring_ring_receive_alloc_fail_total', labels: dl, value: c.rxAllocFail },
+          { name: 'kvmring_ring_receive_bad_source_total', labels: dl, value: c.rxBadSrc },
+          { name: 'kvmring_ring_receive_no_peer_total', labels: dl, value: c.rxNoPeer },
+          { name: 'kvmring_ring_peer_events_total', labels: { ...dl, event: 'joins' }, value: c.peerJoins },
+          { name: 'kvmring_ring_peer_events_total', labels: { ...dl, event: 'deaths' }, value: c.peerDeaths },
+          { name: 'kvmring_ring_peer_events_total', labels: { ...dl, event: 'leaves' }, value: c.peerLeaves },
+          { name: 'kvmring_ring_mac_conflicts_total', labels: dl, value: c.macConflicts },
+          { name: 'kvmring_ring_addr_conflicts_total', labels: dl, value: c.addrConflicts },
         );
-        for (const [k, v] of Object.entries(c.other)) out.push({ name: 'kvmring_ring_region_other_total', labels: { ...rl, counter: k }, value: v });
+        for (const [k, v] of Object.entries(c.other)) out.push({ name: 'kvmring_ring_other_total', labels: { ...dl, counter: k }, value: v });
       }
     }
   }

@@ -1,22 +1,24 @@
 // ring0's counters and peer table as one RingStats: `ethtool -S ring0` names
-// (tx_no_peer, rN_<region counter>, rN_peerM_<peer counter>,
-// rN_peerM_ring_tx_<x>, rN_peerM_ring_rx_<x>; ringnet's descriptor tables)
-// matched to the proto's fields by name, so a counter the proto names is filled
-// without code here, and one it does not name lands in `other`. The two gauges
-// rN_peerM_ring_{tx,rx}_used_bytes become the peer's occupancy.
+// (tx_no_peer, r0_<counter>, r0_peerS_<peer counter>, r0_peerS_ring_tx_<x>,
+// r0_peerS_ring_rx_<x>; ringnet's descriptor tables) matched to the proto's
+// fields by name, so a counter the proto names is filled without code here, and
+// one it does not name lands in `other`. Under ABI v2 ring0 serves one domain:
+// its counters keep the r0_ prefix of ABI v1's first region, and S is a peer's
+// slot, the host's number for the guest (each peer's counters are summed over
+// its queue pairs). The two gauges r0_peerS_ring_{tx,rx}_used_bytes become the
+// peer's occupancy.
 import type { Conflict } from '../peers/classify.js';
 import type { TablePeer } from '../peers/table.js';
 import {
+  RingCounters as RingCountersCodec,
   RingPeerCounters as RingPeerCountersCodec,
-  RingRegionCounters as RingRegionCountersCodec,
   RingRxCounters as RingRxCountersCodec,
   RingTxCounters as RingTxCountersCodec,
   type Codec,
   type PeerState,
+  type RingCounters,
   type RingPeer,
   type RingPeerCounters,
-  type RingRegion,
-  type RingRegionCounters,
   type RingRxCounters,
   type RingStats,
   type RingTxCounters,
@@ -33,7 +35,7 @@ function counterFields(codec: Codec<unknown>): Map<string, string> {
   return out;
 }
 
-const REGION_FIELDS = counterFields(RingRegionCountersCodec);
+const RING_FIELDS = counterFields(RingCountersCodec);
 const PEER_FIELDS = counterFields(RingPeerCountersCodec);
 const TX_FIELDS = counterFields(RingTxCountersCodec);
 const RX_FIELDS = counterFields(RingRxCountersCodec);
@@ -43,7 +45,6 @@ const STATES: Record<TablePeer['state'], PeerState> = {
   up: 'PEER_STATE_UP',
   dead: 'PEER_STATE_DEAD',
   free: 'PEER_STATE_FREE',
-  refused: 'PEER_STATE_REFUSED',
 };
 
 /** A peer's counters as ringStats() builds them: both ring ends present. */
@@ -69,7 +70,7 @@ export interface RingSources {
   ethtool: { driver: string; stats: Map<string, bigint> } | Error;
   /** The peer table, or why it could not be read. */
   peers: TablePeer[] | Error;
-  /** ringnet/regions, or why it could not be read. */
+  /** The regions, or why they could not be read. */
   regions: RegionInfo[] | Error;
   /** The peer table's conflicts (peers/classify.ts). */
   conflicts?: readonly Conflict[];
@@ -77,28 +78,23 @@ export interface RingSources {
 
 /** Builds ring0's entry from whatever of its sources could be read. */
 export function ringStats(src: RingSources): RingStats {
-  const ring: RingStats = { device: src.device, driver: '', txNoPeer: 0n, regions: [], conflicts: [...(src.conflicts ?? [])], error: '' };
-  // Each entry with its counters, which the proto's types make optional.
-  const regions = new Map<number, { region: RingRegion; counters: RingRegionCounters }>();
-  const peers = new Map<string, { peer: RingPeer; counters: PeerCounters }>();
-  const regionEntry = (n: number) => {
-    let e = regions.get(n);
-    if (!e) {
-      const counters = RingRegionCountersCodec.empty();
-      e = {
-        region: { region: n, pci: '', sizeBytes: 0n, maxPeers: 0, ringSizeBytes: 0, selfSlot: 0, mode: '', counters, peers: [] },
-        counters,
-      };
-      regions.set(n, e);
-    }
-    return e;
+  const counters: RingCounters = RingCountersCodec.empty();
+  const ring: RingStats = {
+    device: src.device,
+    driver: '',
+    txNoPeer: 0n,
+    regions: [],
+    conflicts: [...(src.conflicts ?? [])],
+    counters,
+    peers: [],
+    error: '',
   };
-  const region = (n: number): RingRegion => regionEntry(n).region;
-  const peerEntry = (rn: number, slot: number) => {
-    const id = `${rn}/${slot}`;
-    let e = peers.get(id);
+  // Each peer with its counters, which the proto's types make optional.
+  const peers = new Map<number, { peer: RingPeer; counters: PeerCounters }>();
+  const peerEntry = (slot: number) => {
+    let e = peers.get(slot);
     if (!e) {
-      const counters = emptyPeerCounters();
+      const c = emptyPeerCounters();
       e = {
         peer: {
           slot,
@@ -108,16 +104,19 @@ export function ringStats(src: RingSources): RingStats {
           heartbeatAgeMs: 0,
           ipv4: [],
           ipv6: [],
-          counters,
-          occupancy: null, // set by the ring_*_used_bytes gauges (ringnet 0.1.0 on)
+          counters: c,
+          occupancy: null, // set by the ring_*_used_bytes gauges
+          name: '',
+          region: 0,
+          claimedMac: '',
+          addrsRefused: 0,
         },
-        counters,
+        counters: c,
       };
-      peers.set(id, e);
+      peers.set(slot, e);
     }
     return e;
   };
-  const peer = (rn: number, slot: number): RingPeer => peerEntry(rn, slot).peer;
 
   const errors: string[] = [];
   if (src.ethtool instanceof Error) errors.push(src.ethtool.message);
@@ -128,15 +127,15 @@ export function ringStats(src: RingSources): RingStats {
         ring.txNoPeer = value;
         continue;
       }
-      let m = /^r(\d{1,4})_peer(\d{1,5})_(.+)$/.exec(name);
+      let m = /^r0_peer(\d{1,5})_(.+)$/.exec(name);
       if (m) {
-        const c = peerEntry(Number(m[1]), Number(m[2])).counters;
-        const stat = m[3];
+        const e = peerEntry(Number(m[1]));
+        const c = e.counters;
+        const stat = m[2];
         const used = /^ring_(tx|rx)_used_bytes$/.exec(stat);
         if (used) {
-          const p = peer(Number(m[1]), Number(m[2]));
-          p.occupancy ??= { txUsedBytes: 0, rxUsedBytes: 0, sizeBytes: 0 };
-          p.occupancy[used[1] === 'tx' ? 'txUsedBytes' : 'rxUsedBytes'] = Number(value);
+          e.peer.occupancy ??= { txUsedBytes: 0, rxUsedBytes: 0, sizeBytes: 0 };
+          e.peer.occupancy[used[1] === 'tx' ? 'txUsedBytes' : 'rxUsedBytes'] = Number(value);
           continue;
         }
         const tx = /^ring_tx_(.+)$/.exec(stat);
@@ -150,56 +149,54 @@ export function ringStats(src: RingSources): RingStats {
         else c.other[stat] = value;
         continue;
       }
-      m = /^r(\d{1,4})_(.+)$/.exec(name);
+      m = /^r0_(.+)$/.exec(name);
       if (m) {
-        const c = regionEntry(Number(m[1])).counters;
-        const field = REGION_FIELDS.get(m[2]);
-        if (field) set(c, field, value);
-        else c.other[m[2]] = value;
+        const field = RING_FIELDS.get(m[1]);
+        if (field) set(counters, field, value);
+        else counters.other[m[1]] = value;
       }
       // Anything else is not ringnet's (a stand-in device in tests): not ours to name.
     }
     if (ring.driver !== 'ringnet') errors.push(`${src.device} is not a ringnet device (driver ${ring.driver || 'unknown'})`);
   }
 
+  let ringSize = 0;
   if (src.regions instanceof Error) {
     if (!errors.length) errors.push(src.regions.message);
   } else {
-    for (const info of src.regions) {
-      const r = region(info.region);
-      Object.assign(r, { ...info, counters: r.counters, peers: r.peers });
-    }
+    ring.regions = [...src.regions].sort((a, b) => a.region - b.region);
+    ringSize = ring.regions[0]?.ringSizeBytes ?? 0;
   }
 
   if (src.peers instanceof Error) {
     if (!errors.length) errors.push(src.peers.message);
   } else {
     for (const t of src.peers) {
-      region(t.region);
-      const p = peer(t.region, t.slot);
-      Object.assign(p, {
+      Object.assign(peerEntry(t.slot).peer, {
         state: STATES[t.state],
         generation: t.generation,
         mac: t.mac,
         heartbeatAgeMs: t.ageMs,
         ipv4: t.ipv4,
         ipv6: t.ipv6,
+        name: t.name,
+        region: t.region,
+        claimedMac: t.claimedMac ?? '',
+        addrsRefused: t.addrsRefused,
       });
     }
   }
 
   // Every slot that is not free, and free slots that still count something.
-  for (const [id, { peer: p, counters }] of peers) {
-    const rn = Number(id.split('/')[0]);
-    const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(counters);
+  for (const { peer: p, counters: c } of peers.values()) {
+    const keep = (p.state !== 'PEER_STATE_FREE' && p.state !== 'PEER_STATE_UNSPECIFIED') || anyNonZero(c);
     if (!keep) continue;
-    if (p.occupancy) p.occupancy.sizeBytes = region(rn).ringSizeBytes;
+    if (p.occupancy) p.occupancy.sizeBytes = ringSize;
     // Our own slot has no rings.
     if (p.state === 'PEER_STATE_SELF') p.occupancy = null;
-    region(rn).peers.push(p);
+    ring.peers.push(p);
   }
-  ring.regions = [...regions.values()].map((e) => e.region).sort((a, b) => a.region - b.region);
-  for (const r of ring.regions) r.peers.sort((a, b) => a.slot - b.slot);
+  ring.peers.sort((a, b) => a.slot - b.slot);
   ring.error = errors.join('; ');
   return ring;
 }

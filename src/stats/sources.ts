@@ -1,11 +1,12 @@
 // The counter sources other than ring0's own: an interface's counters, the BPF
-// programs' per-CPU stats maps, and ring0's region list. Each reader throws a
+// programs' per-CPU stats maps, and ring0's region list (a test's text file). Each reader throws a
 // StatsSourceError saying what is missing; collect.ts turns that into an entry's
 // `error` and carries on.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { BpfMapFd, LibbpfError } from '../libbpf/index.js';
+import { readerSlots } from '../ring/geometry.js';
 import { readStats } from '../xdp/maps.js';
 import { TC_STATS, XDP_STATS, type Stat } from '../xdp/codecs.js';
 import { pinPaths } from '../xdp/pins.js';
@@ -148,16 +149,22 @@ export function pinnedProgramStats(pinRoot: string, ifname: string): ProgramStat
   return out;
 }
 
-/** A line of /sys/class/net/RING/ringnet/regions: the proto's RingRegion without its counters and peers. */
-export type RegionInfo = Omit<RingRegion, 'counters' | 'peers'>;
+/** A region as ringnet's region-get dump gives it: the proto's RingRegion. */
+export type RegionInfo = RingRegion;
 
-const REGION_COLUMNS = 'region pci size max_peers ring_size self mode';
+/** The columns of ringnet's debugfs view of the regions, which the text files of tests copy. */
+const REGION_COLUMNS = 'region pci size max_peers ring_size self mode owner readers';
 
-/** Parses ringnet/regions; lines it cannot read are named in `problems`. */
+/** The slots of a readers mask as debugfs prints it ("0x6", or "0"). */
+function readersOf(text: string): number[] | undefined {
+  return /^(0|0x[0-9a-f]{1,8})$/.test(text) ? readerSlots(Number(text)) : undefined;
+}
+
+/** Parses a text file of the regions (tests); lines it cannot read are named in `problems`. */
 export function parseRegions(text: string): { regions: RegionInfo[]; problems: string[] } {
   const lines = text.split('\n');
   if (lines[0].trim().split(/\s+/).join(' ') !== REGION_COLUMNS) {
-    return { regions: [], problems: [`ringnet/regions: unknown format (header ${JSON.stringify(lines[0].slice(0, 80))})`] };
+    return { regions: [], problems: [`ringnet/regions: unknown format (header ${JSON.stringify(lines[0].slice(0, 80))}, expected "${REGION_COLUMNS}")`] };
   }
   const regions: RegionInfo[] = [];
   const problems: string[] = [];
@@ -165,8 +172,9 @@ export function parseRegions(text: string): { regions: RegionInfo[]; problems: s
     if (!line) return;
     const f = line.split(' ');
     const num = (s: string | undefined) => (s !== undefined && /^\d{1,20}$/.test(s) ? s : undefined);
-    const [region, pci, size, maxPeers, ringSize, self, mode] = f;
-    if (f.length !== 7 || [region, size, maxPeers, ringSize, self].some((v) => num(v) === undefined)) {
+    const [region, pci, size, maxPeers, ringSize, self, mode, owner, readersS] = f;
+    const readers = readersS === undefined ? undefined : readersOf(readersS);
+    if (f.length !== 9 || [region, size, maxPeers, ringSize, self, owner].some((v) => num(v) === undefined) || !readers) {
       problems.push(`ringnet/regions line ${i + 2}: cannot parse ${JSON.stringify(line.slice(0, 80))}`);
       return;
     }
@@ -178,6 +186,8 @@ export function parseRegions(text: string): { regions: RegionInfo[]; problems: s
       ringSizeBytes: Number(ringSize),
       selfSlot: Number(self),
       mode,
+      owner: Number(owner),
+      readers,
     });
   });
   return { regions, problems };

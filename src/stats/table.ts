@@ -1,15 +1,15 @@
 // `ringctl stats` for people: one table of counters (interfaces, programs,
-// ring0 per peer and per region), ring0's peer table, and what could not be
-// read. Error and drop counters that are zero are left out unless `all`; with a
+// ring0's own and per peer), ring0's peer table, its conflicts, and what could
+// not be read. Error and drop counters that are zero are left out unless `all`; with a
 // previous snapshot, rates per second beside each counter.
 import type { RingPeer, RingPeerCounters, StatsSnapshot } from '../gen/kvmring/v1/stats.js';
-import { describeConflict, type Conflict } from '../peers/classify.js';
+import { describeConflict, namesOf, type Conflict } from '../peers/classify.js';
 import { formatAge } from '../peers/table.js';
 
 export interface CounterRow {
   source: 'interface' | 'xdp' | 'tc' | 'ring';
   device: string;
-  /** A ring peer ("1", or "0/1" when there are several regions), or ''. */
+  /** A ring peer's slot, or ''. */
   peer: string;
   counter: string;
   packets: bigint;
@@ -24,7 +24,6 @@ const STATE_NAMES: Record<string, string> = {
   PEER_STATE_UP: 'up',
   PEER_STATE_DEAD: 'dead',
   PEER_STATE_FREE: 'free',
-  PEER_STATE_REFUSED: 'refused',
   PEER_STATE_UNSPECIFIED: '?',
 };
 
@@ -82,18 +81,14 @@ export function counterRows(s: StatsSnapshot): CounterRow[] {
   const ring = s.ring;
   if (ring && !ring.error) {
     rows.push({ source: 'ring', device: ring.device, peer: '', counter: 'tx_no_peer', packets: ring.txNoPeer });
-    const several = ring.regions.length > 1;
-    for (const region of ring.regions) {
-      for (const p of region.peers) {
-        if (!p.counters || p.state === 'PEER_STATE_SELF') continue;
-        rows.push(...peerRows(ring.device, several ? `${region.region}/${p.slot}` : String(p.slot), p.counters));
-      }
-      const peer = several ? `${region.region}/-` : '';
-      for (const [k, v] of Object.entries(region.counters ?? {})) {
-        if (typeof v === 'bigint') rows.push({ source: 'ring', device: ring.device, peer, counter: snake(k), packets: v, always: k === 'polls' });
-      }
-      for (const [k, v] of Object.entries(region.counters?.other ?? {})) rows.push({ source: 'ring', device: ring.device, peer, counter: k, packets: v });
+    for (const p of ring.peers) {
+      if (!p.counters || p.state === 'PEER_STATE_SELF') continue;
+      rows.push(...peerRows(ring.device, String(p.slot), p.counters));
     }
+    for (const [k, v] of Object.entries(ring.counters ?? {})) {
+      if (typeof v === 'bigint') rows.push({ source: 'ring', device: ring.device, peer: '', counter: snake(k), packets: v, always: k === 'polls' });
+    }
+    for (const [k, v] of Object.entries(ring.counters?.other ?? {})) rows.push({ source: 'ring', device: ring.device, peer: '', counter: k, packets: v });
   }
   return rows;
 }
@@ -117,13 +112,12 @@ function rate(cur: bigint, prev: bigint | undefined, seconds: number): string {
 
 function peerTable(s: StatsSnapshot): string {
   const ring = s.ring;
-  if (!ring || ring.error) return '';
-  const rows: string[][] = [];
-  for (const region of ring.regions) {
-    for (const p of region.peers) rows.push(peerRow(region.region, p));
-  }
-  if (!rows.length) return '';
-  return alignedTable(['REGION', 'SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'TX RING', 'RX RING', 'IPV4', 'IPV6'], rows, new Set([6, 7]));
+  if (!ring || ring.error || !ring.peers.length) return '';
+  return alignedTable(
+    ['SLOT', 'NAME', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'TX RING', 'RX RING', 'IPV4', 'IPV6'],
+    ring.peers.map(peerRow),
+    new Set([6, 7]),
+  );
 }
 
 /** How full a ring is, in percent of its size; '-' when unknown. */
@@ -133,11 +127,11 @@ function fill(used: number | undefined, size: number | undefined): string {
   return `${pct.toFixed(pct && pct < 10 ? 1 : 0)}%`;
 }
 
-function peerRow(region: number, p: RingPeer): string[] {
+function peerRow(p: RingPeer): string[] {
   const age = p.state === 'PEER_STATE_UP' || p.state === 'PEER_STATE_DEAD' ? formatAge(p.heartbeatAgeMs) : '-';
   return [
-    String(region),
     String(p.slot),
+    p.name || '-',
     STATE_NAMES[p.state] ?? p.state,
     String(p.generation),
     p.mac || '-',
@@ -147,6 +141,12 @@ function peerRow(region: number, p: RingPeer): string[] {
     p.ipv4.join(',') || '-',
     p.ipv6.join(',') || '-',
   ];
+}
+
+/** A conflict and what ringctl makes of it. */
+function conflictLine(c: Conflict, names: ReadonlyMap<string, string>): string {
+  const text = describeConflict(c, undefined, names);
+  return c.kind === 'address' || c.kind === 'own-address' ? `${text}; mapped to no peer` : text;
 }
 
 /** Every error in the snapshot, one line each. */
@@ -185,7 +185,10 @@ export function renderStats(s: StatsSnapshot, o: RenderOptions = {}): string {
   const peers = peerTable(s);
   if (peers) out += `\n${peers}`;
   const conflicts = s.ring && !s.ring.error ? s.ring.conflicts : [];
-  if (conflicts.length) out += `\n${conflicts.map((c) => `conflict: ${describeConflict(c as Conflict)}; mapped to no peer`).join('\n')}\n`;
+  if (conflicts.length) {
+    const names = namesOf(s.ring?.peers ?? []);
+    out += `\n${conflicts.map((c) => `conflict: ${conflictLine(c as Conflict, names)}`).join('\n')}\n`;
+  }
   const errors = snapshotErrors(s);
   if (errors.length) out += `\n${errors.map((e) => `not read: ${e}`).join('\n')}\n`;
   return out;

@@ -53,9 +53,11 @@ export function readSubnets(v4: MapLike, v6: MapLike): Cidr[] {
 
 /** A co-resident peer as ring0's peer table describes it. */
 export interface RedirectPeer {
-  /** Its slot in the region's peer table. */
+  /** Its slot: the host's number for the guest. */
   slot?: number;
-  /** Its MAC on ring0. */
+  /** The host's name for the guest (for people; the map does not hold it). */
+  name?: string;
+  /** Its MAC on ring0, the roster's. */
   ringMac: string;
   /** Addresses reachable over the ring (its ring0 addresses). */
   addresses: readonly string[];

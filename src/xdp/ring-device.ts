@@ -1,8 +1,8 @@
 // The state of a ring device for `ringctl status`: whether it exists, is up and
 // has carrier (through ioctl, in the caller's network namespace), and, for a
-// ringnet device, its regions and how many peers are up, dead or refused (its
-// genetlink family; a test's text files under $RINGCTL_SYSFS_NET). A refused slot (ringnet turned down the MAC it claims) is no
-// peer, up or dead: it has a count of its own, shown only when not zero.
+// ringnet device, the regions the host's roster maps into this guest, its slot,
+// and how many peers are up or dead (its genetlink family; a test's text files
+// under $RINGCTL_SYSFS_NET).
 import { readFileSync } from 'node:fs';
 
 import { dumpRegions } from '../netlink/ringnet.js';
@@ -18,11 +18,11 @@ export interface RingDeviceState {
   carrier: boolean;
   /** Whether it is a ringnet device (it has a peer table); a stand-in is not. */
   ringnet: boolean;
-  regions: { region: number; pci: string; mode: string; slot: number; maxPeers: number }[];
+  regions: { region: number; pci: string; mode: string; slot: number; maxPeers: number; owner: number; readers: number[] }[];
   peersUp: number;
   peersDead: number;
-  /** Slots ringnet refused (their MAC claim): no peer, no traffic. */
-  peersRefused: number;
+  /** Peers that publish a MAC or addresses their roster entry does not give them (ignored). */
+  peersConflicting: number;
   /** What could not be read, one line each. */
   problems: string[];
 }
@@ -39,7 +39,7 @@ export function ringDeviceState(name: string, sysfs: string, readTable = findPee
     regions: [],
     peersUp: 0,
     peersDead: 0,
-    peersRefused: 0,
+    peersConflicting: 0,
     problems: [],
   };
   if (!s.present) return s;
@@ -49,7 +49,7 @@ export function ringDeviceState(name: string, sysfs: string, readTable = findPee
     if (!t) return s;
     s.peersUp = t.peers.filter((p) => p.state === 'up').length;
     s.peersDead = t.peers.filter((p) => p.state === 'dead').length;
-    s.peersRefused = t.peers.filter((p) => p.state === 'refused').length;
+    s.peersConflicting = t.peers.filter((p) => p.state !== 'self' && (p.claimedMac !== undefined || p.addrsRefused > 0)).length;
     s.problems.push(...t.problems);
   } catch (err) {
     // A table that is there but cannot be read: a ringnet device all the same.
@@ -58,7 +58,7 @@ export function ringDeviceState(name: string, sysfs: string, readTable = findPee
   s.ringnet = true;
   try {
     const r = sysfs === DEFAULT_SYSFS_NET ? dumpRegions(name) : parseRegions(readFileSync(regionsPath(name, sysfs), 'utf8'));
-    s.regions = r.regions.map((x) => ({ region: x.region, pci: x.pci, mode: x.mode, slot: x.selfSlot, maxPeers: x.maxPeers }));
+    s.regions = r.regions.map((x) => ({ region: x.region, pci: x.pci, mode: x.mode, slot: x.selfSlot, maxPeers: x.maxPeers, owner: x.owner, readers: x.readers }));
     s.problems.push(...r.problems);
   } catch (err) {
     s.problems.push(`${name}: cannot read its regions (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
@@ -66,12 +66,22 @@ export function ringDeviceState(name: string, sysfs: string, readTable = findPee
   return s;
 }
 
+/**
+ * What `ringctl status` says of the regions: "slot 0 of 3, plain, 3 regions (1
+ * own)". Every region of a domain has the same slot, peer count and mode.
+ */
+function regionsText(s: RingDeviceState): string {
+  const r = s.regions;
+  if (!r.length) return '-';
+  const own = r.filter((x) => x.owner === x.slot).length;
+  const modes = [...new Set(r.map((x) => x.mode))].join('/');
+  return `slot ${r[0].slot} of ${r[0].maxPeers}, ${modes}, ${r.length} region${r.length > 1 ? 's' : ''} (${own} own)`;
+}
+
 /** The row of `ringctl status`'s ring table: RING STATE CARRIER PEERS REGIONS. */
 export function ringDeviceRow(s: RingDeviceState): string[] {
   if (!s.present) return [s.name, 'missing', '-', '-', 'no such device (is ringnet.ko loaded?)'];
-  const regions = s.ringnet
-    ? s.regions.map((r) => `${r.pci} ${r.mode}, slot ${r.slot} of ${r.maxPeers}`).join('; ') || '-'
-    : 'not a ringnet device';
-  const peers = `${s.peersUp} up, ${s.peersDead} dead${s.peersRefused ? `, ${s.peersRefused} refused` : ''}`;
+  const regions = s.ringnet ? regionsText(s) : 'not a ringnet device';
+  const peers = `${s.peersUp} up, ${s.peersDead} dead${s.peersConflicting ? `, ${s.peersConflicting} in conflict` : ''}`;
   return [s.name, s.up ? 'up' : 'down', s.carrier ? 'on' : 'off', s.ringnet ? peers : '-', regions];
 }

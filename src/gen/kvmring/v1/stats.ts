@@ -35,8 +35,7 @@ export type PeerState =
   | 'PEER_STATE_SELF'
   | 'PEER_STATE_UP'
   | 'PEER_STATE_DEAD'
-  | 'PEER_STATE_FREE'
-  | 'PEER_STATE_REFUSED';
+  | 'PEER_STATE_FREE';
 
 export interface GetStatsRequest {
 }
@@ -112,55 +111,71 @@ export interface ProgramStats {
   error: string;
 }
 
-/** ring0's counters from `ethtool -S` and its state from /sys/class/net/ring0/ringnet. */
+/**
+ * ring0's counters from `ethtool -S` and its state from ringnet's generic
+ * netlink family. Under ABI v2 ring0 serves one domain: the regions the host's
+ * roster maps into this guest, and the slots it lists.
+ */
 export interface RingStats {
   device: string;
   /** The device's driver (ringnet). */
   driver: string;
   /** Frames sent into the ring for a destination no live peer has. */
   txNoPeer: bigint;
+  /** The regions mapped into this guest, each with one writer (its owner). */
   regions: RingRegion[];
   /**
-   * Claims in the peer table that another peer or this guest contradicts: what
-   * `ringctl peers` shows in its CONFLICT column. ringctl maps none of them.
+   * What `ringctl peers` shows in its CONFLICT column: claims a peer publishes
+   * that its roster entry does not give it (ringnet uses none of them), and
+   * addresses that two peers, or a peer and this guest, both hold. ringctl maps
+   * no address in conflict.
    */
   conflicts: PeerConflict[];
+  /** ring0's own counters (ethtool -S ring0: r0_...). */
+  counters: RingCounters | null;
+  /**
+   * This guest's slot and every slot the roster lists that is not free, and
+   * any free one whose counters are not zero; by slot.
+   */
+  peers: RingPeer[];
   error: string;
 }
 
-/** An address or MAC claimed by more than one live peer, or by a peer and this guest. */
 export interface PeerConflict {
   /**
-   * address: an address two or more peers publish; own-address: one of this
-   * guest's addresses, published by a peer; mac: a MAC two live peers publish;
-   * own-mac: ring0's own MAC, published by a peer; refused: a MAC ring0 refused
-   * to the peers (PEER_STATE_REFUSED) that claim it.
+   * claimed-mac: a peer publishes a MAC other than its roster MAC (value);
+   * addrs-refused: a peer publishes addresses outside its roster prefixes
+   * (value: how many); address: an address two or more peers hold (peers in
+   * different groups with overlapping prefixes); own-address: one of this
+   * guest's addresses, held by a peer.
    */
   kind: string;
-  /** The address or MAC. */
+  /** The MAC, the count or the address. */
   value: string;
-  /** The peers claiming it: "slot", or "region/slot" beyond region 0. */
+  /** The slots of the peers involved. */
   peers: string[];
 }
 
-/** One shared region (ivshmem device) that ring0 serves. */
+/** A region (ivshmem device) the host's roster maps into this guest. */
 export interface RingRegion {
+  /** ringnet's index of the region (RingPeer.region refers to it). */
   region: number;
-  /** Its PCI address, size and geometry (from ringnet/regions). */
+  /** Its PCI address, size and geometry. */
   pci: string;
   sizeBytes: bigint;
   maxPeers: number;
   ringSizeBytes: number;
-  /** This guest's slot in the region's peer table. */
+  /** This guest's slot. */
   selfSlot: number;
-  /** plain, doorbell or evicted. */
+  /** plain or doorbell. */
   mode: string;
-  counters: RingRegionCounters | null;
-  /** Every slot that is not free, and any free slot whose counters are not zero. */
-  peers: RingPeer[];
+  /** The slot that writes it (self_slot: this guest's own region). */
+  owner: number;
+  /** The slots that read it, ascending. */
+  readers: number[];
 }
 
-export interface RingRegionCounters {
+export interface RingCounters {
   polls: bigint;
   irqs: bigint;
   xdpPass: bigint;
@@ -173,34 +188,54 @@ export interface RingRegionCounters {
   peerJoins: bigint;
   peerDeaths: bigint;
   peerLeaves: bigint;
-  badPeerEntries: bigint;
   /**
    * Counters of a newer driver that this version does not name, by ethtool name
-   * without the "rN_" prefix.
+   * without the "r0_" prefix.
    */
   other: Record<string, bigint>;
+  /** MACs peers published other than their roster MAC (once per MAC). */
+  macConflicts: bigint;
+  /** Addresses peers published outside their roster prefixes. */
+  addrConflicts: bigint;
+  /** Frames whose source MAC was not their sender's roster MAC: dropped. */
+  rxBadSrc: bigint;
+  /** Frames from a slot that is no live peer: dropped. */
+  rxNoPeer: bigint;
 }
 
 /**
- * A slot of the region's peer table, with the counters of the two rings between
- * this guest and that peer.
+ * A slot of ring0's peer table, with the counters of the rings between this
+ * guest and that peer (summed over their queue pairs).
  */
 export interface RingPeer {
+  /** The host's number for the guest. */
   slot: number;
   state: PeerState;
   generation: number;
+  /** Its ring0 MAC, the roster's. */
   mac: string;
   /** Milliseconds since the peer's heartbeat last moved. */
   heartbeatAgeMs: number;
-  /** The addresses the peer published. */
+  /** The addresses the peer publishes that its roster prefixes allow. */
   ipv4: string[];
   ipv6: string[];
   counters: RingPeerCounters | null;
   /**
-   * How full the two rings are (ethtool -S: rN_peerM_ring_{tx,rx}_used_bytes).
+   * How full the two rings are (ethtool -S: r0_peerM_ring_{tx,rx}_used_bytes).
    * Not set for our own slot, or with a driver that does not expose it.
    */
   occupancy: RingOccupancy | null;
+  /** The host's name for the guest (the roster's). */
+  name: string;
+  /** The region that holds the slot's entry (RingRegion.region). */
+  region: number;
+  /**
+   * A MAC the peer publishes that is not its roster MAC, or empty: a conflict
+   * (ringnet keeps to mac).
+   */
+  claimedMac: string;
+  /** How many addresses the peer publishes outside its roster prefixes (ignored). */
+  addrsRefused: number;
 }
 
 export interface RingPeerCounters {
@@ -218,7 +253,7 @@ export interface RingPeerCounters {
   ringRx: RingRxCounters | null;
   /**
    * Counters of a newer driver that this version does not name, by ethtool name
-   * without the "rN_peerM_" prefix.
+   * without the "r0_peerM_" prefix.
    */
   other: Record<string, bigint>;
 }
@@ -514,6 +549,15 @@ export const DESCRIPTOR_JSON = {
                 "type": "PeerConflict",
                 "id": 5
               },
+              "counters": {
+                "type": "RingCounters",
+                "id": 6
+              },
+              "peers": {
+                "rule": "repeated",
+                "type": "RingPeer",
+                "id": 7
+              },
               "error": {
                 "type": "string",
                 "id": 15
@@ -571,18 +615,30 @@ export const DESCRIPTOR_JSON = {
                 "type": "string",
                 "id": 7
               },
-              "counters": {
-                "type": "RingRegionCounters",
-                "id": 8
+              "owner": {
+                "type": "uint32",
+                "id": 10
               },
-              "peers": {
+              "readers": {
                 "rule": "repeated",
-                "type": "RingPeer",
-                "id": 9
+                "type": "uint32",
+                "id": 11
               }
-            }
+            },
+            "reserved": [
+              [
+                8,
+                8
+              ],
+              [
+                9,
+                9
+              ],
+              "counters",
+              "peers"
+            ]
           },
-          "RingRegionCounters": {
+          "RingCounters": {
             "fields": {
               "polls": {
                 "type": "uint64",
@@ -642,17 +698,39 @@ export const DESCRIPTOR_JSON = {
                 "id": 12,
                 "protoName": "peer_leaves"
               },
-              "badPeerEntries": {
-                "type": "uint64",
-                "id": 13,
-                "protoName": "bad_peer_entries"
-              },
               "other": {
                 "keyType": "string",
                 "type": "uint64",
                 "id": 15
+              },
+              "macConflicts": {
+                "type": "uint64",
+                "id": 16,
+                "protoName": "mac_conflicts"
+              },
+              "addrConflicts": {
+                "type": "uint64",
+                "id": 17,
+                "protoName": "addr_conflicts"
+              },
+              "rxBadSrc": {
+                "type": "uint64",
+                "id": 18,
+                "protoName": "rx_bad_src"
+              },
+              "rxNoPeer": {
+                "type": "uint64",
+                "id": 19,
+                "protoName": "rx_no_peer"
               }
-            }
+            },
+            "reserved": [
+              [
+                13,
+                13
+              ],
+              "bad_peer_entries"
+            ]
           },
           "PeerState": {
             "values": {
@@ -660,9 +738,15 @@ export const DESCRIPTOR_JSON = {
               "PEER_STATE_SELF": 1,
               "PEER_STATE_UP": 2,
               "PEER_STATE_DEAD": 3,
-              "PEER_STATE_FREE": 4,
-              "PEER_STATE_REFUSED": 5
-            }
+              "PEER_STATE_FREE": 4
+            },
+            "reserved": [
+              [
+                5,
+                5
+              ],
+              "PEER_STATE_REFUSED"
+            ]
           },
           "RingPeer": {
             "fields": {
@@ -704,6 +788,24 @@ export const DESCRIPTOR_JSON = {
               "occupancy": {
                 "type": "RingOccupancy",
                 "id": 9
+              },
+              "name": {
+                "type": "string",
+                "id": 10
+              },
+              "region": {
+                "type": "uint32",
+                "id": 11
+              },
+              "claimedMac": {
+                "type": "string",
+                "id": 12,
+                "protoName": "claimed_mac"
+              },
+              "addrsRefused": {
+                "type": "uint32",
+                "id": 13,
+                "protoName": "addrs_refused"
               }
             }
           },
@@ -871,7 +973,7 @@ export const DESCRIPTOR_JSON = {
 
 /** The file as a serialized google.protobuf.FileDescriptorProto, for gRPC reflection. */
 export const FILE_DESCRIPTOR_PROTO: Uint8Array = Buffer.from(
-  'ChZrdm1yaW5nL3YxL3N0YXRzLnByb3RvEgprdm1yaW5nLnYxIhEKD0dldFN0YXRzUmVxdWVzdCIwChBHZXRTdGF0c1Jlc3BvbnNlEhwKBXN0YXRzGAEgASgLMg1TdGF0c1NuYXBzaG90IjQKEVdhdGNoU3RhdHNSZXF1ZXN0Eh8KC2ludGVydmFsX21zGAEgASgNUgppbnRlcnZhbE1zIjIKEldhdGNoU3RhdHNSZXNwb25zZRIcCgVzdGF0cxgBIAEoCzINU3RhdHNTbmFwc2hvdCLFAQoNU3RhdHNTbmFwc2hvdBIkCg50aW1lX3VuaXhfbmFubxgBIAEoBFIMdGltZVVuaXhOYW5vEhAKCGhvc3RuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSIgoKaW50ZXJmYWNlcxgEIAMoCzIOSW50ZXJmYWNlU3RhdHMSHgoIcHJvZ3JhbXMYBSADKAsyDFByb2dyYW1TdGF0cxIXCgRyaW5nGAYgASgLMglSaW5nU3RhdHMSDgoGZXJyb3JzGAcgAygJIpsCCg5JbnRlcmZhY2VTdGF0cxIOCgZkZXZpY2UYASABKAkSHQoKcnhfcGFja2V0cxgCIAEoBFIJcnhQYWNrZXRzEhkKCHJ4X2J5dGVzGAMgASgEUgdyeEJ5dGVzEh0KCnJ4X2Ryb3BwZWQYBCABKARSCXJ4RHJvcHBlZBIbCglyeF9lcnJvcnMYBSABKARSCHJ4RXJyb3JzEh0KCnR4X3BhY2tldHMYBiABKARSCXR4UGFja2V0cxIZCgh0eF9ieXRlcxgHIAEoBFIHdHhCeXRlcxIdCgp0eF9kcm9wcGVkGAggASgEUgl0eERyb3BwZWQSGwoJdHhfZXJyb3JzGAkgASgEUgh0eEVycm9ycxINCgVlcnJvchgPIAEoCSI9Cg1QYWNrZXRDb3VudGVyEgwKBG5hbWUYASABKAkSDwoHcGFja2V0cxgCIAEoBBINCgVieXRlcxgDIAEoBCKTAQoMUHJvZ3JhbVN0YXRzEg4KBmRldmljZRgBIAEoCRISCgRob29rGAIgASgOMgRIb29rEg8KB3Byb2dyYW0YAyABKAkSHwoIdmVyZGljdHMYBCADKAsyDVBhY2tldENvdW50ZXISHgoHcmVhc29ucxgFIAMoCzINUGFja2V0Q291bnRlchINCgVlcnJvchgPIAEoCSKWAQoJUmluZ1N0YXRzEg4KBmRldmljZRgBIAEoCRIOCgZkcml2ZXIYAiABKAkSHAoKdHhfbm9fcGVlchgDIAEoBFIIdHhOb1BlZXISGwoHcmVnaW9ucxgEIAMoCzIKUmluZ1JlZ2lvbhIfCgljb25mbGljdHMYBSADKAsyDFBlZXJDb25mbGljdBINCgVlcnJvchgPIAEoCSI6CgxQZWVyQ29uZmxpY3QSDAoEa2luZBgBIAEoCRINCgV2YWx1ZRgCIAEoCRINCgVwZWVycxgDIAMoCSL3AQoKUmluZ1JlZ2lvbhIOCgZyZWdpb24YASABKA0SCwoDcGNpGAIgASgJEh0KCnNpemVfYnl0ZXMYAyABKARSCXNpemVCeXRlcxIbCgltYXhfcGVlcnMYBCABKA1SCG1heFBlZXJzEiYKD3Jpbmdfc2l6ZV9ieXRlcxgFIAEoDVINcmluZ1NpemVCeXRlcxIbCglzZWxmX3Nsb3QYBiABKA1SCHNlbGZTbG90EgwKBG1vZGUYByABKAkSJAoIY291bnRlcnMYCCABKAsyElJpbmdSZWdpb25Db3VudGVycxIXCgVwZWVycxgJIAMoCzIIUmluZ1BlZXIi0AMKElJpbmdSZWdpb25Db3VudGVycxINCgVwb2xscxgBIAEoBBIMCgRpcnFzGAIgASgEEhkKCHhkcF9wYXNzGAMgASgEUgd4ZHBQYXNzEhkKCHhkcF9kcm9wGAQgASgEUgd4ZHBEcm9wEhUKBnhkcF90eBgFIAEoBFIFeGRwVHgSIQoMeGRwX3JlZGlyZWN0GAYgASgEUgt4ZHBSZWRpcmVjdBIfCgt4ZHBfYWJvcnRlZBgHIAEoBFIKeGRwQWJvcnRlZBIeCgtyeF9iYWRfbWV0YRgIIAEoBFIJcnhCYWRNZXRhEiIKDXJ4X2FsbG9jX2ZhaWwYCSABKARSC3J4QWxsb2NGYWlsEh0KCnBlZXJfam9pbnMYCiABKARSCXBlZXJKb2lucxIfCgtwZWVyX2RlYXRocxgLIAEoBFIKcGVlckRlYXRocxIfCgtwZWVyX2xlYXZlcxgMIAEoBFIKcGVlckxlYXZlcxIoChBiYWRfcGVlcl9lbnRyaWVzGA0gASgEUg5iYWRQZWVyRW50cmllcxIUCgVvdGhlchgPIAMoCzIFT3RoZXIaJwoFT3RoZXISCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASLfAQoIUmluZ1BlZXISDAoEc2xvdBgBIAEoDRIYCgVzdGF0ZRgCIAEoDjIJUGVlclN0YXRlEhIKCmdlbmVyYXRpb24YAyABKA0SCwoDbWFjGAQgASgJEigKEGhlYXJ0YmVhdF9hZ2VfbXMYBSABKA1SDmhlYXJ0YmVhdEFnZU1zEgwKBGlwdjQYBiADKAkSDAoEaXB2NhgHIAMoCRIiCghjb3VudGVycxgIIAEoCzIQUmluZ1BlZXJDb3VudGVycxIgCglvY2N1cGFuY3kYCSABKAsyDVJpbmdPY2N1cGFuY3ki5AIKEFJpbmdQZWVyQ291bnRlcnMSHQoKcnhfcGFja2V0cxgBIAEoBFIJcnhQYWNrZXRzEhkKCHJ4X2J5dGVzGAIgASgEUgdyeEJ5dGVzEh0KCnR4X3BhY2tldHMYAyABKARSCXR4UGFja2V0cxIZCgh0eF9ieXRlcxgEIAEoBFIHdHhCeXRlcxIdCgp0eF9kcm9wcGVkGAUgASgEUgl0eERyb3BwZWQSHQoKcnhfZHJvcHBlZBgGIAEoBFIJcnhEcm9wcGVkEg0KBWtpY2tzGAcgASgEEicKB3JpbmdfdHgYCCABKAsyDlJpbmdUeENvdW50ZXJzUgZyaW5nVHgSJwoHcmluZ19yeBgJIAEoCzIOUmluZ1J4Q291bnRlcnNSBnJpbmdSeBIUCgVvdGhlchgPIAMoCzIFT3RoZXIaJwoFT3RoZXISCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASK3AQoOUmluZ1R4Q291bnRlcnMSDgoGZnJhbWVzGAEgASgEEg0KBWJ5dGVzGAIgASgEEgwKBGZ1bGwYAyABKAQSFwoHYmFkX2xlbhgEIAEoBFIGYmFkTGVuEg0KBWtpY2tzGAUgASgEEhsKCWJhZF9pbmRleBgGIAEoBFIIYmFkSW5kZXgSDgoGcmVzZXRzGAcgASgEEiMKDXJlc2V0X2ZvbGxvd3MYCCABKARSDHJlc2V0Rm9sbG93cyLtAQoOUmluZ1J4Q291bnRlcnMSDgoGZnJhbWVzGAEgASgEEg0KBWJ5dGVzGAIgASgEEhkKCGJhZF9kZXNjGAMgASgEUgdiYWREZXNjEhkKCGJhZF9tZXRhGAQgASgEUgdiYWRNZXRhEg8KB2Ryb3BwZWQYBSABKAQSIwoNZHJvcHBlZF9ieXRlcxgGIAEoBFIMZHJvcHBlZEJ5dGVzEhsKCWJhZF9pbmRleBgHIAEoBFIIYmFkSW5kZXgSDgoGcmVzZXRzGAggASgEEiMKDXJlc2V0X2ZvbGxvd3MYCSABKARSDHJlc2V0Rm9sbG93cyJ2Cg1SaW5nT2NjdXBhbmN5EiIKDXR4X3VzZWRfYnl0ZXMYASABKA1SC3R4VXNlZEJ5dGVzEiIKDXJ4X3VzZWRfYnl0ZXMYAiABKA1SC3J4VXNlZEJ5dGVzEh0KCnNpemVfYnl0ZXMYAyABKA1SCXNpemVCeXRlcyo+CgRIb29rEhQKEEhPT0tfVU5TUEVDSUZJRUQQABIMCghIT09LX1hEUBABEhIKDkhPT0tfVENfRUdSRVNTEAIqkQEKCVBlZXJTdGF0ZRIaChZQRUVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASEwoPUEVFUl9TVEFURV9TRUxGEAESEQoNUEVFUl9TVEFURV9VUBACEhMKD1BFRVJfU1RBVEVfREVBRBADEhMKD1BFRVJfU1RBVEVfRlJFRRAEEhYKElBFRVJfU1RBVEVfUkVGVVNFRBAFMp0BCgVTdGF0cxJFCghHZXRTdGF0cxIbLmt2bXJpbmcudjEuR2V0U3RhdHNSZXF1ZXN0Ghwua3ZtcmluZy52MS5HZXRTdGF0c1Jlc3BvbnNlEk0KCldhdGNoU3RhdHMSHS5rdm1yaW5nLnYxLldhdGNoU3RhdHNSZXF1ZXN0Gh4ua3ZtcmluZy52MS5XYXRjaFN0YXRzUmVzcG9uc2UwAWIGcHJvdG8z',
+  'ChZrdm1yaW5nL3YxL3N0YXRzLnByb3RvEgprdm1yaW5nLnYxIhEKD0dldFN0YXRzUmVxdWVzdCIwChBHZXRTdGF0c1Jlc3BvbnNlEhwKBXN0YXRzGAEgASgLMg1TdGF0c1NuYXBzaG90IjQKEVdhdGNoU3RhdHNSZXF1ZXN0Eh8KC2ludGVydmFsX21zGAEgASgNUgppbnRlcnZhbE1zIjIKEldhdGNoU3RhdHNSZXNwb25zZRIcCgVzdGF0cxgBIAEoCzINU3RhdHNTbmFwc2hvdCLFAQoNU3RhdHNTbmFwc2hvdBIkCg50aW1lX3VuaXhfbmFubxgBIAEoBFIMdGltZVVuaXhOYW5vEhAKCGhvc3RuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSIgoKaW50ZXJmYWNlcxgEIAMoCzIOSW50ZXJmYWNlU3RhdHMSHgoIcHJvZ3JhbXMYBSADKAsyDFByb2dyYW1TdGF0cxIXCgRyaW5nGAYgASgLMglSaW5nU3RhdHMSDgoGZXJyb3JzGAcgAygJIpsCCg5JbnRlcmZhY2VTdGF0cxIOCgZkZXZpY2UYASABKAkSHQoKcnhfcGFja2V0cxgCIAEoBFIJcnhQYWNrZXRzEhkKCHJ4X2J5dGVzGAMgASgEUgdyeEJ5dGVzEh0KCnJ4X2Ryb3BwZWQYBCABKARSCXJ4RHJvcHBlZBIbCglyeF9lcnJvcnMYBSABKARSCHJ4RXJyb3JzEh0KCnR4X3BhY2tldHMYBiABKARSCXR4UGFja2V0cxIZCgh0eF9ieXRlcxgHIAEoBFIHdHhCeXRlcxIdCgp0eF9kcm9wcGVkGAggASgEUgl0eERyb3BwZWQSGwoJdHhfZXJyb3JzGAkgASgEUgh0eEVycm9ycxINCgVlcnJvchgPIAEoCSI9Cg1QYWNrZXRDb3VudGVyEgwKBG5hbWUYASABKAkSDwoHcGFja2V0cxgCIAEoBBINCgVieXRlcxgDIAEoBCKTAQoMUHJvZ3JhbVN0YXRzEg4KBmRldmljZRgBIAEoCRISCgRob29rGAIgASgOMgRIb29rEg8KB3Byb2dyYW0YAyABKAkSHwoIdmVyZGljdHMYBCADKAsyDVBhY2tldENvdW50ZXISHgoHcmVhc29ucxgFIAMoCzINUGFja2V0Q291bnRlchINCgVlcnJvchgPIAEoCSLPAQoJUmluZ1N0YXRzEg4KBmRldmljZRgBIAEoCRIOCgZkcml2ZXIYAiABKAkSHAoKdHhfbm9fcGVlchgDIAEoBFIIdHhOb1BlZXISGwoHcmVnaW9ucxgEIAMoCzIKUmluZ1JlZ2lvbhIfCgljb25mbGljdHMYBSADKAsyDFBlZXJDb25mbGljdBIeCghjb3VudGVycxgGIAEoCzIMUmluZ0NvdW50ZXJzEhcKBXBlZXJzGAcgAygLMghSaW5nUGVlchINCgVlcnJvchgPIAEoCSI6CgxQZWVyQ29uZmxpY3QSDAoEa2luZBgBIAEoCRINCgV2YWx1ZRgCIAEoCRINCgVwZWVycxgDIAMoCSL1AQoKUmluZ1JlZ2lvbhIOCgZyZWdpb24YASABKA0SCwoDcGNpGAIgASgJEh0KCnNpemVfYnl0ZXMYAyABKARSCXNpemVCeXRlcxIbCgltYXhfcGVlcnMYBCABKA1SCG1heFBlZXJzEiYKD3Jpbmdfc2l6ZV9ieXRlcxgFIAEoDVINcmluZ1NpemVCeXRlcxIbCglzZWxmX3Nsb3QYBiABKA1SCHNlbGZTbG90EgwKBG1vZGUYByABKAkSDQoFb3duZXIYCiABKA0SDwoHcmVhZGVycxgLIAMoDUoECAgQCUoECAkQClIIY291bnRlcnNSBXBlZXJzIsAECgxSaW5nQ291bnRlcnMSDQoFcG9sbHMYASABKAQSDAoEaXJxcxgCIAEoBBIZCgh4ZHBfcGFzcxgDIAEoBFIHeGRwUGFzcxIZCgh4ZHBfZHJvcBgEIAEoBFIHeGRwRHJvcBIVCgZ4ZHBfdHgYBSABKARSBXhkcFR4EiEKDHhkcF9yZWRpcmVjdBgGIAEoBFILeGRwUmVkaXJlY3QSHwoLeGRwX2Fib3J0ZWQYByABKARSCnhkcEFib3J0ZWQSHgoLcnhfYmFkX21ldGEYCCABKARSCXJ4QmFkTWV0YRIiCg1yeF9hbGxvY19mYWlsGAkgASgEUgtyeEFsbG9jRmFpbBIdCgpwZWVyX2pvaW5zGAogASgEUglwZWVySm9pbnMSHwoLcGVlcl9kZWF0aHMYCyABKARSCnBlZXJEZWF0aHMSHwoLcGVlcl9sZWF2ZXMYDCABKARSCnBlZXJMZWF2ZXMSFAoFb3RoZXIYDyADKAsyBU90aGVyEiMKDW1hY19jb25mbGljdHMYECABKARSDG1hY0NvbmZsaWN0cxIlCg5hZGRyX2NvbmZsaWN0cxgRIAEoBFINYWRkckNvbmZsaWN0cxIcCgpyeF9iYWRfc3JjGBIgASgEUghyeEJhZFNyYxIcCgpyeF9ub19wZWVyGBMgASgEUghyeE5vUGVlchonCgVPdGhlchILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBSgQIDRAOUhBiYWRfcGVlcl9lbnRyaWVzIsMCCghSaW5nUGVlchIMCgRzbG90GAEgASgNEhgKBXN0YXRlGAIgASgOMglQZWVyU3RhdGUSEgoKZ2VuZXJhdGlvbhgDIAEoDRILCgNtYWMYBCABKAkSKAoQaGVhcnRiZWF0X2FnZV9tcxgFIAEoDVIOaGVhcnRiZWF0QWdlTXMSDAoEaXB2NBgGIAMoCRIMCgRpcHY2GAcgAygJEiIKCGNvdW50ZXJzGAggASgLMhBSaW5nUGVlckNvdW50ZXJzEiAKCW9jY3VwYW5jeRgJIAEoCzINUmluZ09jY3VwYW5jeRIMCgRuYW1lGAogASgJEg4KBnJlZ2lvbhgLIAEoDRIfCgtjbGFpbWVkX21hYxgMIAEoCVIKY2xhaW1lZE1hYxIjCg1hZGRyc19yZWZ1c2VkGA0gASgNUgxhZGRyc1JlZnVzZWQi5AIKEFJpbmdQZWVyQ291bnRlcnMSHQoKcnhfcGFja2V0cxgBIAEoBFIJcnhQYWNrZXRzEhkKCHJ4X2J5dGVzGAIgASgEUgdyeEJ5dGVzEh0KCnR4X3BhY2tldHMYAyABKARSCXR4UGFja2V0cxIZCgh0eF9ieXRlcxgEIAEoBFIHdHhCeXRlcxIdCgp0eF9kcm9wcGVkGAUgASgEUgl0eERyb3BwZWQSHQoKcnhfZHJvcHBlZBgGIAEoBFIJcnhEcm9wcGVkEg0KBWtpY2tzGAcgASgEEicKB3JpbmdfdHgYCCABKAsyDlJpbmdUeENvdW50ZXJzUgZyaW5nVHgSJwoHcmluZ19yeBgJIAEoCzIOUmluZ1J4Q291bnRlcnNSBnJpbmdSeBIUCgVvdGhlchgPIAMoCzIFT3RoZXIaJwoFT3RoZXISCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASK3AQoOUmluZ1R4Q291bnRlcnMSDgoGZnJhbWVzGAEgASgEEg0KBWJ5dGVzGAIgASgEEgwKBGZ1bGwYAyABKAQSFwoHYmFkX2xlbhgEIAEoBFIGYmFkTGVuEg0KBWtpY2tzGAUgASgEEhsKCWJhZF9pbmRleBgGIAEoBFIIYmFkSW5kZXgSDgoGcmVzZXRzGAcgASgEEiMKDXJlc2V0X2ZvbGxvd3MYCCABKARSDHJlc2V0Rm9sbG93cyLtAQoOUmluZ1J4Q291bnRlcnMSDgoGZnJhbWVzGAEgASgEEg0KBWJ5dGVzGAIgASgEEhkKCGJhZF9kZXNjGAMgASgEUgdiYWREZXNjEhkKCGJhZF9tZXRhGAQgASgEUgdiYWRNZXRhEg8KB2Ryb3BwZWQYBSABKAQSIwoNZHJvcHBlZF9ieXRlcxgGIAEoBFIMZHJvcHBlZEJ5dGVzEhsKCWJhZF9pbmRleBgHIAEoBFIIYmFkSW5kZXgSDgoGcmVzZXRzGAggASgEEiMKDXJlc2V0X2ZvbGxvd3MYCSABKARSDHJlc2V0Rm9sbG93cyJ2Cg1SaW5nT2NjdXBhbmN5EiIKDXR4X3VzZWRfYnl0ZXMYASABKA1SC3R4VXNlZEJ5dGVzEiIKDXJ4X3VzZWRfYnl0ZXMYAiABKA1SC3J4VXNlZEJ5dGVzEh0KCnNpemVfYnl0ZXMYAyABKA1SCXNpemVCeXRlcyo+CgRIb29rEhQKEEhPT0tfVU5TUEVDSUZJRUQQABIMCghIT09LX1hEUBABEhIKDkhPT0tfVENfRUdSRVNTEAIqkwEKCVBlZXJTdGF0ZRIaChZQRUVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASEwoPUEVFUl9TVEFURV9TRUxGEAESEQoNUEVFUl9TVEFURV9VUBACEhMKD1BFRVJfU1RBVEVfREVBRBADEhMKD1BFRVJfU1RBVEVfRlJFRRAEIgQIBRAFKhJQRUVSX1NUQVRFX1JFRlVTRUQynQEKBVN0YXRzEkUKCEdldFN0YXRzEhsua3ZtcmluZy52MS5HZXRTdGF0c1JlcXVlc3QaHC5rdm1yaW5nLnYxLkdldFN0YXRzUmVzcG9uc2USTQoKV2F0Y2hTdGF0cxIdLmt2bXJpbmcudjEuV2F0Y2hTdGF0c1JlcXVlc3QaHi5rdm1yaW5nLnYxLldhdGNoU3RhdHNSZXNwb25zZTABYgZwcm90bzM=',
   'base64',
 );
 
@@ -889,7 +991,7 @@ export const ProgramStats: Codec<ProgramStats> = codec(ROOT, 'kvmring.v1.Program
 export const RingStats: Codec<RingStats> = codec(ROOT, 'kvmring.v1.RingStats');
 export const PeerConflict: Codec<PeerConflict> = codec(ROOT, 'kvmring.v1.PeerConflict');
 export const RingRegion: Codec<RingRegion> = codec(ROOT, 'kvmring.v1.RingRegion');
-export const RingRegionCounters: Codec<RingRegionCounters> = codec(ROOT, 'kvmring.v1.RingRegionCounters');
+export const RingCounters: Codec<RingCounters> = codec(ROOT, 'kvmring.v1.RingCounters');
 export const RingPeer: Codec<RingPeer> = codec(ROOT, 'kvmring.v1.RingPeer');
 export const RingPeerCounters: Codec<RingPeerCounters> = codec(ROOT, 'kvmring.v1.RingPeerCounters');
 export const RingTxCounters: Codec<RingTxCounters> = codec(ROOT, 'kvmring.v1.RingTxCounters');
