@@ -64,10 +64,21 @@ function u64(type: number, v: bigint): Buffer {
 
 const genl = (cmd: number, attrs: Buffer[]) => Buffer.concat([Buffer.from([cmd, 1, 0, 0]), ...attrs]);
 
-function peerAttrs(o: { slot: number; state: number; mac?: number[]; v4?: number[][]; v6?: number[][]; age?: number }): Buffer[] {
+function peerAttrs(o: {
+  slot: number;
+  state: number;
+  region?: number;
+  mac?: number[];
+  v4?: number[][];
+  v6?: number[][];
+  age?: number;
+  name?: string;
+  claimed?: number[];
+  refused?: number;
+}): Buffer[] {
   return [
     attrU32(A_PEER.ifindex, 3),
-    attrU32(A_PEER.region, 0),
+    attrU32(A_PEER.region, o.region ?? o.slot),
     attrU32(A_PEER.slot, o.slot),
     attrU32(A_PEER.state, o.state),
     attrU32(A_PEER.gen, 7),
@@ -76,6 +87,9 @@ function peerAttrs(o: { slot: number; state: number; mac?: number[]; v4?: number
     ...(o.v4 ?? []).map((a) => attr(A_PEER.ipv4, Buffer.from(a))),
     ...(o.v6 ?? []).map((a) => attr(A_PEER.ipv6, Buffer.from(a))),
     u64(A_PEER.txPackets, 5n),
+    ...(o.name === undefined ? [] : [attrString(A_PEER.name, o.name)]),
+    ...(o.claimed === undefined ? [] : [attr(A_PEER.claimedMac, Buffer.from(o.claimed))]),
+    ...(o.refused === undefined ? [] : [attrU32(A_PEER.addrsRefused, o.refused)]),
   ];
 }
 
@@ -144,58 +158,75 @@ describe('netlink codec', () => {
 });
 
 describe('ringnet genetlink family', () => {
-  it('decodes a peer-get reply into the table ringctl peers shows', () => {
-    const g = parseGenl(genl(CMD.peerGet, peerAttrs({ slot: 1, state: 2, age: 76, v4: [[198, 51, 100, 2], [192, 0, 2, 2]], v6: [[0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]] })));
+  it('decodes a peer-get reply into the table ringctl peers shows: the roster\'s name and MAC, the region of its entry', () => {
+    const g = parseGenl(genl(CMD.peerGet, peerAttrs({ slot: 1, state: 2, region: 2, age: 76, name: 'g2', v4: [[198, 51, 100, 2], [192, 0, 2, 2]], v6: [[0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]] })));
     assert.deepEqual(decodePeerReply(g), {
-      region: 0,
+      region: 2,
       slot: 1,
       state: 'up',
       generation: 7,
       mac: '02:00:00:00:00:01',
+      name: 'g2',
       ageMs: 76,
       ipv4: ['198.51.100.2', '192.0.2.2'],
       ipv6: ['2001:db8:2::2'],
+      addrsRefused: 0,
     });
   });
 
-  it('skips slots that make no sense and names them, like the text table did', () => {
+  it('decodes a peer\'s conflicts: the MAC it claims, whatever it is, and how many addresses were refused', () => {
+    const g = parseGenl(genl(CMD.peerGet, peerAttrs({ slot: 3, state: 3, age: 9, name: 'g4', claimed: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], refused: 2 })));
+    const p = decodePeerReply(g);
+    assert.ok(typeof p !== 'string', p as string);
+    assert.deepEqual([p.state, p.mac, p.claimedMac, p.addrsRefused], ['dead', '02:00:00:00:00:03', 'ff:ff:ff:ff:ff:ff', 2]);
+    const none = decodePeerReply(parseGenl(genl(CMD.peerGet, peerAttrs({ slot: 3, state: 2 }))));
+    assert.ok(typeof none !== 'string');
+    assert.deepEqual([none.name, 'claimedMac' in none, none.addrsRefused], ['', false, 0]);
+  });
+
+  it('skips slots that make no sense and names them, ABI v1\'s refused ones too', () => {
     const replies = [
       genl(CMD.peerGet, peerAttrs({ slot: 0, state: 1 })),
       genl(CMD.peerGet, peerAttrs({ slot: 2, state: 2, mac: [0x01, 0, 0x5e, 0, 0, 1] })), // multicast, up
       genl(CMD.peerGet, peerAttrs({ slot: 3, state: 9 })),
       genl(CMD.peerGet, peerAttrs({ slot: 4, state: 2, v4: [[1, 2, 3]] })),
-      genl(CMD.peerGet, peerAttrs({ slot: 5, state: 4, mac: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] })), // refused: any MAC
-      genl(CMD.peerGet, peerAttrs({ slot: 0, state: 1 })),
+      genl(CMD.peerGet, peerAttrs({ slot: 5, state: 4 })),
+      genl(CMD.peerGet, peerAttrs({ slot: 6, state: 2, name: 'bad\nname' })),
+      genl(CMD.peerGet, peerAttrs({ slot: 7, state: 2, claimed: [1, 2, 3] })),
+      genl(CMD.peerGet, peerAttrs({ slot: 8, state: 0, mac: [0, 0, 0, 0, 0, 0] })), // free: the MAC is not used
+      genl(CMD.peerGet, peerAttrs({ slot: 0, state: 1, region: 5 })),
     ].map(parseGenl);
     const t = peerTableOf(replies);
-    assert.deepEqual(t.peers.map((p) => [p.slot, p.state]), [[0, 'self'], [5, 'refused']]);
+    assert.deepEqual(t.peers.map((p) => [p.slot, p.state]), [[0, 'self'], [8, 'free']]);
     assert.deepEqual(t.problems, [
-      'region 0 slot 2: up peer with a MAC that is not unicast (01:00:5e:00:00:01); skipped',
-      'region 0 slot 3: bad state 9; skipped',
-      'region 0 slot 4: an IPv4 address of 3 bytes; skipped',
-      'region 0 slot 0 listed twice; skipped',
+      'slot 2: up peer with a MAC that is not unicast (01:00:5e:00:00:01); skipped',
+      'slot 3: bad state 9; skipped',
+      'slot 4: an IPv4 address of 3 bytes; skipped',
+      "slot 5: state refused is ABI v1's (load the ringnet.ko of this ringctl); skipped",
+      'slot 6: bad name "bad\\nname"; skipped',
+      'slot 7: a claimed MAC of 3 bytes; skipped',
+      'slot 0 listed twice; skipped',
     ]);
   });
 
-  it('decodes a region-get reply and an event', () => {
+  it('decodes a region-get reply with its owner and readers, and an event', () => {
     const size = Buffer.alloc(8);
-    size.writeBigUInt64LE(16n << 20n);
-    const r = decodeRegion(
-      parseGenl(genl(CMD.regionGet, [attrU32(A_REGION.ifindex, 3), attrU32(A_REGION.index, 0), attrString(A_REGION.pci, '0000:00:03.0'), attr(A_REGION.size, size), attrU32(A_REGION.maxPeers, 8), attrU32(A_REGION.ringSize, 1 << 20), attrU32(A_REGION.self, 2), attrU32(A_REGION.mode, 1)])),
-    );
-    assert.deepEqual(r, { region: 0, pci: '0000:00:03.0', sizeBytes: 16n << 20n, maxPeers: 8, ringSizeBytes: 1 << 20, selfSlot: 2, mode: 'doorbell' });
+    size.writeBigUInt64LE(8n << 20n);
+    const region = [attrU32(A_REGION.ifindex, 3), attrU32(A_REGION.index, 1), attrString(A_REGION.pci, '0000:00:12.0'), attr(A_REGION.size, size), attrU32(A_REGION.maxPeers, 3), attrU32(A_REGION.ringSize, 2 << 20), attrU32(A_REGION.self, 2), attrU32(A_REGION.mode, 1)];
+    const r = decodeRegion(parseGenl(genl(CMD.regionGet, [...region, attrU32(A_REGION.owner, 1), attrU32(A_REGION.readers, 0b101)])));
+    assert.deepEqual(r, { region: 1, pci: '0000:00:12.0', sizeBytes: 8n << 20n, maxPeers: 3, ringSizeBytes: 2 << 20, selfSlot: 2, mode: 'doorbell', owner: 1, readers: [0, 2] });
+    // ABI v1's rows have no owner or readers.
+    assert.equal(decodeRegion(parseGenl(genl(CMD.regionGet, region))), 'region 1: missing attributes (owner and readers are ABI v2\'s: load the ringnet.ko of this ringctl)');
     // ringnet.ko's event: the slot's whole dump row, and event-ns.
-    const e = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, [...peerAttrs({ slot: 1, state: 2, age: 3, v4: [[198, 51, 100, 2]] }), u64(A_PEER.eventNs, 123456789n)])));
-    const row = { region: 0, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', ageMs: 3, ipv4: ['198.51.100.2'], ipv6: [] };
-    assert.deepEqual(e, { kind: 'peer-join', ifindex: 3, region: 0, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', eventNs: 123456789n, row, whole: true });
-    // An older ringnet.ko's: the identity only.
+    const e = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, [...peerAttrs({ slot: 1, state: 2, age: 3, name: 'g2', v4: [[198, 51, 100, 2]] }), u64(A_PEER.eventNs, 123456789n)])));
+    const row = { region: 1, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', name: 'g2', ageMs: 3, ipv4: ['198.51.100.2'], ipv6: [], addrsRefused: 0 };
+    assert.deepEqual(e, { kind: 'peer-join', ifindex: 3, region: 1, slot: 1, state: 'up', generation: 7, mac: '02:00:00:00:00:01', eventNs: 123456789n, row, whole: true });
+    // Without counters it is no whole row: the follower cannot patch a table with it.
     const identity = peerAttrs({ slot: 1, state: 3 }).filter((a) => a.readUInt16LE(2) !== A_PEER.txPackets);
-    const old = decodeEvent(parseGenl(genl(CMD.peerDeathNtf, identity)));
-    assert.equal(old?.whole, false);
-    assert.deepEqual(old?.row, { ...row, state: 'dead', ageMs: 0, ipv4: [] });
+    assert.equal(decodeEvent(parseGenl(genl(CMD.peerDeathNtf, identity)))?.whole, false);
     // A row the dump decoder would skip is a problem here too.
     const bad = decodeEvent(parseGenl(genl(CMD.peerJoinNtf, peerAttrs({ slot: 2, state: 2, mac: [1, 0, 0x5e, 0, 0, 1] }))));
-    assert.equal(bad?.row, 'region 0 slot 2: up peer with a MAC that is not unicast (01:00:5e:00:00:01)');
+    assert.equal(bad?.row, 'slot 2: up peer with a MAC that is not unicast (01:00:5e:00:00:01)');
     assert.equal(decodeEvent(parseGenl(genl(CMD.peerGet, []))), undefined);
   });
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { classifyPeers, contextFor, notUnicast } from '../../src/peers/classify.js';
+import { classifyPeers, contextFor, describeConflict, notUnicast, type Conflict } from '../../src/peers/classify.js';
 import { localAddresses, type LocalAddress } from '../../src/peers/local.js';
 import { peersFor } from '../../src/peers/sync.js';
 import { findPeerTable, formatAge, parsePeerTable, readPeerTable } from '../../src/peers/table.js';
@@ -13,11 +13,16 @@ import { ringDeviceRow, ringDeviceState } from '../../src/xdp/ring-device.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
-const HEADER = 'region slot state gen mac age_ms ipv4 ipv6';
-const SELF = '0 0 self 3 52:54:00:12:34:01 0 198.51.100.1,192.0.2.1 2001:db8:2::1,2001:db8:1::1';
-const UP2 = '0 1 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2,192.0.2.2 2001:db8:2::2,2001:db8:1::2';
-const DEAD3 = '0 2 dead 2 4e:6c:45:0e:5d:ce 12345 198.51.100.3,192.0.2.3 -';
-const FREE = '0 3 free 0 00:00:00:00:00:00 0 - -';
+const HEADER = 'region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets name claimed_mac addrs_refused';
+const SELF = '0 0 self 3 52:54:00:12:34:01 0 198.51.100.1,192.0.2.1 2001:db8:2::1,2001:db8:1::1 0 0 g1 - 0';
+const UP2 = '1 1 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2,192.0.2.2 2001:db8:2::2,2001:db8:1::2 52 50 g2 - 0';
+const DEAD3 = '2 2 dead 2 4e:6c:45:0e:5d:ce 12345 198.51.100.3,192.0.2.3 - 9 7 g3 - 0';
+const FREE = '3 3 free 0 4e:6c:45:0e:5d:cf 0 - - 0 0 g4 - 0';
+
+/** A line of the table: an up peer in slot `slot` (its own region) with these addresses, name and conflicts. */
+function up(slot: number, mac: string, v4: string, v6 = '-', o: { name?: string; claimed?: string; refused?: number; state?: string } = {}): string {
+  return `${slot} ${slot} ${o.state ?? 'up'} 1 ${mac} 5 ${v4} ${v6} 0 0 ${o.name ?? `g${slot + 1}`} ${o.claimed ?? '-'} ${o.refused ?? 0}`;
+}
 
 const table = (...lines: string[]) => `${[HEADER, ...lines].join('\n')}\n`;
 
@@ -51,114 +56,108 @@ describe('ring0\'s peer table', () => {
       assert.deepEqual(t.problems, []);
       assert.equal(t.peers.length, 4);
       assert.deepEqual(t.peers[1], {
-        region: 0,
+        region: 1,
         slot: 1,
         state: 'up',
         generation: 1,
         mac: '4e:6c:45:0e:5d:cd',
+        name: 'g2',
         ageMs: 76,
         ipv4: ['198.51.100.2', '192.0.2.2'],
         ipv6: ['2001:db8:2::2', '2001:db8:1::2'],
+        addrsRefused: 0,
       });
       assert.deepEqual(t.peers[2].ipv6, []);
-      assert.deepEqual(t.peers.map((p) => p.state), ['self', 'up', 'dead', 'free']);
+      assert.deepEqual(t.peers.map((p) => [p.state, p.name]), [['self', 'g1'], ['up', 'g2'], ['dead', 'g3'], ['free', 'g4']]);
+    });
+
+    it('reads a conflict: the MAC a peer claims, whatever it is, and how many addresses were refused', () => {
+      const t = parsePeerTable(
+        table(
+          up(1, '02:00:00:00:00:01', '198.51.100.2', '-', { claimed: '52:54:00:12:34:01', refused: 3 }),
+          up(2, '02:00:00:00:00:02', '-', '-', { claimed: 'ff:ff:ff:ff:ff:ff' }),
+          up(3, '02:00:00:00:00:03', '-', '-', { claimed: '00:00:00:00:00:00', state: 'dead' }),
+          up(4, '02:00:00:00:00:04', '-', '-', { name: '-' }),
+        ),
+      );
+      assert.deepEqual(t.problems, []);
+      assert.deepEqual(
+        t.peers.map((p) => [p.slot, p.mac, p.claimedMac, p.addrsRefused, p.name]),
+        [
+          [1, '02:00:00:00:00:01', '52:54:00:12:34:01', 3, 'g2'],
+          [2, '02:00:00:00:00:02', 'ff:ff:ff:ff:ff:ff', 0, 'g3'],
+          [3, '02:00:00:00:00:03', '00:00:00:00:00:00', 0, 'g4'],
+          [4, '02:00:00:00:00:04', undefined, 0, ''],
+        ],
+      );
+      assert.equal('claimedMac' in t.peers[3], false);
     });
 
     it('skips and names each bad line, and keeps the good ones', () => {
+      const ok = (f: string) => `4 4 up 1 4e:6c:45:0e:5d:cd 76 ${f}`;
       const bad = [
-        '0 4 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2',
-        '0 x up 1 4e:6c:45:0e:5d:cd 76 - -',
-        '0 4 alive 1 4e:6c:45:0e:5d:cd 76 - -',
-        '0 4 up 1 4e:6c:45:0e:5d 76 - -',
-        '0 4 up 1 ff:ff:ff:ff:ff:ff 76 - -',
-        '0 4 up 1 00:00:00:00:00:00 76 - -',
-        '0 4 up 1 4e:6c:45:0e:5d:cd -5 - -',
-        '0 4 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.256 -',
-        '0 4 up 1 4e:6c:45:0e:5d:cd 76 2001:db8::1 -',
-        '0 4 up 1 4e:6c:45:0e:5d:cd 76 - 198.51.100.2',
-        '0 4 up 1 4e:6c:45:0e:5d:cd 76 1.1.1.1,,1.1.1.2 -',
-        '0 4 up 99999999999 4e:6c:45:0e:5d:cd 76 - -',
-        '0 99999 up 1 4e:6c:45:0e:5d:cd 76 - -',
-        `0 4 up 1 4e:6c:45:0e:5d:cd 76 ${Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}`).join(',')} -`,
-        '0  4 up 1 4e:6c:45:0e:5d:cd 76 - -',
+        '4 4 up 1 4e:6c:45:0e:5d:cd 76 198.51.100.2 - 0 0 g5 -',
+        ok('- - 0 0 g5 - 0').replace(' 4 up', ' x up'),
+        ok('- - 0 0 g5 - 0').replace(' up ', ' alive '),
+        ok('- - 0 0 g5 - 0').replace(' up ', ' refused '),
+        ok('- - 0 0 g5 - 0').replace('4e:6c:45:0e:5d:cd', '4e:6c:45:0e:5d'),
+        ok('- - 0 0 g5 - 0').replace('4e:6c:45:0e:5d:cd', 'ff:ff:ff:ff:ff:ff'),
+        ok('- - 0 0 g5 - 0').replace('4e:6c:45:0e:5d:cd', '00:00:00:00:00:00'),
+        ok('- - 0 0 g5 - 0').replace(' 76 ', ' -5 '),
+        ok('198.51.100.256 - 0 0 g5 - 0'),
+        ok('2001:db8::1 - 0 0 g5 - 0'),
+        ok('- 198.51.100.2 0 0 g5 - 0'),
+        ok('1.1.1.1,,1.1.1.2 - 0 0 g5 - 0'),
+        ok('- - 0 0 g5 - 0').replace(' up 1 ', ' up 99999999999 '),
+        ok('- - 0 0 g5 - 0').replace(/^4 4 /, '4 99999 '),
+        ok(`${Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}`).join(',')} - 0 0 g5 - 0`),
+        ok('- - x 0 g5 - 0'),
+        ok(`- - 0 0 ${'n'.repeat(32)} - 0`),
+        ok('- - 0 0 g5 4e:6c:45 0'),
+        ok('- - 0 0 g5 - -1'),
+        ok('- - 0 0 g5 - 0').replace('4 4', '4  4'),
         '\u0000\u0001 garbage',
       ];
       const t = parsePeerTable(table(SELF, ...bad, UP2));
       assert.deepEqual(t.peers.map((p) => p.slot), [0, 1]);
       assert.deepEqual(t.problems, [
-        'line 3: expected 8 fields, found 7; skipped',
+        'line 3: expected 13 fields, found 12; skipped',
         'line 4: bad slot "x"; skipped',
         'line 5: bad state "alive"; skipped',
-        'line 6: bad MAC "4e:6c:45:0e:5d"; skipped',
-        'line 7: up peer with a MAC that is not unicast (ff:ff:ff:ff:ff:ff); skipped',
-        'line 8: up peer with a MAC that is not unicast (00:00:00:00:00:00); skipped',
-        'line 9: bad heartbeat age "-5"; skipped',
-        'line 10: bad IPv4 address "198.51.100.256"; skipped',
-        'line 11: bad IPv4 address "2001:db8::1"; skipped',
-        'line 12: bad IPv6 address "198.51.100.2"; skipped',
-        'line 13: bad IPv4 address ""; skipped',
-        'line 14: bad generation "99999999999"; skipped',
-        'line 15: bad slot "99999"; skipped',
-        'line 16: more than 16 IPv4 addresses; skipped',
-        'line 17: expected 8 fields, found 9; skipped',
-        'line 18: expected 8 fields, found 2; skipped',
-      ]);
-    });
-
-    it('reads a refused slot with the MAC it claims, whatever it is, and still parses it strictly', () => {
-      const t = parsePeerTable(
-        table(
-          SELF,
-          '0 4 refused 7 52:54:00:12:34:01 0 198.51.100.4 -',
-          '0 5 refused 2 ff:ff:ff:ff:ff:ff 0 - -',
-          '0 6 refused 1 00:00:00:00:00:00 0 - 2001:db8:2::6',
-          '0 7 refused 1 01:00:5e:00:00:01 0 - -',
-          '0 8 refused 1 4e:6c:45:0e:5d 0 - -',
-          '0 8 refused 1 4e:6c:45:0e:5d:cd 0 198.51.100.256 -',
-          '0 8 Refused 1 4e:6c:45:0e:5d:cd 0 - -',
-        ),
-      );
-      assert.deepEqual(
-        t.peers.map((p) => [p.slot, p.state, p.generation, p.mac]),
-        [
-          [0, 'self', 3, '52:54:00:12:34:01'],
-          [4, 'refused', 7, '52:54:00:12:34:01'],
-          [5, 'refused', 2, 'ff:ff:ff:ff:ff:ff'],
-          [6, 'refused', 1, '00:00:00:00:00:00'],
-          [7, 'refused', 1, '01:00:5e:00:00:01'],
-        ],
-      );
-      assert.deepEqual(t.peers[1].ipv4, ['198.51.100.4']);
-      assert.deepEqual(t.peers[3].ipv6, ['2001:db8:2::6']);
-      assert.deepEqual(t.problems, [
+        'line 6: bad state "refused"; skipped',
         'line 7: bad MAC "4e:6c:45:0e:5d"; skipped',
-        'line 8: bad IPv4 address "198.51.100.256"; skipped',
-        'line 9: bad state "Refused"; skipped',
+        'line 8: up peer with a MAC that is not unicast (ff:ff:ff:ff:ff:ff); skipped',
+        'line 9: up peer with a MAC that is not unicast (00:00:00:00:00:00); skipped',
+        'line 10: bad heartbeat age "-5"; skipped',
+        'line 11: bad IPv4 address "198.51.100.256"; skipped',
+        'line 12: bad IPv4 address "2001:db8::1"; skipped',
+        'line 13: bad IPv6 address "198.51.100.2"; skipped',
+        'line 14: bad IPv4 address ""; skipped',
+        'line 15: bad generation "99999999999"; skipped',
+        'line 16: bad slot "99999"; skipped',
+        'line 17: more than 16 IPv4 addresses; skipped',
+        'line 18: bad packet counts "x 0"; skipped',
+        `line 19: bad name "${'n'.repeat(32)}"; skipped`,
+        'line 20: bad claimed MAC "4e:6c:45"; skipped',
+        'line 21: bad addrs_refused "-1"; skipped',
+        'line 22: expected 13 fields, found 14; skipped',
+        'line 23: expected 13 fields, found 2; skipped',
       ]);
     });
 
-    it('keeps the first of a slot listed twice', () => {
-      const t = parsePeerTable(table(UP2, UP2.replace('76', '80')));
+    it('keeps the first of a slot listed twice, whatever region the second names', () => {
+      const t = parsePeerTable(table(UP2, UP2.replace(' 76 ', ' 80 ').replace(/^1 /, '2 ')));
       assert.equal(t.peers.length, 1);
       assert.equal(t.peers[0].ageMs, 76);
-      assert.deepEqual(t.problems, ['line 3: region 0 slot 1 listed twice; skipped']);
+      assert.deepEqual(t.problems, ['line 3: slot 1 listed twice; skipped']);
     });
 
-    it('says when the table fills a sysfs page and was cut short', () => {
-      const lines = [];
-      for (let i = 0; lines.join('\n').length < 4200; i++) lines.push(UP2.replace(/^0 1 /, `0 ${i} `));
-      const text = table(...lines).slice(0, 4095);
-      const t = parsePeerTable(text);
-      assert.equal(t.problems.length, 1);
-      assert.match(t.problems[0], /^line \d+: cut short \(the table fills a sysfs page\); slots after it are missing$/);
-      assert.ok(t.peers.length > 30);
-    });
-
-    it('refuses a table whose header it does not know', () => {
+    it('refuses a table whose header it does not know, ABI v1\'s too', () => {
       assert.throws(() => parsePeerTable('slot state mac\n1 up 4e:6c:45:0e:5d:cd\n', "ring0's peer table"), {
         name: 'RingctlError',
-        message: 'ring0\'s peer table: unknown format (header "slot state mac", expected "region slot state gen mac age_ms ipv4 ipv6")',
+        message: `ring0's peer table: unknown format (header "slot state mac", expected "${HEADER}")`,
       });
+      assert.throws(() => parsePeerTable('region slot state gen mac age_ms ipv4 ipv6\n0 1 up 1 4e:6c:45:0e:5d:cd 76 - -\n'), /unknown format/);
       assert.throws(() => parsePeerTable(''), RingctlError);
     });
 
@@ -202,9 +201,9 @@ describe('ring0\'s peer table', () => {
   describe('classification', () => {
     const peers = parsePeerTable(table(SELF, UP2, DEAD3, FREE)).peers;
 
-    it('takes live peers only, their ring0 addresses as ring addresses', () => {
+    it('takes live peers only, under their roster MAC and name, their ring0 addresses as ring addresses', () => {
       assert.deepEqual(classifyPeers(peers, ctx(false)), {
-        peers: [{ slot: 1, ringMac: '4e:6c:45:0e:5d:cd', addresses: ['198.51.100.2', '2001:db8:2::2'], ordinaryAddresses: [] }],
+        peers: [{ slot: 1, name: 'g2', ringMac: '4e:6c:45:0e:5d:cd', addresses: ['198.51.100.2', '2001:db8:2::2'], ordinaryAddresses: [] }],
         skipped: [],
         conflicts: [],
       });
@@ -214,6 +213,7 @@ describe('ring0\'s peer table', () => {
       assert.deepEqual(classifyPeers(peers, ctx(true)).peers, [
         {
           slot: 1,
+          name: 'g2',
           ringMac: '4e:6c:45:0e:5d:cd',
           addresses: ['198.51.100.2', '2001:db8:2::2'],
           ordinaryAddresses: ['192.0.2.2', '2001:db8:1::2'],
@@ -222,19 +222,19 @@ describe('ring0\'s peer table', () => {
     });
 
     it('counts the inter-domain subnets as ring subnets', () => {
-      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 203.0.113.5,192.0.2.5 -')).peers;
+      const t = parsePeerTable(table(up(5, '02:00:00:00:00:05', '203.0.113.5,192.0.2.5'))).peers;
       assert.deepEqual(classifyPeers(t, ctx(true, ['203.0.113.0/24'])).peers[0].addresses, ['203.0.113.5']);
       assert.deepEqual(classifyPeers(t, ctx(true)).peers[0].addresses, []);
     });
 
     it('classifies by subnet, not by the order the peer published its addresses in', () => {
-      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 192.0.2.5,198.51.100.5 -')).peers;
+      const t = parsePeerTable(table(up(5, '02:00:00:00:00:05', '192.0.2.5,198.51.100.5'))).peers;
       const p = classifyPeers(t, ctx(true)).peers[0];
       assert.deepEqual([p.addresses, p.ordinaryAddresses], [['198.51.100.5'], ['192.0.2.5']]);
     });
 
     it('leaves out addresses on networks neither ring0 nor the interface is on', () => {
-      const t = parsePeerTable(table('0 5 up 1 02:00:00:00:00:05 1 198.51.100.5,10.9.8.7,8.8.8.8 fd00::5')).peers;
+      const t = parsePeerTable(table(up(5, '02:00:00:00:00:05', '198.51.100.5,10.9.8.7,8.8.8.8', 'fd00::5'))).peers;
       const r = classifyPeers(t, ctx(true));
       assert.deepEqual(r.peers[0].addresses, ['198.51.100.5']);
       assert.deepEqual(r.peers[0].ordinaryAddresses, []);
@@ -242,55 +242,39 @@ describe('ring0\'s peer table', () => {
     });
 
     it('ignores, with a reason, addresses that would capture traffic that is not the peer\'s', () => {
+      // A roster whose prefixes allow such addresses is the host's mistake; ringctl still maps none of them.
       const t = parsePeerTable(
         table(
           SELF,
-          '0 5 up 1 02:00:00:00:00:05 1 198.51.100.1,192.0.2.1,0.0.0.0,127.0.0.1,224.0.0.1,255.255.255.255,169.254.1.1,198.51.100.5 ::,::1,ff02::1,fe80::5,::ffff:198.51.100.9,2001:db8:2::5',
-          '0 6 up 1 52:54:00:12:34:01 1 198.51.100.6 -',
+          up(5, '02:00:00:00:00:05', '198.51.100.1,192.0.2.1,0.0.0.0,127.0.0.1,224.0.0.1,255.255.255.255,169.254.1.1,198.51.100.5', '::,::1,ff02::1,fe80::5,::ffff:198.51.100.9,2001:db8:2::5', { name: 'web' }),
         ),
       ).peers;
       const r = classifyPeers(t, ctx(true));
       assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses, p.ordinaryAddresses]), [[5, ['198.51.100.5', '2001:db8:2::5'], []]]);
       assert.deepEqual(r.skipped, [
-        'peer 5: claims 198.51.100.1, an address of this guest; ignored',
-        'peer 5: claims 192.0.2.1, an address of this guest; ignored',
-        'peer 5: publishes 0.0.0.0, an unspecified ("this network") address; ignored',
-        'peer 5: publishes 127.0.0.1, a loopback address; ignored',
-        'peer 5: publishes 224.0.0.1, a multicast address; ignored',
-        'peer 5: publishes 255.255.255.255, a reserved or broadcast address; ignored',
-        'peer 5: publishes 169.254.1.1, a link-local address; ignored',
-        'peer 5: publishes ::, the unspecified address; ignored',
-        'peer 5: publishes ::1, the loopback address; ignored',
-        'peer 5: publishes ff02::1, a multicast address; ignored',
-        'peer 5: publishes fe80::5, a link-local address; ignored',
-        'peer 5: publishes ::ffff:c633:6409, an IPv4-mapped address; ignored',
-        "peer 6: claims this guest's ring MAC 52:54:00:12:34:01; ignored",
+        'peer 5 (web): holds 198.51.100.1, an address of this guest; ignored',
+        'peer 5 (web): holds 192.0.2.1, an address of this guest; ignored',
+        'peer 5 (web): publishes 0.0.0.0, an unspecified ("this network") address; ignored',
+        'peer 5 (web): publishes 127.0.0.1, a loopback address; ignored',
+        'peer 5 (web): publishes 224.0.0.1, a multicast address; ignored',
+        'peer 5 (web): publishes 255.255.255.255, a reserved or broadcast address; ignored',
+        'peer 5 (web): publishes 169.254.1.1, a link-local address; ignored',
+        'peer 5 (web): publishes ::, the unspecified address; ignored',
+        'peer 5 (web): publishes ::1, the loopback address; ignored',
+        'peer 5 (web): publishes ff02::1, a multicast address; ignored',
+        'peer 5 (web): publishes fe80::5, a link-local address; ignored',
+        'peer 5 (web): publishes ::ffff:c633:6409, an IPv4-mapped address; ignored',
+      ]);
+      assert.deepEqual(r.conflicts, [
+        { kind: 'own-address', value: '198.51.100.1', peers: ['5'] },
+        { kind: 'own-address', value: '192.0.2.1', peers: ['5'] },
       ]);
     });
 
-    it('merges a guest seen in two regions into one peer, under its lower slot', () => {
+    it('gives an address two peers hold (overlapping prefixes in two groups) to neither of them', () => {
+      // This guest is in both groups: slot 1 in one, slot 3 in the other, with prefixes that overlap.
       const t = parsePeerTable(
-        table(
-          '1 2 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7',
-          '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 2001:db8:2::7',
-          '2 4 up 1 02:00:00:00:00:07 1 - -',
-        ),
-      ).peers;
-      assert.deepEqual(classifyPeers(t, ctx(false)), {
-        peers: [{ slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7', '2001:db8:2::7'], ordinaryAddresses: [] }],
-        skipped: [],
-        conflicts: [],
-      });
-    });
-
-    it('gives an address two peers claim to neither of them', () => {
-      // Peer 3 claims peer 1's eth1 address and its ring address: it would get their traffic.
-      const t = parsePeerTable(
-        table(
-          SELF,
-          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,192.0.2.2 -',
-          '0 3 up 1 02:00:00:00:00:03 1 198.51.100.3,192.0.2.2,198.51.100.2 -',
-        ),
+        table(SELF, up(1, '02:00:00:00:00:01', '198.51.100.2,192.0.2.2'), up(3, '02:00:00:00:00:03', '198.51.100.3,192.0.2.2,198.51.100.2')),
       ).peers;
       const r = classifyPeers(t, ctx(true));
       assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses, p.ordinaryAddresses]), [
@@ -302,119 +286,75 @@ describe('ring0\'s peer table', () => {
         { kind: 'address', value: '192.0.2.2', peers: ['1', '3'] },
       ]);
       assert.deepEqual(r.skipped, [
-        'peer 1: 198.51.100.2 also claimed by peer 3; mapped to none of them',
-        'peer 1: 192.0.2.2 also claimed by peer 3; mapped to none of them',
-        'peer 3: 192.0.2.2 also claimed by peer 1; mapped to none of them',
-        'peer 3: 198.51.100.2 also claimed by peer 1; mapped to none of them',
+        'peer 1 (g2): 198.51.100.2 also held by peer 3 (g4); mapped to none of them',
+        'peer 1 (g2): 192.0.2.2 also held by peer 3 (g4); mapped to none of them',
+        'peer 3 (g4): 192.0.2.2 also held by peer 1 (g2); mapped to none of them',
+        'peer 3 (g4): 198.51.100.2 also held by peer 1 (g2); mapped to none of them',
       ]);
     });
 
-    it('counts a claim on an address of this guest, on any interface, as a conflict', () => {
+    it('counts a peer\'s address that is this guest\'s, on any interface, as a conflict', () => {
       const local = [...lab(), { ifname: 'eth2', ...parseIp('192.0.2.200')!, prefix: 24 }];
       const c = contextFor(local, { ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
-      const t = parsePeerTable(table(SELF, '0 5 up 1 02:00:00:00:00:05 1 198.51.100.5,192.0.2.200 -')).peers;
+      const t = parsePeerTable(table(SELF, up(5, '02:00:00:00:00:05', '198.51.100.5,192.0.2.200'))).peers;
       const r = classifyPeers(t, c);
       assert.deepEqual(r.peers[0].ordinaryAddresses, []);
       assert.deepEqual(r.conflicts, [{ kind: 'own-address', value: '192.0.2.200', peers: ['5'] }]);
     });
 
-    it('gives nothing to two live peers with one MAC in a region, and a dead one does not count', () => {
+    it('keeps a peer that claims another MAC or addresses outside its prefixes at its roster MAC and allowed addresses', () => {
+      // Slot 5 publishes g1's MAC and three addresses its roster prefixes do not
+      // hold: ringnet kept to the roster's MAC and passed on only 198.51.100.5.
+      // A dead peer's claims are still shown; an up one's address counts only while up.
       const t = parsePeerTable(
         table(
           SELF,
-          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2 -',
-          '0 2 up 1 02:00:00:00:00:01 1 198.51.100.9 -',
-          '0 3 dead 1 02:00:00:00:00:04 1 198.51.100.3 -',
-          '0 4 up 1 02:00:00:00:00:04 1 198.51.100.4 -',
+          up(5, '02:00:00:00:00:05', '198.51.100.5', '-', { claimed: '52:54:00:12:34:01', refused: 3 }),
+          up(6, '02:00:00:00:00:06', '198.51.100.5', '-', { claimed: '01:00:5e:00:00:01', state: 'dead' }),
         ),
       ).peers;
       const r = classifyPeers(t, ctx(false));
-      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses]), [[4, ['198.51.100.4']]]);
-      assert.deepEqual(r.conflicts, [{ kind: 'mac', value: '02:00:00:00:00:01', peers: ['1', '2'] }]);
-      assert.deepEqual(r.skipped, [
-        'peer 1: MAC 02:00:00:00:00:01 also claimed by peer 2; ignored',
-        'peer 2: MAC 02:00:00:00:00:01 also claimed by peer 1; ignored',
-      ]);
-    });
-
-    it('gives nothing to one MAC in two regions that publish different addresses', () => {
-      // Not one guest in two regions but someone else using its MAC (and adding an address).
-      const t = parsePeerTable(
-        table('0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '1 2 up 1 02:00:00:00:00:07 1 198.51.100.7,192.0.2.254 -'),
-      ).peers;
-      const r = classifyPeers(t, ctx(true));
-      assert.deepEqual(r.peers, []);
+      assert.deepEqual(r.peers, [{ slot: 5, name: 'g6', ringMac: '02:00:00:00:00:05', addresses: ['198.51.100.5'], ordinaryAddresses: [] }]);
       assert.deepEqual(r.conflicts, [
-        { kind: 'mac', value: '02:00:00:00:00:07', peers: ['4', '1/2'] },
-        { kind: 'address', value: '198.51.100.7', peers: ['4', '1/2'] },
-      ]);
-    });
-
-    it('gives nothing to a peer with ring0\'s MAC, and still counts its claims', () => {
-      const t = parsePeerTable(
-        table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2 -', '0 6 up 1 52:54:00:12:34:01 1 198.51.100.2 -'),
-      ).peers;
-      const r = classifyPeers(t, ctx(false));
-      assert.deepEqual(r.peers.map((p) => [p.slot, p.addresses]), [[1, []]]);
-      assert.deepEqual(r.conflicts, [
-        { kind: 'own-mac', value: '52:54:00:12:34:01', peers: ['6'] },
-        { kind: 'address', value: '198.51.100.2', peers: ['1', '6'] },
-      ]);
-    });
-
-    it('maps nothing of a refused peer, counts its MAC as a conflict and its addresses as claims', () => {
-      // Peer 5's generation claims peer 1's MAC (ring0 refused it) and peer 1's ring address.
-      const t = parsePeerTable(
-        table(
-          SELF,
-          '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,192.0.2.2 -',
-          '0 5 refused 2 02:00:00:00:00:01 0 198.51.100.2,198.51.100.5,192.0.2.5 2001:db8:2::5',
-          '0 6 refused 1 01:00:5e:00:00:01 0 - -',
-        ),
-      ).peers;
-      const r = classifyPeers(t, ctx(true));
-      assert.deepEqual(r.peers, [{ slot: 1, ringMac: '02:00:00:00:00:01', addresses: [], ordinaryAddresses: ['192.0.2.2'] }]);
-      assert.deepEqual(r.conflicts, [
-        { kind: 'refused', value: '02:00:00:00:00:01', peers: ['5'] },
-        { kind: 'refused', value: '01:00:5e:00:00:01', peers: ['6'] },
-        { kind: 'address', value: '198.51.100.2', peers: ['1', '5'] },
+        { kind: 'claimed-mac', value: '52:54:00:12:34:01', peers: ['5'] },
+        { kind: 'addrs-refused', value: '3', peers: ['5'] },
+        { kind: 'claimed-mac', value: '01:00:5e:00:00:01', peers: ['6'] },
       ]);
       assert.deepEqual(r.skipped, [
-        "peer 5: MAC 02:00:00:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
-        "peer 6: MAC 01:00:5e:00:00:01 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
-        'peer 1: 198.51.100.2 also claimed by peer 5; mapped to none of them',
+        'peer 5 (g6) publishes MAC 52:54:00:12:34:01, not its roster MAC: ignored',
+        'peer 5 (g6) publishes 3 addresses outside its roster prefixes: ignored',
+        'peer 6 (g7) publishes MAC 01:00:5e:00:00:01, not its roster MAC: ignored',
       ]);
-    });
-
-    it('sees no conflict in a guest\'s entry in another region that ring0 refused its own MAC', () => {
-      // ringnet gives a MAC to one entry: the guest's second region's is refused.
-      const t = parsePeerTable(
-        table(
-          SELF,
-          '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -',
-          '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.7 -',
-          '2 3 refused 1 02:00:00:00:00:07 0 - -',
-        ),
-      ).peers;
-      assert.deepEqual(classifyPeers(t, ctx(false)), {
-        peers: [{ slot: 4, ringMac: '02:00:00:00:00:07', addresses: ['198.51.100.7'], ordinaryAddresses: [] }],
-        skipped: [],
-        conflicts: [],
-      });
-      // In the same region, or with other addresses, it is someone else.
-      const other = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '1 2 refused 1 02:00:00:00:00:07 0 198.51.100.8 -'));
-      assert.deepEqual(classifyPeers(other.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['1/2'] }]);
-      const same = parsePeerTable(table(SELF, '0 4 up 1 02:00:00:00:00:07 1 198.51.100.7 -', '0 2 refused 1 02:00:00:00:00:07 0 - -'));
-      assert.deepEqual(classifyPeers(same.peers, ctx(false)).conflicts, [{ kind: 'refused', value: '02:00:00:00:00:07', peers: ['2'] }]);
     });
 
     it('sees no conflict in addresses nobody would map (a private network every guest has)', () => {
-      const t = parsePeerTable(
-        table(SELF, '0 1 up 1 02:00:00:00:00:01 1 198.51.100.2,172.17.0.1 -', '0 2 up 1 02:00:00:00:00:02 1 198.51.100.3,172.17.0.1 -'),
-      ).peers;
+      const t = parsePeerTable(table(SELF, up(1, '02:00:00:00:00:01', '198.51.100.2,172.17.0.1'), up(2, '02:00:00:00:00:02', '198.51.100.3,172.17.0.1'))).peers;
       const r = classifyPeers(t, ctx(true));
       assert.deepEqual(r.conflicts, []);
       assert.deepEqual(r.peers.map((p) => p.addresses), [['198.51.100.2'], ['198.51.100.3']]);
+    });
+
+    it('names a peer without a name by its slot alone', () => {
+      const t = parsePeerTable(table(up(5, '02:00:00:00:00:05', '198.51.100.1', '-', { name: '-', refused: 1 }))).peers;
+      assert.deepEqual(classifyPeers(t, ctx(false)).skipped, [
+        'peer 5: holds 198.51.100.1, an address of this guest; ignored',
+        'peer 5 publishes 1 address outside its roster prefixes: ignored',
+      ]);
+      assert.equal(classifyPeers(t, ctx(false)).peers[0].name, undefined);
+    });
+
+    it('describes each conflict from one peer\'s side or whole, with the roster\'s names', () => {
+      const names = new Map([['1', 'g2'], ['3', 'g4']]);
+      const held: Conflict = { kind: 'address', value: '198.51.100.2', peers: ['1', '3', '5'] };
+      assert.equal(describeConflict(held, '1', names), '198.51.100.2 also held by peer 3 (g4), peer 5');
+      assert.equal(describeConflict(held, undefined, names), '198.51.100.2 held by peer 1 (g2), peer 3 (g4), peer 5');
+      const own: Conflict = { kind: 'own-address', value: '192.0.2.1', peers: ['1', '3'] };
+      assert.equal(describeConflict(own, '3', names), "192.0.2.1 is this guest's (also held by peer 1 (g2))");
+      assert.equal(describeConflict({ ...own, peers: ['3'] }, '3', names), "192.0.2.1 is this guest's");
+      const mac: Conflict = { kind: 'claimed-mac', value: '02:00:00:00:00:09', peers: ['3'] };
+      assert.equal(describeConflict(mac, '3', names), 'publishes MAC 02:00:00:00:00:09, not its roster MAC: ignored');
+      assert.equal(describeConflict(mac, undefined, names), 'peer 3 (g4) publishes MAC 02:00:00:00:00:09, not its roster MAC: ignored');
+      assert.equal(describeConflict({ kind: 'addrs-refused', value: '1', peers: ['7'] }), 'peer 7 publishes 1 address outside its roster prefixes: ignored');
     });
 
     it('names non-unicast addresses', () => {
@@ -429,7 +369,7 @@ describe('ring0\'s peer table', () => {
       assert.deepEqual(peersFor({ ifname: 'eth1', subnets: [], transparent: true }, t, lab()), { peers: [], notes: [] });
       const r = peersFor({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false }, t, lab());
       assert.equal(r.peers.length, 1);
-      assert.deepEqual(r.notes, ["ring0's peer table line 3: expected 8 fields, found 1; skipped"]);
+      assert.deepEqual(r.notes, ["ring0's peer table line 3: expected 13 fields, found 1; skipped"]);
     });
   });
 
@@ -451,9 +391,9 @@ describe('ring0\'s peer table', () => {
     // machine should have.
     let dir: string;
     const env = () => ({ ...process.env, RINGCTL_SYSFS_NET: dir });
-    const LO_SELF = '0 0 self 3 52:54:00:12:34:01 0 127.0.0.1,203.0.113.1 2001:db8:3::1';
-    const LO_UP = '0 1 up 1 4e:6c:45:0e:5d:cd 76 127.0.0.2,203.0.113.2 2001:db8:3::2';
-    const LO_DEAD = '0 2 dead 2 4e:6c:45:0e:5d:ce 12345 127.0.0.3 -';
+    const LO_SELF = '0 0 self 3 52:54:00:12:34:01 0 127.0.0.1,203.0.113.1 2001:db8:3::1 0 0 g1 - 0';
+    const LO_UP = '1 1 up 1 4e:6c:45:0e:5d:cd 76 127.0.0.2,203.0.113.2 2001:db8:3::2 10 12 g2 - 0';
+    const LO_DEAD = '2 2 dead 2 4e:6c:45:0e:5d:ce 12345 127.0.0.3 - 0 0 g3 - 0';
     const write = (...lines: string[]) => writeFileSync(join(dir, 'lo/ringnet/peers'), table(...lines));
 
     before(() => {
@@ -462,7 +402,7 @@ describe('ring0\'s peer table', () => {
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('prints the used slots as a table', async () => {
+    it('prints the used slots as a table, with the roster\'s names', async () => {
       write(LO_SELF, LO_UP, LO_DEAD, FREE);
       const r = await runCli(['peers', '--ring', 'lo'], env());
       assert.equal(r.stderr, '');
@@ -470,24 +410,25 @@ describe('ring0\'s peer table', () => {
       assert.equal(
         r.stdout,
         [
-          'SLOT  STATE  GEN  MAC                HEARTBEAT   RING       OTHER',
-          '0     self   3    52:54:00:12:34:01  -           127.0.0.1  203.0.113.1,2001:db8:3::1',
-          '1     up     1    4e:6c:45:0e:5d:cd  76 ms ago   127.0.0.2  203.0.113.2,2001:db8:3::2',
-          '2     dead   2    4e:6c:45:0e:5d:ce  12.3 s ago  127.0.0.3  -',
+          'SLOT  NAME  STATE  GEN  MAC                HEARTBEAT   RING       OTHER',
+          '0     g1    self   3    52:54:00:12:34:01  -           127.0.0.1  203.0.113.1,2001:db8:3::1',
+          '1     g2    up     1    4e:6c:45:0e:5d:cd  76 ms ago   127.0.0.2  203.0.113.2,2001:db8:3::2',
+          '2     g3    dead   2    4e:6c:45:0e:5d:ce  12.3 s ago  127.0.0.3  -',
           '',
         ].join('\n'),
       );
     });
 
-    it('adds free slots with --all, and a REGION column for several regions', async () => {
-      write(LO_SELF, FREE, '1 0 up 1 4e:6c:45:0e:5d:cd 5 - -');
+    it('adds free slots with --all, and leaves the NAME column out when no row has a name', async () => {
+      const anon = (l: string) => l.replace(/ g\d - /, ' - - ');
+      write(anon(LO_SELF), anon(FREE), anon(LO_UP));
       const r = await runCli(['peers', '--ring', 'lo', '--all'], env());
       assert.equal(r.code, 0);
       assert.deepEqual(r.stdout.split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' ')), [
-        'REGION SLOT STATE',
-        '0 0 self',
-        '0 3 free',
-        '1 0 up',
+        'SLOT STATE GEN',
+        '0 self 3',
+        '1 up 1',
+        '3 free 0',
         '',
       ]);
     });
@@ -498,8 +439,9 @@ describe('ring0\'s peer table', () => {
       assert.equal(r.code, 0);
       assert.deepEqual(JSON.parse(r.stdout), [
         {
-          region: 0,
           slot: 0,
+          name: 'g1',
+          region: 0,
           state: 'self',
           generation: 3,
           mac: '52:54:00:12:34:01',
@@ -508,11 +450,14 @@ describe('ring0\'s peer table', () => {
           ipv6: ['2001:db8:3::1'],
           ringAddresses: ['127.0.0.1'],
           otherAddresses: ['203.0.113.1', '2001:db8:3::1'],
+          claimedMac: null,
+          addrsRefused: 0,
           conflicts: [],
         },
         {
-          region: 0,
           slot: 1,
+          name: 'g2',
+          region: 1,
           state: 'up',
           generation: 1,
           mac: '4e:6c:45:0e:5d:cd',
@@ -521,92 +466,75 @@ describe('ring0\'s peer table', () => {
           ipv6: ['2001:db8:3::2'],
           ringAddresses: ['127.0.0.2'],
           otherAddresses: ['203.0.113.2', '2001:db8:3::2'],
+          claimedMac: null,
+          addrsRefused: 0,
           conflicts: [],
         },
       ]);
     });
 
-    it('marks the peers whose MAC is another live peer\'s or this guest\'s, in a CONFLICT column', async () => {
-      write(LO_SELF, LO_UP, '0 2 up 1 4e:6c:45:0e:5d:cd 5 127.0.0.3 -', '0 3 up 1 52:54:00:12:34:01 5 - -', '0 4 dead 1 4e:6c:45:0e:5d:cd 5 - -');
+    it('shows a peer that claims another MAC or addresses outside its prefixes in a CONFLICT column', async () => {
+      // (Address conflicts need this machine's subnets: the classification tests cover them.)
+      write(
+        LO_SELF,
+        LO_UP.replace(/ - 0$/, ' 52:54:00:12:34:01 2'),
+        LO_DEAD.replace(/ - 0$/, ' ff:ff:ff:ff:ff:ff 0'),
+        '4 4 up 1 02:00:00:00:00:04 5 127.0.0.4 - 0 0 g5 - 0',
+        FREE.replace(/ - 0$/, ' 02:00:00:00:00:09 1'),
+      );
       const r = await runCli(['peers', '--ring', 'lo'], env());
-      assert.equal(r.code, 0);
+      assert.deepEqual([r.code, r.stderr], [0, '']);
       assert.deepEqual(r.stdout.split('\n').map((l) => l.split(/\s{2,}/).slice(-1)[0]), [
         'CONFLICT',
         '-',
-        'MAC 4e:6c:45:0e:5d:cd also claimed by peer 2',
-        'MAC 4e:6c:45:0e:5d:cd also claimed by peer 1',
-        'MAC 52:54:00:12:34:01 is this guest\'s ring MAC',
+        'publishes MAC 52:54:00:12:34:01, not its roster MAC: ignored; publishes 2 addresses outside its roster prefixes: ignored',
+        'publishes MAC ff:ff:ff:ff:ff:ff, not its roster MAC: ignored',
         '-',
         '',
       ]);
-      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as { slot: number; conflicts: unknown[] }[];
+      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as { slot: number; mac: string; claimedMac: string | null; addrsRefused: number; conflicts: unknown[] }[];
       assert.deepEqual(
-        json.map((p) => [p.slot, p.conflicts]),
+        json.map((p) => [p.slot, p.mac, p.claimedMac, p.addrsRefused, p.conflicts]),
         [
-          [0, []],
-          [1, [{ kind: 'mac', value: '4e:6c:45:0e:5d:cd', with: ['2'] }]],
-          [2, [{ kind: 'mac', value: '4e:6c:45:0e:5d:cd', with: ['1'] }]],
-          [3, [{ kind: 'own-mac', value: '52:54:00:12:34:01', with: [] }]],
-          [4, []],
+          [0, '52:54:00:12:34:01', null, 0, []],
+          [1, '4e:6c:45:0e:5d:cd', '52:54:00:12:34:01', 2, [
+            { kind: 'claimed-mac', value: '52:54:00:12:34:01', with: [] },
+            { kind: 'addrs-refused', value: '2', with: [] },
+          ]],
+          [2, '4e:6c:45:0e:5d:ce', 'ff:ff:ff:ff:ff:ff', 0, [{ kind: 'claimed-mac', value: 'ff:ff:ff:ff:ff:ff', with: [] }]],
+          [4, '02:00:00:00:00:04', null, 0, []],
         ],
       );
     });
 
-    it('shows a refused slot with the MAC it claims and a CONFLICT entry, in the table and in JSON', async () => {
-      write(LO_SELF, LO_UP, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 127.0.0.5 -', '0 6 refused 1 00:00:00:00:00:00 0 - -', FREE);
-      const r = await runCli(['peers', '--ring', 'lo'], env());
-      assert.deepEqual([r.code, r.stderr], [0, '']);
-      const why = "refused by ring0 (an invalid MAC, ring0's own, or a live peer's)";
-      assert.deepEqual(
-        r.stdout.split('\n').map((l) => l.split(/\s{2,}/)),
-        [
-          ['SLOT', 'STATE', 'GEN', 'MAC', 'HEARTBEAT', 'RING', 'OTHER', 'CONFLICT'],
-          ['0', 'self', '3', '52:54:00:12:34:01', '-', '127.0.0.1', '203.0.113.1,2001:db8:3::1', '-'],
-          ['1', 'up', '1', '4e:6c:45:0e:5d:cd', '76 ms ago', '127.0.0.2', '203.0.113.2,2001:db8:3::2', '-'],
-          ['5', 'refused', '4', '4e:6c:45:0e:5d:cd', '-', '127.0.0.5', '-', `MAC 4e:6c:45:0e:5d:cd ${why}`],
-          ['6', 'refused', '1', '00:00:00:00:00:00', '-', '-', '-', `MAC 00:00:00:00:00:00 ${why}`],
-          [''],
-        ],
+    it('counts the peers in conflict in ringctl status\'s ring row, and says how many regions the host maps and which are ours', () => {
+      writeFileSync(
+        join(dir, 'lo/ringnet/regions'),
+        'region pci size max_peers ring_size self mode owner readers\n0 0000:00:11.0 8388608 4 2097152 0 plain 0 0xe\n1 0000:00:12.0 8388608 4 2097152 0 plain 1 0xd\n2 0000:00:13.0 8388608 4 2097152 0 plain 2 0xb\n',
       );
-      const json = JSON.parse((await runCli(['peers', '--ring', 'lo', '--json'], env())).stdout) as {
-        slot: number;
-        state: string;
-        mac: string;
-        heartbeatAgeMs: number | null;
-        conflicts: unknown[];
-      }[];
-      assert.deepEqual(
-        json.map((p) => [p.slot, p.state, p.mac, p.heartbeatAgeMs, p.conflicts]),
-        [
-          [0, 'self', '52:54:00:12:34:01', null, []],
-          [1, 'up', '4e:6c:45:0e:5d:cd', 76, []],
-          [5, 'refused', '4e:6c:45:0e:5d:cd', null, [{ kind: 'refused', value: '4e:6c:45:0e:5d:cd', with: [] }]],
-          [6, 'refused', '00:00:00:00:00:00', null, [{ kind: 'refused', value: '00:00:00:00:00:00', with: [] }]],
-        ],
-      );
-    });
-
-    it('counts refused slots apart from up and dead peers in ringctl status\'s ring row', () => {
-      writeFileSync(join(dir, 'lo/ringnet/regions'), 'region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 8 1048576 0 plain\n');
       try {
-        write(LO_SELF, LO_UP, LO_DEAD, '0 5 refused 4 4e:6c:45:0e:5d:cd 0 - -', FREE);
+        write(LO_SELF, LO_UP.replace(/ - 0$/, ' - 1'), LO_DEAD, FREE);
         let reads = 0;
         const s = ringDeviceState('lo', dir, (ring, sysfs) => {
           reads++;
           return findPeerTable(ring, sysfs);
         });
         assert.equal(reads, 1, 'the table is read once');
-        assert.deepEqual([s.peersUp, s.peersDead, s.peersRefused, s.problems], [1, 1, 1, []]);
-        assert.equal(ringDeviceRow(s)[3], '1 up, 1 dead, 1 refused');
+        assert.deepEqual([s.peersUp, s.peersDead, s.peersConflicting, s.problems], [1, 1, 1, []]);
+        assert.deepEqual(s.regions.map((r) => [r.region, r.owner, r.readers]), [[0, 0, [1, 2, 3]], [1, 1, [0, 2, 3]], [2, 2, [0, 1, 3]]]);
+        assert.deepEqual(ringDeviceRow(s).slice(3), ['1 up, 1 dead, 1 in conflict', 'slot 0 of 4, plain, 3 regions (1 own)']);
         write(LO_SELF, LO_UP, FREE);
         assert.equal(ringDeviceRow(ringDeviceState('lo', dir))[3], '1 up, 0 dead');
+        writeFileSync(join(dir, 'lo/ringnet/regions'), 'region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 8 1048576 0 plain\n');
+        const v1 = ringDeviceState('lo', dir);
+        assert.deepEqual([ringDeviceRow(v1)[4], v1.problems], ['-', ['ringnet/regions: unknown format (header "region pci size max_peers ring_size self mode", expected "region pci size max_peers ring_size self mode owner readers")']]);
       } finally {
         rmSync(join(dir, 'lo/ringnet/regions'), { force: true });
       }
     });
 
     it('warns about bad lines on stderr and prints the rest', async () => {
-      write(LO_SELF, '0 9 up 1 not-a-mac 5 - -');
+      write(LO_SELF, '9 9 up 1 not-a-mac 5 - - 0 0 g9 - 0');
       const r = await runCli(['peers', '--ring', 'lo'], env());
       assert.equal(r.code, 0);
       assert.equal(r.stderr, 'ringctl: warning: lo\'s peer table line 3: bad MAC "not-a-mac"; skipped\n');
@@ -629,7 +557,7 @@ describe('ring0\'s peer table', () => {
       writeFileSync(join(dir, 'lo/ringnet/peers'), 'something else entirely\n');
       const r = await runCli(['peers', '--ring', 'lo'], env());
       assert.deepEqual([r.code, r.stdout], [1, '']);
-      assert.equal(r.stderr, 'ringctl: lo\'s peer table: unknown format (header "something else entirely", expected "region slot state gen mac age_ms ipv4 ipv6")\n');
+      assert.equal(r.stderr, `ringctl: lo's peer table: unknown format (header "something else entirely", expected "${HEADER}")\n`);
     });
 
     it('rejects a --ring that is not an interface name', async () => {
