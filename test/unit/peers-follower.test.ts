@@ -30,9 +30,11 @@ class FakeMap implements MapLike {
   }
 }
 
-const HEADER = 'region slot state gen mac age_ms ipv4 ipv6';
-const SELF = '0 0 self 1 52:54:00:00:00:01 0 198.51.100.1,192.0.2.1 -';
-const up = (slot: number, state = 'up') => `0 ${slot} ${state} 1 02:00:00:00:00:0${slot} 10 198.51.100.${slot + 1},192.0.2.${slot + 1} -`;
+const HEADER = 'region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets name claimed_mac addrs_refused';
+const SELF = '0 0 self 1 52:54:00:00:00:01 0 198.51.100.1,192.0.2.1 - 0 0 g1 - 0';
+/** Slot `slot`, guest g<slot+1> in the roster, its entry in region `slot`: its ring and eth1 addresses, or `addrs`. */
+const up = (slot: number, state = 'up', addrs = `198.51.100.${slot + 1},192.0.2.${slot + 1}`, conflict = '- 0') =>
+  `${slot} ${slot} ${state} 1 02:00:00:00:00:0${slot} 10 ${addrs} - 0 0 g${slot + 1} ${conflict}`;
 
 /** A guest with ring0 and eth1, and whatever tables and attachments a test sets. */
 class FakeSystem implements FollowerDeps {
@@ -157,9 +159,9 @@ describe('PeerFollower', () => {
     );
     assert.deepEqual(log, [
       "eth1: following ring0's peer table",
-      'eth1: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
       "eth2: following ring0's peer table",
-      'eth2: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2',
+      'eth2: peer 1 (g2, 02:00:00:00:00:01) added: ring 198.51.100.2',
     ]);
   });
 
@@ -174,16 +176,16 @@ describe('PeerFollower', () => {
     assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
     sys.setTable('ring0', SELF, up(1, 'dead'), up(2));
     follower.poll();
-    sys.setTable('ring0', SELF, '0 1 free 1 02:00:00:00:00:01 0 - -', up(2));
+    sys.setTable('ring0', SELF, up(1, 'free', '-'), up(2));
     follower.poll();
     assert.deepEqual(sys.addresses('eth1'), ['198.51.100.3']);
     sys.setTable('ring0', SELF);
     follower.poll();
     assert.deepEqual(sys.addresses('eth1'), []);
     assert.deepEqual(log.slice(2), [
-      'eth1: peer 2 (02:00:00:00:00:02) added: ring 198.51.100.3',
-      'eth1: peer 1 (02:00:00:00:00:01) removed',
-      'eth1: peer 2 (02:00:00:00:00:02) removed',
+      'eth1: peer 2 (g3, 02:00:00:00:00:02) added: ring 198.51.100.3',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) removed',
+      'eth1: peer 2 (g3, 02:00:00:00:00:02) removed',
     ]);
   });
 
@@ -197,7 +199,7 @@ describe('PeerFollower', () => {
     assert.deepEqual(sys.addresses('eth1'), []);
     assert.deepEqual(log.slice(2), [
       'eth1: its ring device is gone; removed every peer (traffic stays on eth1)',
-      'eth1: peer 1 (02:00:00:00:00:01) removed',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) removed',
     ]);
   });
 
@@ -222,11 +224,11 @@ describe('PeerFollower', () => {
     assert.equal(sys.reattaches.length, 2, 'not again once attached');
     assert.deepEqual(log.slice(2), [
       'eth1: its ring device is gone; removed every peer (traffic stays on eth1)',
-      'eth1: peer 1 (02:00:00:00:00:01) removed',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) removed',
       'eth1: detached the previous attachment (...)',
       'eth1: attached xdp_ring (...)',
       'eth1: ring0 is back; attached to it again',
-      'eth1: peer 1 (02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) added: ring 198.51.100.2; ordinary 192.0.2.2',
     ]);
   });
 
@@ -282,7 +284,7 @@ describe('PeerFollower', () => {
       "eth1: following ring0's peer table",
       'eth1: error: ring0 not found: is ringnet.ko loaded?',
       "eth1: ring0's peer table is readable again",
-      'eth1: peer 3 (02:00:00:00:00:03) added: ring 198.51.100.4',
+      'eth1: peer 3 (g4, 02:00:00:00:00:03) added: ring 198.51.100.4',
     ]);
   });
 
@@ -302,62 +304,51 @@ describe('PeerFollower', () => {
 
   it('prints warnings for the table\'s bad lines and hostile addresses once each', () => {
     sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: false });
-    sys.setTable('ring0', SELF, 'junk', '0 4 up 1 02:00:00:00:00:04 1 198.51.100.1,198.51.100.5 -');
+    sys.setTable('ring0', SELF, 'junk', up(4, 'up', '198.51.100.1,198.51.100.5'));
     follower.poll();
     follower.poll();
     assert.deepEqual(log.slice(1), [
-      'eth1: peer 4 (02:00:00:00:00:04) added: ring 198.51.100.5',
-      "eth1: warning: ring0's peer table line 3: expected 8 fields, found 1; skipped",
-      'eth1: warning: peer 4: claims 198.51.100.1, an address of this guest; ignored',
+      'eth1: peer 4 (g5, 02:00:00:00:00:04) added: ring 198.51.100.5',
+      "eth1: warning: ring0's peer table line 3: expected 13 fields, found 1; skipped",
+      'eth1: warning: peer 4 (g5): holds 198.51.100.1, an address of this guest; ignored',
     ]);
   });
 
-  it('drops a mapping when a conflict appears and restores it when the conflict goes', () => {
+  it('drops an address two peers hold and restores it when one of them goes', () => {
     sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
     sys.setTable('ring0', SELF, up(1), up(2));
     follower.poll();
     assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
-    // Peer 3 comes up claiming peer 1's eth1 address; then peer 4 with peer 2's MAC.
-    sys.setTable('ring0', SELF, up(1), up(2), '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4,192.0.2.2 -');
+    // Peer 3, of another group with an overlapping prefix, comes up with peer 1's eth1 address.
+    sys.setTable('ring0', SELF, up(1), up(2), up(3, 'up', '198.51.100.4,192.0.2.2'));
     follower.poll();
     assert.deepEqual(sys.addresses('eth1'), ['192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3', '198.51.100.4']);
-    sys.setTable('ring0', SELF, up(1), up(2), '0 4 up 1 02:00:00:00:00:02 10 198.51.100.5 -');
-    follower.poll();
-    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
     sys.setTable('ring0', SELF, up(1), up(2));
     follower.poll();
     assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
     assert.deepEqual(log.slice(3), [
-      'eth1: peer 1 (02:00:00:00:00:01) changed: ring 198.51.100.2',
-      'eth1: peer 3 (02:00:00:00:00:03) added: ring 198.51.100.4',
-      'eth1: warning: peer 1: 192.0.2.2 also claimed by peer 3; mapped to none of them',
-      'eth1: warning: peer 3: 192.0.2.2 also claimed by peer 1; mapped to none of them',
-      'eth1: peer 1 (02:00:00:00:00:01) changed: ring 198.51.100.2; ordinary 192.0.2.2',
-      'eth1: peer 2 (02:00:00:00:00:02) removed',
-      'eth1: peer 3 (02:00:00:00:00:03) removed',
-      'eth1: warning: peer 2: MAC 02:00:00:00:00:02 also claimed by peer 4; ignored',
-      'eth1: warning: peer 4: MAC 02:00:00:00:00:02 also claimed by peer 2; ignored',
-      'eth1: peer 2 (02:00:00:00:00:02) added: ring 198.51.100.3; ordinary 192.0.2.3',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) changed: ring 198.51.100.2',
+      'eth1: peer 3 (g4, 02:00:00:00:00:03) added: ring 198.51.100.4',
+      'eth1: warning: peer 1 (g2): 192.0.2.2 also held by peer 3 (g4); mapped to none of them',
+      'eth1: warning: peer 3 (g4): 192.0.2.2 also held by peer 1 (g2); mapped to none of them',
+      'eth1: peer 1 (g2, 02:00:00:00:00:01) changed: ring 198.51.100.2; ordinary 192.0.2.2',
+      'eth1: peer 3 (g4, 02:00:00:00:00:03) removed',
     ]);
   });
 
-  it('maps nothing of a refused peer, warns once, and leaves the live holder of its MAC alone', () => {
+  it('keeps a peer that claims another MAC or addresses outside its prefixes at its roster MAC, and warns once', () => {
     sys.attach({ ifname: 'eth1', ring: 'ring0', subnets: [], transparent: true });
     sys.setTable('ring0', SELF, up(1), up(2));
     follower.poll();
-    // Peer 3's generation claims peer 2's MAC: ring0 refused it.
-    const refused = '0 3 refused 2 02:00:00:00:00:02 0 198.51.100.9,192.0.2.9 -';
-    sys.setTable('ring0', SELF, up(1), up(2), refused);
+    const before = new Map(sys.maps.get('eth1')!.data);
+    // Peer 2 publishes peer 1's MAC and two addresses outside its prefixes: ringnet ignored them.
+    sys.setTable('ring0', SELF, up(1), up(2, 'up', undefined, '02:00:00:00:00:01 2'));
     follower.poll();
     follower.poll();
-    assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)', '198.51.100.2', '198.51.100.3']);
-    // Its next generation takes a MAC of its own.
-    sys.setTable('ring0', SELF, up(1), up(2), '0 3 up 3 02:00:00:00:00:09 10 198.51.100.9,192.0.2.9 -');
-    follower.poll();
-    assert.deepEqual(sys.addresses('eth1').filter((a) => a.includes('.9')), ['192.0.2.9 (ordinary)', '198.51.100.9']);
+    assert.deepEqual(sys.maps.get('eth1')!.data, before, 'the map is as it was');
     assert.deepEqual(log.slice(3), [
-      "eth1: warning: peer 3: MAC 02:00:00:00:00:02 refused by ring0 (an invalid MAC, ring0's own, or a live peer's); ignored",
-      'eth1: peer 3 (02:00:00:00:00:09) added: ring 198.51.100.9; ordinary 192.0.2.9',
+      'eth1: warning: peer 2 (g3) publishes MAC 02:00:00:00:00:01, not its roster MAC: ignored',
+      'eth1: warning: peer 2 (g3) publishes 2 addresses outside its roster prefixes: ignored',
     ]);
   });
 
@@ -444,7 +435,7 @@ describe('PeerFollower', () => {
       assert.equal(rounds.length, 2);
       assert.equal(rounds[1]?.kind, 'peer-join');
       assert.ok(rounds[1].latencyMs >= 0 && rounds[1].latencyMs < 5000);
-      assert.match(log.at(-1)!, /^eth1: peer 2 \(02:00:00:00:00:02\) added: ring 198\.51\.100\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
+      assert.match(log.at(-1)!, /^eth1: peer 2 \(g3, 02:00:00:00:00:02\) added: ring 198\.51\.100\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
       follower.stop();
       assert.equal(sys.events!.stopped, true);
     });
@@ -475,13 +466,13 @@ describe('PeerFollower', () => {
     });
 
     describe('an event round', () => {
-      const FREE2 = '0 2 free 0 00:00:00:00:00:00 0 - -';
+      const FREE2 = up(2, 'free', '-');
       /** ring0's table as the kernel has it now, dumped with its ifindex. */
       const ringTable = (...lines: string[]) => {
         sys.setTable('ring0', ...lines);
         (sys.tables.get('ring0') as PeerTable).ifindex = 3;
       };
-      /** The event ringnet sends for the slot `line` shows now: its whole row, or (an older ringnet.ko) its identity. */
+      /** The event ringnet sends for the slot `line` shows now: its whole row, or (whole false) one without counters. */
       const rowEvent = (kind: PeerEvent['kind'], line: string, whole = true): PeerEvent => {
         const row = parsePeerTable(`${HEADER}\n${line}\n`).peers[0];
         const { region, slot, state, generation, mac } = row;
@@ -526,30 +517,30 @@ describe('PeerFollower', () => {
         const r = rounds.at(-1)!;
         assert.equal(r.event?.kind, 'peer-join');
         assert.deepEqual(r.interfaces.map((i) => [i.ifname, i.peers, i.result?.added, i.result?.removed]), [['eth1', 2, 2, 0]]);
-        assert.match(log.at(-1)!, /^eth1: peer 2 \(02:00:00:00:00:02\) added: ring 198\.51\.100\.3; ordinary 192\.0\.2\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
+        assert.match(log.at(-1)!, /^eth1: peer 2 \(g3, 02:00:00:00:00:02\) added: ring 198\.51\.100\.3; ordinary 192\.0\.2\.3 \(on peer-join of slot 2, [\d.]+ ms after ringnet saw it\)$/);
         assertAsFullRound();
       });
 
       it('gives an address a joining peer claims too to neither, on the whole patched table', async () => {
         startFollowing(true, SELF, up(1), FREE2);
-        const rival = '0 2 up 1 02:00:00:00:00:02 10 198.51.100.2,192.0.2.3 -';
+        const rival = up(2, 'up', '198.51.100.2,192.0.2.3');
         ringTable(SELF, up(1), rival);
         sys.events!.onEvent(rowEvent('peer-join', rival));
         await settle();
         assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
         assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '192.0.2.3 (ordinary)']);
-        assert.ok(log.includes('eth1: warning: peer 1: 198.51.100.2 also claimed by peer 2; mapped to none of them'), log.join('\n'));
+        assert.ok(log.includes('eth1: warning: peer 1 (g2): 198.51.100.2 also held by peer 2 (g3); mapped to none of them'), log.join('\n'));
         assertAsFullRound();
         // The rival leaves: the address is slot 1's again.
-        ringTable(SELF, up(1), '0 2 free 1 02:00:00:00:00:02 0 198.51.100.2,192.0.2.3 -');
-        sys.events!.onEvent(rowEvent('peer-leave', '0 2 free 1 02:00:00:00:00:02 0 198.51.100.2,192.0.2.3 -'));
+        ringTable(SELF, up(1), up(2, 'free', '198.51.100.2,192.0.2.3'));
+        sys.events!.onEvent(rowEvent('peer-leave', up(2, 'free', '198.51.100.2,192.0.2.3')));
         await settle();
         assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
         assert.deepEqual(sys.addresses('eth1'), ['192.0.2.2 (ordinary)', '198.51.100.2']);
         assertAsFullRound();
       });
 
-      it('removes a peer that died or left, from an older ringnet.ko\'s identity-only events too', async () => {
+      it('removes a peer that died or left, and adds it back when it is alive again', async () => {
         startFollowing(false, SELF, up(1), up(2));
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
         ringTable(SELF, up(1), up(2, 'dead'));
@@ -559,14 +550,13 @@ describe('PeerFollower', () => {
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2']);
         assertAsFullRound();
         ringTable(SELF, up(1, 'free'), up(2, 'dead'));
-        sys.events!.onEvent(rowEvent('peer-leave', up(1, 'free'), false));
+        sys.events!.onEvent(rowEvent('peer-leave', up(1, 'free')));
         await settle();
         assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
         assert.deepEqual(sys.addresses('eth1'), []);
-        assert.match(log.at(-1)!, /^eth1: peer 1 \(02:00:00:00:00:01\) removed \(on peer-leave of slot 1, /);
-        // Alive again in the same generation: its cached addresses are still right.
+        assert.match(log.at(-1)!, /^eth1: peer 1 \(g2, 02:00:00:00:00:01\) removed \(on peer-leave of slot 1, /);
         ringTable(SELF, up(1, 'free'), up(2));
-        sys.events!.onEvent(rowEvent('peer-alive', up(2), false));
+        sys.events!.onEvent(rowEvent('peer-alive', up(2)));
         await settle();
         assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.3']);
@@ -588,18 +578,16 @@ describe('PeerFollower', () => {
           sys.events!.onLost('the kernel dropped events (socket overrun)');
         });
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3']);
-        ringTable(SELF, up(1), up(2), '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
-        await full('a slot the table did not list', () => sys.events!.onEvent(rowEvent('peer-join', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -')));
+        ringTable(SELF, up(1), up(2), up(3, 'up', '198.51.100.4'));
+        await full('a slot the table did not list', () => sys.events!.onEvent(rowEvent('peer-join', up(3, 'up', '198.51.100.4'))));
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.3', '198.51.100.4']);
-        ringTable(SELF, up(1), '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
-        await full('a join without its addresses (an older ringnet.ko)', () =>
-          sys.events!.onEvent(rowEvent('peer-join', '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', false)),
-        );
+        ringTable(SELF, up(1), up(2, 'up', '198.51.100.9'), up(3, 'up', '198.51.100.4'));
+        await full('an event without the whole row', () => sys.events!.onEvent(rowEvent('peer-update', up(2, 'up', '198.51.100.9'), false)));
         assert.deepEqual(sys.addresses('eth1'), ['198.51.100.2', '198.51.100.4', '198.51.100.9']);
-        await full('a row that does not decode', () => sys.events!.onEvent({ ...rowEvent('peer-update', up(1)), row: 'region 0 slot 1: bad MAC' }));
+        await full('a row that does not decode', () => sys.events!.onEvent({ ...rowEvent('peer-update', up(1)), row: 'slot 1: bad MAC' }));
         await full('another ring device', () => sys.events!.onEvent({ ...rowEvent('peer-update', up(1)), ifindex: 9 }));
         // The full round cached what it read: the next event is patched in again.
-        ringTable(SELF, up(1, 'dead'), '0 2 up 2 02:00:00:00:00:22 10 198.51.100.9 -', '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4 -');
+        ringTable(SELF, up(1, 'dead'), up(2, 'up', '198.51.100.9'), up(3, 'up', '198.51.100.4'));
         sys.events!.onEvent(rowEvent('peer-death', up(1, 'dead')));
         await settle();
         assert.deepEqual(sys.reads, { targets: 0, tables: 0, local: 0 });
