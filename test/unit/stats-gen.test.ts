@@ -42,7 +42,7 @@ describe('generated protobuf code (src/gen)', function () {
       timeUnixNano: 1_700_000_000_123_456_789n,
       hostname: 'g1',
       interfaces: [{ device: 'ring0', rxPackets: 2n ** 63n + 5n, rxBytes: 1n, rxDropped: 0n, rxErrors: 0n, txPackets: 7n, txBytes: 8n, txDropped: 0n, txErrors: 0n, error: '' }],
-      ring: { device: 'ring0', driver: 'ringnet', txNoPeer: 3n, regions: [], conflicts: [], error: '' },
+      ring: { device: 'ring0', driver: 'ringnet', txNoPeer: 3n, regions: [], conflicts: [], counters: null, peers: [], error: '' },
     };
     const back = StatsSnapshot.decode(StatsSnapshot.encode(s));
     assert.equal(back.timeUnixNano, s.timeUnixNano);
@@ -86,5 +86,21 @@ describe('generated protobuf code (src/gen)', function () {
     assert.deepEqual(fd.service.map((s) => s.name), ['Stats']);
     assert.deepEqual(fd.service[0].method.map((m) => [m.name, !!m.serverStreaming]), [['GetStats', false], ['WatchStats', true]]);
     assert.ok(fd.messageType.some((m) => m.name === 'StatsSnapshot'));
+  });
+
+  it('reserves the numbers and names of ABI v1\'s fields, so that no new field takes them', () => {
+    type Reserved = { name: string; reservedRange?: { start: number; end: number }[]; reservedName?: string[] };
+    const { FileDescriptorProto } = descriptor as unknown as { FileDescriptorProto: protobuf.Type };
+    const fd = FileDescriptorProto.decode(FILE_DESCRIPTOR_PROTO) as unknown as { messageType: Reserved[]; enumType: Reserved[] };
+    const reserved = (list: Reserved[], name: string) => {
+      const t = list.find((x) => x.name === name);
+      assert.ok(t, name);
+      // Message ranges end after their last number, enum ranges at it.
+      const numbers = (t.reservedRange ?? []).flatMap((r) => Array.from({ length: Math.max(1, r.end - r.start) }, (_, i) => r.start + i));
+      return [numbers, t.reservedName ?? []];
+    };
+    assert.deepEqual(reserved(fd.messageType, 'RingRegion'), [[8, 9], ['counters', 'peers']]);
+    assert.deepEqual(reserved(fd.messageType, 'RingCounters'), [[13], ['bad_peer_entries']]);
+    assert.deepEqual(reserved(fd.enumType, 'PeerState'), [[5], ['PEER_STATE_REFUSED']]);
   });
 });

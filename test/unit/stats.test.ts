@@ -10,14 +10,18 @@ import { EthtoolError, type EthtoolStats } from '../../src/stats/ethtool.js';
 import { watchInterval } from '../../src/stats/watch.js';
 import { METRICS, samples } from '../../src/stats/prometheus.js';
 import { ringStats } from '../../src/stats/ring.js';
-import { parseProcNetDev, parseRegions, programStats, PROGRAM_KINDS } from '../../src/stats/sources.js';
+import { parseProcNetDev, parseRegions, programStats, PROGRAM_KINDS, type RegionInfo } from '../../src/stats/sources.js';
 import { counterRows, renderStats } from '../../src/stats/table.js';
+import type { TablePeer } from '../../src/peers/table.js';
 import { parseIp } from '../../src/xdp/cidr.js';
 import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 
 // ringnet's descriptor tables (guest-netdev/ringnet_ethtool.c, ringnet_ring.c), as `ethtool -S ring0` names them.
-const REGION = ['polls', 'irqs', 'xdp_pass', 'xdp_drop', 'xdp_tx', 'xdp_redirect', 'xdp_aborted', 'rx_bad_meta', 'rx_alloc_fail', 'peer_joins', 'peer_deaths', 'peer_leaves', 'bad_peer_entries'];
+const REGION = [
+  'polls', 'irqs', 'xdp_pass', 'xdp_drop', 'xdp_tx', 'xdp_redirect', 'xdp_aborted', 'rx_bad_meta', 'rx_alloc_fail',
+  'peer_joins', 'peer_deaths', 'peer_leaves', 'mac_conflicts', 'addr_conflicts', 'rx_bad_src', 'rx_no_peer',
+];
 const PEER = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes', 'tx_dropped', 'rx_dropped', 'kicks'];
 const TX = ['frames', 'bytes', 'full', 'bad_len', 'kicks', 'bad_index', 'resets', 'reset_follows'];
 const RX = ['frames', 'bytes', 'bad_desc', 'bad_meta', 'dropped', 'dropped_bytes', 'bad_index', 'resets', 'reset_follows'];
@@ -25,8 +29,8 @@ const RX = ['frames', 'bytes', 'bad_desc', 'bad_meta', 'dropped', 'dropped_bytes
 const GAUGES = ['ring_tx_used_bytes', 'ring_rx_used_bytes'];
 
 /**
- * `ethtool -S ring0` of one region with `slots` slots, every counter zero but
- * those in `set`; `gauges: false` as a driver before the occupancy gauges.
+ * `ethtool -S ring0` of a domain with `slots` slots, every counter zero but
+ * those in `set`; `gauges: false` as a driver without the occupancy gauges.
  */
 function ringnetStats(slots: number, set: Record<string, bigint> = {}, extra: string[] = [], gauges = true): Map<string, bigint> {
   const names = ['tx_no_peer', ...REGION.map((n) => `r0_${n}`)];
@@ -40,14 +44,16 @@ function ringnetStats(slots: number, set: Record<string, bigint> = {}, extra: st
   return new Map(names.map((n) => [n, set[n] ?? 0n]));
 }
 
-const PEERS_TXT = `region slot state gen mac age_ms ipv4 ipv6
-0 0 up 3 4e:6c:45:0e:5d:01 76 198.51.100.1,192.0.2.1 2001:db8:2::1,2001:db8:1::1
-0 1 self 1 4e:6c:45:0e:5d:02 0 198.51.100.2 2001:db8:2::2
-0 2 dead 1 4e:6c:45:0e:5d:03 9000 198.51.100.3 -
-0 3 free 0 00:00:00:00:00:00 0 - -
+const PEERS_TXT = `region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets name claimed_mac addrs_refused
+0 0 up 3 4e:6c:45:0e:5d:01 76 198.51.100.1,192.0.2.1 2001:db8:2::1,2001:db8:1::1 0 42 g1 - 0
+1 1 self 1 4e:6c:45:0e:5d:02 0 198.51.100.2 2001:db8:2::2 0 0 g2 - 0
+2 2 dead 1 4e:6c:45:0e:5d:03 9000 198.51.100.3 - 0 0 g3 - 0
+3 3 free 0 4e:6c:45:0e:5d:04 0 - - 0 0 g4 - 0
 `;
-const REGIONS_TXT = `region pci size max_peers ring_size self mode
-0 0000:00:04.0 16777216 4 1048576 1 plain
+const REGIONS_TXT = `region pci size max_peers ring_size self mode owner readers
+0 0000:00:11.0 8388608 4 1048576 1 plain 0 0xe
+1 0000:00:12.0 8388608 4 1048576 1 plain 1 0xd
+2 0000:00:13.0 8388608 4 1048576 1 plain 2 0xb
 `;
 const PROC_NET_DEV = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -95,11 +101,18 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.deepEqual([...t.keys()], ['ok0']);
     });
 
-    it('parses ringnet/regions and names lines it cannot read', () => {
-      const r = parseRegions(`${REGIONS_TXT}1 0000:00:05.0 x 4 1 0 plain\n`);
-      assert.deepEqual(r.regions, [{ region: 0, pci: '0000:00:04.0', sizeBytes: 16777216n, maxPeers: 4, ringSizeBytes: 1048576, selfSlot: 1, mode: 'plain' }]);
-      assert.equal(r.problems.length, 1);
-      assert.match(r.problems[0], /line 3: cannot parse/);
+    it('parses a text file of the regions (debugfs\'s columns) and names lines it cannot read', () => {
+      const r = parseRegions(`${REGIONS_TXT}3 0000:00:14.0 x 4 1 0 plain 3 0x1\n4 0000:00:15.0 8388608 4 1 0 plain 3 6\n5 0000:00:16.0 8388608 4 1 0 plain 3\n`);
+      assert.deepEqual(r.regions[1], { region: 1, pci: '0000:00:12.0', sizeBytes: 8388608n, maxPeers: 4, ringSizeBytes: 1048576, selfSlot: 1, mode: 'plain', owner: 1, readers: [0, 2, 3] });
+      assert.deepEqual(r.regions.map((x) => [x.region, x.owner, x.readers]), [[0, 0, [1, 2, 3]], [1, 1, [0, 2, 3]], [2, 2, [0, 1, 3]]]);
+      assert.deepEqual(r.problems, [
+        'ringnet/regions line 5: cannot parse "3 0000:00:14.0 x 4 1 0 plain 3 0x1"',
+        'ringnet/regions line 6: cannot parse "4 0000:00:15.0 8388608 4 1 0 plain 3 6"',
+        'ringnet/regions line 7: cannot parse "5 0000:00:16.0 8388608 4 1 0 plain 3"',
+      ]);
+      assert.deepEqual(parseRegions('region pci size max_peers ring_size self mode\n0 0000:00:04.0 16777216 4 1048576 1 plain\n').problems, [
+        'ringnet/regions: unknown format (header "region pci size max_peers ring_size self mode", expected "region pci size max_peers ring_size self mode owner readers")',
+      ]);
     });
 
     it('splits a program\'s counters into verdicts (the action codes) and reasons', () => {
@@ -116,11 +129,40 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
   });
 
   describe('ring0', () => {
-    it('maps ethtool names to the proto\'s fields per region and peer, joined with the peer table', () => {
+    const peer = (slot: number, state: TablePeer['state'], o: Partial<TablePeer> = {}): TablePeer => ({
+      region: slot,
+      slot,
+      state,
+      generation: 1,
+      mac: `4e:6c:45:0e:5d:0${slot}`,
+      name: `g${slot + 1}`,
+      ageMs: 0,
+      ipv4: [],
+      ipv6: [],
+      addrsRefused: 0,
+      ...o,
+    });
+    const region = (n: number, owner: number, readers: number[]): RegionInfo => ({
+      region: n,
+      pci: `0000:00:1${n + 1}.0`,
+      sizeBytes: 8n << 20n,
+      maxPeers: 4,
+      ringSizeBytes: 1 << 20,
+      selfSlot: 1,
+      mode: 'plain',
+      owner,
+      readers,
+    });
+
+    it('maps ethtool names to the proto\'s fields, the domain\'s and per peer by slot, joined with the peer table', () => {
       const stats = ringnetStats(4, {
         tx_no_peer: 9n,
         r0_polls: 1234n,
         r0_peer_joins: 2n,
+        r0_mac_conflicts: 1n,
+        r0_addr_conflicts: 3n,
+        r0_rx_bad_src: 4n,
+        r0_rx_no_peer: 5n,
         r0_peer0_rx_packets: 10n,
         r0_peer0_tx_bytes: 2000n,
         r0_peer0_ring_tx_full: 3n,
@@ -133,51 +175,59 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
         device: 'ring0',
         ethtool: { driver: 'ringnet', stats },
         peers: [
-          { region: 0, slot: 0, state: 'up', generation: 3, mac: '4e:6c:45:0e:5d:01', ageMs: 76, ipv4: ['198.51.100.1'], ipv6: [] },
-          { region: 0, slot: 1, state: 'self', generation: 1, mac: '4e:6c:45:0e:5d:02', ageMs: 0, ipv4: [], ipv6: [] },
-          { region: 0, slot: 3, state: 'free', generation: 0, mac: '00:00:00:00:00:00', ageMs: 0, ipv4: [], ipv6: [] },
+          peer(0, 'up', { generation: 3, ageMs: 76, ipv4: ['198.51.100.1'], claimedMac: '01:00:5e:00:00:01', addrsRefused: 2 }),
+          peer(1, 'self', { region: 0 }),
+          peer(3, 'free', { generation: 0 }),
         ],
-        regions: [{ region: 0, pci: '0000:00:04.0', sizeBytes: 1n << 24n, maxPeers: 4, ringSizeBytes: 1 << 20, selfSlot: 1, mode: 'plain' }],
+        regions: [region(1, 1, [0, 2, 3]), region(0, 0, [1, 2, 3])],
       });
       assert.equal(ring.error, '');
       assert.equal(ring.txNoPeer, 9n);
-      assert.equal(ring.regions.length, 1);
-      const r = ring.regions[0];
-      assert.equal(r.mode, 'plain');
-      assert.equal(r.counters?.polls, 1234n);
-      assert.equal(r.counters?.peerJoins, 2n);
-      assert.deepEqual(r.counters?.other, {});
+      assert.deepEqual(ring.regions.map((r) => [r.region, r.owner, r.readers]), [[0, 0, [1, 2, 3]], [1, 1, [0, 2, 3]]]);
+      const c = ring.counters;
+      assert.deepEqual([c?.polls, c?.peerJoins, c?.macConflicts, c?.addrConflicts, c?.rxBadSrc, c?.rxNoPeer], [1234n, 2n, 1n, 3n, 4n, 5n]);
+      assert.deepEqual(c?.other, {});
       // Slot 3 is free with zero counters: left out. Slot 2 is not in the table but counted something.
-      assert.deepEqual(r.peers.map((p) => [p.slot, p.state]), [[0, 'PEER_STATE_UP'], [1, 'PEER_STATE_SELF'], [2, 'PEER_STATE_UNSPECIFIED']]);
-      const p0 = r.peers[0];
-      assert.equal(p0.mac, '4e:6c:45:0e:5d:01');
+      assert.deepEqual(ring.peers.map((p) => [p.slot, p.state, p.name, p.region]), [
+        [0, 'PEER_STATE_UP', 'g1', 0],
+        [1, 'PEER_STATE_SELF', 'g2', 0],
+        [2, 'PEER_STATE_UNSPECIFIED', '', 0],
+      ]);
+      const p0 = ring.peers[0];
+      assert.deepEqual([p0.mac, p0.claimedMac, p0.addrsRefused, p0.generation, p0.heartbeatAgeMs], ['4e:6c:45:0e:5d:00', '01:00:5e:00:00:01', 2, 3, 76]);
       assert.equal(p0.counters?.rxPackets, 10n);
       assert.equal(p0.counters?.txBytes, 2000n);
       assert.equal(p0.counters?.ringTx?.full, 3n);
       assert.equal(p0.counters?.ringRx?.badDesc, 4n);
       assert.deepEqual(p0.occupancy, { txUsedBytes: 4096, rxUsedBytes: 128, sizeBytes: 1 << 20 });
       assert.deepEqual(p0.counters?.other, {}, 'the gauges are not counters');
-      assert.equal(r.peers[1].occupancy, null, 'our own slot has no rings');
-      assert.equal(r.peers[2].counters?.kicks, 5n);
+      assert.equal(ring.peers[1].occupancy, null, 'our own slot has no rings');
+      assert.equal(ring.peers[1].claimedMac, '');
+      assert.equal(ring.peers[2].counters?.kicks, 5n);
     });
 
     it('leaves occupancy unset with a driver that has no occupancy gauges', () => {
       const stats = ringnetStats(2, { r0_peer0_rx_packets: 1n }, [], false);
       const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
-      assert.equal(ring.regions[0].peers[0].occupancy, null);
+      assert.equal(ring.peers[0].occupancy, null);
     });
 
-    it('keeps counters of a newer driver under their names in `other`', () => {
-      const stats = ringnetStats(1, { r0_peer0_ring_rx_new_thing: 7n, r0_shiny: 8n }, ['r0_peer0_ring_rx_new_thing', 'r0_shiny']);
+    it('keeps counters of a newer driver under their names in `other`, and leaves what is not r0_ alone', () => {
+      const stats = ringnetStats(1, { r0_peer0_ring_rx_new_thing: 7n, r0_shiny: 8n, r1_polls: 9n, r1_peer0_rx_packets: 10n }, [
+        'r0_peer0_ring_rx_new_thing',
+        'r0_shiny',
+        'r1_polls',
+        'r1_peer0_rx_packets',
+      ]);
       const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
-      assert.deepEqual(ring.regions[0].counters?.other, { shiny: 8n });
-      assert.deepEqual(ring.regions[0].peers[0].counters?.other, { ring_rx_new_thing: 7n });
+      assert.deepEqual(ring.counters?.other, { shiny: 8n });
+      assert.deepEqual(ring.peers.map((p) => [p.slot, p.counters?.other, p.counters?.rxPackets]), [[0, { ring_rx_new_thing: 7n }, 0n]]);
     });
 
     it('says so when the ring device is not a ringnet device', () => {
       const ring = ringStats({ device: 'ring0', ethtool: { driver: 'veth', stats: new Map([['peer_ifindex', 5n]]) }, peers: [], regions: [] });
       assert.equal(ring.error, 'ring0 is not a ringnet device (driver veth)');
-      assert.deepEqual(ring.regions, []);
+      assert.deepEqual([ring.regions, ring.peers], [[], []]);
     });
   });
 
@@ -196,13 +246,17 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.deepEqual(s.interfaces.map((i) => [i.device, i.rxPackets, i.error]), [['ring0', 4000n, ''], ['eth1', 99n, '']]);
       assert.deepEqual(s.programs, []);
       assert.equal(s.ring?.error, '');
-      assert.equal(s.ring?.regions[0].ringSizeBytes, 1048576);
-      assert.deepEqual(s.ring?.regions[0].peers.map((p) => [p.slot, p.state, p.counters?.rxPackets]), [
-        [0, 'PEER_STATE_UP', 42n],
-        [1, 'PEER_STATE_SELF', 0n],
-        [2, 'PEER_STATE_DEAD', 0n],
+      assert.deepEqual(s.ring?.regions.map((r) => [r.region, r.pci, r.ringSizeBytes, r.owner]), [
+        [0, '0000:00:11.0', 1048576, 0],
+        [1, '0000:00:12.0', 1048576, 1],
+        [2, '0000:00:13.0', 1048576, 2],
       ]);
-      assert.deepEqual(s.ring?.regions[0].peers[0].ipv6, ['2001:db8:2::1', '2001:db8:1::1']);
+      assert.deepEqual(s.ring?.peers.map((p) => [p.slot, p.name, p.state, p.counters?.rxPackets]), [
+        [0, 'g1', 'PEER_STATE_UP', 42n],
+        [1, 'g2', 'PEER_STATE_SELF', 0n],
+        [2, 'g3', 'PEER_STATE_DEAD', 0n],
+      ]);
+      assert.deepEqual(s.ring?.peers[0].ipv6, ['2001:db8:2::1', '2001:db8:1::1']);
       assert.deepEqual(s.errors, []);
       // It is a valid message.
       assert.deepEqual(StatsSnapshot.decode(StatsSnapshot.encode(s)), s);
@@ -226,8 +280,11 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.match(s2.interfaces[0].error, /^cannot read .*missing \(ENOENT\)$/);
     });
 
-    it('counts the peer table\'s conflicts against this guest\'s addresses', () => {
-      writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), `${PEERS_TXT}0 4 up 1 4e:6c:45:0e:5d:05 10 198.51.100.1 -\n0 5 up 1 4e:6c:45:0e:5d:02 10 198.51.100.5 -\n0 6 refused 2 ff:ff:ff:ff:ff:ff 0 - -\n`);
+    it('shows the peer table\'s conflicts: claims beyond a roster entry, and addresses against this guest\'s', () => {
+      // Slot 4 holds g1's ring address (another group, an overlapping prefix) and
+      // publishes g2's MAC; slot 5 publishes three addresses outside its prefixes.
+      const extra = '4 4 up 1 4e:6c:45:0e:5d:05 10 198.51.100.1 - 0 0 g5 4e:6c:45:0e:5d:02 0\n5 5 dead 1 4e:6c:45:0e:5d:06 10 198.51.100.2 - 0 0 g6 - 3\n';
+      writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), `${PEERS_TXT}${extra}`);
       try {
         const local = (ifname: string, a: string, prefix: number) => ({ ifname, ...parseIp(a)!, prefix });
         const s = collectStats({
@@ -235,20 +292,27 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
           pinRoot,
           sysfsNet: sysfs,
           procNetDev,
-          ethtool: ethtool(ringnetStats(6)),
+          ethtool: ethtool(ringnetStats(6, { r0_mac_conflicts: 1n, r0_addr_conflicts: 3n })),
           localAddresses: () => [local('ring0', '198.51.100.2', 24), local('eth1', '192.0.2.2', 24)],
         });
         assert.deepEqual(s.ring?.conflicts, [
-          { kind: 'own-mac', value: '4e:6c:45:0e:5d:02', peers: ['5'] },
-          { kind: 'refused', value: 'ff:ff:ff:ff:ff:ff', peers: ['6'] },
+          { kind: 'claimed-mac', value: '4e:6c:45:0e:5d:02', peers: ['4'] },
+          { kind: 'addrs-refused', value: '3', peers: ['5'] },
           { kind: 'address', value: '198.51.100.1', peers: ['0', '4'] },
         ]);
-        assert.deepEqual(s.ring?.regions[0].peers.find((p) => p.slot === 6)?.state, 'PEER_STATE_REFUSED');
+        assert.deepEqual(s.ring?.peers.filter((p) => p.slot >= 4).map((p) => [p.slot, p.claimedMac, p.addrsRefused]), [[4, '4e:6c:45:0e:5d:02', 0], [5, '', 3]]);
         const kinds = samples(s).filter((x) => x.name === 'kvmring_peer_conflicts').map((x) => [x.labels.kind, x.value]);
-        assert.deepEqual(kinds, [['address', 1], ['own-address', 0], ['mac', 0], ['own-mac', 1], ['refused', 1]]);
-        const info = samples(s).find((x) => x.name === 'kvmring_ring_peer_info' && x.labels.peer === '6');
-        assert.deepEqual(info?.labels, { device: 'ring0', region: '0', peer: '6', state: 'refused', mac: 'ff:ff:ff:ff:ff:ff', generation: '2' });
-        assert.match(renderStats(s), /\nconflict: MAC 4e:6c:45:0e:5d:02 is this guest's ring MAC \(also claimed by peer 5\); mapped to no peer\nconflict: MAC ff:ff:ff:ff:ff:ff of peer 6 refused by ring0 \(an invalid MAC, ring0's own, or a live peer's\); mapped to no peer\nconflict: 198\.51\.100\.1 claimed by peers 0, 4; mapped to no peer\n$/);
+        assert.deepEqual(kinds, [['claimed-mac', 1], ['addrs-refused', 1], ['address', 1], ['own-address', 0]]);
+        const info = samples(s).find((x) => x.name === 'kvmring_ring_peer_info' && x.labels.peer === '4');
+        assert.deepEqual(info?.labels, { device: 'ring0', peer: '4', name: 'g5', state: 'up', mac: '4e:6c:45:0e:5d:05', generation: '1' });
+        const refused = samples(s).find((x) => x.name === 'kvmring_ring_peer_addrs_refused' && x.labels.peer === '5');
+        assert.equal(refused?.value, 3);
+        const counted = samples(s).filter((x) => /kvmring_ring_(mac|addr)_conflicts_total/.test(x.name)).map((x) => [x.name, x.value]);
+        assert.deepEqual(counted, [['kvmring_ring_mac_conflicts_total', 1n], ['kvmring_ring_addr_conflicts_total', 3n]]);
+        assert.match(
+          renderStats(s),
+          /\nconflict: peer 4 \(g5\) publishes MAC 4e:6c:45:0e:5d:02, not its roster MAC: ignored\nconflict: peer 5 \(g6\) publishes 3 addresses outside its roster prefixes: ignored\nconflict: 198\.51\.100\.1 held by peer 0 \(g1\), peer 4 \(g5\); mapped to no peer\n$/,
+        );
         assert.deepEqual(StatsSnapshot.decode(StatsSnapshot.encode(s)).ring?.conflicts, s.ring?.conflicts);
       } finally {
         writeFileSync(join(sysfs, 'ring0', 'ringnet', 'peers'), PEERS_TXT);
@@ -289,9 +353,9 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       assert.ok(lines.some((l) => /^ring\s+ring0\s+0\s+rx\s+42\s+4200$/.test(l)), text);
       assert.ok(lines.some((l) => /^ring\s+ring0\s+0\s+ring_rx_bad_desc\s+1\s+-$/.test(l)), text);
       assert.ok(lines.some((l) => /^ring\s+ring0\s+-\s+polls\s+77\s+-$/.test(l)), text);
-      assert.ok(lines.some((l) => /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/.test(l)), text);
+      assert.ok(lines.some((l) => /^SLOT\s+NAME\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/.test(l)), text);
       // 52429 of 1 MiB: 5.0 %
-      assert.ok(lines.some((l) => /^0\s+0\s+up\s+3\s+4e:6c:45:0e:5d:01\s+76 ms\s+5\.0%\s+0%\s+198\.51\.100\.1,192\.0\.2\.1\s+2001:db8:2::1,2001:db8:1::1$/.test(l)), text);
+      assert.ok(lines.some((l) => /^0\s+g1\s+up\s+3\s+4e:6c:45:0e:5d:01\s+76 ms\s+5\.0%\s+0%\s+198\.51\.100\.1,192\.0\.2\.1\s+2001:db8:2::1,2001:db8:1::1$/.test(l)), text);
       assert.ok(renderStats(s, { all: true }).split('\n').some((l) => /eth1\s+-\s+rx_errors\s+0/.test(l)));
     });
 
@@ -334,12 +398,13 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       const get = (name: string, labels: Record<string, string>) => byKey.get(`${name}${JSON.stringify(labels)}`);
       assert.equal(get('kvmring_network_receive_packets_total', { device: 'ring0' }), 4000n);
       assert.equal(get('kvmring_network_transmit_errs_total', { device: 'ring0' }), 3n);
-      assert.equal(get('kvmring_ring_receive_packets_total', { device: 'ring0', region: '0', peer: '0' }), 42n);
-      assert.equal(get('kvmring_ring_receive_events_total', { device: 'ring0', region: '0', peer: '0', event: 'bad_desc' }), 1n);
-      assert.equal(get('kvmring_ring_polls_total', { device: 'ring0', region: '0' }), 77n);
-      assert.equal(get('kvmring_ring_peer_up', { device: 'ring0', region: '0', peer: '2' }), 0);
-      assert.equal(get('kvmring_ring_peer_heartbeat_age_seconds', { device: 'ring0', region: '0', peer: '2' }), 9);
-      assert.equal(get('kvmring_ring_receive_packets_total', { device: 'ring0', region: '0', peer: '1' }), undefined, 'not for our own slot');
+      assert.equal(get('kvmring_ring_receive_packets_total', { device: 'ring0', peer: '0' }), 42n);
+      assert.equal(get('kvmring_ring_receive_events_total', { device: 'ring0', peer: '0', event: 'bad_desc' }), 1n);
+      assert.equal(get('kvmring_ring_polls_total', { device: 'ring0' }), 77n);
+      assert.equal(get('kvmring_ring_peer_up', { device: 'ring0', peer: '2' }), 0);
+      assert.equal(get('kvmring_ring_peer_heartbeat_age_seconds', { device: 'ring0', peer: '2' }), 9);
+      assert.equal(get('kvmring_ring_receive_packets_total', { device: 'ring0', peer: '1' }), undefined, 'not for our own slot');
+      assert.equal(get('kvmring_ring_region_info', { device: 'ring0', region: '1', pci: '0000:00:12.0', owner: '1', readers: '0,2,3', mode: 'plain' }), 1);
       const total = (rows: bigint[]) => rows.reduce((a, b) => a + b, 0n);
       const counters = samples(s).filter((x) => x.name.endsWith('_total')).map((x) => BigInt(x.value));
       const rows = counterRows(s);
