@@ -389,7 +389,7 @@ describe('ringctl attach, detach and status on veths in a namespace', function (
           state: 'attached',
           xdp: { program: xdpId('eth1'), link: linkId, mode: 'generic' },
           transparent: null,
-          ring: { name: 'ring0', ifindex: ifindex('ring0'), present: true, up: true, carrier: true, ringnet: false, regions: [], peersUp: 0, peersDead: 0, peersRefused: 0, problems: [] },
+          ring: { name: 'ring0', ifindex: ifindex('ring0'), present: true, up: true, carrier: true, ringnet: false, regions: [], peersUp: 0, peersDead: 0, peersConflicting: 0, problems: [] },
           subnets: ['198.51.100.0/24'],
           peers: 0,
           pins: pins('eth1'),

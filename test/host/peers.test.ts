@@ -1,7 +1,9 @@
-// Conflicting claims in ring0's peer table, end to end: attach fills ring_peers
-// from a peer table of our own (a sysfs directory beside veths in a namespace),
-// `ringctl peers` shows the conflicts, and the follower restores an address
-// once the second claim to it goes.
+// Conflicts in ring0's peer table, end to end: attach fills ring_peers from a
+// peer table of our own (a sysfs directory beside veths in a namespace, in the
+// columns of ringnet's debugfs view), `ringctl peers` shows the conflicts, and
+// the follower restores an address once the second holder of it goes. Under
+// ABI v2 the MACs are the roster's: a peer that publishes another MAC or
+// addresses outside its prefixes keeps its roster MAC and allowed addresses.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,7 @@ import { runCli } from '../helpers/run-cli.js';
 import { requireTier } from '../helpers/tier.js';
 import { ensureBpffs, Netns } from './netns.js';
 
-const HEADER = 'region slot state gen mac age_ms ipv4 ipv6';
+const HEADER = 'region slot state gen mac age_ms ipv4 ipv6 tx_packets rx_packets name claimed_mac addrs_refused';
 
 describe('conflicting peer claims, from a peer table to ring_peers, on veths in a namespace', function () {
   let ns: Netns;
@@ -37,15 +39,18 @@ describe('conflicting peer claims, from a peer table to ring_peers, on veths in 
       m.close();
     }
   };
-  /** This guest, peer 1, and peer 2 claiming peer 1's eth1 address, peer 3 one of ours, peer 4 ring0's MAC, peers 5 and 6 one MAC. */
+  /**
+   * This guest; peer 1; peer 2 (another group, an overlapping prefix) holding
+   * peer 1's eth1 address; peer 3 one of ours; peer 4 publishing ring0's MAC;
+   * peer 5 publishing two addresses outside its prefixes.
+   */
   const hostile = () => [
-    `0 0 self 1 ${ringMac} 0 198.51.100.1,192.0.2.1 -`,
-    '0 1 up 1 02:00:00:00:00:01 10 198.51.100.2,192.0.2.2 -',
-    '0 2 up 1 02:00:00:00:00:02 10 198.51.100.3,192.0.2.2 -',
-    '0 3 up 1 02:00:00:00:00:03 10 198.51.100.4,192.0.2.1 -',
-    `0 4 up 1 ${ringMac} 10 198.51.100.5 -`,
-    '0 5 up 1 02:00:00:00:00:05 10 198.51.100.6 -',
-    '0 6 up 1 02:00:00:00:00:05 10 198.51.100.7 -',
+    `0 0 self 1 ${ringMac} 0 198.51.100.1,192.0.2.1 - 0 0 g1 - 0`,
+    '1 1 up 1 02:00:00:00:00:01 10 198.51.100.2,192.0.2.2 - 0 0 g2 - 0',
+    '2 2 up 1 02:00:00:00:00:02 10 198.51.100.3,192.0.2.2 - 0 0 g3 - 0',
+    '3 3 up 1 02:00:00:00:00:03 10 198.51.100.4,192.0.2.1 - 0 0 g4 - 0',
+    `4 4 up 1 02:00:00:00:00:04 10 198.51.100.5 - 0 0 g5 ${ringMac} 0`,
+    '5 5 up 1 02:00:00:00:00:05 10 198.51.100.6 - 0 0 g6 - 2',
   ];
 
   before(function () {
@@ -74,18 +79,23 @@ describe('conflicting peer claims, from a peer table to ring_peers, on veths in 
     if (mountedBpffs && readdirSync('/sys/fs/bpf').every((f) => f.endsWith('.debug'))) spawnSync('umount', ['/sys/fs/bpf']);
   });
 
-  it('attach maps no contested address and nothing of a peer with a contested MAC, and says why', async () => {
+  it('attach maps no contested address, keeps the roster MAC of a peer that claims another, and says why', async () => {
     writeTable(...hostile());
     const r = await runCli(['attach', 'eth1', '--transparent'], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(mapped(), ['198.51.100.2 1', '198.51.100.3 2', '198.51.100.4 3']);
+    assert.deepEqual(mapped(), ['198.51.100.2 1', '198.51.100.3 2', '198.51.100.4 3', '198.51.100.5 4', '198.51.100.6 5']);
+    const m = BpfMapFd.openPinned(join(pinRoot, 'eth1', MAPS.peers));
+    try {
+      assert.equal(readPeers(m).find((e) => e.slot === 4)?.ringMac, '02:00:00:00:00:04', "peer 4's roster MAC, not the one it claims");
+    } finally {
+      m.close();
+    }
     assert.deepEqual(r.stderr.split('\n').filter((l) => l), [
-      'ringctl: warning: eth1: peer 1: 192.0.2.2 also claimed by peer 2; mapped to none of them',
-      'ringctl: warning: eth1: peer 2: 192.0.2.2 also claimed by peer 1; mapped to none of them',
-      'ringctl: warning: eth1: peer 3: claims 192.0.2.1, an address of this guest; ignored',
-      `ringctl: warning: eth1: peer 4: claims this guest's ring MAC ${ringMac}; ignored`,
-      'ringctl: warning: eth1: peer 5: MAC 02:00:00:00:00:05 also claimed by peer 6; ignored',
-      'ringctl: warning: eth1: peer 6: MAC 02:00:00:00:00:05 also claimed by peer 5; ignored',
+      'ringctl: warning: eth1: peer 1 (g2): 192.0.2.2 also held by peer 2 (g3); mapped to none of them',
+      'ringctl: warning: eth1: peer 2 (g3): 192.0.2.2 also held by peer 1 (g2); mapped to none of them',
+      'ringctl: warning: eth1: peer 3 (g4): holds 192.0.2.1, an address of this guest; ignored',
+      `ringctl: warning: eth1: peer 4 (g5) publishes MAC ${ringMac}, not its roster MAC: ignored`,
+      'ringctl: warning: eth1: peer 5 (g6) publishes 2 addresses outside its roster prefixes: ignored',
     ]);
   });
 
@@ -101,24 +111,24 @@ describe('conflicting peer claims, from a peer table to ring_peers, on veths in 
         [1, ['address 192.0.2.2 2']],
         [2, ['address 192.0.2.2 1']],
         [3, ['own-address 192.0.2.1 ']],
-        [4, [`own-mac ${ringMac} `]],
-        [5, ['mac 02:00:00:00:00:05 6']],
-        [6, ['mac 02:00:00:00:00:05 5']],
+        [4, [`claimed-mac ${ringMac} `]],
+        [5, ['addrs-refused 2 ']],
       ],
     );
     const table = (await runCli(['peers'], env)).stdout.split('\n');
-    assert.match(table[0], / CONFLICT$/);
-    assert.match(table[2], / {2}192\.0\.2\.2 also claimed by peer 2$/);
+    assert.match(table[0], /^SLOT +NAME +STATE .* CONFLICT$/);
+    assert.match(table[2], / {2}192\.0\.2\.2 also held by peer 2 \(g3\)$/);
     assert.match(table[4], / {2}192\.0\.2\.1 is this guest's$/);
+    assert.match(table[5], new RegExp(` {2}publishes MAC ${ringMac}, not its roster MAC: ignored$`));
   });
 
-  it('the follower maps an address again once the second claim to it is gone, and unmaps it when it comes back', () => {
+  it('the follower maps an address again once the second holder of it is gone, and unmaps it when it comes back', () => {
     const follower = new PeerFollower({ pinRoot, sysfs, keepAlive: false });
-    writeTable(...hostile().filter((l) => !l.startsWith('0 2 ')));
+    writeTable(...hostile().filter((l) => !l.startsWith('2 2 ')));
     follower.poll();
-    assert.deepEqual(mapped(), ['192.0.2.2 1 ordinary', '198.51.100.2 1', '198.51.100.4 3']);
+    assert.deepEqual(mapped(), ['192.0.2.2 1 ordinary', '198.51.100.2 1', '198.51.100.4 3', '198.51.100.5 4', '198.51.100.6 5']);
     writeTable(...hostile());
     follower.poll();
-    assert.deepEqual(mapped(), ['198.51.100.2 1', '198.51.100.3 2', '198.51.100.4 3']);
+    assert.deepEqual(mapped(), ['198.51.100.2 1', '198.51.100.3 2', '198.51.100.4 3', '198.51.100.5 4', '198.51.100.6 5']);
   });
 });
