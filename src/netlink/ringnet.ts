@@ -158,7 +158,8 @@ export function decodePeerReply(g: GenlMessage): TablePeer | string {
   }
   const nameA = one.get(A_PEER.name);
   const name = nameA ? asString(nameA.data) : '';
-  if (nameA && badName(name)) return `${at}: ${badName(name)}`;
+  const nameProblem = nameA ? badName(name) : undefined;
+  if (nameProblem) return `${at}: ${nameProblem}`;
   const claimed = one.get(A_PEER.claimedMac);
   if (claimed && claimed.data.length !== 6) return `${at}: a claimed MAC of ${claimed.data.length} bytes`;
   const refused = one.get(A_PEER.addrsRefused);

@@ -247,7 +247,7 @@ export function classifyPeers(table: readonly TablePeer[], ctx: ClassifyContext)
     peers.push({ slot: p.slot, ...(p.name ? { name: p.name } : {}), ringMac: p.mac, addresses: [...ring], ordinaryAddresses: [...ordinary] });
   }
   for (const c of conflicts) {
-    if (c.kind === 'claimed-mac' || c.kind === 'addrs-refused') skipped.push(`${describeConflict(c, undefined, names)}`);
+    if (c.kind === 'claimed-mac' || c.kind === 'addrs-refused') skipped.push(describeConflict(c, undefined, names));
   }
   return { peers, skipped, conflicts };
 }

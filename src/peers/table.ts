@@ -156,7 +156,8 @@ function parseLine(line: string): TablePeer | string {
   // The packet counts are for people; the stats read ethtool's.
   if (!/^\d{1,20}$/.test(txS) || !/^\d{1,20}$/.test(rxS)) return `bad packet counts ${JSON.stringify(`${txS} ${rxS}`.slice(0, 50))}`;
   const name = nameS === '-' ? '' : nameS;
-  if (name && badName(name)) return badName(name)!;
+  const nameProblem = name ? badName(name) : undefined;
+  if (nameProblem) return nameProblem;
   let claimedMac: string | undefined;
   if (claimedS !== '-') {
     // A claim is whatever the peer wrote: any MAC, multicast or zero too.

@@ -171,10 +171,14 @@ export function parseRegions(text: string): { regions: RegionInfo[]; problems: s
   lines.slice(1).forEach((line, i) => {
     if (!line) return;
     const f = line.split(' ');
-    const num = (s: string | undefined) => (s !== undefined && /^\d{1,20}$/.test(s) ? s : undefined);
+    const num = (s: string) => /^\d{1,20}$/.test(s);
+    if (f.length !== 9) {
+      problems.push(`ringnet/regions line ${i + 2}: cannot parse ${JSON.stringify(line.slice(0, 80))}`);
+      return;
+    }
     const [region, pci, size, maxPeers, ringSize, self, mode, owner, readersS] = f;
-    const readers = readersS === undefined ? undefined : readersOf(readersS);
-    if (f.length !== 9 || [region, size, maxPeers, ringSize, self, owner].some((v) => num(v) === undefined) || !readers) {
+    const readers = readersOf(readersS);
+    if (![region, size, maxPeers, ringSize, self, owner].every(num) || !readers) {
       problems.push(`ringnet/regions line ${i + 2}: cannot parse ${JSON.stringify(line.slice(0, 80))}`);
       return;
     }
