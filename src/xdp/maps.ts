@@ -82,12 +82,13 @@ export interface PeerMapEntry {
 }
 
 /**
- * Makes ring_peers hold exactly the addresses of `peers`. The peer table is
- * written by other guests, so nothing in it is trusted: a bad address or MAC
- * is left out and reported rather than thrown, and so is an address two peers
- * claim. Such an address goes to neither: which of them owns it is exactly
- * what we cannot tell, and giving it to one (the lower slot, say) would hand
- * a hostile peer the traffic of any address it claims first.
+ * Makes ring_peers hold exactly the addresses of `peers`. They come from
+ * ring0's peer table: MACs from the host's roster, addresses the roster's
+ * prefixes allow, which the peers published. A bad address or MAC is left out
+ * and reported rather than thrown, and so is an address two peers hold (guests
+ * of two groups may have overlapping prefixes). Such an address goes to
+ * neither: which of them owns it is exactly what we cannot tell, and giving it
+ * to one (the lower slot, say) would hand the traffic to whoever published it.
  */
 export function syncPeers(map: MapLike, peers: readonly RedirectPeer[]): PeerSyncResult {
   const { want, rejected } = peerEntries(peers);
