@@ -115,6 +115,10 @@ export interface LabOptions {
   slots?: number;
   /** lab up --probe-bars: extra small ivshmem devices per guest, no driver on them (probeBars()) */
   probeBars?: boolean;
+  /** lab up --isolation: one region per guest (owner, the default) or per ordered pair (pair) */
+  isolation?: 'owner' | 'pair';
+  /** lab up --group NAME=gA,gB,...: guests that may talk (default: all in one group) */
+  groups?: string[];
 }
 
 /** One of a guest's extra ivshmem devices (lab up --probe-bars, scripts/lib/lab-config.mjs). */
@@ -133,6 +137,17 @@ export interface ProbeBar {
 export interface LabStatus {
   accel: 'kvm' | 'tcg';
   probeBars?: Record<string, ProbeBar[]>;
+  /** Each guest's QEMU on the host (null when it is not running). */
+  guests: { guest: string; pid: number | null }[];
+}
+
+/** The parts of `ringctl host up`'s plan for the lab that the tests read (src/host/isolation.ts). */
+export interface LabPlan {
+  isolation: 'owner' | 'pair';
+  mode: 'plain' | 'doorbell';
+  vectors: number;
+  guests: { slot: number; name: string; mac: string; peers: number[]; groups: string[] }[];
+  regions: { file: string; owner: number; readers: number; size: number }[];
 }
 
 /** A row of a guest's peer table (Lab.ringPeers()). */
@@ -166,6 +181,34 @@ export class Lab {
   /** The doorbell server's socket, in doorbell mode (src/host/state.ts). */
   get doorbellSocket(): string {
     return `/run/kvmring/host/${this.name}/doorbell.sock`;
+  }
+
+  /** The host's setup for this lab: /run/kvmring/host/NAME/ (src/host/state.ts). */
+  get hostDir(): string {
+    return `/run/kvmring/host/${this.name}`;
+  }
+
+  /** `ringctl host up`'s state for the lab: where its files are, and what it planned. */
+  async hostState(): Promise<{ dir: string; plan: LabPlan }> {
+    return JSON.parse(await readFile(`${this.hostDir}/state.json`, 'utf8')) as { dir: string; plan: LabPlan };
+  }
+
+  /** What `ringctl host up` planned for the lab: isolation, guests with their slots, regions. */
+  async plan(): Promise<LabPlan> {
+    return (await this.hostState()).plan;
+  }
+
+  /** The slot the host gave guest `g`. */
+  async slotOf(g: string): Promise<number> {
+    const p = (await this.plan()).guests.find((x) => x.name === g);
+    assert.ok(p, `${g} is not in the lab's plan`);
+    return p.slot;
+  }
+
+  /** The owned regions of the lab's setup as files on the host (/dev/shm/kvmring-NAME+OWNER[+READER].owned). */
+  async regionFiles(): Promise<string[]> {
+    const { dir, plan } = await this.hostState();
+    return plan.regions.map((r) => `${dir}/${r.file}`);
   }
 
   guestNames(): string[] {
@@ -309,7 +352,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, cpus: 1, slots: opts.guests, probeBars: false, ...opts };
+    const want: Required<LabOptions> = { doorbell: false, cpus: 1, slots: opts.guests, probeBars: false, isolation: 'owner', groups: [], ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await runLab(
@@ -320,6 +363,8 @@ class LabFixture {
         '--slots', String(want.slots),
         ...(want.doorbell ? ['--doorbell'] : []),
         ...(want.probeBars ? ['--probe-bars'] : []),
+        '--isolation', want.isolation,
+        ...want.groups.flatMap((g) => ['--group', g]),
       ],
       { timeoutMs: 300_000 * SLOWDOWN },
     );
