@@ -146,7 +146,7 @@ export interface LabPlan {
   isolation: 'owner' | 'pair';
   mode: 'plain' | 'doorbell';
   vectors: number;
-  guests: { slot: number; name: string; mac: string; peers: number[]; groups: string[] }[];
+  guests: { slot: number; name: string; mac: string; peers: number[]; groups: string[]; devices: { kind: 'roster' | 'region' | 'doorbell'; devfn: number }[] }[];
   regions: { file: string; owner: number; readers: number; size: number }[];
 }
 

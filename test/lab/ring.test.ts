@@ -1,17 +1,23 @@
-// ring0 between real guests, in both notification modes: every pair talks over the
-// ring, bulk data arrives intact at every MTU, eth1 stays idle meanwhile, and the
-// ring survives a guest that dies, a host that scribbles over the rings and a
-// driver that comes and goes under traffic.
+// ring0 between real guests under ABI v2, at both isolation levels (owner: one
+// region per guest, read-only to the others; pair: one per ordered pair of
+// guests) and in both notification modes: every pair talks over the ring, bulk
+// data arrives intact at every MTU, eth1 stays idle meanwhile, a MAC change is
+// refused (the host's roster decides it), and the ring survives a guest that
+// dies, a host that scribbles over the rings and a driver that comes and goes
+// under traffic. Under pair, what g1 sends g2 is in no memory g3 can map; under
+// owner it is (g3 reads g1's region): the trust model's difference, shown.
 import assert from 'node:assert/strict';
-import { openSync, closeSync, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 import { CONSTANTS } from '../../src/ring/layout.js';
+import { scanBars, sendMarker } from '../helpers/bars.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
+const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
 
 /** Bytes an iperf3 TCP run moved; retries while the server is still busy with an earlier client. */
 async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Promise<number> {
@@ -27,32 +33,55 @@ async function iperfTcp(lab: Lab, from: string, to: string, seconds: number): Pr
   return assert.fail(`iperf3 ${from} -> ${to} failed: ${last}`);
 }
 
-for (const mode of ['plain', 'doorbell'] as const) {
-  describe(`ring0 (${mode} mode, 3 guests)`, function () {
+/** The orders the suite runs in: owner plain first (the lab ring-xdp left), pair plain last (stats and xdp go on with it). */
+const SETUPS = [
+  { isolation: 'owner', mode: 'plain' },
+  { isolation: 'owner', mode: 'doorbell' },
+  { isolation: 'pair', mode: 'doorbell' },
+  { isolation: 'pair', mode: 'plain' },
+] as const;
+
+for (const { isolation, mode } of SETUPS) {
+  describe(`ring0 (${isolation} isolation, ${mode} mode, 3 guests)`, function () {
     this.timeout(300_000);
     let lab: Lab;
 
     before(async function () {
       requireTier(this, 'lab');
-      lab = await labFixture.get({ guests: 3, doorbell: mode === 'doorbell' });
-      for (const g of lab.guestNames()) await lab.sh(g, 'iperf3 -s -D');
+      lab = await labFixture.get({ guests: 3, doorbell: mode === 'doorbell', isolation });
+      for (const g of lab.guestNames()) await lab.sh(g, 'pidof iperf3 >/dev/null || iperf3 -s -D');
     });
 
-    it(`runs in ${mode} mode`, async () => {
-      const regions = await lab.sh('g1', 'cat /sys/kernel/debug/ringnet/ring0/regions');
-      assert.match(regions, new RegExp(` ${mode}\\n`));
+    it(`runs in ${mode} mode with the regions of ${isolation} isolation`, async () => {
+      const g1 = await lab.slotOf('g1');
+      // region pci size max_peers ring_size self mode owner readers
+      const rows = (await lab.sh('g1', 'cat /sys/kernel/debug/ringnet/ring0/regions')).trim().split('\n').slice(1).map((l) => l.split(' '));
+      assert.ok(rows.every((f) => f[6] === mode && Number(f[5]) === g1), JSON.stringify(rows));
+      const own = rows.filter((f) => Number(f[7]) === g1).map((f) => Number(f[8]).toString(2).replace(/0/g, '').length);
+      const read = rows.filter((f) => Number(f[7]) !== g1);
+      // owner: one region of g1's read by both others; pair: one per reader. Each other guest's likewise.
+      assert.deepEqual(own, isolation === 'owner' ? [2] : [1, 1], `g1's own regions and their readers: ${JSON.stringify(rows)}`);
+      assert.equal(read.length, 2, `regions g1 reads: ${JSON.stringify(rows)}`);
+      for (const f of read) assert.ok((Number(f[8]) >>> g1) & 1, `g1 reads region ${f[0]} without being one of its readers`);
       if (mode === 'doorbell') {
         await lab.sh('g1', 'ping -c 3 -i 0.2 198.51.100.2');
-        const irqs = await lab.sh('g2', "awk '/ringnet/ {print $2}' /proc/interrupts");
+        const irqs = await lab.sh('g2', "awk '/ringnet/ {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i} END {print n + 0}' /proc/interrupts");
         assert.ok(Number(irqs) > 0, `g2 took no doorbell interrupts (${irqs.trim()})`);
       }
     });
 
-    it('shows every other guest as a live peer', async () => {
+    it('shows every other guest as a live peer, under the roster\'s name and MAC', async () => {
+      const plan = await lab.plan();
       for (const g of lab.guestNames()) {
         const peers = await lab.ringPeers(g);
         assert.equal(peers.filter((p) => p.state === 'self').length, 1, `${g}: ${JSON.stringify(peers)}`);
         assert.equal(peers.filter((p) => p.state === 'up').length, 2, `${g}: ${JSON.stringify(peers)}`);
+        for (const p of peers) {
+          const want = plan.guests.find((x) => x.slot === p.slot);
+          assert.ok(want, `${g} lists slot ${p.slot}, which the plan does not have`);
+          assert.deepEqual([p.name, p.mac, p.claimedMac, p.addrsRefused], [want.name, want.mac, '-', 0], `${g}'s row for slot ${p.slot}`);
+          assert.equal(p.ipv4.split(',')[0], `198.51.100.${want.name.slice(1)}`, `${g}'s row for ${want.name}`);
+        }
       }
     });
 
@@ -115,38 +144,48 @@ for (const mode of ['plain', 'doorbell'] as const) {
       });
     }
 
-    it('publishes a MAC changed with ip link to the peers, which keep talking to it', async () => {
-      const mac = '02:6b:76:72:00:01';
-      const old = (await lab.sh('g1', 'cat /sys/class/net/ring0/address')).trim();
-      // ring-up.sh brings ring0 up with its addresses again (down drops the IPv6 one).
-      const setMac = (m: string) => lab.sh('g1', `ip link set ring0 down && ip link set ring0 address ${m} && ${REPO}/scripts/guest/ring-up.sh`);
-      await setMac(mac);
-      try {
-        for (const g of ['g2', 'g3']) {
-          await eventually(10_000, `${g} seeing g1's new MAC`, async () =>
-            (await lab.ringPeers(g)).some((p) => p.ipv4.startsWith('198.51.100.1') && p.mac === mac && p.state === 'up'),
-          );
-        }
-        // g1 announces the new MAC, so neighbour entries elsewhere follow within moments.
-        await eventually(15_000, 'g2 -> g1 over ring0 with the new MAC', async () =>
-          (await lab.exec('g2', ['ping', '-c', '1', '-W', '2', '198.51.100.1'])).code === 0,
-        );
-        assert.match(await lab.sh('g2', 'ping -c 3 -i 0.2 -W 5 198.51.100.1'), / 0% packet loss/);
-        assert.match(await lab.sh('g3', 'ping -6 -c 3 -i 0.2 -W 5 2001:db8:2::1'), / 0% packet loss/);
-        assert.match(await lab.kernelLog('g1'), new RegExp(`MAC changed to ${mac}: published to the peers`));
-      } finally {
-        await setMac(old);
-      }
-      await eventually(15_000, 'g2 -> g1 over ring0 with the old MAC again', async () =>
-        (await lab.exec('g2', ['ping', '-c', '1', '-W', '2', '198.51.100.1'])).code === 0,
-      );
+    it(`keeps g1's traffic to g2 ${isolation === 'pair' ? 'out of every BAR g3 maps' : 'readable by g3, a reader of g1\'s region'}`, async () => {
+      const marker = randomBytes(32);
+      await sendMarker(lab, 'g1', '198.51.100.2', marker);
+      // The control: g2 reads what g1 sent it, so the scan can find the marker.
+      const g2 = await scanBars(lab, 'g2', marker);
+      assert.ok(g2.some((b) => b.found), `the marker is in none of g2's BARs: ${JSON.stringify(g2)}`);
+      const g3 = await scanBars(lab, 'g3', marker);
+      // Every ivshmem function the host gave g3: its roster, its regions and the ones it reads, the doorbell device.
+      const devices = (await lab.plan()).guests.find((g) => g.name === 'g3')?.devices ?? [];
+      assert.equal(g3.length, devices.length, `g3's ivshmem BARs ${JSON.stringify(g3)}, its devices in the plan ${JSON.stringify(devices)}`);
+      if (isolation === 'pair') assert.deepEqual(g3.filter((b) => b.found), [], 'g3 can read what g1 sent g2');
+      else assert.ok(g3.some((b) => b.found), `under owner isolation g3 reads g1's region, yet the marker is in none of its BARs: ${JSON.stringify(g3)}`);
     });
 
-    it('loads and unloads ringnet.ko repeatedly with traffic running', async () => {
+    it('refuses a MAC change, saying the host decides it, and the peers keep talking', async () => {
+      const old = (await lab.sh('g1', 'cat /sys/class/net/ring0/address')).trim();
+      // Down first: the kernel asks the driver only then (ring0 does not change its MAC live).
+      const r = await lab.exec('g1', ['sh', '-c', 'ip link set ring0 down && ip link set ring0 address 02:6b:76:72:00:01']);
+      // ring-up.sh brings ring0 up with its addresses again (down drops the IPv6 one).
+      await lab.sh('g1', RING_UP);
+      assert.notEqual(r.code, 0, 'ip link set address succeeded');
+      assert.match(r.stderr, /Operation not permitted/);
+      assert.match(await lab.kernelLog('g1'), new RegExp(`ring0: the host decides ring0's MAC \\(${old}\\): run \`ringctl host up --guest gN,mac=\\.\\.\\.\` on the host instead`));
+      assert.equal((await lab.sh('g1', 'cat /sys/class/net/ring0/address')).trim(), old);
+      const slot = await lab.slotOf('g1');
+      for (const g of ['g2', 'g3']) {
+        const row = (await lab.ringPeers(g)).find((p) => p.slot === slot);
+        assert.deepEqual([row?.mac, row?.claimedMac], [old, '-'], `${g}'s row for g1`);
+      }
+      await eventually(15_000, 'g2 -> g1 over ring0', async () => (await lab.exec('g2', ['ping', '-c', '1', '-W', '2', '198.51.100.1'])).code === 0);
+      assert.match(await lab.sh('g2', 'ping -c 3 -i 0.2 -W 5 198.51.100.1'), / 0% packet loss/);
+      assert.match(await lab.sh('g3', 'ping -6 -c 3 -i 0.2 -W 5 2001:db8:2::1'), / 0% packet loss/);
+    });
+
+    it('loads and unloads ringnet.ko repeatedly with traffic running; g2 comes back in its slot with its MAC, in a new generation', async () => {
+      const slot = await lab.slotOf('g2');
+      const row = async () => (await lab.ringPeers('g1')).find((p) => p.slot === slot);
+      const before = await row();
       const ping = lab.exec('g1', ['ping', '-q', '-i', '0.1', '-w', '25', '198.51.100.3'], { timeoutMs: 90_000 });
       const iperf = lab.exec('g3', ['iperf3', '-c', '198.51.100.2', '-t', '20'], { timeoutMs: 90_000 });
       for (let i = 0; i < 3; i++) {
-        await lab.sh('g2', `rmmod ringnet && ${REPO}/scripts/guest/ring-up.sh`, { timeoutMs: 60_000 });
+        await lab.sh('g2', `rmmod ringnet && ${RING_UP}`, { timeoutMs: 60_000 });
         // Fixed: traffic runs over the reloaded driver a while before the next reload.
         await sleep(1500);
       }
@@ -156,20 +195,25 @@ for (const mode of ['plain', 'doorbell'] as const) {
       await eventually(20_000, 'g1 -> g2 over ring0 after the reloads', async () =>
         (await lab.exec('g1', ['ping', '-c', '1', '-W', '2', '198.51.100.2'])).code === 0,
       );
+      const after = await row();
+      assert.ok(before && after, `g1 has no row for g2 (slot ${slot})`);
+      assert.deepEqual([after.state, after.name, after.mac], ['up', 'g2', before.mac]);
+      assert.ok(after.gen >= before.gen + 3, `g2's generation went from ${before.gen} to ${after.gen} over three reloads`);
     });
 
-    it('marks a guest whose QEMU was killed dead, keeps the others talking, and takes it back after a reboot', async () => {
+    it('marks a guest whose QEMU was killed dead, keeps the others talking, and takes it back in its slot, in a new generation', async () => {
+      const slot = await lab.slotOf('g3');
+      const before = (await lab.ringPeers('g1')).find((p) => p.slot === slot);
+      assert.equal(before?.state, 'up');
       const survivors = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-t', '12', '-J'], { timeoutMs: 120_000 });
       // Fixed: the survivors' transfer is under way when g3 dies.
       await sleep(3000);
       assert.equal((await lab.lab(['kill', 'g3'])).code, 0);
       for (const g of ['g1', 'g2']) {
-        await eventually(30_000, `${g} marking g3 dead`, async () =>
-          (await lab.ringPeers(g)).some((p) => p.ipv4.startsWith('198.51.100.3') && p.state === 'dead'),
-        );
+        await eventually(30_000, `${g} marking g3 dead`, async () => (await lab.ringPeers(g)).some((p) => p.slot === slot && p.state === 'dead'));
         // The driver says how long the heartbeat had been still when it gave up.
-        const m = /stopped its heartbeat (\d+) ms ago: marked dead/.exec(await lab.kernelLog(g));
-        assert.ok(m, `${g} logged no death`);
+        const m = new RegExp(`peer ${slot} \\(g3\\) stopped its heartbeat (\\d+) ms ago: marked dead`).exec(await lab.kernelLog(g));
+        assert.ok(m, `${g} logged no death of g3`);
         assert.ok(Number(m[1]) < 5_000, `${g} took ${m[1]} ms of silence to mark g3 dead`);
       }
       const r = await survivors;
@@ -182,7 +226,12 @@ for (const mode of ['plain', 'doorbell'] as const) {
       await lab.sh('g3', 'iperf3 -s -D');
       assert.match(await lab.sh('g3', 'ping -c 2 -i 0.2 -W 5 198.51.100.1'), / 0% packet loss/);
       assert.match(await lab.sh('g2', 'ping -6 -c 2 -i 0.2 -W 5 2001:db8:2::3'), / 0% packet loss/);
-      assert.equal((await lab.ringPeers('g1')).filter((p) => p.state === 'up').length, 2);
+      const peers = await lab.ringPeers('g1');
+      assert.equal(peers.filter((p) => p.state === 'up').length, 2);
+      const after = peers.find((p) => p.slot === slot);
+      assert.deepEqual([after?.state, after?.name, after?.mac], ['up', 'g3', before.mac]);
+      assert.ok(after && after.gen > before.gen, `g3 came back in generation ${after?.gen}, it had ${before.gen}`);
+      assert.match(await lab.kernelLog('g1'), new RegExp(`peer ${slot} \\(g3, ${before.mac}\\) (joined|restarted), generation ${after.gen}`));
     });
 
     // Before the host scribbles over the rings: until then nobody wrote them but
@@ -191,22 +240,27 @@ for (const mode of ['plain', 'doorbell'] as const) {
       await lab.assertRingsClean();
     });
 
-    it('survives the host overwriting the rings with random bytes, with counted drops and resets', async () => {
-      const ringsOff = CONSTANTS.KVMRING_RINGS_OFF;
-      const region = `/dev/shm/kvmring-${lab.name}`;
+    it('survives the host overwriting every ring of every region with random bytes, with counted drops and resets', async () => {
+      // The host may write anything: here every lane (queue control pages and
+      // ring data) of every owned region, not the owners' entries.
+      const files = await lab.regionFiles();
+      assert.equal(files.length, isolation === 'owner' ? 3 : 6, files.join(' '));
       const traffic = lab.sh('g1', 'iperf3 -c 198.51.100.3 -t 8', { timeoutMs: 120_000 }).catch((e: unknown) => e);
       // Fixed: the transfer is under way when the scribbling starts.
       await sleep(2000);
-      const fd = openSync(region, 'r+');
-      try {
-        for (let i = 0; i < 5; i++) {
-          const junk = randomBytes(1 << 20);
-          for (let off = ringsOff; off < 16 << 20; off += junk.length) writeSync(fd, junk, 0, Math.min(junk.length, (16 << 20) - off), off);
-          // Fixed: the pace of the scribbling, five rounds while the transfer runs.
-          await sleep(400);
+      for (let i = 0; i < 5; i++) {
+        for (const f of files) {
+          const fd = openSync(f, 'r+');
+          try {
+            const size = fstatSync(fd).size;
+            const junk = randomBytes(1 << 20);
+            for (let off = CONSTANTS.KVMRING_LANES_OFF; off < size; off += junk.length) writeSync(fd, junk, 0, Math.min(junk.length, size - off), off);
+          } finally {
+            closeSync(fd);
+          }
         }
-      } finally {
-        closeSync(fd);
+        // Fixed: the pace of the scribbling, five rounds while the transfer runs.
+        await sleep(400);
       }
       await traffic;
       let trouble = 0;

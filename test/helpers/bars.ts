@@ -1,0 +1,64 @@
+// What a lab guest can read through its BARs: a marker sent over ring0 between
+// two guests, searched for in every ivshmem BAR of a third. Under pair isolation
+// a guest maps only the regions of the pairs it is in, so traffic between two
+// others must be in none of them (test/lab/ring.test.ts, test/lab/groups.test.ts).
+import assert from 'node:assert/strict';
+
+import type { Lab } from './lab.js';
+
+/**
+ * In a guest: every ivshmem function's BAR2 (the shared memory of the roster,
+ * the regions and the doorbell device) mapped read-only through sysfs and
+ * searched for the hex string argv[1]. Prints one JSON line: each BAR and
+ * whether it holds the bytes. Mapping a BAR that a driver holds only reads it.
+ */
+const SCAN_BARS = `
+import json, mmap, os, sys
+marker = bytes.fromhex(sys.argv[1])
+out = []
+for bdf in sorted(os.listdir('/sys/bus/pci/devices')):
+    d = '/sys/bus/pci/devices/' + bdf
+    ids = open(d + '/vendor').read().strip(), open(d + '/device').read().strip()
+    if ids != ('0x1af4', '0x1110') or not os.path.exists(d + '/resource2'):
+        continue
+    fd = os.open(d + '/resource2', os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+        out.append({'bdf': bdf, 'size': size, 'found': m.find(marker) >= 0})
+        m.close()
+    finally:
+        os.close(fd)
+print(json.dumps(out))
+`;
+
+interface BarScan {
+  bdf: string;
+  size: number;
+  found: boolean;
+}
+
+/** The BAR2s of every ivshmem function of `guest`, and which of them hold `marker`. */
+export async function scanBars(lab: Lab, guest: string, marker: Buffer): Promise<BarScan[]> {
+  const out = await lab.exec(guest, ['python3', '-c', SCAN_BARS, marker.toString('hex')], { timeoutMs: 120_000 });
+  assert.equal(out.code, 0, `${guest}: scanning its BARs failed: ${out.stderr}`);
+  return JSON.parse(out.stdout) as BarScan[];
+}
+
+/**
+ * Sends `marker` from `from` to `to` over ring0 in UDP datagrams (to the discard
+ * port: nobody needs to listen), often enough that it sits in the ring's data.
+ */
+export async function sendMarker(lab: Lab, from: string, toAddr: string, marker: Buffer): Promise<void> {
+  await lab.sh(
+    from,
+    `python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(50):
+    s.sendto(bytes.fromhex('${marker.toString('hex')}') * 8, ('${toAddr}', 9))
+    time.sleep(0.01)
+"`,
+  );
+}
+
