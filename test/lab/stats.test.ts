@@ -19,14 +19,17 @@ const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
 const sampleKey = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
 
-/** The peer with ring address 198.51.100.N in g1's view. */
+/** Guest gN as a peer in the snapshot: by the roster's name, and it publishes its ring address. */
 function peerOf(s: Snapshot, n: number): RingPeer {
-  const p = s.ring?.regions.flatMap((r) => r.peers).find((x) => x.ipv4.includes(`198.51.100.${n}`));
-  assert.ok(p, `no peer with 198.51.100.${n} in ${JSON.stringify(StatsSnapshot.toJSON(s).ring)}`);
+  const p = s.ring?.peers.find((x) => x.name === `g${n}`);
+  assert.ok(p, `no peer g${n} in ${JSON.stringify(StatsSnapshot.toJSON(s).ring)}`);
+  assert.ok(p.ipv4.includes(`198.51.100.${n}`), `g${n} does not publish 198.51.100.${n}: ${JSON.stringify(p.ipv4)}`);
   return p;
 }
 
-describe('ringctl serve and stats in the lab (3 guests)', function () {
+// On the lab the ring suite leaves (pair isolation, plain mode): the regions are
+// pair's, the counters the domain's, the peers by slot with the roster's names.
+describe('ringctl serve and stats in the lab (3 guests, pair isolation)', function () {
   this.timeout(300_000);
   let lab: Lab;
   let grpcAddr: string;
@@ -60,7 +63,7 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
 
   before(async function () {
     requireTier(this, 'lab');
-    lab = await labFixture.get({ guests: 3 });
+    lab = await labFixture.get({ guests: 3, isolation: 'pair' });
     ({ grpc: grpcAddr, metrics: metricsUrl } = await startServe('g1'));
   });
 
@@ -69,21 +72,30 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     for (const g of ['g1', 'g3']) await lab.exec(g, ['sh', '-c', 'kill $(cat /tmp/ringctl-serve.pid) 2>/dev/null; true']);
   });
 
-  it('GetStats: ring0 is a ringnet device with this guest and two live peers', async () => {
+  it('GetStats: ring0 is a ringnet device with this guest and two live peers, named as the roster names them, and the regions of pair isolation', async () => {
     const s = await remoteStats('g1');
     assert.equal(s.hostname, 'g1');
     assert.equal(s.ring?.error, '');
     assert.equal(s.ring?.driver, 'ringnet');
-    const region = s.ring.regions[0];
-    assert.equal(region.mode, 'plain');
-    assert.ok(region.ringSizeBytes > 0);
-    const states = region.peers.map((p) => p.state).sort();
-    assert.deepEqual(states, ['PEER_STATE_SELF', 'PEER_STATE_UP', 'PEER_STATE_UP']);
-    const table = await lab.ringPeers('g1');
-    for (const p of region.peers) {
-      const t = table.find((x) => x.slot === p.slot);
-      assert.equal(p.mac, t?.mac);
+    const plan = await lab.plan();
+    const self = await lab.slotOf('g1');
+    assert.deepEqual(
+      s.ring.peers.map((p) => [p.slot, p.name, p.state, p.mac, p.claimedMac, p.addrsRefused]),
+      plan.guests.map((g) => [g.slot, g.name, g.slot === self ? 'PEER_STATE_SELF' : 'PEER_STATE_UP', g.mac, '', 0]),
+    );
+    // pair: g1 owns one region per other guest and reads one of each.
+    const regions = s.ring.regions;
+    assert.equal(regions.length, 4);
+    assert.ok(regions.every((r) => r.mode === 'plain' && r.selfSlot === self && r.ringSizeBytes > 0 && r.readers.length === 1));
+    assert.deepEqual(regions.filter((r) => r.owner === self).map((r) => r.readers[0]).sort(), plan.guests.map((g) => g.slot).filter((x) => x !== self));
+    assert.deepEqual(regions.filter((r) => r.owner !== self).map((r) => r.readers), [[self], [self]]);
+    // Each peer's entry is in the region it owns for g1.
+    for (const p of s.ring.peers.filter((x) => x.slot !== self)) {
+      assert.deepEqual(regions.find((r) => r.region === p.region)?.owner, p.slot, `${p.name}'s entry is in region ${p.region}`);
     }
+    assert.equal(s.ring.counters?.macConflicts, 0n);
+    assert.equal(s.ring.counters?.addrConflicts, 0n);
+    assert.deepEqual(s.ring.conflicts, []);
     assert.equal(s.interfaces.find((i) => i.device === 'ring0')?.error, '');
   });
 
@@ -92,13 +104,12 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     const s = await remoteStats('g1');
     const size = s.ring!.regions[0].ringSizeBytes;
     for (const n of [2, 3]) assert.deepEqual(peerOf(s, n).occupancy, { txUsedBytes: 0, rxUsedBytes: 0, sizeBytes: size }, `g1's rings with g${n}`);
-    assert.equal(s.ring!.regions[0].peers.find((p) => p.state === 'PEER_STATE_SELF')?.occupancy, null);
+    assert.equal(s.ring!.peers.find((p) => p.state === 'PEER_STATE_SELF')?.occupancy, null);
 
     // With ring0 down, g1 takes nothing from its rings (NAPI is off) while it
     // stays a live peer: what g3 sends it waits in the ring from g3 to g1.
     const slot = peerOf(s, 3).slot;
-    const g1Slot = (await lab.ringPeers('g3')).find((p) => p.ipv4.split(',')[0] === '198.51.100.1')?.slot;
-    assert.ok(g1Slot !== undefined, 'g3 sees g1');
+    const g1Slot = await lab.slotOf('g1');
     const gauge = async (g: string, peer: number, dir: 'tx' | 'rx') => (await lab.ethtoolStats(g)).get(`r0_peer${peer}_ring_${dir}_used_bytes`) ?? -1;
     const g1Mac = (await lab.sh('g1', 'cat /sys/class/net/ring0/address')).trim();
     await lab.sh('g3', `ip neigh replace 198.51.100.1 lladdr ${g1Mac} dev ring0 nud permanent`);
@@ -180,20 +191,23 @@ describe('ringctl serve and stats in the lab (3 guests)', function () {
     }
     assert.ok(compared > 50, `only ${compared} counters compared`);
     const slot = peerOf(json, 2).slot;
-    assert.ok(a.get(`kvmring_ring_receive_packets_total{device="ring0",region="0",peer="${slot}"}`)! >= 3);
-    assert.equal(a.get(`kvmring_ring_peer_up{device="ring0",region="0",peer="${slot}"}`), 1);
+    assert.ok(a.get(`kvmring_ring_receive_packets_total{device="ring0",peer="${slot}"}`)! >= 3);
+    assert.equal(a.get(`kvmring_ring_peer_up{device="ring0",peer="${slot}"}`), 1);
+    const mac = (await lab.plan()).guests.find((g) => g.name === 'g2')?.mac;
+    assert.equal(a.get(`kvmring_ring_peer_info{device="ring0",peer="${slot}",name="g2",state="up",mac="${mac}",generation="${peerOf(json, 2).generation}"}`), 1);
+    assert.equal(a.get('kvmring_ring_mac_conflicts_total{device="ring0"}'), 0);
     assert.equal(a.get('kvmring_source_up{source="ring",device="ring0"}'), 1);
   });
 
   it('ringctl stats prints one table of the counters and the peer table', async () => {
     const out = await lab.sh('g1', `node ${RINGCTL} stats`);
-    const slot = (await remoteStats('g1')).ring!.regions[0].peers.find((p) => p.ipv4.includes('198.51.100.2'))!.slot;
+    const slot = await lab.slotOf('g2');
     assert.match(out, /^SOURCE\s+DEVICE\s+PEER\s+COUNTER\s+PACKETS\s+BYTES$/m);
     assert.match(out, /^interface\s+ring0\s+-\s+rx\s+\d+\s+\d+$/m);
     assert.match(out, new RegExp(`^ring\\s+ring0\\s+${slot}\\s+tx\\s+[1-9]\\d*\\s+[1-9]\\d*$`, 'm'));
     assert.match(out, /^ring\s+ring0\s+-\s+polls\s+[1-9]\d*\s+-$/m);
-    assert.match(out, /^REGION\s+SLOT\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/m);
-    assert.match(out, /^0\s+\d+\s+up\s+\d+\s+\S+\s+\d.*198\.51\.100\.2/m);
+    assert.match(out, /^SLOT\s+NAME\s+STATE\s+GEN\s+MAC\s+HEARTBEAT\s+TX RING\s+RX RING\s+IPV4\s+IPV6$/m);
+    assert.match(out, new RegExp(`^${slot}\\s+g2\\s+up\\s+\\d+\\s+\\S+\\s+\\d.*198\\.51\\.100\\.2`, 'm'));
     assert.doesNotMatch(out, /not read:/);
   });
 

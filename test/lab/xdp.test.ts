@@ -12,7 +12,9 @@
 //     tc_transparent into ring0; g2's replies to 192.0.2.1 by g2's. The bridge's
 //     taps on the host see none of it until the diversion stops.
 // Timing-sensitive measurements run inside the guests, since starting ringctl
-// in a TCG guest takes seconds.
+// in a TCG guest takes seconds. The lab is the ring suite's last (pair
+// isolation, plain mode), which stats.test.ts uses too; the other suites run
+// under owner isolation, the default.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,7 +45,7 @@ interface MapPeer {
   ordinary: boolean;
 }
 
-describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 guests)', function () {
+describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 guests, pair isolation)', function () {
   this.timeout(900_000);
   let lab: Lab;
   const followers = new Map<string, number>();
@@ -188,7 +190,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
   before(async function () {
     requireTier(this, 'lab');
     this.timeout(900_000);
-    lab = await labFixture.get({ guests: 3 });
+    lab = await labFixture.get({ guests: 3, isolation: 'pair' });
     for (const g of lab.guestNames()) {
       await lab.sh(g, `${RING_UP} && (pgrep -x iperf3 >/dev/null || iperf3 -s -D) && (! [ -d ${PINS} ] || node ${RINGCTL} detach eth1)`, {
         timeoutMs: 300_000,
@@ -232,30 +234,33 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     const out = lines(await ringctlOk('g1', 'status'));
     assert.match(out[1], /^eth1 +attached +\d+ +native +ring0 +no +4 +198\.51\.100\.0\/24,2001:db8:2::\/64$/);
     assert.match(out[2], /^RING +STATE +CARRIER +PEERS +REGIONS$/);
-    assert.match(out[3], /^ring0 +up +on +2 up, 0 dead +[0-9a-f:.]+ plain, slot \d+ of 3$/);
-    type Status = { ring: { ringnet: boolean; peersUp: number; carrier: boolean; regions: { mode: string }[] } }[];
+    const slot = await lab.slotOf('g1');
+    // pair isolation: g1 owns a region for each other guest and reads one of each.
+    assert.match(out[3], new RegExp(`^ring0 +up +on +2 up, 0 dead +slot ${slot} of 3, plain, 4 regions \\(2 own\\)$`));
+    type Status = { ring: { ringnet: boolean; peersUp: number; carrier: boolean; regions: { mode: string; owner: number; readers: number[] }[] } }[];
     const [eth1] = JSON.parse(await ringctlOk('g1', 'status --json')) as Status;
-    assert.deepEqual([eth1.ring.ringnet, eth1.ring.carrier, eth1.ring.peersUp, eth1.ring.regions.map((r) => r.mode)], [true, true, 2, ['plain']]);
+    assert.deepEqual([eth1.ring.ringnet, eth1.ring.carrier, eth1.ring.peersUp], [true, true, 2]);
+    assert.deepEqual(eth1.ring.regions.map((r) => [r.mode, r.owner === slot, r.readers.length]).sort(), [['plain', false, 1], ['plain', false, 1], ['plain', true, 1], ['plain', true, 1]]);
   });
 
-  it('shows the peer table with ringctl peers', async () => {
+  it('shows the peer table with ringctl peers, under the roster\'s names', async () => {
     const out = lines(await ringctlOk('g1', 'peers'));
-    const table = await lab.ringPeers('g1');
-    assert.match(out[0], /^SLOT +STATE +GEN +MAC +HEARTBEAT +RING +OTHER$/);
+    const plan = await lab.plan();
+    assert.match(out[0], /^SLOT +NAME +STATE +GEN +MAC +HEARTBEAT +RING +OTHER$/);
     assert.equal(out.length, 4);
     const rows = out.slice(1).map((l) => l.split(/ {2,}/));
-    const self = rows.find((r) => r[1] === 'self');
-    assert.deepEqual(self?.slice(5), ['198.51.100.1,2001:db8:2::1', '192.0.2.1,2001:db8:1::1']);
+    const self = rows.find((r) => r[2] === 'self');
+    assert.deepEqual([self?.[1], ...(self?.slice(6) ?? [])], ['g1', '198.51.100.1,2001:db8:2::1', '192.0.2.1,2001:db8:1::1']);
     for (const n of [2, 3]) {
-      const r = rows.find((x) => x[5] === `198.51.100.${n},2001:db8:2::${n}`);
-      assert.ok(r, `a row for g${n}: ${out.join('\n')}`);
-      assert.equal(r[1], 'up');
-      assert.equal(r[3], table.find((p) => p.ipv4.startsWith(`198.51.100.${n},`))?.mac);
-      assert.match(r[4], /^\d+ ms ago$/);
-      assert.equal(r[6], `192.0.2.${n},2001:db8:1::${n}`);
+      const r = rows.find((x) => x[1] === `g${n}`);
+      const g = plan.guests.find((x) => x.name === `g${n}`);
+      assert.ok(r && g, `a row for g${n}: ${out.join('\n')}`);
+      assert.deepEqual([r[0], r[2], r[4]], [String(g.slot), 'up', g.mac]);
+      assert.match(r[5], /^\d+ ms ago$/);
+      assert.deepEqual(r.slice(6), [`198.51.100.${n},2001:db8:2::${n}`, `192.0.2.${n},2001:db8:1::${n}`]);
     }
-    const json = JSON.parse(await ringctlOk('g1', 'peers --json')) as { state: string; ringAddresses: string[] }[];
-    assert.deepEqual(json.map((p) => p.state).sort(), ['self', 'up', 'up']);
+    const json = JSON.parse(await ringctlOk('g1', 'peers --json')) as { name: string; state: string; conflicts: unknown[] }[];
+    assert.deepEqual(json.map((p) => [p.name, p.state, p.conflicts]), [['g1', 'self', []], ['g2', 'up', []], ['g3', 'up', []]]);
   });
 
   /**
@@ -370,7 +375,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assertMovedToEth1(r, 'the peer unloaded ringnet');
     const log1 = await stopFollow('g1');
     const log2 = await stopFollow('g2');
-    assert.match(log1, /^eth1: peer \d+ \([0-9a-f:]{17}\) removed( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/m, log1);
+    assert.match(log1, /^eth1: peer \d+ \(g2, [0-9a-f:]{17}\) removed( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/m, log1);
     assert.match(log2, /^eth1: its ring device is gone; removed every peer \(traffic stays on eth1\)$/m, log2);
     for (const log of [log1, log2]) assert.match(log, /^stopped following \(SIGTERM\); the attachment and its peers stay as they are$/m);
     assert.equal((await peerMap('g2')).size, 0);
@@ -413,9 +418,9 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     for (const [what, ms] of Object.entries(measured)) assert.ok(ms <= 2000, `the map followed a peer that ${what} only after ${ms} ms: ${JSON.stringify(measured)}`);
     console.log(`      (map updated after the table: ${Object.entries(measured).map(([w, ms]) => `${w} ${ms} ms`).join(', ')})`);
     const log = await stopFollow('g1');
-    assert.ok((log.match(/^eth1: peer \d+ \([0-9a-f:]{17}\) removed( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/gm) ?? []).length >= 2, log);
+    assert.ok((log.match(/^eth1: peer \d+ \(g3, [0-9a-f:]{17}\) removed( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/gm) ?? []).length >= 2, log);
     // Each return ends with all four addresses (ring0's IPv6 one may come a poll later).
-    assert.ok((log.match(/^eth1: peer \d+ \([0-9a-f:]{17}\) (added|changed): ring 198\.51\.100\.3, 2001:db8:2::3; ordinary 192\.0\.2\.3, 2001:db8:1::3( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/gm) ?? []).length >= 3, log);
+    assert.ok((log.match(/^eth1: peer \d+ \(g3, [0-9a-f:]{17}\) (added|changed): ring 198\.51\.100\.3, 2001:db8:2::3; ordinary 192\.0\.2\.3, 2001:db8:1::3( \(on peer-[a-z]+ of slot \d+, [\d.]+ ms after ringnet saw it\))?$/gm) ?? []).length >= 3, log);
   });
 
   it('attaches eth1 to the new ring0 again when ringnet reloads under the follower, and redirects again', async () => {
