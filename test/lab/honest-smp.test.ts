@@ -1,8 +1,7 @@
 // ring0 between guests with two vCPUs each, so that transmit, NAPI and the peer work
 // run on different CPUs at once: parallel TCP streams, a broadcast flood and a bulk
 // transfer together, while the host stops one guest and lets it go on through QMP.
-// Every writer is honest, so the rings end clean. The lab (2 guests, 2 vCPUs, a
-// spare slot) is the one hostile.test.ts goes on to use.
+// Every writer is honest, so the rings end clean.
 import assert from 'node:assert/strict';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
@@ -18,7 +17,7 @@ describe('ring0 with 2 vCPUs per guest (2 guests)', function () {
 
   before(async function () {
     requireTier(this, 'lab');
-    lab = await labFixture.get({ guests: 2, cpus: 2, slots: 3 });
+    lab = await labFixture.get({ guests: 2, cpus: 2 });
     await lab.sh('g2', 'iperf3 -s -D');
     // g2 answers broadcast pings, so the flood runs both ways.
     await lab.sh('g2', 'sysctl -qw net.ipv4.icmp_echo_ignore_broadcasts=0');

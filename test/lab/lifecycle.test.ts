@@ -2,7 +2,7 @@
 // and a crashed lab cleaned up by the next `lab up`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 import { runLab } from '../helpers/lab.js';
 import { alive } from '../helpers/process.js';
@@ -20,8 +20,10 @@ function leftovers(): string[] {
   }
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (netns.split('\n').some((l) => l.split(' ')[0] === `kvmring-${NAME}`)) found.push(`netns kvmring-${NAME}`);
-  if (existsSync(`/dev/shm/kvmring-${NAME}`)) found.push(`region /dev/shm/kvmring-${NAME}`);
+  // ABI v2: the rosters and regions of the host setup, kvmring-NAME+GUEST.roster and kvmring-NAME+OWNER[+READER].owned.
+  for (const f of readdirSync('/dev/shm')) if (f === `kvmring-${NAME}` || f.startsWith(`kvmring-${NAME}+`)) found.push(`/dev/shm/${f}`);
   if (existsSync(`/run/kvmring/${NAME}`)) found.push(`state /run/kvmring/${NAME}`);
+  if (existsSync(`/run/kvmring/host/${NAME}`)) found.push(`host setup /run/kvmring/host/${NAME}`);
   return found;
 }
 
