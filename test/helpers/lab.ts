@@ -105,20 +105,29 @@ export function debugSplats(log: string, context = 12): string[] {
   return splats;
 }
 
+/** The parts of `ringctl host up`'s plan for the lab that the tests read (src/host/isolation.ts). */
+export interface LabPlan {
+  isolation: 'owner' | 'pair';
+  mode: 'plain' | 'doorbell';
+  vectors: number;
+  guests: { slot: number; name: string; mac: string; peers: number[]; groups: string[]; devices: { kind: 'roster' | 'region' | 'doorbell'; devfn: number }[] }[];
+  regions: { file: string; owner: number; readers: number; size: number }[];
+}
+
 export interface LabOptions {
   guests: number;
   /** ivshmem-doorbell with the ringctl doorbell server instead of ivshmem-plain */
   doorbell?: boolean;
   /** vCPUs per guest (1) */
   cpus?: number;
-  /** peer slots in the region (guests): more leave room for a peer from the host */
+  /** guests of the host setup (guests): those past `guests` have files but no QEMU, room for a peer from the host */
   slots?: number;
+  /** lab up --isolation (owner) */
+  isolation?: 'owner' | 'pair';
+  /** lab up --group NAME=gA,gB,... per entry (none: one group of all) */
+  groups?: string[];
   /** lab up --probe-bars: extra small ivshmem devices per guest, no driver on them (probeBars()) */
   probeBars?: boolean;
-  /** lab up --isolation: one region per guest (owner, the default) or per ordered pair (pair) */
-  isolation?: 'owner' | 'pair';
-  /** lab up --group NAME=gA,gB,...: guests that may talk (default: all in one group) */
-  groups?: string[];
 }
 
 /** One of a guest's extra ivshmem devices (lab up --probe-bars, scripts/lib/lab-config.mjs). */
@@ -137,17 +146,18 @@ export interface ProbeBar {
 export interface LabStatus {
   accel: 'kvm' | 'tcg';
   probeBars?: Record<string, ProbeBar[]>;
-  /** Each guest's QEMU on the host (null when it is not running). */
-  guests: { guest: string; pid: number | null }[];
-}
-
-/** The parts of `ringctl host up`'s plan for the lab that the tests read (src/host/isolation.ts). */
-export interface LabPlan {
-  isolation: 'owner' | 'pair';
-  mode: 'plain' | 'doorbell';
-  vectors: number;
-  guests: { slot: number; name: string; mac: string; peers: number[]; groups: string[]; devices: { kind: 'roster' | 'region' | 'doorbell'; devfn: number }[] }[];
-  regions: { file: string; owner: number; readers: number; size: number }[];
+  /** The host setup (`ringctl host up --name <lab>`). */
+  host: {
+    name: string;
+    isolation: 'owner' | 'pair';
+    groups: string[];
+    slots: number;
+    mode: 'plain' | 'doorbell';
+    /** Each lab guest's QEMU options for ring0's devices, by guest number. */
+    qemuArgs: Record<string, string[]>;
+    /** Each lab guest's peers with a QEMU (numbers), by guest number. */
+    peers: Record<string, number[]>;
+  };
 }
 
 /** A row of a guest's peer table (Lab.ringPeers()). */
@@ -173,42 +183,27 @@ export class Lab {
     this.guests = opts.guests;
   }
 
-  /** The region file `ringctl host up` made for this lab (lab up --slots for a spare slot). */
+  /**
+   * ABI v1's one region, for the hostile tool until it moves to v2 (wip-hostile2):
+   * no such file exists under v2. file() and guestSocket() are v2's.
+   */
   get regionPath(): string {
     return `/dev/shm/kvmring-${this.name}`;
   }
 
-  /** The doorbell server's socket, in doorbell mode (src/host/state.ts). */
+  /** ABI v1's shared doorbell socket, for the hostile tool until it moves to v2: see guestSocket(). */
   get doorbellSocket(): string {
     return `/run/kvmring/host/${this.name}/doorbell.sock`;
   }
 
-  /** The host's setup for this lab: /run/kvmring/host/NAME/ (src/host/state.ts). */
-  get hostDir(): string {
-    return `/run/kvmring/host/${this.name}`;
+  /** A file of the lab's host setup by its name in the plan (a roster's or a region's). */
+  file(name: string): string {
+    return `/dev/shm/${name}`;
   }
 
-  /** `ringctl host up`'s state for the lab: where its files are, and what it planned. */
-  async hostState(): Promise<{ dir: string; plan: LabPlan }> {
-    return JSON.parse(await readFile(`${this.hostDir}/state.json`, 'utf8')) as { dir: string; plan: LabPlan };
-  }
-
-  /** What `ringctl host up` planned for the lab: isolation, guests with their slots, regions. */
-  async plan(): Promise<LabPlan> {
-    return (await this.hostState()).plan;
-  }
-
-  /** The slot the host gave guest `g`. */
-  async slotOf(g: string): Promise<number> {
-    const p = (await this.plan()).guests.find((x) => x.name === g);
-    assert.ok(p, `${g} is not in the lab's plan`);
-    return p.slot;
-  }
-
-  /** The owned regions of the lab's setup as files on the host (/dev/shm/kvmring-NAME+OWNER[+READER].owned). */
-  async regionFiles(): Promise<string[]> {
-    const { dir, plan } = await this.hostState();
-    return plan.regions.map((r) => `${dir}/${r.file}`);
+  /** Guest `guest`'s socket of the doorbell server, in doorbell mode (src/host/state.ts guestSocket()). */
+  guestSocket(guest: string): string {
+    return `/run/kvmring/host/${this.name}/doorbell-${guest}.sock`;
   }
 
   guestNames(): string[] {
@@ -300,6 +295,40 @@ export class Lab {
     return new Map(bars.map((b) => [b.name, b]));
   }
 
+  /** The host's setup for this lab: /run/kvmring/host/NAME/ (src/host/state.ts). */
+  get hostDir(): string {
+    return `/run/kvmring/host/${this.name}`;
+  }
+
+  /** `ringctl host up`'s state for the lab: where its files are, and what it planned. */
+  async hostState(): Promise<{ dir: string; plan: LabPlan }> {
+    return JSON.parse(await readFile(`${this.hostDir}/state.json`, 'utf8')) as { dir: string; plan: LabPlan };
+  }
+
+  /** What `ringctl host up` planned for the lab: isolation, guests with their slots, regions. */
+  async plan(): Promise<LabPlan> {
+    return (await this.hostState()).plan;
+  }
+
+  /** The slot the host gave guest `g`. */
+  async slotOf(g: string): Promise<number> {
+    const p = (await this.plan()).guests.find((x) => x.name === g);
+    assert.ok(p, `${g} is not in the lab's plan`);
+    return p.slot;
+  }
+
+  /** The owned regions of the lab's setup as files on the host (/dev/shm/kvmring-NAME+OWNER[+READER].owned). */
+  async regionFiles(): Promise<string[]> {
+    const { dir, plan } = await this.hostState();
+    return plan.regions.map((r) => `${dir}/${r.file}`);
+  }
+
+  /** Each guest's QEMU process on the host, by guest name (lab status --json). */
+  async qemuPids(): Promise<Map<string, number>> {
+    const st = (await this.status()) as unknown as { guests: { guest: string; pid: number | null }[] };
+    return new Map(st.guests.flatMap((g) => (g.pid ? [[g.guest, g.pid] as const] : [])));
+  }
+
   /**
    * Fails with the offending lines if any guest's kernel log shows trouble. The
    * console log on the host is read too: it keeps what a guest printed before a
@@ -352,7 +381,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want: Required<LabOptions> = { doorbell: false, cpus: 1, slots: opts.guests, probeBars: false, isolation: 'owner', groups: [], ...opts };
+    const want = { doorbell: false, cpus: 1, slots: Math.max(opts.guests, 2), probeBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await runLab(
@@ -361,10 +390,10 @@ class LabFixture {
         '--guests', String(want.guests),
         '--cpus', String(want.cpus),
         '--slots', String(want.slots),
-        ...(want.doorbell ? ['--doorbell'] : []),
-        ...(want.probeBars ? ['--probe-bars'] : []),
         '--isolation', want.isolation,
         ...want.groups.flatMap((g) => ['--group', g]),
+        ...(want.doorbell ? ['--doorbell'] : []),
+        ...(want.probeBars ? ['--probe-bars'] : []),
       ],
       { timeoutMs: 300_000 * SLOWDOWN },
     );

@@ -100,7 +100,7 @@ describe('groups a=g1,g2 b=g2,g3 under pair isolation, doorbell mode (3 guests)'
 
   it('gives g3\'s QEMU eventfds of g2 only (its group), none of g1\'s, and the ids to the rosters that may ring them', async () => {
     const plan = await lab.plan();
-    const pids = new Map((await lab.status()).guests.map((g) => [g.guest, g.pid]));
+    const pids = await lab.qemuPids();
     const fds = new Map(lab.guestNames().map((g) => {
       const pid = pids.get(g);
       assert.ok(pid, `${g}'s QEMU is not running`);

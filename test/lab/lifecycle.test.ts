@@ -20,10 +20,9 @@ function leftovers(): string[] {
   }
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (netns.split('\n').some((l) => l.split(' ')[0] === `kvmring-${NAME}`)) found.push(`netns kvmring-${NAME}`);
-  // ABI v2: the rosters and regions of the host setup, kvmring-NAME+GUEST.roster and kvmring-NAME+OWNER[+READER].owned.
-  for (const f of readdirSync('/dev/shm')) if (f === `kvmring-${NAME}` || f.startsWith(`kvmring-${NAME}+`)) found.push(`/dev/shm/${f}`);
+  for (const f of readdirSync('/dev/shm').filter((x) => x.startsWith(`kvmring-${NAME}+`))) found.push(`file /dev/shm/${f}`);
   if (existsSync(`/run/kvmring/${NAME}`)) found.push(`state /run/kvmring/${NAME}`);
-  if (existsSync(`/run/kvmring/host/${NAME}`)) found.push(`host setup /run/kvmring/host/${NAME}`);
+  if (existsSync(`/run/kvmring/host/${NAME}`)) found.push(`host state /run/kvmring/host/${NAME}`);
   return found;
 }
 
