@@ -295,6 +295,11 @@ export interface PlanRegion {
   file: string;
   /** The slot that writes it. */
   owner: number;
+  /**
+   * Under owner isolation, the group whose members read it ('all' without
+   * --group): a guest in several groups owns a region per group.
+   */
+  group?: string;
   /** Bit s: slot s reads it; lane k is the k-th bit set. */
   readers: number;
   /** Bytes: a power of two, at least a page. */
@@ -365,8 +370,13 @@ export function rosterFile(setup: string, guest: string): string {
   return `kvmring-${setup}+${guest}.roster`;
 }
 
-export function regionFile(setup: string, owner: string, reader?: string): string {
-  return `kvmring-${setup}+${owner}${reader === undefined ? '' : `+${reader}`}.owned`;
+/**
+ * An owned region's file: kvmring-SETUP+OWNER.owned under owner isolation
+ * (kvmring-SETUP+OWNER@GROUP.owned for an owner with a region per group),
+ * kvmring-SETUP+OWNER+READER.owned under pair.
+ */
+export function regionFile(setup: string, owner: string, reader?: string, group?: string): string {
+  return `kvmring-${setup}+${owner}${reader === undefined ? '' : `+${reader}`}${group === undefined ? '' : `@${group}`}.owned`;
 }
 
 /** ring0 MACs the host picks: locally administered unicast, from the instance and the slot, none taken twice. */
@@ -380,10 +390,34 @@ function pickMac(instance: string, slot: number, taken: Set<string>): string {
 }
 
 /**
- * Plans a setup: the regions (owner: one per guest that talks to anyone, read by
- * those it talks to; pair: one per ordered pair that share a group, read by the
- * second) and each guest's devices on the root bus. `random` gives the
- * instances (non-zero u64s); tests pass their own.
+ * The regions guest `self` owns under owner isolation: one per group it is in,
+ * read by the other members of that group that no earlier region of its
+ * serves, and none for a group whose members are all served. Every guest it
+ * talks to reads exactly one of them (its TX lane to that guest), and the
+ * readers of each share a group with each other and with the owner, so that no
+ * guest can read traffic to a guest it shares no group with. One group (no
+ * --group) gives one region read by everyone else.
+ */
+function ownerRegions(groups: string[][], self: number): { group: string; readers: number }[] {
+  const out: { group: string; readers: number }[] = [];
+  let served = 0;
+  for (const group of groups[self]) {
+    let readers = 0;
+    groups.forEach((mine, s) => {
+      if (s !== self && mine.includes(group) && !((served >>> s) & 1)) readers |= 1 << s;
+    });
+    if (!readers) continue;
+    out.push({ group, readers });
+    served |= readers;
+  }
+  return out;
+}
+
+/**
+ * Plans a setup: the regions (owner: one per guest and group it shares with
+ * others, see ownerRegions(); pair: one per ordered pair that share a group,
+ * read by the second) and each guest's devices on the root bus. `random` gives
+ * the instances (non-zero u64s); tests pass their own.
  */
 export function planHost(spec: HostSpec, random: () => bigint = randomInstance): HostPlan {
   checkSpec(spec);
@@ -395,14 +429,21 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
   const names = spec.guests.map((g) => g.name);
 
   const regions: PlanRegion[] = [];
-  const region = (owner: number, readers: number, file: string) =>
-    regions.push({ file, owner, readers, size: regionSize(ownedUsed(readers, ringSize, spec.queues)), instance: formatInstance(random()) });
+  const region = (owner: number, readers: number, file: string, group?: string) =>
+    regions.push({
+      file,
+      owner,
+      ...(group === undefined ? {} : { group }),
+      readers,
+      size: regionSize(ownedUsed(readers, ringSize, spec.queues)),
+      instance: formatInstance(random()),
+    });
   spec.guests.forEach((g, self) => {
-    const others = peers[self].filter((s) => s !== self);
     if (spec.isolation === 'owner') {
-      if (others.length) region(self, others.reduce((m, s) => m | (1 << s), 0), regionFile(spec.name, g.name));
+      const mine = ownerRegions(groups, self);
+      for (const r of mine) region(self, r.readers, regionFile(spec.name, g.name, undefined, mine.length > 1 ? r.group : undefined), r.group);
     } else {
-      for (const r of others) region(self, 1 << r, regionFile(spec.name, g.name, names[r]));
+      for (const r of peers[self].filter((s) => s !== self)) region(self, 1 << r, regionFile(spec.name, g.name, names[r]));
     }
   });
 

@@ -71,11 +71,17 @@ export interface PlanPaths {
 /** A devfn as QEMU's addr= takes it: slot.function in hex. */
 export const qemuAddr = (devfn: number) => `${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
 
-/** The QEMU id of a device of a v2 guest: `id`-roster, `id`-rOWNER (owner), `id`-rOWNER-READER (pair), `id`-doorbell. */
+/**
+ * The QEMU id of a device of a v2 guest: `id`-roster, `id`-rOWNER (owner;
+ * `id`-rOWNER-GROUP for an owner with a region per group), `id`-rOWNER-READER
+ * (pair), `id`-doorbell.
+ */
 export function deviceId(plan: HostPlan, dev: PlanDevice, id: string): string {
   if (dev.kind !== 'region') return `${id}-${dev.kind}`;
   const r = plan.regions[dev.region];
-  return plan.isolation === 'pair' ? `${id}-r${r.owner}-${Math.log2(r.readers)}` : `${id}-r${r.owner}`;
+  if (plan.isolation === 'pair') return `${id}-r${r.owner}-${Math.log2(r.readers)}`;
+  const split = plan.regions.filter((x) => x.owner === r.owner).length > 1;
+  return split ? `${id}-r${r.owner}-${r.group}` : `${id}-r${r.owner}`;
 }
 
 /** One device of a v2 guest as QEMU options. */
