@@ -5,8 +5,7 @@
 # into ringnet.ko too; so is peer membership, guest-netdev/ringnet_member.c,
 # with its own unit tests and fuzzer, and the roster (ABI v2),
 # guest-netdev/ringnet_roster.c, likewise.
-# The benchmark links the static archive by path: mk/host.mk puts a shared
-# libringnet_ring.so beside it for the controller.
+# The benchmark links the static archive by path.
 
 # Fragments are read before the top-level `all:`; keep it the default goal.
 .DEFAULT_GOAL := all

@@ -10,7 +10,8 @@ import { UsageError } from 'clipanion';
 import { CidrError, formatCidr, formatMac, networkOf, parseCidrs, parseMac, type Cidr } from '../xdp/cidr.js';
 import { ownedUsed } from '../ring/geometry.js';
 import { CONSTANTS as C } from '../ring/layout.js';
-import { formatSize, isPlainName, MAX_GUESTS, MIN_GUESTS, NAME_RULE, parseGuests, parseName, parseSize, parseVectors } from './args.js';
+import { formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseName, parseSize, parseVectors } from './args.js';
+import { NAME_RE } from './groups.js';
 import { DEFAULT_NAME, formatInstance, randomInstance } from './state.js';
 
 export type Isolation = 'owner' | 'pair';
@@ -49,6 +50,12 @@ export interface HostSpec {
   ringSize?: number;
   /** Queue pairs per ordered pair of guests, 1..KVMRING_QUEUES_MAX. */
   queues: number;
+  /**
+   * The files' page: on hugetlbfs its huge page size, which every roster and
+   * region is rounded up to (a power of two, so regions stay powers of two);
+   * undefined for KVMRING_PAGE.
+   */
+  pageSize?: number;
 }
 
 /** The options of a host verb that plans guests, as clipanion hands them over (strings, unparsed). */
@@ -66,10 +73,13 @@ export interface IsolationOptions {
 
 // ---- parsing ----------------------------------------------------------------
 
+/** What a guest's or a group's name may be: the roster's 32-byte name field holds 31 characters and a NUL. */
+const GUEST_NAME_RULE = "1 to 31 letters, digits, '.', '_' or '-' (not starting with a symbol)";
+
 /** --guest NAME[,mac=MAC][,addr=CIDR]...: one guest, its MAC and the prefixes it may claim. */
 export function parseGuestOption(text: string): GuestSpec {
   const [name, ...attrs] = text.split(',');
-  if (!isPlainName(name)) throw new UsageError(`--guest ${JSON.stringify(text)}: a guest's name must be ${NAME_RULE}; write --guest NAME[,mac=MAC][,addr=CIDR]...`);
+  if (!NAME_RE.test(name)) throw new UsageError(`--guest ${JSON.stringify(text)}: a guest's name must be ${GUEST_NAME_RULE}; write --guest NAME[,mac=MAC][,addr=CIDR]...`);
   let mac: string | undefined;
   const addrs: string[] = [];
   for (const attr of attrs) {
@@ -122,8 +132,8 @@ export function parseGroupOption(text: string): GroupSpec {
   const eq = text.indexOf('=');
   const name = eq < 0 ? '' : text.slice(0, eq);
   const members = eq < 0 ? [] : text.slice(eq + 1).split(',');
-  if (!isPlainName(name) || members.some((m) => m === '')) {
-    throw new UsageError(`--group ${JSON.stringify(text)}: write --group NAME=GUEST,GUEST,... (e.g. --group a=g1,g2); a group's name must be ${NAME_RULE}`);
+  if (!NAME_RE.test(name) || members.some((m) => m === '')) {
+    throw new UsageError(`--group ${JSON.stringify(text)}: write --group NAME=GUEST,GUEST,... (e.g. --group a=g1,g2); a group's name must be ${GUEST_NAME_RULE}`);
   }
   const twice = members.find((m, i) => members.indexOf(m) !== i);
   if (twice !== undefined) throw new UsageError(`--group ${name}: ${twice} is named twice`);
@@ -224,6 +234,7 @@ function overlap(a: Cidr, b: Cidr): boolean {
  */
 export function checkSpec(spec: HostSpec): string[] {
   const n = spec.guests.length;
+  if (spec.pageSize !== undefined && !isPowerOfTwo(spec.pageSize)) throw new RangeError(`a page of ${spec.pageSize} bytes is no power of two`);
   if (n < MIN_GUESTS || n > MAX_GUESTS) throw new UsageError(`${n} guests: a setup has ${MIN_GUESTS} to ${MAX_GUESTS}`);
   const names = spec.guests.map((g) => g.name);
   const dupName = names.find((x, i) => names.indexOf(x) !== i);
@@ -358,9 +369,9 @@ export function defaultRingSizeV2(maxPeers: number, queues: number): number {
   return size;
 }
 
-/** The smallest power of two that holds `bytes`, and at least a page. */
-function regionSize(bytes: number): number {
-  let size = C.KVMRING_PAGE;
+/** The smallest power of two that holds `bytes`, and at least a page (`page`, a power of two). */
+function regionSize(bytes: number, page: number = C.KVMRING_PAGE): number {
+  let size = Math.max(page, C.KVMRING_PAGE);
   while (size < bytes) size *= 2;
   return size;
 }
@@ -435,7 +446,7 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
       owner,
       ...(group === undefined ? {} : { group }),
       readers,
-      size: regionSize(ownedUsed(readers, ringSize, spec.queues)),
+      size: regionSize(ownedUsed(readers, ringSize, spec.queues), spec.pageSize),
       instance: formatInstance(random()),
     });
   spec.guests.forEach((g, self) => {
@@ -467,7 +478,7 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
     }
     const roster = rosterFile(spec.name, g.name);
     const devices: PlanDevice[] = [
-      { kind: 'roster', devfn: C.KVMRING_ROSTER_DEVFN, file: roster, size: C.KVMRING_ROSTER_SIZE, readonly: true },
+      { kind: 'roster', devfn: C.KVMRING_ROSTER_DEVFN, file: roster, size: regionSize(C.KVMRING_ROSTER_SIZE, spec.pageSize), readonly: true },
       ...mapped.map(({ r, i }, k): PlanDevice => ({ kind: 'region', devfn: REGION_SLOTS[k] << 3, file: r.file, size: r.size, readonly: r.owner !== self, region: i })),
       ...(spec.mode === 'doorbell' ? [{ kind: 'doorbell' as const, devfn: DOORBELL_DEVFN }] : []),
     ];

@@ -1,13 +1,12 @@
-// The QEMU options that give a guest the region: ivshmem-plain over a shared
-// memory backend, or ivshmem-doorbell over a chardev to the doorbell server (which
-// passes QEMU the region's fd and the guest's id). Under ABI v2, every device of
-// a guest's plan (isolation.ts): its roster and the regions it maps, each at its
-// PCI slot, read-only where the guest is not the owner, and the doorbell.
+// The QEMU options that give a guest its devices (ABI v2, a guest's plan in
+// isolation.ts): its roster and the regions it maps, each an ivshmem-plain over a
+// shared memory backend at its PCI slot, read-only where the guest is not the
+// owner, and in doorbell mode an ivshmem-doorbell over a chardev to the doorbell
+// server (which passes QEMU a page of its own and the guest's id).
 import { join } from 'node:path';
 
 import { formatSize } from './args.js';
 import { planGuest, type HostPlan, type PlanDevice } from './isolation.js';
-import type { HostState } from './state.js';
 
 /** A value inside a QEMU option list: a comma is written as two. */
 const optval = (v: string) => v.replace(/,/g, ',,');
@@ -49,15 +48,6 @@ export function ivshmemDoorbellArgs(dev: { id: string; socket: string; vectors: 
     '-device',
     `ivshmem-doorbell,chardev=${dev.id},vectors=${dev.vectors}${dev.addr === undefined ? '' : `,addr=${dev.addr}`}`,
   ];
-}
-
-/** The options for one ivshmem device with QEMU id `id`; QEMU reads sizes with binary suffixes (16M). */
-export function qemuArgs(state: Pick<HostState, 'mode' | 'path' | 'size' | 'vectors' | 'doorbell'>, id = 'kvmring0'): string[] {
-  if (state.mode === 'doorbell') {
-    if (!state.doorbell) throw new Error('a doorbell-mode state without a doorbell socket');
-    return ivshmemDoorbellArgs({ id, socket: state.doorbell.socket, vectors: state.vectors });
-  }
-  return ivshmemPlainArgs({ id, path: state.path, size: state.size });
 }
 
 /** Where a v2 guest's files are on the host. */
