@@ -3,7 +3,7 @@
 // (isolation.ts: kvmring-SETUP+GUEST.roster, kvmring-SETUP+OWNER[...].owned).
 // '+' is in no name, so the prefix kvmring-SETUP+ is this setup's alone and
 // `host down` can find what a crash left even without a state.
-import { closeSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { RingctlError } from '../common/errors.js';
@@ -66,7 +66,8 @@ export function filesByName(dir: string, name: string): string[] {
 /**
  * Creates `f` (0600, never over an existing file), `f.size` bytes long, and
  * allocates its first `f.used` bytes, so that a full tmpfs or too few huge
- * pages fail here, not later in a guest. `full` says what to do then.
+ * pages fail here, not later in a guest. `full` says what to do then. A file
+ * it could not make whole it removes.
  */
 export function createFile(f: SetupFile, full: string): void {
   let fd: number;
@@ -81,6 +82,9 @@ export function createFile(f: SetupFile, full: string): void {
   try {
     fsCall(`ftruncate(${f.path}, ${formatSize(f.size)})`, () => ftruncateSync(fd, f.size));
     fallocate(fd, f.used, f.path, full);
+  } catch (err) {
+    rmSync(f.path, { force: true }); // ours: made above
+    throw err;
   } finally {
     closeSync(fd);
   }

@@ -11,7 +11,7 @@ import { CidrError, formatCidr, formatMac, networkOf, parseCidrs, parseMac, type
 import { ownedUsed } from '../ring/geometry.js';
 import { CONSTANTS as C } from '../ring/layout.js';
 import { formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseName, parseSize, parseVectors } from './args.js';
-import { NAME_RE } from './groups.js';
+import { NAME_RE, type Group } from './groups.js';
 import { DEFAULT_NAME, formatInstance, randomInstance } from './state.js';
 
 export type Isolation = 'owner' | 'pair';
@@ -508,6 +508,13 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
     guests,
     regions,
   };
+}
+
+/** The groups of a plan as the doorbell server takes them: each group's members, in slot order. */
+export function planGroups(plan: HostPlan): Group[] {
+  const groups = new Map<string, string[]>();
+  for (const g of plan.guests) for (const name of g.groups) groups.set(name, [...(groups.get(name) ?? []), g.name]);
+  return [...groups].map(([name, guests]) => ({ name, guests }));
 }
 
 /** The guest in slot `slot` of a plan (a RangeError if there is none). */

@@ -9,11 +9,10 @@ import { RingctlError } from '../common/errors.js';
 import { fsCall, SysError } from '../common/sys-error.js';
 import { formatSize } from './args.js';
 import { createFile, formatRegionFile, setupFiles, writeRosterFile, type SetupFile } from './files.js';
-import { planHost, type HostPlan, type HostSpec } from './isolation.js';
+import { planGroups, planHost, type HostPlan, type HostSpec } from './isolation.js';
 import { startDoorbellServer, stopDoorbellServer } from './process.js';
 import { rosterBytes } from './roster.js';
 import { guestSocket, hostPaths, readState, writeState, type HostState } from './state.js';
-import type { Group } from './groups.js';
 
 export const TMPFS_MAGIC = 0x01021994;
 export const HUGETLBFS_MAGIC = 0x958458f6;
@@ -41,13 +40,6 @@ export function regionDirInfo(dir: string): { kind: 'tmpfs' | 'hugetlbfs' | 'oth
   const type = fs.type >>> 0;
   if (type === HUGETLBFS_MAGIC) return { kind: 'hugetlbfs', hugePageSize: fs.bsize };
   return { kind: type === TMPFS_MAGIC ? 'tmpfs' : 'other' };
-}
-
-/** The groups of a plan as the doorbell server takes them: each group's members, in the order the guests name them. */
-export function planGroups(plan: HostPlan): Group[] {
-  const groups = new Map<string, string[]>();
-  for (const g of plan.guests) for (const name of g.groups) groups.set(name, [...(groups.get(name) ?? []), g.name]);
-  return [...groups].map(([name, guests]) => ({ name, guests }));
 }
 
 /** One line per guest for `host up`: its slot, MAC, prefixes and regions. */

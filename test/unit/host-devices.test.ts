@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { parseHostSpec, planHost, type HostPlan, type IsolationOptions } from '../../src/host/isolation.js';
 import { libvirtXml, xmlAttr } from '../../src/host/libvirt.js';
-import { guestQemuArgs, ivshmemDoorbellArgs, qemuArgs } from '../../src/host/qemu.js';
+import { guestQemuArgs } from '../../src/host/qemu.js';
 import { requireTier } from '../helpers/tier.js';
 
 const SOCKET = '/run/kvmring/host/kvmring/doorbell.sock';
@@ -101,16 +101,6 @@ describe('host: a v2 guest\'s QEMU options and libvirt XML', () => {
       assert.equal(b[1].object['mem-path'], '/srv/kv/kvmring-kvmring+g1+g2.owned');
       assert.throws(() => guestQemuArgs(p, 0, { dir: '/srv/kv' }), /needs the doorbell socket/);
       assert.throws(() => guestQemuArgs(p, 4, { dir: '/srv/kv' }), /no guest in slot 4/);
-    });
-
-    it('leaves v1\'s doorbell options as they were', () => {
-      assert.deepEqual(qemuArgs({ mode: 'doorbell', path: '', size: 0, vectors: 2, doorbell: { socket: SOCKET, log: '' } }, 'k'), [
-        '-chardev',
-        `socket,path=${SOCKET},id=k`,
-        '-device',
-        'ivshmem-doorbell,chardev=k,vectors=2',
-      ]);
-      assert.equal(ivshmemDoorbellArgs({ id: 'k', socket: '/a,b', vectors: 1 })[1], 'socket,path=/a,,b,id=k');
     });
   });
 

@@ -48,9 +48,12 @@ describe('host verbs: isolation levels, groups and the v2 plan', () => {
     });
 
     it('names what is wrong with a guest and how to write it', () => {
-      usage(() => parseGuestOption(''), /a guest's name must be 1 to 32 letters.*--guest NAME\[,mac=MAC\]/);
+      usage(() => parseGuestOption(''), /a guest's name must be 1 to 31 letters.*--guest NAME\[,mac=MAC\]/);
       usage(() => parseGuestOption('-x'), /a guest's name must be/);
-      usage(() => parseGuestOption('a'.repeat(33)), /a guest's name must be/);
+      // The roster's name field is 32 bytes, a NUL after the name included.
+      usage(() => parseGuestOption('a'.repeat(32)), /a guest's name must be/);
+      assert.equal(parseGuestOption('a'.repeat(31)).name, 'a'.repeat(31));
+      usage(() => parseGroupOption(`${'a'.repeat(32)}=g1,g2`), /a group's name must be 1 to 31 letters/);
       usage(() => parseGuestOption('g1,ip=10.0.0.1/32'), /"ip=10.0.0.1\/32" is not mac=MAC or addr=CIDR/);
       usage(() => parseGuestOption('g1,mac'), /"mac" is not mac=MAC or addr=CIDR/);
       usage(() => parseGuestOption('g1,mac=02:00:00:00:00:01,mac=02:00:00:00:00:02'), /mac= given twice/);
