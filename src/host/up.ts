@@ -48,7 +48,7 @@ function guestLine(plan: HostPlan, slot: number): string {
   const regions = g.devices.flatMap((d) => (d.kind === 'region' ? [`${plan.regions[d.region].file}${d.readonly ? '' : ' (rw)'}`] : []));
   return (
     `${plan.name}: ${g.name} (slot ${slot}): mac ${g.mac}, ${g.addrs.length ? `addr ${g.addrs.join(' ')}` : 'no addr= prefixes'}, ` +
-    `${regions.length ? `regions ${regions.join(', ')}` : 'no regions (in no group with another guest)'}`
+    (regions.length ? `regions ${regions.join(', ')}` : 'no regions (in no group with another guest)')
   );
 }
 
