@@ -30,7 +30,12 @@ const isFile = (path: string) => {
 
 export async function hostDown(runDir: string, name: string): Promise<string[]> {
   const paths = hostPaths(runDir, name);
-  if (!existsSync(paths.dir)) return [`${name}: not up; nothing to do`];
+  if (!existsSync(paths.dir)) {
+    // No state at all: whatever carries the setup's name where `host up` puts it by default is a leftover.
+    const left = filesByName(DEFAULT_REGION_DIR, name).filter(isFile);
+    for (const path of left) fsCall(`unlink(${path})`, () => unlinkSync(path));
+    return [left.length ? `${name}: not up; removed ${left.length} file${left.length === 1 ? '' : 's'} left in ${DEFAULT_REGION_DIR}` : `${name}: not up; nothing to do`];
+  }
 
   const lines: string[] = [];
   let state: HostState | undefined;

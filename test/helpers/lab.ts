@@ -111,8 +111,12 @@ export interface LabOptions {
   doorbell?: boolean;
   /** vCPUs per guest (1) */
   cpus?: number;
-  /** peer slots in the region (guests): more leave room for a peer from the host */
+  /** guests of the host setup (guests): those past `guests` have files but no QEMU, room for a peer from the host */
   slots?: number;
+  /** lab up --isolation (owner) */
+  isolation?: 'owner' | 'pair';
+  /** lab up --group NAME=gA,gB,... per entry (none: one group of all) */
+  groups?: string[];
   /** lab up --probe-bars: extra small ivshmem devices per guest, no driver on them (probeBars()) */
   probeBars?: boolean;
 }
@@ -133,6 +137,18 @@ export interface ProbeBar {
 export interface LabStatus {
   accel: 'kvm' | 'tcg';
   probeBars?: Record<string, ProbeBar[]>;
+  /** The host setup (`ringctl host up --name <lab>`). */
+  host: {
+    name: string;
+    isolation: 'owner' | 'pair';
+    groups: string[];
+    slots: number;
+    mode: 'plain' | 'doorbell';
+    /** Each lab guest's QEMU options for ring0's devices, by guest number. */
+    qemuArgs: Record<string, string[]>;
+    /** Each lab guest's peers with a QEMU (numbers), by guest number. */
+    peers: Record<string, number[]>;
+  };
 }
 
 export class Lab {
@@ -145,14 +161,27 @@ export class Lab {
     this.guests = opts.guests;
   }
 
-  /** The region file `ringctl host up` made for this lab (lab up --slots for a spare slot). */
+  /**
+   * ABI v1's one region, for the hostile tool until it moves to v2 (wip-hostile2):
+   * no such file exists under v2. file() and guestSocket() are v2's.
+   */
   get regionPath(): string {
     return `/dev/shm/kvmring-${this.name}`;
   }
 
-  /** The doorbell server's socket, in doorbell mode (src/host/state.ts). */
+  /** ABI v1's shared doorbell socket, for the hostile tool until it moves to v2: see guestSocket(). */
   get doorbellSocket(): string {
     return `/run/kvmring/host/${this.name}/doorbell.sock`;
+  }
+
+  /** A file of the lab's host setup by its name in the plan (a roster's or a region's). */
+  file(name: string): string {
+    return `/dev/shm/${name}`;
+  }
+
+  /** Guest `guest`'s socket of the doorbell server, in doorbell mode (src/host/state.ts guestSocket()). */
+  guestSocket(guest: string): string {
+    return `/run/kvmring/host/${this.name}/doorbell-${guest}.sock`;
   }
 
   guestNames(): string[] {
@@ -283,7 +312,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, cpus: 1, slots: opts.guests, probeBars: false, ...opts };
+    const want = { doorbell: false, cpus: 1, slots: Math.max(opts.guests, 2), probeBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await runLab(
@@ -292,6 +321,8 @@ class LabFixture {
         '--guests', String(want.guests),
         '--cpus', String(want.cpus),
         '--slots', String(want.slots),
+        '--isolation', want.isolation,
+        ...want.groups.flatMap((g) => ['--group', g]),
         ...(want.doorbell ? ['--doorbell'] : []),
         ...(want.probeBars ? ['--probe-bars'] : []),
       ],

@@ -468,6 +468,18 @@ describe('ringctl host up, status, qemu-args, libvirt-xml and down (ABI v2, file
       r = await cli('host', 'down', '--name', name);
       assert.equal(r.code, 0);
       assert.equal(r.stdout, `${name}: not up; nothing to do\n`);
+      // Files of the name without any state (a run directory wiped at boot, say) go too.
+      writeFileSync(file(`kvmring-${name}+g1.roster`), 'left');
+      writeFileSync(file(`kvmring-${name}+g1@a.owned`), 'left');
+      writeFileSync(file(`kvmring-${name}x+g1.roster`), 'another setup');
+      try {
+        r = await cli('host', 'down', '--name', name);
+        assert.equal(r.stdout, `${name}: not up; removed 2 files left in ${dir}\n`);
+        assert.deepEqual(files(), []);
+        assert.equal(readFileSync(file(`kvmring-${name}x+g1.roster`), 'utf8'), 'another setup');
+      } finally {
+        rmSync(file(`kvmring-${name}x+g1.roster`));
+      }
       await up('--guests', '2'); // and it can come up again
     });
 

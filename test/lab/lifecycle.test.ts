@@ -2,7 +2,7 @@
 // and a crashed lab cleaned up by the next `lab up`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 import { runLab } from '../helpers/lab.js';
 import { alive } from '../helpers/process.js';
@@ -20,8 +20,9 @@ function leftovers(): string[] {
   }
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (netns.split('\n').some((l) => l.split(' ')[0] === `kvmring-${NAME}`)) found.push(`netns kvmring-${NAME}`);
-  if (existsSync(`/dev/shm/kvmring-${NAME}`)) found.push(`region /dev/shm/kvmring-${NAME}`);
+  for (const f of readdirSync('/dev/shm').filter((x) => x.startsWith(`kvmring-${NAME}+`))) found.push(`file /dev/shm/${f}`);
   if (existsSync(`/run/kvmring/${NAME}`)) found.push(`state /run/kvmring/${NAME}`);
+  if (existsSync(`/run/kvmring/host/${NAME}`)) found.push(`host state /run/kvmring/host/${NAME}`);
   return found;
 }
 
