@@ -334,13 +334,15 @@ static int check_slots(struct ringnet_roster *r, const struct roster_layout *l,
 }
 
 /*
- * One region entry, against the slots and the entries before it. A region of
- * ours is read by present slots only (we would write a lane for a guest the
- * host did not let us talk to); one of another owner's may be read by slots
- * we do not know: under owner isolation with groups, its owner's region has
- * lanes for guests of its other groups, and the readers mask must name them
- * for us to find our lane. Every region involves us: one that is neither
- * ours nor read by us has no business in this guest.
+ * One region entry, against the slots and the entries before it. Every region
+ * involves us: one that is neither ours nor read by us has no business in this
+ * guest. Every reader is a present slot: in a region of ours we would write a
+ * lane for a guest the host did not let us talk to, and in another owner's we
+ * could read its traffic to a guest we share no group with. The host keeps a
+ * region's readers within one group (under owner isolation a guest in several
+ * groups owns a region per group), so such a roster is a host that leaks.
+ * Several regions of one owner are fine at either level: check_lanes() wants
+ * exactly one per peer and direction.
  */
 static int check_region(const struct ringnet_roster *r, u32 i, struct ringnet_why *why)
 {
@@ -377,20 +379,15 @@ static int check_region(const struct ringnet_roster *r, u32 i, struct ringnet_wh
 		return refuse(why, -EXDEV,
 			      "region %u (devfn %s) is neither ours nor read by us (owner slot %u, readers %#x)",
 			      i, d.s, e->owner, e->readers);
-	for (b = 0; e->owner == r->self && b < r->max_peers; b++)
+	for (b = 0; b < r->max_peers; b++)
 		if ((e->readers & (1U << b)) && !r->slots[b].present)
 			return refuse(why, -ENOENT,
-				      "region %u (devfn %s) is ours and read by slot %u, which is not present",
+				      "region %u (devfn %s) is read by slot %u, which is not present",
 				      i, d.s, b);
 
 	if (r->isolation == KVMRING_ISOLATION_PAIR && kvmring_lane_count(e->readers) != 1)
 		return refuse(why, -EXDEV, "region %u (devfn %s) has %u readers under pair isolation",
 			      i, d.s, kvmring_lane_count(e->readers));
-	for (j = 0; r->isolation == KVMRING_ISOLATION_OWNER && j < i; j++)
-		if (r->regions[j].owner == e->owner)
-			return refuse(why, -EXDEV,
-				      "regions %u and %u are both owned by slot %u under owner isolation",
-				      j, i, e->owner);
 
 	if (!power_of_2(e->size))
 		return refuse(why, -EINVAL, "region %u (devfn %s) has size %llu, not a power of two",

@@ -123,9 +123,12 @@ struct ringnet_roster {
  * doorbells every doorbell id is NONE, with them an id is 16-bit or NONE;
  * an address prefix has no bits set past its length (10.9.0.2/24 is a host
  * bug, not the /24 nor the /32), and the entries after the first of family
- * 0 are family 0 too; a region of another owner may have readers we do not
- * know (owner isolation with groups: its lanes for strangers), one of ours
- * may not; unknown flags are refused, reserved bytes are not looked at.
+ * 0 are family 0 too; every reader of every region is a slot we know (the
+ * host keeps a region's readers within one group, so no lane of a region we
+ * map serves a stranger), and an owner may have several regions (one per
+ * group under owner isolation) as long as each peer reads exactly one of
+ * ours and we read exactly one of its; unknown flags are refused, reserved
+ * bytes are not looked at.
  */
 int ringnet_roster_read(const void *mapped, u64 mapped_len, u16 devfn, struct ringnet_roster *r,
 			struct ringnet_why *why);

@@ -12,8 +12,10 @@
  * and 192.168.<s+1>.0/24. The roster lists ourselves and the guests we share
  * a group with (no groups: everyone). Regions, at PCI functions 00:11.0,
  * 00:11.1, ... in table order:
- *   owner: one per listed guest, in slot order, read by every guest its
- *          owner shares a group with (strangers to us included);
+ *   owner: per listed guest in slot order, one per group it is in (in
+ *          group order), read by that group's other members that no earlier
+ *          region of the same owner serves (none when all are served), and
+ *          listed only if it is ours or we read it;
  *   pair:  for each listed peer p in slot order, ours to p, then p's to us.
  */
 #ifndef RINGNET_HARNESS_ROSTER_BUILD_H
@@ -65,6 +67,12 @@ static inline struct kvmring_roster_slot *rb_slot(void *roster, u32 s)
 static inline struct kvmring_roster_region *rb_region(void *roster, u32 i)
 {
 	return (struct kvmring_roster_region *)((u8 *)roster + KVMRING_ROSTER_REGIONS_OFF) + i;
+}
+
+/* Group g as a slot mask: the spec's, or without groups the one of all guests. */
+static inline u32 rb_group(const struct rb_spec *s, u32 g)
+{
+	return s->ngroups ? s->groups[g] & ((1U << s->n) - 1) : (1U << s->n) - 1;
 }
 
 /* The slots guest a may talk to, a itself not among them. */
@@ -160,9 +168,22 @@ static inline void rb_build(void *roster, const struct rb_spec *s)
 	}
 
 	if (s->isolation == KVMRING_ISOLATION_OWNER) {
-		for (g = 0; g < s->n; g++)
-			if (listed & (1U << g))
-				rb_add_region(roster, g, rb_talks(s, g));
+		for (g = 0; g < s->n; g++) {
+			u32 served = 0, readers, k;
+
+			if (!(listed & (1U << g)))
+				continue;
+			for (k = 0; k < (s->ngroups ? s->ngroups : 1); k++) {
+				if (!(rb_group(s, k) & (1U << g)))
+					continue;
+				readers = rb_group(s, k) & ~(1U << g) & ~served;
+				if (!readers)
+					continue;
+				served |= readers;
+				if (g == s->self || (readers & (1U << s->self)))
+					rb_add_region(roster, g, readers);
+			}
+		}
 	} else {
 		for (p = 0; p < s->n; p++) {
 			if (p == s->self || !(listed & (1U << p)))

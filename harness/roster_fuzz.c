@@ -19,9 +19,8 @@
  *    MACs valid unicast and unique, names NUL-terminated;
  *  - every region at a unique PCI function that is not the roster's, owned
  *    by a present slot, not read by its owner, read by us if not ours, read
- *    by present slots only if ours, one reader each under pair isolation,
- *    one region per owner under owner isolation, a power-of-two size with
- *    room for every lane's queues;
+ *    by present slots only, one reader each under pair isolation, a
+ *    power-of-two size with room for every lane's queues;
  *  - every present peer has exactly one region of ours it reads and one of
  *    its own we read; its route names them, with lanes counted from the
  *    readers mask, and every queue's six ring parts lie inside the region
@@ -190,19 +189,16 @@ static void check_regions(u8 *raw)
 			fail("a region read beyond max_peers or by its owner", i);
 		if (e->owner != h->self && !(e->readers & (1U << h->self)))
 			fail("a region that is not ours nor read by us", i);
-		for (b = 0; e->owner == h->self && b < n; b++)
+		for (b = 0; b < n; b++)
 			if ((e->readers & (1U << b)) && !raw_present(raw, b))
-				fail("a region of ours read by a slot that is not present", i);
+				fail("a region read by a slot that is not present", i);
 		if (h->isolation == KVMRING_ISOLATION_PAIR && bits(e->readers) != 1)
 			fail("a pair region without exactly one reader", i);
 		if (!e->size || (e->size & (e->size - 1)) || e->size < need)
 			fail("a region size that is no power of two or too small", i);
-		for (j = 0; j < i; j++) {
+		for (j = 0; j < i; j++)
 			if (rb_region(raw, j)->devfn == e->devfn)
 				fail("two regions at one PCI function", i);
-			if (h->isolation == KVMRING_ISOLATION_OWNER && rb_region(raw, j)->owner == e->owner)
-				fail("two regions of one owner under owner isolation", i);
-		}
 	}
 }
 

@@ -141,14 +141,17 @@ static void test_valid(void)
 						 KVMRING_NO_DEVFN);
 					check_routes();
 				}
-	/* A guest alone in its group: its own region has no reader and nothing to route. */
+	/* A guest alone in its group: no region, nothing to route. */
 	rb_spec_init(&spec, 3, 2, OWNER);
 	spec.ngroups = 1;
 	spec.groups[0] = 0x3;
 	rebuild();
 	ACCEPTED();
+	CHECK_EQ(r.nregions, 0);
+	/* A region without readers is still taken (the host makes none). */
+	rb_add_region(roster, 2, 0);
+	ACCEPTED();
 	CHECK_EQ(r.nregions, 1);
-	CHECK_EQ(r.regions[0].readers, 0);
 	CHECK_EQ(r.regions[0].size, KVMRING_PAGE);
 }
 
@@ -162,7 +165,7 @@ static void test_copy(void)
 	slot(3)->flags = 0xff;
 	hdr()->max_peers = 3;
 	hdr()->nregions = 2;
-	region(0)->readers = 0x6;	/* slot 0's: lanes for us and for slot 2, a stranger now */
+	region(0)->readers = 0x2;	/* slot 0's: a lane for us only */
 	region(1)->readers = 0x1;	/* ours: slot 0 only */
 	ACCEPTED();
 	CHECK(!r.slots[2].present && !r.slots[2].name[0] && !r.slots[2].mac[0], "slot 2 kept");
@@ -368,7 +371,11 @@ static void test_region_rules(void)
 	fresh(4, 1, OWNER);
 	region(2)->owner = 4;
 	REFUSED(-EINVAL, "region 2 (devfn 00:11.2) is owned by slot 4, beyond max_peers 4");
-	/* Groups {0,1}, {1,2}, {2,3}: slot 3 is a stranger to slot 1. */
+	/*
+	 * Groups {0,1}, {1,2}, {2,3}: slot 3 is a stranger to slot 1. Regions: 0's
+	 * for {0,1}, ours for {0,1} and for {1,2}, 2's for {1,2}; 2's for {2,3}
+	 * is not ours to map.
+	 */
 	rb_spec_init(&spec, 4, 1, OWNER);
 	spec.ngroups = 3;
 	spec.groups[0] = 0x3;
@@ -376,13 +383,19 @@ static void test_region_rules(void)
 	spec.groups[2] = 0xc;
 	rebuild();
 	ACCEPTED();
-	CHECK_EQ(r.regions[2].readers, 0xa);		/* slot 2's: read by 1 and by 3 */
-	region(2)->owner = 3;
-	region(2)->readers = 0x6;
-	REFUSED(-ENOENT, "region 2 (devfn 00:11.2) is owned by slot 3, which is not present");
+	CHECK_EQ(r.nregions, 4);
+	CHECK(r.regions[1].owner == 1 && r.regions[1].readers == 0x1, "ours for {0,1}");
+	CHECK(r.regions[2].owner == 1 && r.regions[2].readers == 0x4, "ours for {1,2}");
+	CHECK(r.regions[3].owner == 2 && r.regions[3].readers == 0x2, "2's for {1,2}");
+	region(3)->owner = 3;
+	region(3)->readers = 0x6;
+	REFUSED(-ENOENT, "region 3 (devfn 00:11.3) is owned by slot 3, which is not present");
 	rebuild();
-	region(1)->readers |= 1U << 3;
-	REFUSED(-ENOENT, "region 1 (devfn 00:11.1) is ours and read by slot 3, which is not present");
+	region(1)->readers |= 1U << 3;			/* a lane of ours for the stranger */
+	REFUSED(-ENOENT, "region 1 (devfn 00:11.1) is read by slot 3, which is not present");
+	rebuild();
+	region(3)->readers |= 1U << 3;			/* 2's lane to the stranger, where we read */
+	REFUSED(-ENOENT, "region 3 (devfn 00:11.3) is read by slot 3, which is not present");
 
 	fresh(4, 1, OWNER);
 	region(0)->readers |= 1U << 4;
@@ -400,12 +413,14 @@ static void test_region_rules(void)
 	region(0)->readers = 0;
 	REFUSED(-EXDEV, "region 0 (devfn 00:11.0) has 0 readers under pair isolation");
 	fresh(4, 1, OWNER);
-	*region(4) = *region(1);			/* a second region of ours */
+	*region(4) = *region(1);			/* a second region of ours, as for a group */
 	region(4)->devfn = RB_DEVFN_REGION0 + 4;
 	region(4)->readers = 1U << 0;
 	region(1)->readers &= ~(1U << 0);
 	hdr()->nregions = 5;
-	REFUSED(-EXDEV, "regions 1 and 4 are both owned by slot 1 under owner isolation");
+	ACCEPTED();
+	region(4)->readers |= 1U << 2;			/* slot 2 now reads both */
+	REFUSED(-ENOTUNIQ, "slot 2 (g3) reads two of our regions, 1 and 4");
 
 	fresh(4, 1, OWNER);
 	region(1)->size = 3 << 20;
@@ -469,21 +484,25 @@ static void test_routes(void)
 	CHECK_EQ(ringnet_roster_route(&r, 3, &rt), -ENOENT);	/* beyond max_peers */
 	CHECK_EQ(ringnet_roster_route(&r, 99, &rt), -ENOENT);
 
-	/* Owner with groups {0,1,2} and {2,3}: slot 2's region has lanes for 0, 1 and 3. */
+	/*
+	 * Owner with groups {0,1,2} and {2,3}: slot 2 owns a region for each, 2 for
+	 * {0,1,2} with lanes for 0 and 1 and 3 for {2,3} with a lane for 3.
+	 */
 	rb_spec_init(&spec, 4, 2, OWNER);
 	spec.ngroups = 2;
 	spec.groups[0] = 0x7;
 	spec.groups[1] = 0xc;
 	rebuild();
 	ACCEPTED();
+	CHECK_EQ(r.nregions, 5);
 	check_route(0, 2, 0, 0, 1);
 	check_route(1, 2, 1, 1, 1);
-	check_route(3, 2, 2, 3, 0);
+	check_route(3, 3, 0, 4, 0);
 	spec.self = 0;					/* slot 3 is a stranger to slot 0 */
 	rebuild();
 	ACCEPTED();
-	CHECK_EQ(r.nregions, 3);
-	CHECK_EQ(r.regions[2].readers, 0xb);
+	CHECK_EQ(r.nregions, 3);			/* 2's region for {2,3} is not mapped */
+	CHECK_EQ(r.regions[2].readers, 0x3);
 	check_route(1, 0, 0, 1, 0);
 	check_route(2, 0, 1, 2, 0);
 	CHECK_EQ(ringnet_roster_route(&r, 3, &rt), -ENOENT);
@@ -554,6 +573,7 @@ static void test_addrs(void)
 {
 	u8 any[16] = { 0 }, net[16] = { 0xfd, 0, 0, 9 }, odd[4] = { 10, 128, 0, 0 };
 	u8 v4_in_v6[16] = { 10, 9, 0, 3 };
+	u32 s;
 
 	fresh(4, 1, OWNER);
 	ACCEPTED();
@@ -605,7 +625,8 @@ static void test_addrs(void)
 	/* A slot that is not ours to know has no addresses at all. */
 	fresh(4, 1, OWNER);
 	slot(3)->flags = 0;
-	region(1)->readers &= ~(1U << 3);
+	for (s = 0; s < 3; s++)				/* no lane for it anywhere */
+		region(s)->readers &= ~(1U << 3);
 	hdr()->nregions = 3;
 	ACCEPTED();
 	CHECK(!ok4(3, 10, 9, 0, 4), "a slot that is not present");
@@ -618,7 +639,8 @@ static void test_macs_and_devfns(void)
 
 	fresh(4, 1, OWNER);
 	slot(3)->flags = 0;				/* g4: a MAC in its slot, not present */
-	region(1)->readers &= ~(1U << 3);
+	for (s = 0; s < 3; s++)				/* no lane for it anywhere */
+		region(s)->readers &= ~(1U << 3);
 	hdr()->nregions = 3;
 	ACCEPTED();
 	for (s = 0; s < 4; s++) {

@@ -6,8 +6,7 @@
 # with its own unit tests and fuzzer, and the roster (ABI v2),
 # guest-netdev/ringnet_roster.c, likewise (membership links it too: the
 # roster's prefixes decide which published addresses a peer may claim).
-# The benchmark links the static archive by path: mk/host.mk puts a shared
-# libringnet_ring.so beside it for the controller.
+# The benchmark links the static archive by path.
 
 # Fragments are read before the top-level `all:`; keep it the default goal.
 .DEFAULT_GOAL := all

@@ -1,9 +1,11 @@
 #!/usr/bin/env zx
 // The lab: real Linux guests under QEMU on this host, each with eth1 on a bridge in
-// a network namespace of the lab's own and the shared region behind ivshmem.
+// a network namespace of the lab's own, and ring0's roster and regions (ABI v2,
+// `ringctl host up`) behind ivshmem devices.
 //
-//   lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB]
-//          [--cpus N] [--region-size MiB] [--slots N] [--kernel standard|debug] [--probe-bars]
+//   lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell]
+//          [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE]
+//          [--slots N] [--kernel standard|debug] [--probe-bars]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -17,8 +19,11 @@
 // (scripts/debug-kernel.mjs: KASAN, lockdep) with build/debug/ringnet.ko.
 // --probe-bars gives every guest two small extra ivshmem devices that no driver
 // takes, one over a file mapped read-only, one read-write (lab-config.mjs PROBE_BARS).
+// Every guest gN of the setup may claim its ring0 and eth1 addresses (addr=);
+// guests past --guests (up to --slots) have their files but no QEMU: room for a
+// peer played from the host.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +39,7 @@ import {
   MAX_GUESTS,
   REPO,
   guestAddresses,
+  guestPrefixes,
   guestPaths,
   labPaths,
   parseGuest,
@@ -136,11 +142,13 @@ async function teardown(paths) {
     removed = true;
     await $`ip netns delete ${paths.netns}`;
   }
-  if (existsSync(`/run/kvmring/host/${paths.name}`) || existsSync(paths.region)) {
+  const hostFiles = () => readdirSync(paths.hostDir).filter((f) => f.startsWith(paths.hostPrefix));
+  if (existsSync(`/run/kvmring/host/${paths.name}`) || hostFiles().length) {
     removed = true;
-    // The region and its doorbell server belong to `ringctl host`; it removes them.
+    // The rosters, regions and doorbell server belong to `ringctl host`; it removes them,
+    // and finds its files by their names even when its state is gone.
     await ringctl('host', 'down', '--name', paths.name).catch(() => {});
-    rmSync(paths.region, { force: true });
+    for (const f of hostFiles()) rmSync(join(paths.hostDir, f), { force: true });
   }
   if (existsSync(paths.state)) {
     removed = true;
@@ -162,10 +170,12 @@ async function up(args) {
   requireRoot();
   requireTools();
   const opts = minimist(args, {
-    string: ['guests', 'accel', 'memory', 'cpus', 'region-size', 'slots', 'kernel'],
+    string: ['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
     boolean: ['doorbell', 'ring', 'probe-bars'],
-    default: { guests: '2', accel: 'auto', cpus: '1', 'region-size': '16', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
+    default: { guests: '2', accel: 'auto', cpus: '1', isolation: 'owner', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
+  const unknown = Object.keys(opts).filter((k) => k !== '_' && !['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group', 'doorbell', 'ring', 'probe-bars'].includes(k));
+  if (unknown.length || opts._.length) throw new LabError(`lab up: unknown ${unknown.length ? `option --${unknown[0]}` : `argument ${opts._[0]}`}\n${USAGE}`);
   if (!['standard', 'debug'].includes(opts.kernel)) throw new LabError(`--kernel ${opts.kernel}: use standard or debug`);
   const debug = opts.kernel === 'debug';
   // KASAN's shadow takes an eighth of the memory, lockdep its own tables.
@@ -184,19 +194,17 @@ async function up(args) {
   if (!Number.isInteger(guests) || guests < 1 || guests > MAX_GUESTS) {
     throw new LabError(`--guests ${opts.guests}: give a number from 1 to ${MAX_GUESTS}`);
   }
-  // A region has at least two slots, so a lone guest can be joined later by hand;
+  // A setup has at least two guests, so a lone guest has a peer to be joined by hand;
   // more leave room for peers that are not lab guests (a hostile one from the host).
   const slots = Number(opts.slots ?? Math.max(guests, 2));
   if (!Number.isInteger(slots) || slots < Math.max(guests, 2) || slots > 16) {
     throw new LabError(`--slots ${opts.slots}: give a number from ${Math.max(guests, 2)} (the guests) to 16`);
   }
+  if (!['owner', 'pair'].includes(opts.isolation)) throw new LabError(`--isolation ${opts.isolation}: use owner or pair`);
+  const groups = [opts.group ?? []].flat();
   const cpus = Number(opts.cpus);
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new LabError(`--cpus ${opts.cpus}: give a number from 1 to 8`);
   if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new LabError(`--accel ${opts.accel}: use auto, kvm or tcg`);
-  const regionMiB = Number(opts['region-size']);
-  if (!Number.isInteger(regionMiB) || regionMiB < 1 || (regionMiB & (regionMiB - 1)) !== 0) {
-    throw new LabError(`--region-size ${opts['region-size']}: give a power of two in MiB (e.g. 16)`);
-  }
 
   const paths = labPaths();
   if (supervisorRunning(paths)) {
@@ -221,11 +229,21 @@ async function up(args) {
       await $`ip -n ${paths.netns} link set ${tap} master ${paths.bridge} up`;
     }
     const mode = opts.doorbell ? 'doorbell' : 'plain';
-    await ringctl('host', 'up', '--guests', String(slots), '--size', `${regionMiB}M`, '--name', paths.name,
+    // Guest gN may claim its ring0 and its eth1 addresses (transparent mode sends the latter over ring0).
+    const guestOpts = Array.from({ length: slots }, (_, i) => ['--guest', [`g${i + 1}`, ...guestPrefixes(i + 1).map((p) => `addr=${p}`)].join(',')]).flat();
+    await ringctl('host', 'up', '--name', paths.name, '--isolation', opts.isolation, ...guestOpts,
+      ...groups.flatMap((g) => ['--group', g]),
+      ...(opts['ring-size'] ? ['--ring-size', opts['ring-size']] : []),
       ...(opts.doorbell ? ['--doorbell'] : []));
     const qemuArgs = {};
     for (let n = 1; n <= guests; n++) {
       qemuArgs[n] = JSON.parse(await ringctl('host', 'qemu-args', `g${n}`, '--name', paths.name, '--json'));
+    }
+    // Each lab guest's peers that have a QEMU: whom its ring0 must see up.
+    const setup = JSON.parse(await ringctl('host', 'status', '--name', paths.name, '--json'));
+    const peers = {};
+    for (const g of setup.guests.slice(0, guests)) {
+      peers[g.slot + 1] = setup.guests.filter((o) => o.slot !== g.slot && o.slot < guests && o.groups.some((x) => g.groups.includes(x))).map((o) => o.slot + 1);
     }
     const probe = opts['probe-bars'] ? await makeProbeBars(paths, guests) : undefined;
 
@@ -240,7 +258,7 @@ async function up(args) {
       kernel,
       ringnetKo,
       initramfs,
-      region: { path: paths.region, size: regionMiB << 20, mode, qemuArgs },
+      host: { name: paths.name, isolation: opts.isolation, groups, slots, mode, qemuArgs, peers },
       ring: opts.ring,
       ...(probe ? { probeBars: probe } : {}),
       startedAt: new Date().toISOString(),
@@ -343,12 +361,14 @@ async function status(args) {
   }
   const st = await control(paths, { op: 'status' });
   if (opts.json) {
-    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, region: state.region, probeBars: state.probeBars }, null, 2));
+    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, host: state.host, probeBars: state.probeBars }, null, 2));
     return;
   }
+  const h = state.host;
   console.log(
     `${paths.label}: ${st.guests.length} guests, ${st.accel.toUpperCase()}, netns ${paths.netns}, ` +
-      `region ${state.region.path} (${state.region.size >> 20} MiB, ${state.region.mode})`,
+      `isolation ${h.isolation}${h.groups.length ? ` (groups ${h.groups.join(' ')})` : ''}, ${h.mode} mode` +
+      `${h.slots > st.guests.length ? `, ${h.slots} slots` : ''} (ringctl host status --name ${h.name})`,
   );
   const rows = [['GUEST', 'STATE', 'PID', 'BOOT', 'ETH1', 'RING0', 'KERNEL']];
   for (const g of st.guests) {
@@ -437,7 +457,10 @@ async function guestRun(paths, n, argv, timeout = 120) {
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
-/** Loads ringnet.ko in the guests `only` (default: all) and waits until every guest sees all the others. */
+/**
+ * Loads ringnet.ko in the guests `only` (default: all) and waits until every guest
+ * sees up every other lab guest it shares a group with (state.host.peers).
+ */
 async function ringUp(paths, guests, only) {
   const names = only ?? Array.from({ length: guests }, (_, i) => i + 1);
   await Promise.all(
@@ -447,15 +470,17 @@ async function ringUp(paths, guests, only) {
     }),
   );
   // Every guest, not just the ones we loaded: the others must see a newcomer too.
-  const wait = 15 * slowdown(readState(paths));
+  const state = readState(paths);
+  const wait = 15 * slowdown(state);
   const deadline = Date.now() + wait * 1000;
   for (let n = 1; n <= guests; n++) {
+    const want = state.host.peers[n].length;
     for (;;) {
       const r = await guestRun(paths, n, ['cat', '/sys/kernel/debug/ringnet/ring0/peers']);
       const up = r.stdout.split('\n').filter((l) => / up /.test(l)).length;
-      if (up >= guests - 1) break;
+      if (up >= want) break;
       if (Date.now() > deadline) {
-        throw new LabError(`g${n}: ring0 sees ${up} of ${guests - 1} peers after ${wait} s:\n${r.stdout}`);
+        throw new LabError(`g${n}: ring0 sees ${up} of its ${want} peers (${state.host.peers[n].map((p) => `g${p}`).join(', ') || 'none'}) up after ${wait} s:\n${r.stdout}`);
       }
       await sleep(300);
     }
@@ -596,8 +621,9 @@ async function qmp(args) {
 
 // ---------------------------------------------------------------------------- main
 
-const USAGE = `usage: lab up [--guests N] [--doorbell] [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--region-size MiB]
-              [--slots N] [--kernel standard|debug] [--probe-bars]
+const USAGE = `usage: lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell] [--no-ring]
+              [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE] [--slots N]
+              [--kernel standard|debug] [--probe-bars]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

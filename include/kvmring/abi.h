@@ -345,9 +345,12 @@ static inline __u32 kvmring_default_ring_size(__u64 region_size, __u32 max_peers
  * the region (kvmring_lane_of()).
  *
  * Isolation levels, the host's choice:
- *   owner  one region per guest, readers = every guest it may talk to: a
- *          guest can write only its own region (write isolation), and read
- *          the traffic of its neighbours to each other.
+ *   owner  one region per guest and group it is in, readers = the group's
+ *          other members (those an earlier region of the same owner does not
+ *          serve; one group, the default, gives one region per guest read by
+ *          everyone else): a guest can write only its own regions (write
+ *          isolation), and read the traffic of its neighbours to each other
+ *          within its groups, never traffic to a guest outside them.
  *   pair   one region per ordered pair (owner, reader), readers = {reader}:
  *          mapped only into those two guests (read and write isolation).
  *

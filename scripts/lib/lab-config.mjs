@@ -29,7 +29,10 @@ export function labPaths(name = labName()) {
     supervisorLog: join(state, 'supervisor.log'),
     netns: `kvmring-${name}`,
     bridge: 'br0',
-    region: `/dev/shm/kvmring-${name}`,
+    // `ringctl host up --name NAME` makes the rosters and regions here, every one
+    // of them named kvmring-NAME+...
+    hostDir: '/dev/shm',
+    hostPrefix: `kvmring-${name}+`,
     // Every QEMU of this lab carries this in its -name, so cleanup after a crash
     // recognises its own processes and no one else's.
     marker: `kvmring-${name}`,
@@ -47,15 +50,18 @@ export function guestPaths(paths, n) {
 }
 
 /**
- * `lab up --probe-bars`: besides the region, every guest gets these small
+ * `lab up --probe-bars`: besides ring0's devices, every guest gets these small
  * ivshmem-plain devices, each over a file of its own in the lab's state folder, at
  * a fixed PCI slot, kept from every driver (init.sh, kvmring.nodriver=): "ro" maps
  * its file read-only (readonly=on on the backend), "rw" read-write, to show what a
  * guest's writes through a BAR do to the file behind it (test/lab/isolation.test.ts).
+ * Their slots are clear of what `ringctl host` places (00:08-00:19: regions, the
+ * doorbell at 00:0f, the roster at 00:10) and of the lab's own devices (00:01-00:03);
+ * a lab guest has no USB controller at 00:1a/00:1b (-nodefaults).
  */
 export const PROBE_BARS = [
-  { name: 'ro', slot: '10', readonly: true },
-  { name: 'rw', slot: '11', readonly: false },
+  { name: 'ro', slot: '1a', readonly: true },
+  { name: 'rw', slot: '1b', readonly: false },
 ];
 export const PROBE_BAR_SIZE = 64 * 1024;
 
@@ -82,6 +88,15 @@ export function guestAddresses(n) {
     ring0v6: `2001:db8:2::${n}`,
     tap: `tap${n}`,
   };
+}
+
+/**
+ * The prefixes guest n may claim on ring0 (`ringctl host up --guest gN,addr=...`):
+ * its ring0 addresses, and its eth1 addresses for transparent mode, each alone.
+ */
+export function guestPrefixes(n) {
+  const a = guestAddresses(n);
+  return [`${a.ring0}/32`, `${a.ring0v6}/128`, `${a.eth1}/32`, `${a.eth1v6}/128`];
 }
 
 /** "g2", "2" -> 2; throws with the valid names otherwise. */

@@ -51,7 +51,7 @@ export function qemuArgv(state, n) {
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-netdev', `tap,id=eth1,ifname=${a.tap},script=no,downscript=no`,
     '-device', `virtio-net-pci,netdev=eth1,mac=${a.eth1Mac},romfile=`,
-    ...state.region.qemuArgs[n],
+    ...state.host.qemuArgs[n],
     ...probe.flatMap((b) => b.qemuArgs),
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,

@@ -6,6 +6,7 @@ import { AttachCommand } from './attach.js';
 import { DetachCommand } from './detach.js';
 import { HostDoorbellServerCommand } from './host/doorbell-server.js';
 import { HostDownCommand } from './host/down.js';
+import { HostLibvirtXmlCommand } from './host/libvirt-xml.js';
 import { HostQemuArgsCommand } from './host/qemu-args.js';
 import { HostStatusCommand } from './host/status.js';
 import { HostUpCommand } from './host/up.js';
@@ -22,6 +23,7 @@ export const COMMANDS: CommandClass[] = [
   DetachCommand,
   HostDoorbellServerCommand,
   HostDownCommand,
+  HostLibvirtXmlCommand,
   HostQemuArgsCommand,
   HostStatusCommand,
   HostUpCommand,

@@ -12,26 +12,21 @@
 // a client goes, those others get its id without a descriptor and its eventfds are
 // closed. Clients never send; one that does is disconnected, as QEMU's server does.
 //
-// Two ways to run it:
-// - ABI v1 (SharedDoorbellConfig): one socket every guest connects to, up to
-//   maxPeers clients, everyone talks to everyone, and BAR2 is the region itself.
-// - ABI v2 (GuestsDoorbellConfig): a socket per named guest, and the socket says
-//   which guest connects (the host hands guest gN's QEMU only gN's socket; the
-//   sockets are 0600 in the 0700 run directory, so this trusts QEMU, not the
-//   guest). One connection per guest at a time: a second is refused, so a guest
-//   cannot hold two ids. A client gets the eventfds of exactly the connected
-//   guests mayTalk() allows, and only those get its eventfds and its departure,
-//   so no guest can ring a stranger's doorbell. BAR2 is a page of memory of its
-//   own per connection (a memfd, closed here once sent): the doorbell device's
-//   memory holds nothing anyone trusts, and is no channel between guests either.
-//   onIds() hears which id each guest holds, for the rosters' doorbell_id.
-// Both are the same code: v1 is one door (socket) for an anonymous guest, taking
-// maxPeers clients, whose clients may all talk to each other.
+// A socket per named guest (ABI v2), and the socket says which guest connects (the
+// host hands guest gN's QEMU only gN's socket; the sockets are 0600 in the 0700 run
+// directory, so this trusts QEMU, not the guest). One connection per guest at a
+// time: a second is refused, so a guest cannot hold two ids. A client gets the
+// eventfds of exactly the connected guests mayTalk() allows, and only those get its
+// eventfds and its departure, so no guest can ring a stranger's doorbell. BAR2 is a
+// page of memory of its own per connection (a memfd, closed here once sent): the
+// doorbell device's memory holds nothing anyone trusts, and is no channel between
+// guests either. onIds() hears which id each guest holds, for the rosters'
+// doorbell_id.
 //
 // Ids are not reused while any are left (as QEMU's ivshmem-server does): QEMU's
 // ivshmem frees a departed peer's eventfd array but keeps the pointer, and a
 // new peer under the same id makes every other QEMU write into freed memory.
-import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, renameSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 
 import { RingctlError } from '../common/errors.js';
@@ -48,30 +43,19 @@ export const PROTOCOL_VERSION = 0n;
  */
 export const GUEST_SHM_SIZE = 4096;
 
-interface CommonConfig {
-  /** Eventfds per client (the ivshmem-doorbell device's vectors). */
-  vectors: number;
-  /** Where the connected ids are published for `host status`. */
-  statusFile?: string;
-  log: (line: string) => void;
-}
-
-/** ABI v1: one socket for every guest, everyone talks to everyone, BAR2 is the region. */
-export interface SharedDoorbellConfig extends CommonConfig {
-  socket: string;
-  regionPath: string;
-  /** At most this many clients at once: one more is refused. */
-  maxPeers: number;
-}
-
-/** A guest of a v2 server and the socket only its QEMU is given. */
+/** A guest of the server and the socket only its QEMU is given. */
 export interface DoorbellGuest {
   name: string;
   socket: string;
 }
 
-/** ABI v2: a socket per guest; guests get each other's eventfds only where mayTalk() says. */
-export interface GuestsDoorbellConfig extends CommonConfig {
+/** A socket per guest; guests get each other's eventfds only where mayTalk() says. */
+export interface DoorbellConfig {
+  /** Eventfds per client (the ivshmem-doorbell device's vectors). */
+  vectors: number;
+  /** Where the connected ids are published for `host status`. */
+  statusFile?: string;
+  log: (line: string) => void;
   guests: DoorbellGuest[];
   /** Whether guests a and b may ring each other; must be symmetric (checked at start). */
   mayTalk: (a: string, b: string) => boolean;
@@ -82,16 +66,13 @@ export interface GuestsDoorbellConfig extends CommonConfig {
   onIds?: (ids: Map<string, number | undefined>) => void;
 }
 
-export type DoorbellConfig = SharedDoorbellConfig | GuestsDoorbellConfig;
-
-/** One listening socket: for one named guest (v2) or for every guest (v1, `guest` undefined). */
+/** One listening socket: for one named guest. */
 interface Door {
-  guest: string | undefined;
+  guest: string;
   socket: string;
-  /** At most this many clients at once: one more is refused. */
-  limit: number;
   server: net.Server;
-  peers: Set<Peer>;
+  /** Its client, if connected: one at a time. */
+  peer: Peer | undefined;
 }
 
 interface Peer {
@@ -114,8 +95,8 @@ function socketFd(sock: net.Socket): number | undefined {
 const MAX_ID = 0xffff;
 const EPIPE = errnoValue('EPIPE');
 
-/** Whether guests a and b (v2 names) may ring each other, every pair checked for symmetry. */
-function talkRule(cfg: GuestsDoorbellConfig): (a: string, b: string) => boolean {
+/** Whether guests a and b may ring each other, every pair checked for symmetry. */
+function talkRule(cfg: DoorbellConfig): (a: string, b: string) => boolean {
   const names = cfg.guests.map((g) => g.name);
   const pairs = new Set<string>();
   for (const a of names) {
@@ -129,7 +110,7 @@ function talkRule(cfg: GuestsDoorbellConfig): (a: string, b: string) => boolean 
   return (a, b) => pairs.has(`${a}\0${b}`);
 }
 
-/** Checks that the v2 guests have names and sockets of their own. */
+/** Checks that the guests have names and sockets of their own. */
 function checkGuests(guests: DoorbellGuest[]): void {
   if (guests.length === 0) throw new RingctlError('a doorbell server for guests needs at least one guest');
   const names = new Set<string>();
@@ -162,8 +143,6 @@ async function listen(server: net.Server, socket: string): Promise<void> {
 export class DoorbellServer {
   readonly #cfg: DoorbellConfig;
   readonly #doors: Door[] = [];
-  /** v1: the region, sent to every client; v2: undefined (a memfd per client). */
-  readonly #shmFd: number | undefined;
   readonly #talk: (a: string, b: string) => boolean;
   readonly #peers = new Map<number, Peer>();
   #nextId = 0;
@@ -172,27 +151,19 @@ export class DoorbellServer {
   /** Resolves when the server has closed. */
   readonly closed = new Promise<void>((r) => (this.#closedResolve = r));
 
-  private constructor(cfg: DoorbellConfig, shmFd: number | undefined, talk: (a: string, b: string) => boolean) {
+  private constructor(cfg: DoorbellConfig, talk: (a: string, b: string) => boolean) {
     this.#cfg = cfg;
-    this.#shmFd = shmFd;
     this.#talk = talk;
-    const doors = 'guests' in cfg ? cfg.guests.map((g) => ({ guest: g.name, socket: g.socket, limit: 1 })) : [{ guest: undefined, socket: cfg.socket, limit: cfg.maxPeers }];
-    for (const d of doors) {
-      const door: Door = { ...d, peers: new Set(), server: net.createServer((sock) => this.#accept(door, sock)) };
+    for (const g of cfg.guests) {
+      const door: Door = { guest: g.name, socket: g.socket, peer: undefined, server: net.createServer((sock) => this.#accept(door, sock)) };
       this.#doors.push(door);
     }
   }
 
-  /** Checks the configuration, opens the region (v1) and listens on every socket. */
+  /** Checks the configuration and listens on every socket. */
   static async start(cfg: DoorbellConfig): Promise<DoorbellServer> {
-    let s: DoorbellServer;
-    if ('guests' in cfg) {
-      checkGuests(cfg.guests);
-      s = new DoorbellServer(cfg, undefined, talkRule(cfg));
-    } else {
-      const shmFd = fsCall(`open(${cfg.regionPath})`, () => openSync(cfg.regionPath, 'r+'));
-      s = new DoorbellServer(cfg, shmFd, () => true);
-    }
+    checkGuests(cfg.guests);
+    const s = new DoorbellServer(cfg, talkRule(cfg));
     const listening: Door[] = [];
     try {
       for (const door of s.#doors) {
@@ -208,17 +179,12 @@ export class DoorbellServer {
           /* gone */
         }
       }
-      if (s.#shmFd !== undefined) closeSync(s.#shmFd);
       throw err;
     }
     for (const door of s.#doors) door.server.on('error', (err) => cfg.log(`server error on ${door.socket}: ${err.message}`));
     s.#changed();
-    if ('guests' in cfg) {
-      cfg.log(`serving ${cfg.guests.length} guest(s), ${cfg.vectors} vector(s) each, a ${GUEST_SHM_SIZE}-byte memory of its own per connection`);
-      for (const door of s.#doors) cfg.log(`${door.guest}: listening on ${door.socket}`);
-    } else {
-      cfg.log(`listening on ${cfg.socket}: up to ${cfg.maxPeers} guests, ${cfg.vectors} vector(s) each, region ${cfg.regionPath}`);
-    }
+    cfg.log(`serving ${cfg.guests.length} guest(s), ${cfg.vectors} vector(s) each, a ${GUEST_SHM_SIZE}-byte memory of its own per connection`);
+    for (const door of s.#doors) cfg.log(`${door.guest}: listening on ${door.socket}`);
     return s;
   }
 
@@ -227,25 +193,18 @@ export class DoorbellServer {
     return [...this.#peers.keys()].sort((a, b) => a - b);
   }
 
-  /** v2: every guest's id (undefined: not connected); v1: empty. */
+  /** Every guest's id (undefined: not connected). */
   guests(): Map<string, number | undefined> {
-    const ids = new Map<string, number | undefined>();
-    for (const door of this.#doors) if (door.guest !== undefined) ids.set(door.guest, [...door.peers][0]?.id);
-    return ids;
-  }
-
-  /** Whether clients of doors a and b may ring each other. */
-  #talks(a: Door, b: Door): boolean {
-    return a.guest === undefined || b.guest === undefined || this.#talk(a.guest, b.guest);
+    return new Map(this.#doors.map((door) => [door.guest, door.peer?.id]));
   }
 
   /** The others connected now that `peer` may talk to. */
   #neighbours(peer: Peer): Peer[] {
-    return [...this.#peers.values()].filter((other) => other !== peer && this.#talks(peer.door, other.door));
+    return [...this.#peers.values()].filter((other) => other !== peer && this.#talk(peer.door.guest, other.door.guest));
   }
 
   #label(id: number, door: Door): string {
-    return door.guest === undefined ? `peer ${id}` : `peer ${id} (${door.guest})`;
+    return `peer ${id} (${door.guest})`;
   }
 
   #accept(door: Door, sock: net.Socket): void {
@@ -253,12 +212,8 @@ export class DoorbellServer {
       sock.destroy();
       return;
     }
-    if (door.peers.size >= door.limit) {
-      this.#cfg.log(
-        door.guest === undefined
-          ? `refused a client: all ${door.limit} guests are connected`
-          : `${door.guest}: refused a second connection: it is connected as peer ${[...door.peers][0].id}`,
-      );
+    if (door.peer) {
+      this.#cfg.log(`${door.guest}: refused a second connection: it is connected as peer ${door.peer.id}`);
       sock.destroy();
       return;
     }
@@ -273,7 +228,7 @@ export class DoorbellServer {
     let shm = -1;
     try {
       for (let v = 0; v < this.#cfg.vectors; v++) peer.eventfds.push(eventfd());
-      shm = this.#shmFd ?? memfd(`kvmring-doorbell-${door.guest}`, GUEST_SHM_SIZE);
+      shm = memfd(`kvmring-doorbell-${door.guest}`, GUEST_SHM_SIZE);
       this.#send(peer, PROTOCOL_VERSION, -1);
       this.#send(peer, BigInt(id), -1);
       this.#send(peer, -1n, shm);
@@ -285,7 +240,7 @@ export class DoorbellServer {
       sock.destroy();
       return;
     } finally {
-      if (shm >= 0 && shm !== this.#shmFd) closeSync(shm); // QEMU has its own copy
+      if (shm >= 0) closeSync(shm); // QEMU has its own copy
     }
     const failed: Peer[] = [];
     for (const other of neighbours) {
@@ -297,7 +252,7 @@ export class DoorbellServer {
       }
     }
     this.#peers.set(id, peer);
-    door.peers.add(peer);
+    door.peer = peer;
     sock.on('data', () => {
       this.#cfg.log(`${label}: sent data (clients never send), disconnecting it`);
       this.#drop(peer);
@@ -318,7 +273,7 @@ export class DoorbellServer {
   #drop(peer: Peer): void {
     if (this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
-    peer.door.peers.delete(peer);
+    peer.door.peer = undefined;
     peer.sock.destroy();
     const label = this.#label(peer.id, peer.door);
     const failed: Peer[] = [];
@@ -337,12 +292,11 @@ export class DoorbellServer {
     this.#changed();
   }
 
-  /** Tells whoever listens that the ids changed: the status file, and onIds() (v2). */
+  /** Tells whoever listens that the ids changed: onIds(), then the status file. */
   #changed(): void {
     const cfg = this.#cfg;
-    const v2 = 'guests' in cfg;
     const ids = this.guests();
-    if (v2 && cfg.onIds) {
+    if (cfg.onIds) {
       try {
         cfg.onIds(ids);
       } catch (err) {
@@ -351,10 +305,10 @@ export class DoorbellServer {
     }
     const file = cfg.statusFile;
     if (!file) return;
-    // v1's record as it always was; v2 adds each guest's socket and id (null: not connected).
+    // Each guest's socket and id (null: not connected).
     const guests: Record<string, { socket: string; id: number | null }> = {};
-    for (const d of this.#doors) if (d.guest !== undefined) guests[d.guest] = { socket: d.socket, id: ids.get(d.guest) ?? null };
-    const record = v2 ? { pid: process.pid, peers: this.peers(), guests } : { pid: process.pid, socket: cfg.socket, peers: this.peers() };
+    for (const d of this.#doors) guests[d.guest] = { socket: d.socket, id: ids.get(d.guest) ?? null };
+    const record = { pid: process.pid, peers: this.peers(), guests };
     try {
       writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
       renameSync(`${file}.tmp`, file);
@@ -370,12 +324,11 @@ export class DoorbellServer {
       const done = Promise.all(this.#doors.map((d) => new Promise<void>((r) => d.server.close(() => r()))));
       for (const peer of [...this.#peers.values()]) {
         this.#peers.delete(peer.id);
-        peer.door.peers.delete(peer);
+        peer.door.peer = undefined;
         peer.sock.destroy();
         for (const efd of peer.eventfds) closeSync(efd);
       }
       await done;
-      if (this.#shmFd !== undefined) closeSync(this.#shmFd);
       for (const door of this.#doors) {
         try {
           unlinkSync(door.socket);

@@ -10,7 +10,8 @@ import { UsageError } from 'clipanion';
 import { CidrError, formatCidr, formatMac, networkOf, parseCidrs, parseMac, type Cidr } from '../xdp/cidr.js';
 import { ownedUsed } from '../ring/geometry.js';
 import { CONSTANTS as C } from '../ring/layout.js';
-import { formatSize, isPlainName, MAX_GUESTS, MIN_GUESTS, NAME_RULE, parseGuests, parseName, parseSize, parseVectors } from './args.js';
+import { formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseName, parseSize, parseVectors } from './args.js';
+import { NAME_RE, type Group } from './groups.js';
 import { DEFAULT_NAME, formatInstance, randomInstance } from './state.js';
 
 export type Isolation = 'owner' | 'pair';
@@ -49,6 +50,12 @@ export interface HostSpec {
   ringSize?: number;
   /** Queue pairs per ordered pair of guests, 1..KVMRING_QUEUES_MAX. */
   queues: number;
+  /**
+   * The files' page: on hugetlbfs its huge page size, which every roster and
+   * region is rounded up to (a power of two, so regions stay powers of two);
+   * undefined for KVMRING_PAGE.
+   */
+  pageSize?: number;
 }
 
 /** The options of a host verb that plans guests, as clipanion hands them over (strings, unparsed). */
@@ -66,10 +73,13 @@ export interface IsolationOptions {
 
 // ---- parsing ----------------------------------------------------------------
 
+/** What a guest's or a group's name may be: the roster's 32-byte name field holds 31 characters and a NUL. */
+const GUEST_NAME_RULE = "1 to 31 letters, digits, '.', '_' or '-' (not starting with a symbol)";
+
 /** --guest NAME[,mac=MAC][,addr=CIDR]...: one guest, its MAC and the prefixes it may claim. */
 export function parseGuestOption(text: string): GuestSpec {
   const [name, ...attrs] = text.split(',');
-  if (!isPlainName(name)) throw new UsageError(`--guest ${JSON.stringify(text)}: a guest's name must be ${NAME_RULE}; write --guest NAME[,mac=MAC][,addr=CIDR]...`);
+  if (!NAME_RE.test(name)) throw new UsageError(`--guest ${JSON.stringify(text)}: a guest's name must be ${GUEST_NAME_RULE}; write --guest NAME[,mac=MAC][,addr=CIDR]...`);
   let mac: string | undefined;
   const addrs: string[] = [];
   for (const attr of attrs) {
@@ -122,8 +132,8 @@ export function parseGroupOption(text: string): GroupSpec {
   const eq = text.indexOf('=');
   const name = eq < 0 ? '' : text.slice(0, eq);
   const members = eq < 0 ? [] : text.slice(eq + 1).split(',');
-  if (!isPlainName(name) || members.some((m) => m === '')) {
-    throw new UsageError(`--group ${JSON.stringify(text)}: write --group NAME=GUEST,GUEST,... (e.g. --group a=g1,g2); a group's name must be ${NAME_RULE}`);
+  if (!NAME_RE.test(name) || members.some((m) => m === '')) {
+    throw new UsageError(`--group ${JSON.stringify(text)}: write --group NAME=GUEST,GUEST,... (e.g. --group a=g1,g2); a group's name must be ${GUEST_NAME_RULE}`);
   }
   const twice = members.find((m, i) => members.indexOf(m) !== i);
   if (twice !== undefined) throw new UsageError(`--group ${name}: ${twice} is named twice`);
@@ -224,6 +234,7 @@ function overlap(a: Cidr, b: Cidr): boolean {
  */
 export function checkSpec(spec: HostSpec): string[] {
   const n = spec.guests.length;
+  if (spec.pageSize !== undefined && !isPowerOfTwo(spec.pageSize)) throw new RangeError(`a page of ${spec.pageSize} bytes is no power of two`);
   if (n < MIN_GUESTS || n > MAX_GUESTS) throw new UsageError(`${n} guests: a setup has ${MIN_GUESTS} to ${MAX_GUESTS}`);
   const names = spec.guests.map((g) => g.name);
   const dupName = names.find((x, i) => names.indexOf(x) !== i);
@@ -295,6 +306,11 @@ export interface PlanRegion {
   file: string;
   /** The slot that writes it. */
   owner: number;
+  /**
+   * Under owner isolation, the group whose members read it ('all' without
+   * --group): a guest in several groups owns a region per group.
+   */
+  group?: string;
   /** Bit s: slot s reads it; lane k is the k-th bit set. */
   readers: number;
   /** Bytes: a power of two, at least a page. */
@@ -353,9 +369,9 @@ export function defaultRingSizeV2(maxPeers: number, queues: number): number {
   return size;
 }
 
-/** The smallest power of two that holds `bytes`, and at least a page. */
-function regionSize(bytes: number): number {
-  let size = C.KVMRING_PAGE;
+/** The smallest power of two that holds `bytes`, and at least a page (`page`, a power of two). */
+function regionSize(bytes: number, page: number = C.KVMRING_PAGE): number {
+  let size = Math.max(page, C.KVMRING_PAGE);
   while (size < bytes) size *= 2;
   return size;
 }
@@ -365,8 +381,13 @@ export function rosterFile(setup: string, guest: string): string {
   return `kvmring-${setup}+${guest}.roster`;
 }
 
-export function regionFile(setup: string, owner: string, reader?: string): string {
-  return `kvmring-${setup}+${owner}${reader === undefined ? '' : `+${reader}`}.owned`;
+/**
+ * An owned region's file: kvmring-SETUP+OWNER.owned under owner isolation
+ * (kvmring-SETUP+OWNER@GROUP.owned for an owner with a region per group),
+ * kvmring-SETUP+OWNER+READER.owned under pair.
+ */
+export function regionFile(setup: string, owner: string, reader?: string, group?: string): string {
+  return `kvmring-${setup}+${owner}${reader === undefined ? '' : `+${reader}`}${group === undefined ? '' : `@${group}`}.owned`;
 }
 
 /** ring0 MACs the host picks: locally administered unicast, from the instance and the slot, none taken twice. */
@@ -380,10 +401,34 @@ function pickMac(instance: string, slot: number, taken: Set<string>): string {
 }
 
 /**
- * Plans a setup: the regions (owner: one per guest that talks to anyone, read by
- * those it talks to; pair: one per ordered pair that share a group, read by the
- * second) and each guest's devices on the root bus. `random` gives the
- * instances (non-zero u64s); tests pass their own.
+ * The regions guest `self` owns under owner isolation: one per group it is in,
+ * read by the other members of that group that no earlier region of its
+ * serves, and none for a group whose members are all served. Every guest it
+ * talks to reads exactly one of them (its TX lane to that guest), and the
+ * readers of each share a group with each other and with the owner, so that no
+ * guest can read traffic to a guest it shares no group with. One group (no
+ * --group) gives one region read by everyone else.
+ */
+function ownerRegions(groups: string[][], self: number): { group: string; readers: number }[] {
+  const out: { group: string; readers: number }[] = [];
+  let served = 0;
+  for (const group of groups[self]) {
+    let readers = 0;
+    groups.forEach((mine, s) => {
+      if (s !== self && mine.includes(group) && !((served >>> s) & 1)) readers |= 1 << s;
+    });
+    if (!readers) continue;
+    out.push({ group, readers });
+    served |= readers;
+  }
+  return out;
+}
+
+/**
+ * Plans a setup: the regions (owner: one per guest and group it shares with
+ * others, see ownerRegions(); pair: one per ordered pair that share a group,
+ * read by the second) and each guest's devices on the root bus. `random` gives
+ * the instances (non-zero u64s); tests pass their own.
  */
 export function planHost(spec: HostSpec, random: () => bigint = randomInstance): HostPlan {
   checkSpec(spec);
@@ -395,14 +440,21 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
   const names = spec.guests.map((g) => g.name);
 
   const regions: PlanRegion[] = [];
-  const region = (owner: number, readers: number, file: string) =>
-    regions.push({ file, owner, readers, size: regionSize(ownedUsed(readers, ringSize, spec.queues)), instance: formatInstance(random()) });
+  const region = (owner: number, readers: number, file: string, group?: string) =>
+    regions.push({
+      file,
+      owner,
+      ...(group === undefined ? {} : { group }),
+      readers,
+      size: regionSize(ownedUsed(readers, ringSize, spec.queues), spec.pageSize),
+      instance: formatInstance(random()),
+    });
   spec.guests.forEach((g, self) => {
-    const others = peers[self].filter((s) => s !== self);
     if (spec.isolation === 'owner') {
-      if (others.length) region(self, others.reduce((m, s) => m | (1 << s), 0), regionFile(spec.name, g.name));
+      const mine = ownerRegions(groups, self);
+      for (const r of mine) region(self, r.readers, regionFile(spec.name, g.name, undefined, mine.length > 1 ? r.group : undefined), r.group);
     } else {
-      for (const r of others) region(self, 1 << r, regionFile(spec.name, g.name, names[r]));
+      for (const r of peers[self].filter((s) => s !== self)) region(self, 1 << r, regionFile(spec.name, g.name, names[r]));
     }
   });
 
@@ -426,7 +478,7 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
     }
     const roster = rosterFile(spec.name, g.name);
     const devices: PlanDevice[] = [
-      { kind: 'roster', devfn: C.KVMRING_ROSTER_DEVFN, file: roster, size: C.KVMRING_ROSTER_SIZE, readonly: true },
+      { kind: 'roster', devfn: C.KVMRING_ROSTER_DEVFN, file: roster, size: regionSize(C.KVMRING_ROSTER_SIZE, spec.pageSize), readonly: true },
       ...mapped.map(({ r, i }, k): PlanDevice => ({ kind: 'region', devfn: REGION_SLOTS[k] << 3, file: r.file, size: r.size, readonly: r.owner !== self, region: i })),
       ...(spec.mode === 'doorbell' ? [{ kind: 'doorbell' as const, devfn: DOORBELL_DEVFN }] : []),
     ];
@@ -456,6 +508,13 @@ export function planHost(spec: HostSpec, random: () => bigint = randomInstance):
     guests,
     regions,
   };
+}
+
+/** The groups of a plan as the doorbell server takes them: each group's members, in slot order. */
+export function planGroups(plan: HostPlan): Group[] {
+  const groups = new Map<string, string[]>();
+  for (const g of plan.guests) for (const name of g.groups) groups.set(name, [...(groups.get(name) ?? []), g.name]);
+  return [...groups].map(([name, guests]) => ({ name, guests }));
 }
 
 /** The guest in slot `slot` of a plan (a RangeError if there is none). */

@@ -1,5 +1,6 @@
-// A file mapped MAP_SHARED into this process, as the guests map the region. Reads
-// go through copies (copy()), so no view of the mapping outlives close().
+// A file mapped MAP_SHARED into this process, as the guests map it. Reads go
+// through copies (copy()); writes through use(), whose view of the mapping ends
+// with it, so no view outlives close().
 import { closeSync, fstatSync, openSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
 
@@ -57,6 +58,17 @@ export class Mapping {
     this.#check(offset, len);
     if (len === 0) return Buffer.alloc(0);
     return Buffer.from(new Uint8Array(koffi.view(this.ptr + BigInt(offset), len)));
+  }
+
+  /**
+   * Runs `fn` on a Buffer over the mapped bytes themselves, not a copy: what
+   * it writes (if the mapping is writable) every other mapping of the file
+   * sees at once. The Buffer must not outlive `fn`: close() unmaps it.
+   */
+  use<T>(fn: (mem: Buffer) => T): T {
+    this.#check(0, this.length);
+    if (this.length === 0) return fn(Buffer.alloc(0));
+    return fn(Buffer.from(koffi.view(this.ptr, this.length)));
   }
 
   close(): void {

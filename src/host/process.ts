@@ -33,10 +33,8 @@ export function isDoorbellServer(pid: number, name: string): boolean {
 }
 
 /**
- * What the server of a doorbell-mode state serves: without guests in the state
- * (ABI v1) one socket for every guest, the region as BAR2; with guests (ABI v2)
- * a socket per guest, doorbells within the state's groups, `onIds` told each
- * guest's id.
+ * What the server of a doorbell-mode state serves: a socket per guest,
+ * doorbells within the state's groups, `onIds` told each guest's id.
  */
 export function serverConfig(
   state: HostState,
@@ -45,10 +43,8 @@ export function serverConfig(
   onIds?: (ids: Map<string, number | undefined>) => void,
 ): DoorbellConfig {
   const d = state.doorbell;
-  if (state.mode !== 'doorbell' || !d) throw new RingctlError(`kvmring ${state.name} is not in doorbell mode`);
-  const common = { vectors: state.vectors, statusFile: paths.doorbell, log };
-  if (!d.guests) return { ...common, socket: d.socket, regionPath: state.path, maxPeers: state.maxPeers };
-  return { ...common, guests: d.guests, mayTalk: mayTalkInGroups(d.groups ?? []), ...(onIds ? { onIds } : {}) };
+  if (state.plan.mode !== 'doorbell' || !d) throw new RingctlError(`kvmring ${state.name} is not in doorbell mode`);
+  return { vectors: state.plan.vectors, statusFile: paths.doorbell, log, guests: d.guests, mayTalk: mayTalkInGroups(d.groups), ...(onIds ? { onIds } : {}) };
 }
 
 /** Messages the server sends over the IPC channel it is started with. */

@@ -1,13 +1,12 @@
-// The QEMU options that give a guest the region: ivshmem-plain over a shared
-// memory backend, or ivshmem-doorbell over a chardev to the doorbell server (which
-// passes QEMU the region's fd and the guest's id). Under ABI v2, every device of
-// a guest's plan (isolation.ts): its roster and the regions it maps, each at its
-// PCI slot, read-only where the guest is not the owner, and the doorbell.
+// The QEMU options that give a guest its devices (ABI v2, a guest's plan in
+// isolation.ts): its roster and the regions it maps, each an ivshmem-plain over a
+// shared memory backend at its PCI slot, read-only where the guest is not the
+// owner, and in doorbell mode an ivshmem-doorbell over a chardev to the doorbell
+// server (which passes QEMU a page of its own and the guest's id).
 import { join } from 'node:path';
 
 import { formatSize } from './args.js';
 import { planGuest, type HostPlan, type PlanDevice } from './isolation.js';
-import type { HostState } from './state.js';
 
 /** A value inside a QEMU option list: a comma is written as two. */
 const optval = (v: string) => v.replace(/,/g, ',,');
@@ -51,15 +50,6 @@ export function ivshmemDoorbellArgs(dev: { id: string; socket: string; vectors: 
   ];
 }
 
-/** The options for one ivshmem device with QEMU id `id`; QEMU reads sizes with binary suffixes (16M). */
-export function qemuArgs(state: Pick<HostState, 'mode' | 'path' | 'size' | 'vectors' | 'doorbell'>, id = 'kvmring0'): string[] {
-  if (state.mode === 'doorbell') {
-    if (!state.doorbell) throw new Error('a doorbell-mode state without a doorbell socket');
-    return ivshmemDoorbellArgs({ id, socket: state.doorbell.socket, vectors: state.vectors });
-  }
-  return ivshmemPlainArgs({ id, path: state.path, size: state.size });
-}
-
 /** Where a v2 guest's files are on the host. */
 export interface PlanPaths {
   /** The directory of the plan's roster and region files. */
@@ -71,11 +61,17 @@ export interface PlanPaths {
 /** A devfn as QEMU's addr= takes it: slot.function in hex. */
 export const qemuAddr = (devfn: number) => `${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
 
-/** The QEMU id of a device of a v2 guest: `id`-roster, `id`-rOWNER (owner), `id`-rOWNER-READER (pair), `id`-doorbell. */
+/**
+ * The QEMU id of a device of a v2 guest: `id`-roster, `id`-rOWNER (owner;
+ * `id`-rOWNER-GROUP for an owner with a region per group), `id`-rOWNER-READER
+ * (pair), `id`-doorbell.
+ */
 export function deviceId(plan: HostPlan, dev: PlanDevice, id: string): string {
   if (dev.kind !== 'region') return `${id}-${dev.kind}`;
   const r = plan.regions[dev.region];
-  return plan.isolation === 'pair' ? `${id}-r${r.owner}-${Math.log2(r.readers)}` : `${id}-r${r.owner}`;
+  if (plan.isolation === 'pair') return `${id}-r${r.owner}-${Math.log2(r.readers)}`;
+  const split = plan.regions.filter((x) => x.owner === r.owner).length > 1;
+  return split ? `${id}-r${r.owner}-${r.group}` : `${id}-r${r.owner}`;
 }
 
 /** One device of a v2 guest as QEMU options. */

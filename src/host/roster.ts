@@ -322,15 +322,25 @@ export function ownedHeader(region: PlanRegion, geometry: Pick<HostPlan, 'ringSi
 }
 
 /**
+ * Writes an owned region's header into `mem` (its mapping, at least the
+ * header's bytes), its magic last: a guest that looks early sees no magic or
+ * the whole header.
+ */
+export function writeOwnedHeader(mem: Buffer, region: PlanRegion, geometry: Pick<HostPlan, 'ringSize' | 'queues'>): void {
+  const hdr = ownedHeader(region, geometry);
+  if (mem.length < hdr.length) throw new RangeError(`an owned region's header is ${hdr.length} bytes; the buffer has ${mem.length}`);
+  const magic = span('kvmring_owned_hdr', 'magic')[1];
+  hdr.copy(mem, magic, magic);
+  hdr.copy(mem, 0, 0, magic);
+}
+
+/**
  * Formats an owned region in `buf` (its mapping, region.size bytes or more):
  * everything zero (every ring empty at epoch 0, the owner's entry FREE), then
  * the header, its magic last.
  */
 export function formatOwnedRegion(buf: Buffer, region: PlanRegion, geometry: Pick<HostPlan, 'ringSize' | 'queues'>): void {
   if (buf.length < region.size) throw new RangeError(`region ${region.file} is ${region.size} bytes; the buffer has ${buf.length}`);
-  const magic = span('kvmring_owned_hdr', 'magic')[1];
   buf.fill(0, 0, region.size);
-  const hdr = ownedHeader(region, geometry);
-  hdr.copy(buf, magic, magic);
-  hdr.copy(buf, 0, 0, magic);
+  writeOwnedHeader(buf, region, geometry);
 }

@@ -1,8 +1,9 @@
 // What `ringctl host up` leaves for the other host verbs: one directory per
-// region under /run/kvmring/host/ (or $RINGCTL_HOST_RUN_DIR) holding state.json,
-// and in doorbell mode the server's socket, log and list of connected peers.
-// The directory is created first and removed last, so it also serves as the
-// lock that makes a second `host up` of the same name fail.
+// setup under /run/kvmring/host/ (or $RINGCTL_HOST_RUN_DIR) holding state.json
+// (the plan: guests, rosters, regions), and in doorbell mode the server's
+// sockets, log and list of connected guests. The directory is created first
+// and removed last, so it also serves as the lock that makes a second
+// `host up` of the same name fail.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { RingctlError } from '../common/errors.js';
 import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
 import { groupsProblem, NAME_RE, type Group } from './groups.js';
+import type { HostPlan, PlanGuest, PlanRegion } from './isolation.js';
 
 export const DEFAULT_RUN_DIR = '/run/kvmring/host';
 export const DEFAULT_NAME = 'kvmring';
@@ -23,11 +25,10 @@ export interface HostPaths {
   name: string;
   dir: string;
   state: string;
-  socket: string;
   log: string;
-  /** Written by the doorbell server: its pid and the peer ids connected. */
+  /** Written by the doorbell server: its pid, the ids connected and each guest's. */
   doorbell: string;
-  /** Written by `host status`: when each slot's heartbeat was first seen still. */
+  /** Written by `host status`: when each region's heartbeat was first seen still. */
   heartbeats: string;
 }
 
@@ -37,7 +38,6 @@ export function hostPaths(runDir: string, name: string): HostPaths {
     name,
     dir,
     state: join(dir, 'state.json'),
-    socket: join(dir, 'doorbell.sock'),
     log: join(dir, 'doorbell.log'),
     doorbell: join(dir, 'doorbell.json'),
     heartbeats: join(dir, 'heartbeats.json'),
@@ -56,43 +56,31 @@ export function formatInstance(v: bigint): string {
   return v.toString(16).padStart(16, '0');
 }
 
-export function regionPath(dir: string, name: string): string {
-  return join(dir, `kvmring-${name}`);
-}
-
 export interface HostState {
-  version: 1;
+  version: 2;
   name: string;
-  /** 'creating' until the region is formatted and the server (if any) runs. */
+  /** 'creating' until every file is made and the server (if any) runs. */
   phase: 'creating' | 'up';
-  path: string;
-  size: number;
-  maxPeers: number;
-  /** 0 until formatted. */
-  ringSize: number;
-  mode: 'plain' | 'doorbell';
-  vectors: number;
-  /** The region's instance, hex. */
-  instance: string;
+  /** The directory of the rosters and regions (--dir). */
+  dir: string;
+  /** On hugetlbfs: its page size, the smallest any file is. */
   hugePageSize?: number;
   createdAt: string;
+  /** What `host up` planned (isolation.ts): guests, regions, devices. */
+  plan: HostPlan;
   doorbell?: DoorbellState;
 }
 
 /**
  * The doorbell server's part of the state; `host doorbell-server` reads it
- * (serverConfig() in process.ts). Without `guests` (ABI v1, what `host up`
- * writes) every guest connects to `socket` and may ring every other. With
- * `guests` (ABI v2) each guest has a socket of its own (guestSocket()) and
- * rings only the guests it shares one of `groups` with; the server does not
- * listen on `socket` then.
+ * (serverConfig() in process.ts): each guest has a socket of its own
+ * (guestSocket()) and rings only the guests it shares one of `groups` with.
  */
 export interface DoorbellState {
-  socket: string;
   log: string;
   pid?: number;
-  guests?: { name: string; socket: string }[];
-  groups?: Group[];
+  guests: { name: string; socket: string }[];
+  groups: Group[];
 }
 
 /** Guest `guest`'s doorbell socket (ABI v2): only its QEMU is given this path. */
@@ -111,7 +99,7 @@ export class StateError extends RingctlError {}
 
 const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi;
 
-/** The state of `name`, undefined if it is not up, StateError if the file is damaged. */
+/** The state of setup `name`, undefined if it is not up, StateError if the file is damaged. */
 export function readState(paths: HostPaths): HostState | undefined {
   if (!existsSync(paths.state)) return undefined;
   let v: unknown;
@@ -126,36 +114,84 @@ export function readState(paths: HostPaths): HostState | undefined {
   return v;
 }
 
-/** Whether `v`, parsed from a state file, is the state of region `name` as this ringctl writes it. */
+/** Whether `v`, parsed from a state file, is the state of setup `name` as this ringctl writes it. */
 function isState(v: unknown, name: string): v is HostState {
   if (typeof v !== 'object' || v === null) return false;
   const s = v as { [K in keyof HostState]?: unknown };
   // Anything but null reads safely; a non-object just has no such properties.
   const d = s.doorbell as { [K in keyof DoorbellState]?: unknown } | null | undefined;
   return (
-    s.version === 1 &&
+    s.version === 2 &&
     s.name === name &&
     (s.phase === 'creating' || s.phase === 'up') &&
-    typeof s.path === 'string' &&
-    s.path.startsWith('/') &&
-    isInt(s.size, 1, Number.MAX_SAFE_INTEGER) &&
-    isInt(s.maxPeers, MIN_GUESTS, MAX_GUESTS) &&
-    isInt(s.ringSize, 0, 2 ** 32) &&
-    (s.mode === 'plain' || s.mode === 'doorbell') &&
-    isInt(s.vectors, 1, MAX_VECTORS) &&
-    typeof s.instance === 'string' &&
+    typeof s.dir === 'string' &&
+    s.dir.startsWith('/') &&
+    (s.hugePageSize === undefined || isInt(s.hugePageSize, 4096, 2 ** 40)) &&
+    typeof s.createdAt === 'string' &&
+    isPlan(s.plan, name) &&
     (d === undefined ||
       (d !== null &&
-        typeof d.socket === 'string' &&
+        s.plan.mode === 'doorbell' &&
         typeof d.log === 'string' &&
         (d.pid === undefined || isInt(d.pid, 1, 2 ** 22)) &&
-        ((d.guests === undefined && d.groups === undefined) || isDoorbellGuests(d.guests, d.groups, s.maxPeers))))
+        isDoorbellGuests(d.guests, d.groups, s.plan.guests.length)))
   );
 }
 
-/** Whether `guests` and `groups` are a v2 doorbell setup: 1 to maxPeers named guests with sockets of their own, groups of them. */
-function isDoorbellGuests(guests: unknown, groups: unknown, maxPeers: number): boolean {
-  if (!Array.isArray(guests) || !Array.isArray(groups) || guests.length < 1 || guests.length > maxPeers) return false;
+/** A file name of the plan's: one plain name, never a path (host down removes it). */
+const isFileName = (v: unknown): v is string => typeof v === 'string' && /^kvmring-[^/]+$/.test(v) && v.length <= 255;
+const isHex16 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{16}$/.test(v);
+const isDevfn = (v: unknown): v is number => isInt(v, 0, 0xff);
+
+/**
+ * Whether `v` is a plan for setup `name` as planHost() makes it: the things
+ * the host verbs use, each in range, the files plain names in the setup's
+ * directory and the regions' indexes and slots consistent.
+ */
+function isPlan(v: unknown, name: string): v is HostPlan {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as { [K in keyof HostPlan]?: unknown };
+  if (p.abiVersion !== 2 || p.name !== name || (p.isolation !== 'owner' && p.isolation !== 'pair') || (p.mode !== 'plain' && p.mode !== 'doorbell')) return false;
+  if (!isInt(p.vectors, 1, MAX_VECTORS) || !isInt(p.ringSize, 1, 2 ** 32) || !isInt(p.queues, 1, 64) || !isHex16(p.instance)) return false;
+  if (!Array.isArray(p.guests) || !Array.isArray(p.regions)) return false;
+  const n = p.guests.length;
+  if (n < MIN_GUESTS || n > MAX_GUESTS) return false;
+  const regions = p.regions as unknown[];
+  const regionOk = (x: unknown): boolean => {
+    const r = (x ?? {}) as { [K in keyof PlanRegion]?: unknown };
+    return isFileName(r.file) && isInt(r.owner, 0, n - 1) && isInt(r.readers, 0, 2 ** n - 1) && isInt(r.size, 4096, 2 ** 40) && isHex16(r.instance);
+  };
+  if (!regions.every(regionOk)) return false;
+  return (p.guests as unknown[]).every((x, slot) => {
+    const g = (x ?? {}) as { [K in keyof PlanGuest]?: unknown };
+    return (
+      g.slot === slot &&
+      typeof g.name === 'string' &&
+      NAME_RE.test(g.name) &&
+      typeof g.mac === 'string' &&
+      Array.isArray(g.addrs) &&
+      g.addrs.every((a) => typeof a === 'string') &&
+      isInt(g.doorbellId, 0, 2 ** 32 - 1) &&
+      Array.isArray(g.groups) &&
+      Array.isArray(g.peers) &&
+      g.peers.every((s) => isInt(s, 0, n - 1)) &&
+      isFileName(g.roster) &&
+      isInt(g.doorbellDevfn, 0, 0xffff) &&
+      Array.isArray(g.devices) &&
+      g.devices.every((dx) => {
+        const dev = (dx ?? {}) as { kind?: unknown; devfn?: unknown; file?: unknown; size?: unknown; region?: unknown };
+        if (!isDevfn(dev.devfn)) return false;
+        if (dev.kind === 'doorbell') return true;
+        if (!isFileName(dev.file) || !isInt(dev.size, 4096, 2 ** 40)) return false;
+        return dev.kind === 'roster' || (dev.kind === 'region' && isInt(dev.region, 0, regions.length - 1));
+      })
+    );
+  });
+}
+
+/** Whether `guests` and `groups` are a doorbell setup: `count` named guests with sockets of their own, groups of them. */
+function isDoorbellGuests(guests: unknown, groups: unknown, count: number): boolean {
+  if (!Array.isArray(guests) || !Array.isArray(groups) || guests.length !== count) return false;
   const names = new Set<string>();
   const sockets = new Set<string>();
   for (const g of guests as unknown[]) {

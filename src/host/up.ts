@@ -1,30 +1,30 @@
-// `ringctl host up`: create the region file, format it with the ring core, record
-// the state and, in doorbell mode, start the doorbell server. All or nothing: a
-// failure removes whatever this run created.
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+// `ringctl host up`: plan the setup (isolation.ts), create every guest's roster
+// and every owned region in --dir, format the regions (magic last) and write the
+// rosters, record the state and, in doorbell mode, start the doorbell server,
+// which writes each guest's doorbell id into the rosters as guests connect.
+// All or nothing: a failure removes whatever this run created.
+import { mkdirSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 
-import { CONSTANTS as C } from '../ring/layout.js';
 import { RingctlError } from '../common/errors.js';
-import { checkHugePages, formatSize } from './args.js';
 import { fsCall, SysError } from '../common/sys-error.js';
-import { fallocate } from '../common/libc.js';
-import { Mapping } from './mapping.js';
+import { formatSize } from './args.js';
+import { createFile, formatRegionFile, setupFiles, writeRosterFile, type SetupFile } from './files.js';
+import { planGroups, planHost, type HostPlan, type HostSpec } from './isolation.js';
 import { startDoorbellServer, stopDoorbellServer } from './process.js';
-import { regionFormat, regionGeom } from './ring-core.js';
-import { formatInstance, hostPaths, randomInstance, readState, regionPath, writeState, type HostState } from './state.js';
+import { rosterBytes } from './roster.js';
+import { guestSocket, hostPaths, readState, writeState, type HostState } from './state.js';
 
 export const TMPFS_MAGIC = 0x01021994;
 export const HUGETLBFS_MAGIC = 0x958458f6;
 
 export interface UpOptions {
-  name: string;
   runDir: string;
+  /** Where the files go: tmpfs or hugetlbfs. */
   dir: string;
-  size: number;
-  guests: number;
-  doorbell: boolean;
-  vectors: number;
+  spec: HostSpec;
   env: Record<string, string | undefined>;
+  /** Instances for the plan (tests); random by default. */
+  random?: () => bigint;
 }
 
 export interface UpResult {
@@ -42,11 +42,21 @@ export function regionDirInfo(dir: string): { kind: 'tmpfs' | 'hugetlbfs' | 'oth
   return { kind: type === TMPFS_MAGIC ? 'tmpfs' : 'other' };
 }
 
+/** One line per guest for `host up`: its slot, MAC, prefixes and regions. */
+function guestLine(plan: HostPlan, slot: number): string {
+  const g = plan.guests[slot];
+  const regions = g.devices.flatMap((d) => (d.kind === 'region' ? [`${plan.regions[d.region].file}${d.readonly ? '' : ' (rw)'}`] : []));
+  return (
+    `${plan.name}: ${g.name} (slot ${slot}): mac ${g.mac}, ${g.addrs.length ? `addr ${g.addrs.join(' ')}` : 'no addr= prefixes'}, ` +
+    (regions.length ? `regions ${regions.join(', ')}` : 'no regions (in no group with another guest)')
+  );
+}
+
 export async function hostUp(o: UpOptions): Promise<UpResult> {
-  const paths = hostPaths(o.runDir, o.name);
-  const path = regionPath(o.dir, o.name);
   const where = regionDirInfo(o.dir);
-  if (where.hugePageSize) checkHugePages(o.size, where.hugePageSize, o.dir);
+  const plan = planHost({ ...o.spec, ...(where.hugePageSize ? { pageSize: where.hugePageSize } : {}) }, o.random);
+  const name = plan.name;
+  const paths = hostPaths(o.runDir, name);
 
   fsCall(`mkdir(${o.runDir})`, () => mkdirSync(o.runDir, { recursive: true, mode: 0o700 }));
   try {
@@ -56,79 +66,57 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     let at = '';
     try {
       const s = readState(paths);
-      if (s) at = ` (region ${s.path}${s.phase === 'creating' ? ', left half-made by a run that did not finish' : ''})`;
+      if (s) at = ` (files in ${s.dir}${s.phase === 'creating' ? ', left half-made by a run that did not finish' : ''})`;
     } catch {
       at = ' (its state is damaged)';
     }
-    throw new RingctlError(`kvmring ${o.name} is already up${at}; run \`ringctl host down --name ${o.name}\` first`);
+    throw new RingctlError(`kvmring ${name} is already up${at}; run \`ringctl host down --name ${name}\` first`);
   }
 
-  const instance = randomInstance();
   const state: HostState = {
-    version: 1,
-    name: o.name,
+    version: 2,
+    name,
     phase: 'creating',
-    path,
-    size: o.size,
-    maxPeers: o.guests,
-    ringSize: 0,
-    mode: o.doorbell ? 'doorbell' : 'plain',
-    vectors: o.vectors,
-    instance: formatInstance(instance),
+    dir: o.dir,
     ...(where.hugePageSize ? { hugePageSize: where.hugePageSize } : {}),
     createdAt: new Date().toISOString(),
-    ...(o.doorbell ? { doorbell: { socket: paths.socket, log: paths.log } } : {}),
+    plan,
   };
-  let created = false;
+  const files = setupFiles(plan, o.dir, where.hugePageSize);
+  const created: SetupFile[] = [];
   let pid: number | undefined;
   try {
-    // Recorded before the file exists, so that `host down` finds whatever a crash leaves.
+    // Recorded before any file exists, so that `host down` finds whatever a crash leaves.
     writeState(paths, state);
 
-    const fd = (() => {
-      try {
-        return openSync(path, 'wx+', 0o600);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new RingctlError(`${path} exists but no kvmring state names it; remove it or choose another --name`);
-        }
-        throw SysError.fromNode(`create(${path})`, err);
-      }
-    })();
-    created = true;
-    try {
-      fallocate(
-        fd,
-        o.size,
-        path,
-        where.hugePageSize
-          ? `${o.dir} has fewer than ${o.size / where.hugePageSize} free ${formatSize(where.hugePageSize)} huge pages (see /sys/kernel/mm/hugepages/)`
-          : `${o.dir} has no room for ${formatSize(o.size)}`,
-      );
-    } finally {
-      closeSync(fd);
+    const need = files.reduce((sum, f) => sum + f.used, 0);
+    const full = where.hugePageSize
+      ? `${o.dir} has too few free ${formatSize(where.hugePageSize)} huge pages for ${formatSize(need)} (see /sys/kernel/mm/hugepages/)`
+      : `${o.dir} has no room for the ${formatSize(need)} the setup uses`;
+    for (const f of files) {
+      createFile(f, full);
+      created.push(f);
+      if (f.kind === 'region') formatRegionFile(f.path, plan.regions[f.index], plan);
+      else writeRosterFile(f.path, rosterBytes(plan, f.index));
     }
 
-    const m = Mapping.open(path, { writable: true });
-    try {
-      regionFormat(m, { maxPeers: o.guests, flags: o.doorbell ? C.KVMRING_REGION_F_DOORBELL : 0, instance });
-      state.ringSize = regionGeom(m).ringSize; // what the guests' ring core will accept
-    } finally {
-      m.close();
-    }
-    writeState(paths, state);
-
-    if (o.doorbell) {
-      pid = await startDoorbellServer(o.name, paths.log, o.env);
-      state.doorbell = { socket: paths.socket, log: paths.log, pid };
+    if (plan.mode === 'doorbell') {
+      state.doorbell = {
+        log: paths.log,
+        guests: plan.guests.map((g) => ({ name: g.name, socket: guestSocket(paths, g.name) })),
+        groups: planGroups(plan),
+      };
+      writeState(paths, state);
+      pid = await startDoorbellServer(name, paths.log, o.env);
+      state.doorbell.pid = pid;
     }
     state.phase = 'up';
     writeState(paths, state);
   } catch (err) {
-    if (pid !== undefined) await stopDoorbellServer(pid, o.name);
-    if (created) {
+    if (pid !== undefined) await stopDoorbellServer(pid, name);
+    for (const f of created) {
       try {
-        unlinkSync(path);
+        unlinkSync(f.path);
       } catch {
         /* gone already */
       }
@@ -137,14 +125,20 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     throw err;
   }
 
-  const rings = o.guests * (o.guests - 1);
+  const sizes = (kind: SetupFile['kind']) => {
+    const of = files.filter((f) => f.kind === kind);
+    const distinct = [...new Set(of.map((f) => formatSize(f.size)))];
+    return `${of.length} ${kind === 'roster' ? 'roster' : 'region'}${of.length === 1 ? '' : 's'}${of.length ? ` of ${distinct.join('/')}` : ''}`;
+  };
+  const ref = name === 'kvmring' ? '' : ` --name ${name}`;
   const lines = [
-    `${o.name}: region ${path} (${formatSize(o.size)}${where.kind === 'other' ? ', not on tmpfs or hugetlbfs' : `, ${where.kind}`})`,
-    `${o.name}: ${o.guests} guest slots, ${rings} rings of ${formatSize(state.ringSize)}, instance ${state.instance}`,
-    o.doorbell
-      ? `${o.name}: doorbell mode: server pid ${pid} on ${paths.socket}, ${o.vectors} vector(s) per guest (log ${paths.log})`
-      : `${o.name}: plain mode (guests poll; no doorbell server)`,
-    `${o.name}: QEMU options for guest N: ringctl host qemu-args gN${o.name === 'kvmring' ? '' : ` --name ${o.name}`}`,
+    `${name}: ${plan.guests.length} guests, isolation ${plan.isolation}, ${plan.queues} queue pair(s) of ${formatSize(plan.ringSize)} rings per pair, instance ${plan.instance}`,
+    `${name}: ${sizes('roster')} and ${sizes('region')} in ${o.dir}${where.kind === 'other' ? ' (not on tmpfs or hugetlbfs)' : ` (${where.kind})`}`,
+    ...plan.guests.map((g) => guestLine(plan, g.slot)),
+    plan.mode === 'doorbell'
+      ? `${name}: doorbell mode: server pid ${pid}, a socket per guest in ${paths.dir}, ${plan.vectors} vector(s) per guest (log ${paths.log})`
+      : `${name}: plain mode (guests poll; no doorbell server)`,
+    `${name}: QEMU options for a guest: ringctl host qemu-args GUEST${ref} (libvirt: ringctl host libvirt-xml GUEST${ref})`,
   ];
   return { state, lines };
 }

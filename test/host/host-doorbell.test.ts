@@ -1,73 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { DoorbellServer, GUEST_SHM_SIZE } from '../../src/host/doorbell.js';
 import { mayTalkInGroups, type Group } from '../../src/host/groups.js';
-import type { RegionStatus } from '../../src/host/status.js';
-import { CONSTANTS as C, offsetOf } from '../../src/ring/layout.js';
-import { hostRegion } from '../helpers/host-region.js';
+import { parseRoster } from '../../src/host/roster.js';
+import type { SetupStatus } from '../../src/host/status.js';
+import { CONSTANTS as C } from '../../src/ring/layout.js';
+import { hostSetup } from '../helpers/host-setup.js';
 import { alive } from '../helpers/process.js';
 import { eventually } from '../helpers/time.js';
 import { requireTier } from '../helpers/tier.js';
 import { IvshmemClient, needPython } from './ivshmem-client.js';
-
-/**
- * Two ivshmem clients, as QEMU would be, in Python (socket.recv_fds): prints every
- * message each received as [value, number of fds] and what the fds turned out to be.
- */
-const CLIENTS = String.raw`
-import json, os, socket, sys
-
-sock_path, region = sys.argv[1], sys.argv[2]
-
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(sock_path)
-    return s
-
-def recv(s):
-    data, fds, _, _ = socket.recv_fds(s, 8, 4)
-    if not data:
-        return None
-    assert len(data) == 8, data
-    return [int.from_bytes(data, 'little', signed=True), fds]
-
-def brief(msgs):
-    return [None if m is None else [m[0], len(m[1])] for m in msgs]
-
-def kind(fd):
-    return os.readlink('/proc/self/fd/%d' % fd)
-
-out = {}
-a = connect()
-A = [recv(a) for _ in range(4)]          # version, id, shm, own eventfd
-b = connect()
-B = [recv(b) for _ in range(5)]          # version, id, shm, A's eventfd, own eventfd
-A.append(recv(a))                        # B's eventfd
-c = connect()
-out['third'] = recv(c)                   # all ids taken: closed without a word
-out['a'] = brief(A)
-out['b'] = brief(B)
-ino = os.stat(region).st_ino
-out['shm_is_region'] = [os.fstat(A[2][1][0]).st_ino == ino, os.fstat(B[2][1][0]).st_ino == ino]
-out['kinds'] = [kind(A[3][1][0]), kind(A[4][1][0]), kind(B[3][1][0]), kind(B[4][1][0])]
-# A rings B through the eventfd it got for peer 1; B reads it on its own.
-os.write(A[4][1][0], (1).to_bytes(8, 'little'))
-out['b_woken'] = int.from_bytes(os.read(B[4][1][0], 8), 'little')
-os.write(B[3][1][0], (2).to_bytes(8, 'little'))
-out['a_woken'] = int.from_bytes(os.read(A[3][1][0], 8), 'little')
-b.close()
-out['a_after_b_left'] = brief([recv(a)])
-d = connect()
-out['d'] = brief([recv(d) for _ in range(5)])
-out['a_after_d'] = brief([recv(a)])
-print(json.dumps(out))
-`;
 
 /** How many eventfds process `pid` holds. */
 const eventfdsOf = (pid: number) =>
@@ -79,16 +25,23 @@ const eventfdsOf = (pid: number) =>
     }
   }).length;
 
-describe('ringctl host up --doorbell: the ivshmem doorbell server', function () {
+describe('ringctl host up --doorbell: the doorbell server, a socket per guest', function () {
   this.timeout(60_000);
-  const { name, path, cli, stateDir, state } = hostRegion('testdb', needPython);
-  const socket = () => join(stateDir(), 'doorbell.sock');
+  const { name, file, cli, stateDir, state } = hostSetup('testdb', needPython);
+  const socket = (g: string) => join(stateDir(), `doorbell-${g}.sock`);
+  const clients: IvshmemClient[] = [];
 
-  async function connected(): Promise<number[]> {
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  /** What the server published: each guest's id (null: not connected). */
+  function published(): Record<string, number | null> {
     try {
-      return (JSON.parse(readFileSync(join(stateDir(), 'doorbell.json'), 'utf8')) as { peers: number[] }).peers;
+      const v = JSON.parse(readFileSync(join(stateDir(), 'doorbell.json'), 'utf8')) as { guests: Record<string, { id: number | null }> };
+      return Object.fromEntries(Object.entries(v.guests).map(([g, x]) => [g, x.id]));
     } catch {
-      return [];
+      return {};
     }
   }
 
@@ -98,92 +51,106 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     await eventually(5_000, what, async () => ok((v = await fn())), { every: 50, detail: () => `still ${JSON.stringify(v)}` });
   }
 
-  async function up(...extra: string[]): Promise<number> {
-    const r = await cli('host', 'up', '--name', name, '--doorbell', ...extra);
+  async function up(...args: string[]): Promise<number> {
+    const r = await cli('host', 'up', '--name', name, '--doorbell', ...args);
     assert.equal(r.code, 0, `host up failed:\n${r.stdout}${r.stderr}`);
     const pid = state().doorbell?.pid;
     assert.ok(pid && alive(pid));
     return pid;
   }
 
-  it('formats the region for interrupts and reports the server', async () => {
-    const r = await cli('host', 'up', '--name', name, '--doorbell', '--guests', '2');
+  /** A fake QEMU on guest g's socket, once the server has given it an id. */
+  async function connect(g: string): Promise<IvshmemClient> {
+    const c = await IvshmemClient.connect(socket(g));
+    clients.push(c);
+    await waitFor(`${g} connected`, published, (ids) => typeof ids[g] === 'number');
+    return c;
+  }
+
+  /** Each roster's doorbell ids by guest name (NONE as null), and its seq. */
+  function rosterIds(g: string): { seq: number; ids: Record<string, number | null> } {
+    const guest = state().plan.guests.find((x) => x.name === g)!;
+    const r = parseRoster(readFileSync(file(guest.roster)));
+    return { seq: r.seq, ids: Object.fromEntries(r.slots.map((x) => [x.name, x.doorbellId === C.KVMRING_DOORBELL_NONE ? null : x.doorbellId])) };
+  }
+
+  it('starts the server with a socket of its own per guest, 0600, and records it', async () => {
+    const r = await cli('host', 'up', '--name', name, '--doorbell', '--guests', '3', '--group', 'a=g1,g2', '--group', 'b=g2,g3');
     assert.equal(r.code, 0, r.stderr);
-    const pid = state().doorbell!.pid!;
-    assert.match(r.stdout, new RegExp(`^${name}: doorbell mode: server pid ${pid} on ${socket()}, 1 vector\\(s\\) per guest \\(log .*doorbell\\.log\\)$`, 'm'));
-    const flags = readFileSync(path).readUInt32LE(offsetOf('kvmring_region_hdr', 'flags'));
-    assert.equal(flags, C.KVMRING_REGION_F_DOORBELL);
+    const s = state();
+    const pid = s.doorbell!.pid!;
+    assert.match(r.stdout, new RegExp(`^${name}: doorbell mode: server pid ${pid}, a socket per guest in ${stateDir()}, 1 vector\\(s\\) per guest \\(log .*doorbell\\.log\\)$`, 'm'));
+    assert.deepEqual(s.doorbell, {
+      log: join(stateDir(), 'doorbell.log'),
+      pid,
+      guests: ['g1', 'g2', 'g3'].map((g) => ({ name: g, socket: socket(g) })),
+      groups: [
+        { name: 'a', guests: ['g1', 'g2'] },
+        { name: 'b', guests: ['g2', 'g3'] },
+      ],
+    });
+    for (const g of ['g1', 'g2', 'g3']) assert.equal(statSync(socket(g)).mode & 0o777, 0o600, `${g}'s socket`);
+    assert.ok(!existsSync(join(stateDir(), 'doorbell.sock')), 'no socket for everyone');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     assert.deepEqual(argv.slice(-4), ['host', 'doorbell-server', name, ''], 'a command line host down can recognise');
-    const q = await cli('host', 'qemu-args', 'g1', '--name', name, '--json');
-    assert.deepEqual(JSON.parse(q.stdout), ['-chardev', `socket,path=${socket()},id=kvmring0`, '-device', 'ivshmem-doorbell,chardev=kvmring0,vectors=1']);
+    for (const g of ['g1', 'g2', 'g3']) {
+      const f = s.plan.guests.find((x) => x.name === g)!;
+      assert.equal(parseRoster(readFileSync(file(f.roster))).flags, C.KVMRING_ROSTER_F_DOORBELL);
+    }
   });
 
-  it('speaks the ivshmem-server protocol to two clients', async () => {
-    const pid = await up('--guests', '2');
-    const own = eventfdsOf(pid); // libuv's
-    const r = spawnSync('python3', ['-c', CLIENTS, socket(), path], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 0, `clients failed:\n${r.stdout}${r.stderr}`);
-    const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    // version 0, own id, -1 with the region, then the peers' eventfds and its own
-    assert.deepEqual(out.a, [[0, 0], [0, 0], [-1, 1], [0, 1], [1, 1]]);
-    assert.deepEqual(out.b, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1]]);
-    assert.equal(out.third, null, 'a third client is refused while two are connected');
-    assert.deepEqual(out.shm_is_region, [true, true]);
-    assert.deepEqual(out.kinds, Array(4).fill('anon_inode:[eventfd]'));
-    assert.equal(out.b_woken, 1, "A's copy of B's eventfd rings B");
-    assert.equal(out.a_woken, 2, "B's copy of A's eventfd rings A");
-    assert.deepEqual(out.a_after_b_left, [[1, 0]], 'a disconnect notice: the id with no fd');
-    // QEMU cannot take a reused id (it keeps a freed pointer): the next client gets a new one.
-    assert.deepEqual(out.d, [[0, 0], [2, 0], [-1, 1], [0, 1], [2, 1]], 'the next client gets an id not used before');
-    assert.deepEqual(out.a_after_d, [[2, 1]]);
-    await waitFor('clients gone', connected, (p) => p.length === 0);
-    assert.equal(eventfdsOf(pid), own, 'the server closed every departed peer\'s eventfds');
+  it('writes each guest\'s doorbell id into every roster that lists it as guests connect and go', async () => {
+    await up('--guests', '3', '--group', 'a=g1,g2', '--group', 'b=g2,g3');
+    assert.deepEqual(rosterIds('g2'), { seq: 0, ids: { g1: null, g2: null, g3: null } }, 'nobody connected: no ids, never rewritten');
+
+    const g2 = await connect('g2');
+    await waitFor("g2's id in the rosters", () => [rosterIds('g1').ids.g2, rosterIds('g2').ids.g2, rosterIds('g3').ids.g2], (v) => v.every((id) => id === 0));
+    const g1 = await connect('g1');
+    await waitFor("g1's id in the rosters that list g1", () => [rosterIds('g1').ids.g1, rosterIds('g2').ids.g1], (v) => v.every((id) => id === 1));
+    assert.deepEqual(rosterIds('g1'), { seq: 4, ids: { g1: 1, g2: 0 } }, 'g1 rewritten twice, each under an odd seq made even');
+    assert.deepEqual(rosterIds('g2'), { seq: 4, ids: { g1: 1, g2: 0, g3: null } });
+    assert.deepEqual(rosterIds('g3'), { seq: 2, ids: { g2: 0, g3: null } }, "g3's roster does not list g1, and was not rewritten for it");
+
+    // g3 gets g2's eventfds, never g1's.
+    const g3 = await connect('g3');
+    const st = await g3.state();
+    assert.deepEqual(st.fds, { 0: 1, 2: 1 });
+    await waitFor("g3's id", () => rosterIds('g3').ids.g3, (id) => id === 2);
+    assert.deepEqual((await g1.state()).fds, { 0: 1, 1: 1 }, "g1 holds g2's eventfd and its own, never g3's");
+
+    await g2.close();
+    await waitFor("g2's id gone from the rosters", () => [rosterIds('g1').ids.g2, rosterIds('g2').ids.g2, rosterIds('g3').ids.g2], (v) => v.every((id) => id === null));
+    assert.deepEqual(rosterIds('g1').ids, { g1: 1, g2: null });
     const log = readFileSync(join(stateDir(), 'doorbell.log'), 'utf8');
-    assert.match(log, /peer 0 connected\n.*peer 1 connected\n.*refused a client: all 2 guests are connected\n.*peer 1 disconnected\n.*peer 2 connected\n/);
+    assert.match(log, /doorbell ids g1=- g2=0 g3=-: rewrote the rosters of g1, g2, g3\n/);
+    assert.match(log, /peer 0 \(g2\) disconnected\n/);
   });
 
-  it('hands out one eventfd per vector', async () => {
+  it('shows each guest\'s doorbell id and whether it is connected in host status', async () => {
     const pid = await up('--guests', '3', '--vectors', '2');
     const own = eventfdsOf(pid); // libuv's
-    const sock = net.connect(socket());
-    try {
-      await waitFor('client connected', connected, (p) => p.length === 1);
-      assert.equal(eventfdsOf(pid), own + 2);
-      const q = await cli('host', 'qemu-args', 'g3', '--name', name);
-      assert.equal(q.stdout, `-chardev socket,path=${socket()},id=kvmring0 -device ivshmem-doorbell,chardev=kvmring0,vectors=2\n`);
-    } finally {
-      sock.destroy();
-    }
+    await connect('g1');
+    await connect('g3');
+    assert.equal(eventfdsOf(pid), own + 4, 'two eventfds per guest connected');
+    await waitFor('ids in the rosters', () => rosterIds('g2').ids, (ids) => ids.g1 === 0 && ids.g3 === 1);
+    const r = await cli('host', 'status', '--name', name, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as SetupStatus;
+    assert.deepEqual(s.doorbell, { pid, running: true, connected: [0, 1] });
+    assert.deepEqual(s.guests.map((g) => [g.name, g.doorbellId, g.connected]), [['g1', 0, true], ['g2', null, false], ['g3', 1, true]]);
+    const text = await cli('host', 'status', '--name', name);
+    assert.match(text.stdout, new RegExp(`^mode +doorbell, 2 vector\\(s\\): server pid ${pid} running, ids connected: 0 1$`, 'm'));
+    assert.match(text.stdout, /^0 +g1 +\S+ +- +0 +#0 rw, #1, #2$/m);
+    assert.match(text.stdout, /^1 +g2 +\S+ +- +- +#1 rw, #0, #2$/m);
   });
 
-  it('shows the server and the connected ids in host status', async () => {
-    const pid = await up('--guests', '3');
-    const socks = [net.connect(socket()), net.connect(socket())];
-    try {
-      await waitFor('two clients connected', connected, (p) => p.length === 2);
-      const r = await cli('host', 'status', '--name', name, '--json');
-      assert.equal(r.code, 0, r.stderr);
-      const s = JSON.parse(r.stdout) as RegionStatus;
-      assert.deepEqual(s.doorbell, { socket: socket(), pid, running: true, connected: [0, 1] });
-      // Connected ids belong to slots only once a guest holds one and publishes its id.
-      assert.deepEqual(s.slots.map((x) => x.connected), [false, false, false]);
-      const text = await cli('host', 'status', '--name', name);
-      assert.match(text.stdout, new RegExp(`^mode +doorbell, 1 vector\\(s\\): ${socket()}, server pid ${pid} running, ids connected: 0 1$`, 'm'));
-      assert.match(text.stdout, /^0 +free +0 +- +- +- +- +- +-$/m);
-    } finally {
-      for (const s of socks) s.destroy();
-    }
-    await waitFor('clients gone', connected, (p) => p.length === 0);
-  });
-
-  it('stops the server on host down and removes its socket', async () => {
+  it('stops the server on host down and removes its sockets', async () => {
     const pid = await up('--guests', '2');
     const r = await cli('host', 'down', '--name', name);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `${name}: stopped the doorbell server (pid ${pid})\n${name}: removed ${path}\n${name}: removed ${stateDir()}\n`);
+    assert.equal(r.stdout, `${name}: stopped the doorbell server (pid ${pid})\n${name}: removed 4 files from /dev/shm\n${name}: removed ${stateDir()}\n`);
     await waitFor('server gone', () => alive(pid), (a) => !a);
-    assert.ok(!existsSync(socket()) && !existsSync(path));
+    assert.ok(!existsSync(socket('g1')) && !existsSync(stateDir()));
     assert.equal((await cli('host', 'down', '--name', name)).stdout, `${name}: not up; nothing to do\n`);
   });
 
@@ -197,7 +164,7 @@ describe('ringctl host up --doorbell: the ivshmem doorbell server', function () 
     assert.match(r.stdout, new RegExp(`server pid ${pid} NOT running`));
     const d = await cli('host', 'down', '--name', name);
     assert.equal(d.code, 0);
-    assert.ok(!existsSync(stateDir()) && !existsSync(path));
+    assert.ok(!existsSync(stateDir()));
   });
 
   it('never signals a process that is not its server', async () => {
@@ -254,7 +221,7 @@ function libraryFixture(prefix: string) {
   };
 }
 
-describe('the doorbell server for named guests: doorbells within groups (ABI v2)', function () {
+describe('the doorbell server as a library: doorbells within groups', function () {
   this.timeout(60_000);
   // Groups a = g1,g2 and b = g2,g3: g2 talks to both, g1 and g3 to g2 only.
   const GROUPS: Group[] = [
@@ -413,49 +380,5 @@ describe('the doorbell server for named guests: doorbells within groups (ABI v2)
     await connect('g1');
     await t.server!.close();
     assert.deepEqual(readdirSync(t.dir), ['doorbell.json']);
-  });
-});
-
-describe('the doorbell server for one socket (ABI v1), as a library', function () {
-  this.timeout(60_000);
-  const { t, connect } = libraryFixture('doorbell-v1-');
-
-  /** A v1 server on a 4 KiB region file with `n` clients connected. */
-  async function startWith(maxPeers: number, n: number): Promise<{ region: string; socket: string; server: DoorbellServer }> {
-    const region = join(t.dir, 'region');
-    writeFileSync(region, Buffer.alloc(4096));
-    const socket = join(t.dir, 'doorbell.sock');
-    const server = await DoorbellServer.start({ socket, regionPath: region, maxPeers, vectors: 1, log: (l) => t.log.push(l) });
-    t.server = server;
-    for (let i = 0; i < n; i++) await connect(socket, `client ${i}`, () => server.peers().length === i + 1);
-    return { region, socket, server };
-  }
-
-  it('lets up to maxPeers clients ring each other and hands them all the region', async () => {
-    const { region, socket, server } = await startWith(3, 3);
-    const fourth = await IvshmemClient.connect(socket);
-    t.clients.push(fourth);
-    await fourth.waitEof();
-    const [a, b, c] = t.clients;
-    const states = await Promise.all([a.state(), b.state(), c.state()]);
-    assert.deepEqual(a.msgs, [[0, 0], [0, 0], [-1, 1], [0, 1], [1, 1], [2, 1]]);
-    assert.deepEqual(b.msgs, [[0, 0], [1, 0], [-1, 1], [0, 1], [1, 1], [2, 1]]);
-    assert.deepEqual(c.msgs, [[0, 0], [2, 0], [-1, 1], [0, 1], [1, 1], [2, 1]]);
-    for (const s of states) assert.deepEqual(s.fds, { 0: 1, 1: 1, 2: 1 });
-    assert.deepEqual([a.shm?.ino, b.shm?.ino, c.shm?.ino], Array(3).fill(statSync(region).ino), 'BAR2 is the region');
-    assert.deepEqual(fourth.msgs, []);
-    assert.ok(t.log.includes('refused a client: all 3 guests are connected'), t.log.join('\n'));
-    assert.deepEqual(server.guests(), new Map(), 'no named guests');
-  });
-
-  it('tells the rest when clients hang up together, and writes to no socket it has closed', async () => {
-    const { server } = await startWith(4, 4);
-    const [a, b, c, d] = t.clients;
-    await Promise.all([a.kill(), b.kill(), c.kill()]);
-    await eventually(5_000, 'three gone', () => server.peers().length === 1);
-    await d.state();
-    assert.deepEqual(d.msgs.slice(0, 7), [[0, 0], [3, 0], [-1, 1], [0, 1], [1, 1], [2, 1], [3, 1]]);
-    assert.deepEqual(d.msgs.slice(7).sort(), [[0, 0], [1, 0], [2, 0]], 'd hears of each departure once');
-    assert.deepEqual(t.log.filter((l) => /cannot tell/.test(l)), [], 'no send on a closed socket');
   });
 });

@@ -55,7 +55,7 @@ describe('isolation by the hypervisor: a read-only BAR', function () {
   before(async function () {
     requireTier(this, 'lab');
     this.timeout(300_000 * SLOWDOWN);
-    // One guest is enough; a region has at least two slots.
+    // One guest is enough; a setup has at least two (g2 has files but no QEMU).
     lab = await labFixture.get({ guests: 1, slots: 2, probeBars: true });
     bars = await lab.probeBars('g1');
     console.log(`      accelerator: ${(await lab.status()).accel}`);
@@ -75,9 +75,14 @@ describe('isolation by the hypervisor: a read-only BAR', function () {
     return { bar, host, pokes, file: readFileSync(bar.path) };
   }
 
-  it('leaves the probe devices without a driver while ringnet serves the region', async () => {
+  it("leaves the probe devices without a driver while ringnet serves ring0's roster and regions", async () => {
     const ringnet = (await lab.sh('g1', 'ls /sys/bus/pci/drivers/ringnet')).split(/\s+/).filter((f) => /^[0-9a-f]{4}:/.test(f));
-    assert.equal(ringnet.length, 1, `ringnet should serve the region alone, it has ${ringnet.join(', ')}`);
+    // ring0's devices are where `ringctl host qemu-args` put them: addr=SLOT.FN of each ivshmem device.
+    const want = (await lab.status()).host.qemuArgs['1']
+      .map((a) => /^ivshmem-\w+,.*addr=([0-9a-f]{2})\.([0-7])/.exec(a))
+      .flatMap((m) => (m ? [`0000:00:${m[1]}.${m[2]}`] : []));
+    assert.ok(want.includes('0000:00:10.0'), `ring0's devices (the roster at 00:10.0 among them): ${want.join(', ')}`);
+    assert.deepEqual(ringnet.sort(), want.sort(), `ringnet should serve ring0's devices alone, it has ${ringnet.join(', ')}`);
     for (const bar of bars.values()) {
       assert.ok(!ringnet.includes(bar.bdf), `ringnet took the probe device ${bar.bdf}`);
       const driver = await lab.sh('g1', `readlink /sys/bus/pci/devices/${bar.bdf}/driver || true`);

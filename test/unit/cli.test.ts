@@ -49,7 +49,7 @@ describe('ringctl', () => {
 
   // Every module costs in a TCG guest: a verb loads the native bindings (koffi, and
   // through it libbpf and libc) and grpc-js/protobufjs only when it runs.
-  for (const argv of [['--version'], ['--help'], ['detach', '--help'], ['host', 'up', '--help']]) {
+  for (const argv of [['--version'], ['--help'], ['detach', '--help'], ['host', 'up', '--help'], ['host', 'libvirt-xml', '--help']]) {
     it(`loads neither koffi nor grpc-js nor protobufjs for ${argv.join(' ')}`, () => {
       const loaded = modulesLoaded(argv);
       assert.ok(loaded.some((u) => u.endsWith('/dist/src/commands/index.js')), `the hook saw nothing:\n${loaded.join('\n')}`);

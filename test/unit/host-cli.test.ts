@@ -32,26 +32,38 @@ describe('ringctl host: bad input is a usage error before anything is touched', 
     }
   });
 
-  it('requires --guests', async () => {
-    const r = await cli('host', 'up');
-    assert.equal(r.code, 1);
-    assert.match(r.stdout, /Option "--guests" is required|--guests/);
-  });
-
-  it('rejects a guest count outside 2..16', async () => {
+  it('wants guests, from --guests or --guest', async () => {
+    assertUsage(await cli('host', 'up'), 'no guests: give --guests N (guests g1..gN) or one --guest NAME[,mac=MAC][,addr=CIDR]... per guest');
     assertUsage(await cli('host', 'up', '--guests', '1'), '--guests must be a number of guests from 2 to 16, not "1"');
     assertUsage(await cli('host', 'up', '--guests', '17'), '--guests must be a number of guests from 2 to 16, not "17"');
+    assertUsage(await cli('host', 'up', '--guest', 'a'), '1 --guest options: give 2 to 16 guests, one --guest each');
+    assertUsage(await cli('host', 'up', '--guest', 'a', '--guest', 'b', '--guests', '3'), '--guests 3 but 2 --guest options: leave --guests out, the --guest options count the guests');
   });
 
-  it('rejects sizes that are not sizes or not powers of two', async () => {
-    assertUsage(await cli('host', 'up', '--guests', '2', '--size', 'big'), '"big" is not a size; write e.g. 16M, 64M or 1G');
-    assertUsage(await cli('host', 'up', '--guests', '2', '--size', '48M'), '--size must be a power of two (e.g. 16M, 64M, 1G), not 48M');
-  });
-
-  it('names the smallest size that holds the guests', async () => {
+  it('names what is wrong with a --guest and how to write it', async () => {
+    assertUsage(await cli('host', 'up', '--guest', 'a/b', '--guest', 'c'), /^Usage Error: --guest "a\/b": a guest's name must be 1 to 31 letters, .*; write --guest NAME\[,mac=MAC\]\[,addr=CIDR\]\.\.\.$/);
+    assertUsage(await cli('host', 'up', '--guest', 'a'.repeat(32), '--guest', 'c'), /a guest's name must be 1 to 31 letters/);
+    assertUsage(await cli('host', 'up', '--guest', 'a,ip=10.0.0.1/32', '--guest', 'b'), '--guest a: "ip=10.0.0.1/32" is not mac=MAC or addr=CIDR; write --guest NAME[,mac=MAC][,addr=CIDR]...');
+    assertUsage(await cli('host', 'up', '--guest', 'a,mac=01:00:5e:00:00:01', '--guest', 'b'), /^Usage Error: --guest a: mac=01:00:5e:00:00:01 is a multicast MAC/);
+    assertUsage(await cli('host', 'up', '--guest', 'a,addr=10.0.0.1/8', '--guest', 'b'), /^Usage Error: --guest a: addr=: .*host bits are set \(the network is 10\.0\.0\.0\/8\)/);
+    assertUsage(await cli('host', 'up', '--guest', 'a,mac=02:00:00:00:00:01', '--guest', 'b,mac=02:00:00:00:00:01'), /^Usage Error: guests a and b both have mac=02:00:00:00:00:01: every guest needs a MAC of its own/);
     assertUsage(
-      await cli('host', 'up', '--guests', '16'),
-      'a 16M region cannot hold 16 guests: 240 rings of at least 256K need --size 64M or more',
+      await cli('host', 'up', '--guest', 'a,addr=10.1.0.0/16', '--guest', 'b,addr=10.1.2.0/24'),
+      "a's addr=10.1.0.0/16 and b's addr=10.1.2.0/24 overlap, and both guests are in group all: give guests that share a group prefixes of their own",
+    );
+  });
+
+  it('names what is wrong with groups, isolation, queues and ring sizes', async () => {
+    assertUsage(await cli('host', 'up', '--guests', '3', '--group', 'a'), /^Usage Error: --group "a": write --group NAME=GUEST,GUEST,\.\.\. \(e\.g\. --group a=g1,g2\)/);
+    assertUsage(await cli('host', 'up', '--guests', '3', '--group', 'a=g1,g4'), '--group a names g4, which is not a guest; the guests are g1, g2, g3');
+    assertUsage(await cli('host', 'up', '--guests', '3', '--group', 'a=g1', '--group', 'a=g2'), '--group a is given twice: give each group once, with all its guests');
+    assertUsage(await cli('host', 'up', '--guests', '2', '--isolation', 'none'), /^Usage Error: --isolation must be owner \(.*\) or pair \(.*\), not "none"$/);
+    assertUsage(await cli('host', 'up', '--guests', '2', '--queues', '9'), '--queues must be from 1 to 8 queue pairs per pair of guests, not "9"');
+    assertUsage(await cli('host', 'up', '--guests', '2', '--ring-size', '3M'), '--ring-size must be a power of two from 256K to 256M (e.g. 1M, 2M), not 3M');
+    assertUsage(await cli('host', 'up', '--guests', '2', '--ring-size', 'big'), '"big" is not a size; write e.g. 16M, 64M or 1G');
+    assertUsage(
+      await cli('host', 'up', '--guests', '10', '--isolation', 'pair'),
+      /^Usage Error: g1 would map 18 regions under --isolation pair, but a guest has PCI slots for 16 .*: put fewer guests in a group with it \(--group\), or use --isolation owner/,
     );
   });
 
@@ -60,23 +72,32 @@ describe('ringctl host: bad input is a usage error before anything is touched', 
     assertUsage(await cli('host', 'up', '--guests', '2', '--name', '../etc'), /^Usage Error: --name must be/);
     assertUsage(await cli('host', 'status', '--name', 'a/b'), /^Usage Error: --name must be/);
     assertUsage(await cli('host', 'down', '--name', ''), /^Usage Error: --name must be/);
+    assertUsage(await cli('host', 'libvirt-xml', 'g1', '--name', 'a b'), /^Usage Error: --name must be/);
   });
 
-  it('rejects a guest that is not gN, and a bad --id', async () => {
-    assertUsage(await cli('host', 'qemu-args', 'guest1'), '"guest1" is not a guest; name it gN (or N), N from 1 to 16');
+  it('takes no option of ABI v1', async () => {
+    const r = await cli('host', 'up', '--guests', '2', '--size', '16M');
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /Unsupported option name \("--size"\)/);
+  });
+
+  it('rejects a bad --id', async () => {
     assertUsage(await cli('host', 'qemu-args', 'g1', '--id', '0bad'), /^Usage Error: --id must be a QEMU id/);
+    assertUsage(await cli('host', 'libvirt-xml', 'g1', '--id', 'a,b'), /^Usage Error: --id must be a QEMU id/);
   });
 
-  it('says how to start a region that is not up', async () => {
+  it('says how to start a setup that is not up', async () => {
     const r = await cli('host', 'status', '--name', 'nothing-here');
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'ringctl: kvmring nothing-here is not up; start it with `ringctl host up --guests N --name nothing-here`\n');
-    const q = await cli('host', 'qemu-args', 'g1');
-    assert.equal(q.code, 1);
-    assert.equal(q.stderr, 'ringctl: kvmring kvmring is not up; start it with `ringctl host up --guests N`\n');
+    for (const verb of ['qemu-args', 'libvirt-xml']) {
+      const q = await cli('host', verb, 'g1');
+      assert.equal(q.code, 1);
+      assert.equal(q.stderr, 'ringctl: kvmring kvmring is not up; start it with `ringctl host up --guests N`\n');
+    }
   });
 
-  it('takes down a region that is not up without complaint', async () => {
+  it('takes down a setup that is not up without complaint', async () => {
     const r = await cli('host', 'down', '--name', 'nothing-here');
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'nothing-here: not up; nothing to do\n');
@@ -84,7 +105,7 @@ describe('ringctl host: bad input is a usage error before anything is touched', 
 
   it('lists the host verbs in --help, but not the doorbell server', async () => {
     const r = await cli('--help');
-    for (const verb of ['host up', 'host down', 'host status', 'host qemu-args']) assert.match(r.stdout, new RegExp(`ringctl ${verb}`));
+    for (const verb of ['host up', 'host down', 'host status', 'host qemu-args', 'host libvirt-xml']) assert.match(r.stdout, new RegExp(`ringctl ${verb}`));
     assert.doesNotMatch(r.stdout, /doorbell-server/);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { parseHostSpec, planHost, type HostPlan, type IsolationOptions } from '../../src/host/isolation.js';
 import { libvirtXml, xmlAttr } from '../../src/host/libvirt.js';
-import { guestQemuArgs, ivshmemDoorbellArgs, qemuArgs } from '../../src/host/qemu.js';
+import { guestQemuArgs } from '../../src/host/qemu.js';
 import { requireTier } from '../helpers/tier.js';
 
 const SOCKET = '/run/kvmring/host/kvmring/doorbell.sock';
@@ -74,6 +74,21 @@ describe('host: a v2 guest\'s QEMU options and libvirt XML', () => {
       assert.ok(b.every((x) => x.object.share === 'on'));
     });
 
+    it('names an owner\'s region per group by its group, in ids and files', () => {
+      const p = plan({ guests: '3', group: ['a=g1,g2', 'b=g2,g3'] });
+      const b = backends(guestQemuArgs(p, 1, { dir: '/dev/shm' }));
+      assert.deepEqual(
+        b.map((x) => [x.object.id, x.object['mem-path'], x.object.readonly ?? 'off']),
+        [
+          ['kvmring-roster', '/dev/shm/kvmring-kvmring+g2.roster', 'on'],
+          ['kvmring-r1-a', '/dev/shm/kvmring-kvmring+g2@a.owned', 'off'],
+          ['kvmring-r1-b', '/dev/shm/kvmring-kvmring+g2@b.owned', 'off'],
+          ['kvmring-r0', '/dev/shm/kvmring-kvmring+g1.owned', 'on'],
+          ['kvmring-r2', '/dev/shm/kvmring-kvmring+g3.owned', 'on'],
+        ],
+      );
+    });
+
     it('gives every device of a pair-mode guest an id of its own, and the doorbell its slot', () => {
       const p = plan({ guests: '4', isolation: 'pair', doorbell: true, vectors: '3' });
       const args = guestQemuArgs(p, 0, { dir: '/srv/kv', doorbell: SOCKET }, 'ring1');
@@ -86,16 +101,6 @@ describe('host: a v2 guest\'s QEMU options and libvirt XML', () => {
       assert.equal(b[1].object['mem-path'], '/srv/kv/kvmring-kvmring+g1+g2.owned');
       assert.throws(() => guestQemuArgs(p, 0, { dir: '/srv/kv' }), /needs the doorbell socket/);
       assert.throws(() => guestQemuArgs(p, 4, { dir: '/srv/kv' }), /no guest in slot 4/);
-    });
-
-    it('leaves v1\'s doorbell options as they were', () => {
-      assert.deepEqual(qemuArgs({ mode: 'doorbell', path: '', size: 0, vectors: 2, doorbell: { socket: SOCKET, log: '' } }, 'k'), [
-        '-chardev',
-        `socket,path=${SOCKET},id=k`,
-        '-device',
-        'ivshmem-doorbell,chardev=k,vectors=2',
-      ]);
-      assert.equal(ivshmemDoorbellArgs({ id: 'k', socket: '/a,b', vectors: 1 })[1], 'socket,path=/a,,b,id=k');
     });
   });
 

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { RingctlError } from '../../src/common/errors.js';
-import type { GuestsDoorbellConfig, SharedDoorbellConfig } from '../../src/host/doorbell.js';
+import type { DoorbellConfig } from '../../src/host/doorbell.js';
 import { checkGroups, groupsProblem, mayTalkInGroups, type Group } from '../../src/host/groups.js';
+import { parseHostSpec, planGroups, planHost } from '../../src/host/isolation.js';
 import { serverConfig } from '../../src/host/process.js';
 import { guestSocket, hostPaths, readState, StateError, type HostPaths, type HostState } from '../../src/host/state.js';
 import { requireTier } from '../helpers/tier.js';
@@ -30,27 +31,23 @@ describe('host: the doorbell server configuration and groups', () => {
     if (runDir) rmSync(runDir, { recursive: true, force: true });
   });
 
-  /** A doorbell-mode state as `host up --doorbell --guests 3` writes it. */
-  const v1 = (): HostState => ({
-    version: 1,
-    name: 'db',
-    phase: 'up',
-    path: '/dev/shm/kvmring-db',
-    size: 16 * 2 ** 20,
-    maxPeers: 3,
-    ringSize: 1 << 20,
-    mode: 'doorbell',
-    vectors: 2,
-    instance: '0123456789abcdef',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    doorbell: { socket: paths.socket, log: paths.log, pid: 4242 },
-  });
-  /** The same with guests g1..g3 on sockets of their own and groups a, b (ABI v2). */
-  const v2 = (): HostState => {
-    const s = v1();
-    s.doorbell!.guests = ['g1', 'g2', 'g3'].map((name) => ({ name, socket: guestSocket(paths, name) }));
-    s.doorbell!.groups = GROUPS;
-    return s;
+  /** A doorbell-mode state as `host up --doorbell --guests 3 --group a=g1,g2 --group b=g2,g3 --vectors 2` writes it. */
+  const v2 = (o: { doorbell?: boolean } = {}): HostState => {
+    let n = 0n;
+    const doorbell = o.doorbell ?? true;
+    const { spec } = parseHostSpec({ name: 'db', guests: '3', group: ['a=g1,g2', 'b=g2,g3'], doorbell, ...(doorbell ? { vectors: '2' } : {}) });
+    const plan = planHost(spec, () => ++n);
+    return {
+      version: 2,
+      name: 'db',
+      phase: 'up',
+      dir: '/dev/shm',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      plan,
+      ...(doorbell
+        ? { doorbell: { log: paths.log, pid: 4242, guests: plan.guests.map((g) => ({ name: g.name, socket: guestSocket(paths, g.name) })), groups: planGroups(plan) } }
+        : {}),
+    };
   };
   const roundTrip = (s: unknown) => {
     writeFileSync(paths.state, JSON.stringify(s));
@@ -74,16 +71,10 @@ describe('host: the doorbell server configuration and groups', () => {
     assert.throws(() => checkGroups(guests, [{ name: 'a', guests: ['g9'] }]), (e) => e instanceof RingctlError && /not a guest/.test(e.message));
   });
 
-  it('serves a v1 state as it always did: one socket, the region, maxPeers clients', () => {
-    const log = () => {};
-    const c = serverConfig(roundTrip(v1())!, paths, log) as SharedDoorbellConfig;
-    assert.deepEqual(c, { vectors: 2, statusFile: paths.doorbell, log, socket: paths.socket, regionPath: '/dev/shm/kvmring-db', maxPeers: 3 });
-  });
-
   it('serves a state with guests on their own sockets, doorbells within its groups', () => {
     const onIds = () => {};
-    const c = serverConfig(roundTrip(v2())!, paths, () => {}, onIds) as GuestsDoorbellConfig;
-    assert.ok(!('socket' in c) && !('regionPath' in c), 'no shared socket, no region');
+    const c: DoorbellConfig = serverConfig(roundTrip(v2())!, paths, () => {}, onIds);
+    assert.deepEqual(v2().doorbell?.groups, GROUPS, 'the groups of the plan, as the server takes them');
     assert.deepEqual(c.guests, [
       { name: 'g1', socket: join(paths.dir, 'doorbell-g1.sock') },
       { name: 'g2', socket: join(paths.dir, 'doorbell-g2.sock') },
@@ -95,25 +86,34 @@ describe('host: the doorbell server configuration and groups', () => {
     assert.equal(c.statusFile, paths.doorbell);
   });
 
-  it('refuses to serve a region that is not in doorbell mode', () => {
-    const s = v1();
-    s.mode = 'plain';
-    delete s.doorbell;
+  it('refuses to serve a setup that is not in doorbell mode', () => {
+    const s = v2({ doorbell: false });
+    assert.ok(roundTrip(s), 'a plain-mode state reads');
     assert.throws(() => serverConfig(s, paths, () => {}), /^RingctlError: kvmring db is not in doorbell mode$/);
   });
 
   it('takes no state whose guests or groups do not add up', () => {
     const damaged: [string, (s: HostState) => void][] = [
-      ['guests without groups', (s) => delete s.doorbell!.groups],
-      ['groups without guests', (s) => delete s.doorbell!.guests],
+      ['guests without groups', (s) => delete (s.doorbell as Partial<NonNullable<HostState['doorbell']>>).groups],
+      ['groups without guests', (s) => delete (s.doorbell as Partial<NonNullable<HostState['doorbell']>>).guests],
       ['no guests', (s) => (s.doorbell!.guests = [])],
-      ['more guests than slots', (s) => s.doorbell!.guests!.push({ name: 'g4', socket: '/run/g4.sock' })],
-      ['a guest twice', (s) => (s.doorbell!.guests![2].name = 'g1')],
-      ['two guests on one socket', (s) => (s.doorbell!.guests![2].socket = s.doorbell!.guests![1].socket)],
-      ['a relative socket', (s) => (s.doorbell!.guests![0].socket = 'doorbell-g1.sock')],
-      ['a guest name with a slash', (s) => (s.doorbell!.guests![0].name = '../g1')],
-      ['a group of a stranger', (s) => s.doorbell!.groups!.push({ name: 'c', guests: ['g9'] })],
-      ['a group that is not a list', (s) => ((s.doorbell!.groups![0] as unknown as { guests: string }).guests = 'g1,g2')],
+      ['more guests than the plan', (s) => s.doorbell!.guests.push({ name: 'g4', socket: '/run/g4.sock' })],
+      ['a guest twice', (s) => (s.doorbell!.guests[2].name = 'g1')],
+      ['two guests on one socket', (s) => (s.doorbell!.guests[2].socket = s.doorbell!.guests[1].socket)],
+      ['a relative socket', (s) => (s.doorbell!.guests[0].socket = 'doorbell-g1.sock')],
+      ['a guest name with a slash', (s) => (s.doorbell!.guests[0].name = '../g1')],
+      ['a group of a stranger', (s) => s.doorbell!.groups.push({ name: 'c', guests: ['g9'] })],
+      ['a group that is not a list', (s) => ((s.doorbell!.groups[0] as unknown as { guests: string }).guests = 'g1,g2')],
+      ['a state of ABI v1', (s) => ((s as unknown as { version: number }).version = 1)],
+      ['no plan', (s) => delete (s as Partial<HostState>).plan],
+      ['a plan of another setup', (s) => (s.plan.name = 'other')],
+      ['a region file that is a path', (s) => (s.plan.regions[0].file = '../../etc/passwd')],
+      ['a roster file in another directory', (s) => (s.plan.guests[0].roster = 'kvmring-db+g1/../../x.roster')],
+      ['a device of a region that is not there', (s) => (s.plan.guests[0].devices[1] = { ...s.plan.guests[0].devices[1], region: 99 } as never)],
+      ['an isolation level of no one', (s) => ((s.plan as unknown as { isolation: string }).isolation = 'none')],
+      ['a reader beyond the guests', (s) => (s.plan.regions[0].readers = 1 << 5)],
+      ['a relative directory', (s) => (s.dir = 'dev/shm')],
+      ['a doorbell in plain mode', (s) => (s.plan.mode = 'plain')],
     ];
     assert.ok(roundTrip(v2()), 'the undamaged state reads');
     for (const [what, damage] of damaged) {

@@ -48,9 +48,12 @@ describe('host verbs: isolation levels, groups and the v2 plan', () => {
     });
 
     it('names what is wrong with a guest and how to write it', () => {
-      usage(() => parseGuestOption(''), /a guest's name must be 1 to 32 letters.*--guest NAME\[,mac=MAC\]/);
+      usage(() => parseGuestOption(''), /a guest's name must be 1 to 31 letters.*--guest NAME\[,mac=MAC\]/);
       usage(() => parseGuestOption('-x'), /a guest's name must be/);
-      usage(() => parseGuestOption('a'.repeat(33)), /a guest's name must be/);
+      // The roster's name field is 32 bytes, a NUL after the name included.
+      usage(() => parseGuestOption('a'.repeat(32)), /a guest's name must be/);
+      assert.equal(parseGuestOption('a'.repeat(31)).name, 'a'.repeat(31));
+      usage(() => parseGroupOption(`${'a'.repeat(32)}=g1,g2`), /a group's name must be 1 to 31 letters/);
       usage(() => parseGuestOption('g1,ip=10.0.0.1/32'), /"ip=10.0.0.1\/32" is not mac=MAC or addr=CIDR/);
       usage(() => parseGuestOption('g1,mac'), /"mac" is not mac=MAC or addr=CIDR/);
       usage(() => parseGuestOption('g1,mac=02:00:00:00:00:01,mac=02:00:00:00:00:02'), /mac= given twice/);
@@ -192,13 +195,62 @@ describe('host verbs: isolation levels, groups and the v2 plan', () => {
       const [g1, g2, g3] = p.guests;
       assert.deepEqual([g1.peers, g2.peers, g3.peers], [[0, 1], [0, 1, 2], [1, 2]]);
       assert.deepEqual([g1.groups, g2.groups, g3.groups], [['a'], ['a', 'b'], ['b']]);
-      assert.deepEqual(p.regions.map((r) => [r.owner, r.readers]), [[0, 0b010], [1, 0b101], [2, 0b010]]);
-      const owners = (g: typeof g1) => g.devices.flatMap((d) => (d.kind === 'region' ? [p.regions[d.region].owner] : []));
-      assert.deepEqual(owners(g1), [0, 1]);
-      assert.deepEqual(owners(g3), [2, 1]);
+      // g2 is in both groups: a region for each, read by that group's other member alone.
+      assert.deepEqual(
+        p.regions.map((r) => [r.file, r.owner, r.group, r.readers]),
+        [
+          ['kvmring-kvmring+g1.owned', 0, 'a', 0b010],
+          ['kvmring-kvmring+g2@a.owned', 1, 'a', 0b001],
+          ['kvmring-kvmring+g2@b.owned', 1, 'b', 0b100],
+          ['kvmring-kvmring+g3.owned', 2, 'b', 0b010],
+        ],
+      );
+      const mapped = (g: typeof g1) => g.devices.flatMap((d) => (d.kind === 'region' ? [[p.regions[d.region].file, d.readonly]] : []));
+      assert.deepEqual(mapped(g1), [['kvmring-kvmring+g1.owned', false], ['kvmring-kvmring+g2@a.owned', true]]);
+      assert.deepEqual(mapped(g2), [
+        ['kvmring-kvmring+g2@a.owned', false],
+        ['kvmring-kvmring+g2@b.owned', false],
+        ['kvmring-kvmring+g1.owned', true],
+        ['kvmring-kvmring+g3.owned', true],
+      ]);
+      assert.deepEqual(mapped(g3), [['kvmring-kvmring+g3.owned', false], ['kvmring-kvmring+g2@b.owned', true]]);
       // In pair mode g1 and g3 share no region at all.
       const q = plan({ guests: '3', group: ['a=g1,g2', 'b=g2,g3'], isolation: 'pair' });
       assert.deepEqual(q.regions.map((r) => r.file), ['kvmring-kvmring+g1+g2.owned', 'kvmring-kvmring+g2+g1.owned', 'kvmring-kvmring+g2+g3.owned', 'kvmring-kvmring+g3+g2.owned']);
+    });
+
+    it('gives every ordered pair one TX region under owner, each region read only by guests that share a group with all of its readers and its owner', () => {
+      const layouts: [string, string[]][] = [
+        ['one group', []],
+        ['a chain', ['a=g1,g2', 'b=g2,g3', 'c=g3,g4', 'd=g4,g5']],
+        ['a hub', ['a=g1,g2', 'b=g1,g3', 'c=g1,g4,g5']],
+        ['nested', ['a=g1,g2,g3,g4', 'b=g2,g3', 'c=g3,g4,g5']],
+        ['the same group twice over', ['a=g1,g2,g3', 'b=g1,g2,g3']],
+        ['a loner', ['a=g1,g2,g3,g4']],
+      ];
+      for (const [what, group] of layouts) {
+        const p = plan({ guests: '5', group });
+        const share = (x: number, y: number) => p.guests[x].groups.some((gr) => p.guests[y].groups.includes(gr));
+        for (const r of p.regions) {
+          const slots = [r.owner, ...p.guests.map((g) => g.slot).filter((s) => r.readers & (1 << s))];
+          assert.ok(r.readers !== 0, `${what}: ${r.file} has readers`);
+          assert.ok(r.group !== undefined, `${what}: ${r.file} names its group`);
+          for (const x of slots) for (const y of slots) assert.ok(x === y || share(x, y), `${what}: ${r.file} is mapped into g${x + 1} and g${y + 1}, which share no group`);
+          for (const s of slots) assert.ok(p.guests[s].groups.includes(r.group), `${what}: g${s + 1} is not in ${r.file}'s group ${r.group}`);
+        }
+        for (const a of p.guests) {
+          for (const b of p.guests) {
+            if (a === b) continue;
+            const tx = p.regions.filter((r) => r.owner === a.slot && r.readers & (1 << b.slot));
+            assert.equal(tx.length, share(a.slot, b.slot) ? 1 : 0, `${what}: ${a.name} -> ${b.name} has ${tx.length} TX regions`);
+          }
+        }
+        // One region per owner unless the owner is in groups that need one each.
+        if (!group.length) assert.deepEqual(p.regions.map((r) => [r.file, r.group]), p.guests.map((g) => [`kvmring-kvmring+${g.name}.owned`, 'all']));
+      }
+      // Groups that hold nothing new make no region: g1..g3 twice over is one group.
+      assert.equal(plan({ guests: '3', group: ['a=g1,g2,g3', 'b=g1,g2,g3'] }).regions.length, 3);
+      assert.equal(plan({ guests: '5', group: ['a=g1,g2', 'b=g2,g3', 'c=g3,g4', 'd=g4,g5'] }).regions.length, 8);
     });
 
     it('gives a guest in no group only its roster', () => {

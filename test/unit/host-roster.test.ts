@@ -132,11 +132,11 @@ describe('host: ABI v2 rosters and owned regions', () => {
       assert.equal(r.isolation, 'owner');
     });
 
-    it('writes a name of 32 characters without a NUL and reads it back', () => {
-      const long = 'n'.repeat(32);
+    it('writes the longest name, 31 characters, with the NUL ringnet wants after it, and reads it back', () => {
+      const long = 'n'.repeat(31);
       const q = plan({ guest: [long, 'b'] });
       const bytes = rosterBytes(q, 0);
-      assert.equal(bytes.subarray(S(0, 'name'), S(0, 'name') + 32).toString(), long);
+      assert.equal(bytes.subarray(S(0, 'name'), S(0, 'name') + 32).toString('latin1'), `${long}\0`);
       assert.equal(parseRoster(bytes).slots[0].name, long);
     });
 
@@ -155,15 +155,38 @@ describe('host: ABI v2 rosters and owned regions', () => {
             const owner = r.readUInt32LE(R(i, 'owner'));
             const readers = r.readUInt32LE(R(i, 'readers'));
             assert.notEqual(owner, stranger, `${isolation}: guest ${self} maps no region of guest ${stranger}`);
-            // Under owner, g2's one region is read by both groups' guests (its readers are
-            // every guest it shares a group with): g3 can read g2's lane to g1. Under pair no
-            // region mapped into one is read by the other.
-            if (isolation === 'pair' || owner !== 1) assert.equal(readers & (1 << stranger), 0, `${isolation}: guest ${stranger} reads no region mapped into guest ${self}`);
-            else assert.equal(readers, 0b101);
+            // No lane for the stranger either: its traffic with g2 is in regions only they map.
+            assert.equal(readers & (1 << stranger), 0, `${isolation}: guest ${stranger} reads no region mapped into guest ${self}`);
           }
         }
         assert.equal(g1.readUInt32LE(H('nregions')), 2);
-        assert.equal(rosterBytes(q, 1).readUInt32LE(H('nregions')), isolation === 'owner' ? 3 : 4);
+        // g2: under owner a region per group (one read by g1, one by g3) and one of each of theirs; under pair two each way.
+        assert.equal(rosterBytes(q, 1).readUInt32LE(H('nregions')), 4);
+      }
+    });
+
+    it("maps into g3 no region whose lanes carry g1's traffic, with overlapping groups (a=g1,g2 b=g2,g3)", () => {
+      for (const isolation of ['owner', 'pair']) {
+        const q = plan({ guests: '3', group: ['a=g1,g2', 'b=g2,g3'], isolation });
+        const g3 = parseRoster(rosterBytes(q, 2));
+        // A region carries traffic between its owner and each of its readers.
+        const carries = (r: { owner: number; readers: number }, slot: number) => r.owner === slot || Boolean(r.readers & (1 << slot));
+        assert.deepEqual(
+          g3.regions.filter((r) => carries(r, 0)),
+          [],
+          `${isolation}: g3 maps ${JSON.stringify(g3.regions)}`,
+        );
+        // g3 still has what the driver needs: one region of its own g2 reads, one of g2's it reads.
+        assert.deepEqual(
+          g3.regions.map((r) => [r.owner, r.readers]),
+          [
+            [2, 0b010],
+            [1, 0b100],
+          ],
+        );
+        const g2 = parseRoster(rosterBytes(q, 1));
+        // g2 writes a region read by g1 alone and one read by g3 alone, at either level.
+        assert.deepEqual(g2.regions.filter((r) => r.owner === 1).map((r) => r.readers), [0b001, 0b100]);
       }
     });
 

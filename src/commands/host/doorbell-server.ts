@@ -8,8 +8,9 @@ import type { ServerHello } from '../../host/process.js';
 /**
  * `ringctl host doorbell-server NAME`: the doorbell server `host up --doorbell`
  * starts in the background. Not for direct use (no usage: hidden from --help);
- * it tells its parent over IPC when it listens, logs to stdout, and stops on
- * SIGTERM or SIGINT.
+ * it tells its parent over IPC when it listens, logs to stdout, writes each
+ * guest's doorbell id into the rosters that list it as guests come and go, and
+ * stops on SIGTERM or SIGINT.
  */
 export class HostDoorbellServerCommand extends RingctlCommand {
   static override paths = [['host', 'doorbell-server']];
@@ -26,8 +27,17 @@ export class HostDoorbellServerCommand extends RingctlCommand {
       const paths = pathsFor(this.name, this.context.env);
       const state = requireState(paths);
       // The server's libc binding (koffi) is slow to load; no other verb needs it.
-      const [{ DoorbellServer }, { serverConfig }] = await Promise.all([import('../../host/doorbell.js'), import('../../host/process.js')]);
-      server = await DoorbellServer.start(serverConfig(state, paths, log));
+      const [{ DoorbellServer }, { serverConfig }, { rosterIdWriter }] = await Promise.all([
+        import('../../host/doorbell.js'),
+        import('../../host/process.js'),
+        import('../../host/files.js'),
+      ]);
+      const write = rosterIdWriter(state.plan, state.dir);
+      const onIds = (ids: Map<string, number | undefined>) => {
+        const rewritten = write(ids);
+        if (rewritten.length) log(`doorbell ids ${[...ids].map(([g, id]) => `${g}=${id ?? '-'}`).join(' ')}: rewrote the rosters of ${rewritten.join(', ')}`);
+      };
+      server = await DoorbellServer.start(serverConfig(state, paths, log, onIds));
     } catch (err) {
       hello({ error: err instanceof Error ? err.message : String(err) });
       throw err;

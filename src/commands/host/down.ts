@@ -9,15 +9,15 @@ export class HostDownCommand extends RingctlCommand {
 
   static override usage = Command.Usage({
     category: 'Host',
-    description: 'remove the shared region and stop its doorbell server',
+    description: "remove a setup's rosters and regions and stop its doorbell server",
     details: `
-      Stops the doorbell server \`host up\` started (only that process: its pid is checked against its command line), removes the region file and the state under /run/kvmring/host/NAME/. Guests still attached keep their mapping until they stop; remove their devices first.
+      Stops the doorbell server \`host up\` started (only that process: its pid is checked against its command line), removes every roster and region file of the setup (those its state names, and any other kvmring-NAME+... file in its directory, or in /dev/shm when the state is lost) and the state under /run/kvmring/host/NAME/. Guests still attached keep their mappings until they stop; remove their devices first.
 
       Safe to run twice, and after a crash of \`host up\` or of the server: it removes whatever is left.
     `,
     examples: [
-      ['Take the default region down', '$0 host down'],
-      ['Another region', '$0 host down --name lab2'],
+      ['Take the default setup down', '$0 host down'],
+      ['Another setup', '$0 host down --name lab2'],
     ],
   });
 

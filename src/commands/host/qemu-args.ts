@@ -1,19 +1,19 @@
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option } from 'clipanion';
 
 import { RingctlCommand } from '../../common/command.js';
-import { parseGuestRef, shellQuote } from '../../host/args.js';
-import { nameOption, pathsFor, requireState } from '../../host/cli.js';
+import { shellQuote } from '../../host/args.js';
+import { checkId, idOption, nameOption, pathsFor, stateGuest } from '../../host/cli.js';
 
 export class HostQemuArgsCommand extends RingctlCommand {
   static override paths = [['host', 'qemu-args']];
 
   static override usage = Command.Usage({
     category: 'Host',
-    description: 'print the QEMU options that give a guest the region',
+    description: "print the QEMU options that give a guest its roster, regions and doorbell",
     details: `
-      Prints, as one shell-quoted line, the options for guest GUEST (g1, g2, ... up to the region's number of slots): in plain mode a shared \`memory-backend-file\` on the region and an \`ivshmem-plain\` device; in doorbell mode a \`socket\` chardev to the doorbell server and an \`ivshmem-doorbell\` device (the server hands QEMU the region and the guest's id, its slot).
+      Prints, as one shell-quoted line, the options for guest GUEST of the setup (its name, as \`host up\` has it: g1, g2, ... or a --guest NAME): a shared \`memory-backend-file\` and an \`ivshmem-plain\` device for its roster (read-only, at 00:10.0, where ringnet looks for it) and for each region it maps (its own read-write, the others \`readonly=on\`), each at the PCI slot its roster names; in doorbell mode also a \`socket\` chardev to its own socket of the doorbell server and an \`ivshmem-doorbell\` device at 00:0f.0. Keep those PCI slots free for them.
 
-      \`--json\` prints the options as a JSON array of arguments, to append to an argv without parsing. \`--id\` names the QEMU objects (default kvmring0), for a guest with several regions.
+      \`--json\` prints the options as a JSON array of arguments, to append to an argv without parsing. \`--id\` prefixes the QEMU ids (default kvmring), for a guest in several setups.
     `,
     examples: [
       ['Options for g1', '$0 host qemu-args g1'],
@@ -26,19 +26,17 @@ export class HostQemuArgsCommand extends RingctlCommand {
 
   name = nameOption();
 
-  id = Option.String('--id', 'kvmring0', { description: 'The QEMU id of the backend/chardev' });
+  id = idOption();
 
   json = Option.Boolean('--json', false, { description: 'Print a JSON array of arguments' });
 
   async run(): Promise<number> {
-    parseGuestRef(this.guest);
-    if (!/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/.test(this.id)) throw new UsageError(`--id must be a QEMU id (a letter, then letters, digits, '.', '_', '-'), not ${JSON.stringify(this.id)}`);
+    const id = checkId(this.id);
     const paths = pathsFor(this.name, this.context.env);
     // Loaded here, not at the top: every other verb would load it too.
-    const { qemuArgs } = await import('../../host/qemu.js');
-    const s = requireState(paths);
-    parseGuestRef(this.guest, s.maxPeers);
-    const args = qemuArgs(s, this.id);
+    const { guestQemuArgs } = await import('../../host/qemu.js');
+    const { state, slot, files } = stateGuest(paths, this.guest);
+    const args = guestQemuArgs(state.plan, slot, files, id);
     this.context.stdout.write(this.json ? `${JSON.stringify(args)}\n` : `${shellQuote(args)}\n`);
     return 0;
   }

@@ -1,64 +1,77 @@
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option } from 'clipanion';
 import { resolve } from 'node:path';
 
 import { RingctlCommand } from '../../common/command.js';
-import { checkRegionSize, DEFAULT_REGION_SIZE, formatSize, MAX_GUESTS, MIN_GUESTS, parseGuests, parseSize, parseVectors } from '../../host/args.js';
-import { pathsFor, nameOption } from '../../host/cli.js';
+import { MAX_GUESTS, MIN_GUESTS } from '../../host/args.js';
+import { nameOption, pathsFor } from '../../host/cli.js';
+import { parseHostSpec } from '../../host/isolation.js';
 import { DEFAULT_REGION_DIR, hostRunDir } from '../../host/state.js';
+import { CONSTANTS as C } from '../../ring/layout.js';
 
 export class HostUpCommand extends RingctlCommand {
   static override paths = [['host', 'up']];
 
   static override usage = Command.Usage({
     category: 'Host',
-    description: 'create and format the shared region the guests join',
+    description: "make the guests' rosters and regions (ABI v2) and, with --doorbell, start the doorbell server",
     details: `
-      Creates DIR/kvmring-NAME, SIZE bytes, and formats it for N guest slots (\`--guests\`, ${MIN_GUESTS} to ${MAX_GUESTS}) with one ring per ordered pair of guests, as large as fit (a power of two from 256K). Every format has a fresh random instance, so guests notice a new region. The state is recorded under /run/kvmring/host/NAME/ for \`host status\`, \`host qemu-args\` and \`host down\`.
+      Plans a setup of ${MIN_GUESTS} to ${MAX_GUESTS} guests and makes its files in DIR (\`--dir\`, default ${DEFAULT_REGION_DIR}): for every guest a roster (8K, written only by the host, mapped read-only: its slot, the guests it may talk to with their MACs, prefixes and doorbell ids, and where its regions are), and the owned regions, each written by one guest and mapped read-only into the others that read it. Every file is 0600; a region's memory is allocated as far as its lanes reach, so a full filesystem fails here, not later in a guest. The state is recorded under /run/kvmring/host/NAME/ for \`host status\`, \`host qemu-args\`, \`host libvirt-xml\` and \`host down\`.
 
-      SIZE is a power of two such as 16M, 64M or 1G (default ${formatSize(DEFAULT_REGION_SIZE)}); it must hold N*(N-1) rings of 256K, so 16 guests need 64M. DIR is /dev/shm by default, or a hugetlbfs mount (SIZE is then a multiple of its huge page size). The file's memory is allocated at once: a full filesystem fails here, not later in a guest.
+      Guests: \`--guests N\` (named g1..gN), or one \`--guest NAME[,mac=MAC][,addr=CIDR]...\` per guest: ring0's MAC (default: one the host picks) and the prefixes the guest may claim on ring0 (up to ${C.KVMRING_ROSTER_ADDRS}; a guest's claim outside them is refused by its peers, and none given means it may claim none). Slots follow the order given.
 
-      With \`--doorbell\`, the region is formatted for interrupts and a doorbell server (QEMU's ivshmem-server protocol) starts in the background on /run/kvmring/host/NAME/doorbell.sock: guests use \`-device ivshmem-doorbell\` and get their slot as their ivshmem id. Without it guests use \`-device ivshmem-plain\` and poll.
+      \`--isolation owner\` (default): a region per guest and group it is in, read-only to that group's other members; a guest can write only its own regions, but reads its neighbours' traffic to each other within a group. \`--isolation pair\`: a region per ordered pair of guests, mapped only into the two; no guest can read or touch traffic that is not its own. \`--group NAME=GUEST,GUEST,...\` (repeatable): guests talk only to guests they share a group with (default: one group of all).
 
-      A region that is up is not re-created: run \`ringctl host down\` first.
+      \`--queues Q\` queue pairs per pair of guests (1 to ${C.KVMRING_QUEUES_MAX}), \`--ring-size\` the data bytes of every ring (a power of two; the default shrinks as a guest talks to more others). On hugetlbfs every file is a whole number of huge pages.
+
+      With \`--doorbell\`, a doorbell server (QEMU's ivshmem-server protocol) starts in the background with a socket per guest in /run/kvmring/host/NAME/: a guest gets the eventfds of the guests it may talk to only, and its doorbell id is written into every roster that lists it as it connects. Without it guests poll.
+
+      A setup that is up is not re-created: run \`ringctl host down\` first.
     `,
     examples: [
-      ['Two guests, 16M in /dev/shm, polling', '$0 host up --guests 2'],
-      ['Eight guests with interrupts and 64M', '$0 host up --guests 8 --size 64M --doorbell'],
-      ['A second region on 2M huge pages', '$0 host up --guests 4 --size 64M --dir /dev/hugepages --name lab2'],
+      ['Three guests g1..g3, each with a region the others read, polling', '$0 host up --guests 3'],
+      ['Two named guests with their MACs and prefixes, interrupts', '$0 host up --guest web,mac=02:00:00:00:00:01,addr=198.51.100.1/32 --guest db,addr=198.51.100.2/32 --doorbell'],
+      ['Two tenants that share g2, a region per ordered pair', '$0 host up --guests 3 --group a=g1,g2 --group b=g2,g3 --isolation pair'],
+      ['A second setup on 2M huge pages', '$0 host up --guests 4 --dir /dev/hugepages --name lab2'],
     ],
   });
 
-  guests = Option.String('--guests', { required: true, description: `Guest slots in the region (${MIN_GUESTS}..${MAX_GUESTS})` });
+  guests = Option.String('--guests', { description: `Guests g1..gN (${MIN_GUESTS}..${MAX_GUESTS}), unless --guest names them` });
 
-  size = Option.String('--size', formatSize(DEFAULT_REGION_SIZE), { description: 'Region size, a power of two: 16M, 64M, 1G, ...' });
+  guest = Option.Array('--guest', { description: 'A guest: NAME[,mac=MAC][,addr=CIDR]... (repeat per guest)' });
+
+  isolation = Option.String('--isolation', { description: 'owner (default): a region per guest and group; pair: a region per ordered pair' });
+
+  group = Option.Array('--group', { description: 'Guests that may talk: NAME=GUEST,GUEST,... (repeatable; default one group of all)' });
+
+  queues = Option.String('--queues', { description: `Queue pairs per pair of guests (1..${C.KVMRING_QUEUES_MAX}, default 1)` });
+
+  ringSize = Option.String('--ring-size', { description: 'Data bytes of every ring, a power of two: 256K, 1M, ...' });
 
   doorbell = Option.Boolean('--doorbell', false, { description: 'Interrupts: start a doorbell server for ivshmem-doorbell' });
 
   vectors = Option.String('--vectors', { description: 'With --doorbell: interrupt vectors per guest (default 1)' });
 
-  dir = Option.String('--dir', DEFAULT_REGION_DIR, { description: 'Where the region file goes: tmpfs or hugetlbfs' });
+  dir = Option.String('--dir', DEFAULT_REGION_DIR, { description: 'Where the files go: tmpfs or hugetlbfs' });
 
   name = nameOption();
 
   async run(): Promise<number> {
-    const guests = parseGuests(this.guests);
-    const size = parseSize(this.size);
-    checkRegionSize(size, guests);
-    if (this.vectors !== undefined && !this.doorbell) throw new UsageError('--vectors needs --doorbell');
-    const vectors = parseVectors(this.vectors ?? '1');
     const paths = pathsFor(this.name, this.context.env);
-    // host/up.js formats the region through koffi and ring-core, slow to load in a small guest.
-    const { hostUp } = await import('../../host/up.js');
-    const r = await hostUp({
+    const { spec, warnings } = parseHostSpec({
       name: paths.name,
-      runDir: hostRunDir(this.context.env),
-      dir: resolve(this.dir),
-      size,
-      guests,
+      guests: this.guests,
+      guest: this.guest,
+      group: this.group,
+      isolation: this.isolation,
+      ringSize: this.ringSize,
+      queues: this.queues,
       doorbell: this.doorbell,
-      vectors,
-      env: this.context.env,
+      vectors: this.vectors,
     });
+    for (const w of warnings) this.context.stderr.write(`ringctl: warning: ${w}\n`);
+    // host/up.js writes the files through koffi, slow to load in a small guest.
+    const { hostUp } = await import('../../host/up.js');
+    const r = await hostUp({ runDir: hostRunDir(this.context.env), dir: resolve(this.dir), spec, env: this.context.env });
     for (const line of r.lines) this.context.stdout.write(`${line}\n`);
     return 0;
   }
