@@ -36,6 +36,7 @@
 #define HOSTILE_MAX_BARS	(KVMRING_ROSTER_REGIONS_MAX + 2)	/* + roster, doorbell */
 #define HOSTILE_MAX_TARGETS	256
 #define HOSTILE_CHUNK		4096	/* scribble: bytes written, then read back, at a time */
+#define HOSTILE_SCRIBBLE_PASS	(1ULL << 20)	/* scribble: bytes of each BAR per pass */
 #define HOSTILE_PCI		"/sys/bus/pci/devices"
 #define HOSTILE_OVERRIDE	"kvmring-nodriver"	/* driver_override: no driver takes it */
 
@@ -83,6 +84,7 @@ struct hbar {
 	bool		writable;	/* mapped PROT_WRITE; else only PROT_READ */
 	u8		*mem;
 	u64		size;
+	u64		cursor;		/* scribble: where the next chunk goes */
 	struct hwrites	w;
 };
 
@@ -174,7 +176,7 @@ const char *devfn_str(u16 devfn);
 void bars_map(struct hostile *h);
 bool roster_intact(struct hostile *h);
 void poke(struct hbar *b, u64 off, const u64 *words, u32 n, struct hwrites *w);
-void bar_scribble(struct hostile *h, struct hbar *b, u64 deadline);
+void bar_scribble(struct hostile *h, struct hbar *b, u64 budget, u64 deadline);
 void doorbell_ring(struct hostile *h, u32 id, u32 vector);
 u32 doorbell_ivposition(struct hostile *h);
 

@@ -178,20 +178,25 @@ void poke(struct hbar *b, u64 off, const u64 *words, u32 n, struct hwrites *w)
 }
 
 /*
- * scribble: random bytes over the whole of b, HOSTILE_CHUNK at a time, each
- * chunk read before, written and read back; stops at the deadline.
+ * scribble: random bytes over up to `budget` bytes of b from where the last
+ * call stopped (wrapping at its end), HOSTILE_CHUNK at a time, each chunk
+ * read before, written and read back; stops early at the deadline.
  */
-void bar_scribble(struct hostile *h, struct hbar *b, u64 deadline)
+void bar_scribble(struct hostile *h, struct hbar *b, u64 budget, u64 deadline)
 {
 	u64 *before = (u64 *)h->chunk[0], *wrote = (u64 *)h->chunk[1], *after = (u64 *)h->chunk[2];
-	u64 off, n, i;
+	u64 done, n, i;
 
-	for (off = 0; off < b->size && !hostile_stop; off += n) {
-		volatile u64 *p = (volatile u64 *)(b->mem + off);
+	for (done = 0; done < budget && !hostile_stop; done += n) {
+		volatile u64 *p;
 
-		if (!(off & 0xfffff) && now_ns() >= deadline)
+		if (b->cursor >= b->size)
+			b->cursor = 0;
+		if (!(done & 0xffff) && now_ns() >= deadline)
 			break;
-		n = b->size - off < HOSTILE_CHUNK ? b->size - off : HOSTILE_CHUNK;
+		p = (volatile u64 *)(b->mem + b->cursor);
+		n = b->size - b->cursor < HOSTILE_CHUNK ? b->size - b->cursor : HOSTILE_CHUNK;
+		b->cursor += n;
 		for (i = 0; i < n / 8; i++)
 			before[i] = p[i];
 		rnd_fill(h, (u8 *)wrote, n);

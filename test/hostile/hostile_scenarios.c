@@ -373,14 +373,18 @@ void stomp_step(struct hostile *h)
 
 /* ---- scribble ------------------------------------------------------------------ */
 
-/* One pass of random bytes over every BAR2 we map: the roster, our regions and the others'. */
+/*
+ * One pass of random bytes over every BAR2 we map (the roster, our regions
+ * and the others'), HOSTILE_SCRIBBLE_PASS bytes of each, so that a short run
+ * still writes into all of them.
+ */
 void scribble_pass(struct hostile *h, u64 deadline)
 {
 	unsigned int i;
 
 	for (i = 0; i < h->nbars && !hostile_stop; i++)
 		if (h->bars[i].kind != HBAR_DOORBELL)
-			bar_scribble(h, &h->bars[i], deadline);
+			bar_scribble(h, &h->bars[i], HOSTILE_SCRIBBLE_PASS, deadline);
 }
 
 /* ---- doorbell-flood -------------------------------------------------------------- */

@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		say("playing scribble as slot %u", h.self);
 		while (!hostile_stop && now_ns() < deadline) {
 			scribble_pass(&h, deadline);
-			usleep(20000);
+			usleep(1000);
 		}
 		summary(&h);
 		return 0;
