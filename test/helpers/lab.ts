@@ -135,6 +135,19 @@ export interface LabStatus {
   probeBars?: Record<string, ProbeBar[]>;
 }
 
+/** A row of a guest's peer table (Lab.ringPeers()). */
+export interface RingPeer {
+  slot: number;
+  state: string;
+  gen: number;
+  mac: string;
+  ipv4: string;
+  /** ABI v2 only. */
+  name?: string;
+  claimedMac?: string;
+  addrsRefused?: number;
+}
+
 export class Lab {
   readonly guests: number;
 
@@ -191,15 +204,28 @@ export class Lab {
     return stats;
   }
 
-  /** The peer table as this guest's ringnet sees it (its debugfs view): slot -> state. */
-  async ringPeers(guest: string): Promise<{ slot: number; state: string; mac: string; ipv4: string }[]> {
+  /**
+   * The peer table as this guest's ringnet sees it (its debugfs view): slot -> state.
+   * Under ABI v2 a row also has the slot's name, the MAC it claims when the roster
+   * gives it another ("-" if not) and how many of its addresses were refused.
+   */
+  async ringPeers(guest: string): Promise<RingPeer[]> {
     const out = await this.sh(guest, 'cat /sys/kernel/debug/ringnet/ring0/peers');
     return out
       .trim()
       .split('\n')
       .slice(1)
       .map((l) => l.split(' '))
-      .map(([, slot, state, , mac, , ipv4]) => ({ slot: Number(slot), state, mac, ipv4 }));
+      .map(([, slot, state, gen, mac, , ipv4, , , , name, claimedMac, refused]) => ({
+        slot: Number(slot),
+        state,
+        gen: Number(gen),
+        mac,
+        ipv4,
+        name,
+        claimedMac,
+        addrsRefused: refused === undefined ? undefined : Number(refused),
+      }));
   }
 
   /** Whether a socket in guest listens on TCP `port`, any address (/proc/net/tcp and tcp6). */

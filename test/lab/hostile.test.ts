@@ -30,7 +30,7 @@ import {
   rosterOfGuest,
   rosterSlot,
 } from '../helpers/hostile.js';
-import { type ExecResult, Lab, REPO, debugSplats, labFixture, runLab } from '../helpers/lab.js';
+import { type ExecResult, Lab, REPO, type RingPeer, debugSplats, labFixture, runLab } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { DEBUG_KERNEL, SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
@@ -62,31 +62,9 @@ const QUIET_RATE_MAX = 400;
 
 // ---- what g1 and g2 see ----------------------------------------------------------
 
-/** A row of /sys/kernel/debug/ringnet/ring0/peers (ringnet_netlink.c). */
-interface PeerRow {
-  slot: number;
-  state: string;
-  gen: number;
-  mac: string;
-  name: string;
-  /** The MAC the peer publishes when the roster gives it another, else "-". */
-  claimedMac: string;
-  addrsRefused: number;
-}
-
-async function peerRows(lab: Lab, guest: string): Promise<PeerRow[]> {
-  const out = await lab.sh(guest, 'cat /sys/kernel/debug/ringnet/ring0/peers');
-  return out
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(' '))
-    .map((f) => ({ slot: Number(f[1]), state: f[2], gen: Number(f[3]), mac: f[4], name: f[10], claimedMac: f[11], addrsRefused: Number(f[12]) }));
-}
-
 /** g1's and g2's view of each other and their counters, at one moment. */
 interface HonestView {
-  rows: Map<string, PeerRow>;
+  rows: Map<string, RingPeer>;
   stats: Map<string, Map<string, number>>;
 }
 
@@ -106,11 +84,11 @@ class Honest {
   }
 
   async view(): Promise<HonestView> {
-    const rows = new Map<string, PeerRow>();
+    const rows = new Map<string, RingPeer>();
     const stats = new Map<string, Map<string, number>>();
     for (const g of HONEST_GUESTS) {
       const slot = this.slots.get(this.other(g));
-      const row = (await peerRows(this.lab, g)).find((r) => r.slot === slot);
+      const row = (await this.lab.ringPeers(g)).find((r) => r.slot === slot);
       assert.ok(row, `${g} has no row for ${this.other(g)} (slot ${slot})`);
       rows.set(g, row);
       stats.set(g, await this.lab.ethtoolStats(g));
@@ -133,8 +111,8 @@ class Honest {
     const bad: string[] = [];
     for (const g of HONEST_GUESTS) {
       const o = this.other(g);
-      const b = before.rows.get(g) as PeerRow;
-      const a = after.rows.get(g) as PeerRow;
+      const b = before.rows.get(g) as RingPeer;
+      const a = after.rows.get(g) as RingPeer;
       if (a.state !== 'up') bad.push(`${g} sees ${o} ${a.state}`);
       if (a.gen !== b.gen) bad.push(`${g} saw ${o} restart (generation ${b.gen} -> ${a.gen})`);
       const slot = this.slots.get(o) as number;
@@ -243,6 +221,29 @@ function hostileLab(o: { isolation: 'owner' | 'pair'; doorbell?: boolean; groups
   return { lab: () => lab as Lab, honest: () => honest as Honest };
 }
 
+/**
+ * Plays `scenario` in g3 for `seconds` while g1 pings g2 and sends it iperf3 over
+ * ring0: the traffic flowed, g1 and g2 were unharmed (conflicts only if allowed) and
+ * every kernel log is clean. The summary, and g1's and g2's views before and after.
+ */
+async function duringTraffic(
+  lab: Lab,
+  honest: Honest,
+  scenario: string,
+  o: { seconds: number; during: string; args?: string[]; conflicts?: boolean },
+): Promise<{ s: Summary; before: HonestView; after: HonestView }> {
+  const before = await honest.view();
+  const h = hostile(lab, scenario, o.seconds, o.args);
+  await h.started;
+  const t = await traffic(lab, o.seconds - 2);
+  const s = await h.done;
+  const after = await honest.view();
+  await lab.assertKernelLogsClean();
+  honest.assertUnharmed(before, after, o.during, o.conflicts);
+  assertTrafficFlowed(t, o.during);
+  return { s, before, after };
+}
+
 /** Runs h to its end (or stops it) whatever the test body does; its summary. */
 async function finish(h: Hostile): Promise<Summary> {
   h.stop();
@@ -257,13 +258,7 @@ for (const isolation of ['owner', 'pair'] as const) {
     it('bad-meta: every bad metadata combination g3 writes into its rings is counted and dropped, g1 <-> g2 unharmed', async () => {
       const seconds = 12;
       const slot = rosterSlot(lab(), HOSTILE_GUEST);
-      const before = await honest().view();
-      const h = hostile(lab(), 'bad-meta', seconds);
-      await h.started;
-      const t = await traffic(lab(), 10);
-      const s = await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
+      const { s, before, after } = await duringTraffic(lab(), honest(), 'bad-meta', { seconds, during: 'while g3 wrote bad records' });
       assert.ok(s.records > 1000 && s.pads > 0, `bad-meta published only ${s.records} records (${s.pads} pads)`);
       for (const g of HONEST_GUESTS) {
         const bad = honest().delta(before, after, g, new RegExp(`^r0_rx_bad_meta$|^r0_peer${slot}_ring_rx_(bad_meta|bad_desc)$`));
@@ -273,8 +268,6 @@ for (const isolation of ['owner', 'pair'] as const) {
         const refused = honest().delta(before, after, g, /^r0_rx_(bad_meta|bad_src|no_peer)$/);
         assert.ok(refused <= QUIET_RATE_MAX * seconds, `${g} refused ${refused} records in ${seconds} s: more than one per quiet period of g3`);
       }
-      honest().assertUnharmed(before, after, 'while g3 wrote bad records');
-      assertTrafficFlowed(t, 'while g3 wrote bad records');
     });
 
     it("no-consume: g1's ring to a g3 that never reads fills, g1 <-> g2 unharmed", async () => {
@@ -311,18 +304,10 @@ for (const isolation of ['owner', 'pair'] as const) {
     });
 
     it('flip-gen: a g3 with a new generation every beat is followed, g1 <-> g2 unharmed', async () => {
-      const before = await honest().view();
-      const h = hostile(lab(), 'flip-gen', 10);
-      await h.started;
-      const t = await traffic(lab(), 8);
-      const s = await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
+      const { s, before, after } = await duringTraffic(lab(), honest(), 'flip-gen', { seconds: 10, during: 'while g3 flipped its generation' });
       assert.ok(s.generations > 20, `flip-gen went through only ${s.generations} generations`);
       const seen = honest().delta(before, after, 'g1', /^r0_peer_joins$/);
       assert.ok(seen > 5, `g1 saw g3 join only ${seen} times in ${s.generations} generations`);
-      honest().assertUnharmed(before, after, 'while g3 flipped its generation');
-      assertTrafficFlowed(t, 'while g3 flipped its generation');
     });
 
     it("steal-mac: a g3 publishing g2's MAC and addresses gets none of g2's traffic; the conflict shows in ringctl peers and the stats", async () => {
@@ -335,7 +320,7 @@ for (const isolation of ['owner', 'pair'] as const) {
         await h.started;
         for (const g of HONEST_GUESTS) {
           await eventually(20_000 * SLOWDOWN, `${g} seeing g3 claim g2's MAC`, async () =>
-            (await peerRows(lab(), g)).some((r) => r.slot === self && r.claimedMac === g2mac),
+            (await lab().ringPeers(g)).some((r) => r.slot === self && r.claimedMac === g2mac),
           );
         }
         const t = await traffic(lab(), 10);
@@ -363,16 +348,8 @@ for (const isolation of ['owner', 'pair'] as const) {
       const quiet = await writesKeptOut(lab(), 'stomp', 4, ['--victim', victim]);
       assert.ok(quiet.stomps >= 20, `stomp wrote only ${quiet.stomps} times`);
       await honest().talking();
-      const before = await honest().view();
-      const h = hostile(lab(), 'stomp', 10, ['--victim', victim]);
-      await h.started;
-      const t = await traffic(lab(), 8);
-      const s = await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
+      const { s } = await duringTraffic(lab(), honest(), 'stomp', { seconds: 10, args: ['--victim', victim], during: "while g3 wrote into g2's regions" });
       assert.deepEqual(foreignWritesThatStuck(s), [], 'g3 read back its writes into g2 while g2 ran');
-      honest().assertUnharmed(before, after, "while g3 wrote into g2's regions");
-      assertTrafficFlowed(t, "while g3 wrote into g2's regions");
     });
 
     // Last: it leaves g3's own region garbage, which g1 and g2 may count against g3.
@@ -380,17 +357,9 @@ for (const isolation of ['owner', 'pair'] as const) {
       const quiet = await writesKeptOut(lab(), 'scribble', 6);
       assert.ok(quiet.scribbled > 4 << 20, `scribble wrote only ${quiet.scribbled} bytes`);
       await honest().talking();
-      const before = await honest().view();
-      const h = hostile(lab(), 'scribble', 10);
-      await h.started;
-      const t = await traffic(lab(), 8);
-      const s = await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
-      assert.deepEqual(foreignWritesThatStuck(s), [], 'g3 read back its writes into memory it does not own');
       // g3's own entry and rings are garbage now: conflicts counted against g3 are its due.
-      honest().assertUnharmed(before, after, 'while g3 scribbled', true);
-      assertTrafficFlowed(t, 'while g3 scribbled');
+      const { s } = await duringTraffic(lab(), honest(), 'scribble', { seconds: 10, during: 'while g3 scribbled', conflicts: true });
+      assert.deepEqual(foreignWritesThatStuck(s), [], 'g3 read back its writes into memory it does not own');
     });
   });
 
@@ -403,18 +372,10 @@ for (const isolation of ['owner', 'pair'] as const) {
     it("doorbell-flood: g1's doorbell rung as fast as g3 can, g1 <-> g2 unharmed", async () => {
       const g1 = rosterSlot(lab(), 'g1');
       const irqs = await doorbellIrqs(lab(), 'g1');
-      const before = await honest().view();
-      const h = hostile(lab(), 'doorbell-flood', 12, ['--victim', String(g1)]);
-      await h.started;
-      const t = await traffic(lab(), 10);
-      const s = await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
+      const { s } = await duringTraffic(lab(), honest(), 'doorbell-flood', { seconds: 12, args: ['--victim', String(g1)], during: 'while g3 flooded g1 with doorbells' });
       assert.ok(s.doorbells > 10_000, `the flood rang only ${s.doorbells} times`);
       const taken = (await doorbellIrqs(lab(), 'g1')) - irqs;
       assert.ok(taken > 1000, `g1 took only ${taken} doorbell interrupts during the flood`);
-      honest().assertUnharmed(before, after, 'while g3 flooded g1 with doorbells');
-      assertTrafficFlowed(t, 'while g3 flooded g1 with doorbells');
     });
 
     it("doorbell-flood: g2's doorbell id, outside g3's groups, rings nothing", async () => {
@@ -439,15 +400,8 @@ for (const isolation of ['owner', 'pair'] as const) {
       const victim = String(rosterSlot(lab(), 'g1'));
       await writesKeptOut(lab(), 'stomp', 4, ['--victim', victim]);
       await honest().talking();
-      const before = await honest().view();
-      const h = hostile(lab(), 'stomp', 10, ['--victim', victim]);
-      await h.started;
-      const t = await traffic(lab(), 8);
-      await h.done;
-      const after = await honest().view();
-      await lab().assertKernelLogsClean();
-      honest().assertUnharmed(before, after, "while g3 wrote into g1's regions");
-      assertTrafficFlowed(t, "while g3 wrote into g1's regions");
+      const { s } = await duringTraffic(lab(), honest(), 'stomp', { seconds: 10, args: ['--victim', victim], during: "while g3 wrote into g1's regions" });
+      assert.deepEqual(foreignWritesThatStuck(s), [], 'g3 read back its writes into g1 while g1 ran');
     });
   });
 }
