@@ -36,7 +36,7 @@
 #define HOSTILE_MAX_BARS	(KVMRING_ROSTER_REGIONS_MAX + 2)	/* + roster, doorbell */
 #define HOSTILE_MAX_TARGETS	256
 #define HOSTILE_CHUNK		4096	/* scribble: bytes written, then read back, at a time */
-#define HOSTILE_SCRIBBLE_PASS	(1ULL << 20)	/* scribble: bytes of each BAR per pass */
+#define HOSTILE_SCRIBBLE_PASS	(256ULL << 10)	/* scribble: bytes of each BAR per pass */
 #define HOSTILE_PCI		"/sys/bus/pci/devices"
 #define HOSTILE_OVERRIDE	"kvmring-nodriver"	/* driver_override: no driver takes it */
 

@@ -355,7 +355,7 @@ for (const isolation of ['owner', 'pair'] as const) {
     // Last: it leaves g3's own region garbage, which g1 and g2 may count against g3.
     it('scribble: random bytes over every BAR g3 maps change nothing it does not own; g1 <-> g2 unharmed', async () => {
       const quiet = await writesKeptOut(lab(), 'scribble', 6);
-      assert.ok(quiet.scribbled > 4 << 20, `scribble wrote only ${quiet.scribbled} bytes`);
+      assert.ok(quiet.scribbled > 1 << 20, `scribble wrote only ${quiet.scribbled} bytes`);
       await honest().talking();
       // g3's own entry and rings are garbage now: conflicts counted against g3 are its due.
       const { s } = await duringTraffic(lab(), honest(), 'scribble', { seconds: 10, during: 'while g3 scribbled', conflicts: true });
