@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 import { parseRoster, type Roster } from '../../src/host/roster.js';
-import { CONSTANTS as C, LAYOUT } from '../../src/ring/layout.js';
 import { type Lab, REPO, runLab } from './lab.js';
 import { SLOWDOWN, eventually } from './time.js';
 
@@ -217,28 +216,29 @@ export interface HostFile {
   kind: 'roster' | 'region';
   /** The roster's guest slot, or the region's owner. */
   slot: number;
-  /** A region's readers mask (0 for a roster). */
-  readers: number;
 }
 
-/** The files of the lab's setup: every guest's roster and every owned region. */
-export function hostFiles(lab: Lab): HostFile[] {
-  const prefix = `kvmring-${lab.name}+`;
-  const files: HostFile[] = [];
-  for (const f of readdirSync(SHM)) {
-    if (!f.startsWith(prefix)) continue;
-    const path = join(SHM, f);
-    if (f.endsWith('.roster')) {
-      files.push({ path, kind: 'roster', slot: parseRoster(readFileSync(path)).self, readers: 0 });
-    } else if (f.endsWith('.owned')) {
-      const hdr = readFileSync(path).subarray(0, LAYOUT.kvmring_owned_hdr.size);
-      const at = (m: keyof typeof LAYOUT.kvmring_owned_hdr.members) => LAYOUT.kvmring_owned_hdr.members[m][0];
-      assert.equal(hdr.readBigUInt64LE(at('magic')), C.KVMRING_OWNED_MAGIC, `${path} is not a formatted owned region`);
-      files.push({ path, kind: 'region', slot: hdr.readUInt32LE(at('owner')), readers: hdr.readUInt32LE(at('readers')) });
-    }
+/**
+ * The files of a setup (a lab's is named as the lab) in dir: every guest's roster and every owned region, each
+ * with its guest or owner by the file's name (kvmring-SETUP+GUEST.roster,
+ * kvmring-SETUP+OWNER[+READER].owned), never by its contents, which a scribbling
+ * owner may have made garbage.
+ */
+export function hostFiles(setup: string, dir = SHM): HostFile[] {
+  const prefix = `kvmring-${setup}+`;
+  const names = readdirSync(dir).filter((f) => f.startsWith(prefix));
+  const slots = new Map<string, number>();
+  for (const f of names.filter((x) => x.endsWith('.roster'))) {
+    for (const s of parseRoster(readFileSync(join(dir, f))).slots) slots.set(s.name, s.slot);
   }
-  assert.ok(files.some((f) => f.kind === 'roster'), `no rosters ${SHM}/${prefix}*.roster: is the lab up under ABI v2?`);
-  return files;
+  assert.ok(slots.size, `no rosters ${dir}/${prefix}*.roster: is the lab up under ABI v2?`);
+  return names.flatMap((f): HostFile[] => {
+    const m = /^(.+?)(\+.+)?\.(roster|owned)$/.exec(f.slice(prefix.length));
+    if (!m) return [];
+    const slot = slots.get(m[1]);
+    assert.ok(slot !== undefined, `${f}: no roster names the guest ${m[1]}`);
+    return [{ path: join(dir, f), kind: m[3] === 'roster' ? 'roster' : 'region', slot }];
+  });
 }
 
 /** Guest `guest`'s roster, read on the host. */

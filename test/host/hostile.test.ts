@@ -16,7 +16,7 @@ import { formatOwnedRegion, rosterBytes } from '../../src/host/roster.js';
 import { laneOf, queueOffset } from '../../src/ring/geometry.js';
 import { CONSTANTS as C, LAYOUT, peerWord } from '../../src/ring/layout.js';
 import { formatMac, parseMac } from '../../src/xdp/cidr.js';
-import { HOSTILE, type Summary, foreignWritesThatStuck, parseSummary } from '../helpers/hostile.js';
+import { HOSTILE, type Summary, foreignWritesThatStuck, hostFiles, parseSummary } from '../helpers/hostile.js';
 import { requireTier } from '../helpers/tier.js';
 
 const NOBODY = 65534;
@@ -31,6 +31,7 @@ interface Fake {
   plan: HostPlan;
   /** Region index -> its file. */
   regions: string[];
+  /** g3's roster (its function's resource2 links to it). */
   roster: string;
   doorbell?: string;
 }
@@ -79,15 +80,16 @@ function layOut(isolation: 'owner' | 'pair', mode: 'plain' | 'doorbell' = 'plain
     return path;
   });
 
+  // Every guest's roster, named as `ringctl host up` names them.
+  for (const g of plan.guests) writeFileSync(join(dir, g.roster), rosterBytes(plan, g.slot), { mode: 0o444 });
   const me = plan.guests[SELF];
-  let roster = '';
+  const roster = join(dir, me.roster);
   let doorbell: string | undefined;
   for (const d of me.devices) {
     const fn = fnDir(pci, d.devfn);
     mkdirSync(fn, { mode: 0o755 });
     if (d.kind === 'roster') {
-      roster = join(fn, 'resource2');
-      writeFileSync(roster, rosterBytes(plan, SELF), { mode: 0o444 });
+      symlinkSync(roster, join(fn, 'resource2'));
     } else if (d.kind === 'region') {
       symlinkSync(regions[d.region], join(fn, 'resource2'));
     } else {
@@ -117,13 +119,14 @@ function ok(fake: Fake, scenario: string, args: string[] = [], seconds = 1): Sum
   return r.summary as Summary;
 }
 
-/** The bytes of every file g3 does not own: the roster and the other guests' regions. */
+/**
+ * The bytes of every file g3 does not own, found as the lab test finds them on the
+ * host (hostFiles()): the rosters and the other guests' regions.
+ */
 function foreignBytes(fake: Fake): Map<string, Buffer> {
-  const m = new Map<string, Buffer>([[fake.roster, readFileSync(fake.roster)]]);
-  fake.plan.regions.forEach((r, i) => {
-    if (r.owner !== SELF) m.set(fake.regions[i], readFileSync(fake.regions[i]));
-  });
-  return m;
+  const files = hostFiles(fake.plan.name, fake.dir).filter((f) => f.kind === 'roster' || f.slot !== SELF);
+  assert.equal(files.length, 3 + fake.plan.regions.filter((r) => r.owner !== SELF).length, 'hostFiles() found other files than the setup has');
+  return new Map(files.map((f) => [f.path, readFileSync(f.path)]));
 }
 
 function assertUnchanged(before: Map<string, Buffer>, what: string): void {

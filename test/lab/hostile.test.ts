@@ -159,7 +159,7 @@ function firstDiff(a: Buffer, b: Buffer): number {
  */
 async function writesKeptOut(lab: Lab, scenario: string, seconds: number, args: string[] = []): Promise<Summary> {
   const self = rosterSlot(lab, HOSTILE_GUEST);
-  const files = hostFiles(lab).filter((f) => !(f.kind === 'region' && f.slot === self));
+  const files = hostFiles(lab.name).filter((f) => !(f.kind === 'region' && f.slot === self));
   assert.ok(files.some((f) => f.kind === 'region'), 'no region of another guest on the host');
   const stopped: string[] = [];
   let s: Summary;
