@@ -207,8 +207,19 @@ export async function hostileLabUp(lab: Lab, o: HostileLabOptions): Promise<void
 
 // ---- the host's files -------------------------------------------------------------
 
-/** Where `ringctl host up` puts a setup's rosters and regions (src/host/isolation.ts names them). */
-const SHM = '/dev/shm';
+/**
+ * Where `ringctl host up` put setup's rosters and regions (src/host/isolation.ts
+ * names them): the directory its state records (host up --dir), else /dev/shm.
+ */
+export function setupDir(setup: string): string {
+  try {
+    const state = JSON.parse(readFileSync(`/run/kvmring/host/${setup}/state.json`, 'utf8')) as { dir?: unknown };
+    if (typeof state.dir === 'string') return state.dir;
+  } catch {
+    // No state (yet), or one of another ringctl: the default.
+  }
+  return '/dev/shm';
+}
 
 /** A roster or owned region of the lab's setup, as a file on the host. */
 export interface HostFile {
@@ -219,12 +230,12 @@ export interface HostFile {
 }
 
 /**
- * The files of a setup (a lab's is named as the lab) in dir: every guest's roster and every owned region, each
- * with its guest or owner by the file's name (kvmring-SETUP+GUEST.roster,
- * kvmring-SETUP+OWNER[+READER].owned), never by its contents, which a scribbling
- * owner may have made garbage.
+ * The files of a setup (a lab's is named as the lab) in dir: every guest's roster
+ * and every owned region, each with its guest or owner by the file's name
+ * (kvmring-SETUP+GUEST.roster, kvmring-SETUP+OWNER[+READER][@GROUP].owned), never
+ * by its contents, which a scribbling owner may have made garbage.
  */
-export function hostFiles(setup: string, dir = SHM): HostFile[] {
+export function hostFiles(setup: string, dir = setupDir(setup)): HostFile[] {
   const prefix = `kvmring-${setup}+`;
   const names = readdirSync(dir).filter((f) => f.startsWith(prefix));
   const slots = new Map<string, number>();
@@ -233,17 +244,17 @@ export function hostFiles(setup: string, dir = SHM): HostFile[] {
   }
   assert.ok(slots.size, `no rosters ${dir}/${prefix}*.roster: is the lab up under ABI v2?`);
   return names.flatMap((f): HostFile[] => {
-    const m = /^(.+?)(\+.+)?\.(roster|owned)$/.exec(f.slice(prefix.length));
+    const m = /^([^+@]+?)(\+[^+@]+)?(@[^+@]+)?\.(roster|owned)$/.exec(f.slice(prefix.length));
     if (!m) return [];
     const slot = slots.get(m[1]);
     assert.ok(slot !== undefined, `${f}: no roster names the guest ${m[1]}`);
-    return [{ path: join(dir, f), kind: m[3] === 'roster' ? 'roster' : 'region', slot }];
+    return [{ path: join(dir, f), kind: m[4] === 'roster' ? 'roster' : 'region', slot }];
   });
 }
 
 /** Guest `guest`'s roster, read on the host. */
 export function rosterOfGuest(lab: Lab, guest: string): Roster {
-  return parseRoster(readFileSync(join(SHM, `kvmring-${lab.name}+${guest}.roster`)));
+  return parseRoster(readFileSync(join(setupDir(lab.name), `kvmring-${lab.name}+${guest}.roster`)));
 }
 
 /** The slot the host gave `guest`. */
