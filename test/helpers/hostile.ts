@@ -30,6 +30,8 @@ export interface Writes {
   words: number;
   stuck: number;
   faults: number;
+  /** The last word written (hex), unless every write faulted: what was there, what was written, what read back. */
+  last?: { before: string; wrote: string; after: string };
 }
 
 /** A PCI function the tool mapped, and what it wrote there. */

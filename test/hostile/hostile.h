@@ -71,6 +71,7 @@ struct hwrites {
 	u64	words;
 	u64	stuck;
 	u64	faults;
+	u64	last[3];	/* the last word written: before, written, read back after */
 };
 
 /* One PCI function we map: BAR2 of the roster and of each region, BAR0 of the doorbell device. */

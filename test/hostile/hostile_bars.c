@@ -170,6 +170,9 @@ void poke(struct hbar *b, u64 off, const u64 *words, u32 n, struct hwrites *w)
 		}
 		__sync_synchronize();
 		after = p[i];
+		w->last[0] = b->w.last[0] = before;
+		w->last[1] = b->w.last[1] = words[i];
+		w->last[2] = b->w.last[2] = after;
 		if (after == words[i] && after != before) {
 			w->stuck++;
 			b->w.stuck++;
@@ -217,6 +220,9 @@ void bar_scribble(struct hostile *h, struct hbar *b, u64 budget, u64 deadline)
 		for (i = 0; i < n / 8; i++)
 			if (after[i] == wrote[i] && wrote[i] != before[i])
 				b->w.stuck++;
+		b->w.last[0] = before[n / 8 - 1];
+		b->w.last[1] = wrote[n / 8 - 1];
+		b->w.last[2] = after[n / 8 - 1];
 	}
 }
 

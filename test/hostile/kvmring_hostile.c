@@ -42,8 +42,10 @@
  * Messages go to stderr ("playing SCENARIO as slot N" when it starts); the
  * last line on stdout is a JSON summary: the counters, every BAR with what
  * was written there (64-bit words, and how many read back as written:
- * "stuck", or faulted in a read-only mapping), stomp's places likewise, and
- * whether the roster still holds the bytes it held at the start.
+ * "stuck", or faulted in a read-only mapping; and the last word written,
+ * what was there before and what was read back after), stomp's places
+ * likewise, and whether the roster still holds the bytes it held at the
+ * start.
  *
  * --pci DIR (default /sys/bus/pci/devices) is where the functions are, as
  * DIR/0000:00:SS.F/resourceN: the host tests lay out plain files there. A
@@ -164,10 +166,15 @@ static void json_str(const char *key, const char *s)
 	putchar('"');
 }
 
+/* The tally, and the last word written as hex: before, written, read back after. */
 static void json_writes(const struct hwrites *w)
 {
 	printf(",\"words\":%llu,\"stuck\":%llu,\"faults\":%llu", (unsigned long long)w->words,
 	       (unsigned long long)w->stuck, (unsigned long long)w->faults);
+	if (w->words > w->faults)
+		printf(",\"last\":{\"before\":\"%#llx\",\"wrote\":\"%#llx\",\"after\":\"%#llx\"}",
+		       (unsigned long long)w->last[0], (unsigned long long)w->last[1],
+		       (unsigned long long)w->last[2]);
 }
 
 static void summary(struct hostile *h)
