@@ -1,46 +1,52 @@
 #!/usr/bin/env zx
 // What a hostile neighbour that plays only with its own rings and doorbells costs
-// two honest guests: iperf3 TCP g1 -> g2 over ring0 and the guests' softirq share,
-// without and with the hostile peer (build/native/kvmring_hostile, test/hostile/),
-// side by side in one run. Scenarios: bad-meta, no-consume and flip-gen in plain
-// mode, doorbell-flood in doorbell mode. Targets (issue 8): throughput keeps at
-// least 90% of the baseline, and a guest that ignores the peer spends under 5% of
-// its CPU in softirq.
+// two honest guests under ABI v2: iperf3 TCP g1 -> g2 over ring0 and the guests'
+// softirq share, without and with the hostile peer (build/native/kvmring_hostile,
+// test/hostile/) running in a third guest, g3, that has no ringnet and writes
+// through its BARs. Scenarios: bad-meta, no-consume and flip-gen in plain mode,
+// doorbell-flood in doorbell mode; --isolation owner (default), pair, or both.
+// Targets (issues 8 and 10): throughput keeps at least 90% of the baseline, and a
+// guest that ignores the peer spends under 5% of its CPU in softirq.
 //
 // Fairness on a small host: under TCG every guest is a QEMU process eating host
 // CPU, so a neighbour that spins would slow g1 and g2 down whatever their driver
-// does. The hostile peer therefore runs in a CPU cgroup capped at --peer-cpu
-// percent of one host core (default 25), and every baseline runs beside a CPU
-// burner in the same cap that uses as much host CPU as the peer did: the only
-// difference between the two runs is what the neighbour writes. A pure spinner
-// would not do: the scheduler favours a peer that sleeps now and then over one
-// that never does, so in the same cap the two got 3.0 and 1.6 CPU seconds. The
-// burner therefore keeps to the peer's measured share of a core by its own CPU
-// clock (spinning while behind, sleeping while ahead): first the share from a
-// warm-up run with the peer (not counted), then the mean of the runs so far. The CPU each really
-// used is printed. Each scenario's runs with the peer alternate with baselines
-// (--rounds of each, and a last baseline); the ratio is the mean with the peer
-// over the mean of the baselines.
+// does. g3's QEMU (the hostile peer's host CPU, all of it) therefore runs in a CPU
+// cgroup capped at --peer-cpu percent of one host core (default 25), and every
+// baseline (g3 up, the peer not running) runs beside a CPU burner in the same cap,
+// so that the neighbour (g3's QEMU and the burner together) uses as much host CPU
+// as g3 did with the peer: the only difference between the two runs is what the
+// neighbour writes. A pure spinner would not do: the scheduler favours a peer that
+// sleeps now and then over one that never does, so in the same cap the two got 3.0
+// and 1.6 CPU seconds. The burner therefore keeps to its share of a core by its own
+// CPU clock (spinning while behind, sleeping while ahead): the peer's share less
+// what an idle g3 takes, first from a warm-up run with the peer (not counted) and a
+// look at g3 idle, then the means of the runs so far. The CPU each really used is
+// printed. Each scenario's runs with the peer alternate with baselines (--rounds of
+// each, and a last baseline); the ratio is the mean with the peer over the mean of
+// the baselines.
 //
 // Softirq is measured inside the guests from /proc/stat while no traffic flows
 // ("idle": the guest ignores the peer, which is what the target is about) and
 // during iperf3 (for information). Guests have one vCPU so that a share is a
 // share of the whole guest.
 //
-// Boots its own labs (KVMRING_LAB=benchhostile) and takes them down.
+// Boots its own labs (KVMRING_LAB=benchhostile: three guests, lab up --no-ring
+// --isolation LEVEL, ringnet loaded in g1 and g2 only) and takes them down.
 // Prints a table and writes JSON under bench-results/.
 //
-//   npm run bench:hostile [-- --seconds 10 --rounds 2 --peer-cpu 25 --only bad-meta,doorbell-flood]
+//   npm run bench:hostile [-- --seconds 10 --rounds 2 --peer-cpu 25 --isolation owner,pair --only bad-meta,doorbell-flood]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { $, argv, chalk } from 'zx';
 
 import { labPaths } from '../lib/lab-config.mjs';
 // The lab tests' helpers (test/helpers/), built by `npm run build`: the kernel-log
-// check, the hostile peer and the CPU time of a process.
-import { HOSTILE, hostile, slotOf } from '../../dist/test/helpers/hostile.js';
+// check, the hostile peer in its guest and the CPU time of a process.
+import {
+  HONEST_GUESTS, HOSTILE, HOSTILE_GUEST, hostile, hostileLabArgs, honestRingUp, qemuPid, rosterOfGuest, rosterSlot,
+} from '../../dist/test/helpers/hostile.js';
 import { Lab, kernelTrouble, troubleInContext } from '../../dist/test/helpers/lab.js';
 import { cpuSeconds } from '../../dist/test/helpers/process.js';
 
@@ -65,20 +71,22 @@ const rounds = Number(argv.rounds ?? 2);
 if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)) usageError('--rounds must be an integer from 1 to 10');
 const only = argv.only ? String(argv.only).split(',') : Object.keys(SCENARIOS);
 for (const s of only) if (!SCENARIOS[s]) usageError(`--only ${s}: no such scenario (have ${Object.keys(SCENARIOS).join(', ')})`);
+const isolations = String(argv.isolation ?? 'owner').split(',');
+for (const i of isolations) if (!['owner', 'pair'].includes(i)) usageError(`--isolation ${i}: owner or pair`);
 if (!existsSync(HOSTILE)) usageError(`${HOSTILE} is missing: run \`npm run build\``);
 
 const lab = (...args) => $`node scripts/lab.mjs ${args}`;
 const inGuest = async (g, ...cmd) => (await lab('exec', '--timeout', String(seconds * 3 + 90), g, '--', ...cmd)).stdout;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const GUESTS = ['g1', 'g2'];
-/** The same lab as the tests see one: its region, doorbell socket and peer table. */
-const benchLab = new Lab({ guests: GUESTS.length }, labPaths().name);
+const GUESTS = HONEST_GUESTS;
+/** The same lab as the tests see one: its rosters, regions and peer tables. */
+const benchLab = new Lab({ guests: 3 }, labPaths().name);
 const RING0 = { g1: '198.51.100.1', g2: '198.51.100.2' };
 
 // ------------------------------------------------------------------ host CPU cap
 
-// A cgroup (v2, or v1's cpu controller) capping its members at peerCpu% of a core;
-// without one the peers run at nice 19 and the table says so.
+// A cgroup (v2, or v1's cpu controller) capping its members (g3's QEMU, the burner)
+// at peerCpu% of a core; without one they run at nice 19 and the table says so.
 const CGROUP = (() => {
   const name = `kvmring-bench-hostile-${process.pid}`;
   for (const [base, write] of [
@@ -104,12 +112,24 @@ const CGROUP = (() => {
   return null;
 })();
 
-/** Starts cmd args in the peers' CPU cap, stdout and stderr piped; the child. */
+/** Starts cmd args in the neighbour's CPU cap, stdout and stderr piped; the child. */
 function capped(cmd, args) {
   const child = spawn(CGROUP ? cmd : 'nice', CGROUP ? args : ['-n', '19', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (CGROUP) writeFileSync(CGROUP.procs, String(child.pid));
   return child;
 }
+
+/** Puts the running process pid, every thread of it, into the neighbour's CPU cap. */
+function capProcess(pid) {
+  if (CGROUP) {
+    writeFileSync(CGROUP.procs, String(pid));
+    return;
+  }
+  for (const tid of readdirSync(`/proc/${pid}/task`)) spawn('renice', ['-n', '19', '-p', tid], { stdio: 'ignore' });
+}
+
+/** The hostile guest's QEMU: the neighbour's host CPU with the peer, part of it without. */
+let neighbourPid;
 
 /**
  * The baseline's neighbour, in the same cap as the hostile peer: uses `share` of a
@@ -163,28 +183,44 @@ async function iperf() {
   };
 }
 
-/** iperf3 beside a burner using `share` of a core; the burner's CPU counted over iperf3 alone. */
+/** The share of a core the idle hostile guest's QEMU takes over `ms`, the peer not running. */
+async function idleGuestShare(ms) {
+  const cpu0 = cpuSeconds(neighbourPid);
+  const t0 = performance.now();
+  await sleep(ms);
+  return (cpuSeconds(neighbourPid) - cpu0) / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * iperf3 beside a burner using `share` of a core, g3 up but the peer not running;
+ * the neighbour's CPU (g3's QEMU and the burner) counted over iperf3 alone.
+ */
 async function baseline(share) {
   const b = burner(share);
   try {
     await sleep(500); // node's start-up is not the neighbour's work
-    const cpu0 = b.cpuSeconds();
+    const burn0 = b.cpuSeconds();
+    const guest0 = cpuSeconds(neighbourPid);
     const t0 = performance.now();
     const run = await iperf();
-    const peerCpuSeconds = b.cpuSeconds() - cpu0;
-    return { ...run, peerCpuSeconds, peerShare: peerCpuSeconds / ((performance.now() - t0) / 1000) };
+    const seconds = (performance.now() - t0) / 1000;
+    const burnerCpu = b.cpuSeconds() - burn0;
+    const guestCpu = cpuSeconds(neighbourPid) - guest0;
+    const peerCpuSeconds = burnerCpu + guestCpu;
+    return { ...run, peerCpuSeconds, peerShare: peerCpuSeconds / seconds, idleGuestShare: guestCpu / seconds, burnerShare: burnerCpu / seconds };
   } finally {
     b.stop();
   }
 }
 
-/** Prepares what a scenario needs once the hostile peer holds `slot`; returns a cleanup. */
+/** Prepares what a scenario needs once the hostile peer plays as `slot`; returns a cleanup. */
 async function prepare(scenario, slot) {
   if (scenario !== 'no-consume') return async () => {};
   // g1 sends to the peer until its ring is full: from then on g1's queue to it
   // stays stopped and g1 must not spin on it. The sink never answers ARP.
-  const mac = `02:68:6f:73:74:${slot.toString(16).padStart(2, '0')}`;
-  const sink = `198.51.100.${200 + slot}`;
+  const ro = rosterOfGuest(benchLab, HOSTILE_GUEST);
+  const mac = ro.slots.find((x) => x.slot === ro.self).mac;
+  const sink = '198.51.100.3';
   await inGuest('g1', 'ip', 'neigh', 'replace', sink, 'lladdr', mac, 'dev', 'ring0', 'nud', 'permanent');
   await inGuest('g1', 'node', '-e', `const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(60000);
     setTimeout(() => process.exit(0), 6000); (function f() { s.send(b, 9, '${sink}', () => setImmediate(f)); })();`);
@@ -194,12 +230,13 @@ async function prepare(scenario, slot) {
   return async () => inGuest('g1', 'ip', 'neigh', 'del', sink, 'dev', 'ring0');
 }
 
-/** Every ring resets/bad_index counter of both guests must still be 0 after baselines. */
+/** The ring between g1 and g2 must count no reset, bad index or bad record, whatever g3 did. */
 async function ringsClean(when) {
   for (const g of GUESTS) {
-    const bad = (await inGuest(g, 'ethtool', '-S', 'ring0'))
-      .split('\n').filter((l) => /_ring_(tx|rx)_(resets|bad_index): [1-9]/.test(l));
-    if (bad.length) throw new Error(`${g} counted ring errors ${when} with no hostile peer:\n${bad.join('\n')}`);
+    const other = rosterSlot(benchLab, GUESTS.find((x) => x !== g));
+    const re = new RegExp(`r0_peer${other}_ring_(tx|rx)_(resets|bad_index|bad_desc|bad_meta): [1-9]`);
+    const bad = (await inGuest(g, 'ethtool', '-S', 'ring0')).split('\n').filter((l) => re.test(l));
+    if (bad.length) throw new Error(`${g} counted errors on its ring with the other honest guest ${when}:\n${bad.join('\n')}`);
   }
 }
 
@@ -207,19 +244,17 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** One run of iperf3 with the hostile peer playing `scenario`; idle shares first if asked. */
 async function withPeer(scenario, measureIdle) {
-  const args = scenario === 'doorbell-flood'
-    ? ['--victim', String(await slotOf(benchLab, 2)), '--doorbell', benchLab.doorbellSocket]
-    : [];
-  // Plays until stop(), in the CPU cap.
-  const h = hostile(benchLab, scenario, 3600, args, { spawn: capped });
+  const args = scenario === 'doorbell-flood' ? ['--victim', String(rosterSlot(benchLab, 'g2'))] : [];
+  // Plays until stop(), in g3, whose QEMU is in the CPU cap.
+  const h = hostile(benchLab, scenario, 3600, args);
   try {
-    const slot = await Promise.race([h.started, sleep(30_000).then(() => { throw new Error(`${scenario}: no slot after 30 s`); })]);
+    const slot = await Promise.race([h.started, sleep(30_000).then(() => { throw new Error(`${scenario}: not playing after 30 s`); })]);
     const cleanup = await prepare(scenario, slot);
     const idle = measureIdle ? await idleShares() : undefined;
-    const cpu0 = h.cpuSeconds();
+    const cpu0 = cpuSeconds(neighbourPid);
     const t0 = performance.now();
     const run = await iperf();
-    const peerCpuSeconds = h.cpuSeconds() - cpu0;
+    const peerCpuSeconds = cpuSeconds(neighbourPid) - cpu0;
     const peerShare = peerCpuSeconds / ((performance.now() - t0) / 1000);
     await cleanup();
     h.stop();
@@ -237,7 +272,7 @@ async function withPeer(scenario, measureIdle) {
  * BUG, soft lockup, stall or hung task; records the lines it checked.
  */
 async function kernelLogsClean(mode) {
-  for (const g of GUESTS) {
+  for (const g of [...GUESTS, HOSTILE_GUEST]) {
     const log = await inGuest(g, 'dmesg');
     const bad = kernelTrouble(log);
     results.kernelLogs.push({ mode, guest: g, lines: log.split('\n').length, trouble: bad });
@@ -247,17 +282,18 @@ async function kernelLogsClean(mode) {
 
 async function measure(scenario) {
   console.log(`bench:hostile: ${scenario}: a warm-up with the peer, ${rounds} rounds of baseline and iperf3 with the peer, then a baseline`);
-  // How much host CPU the peer takes, for the burner to take as much.
+  // How much host CPU g3 takes with the peer, and idle: the burner makes up the difference.
   const warmUp = await withPeer(scenario, false);
   await sleep(2000);
-  const share = (runs) => mean(runs.map((r) => r.peerShare));
-  const bases = [await baseline(warmUp.peerShare)];
+  const idleGuest = await idleGuestShare(3000);
+  const share = (runs, bs) => Math.max(0, mean(runs.map((r) => r.peerShare)) - mean(bs.map((b) => b.idleGuestShare)));
+  const bases = [await baseline(Math.max(0, warmUp.peerShare - idleGuest))];
   const idleBase = await idleShares();
   const runs = [];
   for (let i = 0; i < rounds; i++) {
     runs.push(await withPeer(scenario, i === 0));
     await sleep(2000);
-    bases.push(await baseline(share(runs)));
+    bases.push(await baseline(share(runs, bases)));
   }
   await ringsClean(`in the baselines around ${scenario}`);
   const baseGbps = mean(bases.map((b) => b.gbps));
@@ -284,18 +320,24 @@ async function measure(scenario) {
 const results = { seconds, rounds, peerCap: CGROUP?.describe ?? 'nice 19 (no writable CPU cgroup)', date: new Date().toISOString(), scenarios: [], kernelLogs: [] };
 let failed = false;
 try {
-  for (const mode of ['plain', 'doorbell']) {
-    const todo = only.filter((s) => SCENARIOS[s] === mode);
-    if (!todo.length) continue;
-    console.log(`bench:hostile: booting two guests (${mode} mode, a spare slot for the hostile peer)...`);
-    await lab('up', '--guests', '2', '--slots', '3', ...(mode === 'doorbell' ? ['--doorbell'] : []));
-    try {
-      await inGuest('g2', 'iperf3', '-s', '-D');
-      await ringsClean('after boot');
-      for (const s of todo) results.scenarios.push({ mode, ...(await measure(s)) });
-      await kernelLogsClean(mode);
-    } finally {
-      await lab('down').catch(() => {});
+  for (const isolation of isolations) {
+    for (const mode of ['plain', 'doorbell']) {
+      const todo = only.filter((s) => SCENARIOS[s] === mode);
+      if (!todo.length) continue;
+      console.log(`bench:hostile: booting three guests (${isolation} isolation, ${mode} mode; the hostile peer in ${HOSTILE_GUEST}, no ringnet there)...`);
+      await lab(...hostileLabArgs({ isolation, doorbell: mode === 'doorbell', cpus: 1 }));
+      try {
+        await honestRingUp(benchLab);
+        neighbourPid = await qemuPid(benchLab, HOSTILE_GUEST);
+        capProcess(neighbourPid);
+        await inGuest('g2', 'iperf3', '-s', '-D');
+        await ringsClean('after boot');
+        for (const s of todo) results.scenarios.push({ isolation, mode, ...(await measure(s)) });
+        await ringsClean('after every scenario');
+        await kernelLogsClean(`${isolation}, ${mode}`);
+      } finally {
+        await lab('down').catch(() => {});
+      }
     }
   }
 } catch (err) {
@@ -308,12 +350,13 @@ if (failed) process.exit(1);
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const worst = (per, key) => Math.max(...GUESTS.map((g) => per[g][key]));
-const rows = [['scenario', 'mode', 'iperf3 base', 'with peer', 'ratio', 'softirq idle base', 'softirq idle peer', 'irq idle peer', 'softirq iperf3 base/peer', 'peer CPU s (burner/hostile)', 'targets']];
+const rows = [['scenario', 'isolation', 'mode', 'iperf3 base', 'with peer', 'ratio', 'softirq idle base', 'softirq idle peer', 'irq idle peer', 'softirq iperf3 base/peer', 'neighbour CPU s (base/peer)', 'targets']];
 for (const r of results.scenarios) {
   const softirq = worst(r.idleHostile, 'softirq');
   const ok = r.ratio >= TARGET_RATIO && softirq < TARGET_SOFTIRQ;
   rows.push([
     r.scenario,
+    r.isolation,
     r.mode,
     `${r.baselineGbps.toFixed(2)} Gbit/s`,
     `${r.hostileGbps.toFixed(2)} Gbit/s`,
@@ -327,11 +370,14 @@ for (const r of results.scenarios) {
   ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => stripVTControlCharacters(row[i]).length)));
-console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; peers in a ${results.peerCap}`);
+console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer (in g3) and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; g3's QEMU and the burner in a ${results.peerCap}`);
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
-for (const r of results.scenarios) console.log(`  ${r.scenario}: the peer's summary ${JSON.stringify(r.summary)}`);
-for (const k of results.kernelLogs) console.log(`  ${k.guest} (${k.mode} mode): kernel log clean (${k.lines} lines checked for oops, WARNING, BUG, lockups, stalls, hung tasks)`);
+for (const r of results.scenarios) {
+  const counters = Object.fromEntries(Object.entries(r.summary).filter(([k]) => k !== 'bars' && k !== 'targets'));
+  console.log(`  ${r.scenario} (${r.isolation}): the peer's summary ${JSON.stringify(counters)}, ${r.summary.bars.length} BARs`);
+}
+for (const k of results.kernelLogs) console.log(`  ${k.guest} (${k.mode}): kernel log clean (${k.lines} lines checked for oops, WARNING, BUG, lockups, stalls, hung tasks)`);
 
 mkdirSync(join(root, 'bench-results'), { recursive: true });
 const file = join(root, 'bench-results', `hostile-${results.date.replace(/[:.]/g, '-')}.json`);

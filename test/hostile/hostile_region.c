@@ -1,249 +1,231 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * hostile_region.c - kvmring_hostile's helpers and its plumbing in the
- * region: mapping it, claiming a slot by the ABI's protocol, publishing our
- * entry, rejoining, leaving, and attaching to the peers' rings.
+ * hostile_region.c - kvmring_hostile as a member of the roster's domain, by
+ * ABI v2's rules where it plays fair: our entry in every region we own (a
+ * generation past the last one there, the fields, then UP), its heartbeat,
+ * our rings to and from every peer the roster lists (through the ring
+ * core, at the places ringnet_route_queue() gives), and the peers' entries
+ * in their regions.
  */
 #define _GNU_SOURCE
 #include "hostile.h"
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* The part of an entry after state and heartbeat: what we fill in before UP. */
+#define ENTRY_TAIL_OFF	offsetof(struct kvmring_peer, doorbell_id)
 
-static void vsay(const char *fmt, va_list ap)
+static void *place(struct hostile *h, const struct ringnet_place *pl)
 {
-	fputs("kvmring_hostile: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
-void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
-/* xorshift64*: fast, seeded, good enough for garbage. */
-u64 rnd(struct hostile *h)
-{
-	h->rng ^= h->rng >> 12;
-	h->rng ^= h->rng << 25;
-	h->rng ^= h->rng >> 27;
-	return h->rng * 0x2545f4914f6cdd1dULL;
-}
-
-void rnd_fill(struct hostile *h, u8 *p, u64 n)
-{
-	u64 i, v;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		v = rnd(h);
-		memcpy(p + i, &v, 8);
-	}
-	for (v = rnd(h); i < n; i++, v >>= 8)
-		p[i] = (u8)v;
-}
-
-struct kvmring_peer *entry(struct hostile *h, u32 slot)
-{
-	return (struct kvmring_peer *)(h->shm + kvmring_peer_offset(slot));
-}
-
-bool mac_valid(const u8 *mac)
-{
-	static const u8 zero[6];
-
-	return !(mac[0] & 1) && memcmp(mac, zero, 6);
-}
-
-void put_be16(u8 *p, u16 v)
-{
-	p[0] = (u8)(v >> 8);
-	p[1] = (u8)v;
-}
-
-u16 ip_csum(const u8 *p, u32 n)
-{
-	u32 sum = 0, i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (u32)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (u16)~sum;
-}
-
-/* ---- the region ------------------------------------------------------------- */
-
-void region_map(struct hostile *h, const char *path)
-{
-	struct stat st;
-	int fd, err;
-
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		die("open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st))
-		die("fstat %s: %s", path, strerror(errno));
-	h->size = (u64)st.st_size;
-	h->shm = mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h->shm == MAP_FAILED)
-		die("mmap %s: %s", path, strerror(errno));
-	close(fd);
-	err = ringnet_region_geom(h->shm, h->size, &h->geom);
-	if (err)
-		die("%s is not a kvmring region this build understands (%s)", path, strerror(-err));
-	if (h->victim >= (int)h->geom.max_peers)
-		die("--victim %d: the region has slots 0..%u", h->victim, h->geom.max_peers - 1);
-}
-
-/* Both ends of our rings with slot s, restarted: whatever was in them is not ours. */
-static void peer_attach(struct hostile *h, u32 s, bool restart)
-{
-	struct hostile_peer *p = &h->peers[s];
-
-	ringnet_tx_attach_hdr(&p->tx, ringnet_region_ring(h->shm, &h->geom, h->self, s),
-			      h->geom.ring_size);
-	ringnet_rx_attach_hdr(&p->rx, ringnet_region_ring(h->shm, &h->geom, s, h->self),
-			      h->geom.ring_size);
-	if (restart) {
-		ringnet_tx_reset(&p->tx);
-		ringnet_rx_reset(&p->rx);
-	}
-}
-
-/* Writes addresses into our entry under addr_seq, as the driver does. */
-void publish_addrs(struct hostile *h, const u8 (*v4)[4], const u8 (*v6)[16])
-{
-	u32 seq = READ_ONCE(h->me->addr_seq) | 1;
-
-	WRITE_ONCE(h->me->addr_seq, seq);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(h->me->ipv4, v4, sizeof(h->me->ipv4));
-	memcpy(h->me->ipv6, v6, sizeof(h->me->ipv6));
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	WRITE_ONCE(h->me->addr_seq, seq + 1);
-}
-
-/* Our own addresses: in the lab's ring0 subnets, never used by a guest. */
-static void publish_own_addrs(struct hostile *h)
-{
-	u8 v4[KVMRING_PEER_ADDRS][4] = { { 198, 51, 100, (u8)(200 + h->self) } };
-	u8 v6[KVMRING_PEER_ADDRS][16] = { { 0x20, 0x01, 0x0d, 0xb8, 0, 2 } };
-
-	v6[0][15] = (u8)(200 + h->self);
-	publish_addrs(h, v4, v6);
+	return h->by_region[pl->region]->mem + pl->off;
 }
 
 /*
- * Goes UP under a new generation in a slot we hold: CLAIMED first, so peers
- * see the entry change hands, then the entry, then UP with release.
+ * Both ends of every queue pair with slot s, at the roster's places: our
+ * halves in our region, s's halves and the data of its rings to us in its
+ * region. renew: a new run of ours, whatever the ends held is dropped.
  */
-void rejoin(struct hostile *h, const u8 *mac)
+static void peer_attach(struct hostile *h, u32 s, bool renew)
 {
-	u32 s;
+	struct hostile_peer *p = &h->peers[s];
+	struct ringnet_ring_places out, in;
+	struct ringnet_route rt;
+	u32 q;
 
-	h->gen++;
-	h->stats.generations++;
-	__atomic_store_n(&h->me->state, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_CLAIMED), __ATOMIC_SEQ_CST);
-	memcpy(h->me->mac, mac, 6);
-	for (s = 0; s < h->geom.max_peers; s++)
-		if (s != h->self)
-			peer_attach(h, s, true);
-	__atomic_store_n(&h->me->state, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_UP), __ATOMIC_RELEASE);
+	if (ringnet_roster_route(&h->ro, s, &rt))
+		die("no route to slot %u in a roster that lists it", s);
+	for (q = 0; q < h->ro.queues; q++) {
+		if (ringnet_route_queue(&h->ro, &rt, q, &out, &in))
+			die("no queue %u to slot %u", q, s);
+		ringnet_tx_attach(&p->q[q].tx, place(h, &out.prod), place(h, &out.cons),
+				  place(h, &out.data), h->ro.ring_size);
+		ringnet_rx_attach(&p->q[q].rx, place(h, &in.cons), place(h, &in.prod),
+				  place(h, &in.data), h->ro.ring_size);
+		if (renew) {
+			ringnet_tx_renew(&p->q[q].tx);
+			ringnet_rx_renew(&p->q[q].rx);
+		}
+	}
 }
 
-/* The ABI's claim: a FREE word, swapped for CLAIMED with the generation + 1. */
-void claim(struct hostile *h)
+/* The peers the roster lists, their entries found (in the region each owns that we read). */
+static void peers_init(struct hostile *h)
 {
-	u32 s, n = h->geom.max_peers;
+	struct ringnet_route rt;
+	u32 s;
 
-	for (s = 0; s < n; s++) {
-		u64 old = __atomic_load_n(&entry(h, s)->state, __ATOMIC_ACQUIRE);
-		u64 new = KVMRING_PEER_WORD(KVMRING_PEER_GEN(old) + 1, KVMRING_PEER_CLAIMED);
+	for (s = 0; s < h->ro.max_peers; s++) {
+		struct hostile_peer *p = &h->peers[s];
 
-		if (KVMRING_PEER_STATE(old) != KVMRING_PEER_FREE)
+		if (s == h->self || !h->ro.slots[s].present)
 			continue;
-		if (__atomic_compare_exchange_n(&entry(h, s)->state, &old, new, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-			break;
+		if (ringnet_roster_route(&h->ro, s, &rt))
+			die("no route to slot %u in a roster that lists it", s);
+		p->listed = true;
+		p->entry = (const struct kvmring_peer *)(h->by_region[rt.rx.region]->mem +
+							 KVMRING_OWNED_ENTRY_OFF);
 	}
-	if (s == n)
-		die("no free slot among the region's %u: start the lab with more slots than guests", n);
-	h->claimed = true;
-	h->self = s;
-	h->me = entry(h, s);
-	h->gen = KVMRING_PEER_GEN(__atomic_load_n(&h->me->state, __ATOMIC_ACQUIRE));
-	h->heartbeat = READ_ONCE(h->me->heartbeat);
-	/* A locally administered unicast MAC that names the slot. */
-	memcpy(h->mac, (u8[]){ 0x02, 0x68, 0x6f, 0x73, 0x74, (u8)s }, 6);
-	h->me->doorbell_id = h->ivposition;
-	h->me->flags = 0;
-	h->me->mtu = HOSTILE_MTU;
-	memcpy(h->me->mac, h->mac, 6);
-	for (s = 0; s < n; s++)
-		if (s != h->self)
-			peer_attach(h, s, true);
-	publish_own_addrs(h);
-	__atomic_store_n(&h->me->state, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_UP), __ATOMIC_RELEASE);
+}
+
+const struct kvmring_peer *victim_entry(struct hostile *h)
+{
+	if (h->victim < 0 || !h->peers[h->victim].listed)
+		return NULL;
+	return h->peers[h->victim].entry;
+}
+
+/* Writes addresses into our entries under addr_seq, as the driver does. */
+void publish_addrs(struct hostile *h, const u8 (*v4)[4], const u8 (*v6)[16])
+{
+	u32 seq = (READ_ONCE(h->mine[0]->addr_seq) | 1), i;
+
+	for (i = 0; i < h->nmine; i++)
+		WRITE_ONCE(h->mine[i]->addr_seq, seq);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < h->nmine; i++) {
+		memcpy(h->mine[i]->ipv4, v4, sizeof(h->mine[i]->ipv4));
+		memcpy(h->mine[i]->ipv6, v6, sizeof(h->mine[i]->ipv6));
+	}
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < h->nmine; i++)
+		WRITE_ONCE(h->mine[i]->addr_seq, seq + 1);
+}
+
+void publish_mac(struct hostile *h, const u8 *mac)
+{
+	u32 i;
+
+	for (i = 0; i < h->nmine; i++)
+		memcpy(h->mine[i]->mac, mac, 6);
+}
+
+/* Our own addresses: the first of each family the roster lets us claim. */
+static void publish_own_addrs(struct hostile *h)
+{
+	const struct ringnet_roster_slot *me = &h->ro.slots[h->self];
+	u8 v4[KVMRING_PEER_ADDRS][4] = {}, v6[KVMRING_PEER_ADDRS][16] = {};
+	u32 a, n4 = 0, n6 = 0;
+
+	for (a = 0; a < me->naddrs; a++) {
+		if (me->addrs[a].family == 4 && n4 < KVMRING_PEER_ADDRS)
+			memcpy(v4[n4++], me->addrs[a].addr, 4);
+		else if (me->addrs[a].family == 6 && n6 < KVMRING_PEER_ADDRS)
+			memcpy(v6[n6++], me->addrs[a].addr, 16);
+	}
+	publish_addrs(h, (const u8 (*)[4])v4, (const u8 (*)[16])v6);
+}
+
+/* Every entry of ours to word; false if one did not take it (a region that drops our writes). */
+static bool entries_state(struct hostile *h, u64 word)
+{
+	bool ok = true;
+	u32 i;
+
+	for (i = 0; i < h->nmine; i++) {
+		__atomic_store_n(&h->mine[i]->state, word, __ATOMIC_SEQ_CST);
+		ok &= __atomic_load_n(&h->mine[i]->state, __ATOMIC_SEQ_CST) == word;
+	}
+	return ok;
+}
+
+/*
+ * Starts our run as ringnet's join does: a generation past the ones our
+ * regions hold, FREE in it first (read back: a region of ours that drops
+ * writes is a host bug), the entry, our ring ends renewed, addresses, UP.
+ */
+void join(struct hostile *h)
+{
+	struct kvmring_peer tail = {};
+	u32 i, gen = 0;
+
+	peers_init(h);
+	h->heartbeat = 0;
+	for (i = 0; i < h->nmine; i++) {
+		u64 word = __atomic_load_n(&h->mine[i]->state, __ATOMIC_ACQUIRE);
+		u64 hb = READ_ONCE(h->mine[i]->heartbeat);
+
+		if (KVMRING_PEER_GEN(word) > gen)
+			gen = KVMRING_PEER_GEN(word);
+		if (hb > h->heartbeat)
+			h->heartbeat = hb;
+	}
+	h->gen = gen + 1 ? gen + 1 : 1;
+	if (!entries_state(h, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_FREE)))
+		die("a region the roster calls ours drops our writes: the host maps it read-only into us");
+
+	tail.doorbell_id = h->ivposition;
+	tail.flags = 0;		/* we poll: nobody need ring us */
+	tail.mtu = HOSTILE_MTU;
+	memcpy(tail.mac, mac_valid(h->victim_mac) ? h->victim_mac : h->mac, 6);
+	for (i = 0; i < h->nmine; i++) {
+		tail.addr_seq = READ_ONCE(h->mine[i]->addr_seq) & ~1U;
+		memcpy((u8 *)h->mine[i] + ENTRY_TAIL_OFF, (u8 *)&tail + ENTRY_TAIL_OFF,
+		       sizeof(tail) - ENTRY_TAIL_OFF);
+	}
+	for (i = 0; i < h->ro.max_peers; i++)
+		if (h->peers[i].listed)
+			peer_attach(h, i, true);
+	if (mac_valid(h->victim_mac))
+		publish_addrs(h, (const u8 (*)[4])h->victim_v4, (const u8 (*)[16])h->victim_v6);
+	else
+		publish_own_addrs(h);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	entries_state(h, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_UP));
+	h->joined = true;
+	h->stats.generations++;
 	say("slot %u, generation %u, MAC %02x:%02x:%02x:%02x:%02x:%02x", h->self, h->gen,
 	    h->mac[0], h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5]);
 }
 
-/* Leaves as the ABI says: our word, if still ours, swapped for FREE. */
-void leave(struct hostile *h)
+/* flip-gen: a restart under the next generation, in the same order as join. */
+void rejoin(struct hostile *h)
 {
-	u64 up = KVMRING_PEER_WORD(h->gen, KVMRING_PEER_UP);
+	u32 s;
 
-	__atomic_compare_exchange_n(&h->me->state, &up, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_FREE),
-				    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	h->gen++;
+	entries_state(h, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_FREE));
+	for (s = 0; s < h->ro.max_peers; s++)
+		if (h->peers[s].listed)
+			peer_attach(h, s, true);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	entries_state(h, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_UP));
+	h->stats.generations++;
 }
 
-/* Follows the peer table: attach to newcomers, forget those who left. */
+void leave(struct hostile *h)
+{
+	if (h->joined)
+		entries_state(h, KVMRING_PEER_WORD(h->gen, KVMRING_PEER_FREE));
+	h->joined = false;
+}
+
+void beat_entries(struct hostile *h)
+{
+	u32 i;
+
+	h->heartbeat++;
+	for (i = 0; i < h->nmine; i++)
+		WRITE_ONCE(h->mine[i]->heartbeat, h->heartbeat);
+}
+
+/* Follows the peers' entries: a new generation is a restart, its ends renewed. */
 void scan_peers(struct hostile *h)
 {
 	u32 s;
 
-	for (s = 0; s < h->geom.max_peers; s++) {
+	for (s = 0; s < h->ro.max_peers; s++) {
 		struct hostile_peer *p = &h->peers[s];
 		u64 word;
-		u8 mac[6];
 
-		if (s == h->self)
+		if (!p->listed)
 			continue;
-		word = __atomic_load_n(&entry(h, s)->state, __ATOMIC_ACQUIRE);
+		word = __atomic_load_n(&p->entry->state, __ATOMIC_ACQUIRE);
 		if (KVMRING_PEER_STATE(word) != KVMRING_PEER_UP) {
 			p->present = false;
 			continue;
 		}
 		if (p->present && p->gen == KVMRING_PEER_GEN(word))
 			continue;
-		memcpy(mac, entry(h, s)->mac, 6);
 		p->gen = KVMRING_PEER_GEN(word);
-		p->present = mac_valid(mac);
-		if (!p->present)
-			continue;
-		memcpy(p->mac, mac, 6);
+		p->present = true;
 		peer_attach(h, s, false);
 	}
 }
