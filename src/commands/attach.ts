@@ -25,7 +25,7 @@ export class AttachCommand extends RingctlCommand {
 
       Programs, maps and the XDP link are pinned under /sys/fs/bpf/ringctl/IFACE/. Attaching again with the same settings changes nothing but the peers (synced again). A program ringctl did not load, or ringctl's own with other settings, is only replaced with \`--force\`.
 
-      The peer map is a snapshot: peers that come or go later are only noticed with \`--follow\`, which stays in the foreground after attaching and keeps the peers of every interface ringctl has attached in step with their ring's peer table (polled every 500 ms), printing each change, until SIGINT or SIGTERM. Stopping it leaves the attachment and its peers as they are. When the ring device goes away (ringnet.ko unloaded), the follower removes every peer, so traffic stays on IFACE; when it comes back (with a new ifindex and MAC), the follower attaches IFACE to it again with the same settings.
+      The peer map is a snapshot: peers that come or go later are only noticed with \`--follow\`, which stays in the foreground after attaching and keeps the peers of every interface ringctl has attached in step with their ring's peer table (polled every 500 ms), printing each change, until SIGINT or SIGTERM. Stopping it leaves the attachment and its peers as they are. When the ring device goes away (ringnet.ko unloaded), the follower removes every peer, so traffic stays on IFACE; when it comes back (as a new device, with a new ifindex), the follower attaches IFACE to it again with the same settings.
     `,
     examples: [
       ['Attach to eth1, redirecting into ring0, with the lab\'s inter-domain subnets', '$0 attach eth1 --subnet 198.51.100.0/24 --subnet 2001:db8:2::/64'],
@@ -97,7 +97,7 @@ export class AttachCommand extends RingctlCommand {
     for (const note of [...(peers?.notes ?? []), ...r.rejected]) this.context.stderr.write(`ringctl: warning: ${this.ifname}: ${note}\n`);
     if (this.follow) {
       const out = this.context.stdout;
-      // Also attaches eth1 to ring0 again after ringnet reloads (a new ifindex and MAC).
+      // Also attaches eth1 to ring0 again after ringnet reloads (a new ifindex).
       const follower = new PeerFollower({ pinRoot: root, sysfs, log: (line) => out.write(`${line}\n`), ring: this.ring, bpfDir: bpfDir(this.context.env) });
       await this.followUntilSignal(follower);
     }

@@ -29,7 +29,7 @@
 // away (ringnet unloaded), its peers are removed, so transparent mode and the
 // XDP redirect fall back to eth1 instead of sending into a device that is gone.
 // Given `ring`, an interface whose ring device went away is attached to it again
-// once it is back (ringnet reloaded gives ring0 a new ifindex and MAC, which the
+// once it is back (ringnet reloaded gives ring0 a new ifindex, which the
 // loaded programs hold).
 import { LibbpfError } from '../libbpf/index.js';
 import { RingctlError } from '../common/errors.js';

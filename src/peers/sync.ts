@@ -69,9 +69,10 @@ export interface FollowerDeps {
   /**
    * Attaches `ifname`, whose ring device went away, to `ring` again with its
    * settings if `ring` is back with a peer table (ringnet reloaded: a new
-   * ifindex and MAC): the lines attach printed, or undefined when `ring` is
-   * not back. Throws RingctlError or LibbpfError. Optional: without it such an
-   * interface keeps no peers until attached again by hand.
+   * ifindex; its MAC stays the roster's): the lines attach printed, or
+   * undefined when `ring` is not back. Throws RingctlError or LibbpfError.
+   * Optional: without it such an interface keeps no peers until attached again
+   * by hand.
    */
   reattach?(ifname: string, ring: string): string[] | undefined;
   /**

@@ -3,6 +3,7 @@
 // a guest maps only the regions of the pairs it is in, so traffic between two
 // others must be in none of them (test/lab/ring.test.ts, test/lab/groups.test.ts).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 
 import type { Lab } from './lab.js';
 
@@ -32,7 +33,7 @@ for bdf in sorted(os.listdir('/sys/bus/pci/devices')):
 print(json.dumps(out))
 `;
 
-interface BarScan {
+export interface BarScan {
   bdf: string;
   size: number;
   found: boolean;
@@ -62,3 +63,21 @@ for _ in range(50):
   );
 }
 
+
+/**
+ * Sends a fresh marker from guest `from` to guest `to` (gN, at 198.51.100.N) over
+ * ring0 and scans the BARs of `watcher`: the BARs of it that hold the marker.
+ * Fails unless `to` finds it in its own (the control: the marker is there to
+ * find) and the watcher's scan covered every device the host gave it.
+ */
+export async function markerSeen(lab: Lab, from: string, to: string, watcher: string): Promise<BarScan[]> {
+  const marker = randomBytes(32);
+  await sendMarker(lab, from, `198.51.100.${to.slice(1)}`, marker);
+  const received = await scanBars(lab, to, marker);
+  assert.ok(received.some((b) => b.found), `what ${from} sent ${to} is in none of ${to}'s BARs: ${JSON.stringify(received)}`);
+  const scan = await scanBars(lab, watcher, marker);
+  // Every ivshmem function the host gave the watcher: its roster, its regions and those it reads, the doorbell device.
+  const devices = (await lab.plan()).guests.find((g) => g.name === watcher)?.devices ?? [];
+  assert.equal(scan.length, devices.length, `${watcher}'s ivshmem BARs ${JSON.stringify(scan)}, its devices in the plan ${JSON.stringify(devices)}`);
+  return scan.filter((b) => b.found);
+}
