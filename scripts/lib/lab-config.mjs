@@ -56,7 +56,7 @@ export function guestPaths(paths, n) {
  * its file read-only (readonly=on on the backend), "rw" read-write, to show what a
  * guest's writes through a BAR do to the file behind it (test/lab/isolation.test.ts).
  * Their slots are clear of what `ringctl host` places (00:08-00:19: regions, the
- * doorbell at 00:0f, the roster at 00:10) and of the lab's own devices (00:01-00:03);
+ * doorbell at 00:0f, the roster at 00:10) and of the lab's own devices (00:01-00:02);
  * a lab guest has no USB controller at 00:1a/00:1b (-nodefaults).
  */
 export const PROBE_BARS = [

@@ -2,8 +2,8 @@
 // talk (--group), how they are kept apart (--isolation owner|pair), and the plan
 // that follows: every region with its owner and readers, and every guest's
 // roster and PCI devices. Pure functions; bad input is a UsageError that names
-// the cause and the fix. The plan is plain JSON, for the host state to keep, so
-// that the host verbs (not yet wired to it) all read the same plan.
+// the cause and the fix. The plan is plain JSON, which `host up` keeps in its
+// state so that every other host verb reads the same plan.
 import { createHash } from 'node:crypto';
 import { UsageError } from 'clipanion';
 
@@ -282,12 +282,13 @@ export function checkSpec(spec: HostSpec): string[] {
  * doorbell device just below it (00:0f.0), the regions above it (00:11-00:19)
  * and then below the doorbell (00:08-00:0e): 16 regions, enough for 16 guests
  * in one group under `owner` and 9 under `pair`. Clear of the low slots, which
- * QEMU gives devices without addr= in order (the lab's q35 guests: virtio-net,
- * ivshmem, virtio-serial at 00:01-00:03) and libvirt fills from the bottom too
+ * QEMU gives devices without addr= in order (the lab's q35 guests: virtio-net
+ * and virtio-serial at 00:01-00:02) and libvirt fills from the bottom too
  * (video at 00:01, root ports from 00:02, eight to a slot); and clear of the
  * top, which q35 and libvirt's fixed places take: 00:1a and 00:1d (USB2),
  * 00:1e (the DMI-to-PCI bridge), 00:1f (ISA, SATA, SMBus). The lab's
- * --probe-bars devices sit at 00:10 and 00:11 and cannot join a v2 guest.
+ * --probe-bars devices sit at 00:1a and 00:1b, where a lab guest (no USB)
+ * has nothing.
  */
 export const DOORBELL_DEVFN = 0x0f << 3;
 const slots = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
