@@ -208,6 +208,11 @@ describe('kvmring_hostile against files laid out as a guest BARs', function () {
         assert.equal(mine.length, ownRegions(f).length);
         for (const b of mine) assert.ok(b.words > 0 && b.stuck > 0.99 * b.words, `own region ${b.devfn}: ${b.stuck} of ${b.words} words stuck`);
         ownRegions(f).forEach(({ i }, k) => assert.ok(!readFileSync(f.regions[i]).equals(own[k]), `g3's region ${i} was not scribbled over`));
+        // The next run finds its own headers garbled, writes them again as the host did, and plays.
+        const again = run(f, 'flip-gen', [], 0.3);
+        assert.equal(again.code, 0, `a run after the scribbling failed:\n${again.stderr}`);
+        assert.match(again.stderr, /is ours but its header is not what the host wrote/);
+        ownRegions(f).forEach(({ i }, k) => assert.ok(readFileSync(f.regions[i]).subarray(0, 128).equals(own[k].subarray(0, 128)), `g3's region ${i} has another header than the host wrote`));
       });
 
       it('bad-meta: records into its own rings to every peer that is up', () => {

@@ -355,7 +355,31 @@ bool roster_intact(struct hostile *h)
 }
 
 /*
- * The roster, every region it lists (checked as ringnet checks them) and, in
+ * A region of ours whose header an earlier run scribbled over: written again
+ * as the host formats it (every field, then the magic), so that this run can
+ * use the region. Only its owner can, and only its owner's lanes depend on it.
+ */
+static void own_header_restore(struct hostile *h, struct hbar *b)
+{
+	const struct ringnet_roster_region *e = &h->ro.regions[b->region];
+	struct kvmring_owned_hdr *hdr = (struct kvmring_owned_hdr *)b->mem;
+
+	say("region %d at %s is ours but its header is not what the host wrote (%s): writing it again",
+	    b->region, devfn_str(b->devfn), h->why.msg);
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->abi_version = KVMRING_ABI_VERSION_2;
+	hdr->owner = e->owner;
+	hdr->instance = e->instance;
+	hdr->region_size = e->size;
+	hdr->readers = e->readers;
+	hdr->ring_size = h->ro.ring_size;
+	hdr->queues = h->ro.queues;
+	__atomic_store_n(&hdr->magic, KVMRING_OWNED_MAGIC, __ATOMIC_RELEASE);
+}
+
+/*
+ * The roster, every region it lists (checked as ringnet checks them; one of
+ * ours that an earlier scribble left garbled is formatted again) and, in
  * doorbell mode, the doorbell device's registers.
  */
 void bars_map(struct hostile *h)
@@ -382,6 +406,10 @@ void bars_map(struct hostile *h)
 		h->by_region[i] = b;
 		for (tries = 0;; tries++) {
 			err = ringnet_owned_check(b->mem, b->size, &h->ro, i, &h->why);
+			if (err && err != -EMSGSIZE && b->mine && b->writable && !tries) {
+				own_header_restore(h, b);
+				continue;
+			}
 			if (err != -EAGAIN || tries == 50)
 				break;
 			usleep(100000);

@@ -163,21 +163,22 @@ async function writesKeptOut(lab: Lab, scenario: string, seconds: number, args: 
   assert.ok(files.some((f) => f.kind === 'region'), 'no region of another guest on the host');
   const stopped: string[] = [];
   let s: Summary;
-  let before: Map<string, Buffer>;
+  let changed: string[];
   try {
     for (const g of HONEST_GUESTS) {
       await lab.qmp(g, 'stop');
       stopped.push(g);
     }
-    before = new Map(files.map((f) => [f.path, readFileSync(f.path)]));
+    const before = new Map(files.map((f) => [f.path, readFileSync(f.path)]));
     s = await hostile(lab, scenario, seconds, args).done;
+    // Read back before the owners run again.
+    changed = files.flatMap((f) => {
+      const at = firstDiff(before.get(f.path) as Buffer, readFileSync(f.path));
+      return at < 0 ? [] : [`${f.path} (${f.kind} of slot ${f.slot}) from byte ${at}`];
+    });
   } finally {
     for (const g of stopped.reverse()) await lab.qmp(g, 'cont');
   }
-  const changed = files.flatMap((f) => {
-    const at = firstDiff(before.get(f.path) as Buffer, readFileSync(f.path));
-    return at < 0 ? [] : [`${f.path} (${f.kind} of slot ${f.slot}) from byte ${at}`];
-  });
   assert.deepEqual(changed, [], `${scenario} in g3 changed memory g3 does not own`);
   assert.deepEqual(foreignWritesThatStuck(s), [], `${scenario}: g3 read back its own writes in memory it does not own`);
   assert.equal(s.rosterIntact, true, `${scenario}: g3 saw its roster change`);
