@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "hostile.h"
+#include "roster_build.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -356,25 +357,20 @@ bool roster_intact(struct hostile *h)
 
 /*
  * A region of ours whose header an earlier run scribbled over: written again
- * as the host formats it (every field, then the magic), so that this run can
- * use the region. Only its owner can, and only its owner's lanes depend on it.
+ * as the host formats it (harness/roster_build.h: every field from the
+ * roster we read at the start, then the magic), so that this run can use
+ * the region. Only its owner can, and only its owner's lanes depend on it.
  */
 static void own_header_restore(struct hostile *h, struct hbar *b)
 {
-	const struct ringnet_roster_region *e = &h->ro.regions[b->region];
-	struct kvmring_owned_hdr *hdr = (struct kvmring_owned_hdr *)b->mem;
+	struct kvmring_owned_hdr *hdr = (struct kvmring_owned_hdr *)b->mem, fresh;
 
 	say("region %d at %s is ours but its header is not what the host wrote (%s): writing it again",
 	    b->region, devfn_str(b->devfn), h->why.msg);
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->abi_version = KVMRING_ABI_VERSION_2;
-	hdr->owner = e->owner;
-	hdr->instance = e->instance;
-	hdr->region_size = e->size;
-	hdr->readers = e->readers;
-	hdr->ring_size = h->ro.ring_size;
-	hdr->queues = h->ro.queues;
-	__atomic_store_n(&hdr->magic, KVMRING_OWNED_MAGIC, __ATOMIC_RELEASE);
+	rb_format(&fresh, h->roster_raw, (u32)b->region);
+	memcpy((u8 *)hdr + sizeof(hdr->magic), (u8 *)&fresh + sizeof(fresh.magic),
+	       sizeof(fresh) - sizeof(fresh.magic));
+	__atomic_store_n(&hdr->magic, fresh.magic, __ATOMIC_RELEASE);
 }
 
 /*
