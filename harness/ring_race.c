@@ -32,7 +32,9 @@
  * The consumer lets the ring fill until the unicast queue stops, every
  * few bursts, so the stop/wake path runs at each cycle whatever the speed
  * of the machine. The run stops by itself: after --seconds (default 3, at
- * most 10) or RACE_FRAMES frames. Prints one summary line; exits 0 only if
+ * most 10) or RACE_FRAMES frames; a stop still unanswered RACE_GRACE_NS
+ * after that fails the run rather than hang it (--wedge, a consumer that
+ * never consumes, shows it). Prints one summary line; exits 0 only if
  * every check passed and the queue stopped at least once.
  */
 #define _GNU_SOURCE
@@ -50,6 +52,7 @@
 #define RACE_XDP_BULK	16
 #define RACE_FILL_EVERY	4		/* bursts between waits for a full ring */
 #define RACE_SECONDS_MAX 10
+#define RACE_GRACE_NS	(20 * 1000000000ULL)	/* for the last stop's wake, after time is up */
 
 enum { RACE_UNICAST, RACE_BROADCAST, RACE_XDP, RACE_PRODUCERS };
 
@@ -62,6 +65,7 @@ struct race {
 	struct ringnet_rx	rx;
 	pthread_mutex_t		rx_lock;
 	bool			unlocked_room;
+	bool			wedge;		/* --wedge: the consumer never consumes */
 	u64			deadline_ns;
 
 	/* shared between threads: __atomic builtins only */
@@ -75,6 +79,7 @@ struct race {
 	u32			got[RACE_PRODUCERS];
 	u64			stops, wakes, reattaches, bursts;
 	u64			damaged, out_of_order;
+	bool			unanswered;	/* the unicast queue stayed stopped past the grace */
 };
 
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
@@ -144,10 +149,17 @@ static void *race_unicast(void *arg)
 	 * A queue stopped when time ran out is woken like any other: the
 	 * consumer and the waker run until every producer is done, so the run
 	 * ends with each stop answered (on a loaded machine the one stop may
-	 * come last).
+	 * come last). A ring the race has broken may never show room again
+	 * (--unlocked-room corrupts it on purpose): after a grace the stop is
+	 * counted as unanswered, a failure, and the run still ends.
 	 */
-	while (LOAD(r->stopped))
+	while (LOAD(r->stopped)) {
+		if (harness_now_ns() >= r->deadline_ns + RACE_GRACE_NS) {
+			r->unanswered = true;
+			break;
+		}
 		sched_yield();
+	}
 	__atomic_add_fetch(&r->producers_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -264,6 +276,10 @@ static void *race_consumer(void *arg)
 	struct race *r = arg;
 
 	while (LOAD(r->producers_done) < RACE_PRODUCERS) {
+		if (r->wedge) {		/* a consumer that never comes back */
+			sched_yield();
+			continue;
+		}
 		/* Every few bursts let the ring fill until the unicast queue stops, or time is up. */
 		if (r->bursts++ % RACE_FILL_EVERY == 0)
 			while (!LOAD(r->stopped) && !LOAD(r->stop))
@@ -293,7 +309,7 @@ static void *race_peer_work(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ring_race [--unlocked-room] [--seconds N (1..%d)]\n", RACE_SECONDS_MAX);
+	fprintf(stderr, "usage: ring_race [--unlocked-room] [--wedge] [--seconds N (1..%d)]\n", RACE_SECONDS_MAX);
 	exit(2);
 }
 
@@ -315,6 +331,8 @@ int main(int argc, char **argv)
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--unlocked-room"))
 			r->unlocked_room = true;
+		else if (!strcmp(argv[a], "--wedge"))
+			r->wedge = true;
 		else if (!strcmp(argv[a], "--seconds") && a + 1 < argc)
 			seconds = (u32)atoi(argv[++a]);
 		else
@@ -387,6 +405,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)rx.dropped);
 	if (!r->stops)
 		fprintf(stderr, "ring_race: the ring never filled: the stop/wake path did not run\n");
-	return r->damaged || r->out_of_order || lost || bad_counters || !r->stops ||
+	if (r->unanswered)
+		fprintf(stderr, "ring_race: the unicast queue was still stopped %llu s after time was up: "
+			"the waker never saw room again\n", RACE_GRACE_NS / 1000000000ULL);
+	return r->unanswered || r->damaged || r->out_of_order || lost || bad_counters || !r->stops ||
 	       ringnet_rx_used(&r->rx) ? 1 : 0;
 }

@@ -80,6 +80,16 @@ describe('ring core (guest-netdev/ringnet_ring.c) in the userspace harness', () 
     assert.match(r.stderr, /ringnet_tx_has_room/);
   });
 
+  it('ends, and fails naming the stop, when the stopped queue never sees room again', () => {
+    // A consumer that never consumes (--wedge): the one stop is never answered. The run
+    // must end by itself after its grace, as it must when --unlocked-room breaks the ring.
+    const r = run(native('ring_race'), ['--wedge', '--seconds', '1']);
+    assert.equal(r.error, undefined, 'ring_race did not end by itself');
+    assert.equal(r.status, 1, `${r.stdout}\n${r.stderr.slice(-4000)}`);
+    assert.match(r.stderr, /the unicast queue was still stopped \d+ s after time was up/);
+    assert.match(r.stdout, /, [1-9]\d* stops, 0 wakes,/);
+  });
+
   it('survives a bounded fuzz run over validation and dequeue', () => {
     // The inputs that once found bugs (harness/fuzz-regress) are replayed first.
     fuzzRun('ring_fuzz', 25, [fileURLToPath(new URL('../../../harness/fuzz-regress', import.meta.url))]);
