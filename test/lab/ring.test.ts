@@ -7,9 +7,10 @@
 // under traffic. Under pair, what g1 sends g2 is in no memory g3 can map; under
 // owner it is (g3 reads g1's region): the trust model's difference, shown.
 import assert from 'node:assert/strict';
-import { openSync, closeSync, fstatSync, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, readFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
+import { parseRoster } from '../../src/host/roster.js';
 import { CONSTANTS } from '../../src/ring/layout.js';
 import { markerSeen } from '../helpers/bars.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
@@ -208,6 +209,13 @@ for (const { isolation, mode } of SETUPS) {
       const slot = await lab.slotOf('g3');
       const before = (await lab.ringPeers('g1')).find((p) => p.slot === slot);
       assert.equal(before?.state, 'up');
+      // g3's entry in g1's roster: its doorbell id (doorbell mode) and the roster's seq.
+      const { dir } = await lab.hostState();
+      const g3InRoster = () => {
+        const r = parseRoster(readFileSync(`${dir}/kvmring-${lab.name}+g1.roster`));
+        return { seq: r.seq, id: r.slots.find((x) => x.name === 'g3')?.doorbellId };
+      };
+      const rosterBefore = g3InRoster();
       const survivors = lab.exec('g1', ['iperf3', '-c', '198.51.100.2', '-t', '12', '-J'], { timeoutMs: 120_000 });
       // Fixed: the survivors' transfer is under way when g3 dies.
       await sleep(3000);
@@ -229,6 +237,18 @@ for (const { isolation, mode } of SETUPS) {
       await lab.sh('g3', 'iperf3 -s -D');
       assert.match(await lab.sh('g3', 'ping -c 2 -i 0.2 -W 5 198.51.100.1'), / 0% packet loss/);
       assert.match(await lab.sh('g2', 'ping -6 -c 2 -i 0.2 -W 5 2001:db8:2::3'), / 0% packet loss/);
+      assert.match(await lab.sh('g1', 'ping -c 2 -i 0.2 -W 5 198.51.100.3'), / 0% packet loss/);
+      // The new QEMU connected to the doorbell server again and got a new id: the host
+      // rewrote g1's roster (seq moved on), and g1 rang the new id (the pings above).
+      const rosterAfter = g3InRoster();
+      if (mode === 'doorbell') {
+        assert.ok(rosterBefore.id !== undefined && rosterBefore.id !== CONSTANTS.KVMRING_DOORBELL_NONE, `g3 had no doorbell id: ${rosterBefore.id}`);
+        assert.ok(rosterAfter.id !== undefined && rosterAfter.id !== CONSTANTS.KVMRING_DOORBELL_NONE, `g3 has no doorbell id now: ${rosterAfter.id}`);
+        assert.notEqual(rosterAfter.id, rosterBefore.id, `g3 kept doorbell id ${rosterBefore.id} across a new QEMU`);
+        assert.ok(rosterAfter.seq > rosterBefore.seq, `g1's roster seq went from ${rosterBefore.seq} to ${rosterAfter.seq}`);
+      } else {
+        assert.deepEqual([rosterBefore.id, rosterAfter.id], [CONSTANTS.KVMRING_DOORBELL_NONE, CONSTANTS.KVMRING_DOORBELL_NONE]);
+      }
       const peers = await lab.ringPeers('g1');
       assert.equal(peers.filter((p) => p.state === 'up').length, 2);
       const after = peers.find((p) => p.slot === slot);
