@@ -6,7 +6,7 @@
  * The input is a script: a start state for the ring's two halves (in queue
  * blocks, as ABI v2 lays a ring out: harness.h), then operations of both
  * ends interleaved with hostile writes into the halves, the record headers
- * and the data, plus region headers for ringnet_region_geom().
+ * and the data.
  * Beyond memory safety it checks:
  *  - every frame handed out lies inside the ring and has a legal length;
  *  - without hostile writes, every frame arrives intact, in order, none
@@ -33,9 +33,6 @@ static struct kvmring_ring_prod *ph;	/* the producer's half, in ring.prod_q */
 static struct kvmring_ring_cons *ch;	/* the consumer's half, in ring.cons_q */
 static u8 *data;
 static u8 buf[KVMRING_FRAME_MAX];
-static u8 *region;		/* FUZZ_REGION bytes */
-
-#define FUZZ_REGION	(16ULL << 20)
 
 struct state {
 	struct ringnet_tx	tx;
@@ -201,34 +198,6 @@ static void vandalise(struct state *s, struct cursor *c, u8 op)
 	}
 }
 
-/* A region header from the input: geometry accepted means rings in bounds. */
-static void region_header(struct cursor *c)
-{
-	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
-	struct kvmring_geom g;
-	u64 mapped = take64(c);
-	u32 from, to;
-
-	if (ringnet_region_format(region, FUZZ_REGION, 8, 0, 0, 1))
-		fail("format", 0, 0);
-	if (take8(c) & 1) {
-		h->region_size = take64(c);
-		h->max_peers = take8(c);
-		h->ring_size = take32(c);
-	}
-	if (take8(c) & 1)
-		((u8 *)h)[take8(c) % sizeof(*h)] = take8(c);
-	if (ringnet_region_geom(region, mapped, &g))
-		return;
-	if (!kvmring_geom_ok(&g) || g.region_size > mapped)
-		fail("bad geometry accepted", g.max_peers, g.ring_size);
-	for (from = 0; from < g.max_peers; from++)
-		for (to = 0; to < g.max_peers; to++)
-			if (from != to &&
-			    kvmring_ring_offset(&g, from, to) + kvmring_ring_stride(g.ring_size) > g.region_size)
-				fail("ring outside the region", from, to);
-}
-
 /* Hostility over: the ring must carry a frame again within a few rounds. */
 static void heal(struct state *s)
 {
@@ -380,9 +349,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		ph = &ring.prod_q->tx;
 		ch = &ring.cons_q->rx;
 		data = harness_queue_data(ring.prod_q);
-		region = malloc(FUZZ_REGION);
-		if (!region)
-			abort();
 	}
 	op = take8(&c);
 	if ((op & 0xc0) == 0xc0) {
@@ -460,9 +426,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 			break;
 		case 11:
 			ringnet_tx_has_room(&s.tx, frame_len(&c));
-			break;
-		case 12:
-			region_header(&c);
 			break;
 		default:
 			vandalise(&s, &c, op >> 4);

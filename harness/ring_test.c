@@ -12,10 +12,10 @@
  * exits 0 only if F is 0.
  *
  * This file holds the shared fixtures (ring_test.h) and main(); the tests
- * are in ring_test_ops.c (geometry, region, normal operation),
- * ring_test_join.c, ring_test_split.c (each end against a read-only mapping
- * of the other's memory), ring_test_hostile.c (hostile input, two threads)
- * and ring_test_meta.c (metadata checks and checksums).
+ * are in ring_test_ops.c (normal operation), ring_test_join.c,
+ * ring_test_split.c (each end against a read-only mapping of the other's
+ * memory), ring_test_hostile.c (hostile input, two threads) and
+ * ring_test_meta.c (metadata checks and checksums).
  */
 #define _GNU_SOURCE
 #include "ring_test.h"
@@ -132,8 +132,6 @@ int main(void)
 	for (i = 0; i < sizeof(src); i++)
 		src[i] = (u8)rng();
 
-	test_geometry();
-	test_region();
 	test_attach();
 	test_attach_corrupt();
 	test_join();

@@ -38,9 +38,7 @@ u64 rx_errors(const struct ring *r);
 u64 tx_errors(const struct ring *r);
 void check_recovers(struct ring *r);
 
-/* ring_test_ops.c: geometry, region and normal operation */
-void test_geometry(void);
-void test_region(void);
+/* ring_test_ops.c: normal operation */
 void test_attach(void);
 void test_attach_corrupt(void);
 void test_meta_roundtrip(void);

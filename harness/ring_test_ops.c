@@ -1,104 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ring_test: the ring's geometry and region, and normal operation: attach,
- * every frame size, full and empty, occupancy, pads, index wrap, batches and
- * the kick protocol.
+ * ring_test: normal operation: attach, every frame size, full and empty,
+ * occupancy, pads, index wrap, batches and the kick protocol.
  */
 #define _GNU_SOURCE
 #include "ring_test.h"
-
-/* ---- geometry and region ---------------------------------------------------- */
-
-void test_geometry(void)
-{
-	static const u64 sizes[] = { 16ULL << 20, 32ULL << 20, 64ULL << 20 };
-	u32 n, i, from, to;
-
-	for (i = 0; i < 3; i++) {
-		for (n = 2; n <= KVMRING_PEERS_DEFAULT; n++) {
-			struct kvmring_geom g = { sizes[i], n, kvmring_default_ring_size(sizes[i], n) };
-			u64 prev_end = KVMRING_RINGS_OFF;
-			u32 idx = 0;
-
-			CHECK(kvmring_geom_ok(&g), "%llu bytes, %u peers", (unsigned long long)sizes[i], n);
-			CHECK(g.ring_size >= KVMRING_RING_SIZE_MIN, "ring size %u", g.ring_size);
-			/* rings in index order, back to back, inside the region */
-			for (from = 0; from < n; from++)
-				for (to = 0; to < n; to++) {
-					if (from == to)
-						continue;
-					CHECK_EQ(kvmring_ring_index(n, from, to), idx++);
-					CHECK_EQ(kvmring_ring_offset(&g, from, to), prev_end);
-					prev_end += kvmring_ring_stride(g.ring_size);
-				}
-			CHECK(prev_end <= g.region_size, "rings end at %llu", (unsigned long long)prev_end);
-			/* the next power of two would not have fitted */
-			CHECK(g.ring_size == KVMRING_RING_SIZE_MAX ||
-			      kvmring_region_used(n, g.ring_size * 2) > g.region_size, "ring size not largest");
-		}
-	}
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 8), 256 << 10);
-	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 8), 1 << 20);
-	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 16), 256 << 10);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 16), 0);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 1), 0);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, KVMRING_PEERS_MAX + 1), 0);
-}
-
-void test_region(void)
-{
-	const u64 size = 16ULL << 20;
-	u8 *region = malloc(size);
-	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
-	struct kvmring_geom g;
-	struct kvmring_ring_hdr *ring;
-	u32 saved;
-
-	if (!region)
-		abort();
-	memset(region, 0xa5, size);
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -ENOENT);
-	CHECK_EQ(ringnet_region_format(region, size, 8, 0, 0, 42), 0);
-	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
-	CHECK_EQ(g.max_peers, 8);
-	CHECK_EQ(g.ring_size, 256 << 10);
-	CHECK_EQ(h->instance, 42);
-	CHECK_EQ(((struct kvmring_peer *)(region + kvmring_peer_offset(7)))->state, 0);
-
-	ring = ringnet_region_ring(region, &g, 7, 6);
-	CHECK(ring && (u8 *)(ring + 1) + g.ring_size <= region + size, "last ring outside");
-	CHECK(ring && !ring->p.prod && !ring->p.prod_epoch && !ring->c.cons && !ring->c.kick,
-	      "ring not zeroed");
-	CHECK(!ringnet_region_ring(region, &g, 3, 3), "ring to self");
-	CHECK(!ringnet_region_ring(region, &g, 8, 0), "ring from slot 8");
-	CHECK(!ringnet_region_ring(region, &g, 0, 8), "ring to slot 8");
-
-	CHECK_EQ(ringnet_region_geom(region, size - 1, &g), -EINVAL);
-	CHECK_EQ(ringnet_region_geom(region, 100, &g), -EINVAL);
-	h->abi_version = 2;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EPROTONOSUPPORT);
-	h->abi_version = KVMRING_ABI_VERSION;
-	saved = h->ring_size;
-	h->ring_size = saved + 8;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_size = saved * 2;	/* no longer fits */
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_size = saved;
-	h->max_peers = KVMRING_PEERS_MAX + 1;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->max_peers = 8;
-	h->ring_hdr_size = 128;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_hdr_size = sizeof(struct kvmring_ring_hdr);
-	h->ring_stride++;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_stride--;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
-
-	CHECK_EQ(ringnet_region_format(region, size, 16, 0, 0, 1), -EINVAL);
-	CHECK_EQ(ringnet_region_format(region, size, 8, 3 << 17, 0, 1), -EINVAL);
-	free(region);
-}
 
 /* ---- normal operation ------------------------------------------------------------ */
 
