@@ -15,26 +15,26 @@
  * compiler holds each end to its own. The pieces may lie in different
  * mappings, and each end works with the other's pieces mapped read-only.
  *
- * Trust. Every byte of the ring may be written by another guest at any
- * time: the other end's half, the data (for the consumer), and in a region
- * every guest writes (ABI v1), our own half too. The core reads each index,
- * length and flag from it once, checks it, and answers a bad value with a
- * counted drop or a reset of this one ring; it never reads or writes
- * outside the ring and every call does a bounded amount of work. Frame
- * payloads are not checked: a frame returned by ringnet_rx_peek() points
- * into the data area and may change while the caller looks at it, so copy
- * it before parsing it.
+ * Trust. Nothing in the ring is trusted. The other end's half and, for the
+ * consumer, the data are the other guest's to write at any time; our own
+ * half lies in memory the host can write too, and holds whatever an
+ * earlier owner of our slot left there. The core reads each index, length
+ * and flag once, checks it, and answers a bad value with a counted drop or
+ * a reset of this one ring; it never reads or writes outside the ring and
+ * every call does a bounded amount of work. Frame payloads are not
+ * checked: a frame returned by ringnet_rx_peek() points into the data area
+ * and may change while the caller looks at it, so copy it before parsing
+ * it.
  *
  * Concurrency. A struct ringnet_tx is used by one thread at a time, and so is
  * a struct ringnet_rx; the two ends of a ring may run on different CPUs or
  * in different guests. The caller serialises each end (a TX queue lock, NAPI).
  *
- * The region. Map it write-back cacheable (memremap(MEMREMAP_WB) in the
- * kernel), validate its header with ringnet_region_geom() and find rings with
- * ringnet_region_ring(); ringnet_tx_attach_hdr() and ringnet_rx_attach_hdr()
- * attach an end to such a ring. Stats live in the ring-end structs, which the
- * caller owns: attach keeps them, so zero each struct once before its first
- * attach.
+ * The memory. Map the regions write-back cacheable (memremap(MEMREMAP_WB)
+ * in the kernel); where each piece of a ring lies in them is the roster's
+ * business (ringnet_roster.h: ringnet_route_queue()). Stats live in the
+ * ring-end structs, which the caller owns: attach keeps them, so zero each
+ * struct once before its first attach.
  *
  * Producer (writes its half and the data; reads the consumer's half):
  *   ringnet_tx_attach()       take the producer end of a ring
@@ -154,36 +154,6 @@ extern const struct ringnet_stat_desc ringnet_tx_stat_desc[RINGNET_TX_NSTATS];
 extern const struct ringnet_stat_desc ringnet_rx_stat_desc[RINGNET_RX_NSTATS];
 
 /*
- * Region.
- *
- * ringnet_region_format() lays out an empty region of region_size bytes:
- * zeroes the header page, the peer table and every ring header, then writes
- * the header, magic last. ring_size 0 picks kvmring_default_ring_size().
- * Returns 0 or -EINVAL when the geometry does not fit.
- *
- * ringnet_region_geom() reads the header of a region of which mapped bytes
- * are mapped, once, into *g. Returns 0, -ENOENT (not formatted),
- * -EPROTONOSUPPORT (another ABI version) or -EINVAL (bad or foreign
- * geometry, or larger than the mapping).
- *
- * ringnet_region_ring() returns ring from -> to of a region whose geometry
- * ringnet_region_geom() accepted, or NULL for a bad pair.
- *
- * ringnet_region_peer() copies peer slot's entry into *e for an observer
- * outside the datapath (the host's `ringctl host status`): the 64-bit words
- * whole, the addresses under addr_seq (e->addr_seq is the value they were
- * read under). It needs only the peer table mapped, not a valid header.
- * Returns 0, -EINVAL for a slot outside the table or the mapped bytes, or
- * -EAGAIN when the owner was changing its addresses (read again).
- */
-int ringnet_region_format(void *region, u64 region_size, u32 max_peers, u32 ring_size,
-			  u32 flags, u64 instance);
-int ringnet_region_geom(const void *region, u64 mapped, struct kvmring_geom *g);
-struct kvmring_ring_hdr *ringnet_region_ring(void *region, const struct kvmring_geom *g,
-					     u32 from, u32 to);
-int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring_peer *e);
-
-/*
  * Producer.
  *
  * ringnet_tx_attach(): become the producer of the ring whose producer's half
@@ -229,10 +199,11 @@ int ringnet_region_peer(const void *region, u64 mapped, u32 slot, struct kvmring
  * answer to an error.
  *
  * ringnet_tx_renew(): after ringnet_tx_attach(), when this end has a new
- * owner (the guest just claimed the slot): drop whatever a former owner left
- * and restart the ring in a new epoch exactly as ringnet_tx_reset() does,
- * but without counting it, since nothing went wrong. A later attach by the
- * same owner resumes the renewal if the consumer has not followed yet.
+ * owner (a new generation of our slot joins): drop whatever a former owner
+ * left and restart the ring in a new epoch exactly as ringnet_tx_reset()
+ * does, but without counting it, since nothing went wrong. A later attach
+ * by the same owner resumes the renewal if the consumer has not followed
+ * yet.
  */
 int ringnet_tx_attach(struct ringnet_tx *tx, struct kvmring_ring_prod *mine,
 		      const struct kvmring_ring_cons *theirs, u8 *data, u32 ring_size);
@@ -296,22 +267,6 @@ bool ringnet_rx_arm(struct ringnet_rx *rx);
 void ringnet_rx_disarm(struct ringnet_rx *rx);
 void ringnet_rx_reset(struct ringnet_rx *rx);
 void ringnet_rx_renew(struct ringnet_rx *rx);
-
-/*
- * An end of a ring of an ABI v1 region (ringnet_region_ring()): both halves
- * side by side at hdr, the data after them.
- */
-static inline int ringnet_tx_attach_hdr(struct ringnet_tx *tx, struct kvmring_ring_hdr *hdr,
-					u32 ring_size)
-{
-	return ringnet_tx_attach(tx, &hdr->p, &hdr->c, (u8 *)(hdr + 1), ring_size);
-}
-
-static inline int ringnet_rx_attach_hdr(struct ringnet_rx *rx, struct kvmring_ring_hdr *hdr,
-					u32 ring_size)
-{
-	return ringnet_rx_attach(rx, &hdr->c, &hdr->p, (const u8 *)(hdr + 1), ring_size);
-}
 
 /*
  * Occupancy, for monitoring: the bytes published into the ring and not yet

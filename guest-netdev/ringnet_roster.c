@@ -478,9 +478,9 @@ int ringnet_roster_read(const void *mapped, u64 mapped_len, u16 devfn, struct ri
 	if (magic != KVMRING_ROSTER_MAGIC)
 		return refuse(why, -ENODEV, "magic %#llx is not a roster's", magic);
 	abi = READ_ONCE(h->abi_version);
-	if (abi != KVMRING_ABI_VERSION_2)
+	if (abi != KVMRING_ABI_VERSION)
 		return refuse(why, -EPROTONOSUPPORT, "ABI version %u, this driver speaks %u", abi,
-			      KVMRING_ABI_VERSION_2);
+			      KVMRING_ABI_VERSION);
 
 	for (tries = 0; tries < RINGNET_ROSTER_TRIES; tries++) {
 		seq = READ_ONCE(h->seq);
@@ -633,10 +633,10 @@ int ringnet_owned_check(const void *region, u64 mapped, const struct ringnet_ros
 		return refuse(why, -ENODEV, "region %u (devfn %s) has magic %#llx, not an owned region's",
 			      i, d.s, magic);
 	abi = READ_ONCE(h->abi_version);
-	if (abi != KVMRING_ABI_VERSION_2)
+	if (abi != KVMRING_ABI_VERSION)
 		return refuse(why, -EPROTONOSUPPORT,
 			      "region %u (devfn %s) has ABI version %u, this driver speaks %u", i, d.s,
-			      abi, KVMRING_ABI_VERSION_2);
+			      abi, KVMRING_ABI_VERSION);
 	instance = READ_ONCE(h->instance);
 	if (instance != e->instance)
 		return refuse(why, -ESTALE,

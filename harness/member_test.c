@@ -19,6 +19,7 @@ unsigned long checks, failures;
 
 #define TIMEOUT		50UL
 #define SELF		0
+#define V1_CLAIMED	1	/* ABI v1's state of a slot being claimed: not UP under v2 */
 
 static const u8 OWN[ETH_ALEN]	= { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
 static const u8 MAC_A[ETH_ALEN]	= { 0x52, 0x54, 0x00, 0x00, 0x00, 0x0a };
@@ -157,7 +158,7 @@ static void test_sight(void)
 	} cases[] = {
 		{ "free, never seen", KVMRING_PEER_WORD(0, KVMRING_PEER_FREE), false, false, 0, 0, 0, 0,
 		  RINGNET_SIGHT_DOWN },
-		{ "claimed (v1 word), present", KVMRING_PEER_WORD(3, KVMRING_PEER_CLAIMED), true, true,
+		{ "claimed (v1 word), present", KVMRING_PEER_WORD(3, V1_CLAIMED), true, true,
 		  3, 5, 5, 0, RINGNET_SIGHT_DOWN },
 		{ "junk state, present", KVMRING_PEER_WORD(3, 0x7f), true, true, 3, 5, 5, 0,
 		  RINGNET_SIGHT_DOWN },
@@ -228,7 +229,7 @@ static void test_join_leave(void)
 	reset(4);
 	scan(1, 10, false, 0);			/* free: nothing */
 	check_member(1, false, false, 0);
-	put(1, 3, KVMRING_PEER_CLAIMED, MAC_A, 7);
+	put(1, 3, V1_CLAIMED, MAC_A, 7);
 	scan(1, 20, false, 0);			/* a v1 claim: not UP, nothing */
 	put(1, 3, KVMRING_PEER_UP, MAC_A, 7);
 	entries[1].addr_seq = 4;

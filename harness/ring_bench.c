@@ -161,10 +161,14 @@ static void record_latency(struct result *res, struct run *r)
 
 /* ---- ring ---------------------------------------------------------------- */
 
+/*
+ * a's and b's queue blocks, as in their owned regions (ABI v2): ring i is
+ * { block[i], block[!i] } (struct harness_ring).
+ */
 struct ring_ctx {
-	struct kvmring_ring_hdr	*hdr[2];	/* [0] a -> b, [1] b -> a */
-	struct ringnet_tx	tx[2];
-	struct ringnet_rx	rx[2];
+	struct kvmring_queue_ctl	*block[2];	/* [0] a's, [1] b's */
+	struct ringnet_tx		tx[2];		/* [0] a -> b, [1] b -> a */
+	struct ringnet_rx		rx[2];
 };
 
 static void ring_setup(struct ring_ctx *rc)
@@ -172,10 +176,13 @@ static void ring_setup(struct ring_ctx *rc)
 	int i;
 
 	memset(rc, 0, sizeof(*rc));
+	for (i = 0; i < 2; i++)
+		rc->block[i] = map_zeroed(KVMRING_QUEUE_CTL_SIZE + (size_t)opt.ring_size);
 	for (i = 0; i < 2; i++) {
-		rc->hdr[i] = map_zeroed(sizeof(struct kvmring_ring_hdr) + opt.ring_size);
-		if (ringnet_tx_attach_hdr(&rc->tx[i], rc->hdr[i], opt.ring_size) ||
-		    ringnet_rx_attach_hdr(&rc->rx[i], rc->hdr[i], opt.ring_size)) {
+		struct harness_ring r = { .prod_q = rc->block[i], .cons_q = rc->block[!i] };
+
+		if (harness_tx_attach(&rc->tx[i], &r, opt.ring_size) ||
+		    harness_rx_attach(&rc->rx[i], &r, opt.ring_size)) {
 			fprintf(stderr, "ring_bench: bad ring size %u\n", opt.ring_size);
 			exit(2);
 		}
@@ -187,7 +194,7 @@ static void ring_teardown(struct ring_ctx *rc)
 	int i;
 
 	for (i = 0; i < 2; i++)
-		munmap(rc->hdr[i], sizeof(struct kvmring_ring_hdr) + opt.ring_size);
+		munmap(rc->block[i], KVMRING_QUEUE_CTL_SIZE + (size_t)opt.ring_size);
 }
 
 static void *ring_tput_tx(void *arg)

@@ -3,9 +3,10 @@
  * ring_fuzz - libFuzzer target over the ring core's validation and dequeue
  * path (clang -fsanitize=fuzzer,address,undefined).
  *
- * The input is a script: a start state for the ring header, then operations
- * of both ends interleaved with hostile writes into the header, the record
- * headers and the data, plus region headers for ringnet_region_geom().
+ * The input is a script: a start state for the ring's two halves (in queue
+ * blocks, as ABI v2 lays a ring out: harness.h), then operations of both
+ * ends interleaved with hostile writes into the halves, the record headers
+ * and the data.
  * Beyond memory safety it checks:
  *  - every frame handed out lies inside the ring and has a legal length;
  *  - without hostile writes, every frame arrives intact, in order, none
@@ -27,12 +28,11 @@
 #define FUZZ_RING	KVMRING_RING_SIZE_MIN
 #define FUZZ_OPS	4096
 
-static struct kvmring_ring_hdr *hdr;
+static struct harness_ring ring;
+static struct kvmring_ring_prod *ph;	/* the producer's half, in ring.prod_q */
+static struct kvmring_ring_cons *ch;	/* the consumer's half, in ring.cons_q */
 static u8 *data;
 static u8 buf[KVMRING_FRAME_MAX];
-static u8 *region;		/* FUZZ_REGION bytes */
-
-#define FUZZ_REGION	(16ULL << 20)
 
 struct state {
 	struct ringnet_tx	tx;
@@ -97,12 +97,12 @@ static bool trace;	/* RING_FUZZ_TRACE=1: print each operation, to study a crash 
 static void trace_state(const struct state *s, u8 op)
 {
 	fprintf(stderr, "op %2u.%x: tx prod %u cons %u epoch %u%s | rx cons %u avail %u epoch %u%s | "
-		"hdr prod %u/%u cons %u/%u copies %u %u\n", op % 16, op >> 4,
+		"words prod %u/%u cons %u/%u copies %u %u\n", op % 16, op >> 4,
 		s->tx.prod, s->tx.cons, s->tx.ring.epoch, s->tx.resetting ? " resetting" : "",
 		s->rx.cons, s->rx.avail, s->rx.ring.epoch, s->rx.resetting ? " resetting" : "",
-		KVMRING_POS_EPOCH(hdr->p.prod), KVMRING_POS_INDEX(hdr->p.prod),
-		KVMRING_POS_EPOCH(hdr->c.cons), KVMRING_POS_INDEX(hdr->c.cons),
-		hdr->p.prod_epoch, hdr->c.cons_epoch);
+		KVMRING_POS_EPOCH(ph->prod), KVMRING_POS_INDEX(ph->prod),
+		KVMRING_POS_EPOCH(ch->cons), KVMRING_POS_INDEX(ch->cons),
+		ph->prod_epoch, ch->cons_epoch);
 }
 
 static void check_state(const struct state *s)
@@ -165,24 +165,24 @@ static void vandalise(struct state *s, struct cursor *c, u8 op)
 
 	s->hostile = true;
 	switch (op % 4) {
-	case 0:	/* a few bytes anywhere */
-		off = take32(c) % (u32)(sizeof(*hdr) + FUZZ_RING);
+	case 0:	/* a few bytes anywhere: the halves, then the data */
+		off = take32(c) % (u32)(HARNESS_RING_HALVES + FUZZ_RING);
 		n = 1 + take8(c) % 16;
-		for (i = 0; i < n && off + i < sizeof(*hdr) + FUZZ_RING; i++)
-			((u8 *)hdr)[off + i] = take8(c);
+		for (i = 0; i < n && off + i < HARNESS_RING_HALVES + FUZZ_RING; i++)
+			*harness_ring_byte(&ring, off + i) = take8(c);
 		break;
 	case 1:	/* one of the words */
 		switch (take8(c) % 5) {
-		case 0: hdr->p.prod = take64(c); break;
-		case 1: hdr->c.cons = take64(c); break;
-		case 2: hdr->p.prod_epoch = take32(c); break;
-		case 3: hdr->c.cons_epoch = take32(c); break;
-		default: hdr->c.kick = take32(c); break;
+		case 0: ph->prod = take64(c); break;
+		case 1: ch->cons = take64(c); break;
+		case 2: ph->prod_epoch = take32(c); break;
+		case 3: ch->cons_epoch = take32(c); break;
+		default: ch->kick = take32(c); break;
 		}
 		break;
 	case 2:	/* the producer index, a little off */
-		hdr->p.prod = KVMRING_POS(KVMRING_POS_EPOCH(hdr->p.prod),
-					KVMRING_POS_INDEX(hdr->p.prod) + (int8_t)take8(c));
+		ph->prod = KVMRING_POS(KVMRING_POS_EPOCH(ph->prod),
+				       KVMRING_POS_INDEX(ph->prod) + (int8_t)take8(c));
 		break;
 	default:	/* the record header the consumer reads next */
 		rec = (struct kvmring_rec *)(data + (s->rx.cons & (FUZZ_RING - 1)));
@@ -196,34 +196,6 @@ static void vandalise(struct state *s, struct cursor *c, u8 op)
 		}
 		break;
 	}
-}
-
-/* A region header from the input: geometry accepted means rings in bounds. */
-static void region_header(struct cursor *c)
-{
-	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
-	struct kvmring_geom g;
-	u64 mapped = take64(c);
-	u32 from, to;
-
-	if (ringnet_region_format(region, FUZZ_REGION, 8, 0, 0, 1))
-		fail("format", 0, 0);
-	if (take8(c) & 1) {
-		h->region_size = take64(c);
-		h->max_peers = take8(c);
-		h->ring_size = take32(c);
-	}
-	if (take8(c) & 1)
-		((u8 *)h)[take8(c) % sizeof(*h)] = take8(c);
-	if (ringnet_region_geom(region, mapped, &g))
-		return;
-	if (!kvmring_geom_ok(&g) || g.region_size > mapped)
-		fail("bad geometry accepted", g.max_peers, g.ring_size);
-	for (from = 0; from < g.max_peers; from++)
-		for (to = 0; to < g.max_peers; to++)
-			if (from != to &&
-			    kvmring_ring_offset(&g, from, to) + kvmring_ring_stride(g.ring_size) > g.region_size)
-				fail("ring outside the region", from, to);
 }
 
 /* Hostility over: the ring must carry a frame again within a few rounds. */
@@ -370,15 +342,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	int ret;
 	u8 op;
 
-	if (!hdr) {
+	if (!data) {
 		trace = getenv("RING_FUZZ_TRACE");
-		hdr = malloc(sizeof(*hdr) + FUZZ_RING);
-		if (!hdr)
+		if (harness_ring_alloc(&ring, FUZZ_RING))
 			abort();
-		data = (u8 *)(hdr + 1);
-		region = malloc(FUZZ_REGION);
-		if (!region)
-			abort();
+		ph = &ring.prod_q->tx;
+		ch = &ring.cons_q->rx;
+		data = harness_queue_data(ring.prod_q);
 	}
 	op = take8(&c);
 	if ((op & 0xc0) == 0xc0) {
@@ -386,21 +356,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		return 0;
 	}
 	memset(&s, 0, sizeof(s));
-	memset(hdr, 0, sizeof(*hdr) + FUZZ_RING);
+	memset(ph, 0, sizeof(*ph));
+	memset(ch, 0, sizeof(*ch));
+	memset(data, 0, FUZZ_RING);
 	if (op & 1) {		/* a ring found in any state */
 		s.hostile = true;
-		hdr->p.prod = take64(&c);
-		hdr->c.cons = take64(&c);
-		hdr->p.prod_epoch = take32(&c);
-		hdr->c.cons_epoch = take32(&c);
-		hdr->c.kick = take32(&c);
+		ph->prod = take64(&c);
+		ch->cons = take64(&c);
+		ph->prod_epoch = take32(&c);
+		ch->cons_epoch = take32(&c);
+		ch->kick = take32(&c);
 	} else if (op & 2) {	/* an empty ring left at any index, in any epoch */
 		start = take32(&c) * KVMRING_REC_ALIGN;
 		if (op & 4)	/* close to the end of the data area */
 			start = (start & ~(FUZZ_RING - 1)) - (start & 0x7ff);
-		hdr->p.prod = hdr->c.cons = KVMRING_POS(take32(&c), start);
+		ph->prod = ch->cons = KVMRING_POS(take32(&c), start);
 	}
-	if (ringnet_tx_attach_hdr(&s.tx, hdr, FUZZ_RING) || ringnet_rx_attach_hdr(&s.rx, hdr, FUZZ_RING))
+	if (harness_tx_attach(&s.tx, &ring, FUZZ_RING) || harness_rx_attach(&s.rx, &ring, FUZZ_RING))
 		fail("attach", 0, 0);
 
 	while (c.left && ops++ < FUZZ_OPS) {
@@ -448,15 +420,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		case 10:
 			s.lossy = s.dup = true;
 			if (op & 16)
-				ringnet_tx_attach_hdr(&s.tx, hdr, FUZZ_RING);
+				harness_tx_attach(&s.tx, &ring, FUZZ_RING);
 			else
-				ringnet_rx_attach_hdr(&s.rx, hdr, FUZZ_RING);
+				harness_rx_attach(&s.rx, &ring, FUZZ_RING);
 			break;
 		case 11:
 			ringnet_tx_has_room(&s.tx, frame_len(&c));
-			break;
-		case 12:
-			region_header(&c);
 			break;
 		default:
 			vandalise(&s, &c, op >> 4);

@@ -59,7 +59,7 @@ enum { RACE_UNICAST, RACE_BROADCAST, RACE_XDP, RACE_PRODUCERS };
 static const char *const race_names[RACE_PRODUCERS] = { "unicast", "broadcast", "xdp" };
 
 struct race {
-	struct kvmring_ring_hdr	*hdr;
+	struct harness_ring	ring;		/* in queue blocks, as ABI v2 lays it out */
 	struct ringnet_tx	tx;
 	pthread_mutex_t		tx_lock;
 	struct ringnet_rx	rx;
@@ -297,10 +297,10 @@ static void *race_peer_work(void *arg)
 	while (LOAD(r->producers_done) < RACE_PRODUCERS) {
 		usleep(500);
 		pthread_mutex_lock(&r->tx_lock);
-		ringnet_tx_attach_hdr(&r->tx, r->hdr, RACE_RING);
+		harness_tx_attach(&r->tx, &r->ring, RACE_RING);
 		pthread_mutex_unlock(&r->tx_lock);
 		pthread_mutex_lock(&r->rx_lock);
-		ringnet_rx_attach_hdr(&r->rx, r->hdr, RACE_RING);
+		harness_rx_attach(&r->rx, &r->ring, RACE_RING);
 		pthread_mutex_unlock(&r->rx_lock);
 		r->reattaches++;
 	}
@@ -341,13 +341,12 @@ int main(int argc, char **argv)
 	if (seconds < 1 || seconds > RACE_SECONDS_MAX)
 		usage();
 
-	r->hdr = calloc(1, sizeof(*r->hdr) + RACE_RING);
-	if (!r->hdr)
+	if (harness_ring_alloc(&r->ring, RACE_RING))
 		return 1;
 	pthread_mutex_init(&r->tx_lock, NULL);
 	pthread_mutex_init(&r->rx_lock, NULL);
-	if (ringnet_tx_attach_hdr(&r->tx, r->hdr, RACE_RING) ||
-	    ringnet_rx_attach_hdr(&r->rx, r->hdr, RACE_RING))
+	if (harness_tx_attach(&r->tx, &r->ring, RACE_RING) ||
+	    harness_rx_attach(&r->rx, &r->ring, RACE_RING))
 		return 1;
 	/*
 	 * New owners of both ends, as at a join; the producer follows the

@@ -5,15 +5,17 @@
  * end in a counted drop or a ring reset, and any access outside the ring is
  * an ASan report and a non-zero exit.
  *
- * Rings are allocated with exactly their size, so ASan's redzones sit right
- * after the data area. Prints "ring_test: N checks, F failed" and exits 0
- * only if F is 0.
+ * Rings are laid out as ABI v2 lays them out, the producer's half and the
+ * data in one queue block, the consumer's half in another (harness.h); the
+ * blocks are allocated with exactly their size, so ASan's redzones sit
+ * right after the data area. Prints "ring_test: N checks, F failed" and
+ * exits 0 only if F is 0.
  *
  * This file holds the shared fixtures (ring_test.h) and main(); the tests
- * are in ring_test_ops.c (geometry, region, normal operation),
- * ring_test_join.c, ring_test_split.c (each end against a read-only mapping
- * of the other's memory), ring_test_hostile.c (hostile input, two threads)
- * and ring_test_meta.c (metadata checks and checksums).
+ * are in ring_test_ops.c (normal operation), ring_test_join.c,
+ * ring_test_split.c (each end against a read-only mapping of the other's
+ * memory), ring_test_hostile.c (hostile input, two threads) and
+ * ring_test_meta.c (metadata checks and checksums).
  */
 #define _GNU_SOURCE
 #include "ring_test.h"
@@ -37,17 +39,18 @@ u64 rng(void)
 void ring_open(struct ring *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->hdr = calloc(1, sizeof(*r->hdr) + RING_SIZE);
-	if (!r->hdr)
+	if (harness_ring_alloc(&r->hr, RING_SIZE))
 		abort();
-	r->data = (u8 *)(r->hdr + 1);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r->tx, r->hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r->rx, r->hdr, RING_SIZE), 0);
+	r->p = &r->hr.prod_q->tx;
+	r->c = &r->hr.cons_q->rx;
+	r->data = harness_queue_data(r->hr.prod_q);
+	CHECK_EQ(harness_tx_attach(&r->tx, &r->hr, RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&r->rx, &r->hr, RING_SIZE), 0);
 }
 
 void ring_close(struct ring *r)
 {
-	free(r->hdr);
+	harness_ring_free(&r->hr);
 }
 
 /* Sends len bytes of src starting at seed % 4096; checks the frame that comes out. */
@@ -129,8 +132,6 @@ int main(void)
 	for (i = 0; i < sizeof(src); i++)
 		src[i] = (u8)rng();
 
-	test_geometry();
-	test_region();
 	test_attach();
 	test_attach_corrupt();
 	test_join();

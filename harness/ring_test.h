@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * ring_test.h - what the files of ring_test share: a ring of exactly its
- * size, the frames sent through it, a deterministic random source, the
- * error counters and the recovery check (ring_test.c), and the tests that
- * main() runs, by file.
+ * size in ABI v2's queue blocks (harness.h), the frames sent through it, a
+ * deterministic random source, the error counters and the recovery check
+ * (ring_test.c), and the tests that main() runs, by file.
  */
 #ifndef RINGNET_HARNESS_RING_TEST_H
 #define RINGNET_HARNESS_RING_TEST_H
@@ -18,10 +18,12 @@
 #define RING_SIZE	KVMRING_RING_SIZE_MIN
 
 struct ring {
-	struct kvmring_ring_hdr	*hdr;
-	u8			*data;
-	struct ringnet_tx	tx;
-	struct ringnet_rx	rx;
+	struct harness_ring		hr;	/* the producer's and the consumer's queue blocks */
+	struct kvmring_ring_prod	*p;	/* the producer's half, in hr.prod_q */
+	struct kvmring_ring_cons	*c;	/* the consumer's half, in hr.cons_q */
+	u8				*data;
+	struct ringnet_tx		tx;
+	struct ringnet_rx		rx;
 };
 
 extern u8 src[2 * KVMRING_FRAME_MAX];
@@ -36,9 +38,7 @@ u64 rx_errors(const struct ring *r);
 u64 tx_errors(const struct ring *r);
 void check_recovers(struct ring *r);
 
-/* ring_test_ops.c: geometry, region and normal operation */
-void test_geometry(void);
-void test_region(void);
+/* ring_test_ops.c: normal operation */
 void test_attach(void);
 void test_attach_corrupt(void);
 void test_meta_roundtrip(void);

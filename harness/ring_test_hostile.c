@@ -30,16 +30,16 @@ void test_bad_prod(void)
 	for (i = 0; i < 5; i++) {
 		ring_open(&r);
 		prime(&r, 3);
-		r.hdr->p.prod = KVMRING_POS(0, r.rx.cons + deltas[i]);
+		r.p->prod = KVMRING_POS(0, r.rx.cons + deltas[i]);
 		CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
 		CHECK_EQ(r.rx.stats.bad_index, 1);
 		CHECK_EQ(r.rx.stats.resets, 1);
-		CHECK(KVMRING_POS_EPOCH(r.hdr->c.cons) == 1 && r.hdr->c.cons_epoch == 1, "no reset asked");
+		CHECK(KVMRING_POS_EPOCH(r.c->cons) == 1 && r.c->cons_epoch == 1, "no reset asked");
 		/* the producer follows at its next publish */
 		CHECK_EQ(send_frame(&r, 100, 9), 0);
 		CHECK_EQ(r.tx.stats.reset_follows, 1);
-		CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->p.prod), 1);
-		CHECK_EQ(r.hdr->p.prod_epoch, 1);
+		CHECK_EQ(KVMRING_POS_EPOCH(r.p->prod), 1);
+		CHECK_EQ(r.p->prod_epoch, 1);
 		check_recovers(&r);
 		ring_close(&r);
 	}
@@ -55,7 +55,7 @@ void test_bad_cons(void)
 		ring_open(&r);
 		prime(&r, 3);
 		/* the consumer index moves beyond the producer's */
-		r.hdr->c.cons = KVMRING_POS(0, r.tx.prod + deltas[i]);
+		r.c->cons = KVMRING_POS(0, r.tx.prod + deltas[i]);
 		r.tx.cons = r.tx.prod - RING_SIZE;	/* force a look at it */
 		CHECK_EQ(send_frame(&r, 100, 1), 0);
 		CHECK_EQ(r.tx.stats.bad_index, 1);
@@ -112,7 +112,7 @@ void test_bad_records(void)
 		CHECK(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) == 0, "%s", cases[i].what);
 		CHECK(r.rx.stats.bad_desc == 1, "%s", cases[i].what);
 		CHECK(r.rx.stats.dropped_bytes == avail, "%s", cases[i].what);
-		CHECK(KVMRING_POS_INDEX(r.hdr->c.cons) == r.tx.prod, "%s: no resync", cases[i].what);
+		CHECK(KVMRING_POS_INDEX(r.c->cons) == r.tx.prod, "%s: no resync", cases[i].what);
 		CHECK(!r.rx.stats.resets && !r.tx.stats.resets, "%s: reset", cases[i].what);
 		check_recovers(&r);
 		ring_close(&r);
@@ -121,9 +121,9 @@ void test_bad_records(void)
 	/* records that meet the end of the data area */
 	for (i = 0; i < sizeof(at_end) / sizeof(at_end[0]); i++) {
 		ring_open(&r);
-		r.hdr->p.prod = r.hdr->c.cons = KVMRING_POS(0, RING_SIZE - 1024);
-		CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
-		CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+		r.p->prod = r.c->cons = KVMRING_POS(0, RING_SIZE - 1024);
+		CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
+		CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 		off = prime(&r, 1);
 		prime(&r, at_end[i].more);
 		rec = (struct kvmring_rec *)(r.data + off);
@@ -180,13 +180,13 @@ void test_bad_epochs(void)
 			prime(&r, 2);
 			/* each bit of which: one of the two words or the two copies */
 			if (which & 1)
-				r.hdr->p.prod = KVMRING_POS(values[i], r.hdr->p.prod);
+				r.p->prod = KVMRING_POS(values[i], r.p->prod);
 			if (which & 2)
-				r.hdr->c.cons = KVMRING_POS(values[i] ^ 0x80000000U, r.hdr->c.cons);
+				r.c->cons = KVMRING_POS(values[i] ^ 0x80000000U, r.c->cons);
 			if (which & 4)
-				r.hdr->p.prod_epoch = values[i];
+				r.p->prod_epoch = values[i];
 			if (which & 8)
-				r.hdr->c.cons_epoch = values[i] + 1;
+				r.c->cons_epoch = values[i] + 1;
 			ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL);
 			check_recovers(&r);
 			ring_close(&r);
@@ -207,7 +207,7 @@ void test_overwritten_words(void)
 	ring_open(&r);
 	while (!send_frame(&r, 1500, n) && n < RING_SIZE)
 		n++;
-	r.hdr->p.prod = KVMRING_POS(0, 0);
+	r.p->prod = KVMRING_POS(0, 0);
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
 	CHECK_EQ(send_frame(&r, 1500, n), -ENOSPC);	/* full: looks, and restates */
 	for (i = 0; i < n; i++)
@@ -228,10 +228,10 @@ void test_overwritten_words(void)
 	for (i = 0; i < n; i++)
 		recv_frame(&r, 1500, i);
 	CHECK_EQ(r.rx.stats.reset_follows, 1);
-	r.hdr->c.cons = KVMRING_POS(0, 12345);
+	r.c->cons = KVMRING_POS(0, 12345);
 	CHECK(!ringnet_tx_has_room(&r.tx, 1500), "room while the word is old");
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);	/* idle: restates */
-	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->c.cons), 1);
+	CHECK_EQ(KVMRING_POS_EPOCH(r.c->cons), 1);
 	CHECK(ringnet_tx_has_room(&r.tx, 1500), "no room after the consumer restated");
 	CHECK_EQ(r.tx.stats.resets, 1);
 	CHECK_EQ(r.tx.stats.bad_index + r.rx.stats.resets + r.rx.stats.bad_index, 0);
@@ -258,32 +258,30 @@ void test_torn(void)
 		rec->len = (u32)rng() % (2 * KVMRING_FRAME_MAX);
 		while (ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL) > 0)
 			;
-		CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), r.tx.prod);
+		CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), r.tx.prod);
 		check_recovers(&r);
 		ring_close(&r);
 	}
 }
 
-/* Random bytes over the header and the data, between random operations. */
+/* Random bytes over the halves and the data, between random operations. */
 void test_random_bytes(void)
 {
 	struct ringnet_frame f;
 	struct ring r;
 	u32 round, op, i, n;
-	u8 *bytes;
 
 	ring_open(&r);
-	bytes = (u8 *)r.hdr;
 	for (round = 0; round < 20000; round++) {
 		n = rng() % 4;
 		for (i = 0; i < n; i++) {
-			if (rng() % 4 == 0)	/* the header */
-				bytes[rng() % sizeof(*r.hdr)] = (u8)rng();
+			if (rng() % 4 == 0)	/* the halves */
+				*harness_ring_byte(&r.hr, rng() % HARNESS_RING_HALVES) = (u8)rng();
 			else
-				bytes[sizeof(*r.hdr) + rng() % RING_SIZE] = (u8)rng();
+				r.data[rng() % RING_SIZE] = (u8)rng();
 		}
-		if (rng() % 64 == 0)	/* a whole word of the header */
-			((u32 *)r.hdr)[rng() % (sizeof(*r.hdr) / 4)] = (u32)rng();
+		if (rng() % 64 == 0)	/* a whole word of the halves */
+			*(u32 *)harness_ring_byte(&r.hr, rng() % (HARNESS_RING_HALVES / 4) * 4) = (u32)rng();
 		op = rng() % 8;
 		if (op < 3) {
 			send_frame(&r, KVMRING_FRAME_MIN + rng() % 3000, round);
@@ -319,7 +317,7 @@ struct flow {
 	bool		hostile;	/* a third thread scribbles over the ring */
 	volatile bool	stop;		/* the consumer is done */
 	volatile bool	sent_all;	/* the producer is done */
-	volatile u32	hits;		/* the vandal's writes into the ring header */
+	volatile u32	hits;		/* the vandal's writes into the ring's halves */
 	u32		got, bad, out_of_order;
 	u64		deadline_ns;
 };
@@ -331,7 +329,7 @@ static void *flow_producer(void *arg)
 	void *p;
 
 	/*
-	 * With a vandal, send until it has hit the header often enough: on a busy
+	 * With a vandal, send until it has hit the halves often enough: on a busy
 	 * machine it may be scheduled only after a fixed number of frames is done.
 	 */
 	while ((fl->hostile ? fl->hits < 2000 : seq < fl->frames) && !fl->stop &&
@@ -400,7 +398,9 @@ static void *flow_vandal(void *arg)
 	while (!fl->stop && harness_now_ns() < fl->deadline_ns) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		if ((x >> 60) == 0) {
-			((volatile u32 *)fl->r->hdr)[(x >> 20) % 64] = (u32)(x >> 32);
+			u32 off = (x >> 20) % (HARNESS_RING_HALVES / 4) * 4;
+
+			*(volatile u32 *)harness_ring_byte(&fl->r->hr, off) = (u32)(x >> 32);
 			fl->hits++;
 		} else
 			((volatile u8 *)fl->r->data)[(x >> 20) % RING_SIZE] = (u8)(x >> 40);
@@ -467,7 +467,7 @@ void test_threads(void)
 	fl.frames = 0xffffffffU;	/* until the vandal has done enough */
 	fl.hostile = true;
 	run_flow(&fl);
-	CHECK(fl.hits >= 2000, "the vandal hit the header %u times in 10 s", fl.hits);
+	CHECK(fl.hits >= 2000, "the vandal hit the halves %u times in 10 s", fl.hits);
 	CHECK(rx_errors(&r) + tx_errors(&r) > 0, "vandal went unnoticed");
 	check_recovers(&r);
 	ring_close(&r);

@@ -9,11 +9,12 @@
 /* ---- joining: renew and re-attach --------------------------------------------- */
 
 /*
- * Two guests, A in slot 0 and B in slot 1, and their two rings. A guest that
- * joins (a new owner of its slot) attaches and renews its end of both rings;
- * a guest that sees the other come up re-attaches both. Those are the only
- * calls honest guests make, in whatever order, so none of them may count a
- * reset or a bad index, and frames must flow afterwards.
+ * Two guests, A in slot 0 and B in slot 1, and their two rings in their queue
+ * blocks, as in their owned regions. A guest that joins (a new generation of
+ * its slot: it booted, or loaded ringnet again) attaches and renews its end
+ * of both rings; a guest that sees the other come up re-attaches both. Those
+ * are the only calls honest guests make, in whatever order, so none of them
+ * may count a reset or a bad index, and frames must flow afterwards.
  */
 struct join_guest {
 	struct ringnet_tx	tx;
@@ -26,10 +27,12 @@ struct join_guest {
 	bool			got_any;
 };
 
+/* Guest x's queue block holds its half of both rings and the data of ring[x]. */
 struct join {
-	struct kvmring_ring_hdr	*ring[2];	/* ring[x]: guest x -> guest !x */
-	struct join_guest	g[2];
-	bool			bad;		/* a received frame was wrong */
+	struct kvmring_queue_ctl	*block[2];
+	struct harness_ring		ring[2];	/* ring[x]: guest x -> guest !x */
+	struct join_guest		g[2];
+	bool				bad;		/* a received frame was wrong */
 };
 
 enum join_op { JOIN_A, JOIN_B, REATTACH_A, REATTACH_B, JOIN_TRAFFIC, JOIN_POLL, JOIN_NOPS };
@@ -84,8 +87,8 @@ static u32 join_recv(struct join *j, u32 x)
 
 static void join_attach(struct join *j, u32 x)
 {
-	CHECK_EQ(ringnet_tx_attach_hdr(&j->g[x].tx, j->ring[x], RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach_hdr(&j->g[x].rx, j->ring[!x], RING_SIZE), 0);
+	CHECK_EQ(harness_tx_attach(&j->g[x].tx, &j->ring[x], RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&j->g[x].rx, &j->ring[!x], RING_SIZE), 0);
 }
 
 static void join_op(struct join *j, enum join_op op)
@@ -137,9 +140,12 @@ static void join_start(struct join *j, u32 start)
 	u32 x, e = epochs[start];
 
 	for (x = 0; x < 2; x++) {
-		memset(j->ring[x], 0, sizeof(*j->ring[x]));
-		j->ring[x]->p.prod = j->ring[x]->c.cons = KVMRING_POS(e, 0);
-		j->ring[x]->p.prod_epoch = j->ring[x]->c.cons_epoch = e;
+		struct kvmring_queue_ctl *q = j->block[x];
+
+		/* guest x's halves: the producer's of ring[x], the consumer's of ring[!x] */
+		memset(q, 0, sizeof(*q));
+		q->tx.prod = q->rx.cons = KVMRING_POS(e, 0);
+		q->tx.prod_epoch = q->rx.cons_epoch = e;
 	}
 	memset(j->g, 0, sizeof(j->g));
 	if (!start)
@@ -178,10 +184,12 @@ void test_join(void)
 		ncodes *= JOIN_NOPS;
 	memset(&j, 0, sizeof(j));
 	for (x = 0; x < 2; x++) {
-		j.ring[x] = calloc(1, sizeof(*j.ring[x]) + RING_SIZE);
-		if (!j.ring[x])
+		j.block[x] = calloc(1, KVMRING_QUEUE_CTL_SIZE + RING_SIZE);
+		if (!j.block[x])
 			abort();
 	}
+	for (x = 0; x < 2; x++)
+		j.ring[x] = (struct harness_ring){ .prod_q = j.block[x], .cons_q = j.block[!x] };
 
 	for (start = 0; start < starts; start++) {
 		for (code = 0; code < ncodes; code++) {
@@ -241,5 +249,5 @@ void test_join(void)
 		}
 	}
 	for (x = 0; x < 2; x++)
-		free(j.ring[x]);
+		free(j.block[x]);
 }

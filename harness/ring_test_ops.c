@@ -1,104 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ring_test: the ring's geometry and region, and normal operation: attach,
- * every frame size, full and empty, occupancy, pads, index wrap, batches and
- * the kick protocol.
+ * ring_test: normal operation: attach, every frame size, full and empty,
+ * occupancy, pads, index wrap, batches and the kick protocol.
  */
 #define _GNU_SOURCE
 #include "ring_test.h"
-
-/* ---- geometry and region ---------------------------------------------------- */
-
-void test_geometry(void)
-{
-	static const u64 sizes[] = { 16ULL << 20, 32ULL << 20, 64ULL << 20 };
-	u32 n, i, from, to;
-
-	for (i = 0; i < 3; i++) {
-		for (n = 2; n <= KVMRING_PEERS_DEFAULT; n++) {
-			struct kvmring_geom g = { sizes[i], n, kvmring_default_ring_size(sizes[i], n) };
-			u64 prev_end = KVMRING_RINGS_OFF;
-			u32 idx = 0;
-
-			CHECK(kvmring_geom_ok(&g), "%llu bytes, %u peers", (unsigned long long)sizes[i], n);
-			CHECK(g.ring_size >= KVMRING_RING_SIZE_MIN, "ring size %u", g.ring_size);
-			/* rings in index order, back to back, inside the region */
-			for (from = 0; from < n; from++)
-				for (to = 0; to < n; to++) {
-					if (from == to)
-						continue;
-					CHECK_EQ(kvmring_ring_index(n, from, to), idx++);
-					CHECK_EQ(kvmring_ring_offset(&g, from, to), prev_end);
-					prev_end += kvmring_ring_stride(g.ring_size);
-				}
-			CHECK(prev_end <= g.region_size, "rings end at %llu", (unsigned long long)prev_end);
-			/* the next power of two would not have fitted */
-			CHECK(g.ring_size == KVMRING_RING_SIZE_MAX ||
-			      kvmring_region_used(n, g.ring_size * 2) > g.region_size, "ring size not largest");
-		}
-	}
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 8), 256 << 10);
-	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 8), 1 << 20);
-	CHECK_EQ(kvmring_default_ring_size(64ULL << 20, 16), 256 << 10);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 16), 0);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, 1), 0);
-	CHECK_EQ(kvmring_default_ring_size(16ULL << 20, KVMRING_PEERS_MAX + 1), 0);
-}
-
-void test_region(void)
-{
-	const u64 size = 16ULL << 20;
-	u8 *region = malloc(size);
-	struct kvmring_region_hdr *h = (struct kvmring_region_hdr *)region;
-	struct kvmring_geom g;
-	struct kvmring_ring_hdr *ring;
-	u32 saved;
-
-	if (!region)
-		abort();
-	memset(region, 0xa5, size);
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -ENOENT);
-	CHECK_EQ(ringnet_region_format(region, size, 8, 0, 0, 42), 0);
-	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
-	CHECK_EQ(g.max_peers, 8);
-	CHECK_EQ(g.ring_size, 256 << 10);
-	CHECK_EQ(h->instance, 42);
-	CHECK_EQ(((struct kvmring_peer *)(region + kvmring_peer_offset(7)))->state, 0);
-
-	ring = ringnet_region_ring(region, &g, 7, 6);
-	CHECK(ring && (u8 *)(ring + 1) + g.ring_size <= region + size, "last ring outside");
-	CHECK(ring && !ring->p.prod && !ring->p.prod_epoch && !ring->c.cons && !ring->c.kick,
-	      "ring not zeroed");
-	CHECK(!ringnet_region_ring(region, &g, 3, 3), "ring to self");
-	CHECK(!ringnet_region_ring(region, &g, 8, 0), "ring from slot 8");
-	CHECK(!ringnet_region_ring(region, &g, 0, 8), "ring to slot 8");
-
-	CHECK_EQ(ringnet_region_geom(region, size - 1, &g), -EINVAL);
-	CHECK_EQ(ringnet_region_geom(region, 100, &g), -EINVAL);
-	h->abi_version = 2;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EPROTONOSUPPORT);
-	h->abi_version = KVMRING_ABI_VERSION;
-	saved = h->ring_size;
-	h->ring_size = saved + 8;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_size = saved * 2;	/* no longer fits */
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_size = saved;
-	h->max_peers = KVMRING_PEERS_MAX + 1;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->max_peers = 8;
-	h->ring_hdr_size = 128;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_hdr_size = sizeof(struct kvmring_ring_hdr);
-	h->ring_stride++;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), -EINVAL);
-	h->ring_stride--;
-	CHECK_EQ(ringnet_region_geom(region, size, &g), 0);
-
-	CHECK_EQ(ringnet_region_format(region, size, 16, 0, 0, 1), -EINVAL);
-	CHECK_EQ(ringnet_region_format(region, size, 8, 3 << 17, 0, 1), -EINVAL);
-	free(region);
-}
 
 /* ---- normal operation ------------------------------------------------------------ */
 
@@ -108,11 +14,11 @@ void test_attach(void)
 	u8 buf[64];
 
 	ring_open(&r);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE / 2), -EINVAL);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE + 8), -EINVAL);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, KVMRING_RING_SIZE_MAX * 2), -EINVAL);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE / 2), -EINVAL);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE + 8), -EINVAL);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, KVMRING_RING_SIZE_MAX * 2), -EINVAL);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	/* an empty ring */
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, buf, sizeof(buf), NULL), 0);
 	CHECK(!ringnet_rx_arm(&r.rx), "armed an empty ring and found data");
@@ -122,21 +28,21 @@ void test_attach(void)
 	CHECK_EQ(send_frame(&r, 60, 1), 0);
 	CHECK_EQ(send_frame(&r, 61, 2), 0);
 	recv_frame(&r, 60, 1);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	recv_frame(&r, 61, 2);
 	/* and so does a producer */
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(send_frame(&r, 62, 3), 0);
 	recv_frame(&r, 62, 3);
 	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
 
 	/* a producer that finds a newer consumer epoch follows it */
-	r.hdr->c.cons = KVMRING_POS(5, 0);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
+	r.c->cons = KVMRING_POS(5, 0);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(r.tx.stats.reset_follows, 1);
-	CHECK_EQ(r.hdr->p.prod, KVMRING_POS(5, 0));
-	CHECK_EQ(r.hdr->p.prod_epoch, 5);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(r.p->prod, KVMRING_POS(5, 0));
+	CHECK_EQ(r.p->prod_epoch, 5);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(r.rx.stats.resets + r.rx.stats.reset_follows, 0);
 	check_recovers(&r);
 
@@ -144,15 +50,15 @@ void test_attach(void)
 	 * one that finds the consumer in an older epoch reads it as its own
 	 * reset, not yet followed: it waits for it again, and counts nothing
 	 */
-	r.hdr->c.cons = KVMRING_POS(4, 0);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
+	r.c->cons = KVMRING_POS(4, 0);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(r.tx.stats.resets, 0);
 	CHECK(r.tx.resetting, "producer does not wait for the consumer");
-	CHECK_EQ(KVMRING_POS_EPOCH(r.hdr->p.prod), 5);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(KVMRING_POS_EPOCH(r.p->prod), 5);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(r.rx.stats.reset_follows, 1);
-	CHECK_EQ(r.hdr->c.cons, KVMRING_POS(5, 0));
-	CHECK_EQ(r.hdr->c.cons_epoch, 5);
+	CHECK_EQ(r.c->cons, KVMRING_POS(5, 0));
+	CHECK_EQ(r.c->cons_epoch, 5);
 	check_recovers(&r);
 	ring_close(&r);
 }
@@ -184,20 +90,20 @@ void test_attach_corrupt(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ring_open(&r);
-		r.hdr->p.prod = cases[i].prod;
-		r.hdr->c.cons = cases[i].cons;
+		r.p->prod = cases[i].prod;
+		r.c->cons = cases[i].cons;
 		if (cases[i].producer) {
-			CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
+			CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
 			CHECK(r.tx.stats.resets == 1, "%s: %llu resets", cases[i].what,
 			      (unsigned long long)r.tx.stats.resets);
-			CHECK(r.hdr->p.prod == KVMRING_POS(KVMRING_POS_EPOCH(cases[i].prod) + 1, 0),
-			      "%s: prod %#llx", cases[i].what, (unsigned long long)r.hdr->p.prod);
+			CHECK(r.p->prod == KVMRING_POS(KVMRING_POS_EPOCH(cases[i].prod) + 1, 0),
+			      "%s: prod %#llx", cases[i].what, (unsigned long long)r.p->prod);
 		} else {
-			CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+			CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 			CHECK(r.rx.stats.resets == 1, "%s: %llu resets", cases[i].what,
 			      (unsigned long long)r.rx.stats.resets);
-			CHECK(r.hdr->c.cons == KVMRING_POS(KVMRING_POS_EPOCH(cases[i].cons) + 1, 0),
-			      "%s: cons %#llx", cases[i].what, (unsigned long long)r.hdr->c.cons);
+			CHECK(r.c->cons == KVMRING_POS(KVMRING_POS_EPOCH(cases[i].cons) + 1, 0),
+			      "%s: cons %#llx", cases[i].what, (unsigned long long)r.c->cons);
 		}
 		check_recovers(&r);
 		ring_close(&r);
@@ -318,18 +224,18 @@ void test_occupancy(void)
 	CHECK_EQ(ringnet_rx_used(&r.rx), 2 * need);
 
 	/* hostile words read as 0 and change nothing */
-	saved = r.hdr->c.cons;
-	r.hdr->c.cons = KVMRING_POS(7, KVMRING_POS_INDEX(saved));
+	saved = r.c->cons;
+	r.c->cons = KVMRING_POS(7, KVMRING_POS_INDEX(saved));
 	CHECK_EQ(ringnet_tx_used(&r.tx), 0);
-	r.hdr->c.cons = KVMRING_POS(0, r.tx.published + 8);
+	r.c->cons = KVMRING_POS(0, r.tx.published + 8);
 	CHECK_EQ(ringnet_tx_used(&r.tx), 0);
-	r.hdr->c.cons = saved;
-	saved = r.hdr->p.prod;
-	r.hdr->p.prod = KVMRING_POS(0, r.rx.cons + RING_SIZE + 8);
+	r.c->cons = saved;
+	saved = r.p->prod;
+	r.p->prod = KVMRING_POS(0, r.rx.cons + RING_SIZE + 8);
 	CHECK_EQ(ringnet_rx_used(&r.rx), 0);
-	r.hdr->p.prod = KVMRING_POS(0, r.rx.cons + 4);
+	r.p->prod = KVMRING_POS(0, r.rx.cons + 4);
 	CHECK_EQ(ringnet_rx_used(&r.rx), 0);
-	r.hdr->p.prod = saved;
+	r.p->prod = saved;
 	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
 
 	recv_frame(&r, 100, 2);
@@ -384,10 +290,10 @@ void test_index_wrap(void)
 	u32 i;
 
 	ring_open(&r);
-	r.hdr->p.prod = KVMRING_POS(0, start);
-	r.hdr->c.cons = KVMRING_POS(0, start);
-	CHECK_EQ(ringnet_tx_attach_hdr(&r.tx, r.hdr, RING_SIZE), 0);
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	r.p->prod = KVMRING_POS(0, start);
+	r.c->cons = KVMRING_POS(0, start);
+	CHECK_EQ(harness_tx_attach(&r.tx, &r.hr, RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	CHECK_EQ(r.tx.prod, start);
 	for (i = 0; i < 2000; i++) {
 		CHECK_EQ(send_frame(&r, 1000 + i % 700, i), 0);
@@ -396,7 +302,7 @@ void test_index_wrap(void)
 		recv_frame(&r, 60, i + 1);
 	}
 	CHECK(r.tx.prod < start && r.tx.prod > 1 << 20, "prod %#x did not wrap", r.tx.prod);
-	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), r.tx.prod);
+	CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), r.tx.prod);
 	CHECK_EQ(rx_errors(&r) + tx_errors(&r), 0);
 	ring_close(&r);
 }
@@ -423,9 +329,9 @@ void test_batch(void)
 		ringnet_rx_consume(&r.rx);
 	}
 	CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 0);
-	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), 0);	/* not published yet */
+	CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), 0);	/* not published yet */
 	ringnet_rx_publish(&r.rx);
-	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), r.tx.prod);
+	CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), r.tx.prod);
 
 	/* a commit without a reservation, a consume without a peek: nothing */
 	ringnet_tx_commit(&r.tx, NULL);
@@ -437,7 +343,7 @@ void test_batch(void)
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, 100, NULL), -EMSGSIZE);
 	CHECK_EQ(r.rx.stats.dropped, 1);
 	CHECK_EQ(ringnet_rx_dequeue(&r.rx, dst, sizeof(dst), NULL), 0);
-	CHECK_EQ(KVMRING_POS_INDEX(r.hdr->c.cons), r.tx.prod);
+	CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), r.tx.prod);
 	ring_close(&r);
 }
 
@@ -469,7 +375,7 @@ void test_kick(void)
 	CHECK(ringnet_tx_kick_needed(&r.tx), "no kick after re-arm");
 	CHECK_EQ(r.tx.stats.kicks, 2);
 	/* a new consumer arms with a value this producer has not kicked for */
-	CHECK_EQ(ringnet_rx_attach_hdr(&r.rx, r.hdr, RING_SIZE), 0);
+	CHECK_EQ(harness_rx_attach(&r.rx, &r.hr, RING_SIZE), 0);
 	recv_frame(&r, 60, 4);
 	CHECK(!ringnet_rx_arm(&r.rx), "arm found data");
 	CHECK_EQ(send_frame(&r, 60, 5), 0);

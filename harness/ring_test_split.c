@@ -2,11 +2,12 @@
 /*
  * ring_test: each end of a ring against a read-only mapping of the other's
  * memory, as ABI v2 lays a ring out: the producer's half and the data in a
- * region the producer owns, the consumer's half in one the consumer owns.
- * Here each region is a memfd mapped twice, read-write for its owner's end
- * and read-only for the other end, so a write by the ring core into memory
- * its end does not own faults. The fault is caught and counted as a failure
- * that names what was written.
+ * queue block of a region the producer owns, the consumer's half in the
+ * control page of a queue block of one the consumer owns. Here each region
+ * is a memfd mapped twice, read-write for its owner's end and read-only for
+ * the other end, so a write by the ring core into memory its end does not
+ * own faults. The fault is caught and counted as a failure that names what
+ * was written.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -16,8 +17,6 @@
 
 #include "ring_test.h"
 
-#define SPLIT_PAGE	4096
-
 /* One side's memory: its owner's writable view, the other end's read-only one. */
 struct split_region {
 	u8		*rw;
@@ -26,10 +25,14 @@ struct split_region {
 };
 
 struct split {
-	struct split_region	prod;	/* the producer's half in page 0, the data from page 1 */
-	struct split_region	cons;	/* the consumer's half */
-	struct ring		r;	/* tx and rx only: there is no v1 header, r.hdr is NULL */
+	struct split_region	prod;	/* a queue block: its control page (tx), then the data */
+	struct split_region	cons;	/* a queue block's control page (rx) */
+	struct ring		r;	/* tx and rx only: the memory is the two regions above */
 };
+
+/* A region's queue block, through its owner's view or the other end's. */
+#define SPLIT_Q(m)	((struct kvmring_queue_ctl *)(m))
+#define SPLIT_RO_Q(m)	((const struct kvmring_queue_ctl *)(m))
 
 static sigjmp_buf split_fault;
 static void *volatile split_fault_addr;
@@ -74,7 +77,7 @@ static const char *split_what(const struct split *s, const void *addr)
 {
 	const u8 *a = addr;
 
-	if (a >= s->prod.ro && a < s->prod.ro + SPLIT_PAGE)
+	if (a >= s->prod.ro && a < s->prod.ro + KVMRING_QUEUE_CTL_SIZE)
 		return "the producer's half";
 	if (a >= s->prod.ro && a < s->prod.ro + s->prod.size)
 		return "the data";
@@ -86,25 +89,23 @@ static const char *split_what(const struct split *s, const void *addr)
 /* The producer: its half and the data writable, the consumer's half read-only. */
 static int split_tx_attach(struct split *s)
 {
-	return ringnet_tx_attach(&s->r.tx, (struct kvmring_ring_prod *)s->prod.rw,
-				 (const struct kvmring_ring_cons *)s->cons.ro,
-				 s->prod.rw + SPLIT_PAGE, RING_SIZE);
+	return ringnet_tx_attach(&s->r.tx, &SPLIT_Q(s->prod.rw)->tx, &SPLIT_RO_Q(s->cons.ro)->rx,
+				 s->prod.rw + KVMRING_QUEUE_CTL_SIZE, RING_SIZE);
 }
 
 /* The consumer: its half writable, the producer's half and the data read-only. */
 static int split_rx_attach(struct split *s)
 {
-	return ringnet_rx_attach(&s->r.rx, (struct kvmring_ring_cons *)s->cons.rw,
-				 (const struct kvmring_ring_prod *)s->prod.ro,
-				 s->prod.ro + SPLIT_PAGE, RING_SIZE);
+	return ringnet_rx_attach(&s->r.rx, &SPLIT_Q(s->cons.rw)->rx, &SPLIT_RO_Q(s->prod.ro)->tx,
+				 s->prod.ro + KVMRING_QUEUE_CTL_SIZE, RING_SIZE);
 }
 
 /* Everything either end does, each in its own memory only. */
 static void split_exchange(struct split *s)
 {
-	/* A third party's pen, as in a v1 region: each end's own memory, writable. */
-	struct kvmring_ring_prod *p = (struct kvmring_ring_prod *)s->prod.rw;
-	struct kvmring_ring_cons *c = (struct kvmring_ring_cons *)s->cons.rw;
+	/* A third party's pen (the host can write every region): each end's own memory. */
+	struct kvmring_ring_prod *p = &SPLIT_Q(s->prod.rw)->tx;
+	struct kvmring_ring_cons *c = &SPLIT_Q(s->cons.rw)->rx;
 	struct ring *r = &s->r;
 	struct ringnet_frame f;
 	u32 i, n, len;
@@ -186,9 +187,9 @@ static void split_exchange(struct split *s)
 	check_recovers(r);
 
 	/*
-	 * A third party (a v1 region lets it) overwrites what the ends own:
-	 * the epoch copies, which their owners rewrite (the consumer when it
-	 * finds nothing to do); the producer's word after a publish, which the
+	 * A third party (the host can) overwrites what the ends own: the
+	 * epoch copies, which their owners rewrite (the consumer when it finds
+	 * nothing to do); the producer's word after a publish, which the
 	 * consumer answers with a reset; the consumer's word, in an older
 	 * epoch, which the producer answers with a reset.
 	 */
@@ -219,8 +220,8 @@ void test_split(void)
 	struct split s;
 
 	memset(&s, 0, sizeof(s));
-	split_map(&s.prod, SPLIT_PAGE + RING_SIZE);
-	split_map(&s.cons, SPLIT_PAGE);
+	split_map(&s.prod, KVMRING_QUEUE_CTL_SIZE + RING_SIZE);
+	split_map(&s.cons, KVMRING_QUEUE_CTL_SIZE);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &old);
 
@@ -232,9 +233,8 @@ void test_split(void)
 
 	/* The control: an end given a read-only view of its own half faults, and is caught. */
 	if (!sigsetjmp(split_fault, 1)) {
-		ringnet_rx_attach(&s.r.rx, (struct kvmring_ring_cons *)s.cons.ro,
-				  (const struct kvmring_ring_prod *)s.prod.ro,
-				  s.prod.ro + SPLIT_PAGE, RING_SIZE);
+		ringnet_rx_attach(&s.r.rx, (struct kvmring_ring_cons *)&SPLIT_RO_Q(s.cons.ro)->rx,
+				  &SPLIT_RO_Q(s.prod.ro)->tx, s.prod.ro + KVMRING_QUEUE_CTL_SIZE, RING_SIZE);
 		CHECK(0, "the consumer wrote a read-only half and did not fault");
 	} else {
 		CHECK(!strcmp(split_what(&s, split_fault_addr), "the consumer's half"),

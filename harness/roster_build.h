@@ -134,7 +134,7 @@ static inline void rb_build(void *roster, const struct rb_spec *s)
 	u32 listed = rb_talks(s, s->self) | (1U << s->self), g, p;
 
 	memset(roster, 0, KVMRING_ROSTER_SIZE);
-	h->abi_version = KVMRING_ABI_VERSION_2;
+	h->abi_version = KVMRING_ABI_VERSION;
 	h->flags = s->doorbell ? KVMRING_ROSTER_F_DOORBELL : 0;
 	h->seq = RB_SEQ;
 	h->self = s->self;
@@ -202,7 +202,7 @@ static inline void rb_format(struct kvmring_owned_hdr *o, void *roster, u32 i)
 	const struct kvmring_roster_region *e = rb_region(roster, i);
 
 	memset(o, 0, sizeof(*o));
-	o->abi_version = KVMRING_ABI_VERSION_2;
+	o->abi_version = KVMRING_ABI_VERSION;
 	o->owner = e->owner;
 	o->instance = e->instance;
 	o->region_size = e->size;

@@ -208,7 +208,7 @@ static void check_accepted(u8 *raw, const struct ringnet_roster *r)
 	u32 n = h->max_peers, s, t;
 	struct ringnet_route rt;
 
-	if (h->magic != KVMRING_ROSTER_MAGIC || h->abi_version != KVMRING_ABI_VERSION_2 ||
+	if (h->magic != KVMRING_ROSTER_MAGIC || h->abi_version != KVMRING_ABI_VERSION ||
 	    (h->seq & 1) || r->seq != h->seq)
 		fail("accepted a roster that is not one, or not settled", h->seq);
 	if (n < 2 || n > KVMRING_PEERS_MAX || h->self >= n || !raw_present(raw, h->self))
@@ -286,7 +286,7 @@ static void check_owned(u8 *raw, const struct ringnet_roster *r, struct cursor *
 	if (b & 1)
 		((u8 *)o)[take8(c) % sizeof(*o)] ^= (u8)(1U << (b >> 1) % 8);
 	err = ringnet_owned_check(o, e->size, r, i, NULL);
-	match = o->magic == KVMRING_OWNED_MAGIC && o->abi_version == KVMRING_ABI_VERSION_2 &&
+	match = o->magic == KVMRING_OWNED_MAGIC && o->abi_version == KVMRING_ABI_VERSION &&
 		o->instance == e->instance && o->owner == e->owner && o->readers == e->readers &&
 		o->region_size == e->size && o->ring_size == rb_hdr(raw)->ring_size &&
 		o->queues == rb_hdr(raw)->queues;
@@ -333,7 +333,7 @@ static void stamp(u8 *raw, u64 len)
 	if (len < sizeof(*h))
 		return;
 	h->magic = KVMRING_ROSTER_MAGIC;
-	h->abi_version = KVMRING_ABI_VERSION_2;
+	h->abi_version = KVMRING_ABI_VERSION;
 	h->seq &= ~1U;
 	h->hdr_size = sizeof(struct kvmring_roster_hdr);
 	h->slot_size = sizeof(struct kvmring_roster_slot);

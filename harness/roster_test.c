@@ -189,10 +189,14 @@ struct hdr_rule {
 #define HDR(field, v)	offsetof(struct kvmring_roster_hdr, field),			\
 			sizeof(((struct kvmring_roster_hdr *)0)->field), (v)
 
+/* What ABI v1's one shared region began with: a host from before the roster. */
+#define V1_MAGIC	0x00474e49524d564bULL	/* "KVMRING\0" */
+#define V1_VERSION	1
+
 static const struct hdr_rule hdr_rules[] = {
-	{ HDR(magic, KVMRING_MAGIC), -ENODEV, "magic 0x474e49524d564b is not a roster's" },
+	{ HDR(magic, V1_MAGIC), -ENODEV, "magic 0x474e49524d564b is not a roster's" },
 	{ HDR(magic, 0), -ENODEV, "magic 0 is not a roster's" },
-	{ HDR(abi_version, KVMRING_ABI_VERSION), -EPROTONOSUPPORT, "ABI version 1, this driver speaks 2" },
+	{ HDR(abi_version, V1_VERSION), -EPROTONOSUPPORT, "ABI version 1, this driver speaks 2" },
 	{ HDR(hdr_size, 64), -EBADMSG, "hdr_size is 64, not 128" },
 	{ HDR(slot_size, 257), -EBADMSG, "slot_size is 257, not 256" },
 	{ HDR(region_entry_size, 0), -EBADMSG, "region_entry_size is 0, not 32" },
@@ -787,10 +791,10 @@ static void test_owned(void)
 
 	owned->magic = 0;
 	OWNED_REFUSED(0, -EAGAIN, "region 0 (devfn 00:11.0) is not formatted yet");
-	owned->magic = KVMRING_MAGIC;
+	owned->magic = V1_MAGIC;
 	OWNED_REFUSED(0, -ENODEV, "region 0 (devfn 00:11.0) has magic 0x474e49524d564b, not an owned region's");
 	rb_format(owned, roster, 0);
-	owned->abi_version = 1;
+	owned->abi_version = V1_VERSION;
 	OWNED_REFUSED(0, -EPROTONOSUPPORT, "region 0 (devfn 00:11.0) has ABI version 1, this driver speaks 2");
 	rb_format(owned, roster, 0);
 	owned->instance++;

@@ -138,7 +138,7 @@ export function encodeRoster(r: Roster): Buffer {
   const b = Buffer.alloc(C.KVMRING_ROSTER_SIZE);
   const h = 'kvmring_roster_hdr';
   put(b, 0, h, 'magic', C.KVMRING_ROSTER_MAGIC);
-  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION_2);
+  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION);
   put(b, 0, h, 'flags', r.flags);
   put(b, 0, h, 'seq', r.seq);
   put(b, 0, h, 'self', r.self);
@@ -221,7 +221,7 @@ export function parseRoster(buf: Buffer): Roster {
   if (buf.length < C.KVMRING_ROSTER_SIZE) throw bad(`${buf.length} bytes, not ${C.KVMRING_ROSTER_SIZE}`);
   if (u64(buf, 0, h, 'magic') !== C.KVMRING_ROSTER_MAGIC) throw bad('no magic (not written yet, or another file)');
   const version = num(buf, 0, h, 'abi_version');
-  if (version !== C.KVMRING_ABI_VERSION_2) throw bad(`ABI version ${version}, not ${C.KVMRING_ABI_VERSION_2}`);
+  if (version !== C.KVMRING_ABI_VERSION) throw bad(`ABI version ${version}, not ${C.KVMRING_ABI_VERSION}`);
   const sizes: [Member<typeof h>, number][] = [
     ['hdr_size', LAYOUT.kvmring_roster_hdr.size],
     ['slot_size', LAYOUT.kvmring_roster_slot.size],
@@ -311,7 +311,7 @@ export function ownedHeader(region: PlanRegion, geometry: Pick<HostPlan, 'ringSi
   const b = Buffer.alloc(LAYOUT.kvmring_owned_hdr.size);
   const h = 'kvmring_owned_hdr';
   put(b, 0, h, 'magic', C.KVMRING_OWNED_MAGIC);
-  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION_2);
+  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION);
   put(b, 0, h, 'owner', region.owner);
   put(b, 0, h, 'instance', BigInt(`0x${region.instance}`));
   put(b, 0, h, 'region_size', region.size);

@@ -46,7 +46,7 @@ export interface GuestStatus {
 
 /** The owner's entry in an owned region (struct kvmring_peer at KVMRING_OWNED_ENTRY_OFF), checked. */
 export interface EntryStatus {
-  state: 'free' | 'claimed' | 'up' | 'invalid';
+  state: 'free' | 'up' | 'invalid';
   /** The state word, hex. */
   word: string;
   generation: number;
@@ -98,7 +98,6 @@ export interface SetupStatus {
 
 const SLOT_STATES: Record<number, EntryStatus['state'] | undefined> = {
   [C.KVMRING_PEER_FREE]: 'free',
-  [C.KVMRING_PEER_CLAIMED]: 'claimed',
   [C.KVMRING_PEER_UP]: 'up',
 };
 

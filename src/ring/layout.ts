@@ -1,30 +1,26 @@
-// The TypeScript view of include/kvmring/abi.h: constants and the size and
-// [offset, size] of every member of every struct in the region, under the
-// header's own names. Written by hand; test/unit/ring-layout.test.ts compiles a
-// C program against the header and checks every number here, and that the
-// members of each struct cover it byte for byte.
+// The TypeScript view of include/kvmring/abi.h (ABI v2): constants and the size
+// and [offset, size] of every member of every struct in the roster and the owned
+// regions, under the header's own names. Written by hand;
+// test/unit/ring-layout.test.ts compiles a C program against the header and
+// checks every number here, and that the members of each struct cover it byte
+// for byte.
 
 type Layout = { size: number; members: Record<string, readonly [offset: number, size: number]> };
 
 export const CONSTANTS = {
-  KVMRING_MAGIC: 0x00474e49524d564bn, // "KVMRING\0"
-  KVMRING_ABI_VERSION: 1,
+  KVMRING_ABI_VERSION: 2,
+  KVMRING_ROSTER_MAGIC: 0x5254534f524d564bn, // "KVMROSTR"
+  KVMRING_OWNED_MAGIC: 0x4e574f474e49524bn, // "KRINGOWN"
   KVMRING_CACHELINE: 64,
   KVMRING_PAGE: 4096,
   KVMRING_PEERS_MAX: 16,
-  KVMRING_PEERS_DEFAULT: 8,
   KVMRING_RING_SIZE_MIN: 1 << 18,
   KVMRING_RING_SIZE_MAX: 1 << 28,
-  KVMRING_PEER_TABLE_OFF: 4096,
-  KVMRING_RINGS_OFF: 8192,
   KVMRING_FRAME_MIN: 14,
   KVMRING_FRAME_MAX: 65536 + 64,
   KVMRING_HEARTBEAT_MS: 100,
-  KVMRING_PEER_DEAD_MS: 1000,
   KVMRING_DOORBELL_NONE: 0xffffffff,
-  KVMRING_REGION_F_DOORBELL: 1,
   KVMRING_PEER_FREE: 0,
-  KVMRING_PEER_CLAIMED: 1,
   KVMRING_PEER_UP: 2,
   KVMRING_PEER_F_DOORBELL: 1,
   KVMRING_PEER_ADDRS: 4,
@@ -37,10 +33,7 @@ export const CONSTANTS = {
   KVMRING_GSO_TCPV6: 4,
   KVMRING_GSO_UDP_L4: 5,
   KVMRING_GSO_ECN: 0x80,
-  // ABI v2: regions with one writer, and the host's roster.
-  KVMRING_ABI_VERSION_2: 2,
-  KVMRING_ROSTER_MAGIC: 0x5254534f524d564bn, // "KVMROSTR"
-  KVMRING_OWNED_MAGIC: 0x4e574f474e49524bn, // "KRINGOWN"
+  // The roster and the owned regions.
   KVMRING_ROSTER_SIZE: 2 * 4096,
   KVMRING_ROSTER_DEVFN: 0x10 << 3, // 00:10.0
   KVMRING_ROSTER_REGIONS_OFF: 2048,
@@ -60,26 +53,6 @@ export const CONSTANTS = {
 
 /** Sizes and [offset, size] of each member, reserved ones included. */
 export const LAYOUT = {
-  kvmring_region_hdr: {
-    size: 128,
-    members: {
-      magic: [0, 8],
-      abi_version: [8, 4],
-      flags: [12, 4],
-      region_size: [16, 8],
-      max_peers: [24, 4],
-      ring_size: [28, 4],
-      hdr_size: [32, 4],
-      peer_size: [36, 4],
-      ring_hdr_size: [40, 4],
-      rec_align: [44, 4],
-      peer_table_off: [48, 8],
-      rings_off: [56, 8],
-      ring_stride: [64, 8],
-      instance: [72, 8],
-      rsvd: [80, 48],
-    },
-  },
   kvmring_peer: {
     size: 256,
     members: {
@@ -117,14 +90,6 @@ export const LAYOUT = {
       rsvd1: [72, 56],
     },
   },
-  // ABI v1: both halves side by side, the ring's data after them.
-  kvmring_ring_hdr: {
-    size: 256,
-    members: {
-      p: [0, 128],
-      c: [128, 128],
-    },
-  },
   kvmring_rec: {
     size: 16,
     members: {
@@ -137,7 +102,7 @@ export const LAYOUT = {
       rsvd: [13, 3],
     },
   },
-  // ABI v2
+  // The roster and the owned regions.
   kvmring_roster_hdr: {
     size: 128,
     members: {
@@ -223,7 +188,7 @@ export const LAYOUT = {
 
 export type StructName = keyof typeof LAYOUT;
 
-/** Offset of a member of a struct in the region. */
+/** Offset of a member of a struct of the header. */
 export function offsetOf<S extends StructName>(struct: S, member: keyof (typeof LAYOUT)[S]['members']): number {
   const members: Layout['members'] = LAYOUT[struct].members;
   return members[member as string][0];

@@ -196,19 +196,6 @@ export class Lab {
     this.guests = opts.guests;
   }
 
-  /**
-   * ABI v1's one region, for the hostile tool until it moves to v2 (wip-hostile2):
-   * no such file exists under v2. file() and guestSocket() are v2's.
-   */
-  get regionPath(): string {
-    return `/dev/shm/kvmring-${this.name}`;
-  }
-
-  /** ABI v1's shared doorbell socket, for the hostile tool until it moves to v2: see guestSocket(). */
-  get doorbellSocket(): string {
-    return `/run/kvmring/host/${this.name}/doorbell.sock`;
-  }
-
   /** A file of the lab's host setup by its name in the plan (a roster's or a region's). */
   file(name: string): string {
     return `/dev/shm/${name}`;
