@@ -432,3 +432,51 @@ async function saveConsoles(lab: Lab): Promise<string[]> {
 }
 
 export const labFixture = new LabFixture();
+
+/**
+ * The setup the xdp and stats suites run on: pair isolation in plain mode (what
+ * the ring suite leaves booted, so CI boots no extra lab), or what
+ * KVMRING_TEST_SETUP says, e.g. `owner,doorbell`, to run the same checks under
+ * another level and mode by hand.
+ */
+export function suiteSetup(env: NodeJS.ProcessEnv = process.env): { isolation: 'owner' | 'pair'; doorbell: boolean; mode: 'plain' | 'doorbell'; title: string } {
+  const words = (env.KVMRING_TEST_SETUP ?? 'pair,plain').split(',').map((w) => w.trim());
+  for (const w of words) {
+    if (!['owner', 'pair', 'plain', 'doorbell'].includes(w)) {
+      throw new Error(`KVMRING_TEST_SETUP=${env.KVMRING_TEST_SETUP}: unknown word ${w}; use an isolation level and a mode, e.g. owner,doorbell`);
+    }
+  }
+  const isolation = words.includes('owner') ? 'owner' : 'pair';
+  const doorbell = words.includes('doorbell');
+  const mode = doorbell ? 'doorbell' : 'plain';
+  return { isolation, doorbell, mode, title: `${isolation} isolation, ${mode} mode` };
+}
+
+/**
+ * What a guest's region rows must be with three guests and no groups: every row
+ * in the setup's mode; under owner one region of its own read by both others and
+ * one of each other's, read by it and the third; under pair one own region per
+ * reader and one of each other's read by it alone.
+ */
+export function assertThreeGuestRegions(
+  regions: { mode: string; owner: number; readers: number[] }[],
+  self: number,
+  others: number[],
+  setup: ReturnType<typeof suiteSetup>,
+): void {
+  const show = JSON.stringify(regions);
+  assert.ok(regions.every((r) => r.mode === setup.mode), `every region in ${setup.mode} mode: ${show}`);
+  const own = regions.filter((r) => r.owner === self);
+  const read = regions.filter((r) => r.owner !== self);
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  if (setup.isolation === 'owner') {
+    assert.deepEqual(own.map((r) => sorted(r.readers)), [sorted(others)], `own regions: ${show}`);
+  } else {
+    assert.deepEqual(sorted(own.map((r) => (r.readers.length === 1 ? r.readers[0] : -1))), sorted(others), `own regions: ${show}`);
+  }
+  assert.deepEqual(sorted(read.map((r) => r.owner)), sorted(others), `regions read, one per other guest: ${show}`);
+  for (const r of read) {
+    assert.ok(r.readers.includes(self), `reads region of ${r.owner} without being a reader: ${show}`);
+    assert.equal(r.readers.length, setup.isolation === 'owner' ? 2 : 1, `readers of ${r.owner}'s region: ${show}`);
+  }
+}

@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
-import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, assertThreeGuestRegions, labFixture, suiteSetup } from '../helpers/lab.js';
+
+const SETUP = suiteSetup();
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually } from '../helpers/time.js';
@@ -27,9 +29,10 @@ function peerOf(s: Snapshot, n: number): RingPeer {
   return p;
 }
 
-// On the lab the ring suite leaves (pair isolation, plain mode): the regions are
-// pair's, the counters the domain's, the peers by slot with the roster's names.
-describe('ringctl serve and stats in the lab (3 guests, pair isolation)', function () {
+// On the lab the ring suite leaves (pair isolation, plain mode; another with
+// KVMRING_TEST_SETUP=owner,doorbell): the regions are the level's, the counters
+// the domain's, the peers by slot with the roster's names.
+describe(`ringctl serve and stats in the lab (3 guests, ${SETUP.title})`, function () {
   this.timeout(300_000);
   let lab: Lab;
   let grpcAddr: string;
@@ -63,7 +66,7 @@ describe('ringctl serve and stats in the lab (3 guests, pair isolation)', functi
 
   before(async function () {
     requireTier(this, 'lab');
-    lab = await labFixture.get({ guests: 3, isolation: 'pair' });
+    lab = await labFixture.get({ guests: 3, isolation: SETUP.isolation, doorbell: SETUP.doorbell });
     ({ grpc: grpcAddr, metrics: metricsUrl } = await startServe('g1'));
   });
 
@@ -72,7 +75,7 @@ describe('ringctl serve and stats in the lab (3 guests, pair isolation)', functi
     for (const g of ['g1', 'g3']) await lab.exec(g, ['sh', '-c', 'kill $(cat /tmp/ringctl-serve.pid) 2>/dev/null; true']);
   });
 
-  it('GetStats: ring0 is a ringnet device with this guest and two live peers, named as the roster names them, and the regions of pair isolation', async () => {
+  it(`GetStats: ring0 is a ringnet device with this guest and two live peers, named as the roster names them, and the regions of ${SETUP.isolation} isolation`, async () => {
     const s = await remoteStats('g1');
     assert.equal(s.hostname, 'g1');
     assert.equal(s.ring?.error, '');
@@ -83,12 +86,10 @@ describe('ringctl serve and stats in the lab (3 guests, pair isolation)', functi
       s.ring.peers.map((p) => [p.slot, p.name, p.state, p.mac, p.claimedMac, p.addrsRefused]),
       plan.guests.map((g) => [g.slot, g.name, g.slot === self ? 'PEER_STATE_SELF' : 'PEER_STATE_UP', g.mac, '', 0]),
     );
-    // pair: g1 owns one region per other guest and reads one of each.
+    // pair: g1 owns one region per other guest and reads one of each; owner: one of its own, read by both.
     const regions = s.ring.regions;
-    assert.equal(regions.length, 4);
-    assert.ok(regions.every((r) => r.mode === 'plain' && r.selfSlot === self && r.ringSizeBytes > 0 && r.readers.length === 1));
-    assert.deepEqual(regions.filter((r) => r.owner === self).map((r) => r.readers[0]).sort(), plan.guests.map((g) => g.slot).filter((x) => x !== self));
-    assert.deepEqual(regions.filter((r) => r.owner !== self).map((r) => r.readers), [[self], [self]]);
+    assert.ok(regions.every((r) => r.selfSlot === self && r.ringSizeBytes > 0), JSON.stringify(regions));
+    assertThreeGuestRegions(regions, self, plan.guests.map((g) => g.slot).filter((x) => x !== self), SETUP);
     // Each peer's entry is in the region it owns for g1.
     for (const p of s.ring.peers.filter((x) => x.slot !== self)) {
       assert.deepEqual(regions.find((r) => r.region === p.region)?.owner, p.slot, `${p.name}'s entry is in region ${p.region}`);

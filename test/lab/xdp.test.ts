@@ -14,7 +14,8 @@
 // Timing-sensitive measurements run inside the guests, since starting ringctl
 // in a TCG guest takes seconds. The lab is the ring suite's last (pair
 // isolation, plain mode), which stats.test.ts uses too; the other suites run
-// under owner isolation, the default.
+// under owner isolation, the default. KVMRING_TEST_SETUP=owner,doorbell (any
+// level and mode) runs this suite on another setup by hand.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +24,9 @@ import { join } from 'node:path';
 
 import { formatIp, formatMac, type IpFamily } from '../../src/xdp/cidr.js';
 import { XDP_STATS, TC_STATS } from '../../src/xdp/codecs.js';
-import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { type Lab, REPO, assertThreeGuestRegions, labFixture, suiteSetup } from '../helpers/lab.js';
+
+const SETUP = suiteSetup();
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually as pollUntil } from '../helpers/time.js';
 
@@ -45,7 +48,7 @@ interface MapPeer {
   ordinary: boolean;
 }
 
-describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 guests, pair isolation)', function () {
+describe(`ringctl attach in guests: XDP into ring0, peers, transparent mode (3 guests, ${SETUP.title})`, function () {
   this.timeout(900_000);
   let lab: Lab;
   const followers = new Map<string, number>();
@@ -190,7 +193,7 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
   before(async function () {
     requireTier(this, 'lab');
     this.timeout(900_000);
-    lab = await labFixture.get({ guests: 3, isolation: 'pair' });
+    lab = await labFixture.get({ guests: 3, isolation: SETUP.isolation, doorbell: SETUP.doorbell });
     for (const g of lab.guestNames()) {
       await lab.sh(g, `${RING_UP} && (pgrep -x iperf3 >/dev/null || iperf3 -s -D) && (! [ -d ${PINS} ] || node ${RINGCTL} detach eth1)`, {
         timeoutMs: 300_000,
@@ -235,12 +238,14 @@ describe('ringctl attach in guests: XDP into ring0, peers, transparent mode (3 g
     assert.match(out[1], /^eth1 +attached +\d+ +native +ring0 +no +4 +198\.51\.100\.0\/24,2001:db8:2::\/64$/);
     assert.match(out[2], /^RING +STATE +CARRIER +PEERS +REGIONS$/);
     const slot = await lab.slotOf('g1');
-    // pair isolation: g1 owns a region for each other guest and reads one of each.
-    assert.match(out[3], new RegExp(`^ring0 +up +on +2 up, 0 dead +slot ${slot} of 3, plain, 4 regions \\(2 own\\)$`));
+    // pair: g1 owns a region for each other guest and reads one of each; owner: one own, one of each other's.
+    const [count, own] = SETUP.isolation === 'pair' ? [4, 2] : [3, 1];
+    assert.match(out[3], new RegExp(`^ring0 +up +on +2 up, 0 dead +slot ${slot} of 3, ${SETUP.mode}, ${count} regions \\(${own} own\\)$`));
     type Status = { ring: { ringnet: boolean; peersUp: number; carrier: boolean; regions: { mode: string; owner: number; readers: number[] }[] } }[];
     const [eth1] = JSON.parse(await ringctlOk('g1', 'status --json')) as Status;
     assert.deepEqual([eth1.ring.ringnet, eth1.ring.carrier, eth1.ring.peersUp], [true, true, 2]);
-    assert.deepEqual(eth1.ring.regions.map((r) => [r.mode, r.owner === slot, r.readers.length]).sort(), [['plain', false, 1], ['plain', false, 1], ['plain', true, 1], ['plain', true, 1]]);
+    const others = (await lab.plan()).guests.map((g) => g.slot).filter((x) => x !== slot);
+    assertThreeGuestRegions(eth1.ring.regions, slot, others, SETUP);
   });
 
   it('shows the peer table with ringctl peers, under the roster\'s names', async () => {
