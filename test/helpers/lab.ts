@@ -458,13 +458,18 @@ export function suiteSetup(env: NodeJS.ProcessEnv = process.env): { isolation: '
  * one of each other's, read by it and the third; under pair one own region per
  * reader and one of each other's read by it alone.
  */
+/** JSON for assertion messages: protobuf counters are bigints, which JSON.stringify refuses. */
+export function showJson(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 export function assertThreeGuestRegions(
   regions: { mode: string; owner: number; readers: number[] }[],
   self: number,
   others: number[],
   setup: ReturnType<typeof suiteSetup>,
 ): void {
-  const show = JSON.stringify(regions);
+  const show = showJson(regions);
   assert.ok(regions.every((r) => r.mode === setup.mode), `every region in ${setup.mode} mode: ${show}`);
   const own = regions.filter((r) => r.owner === self);
   const read = regions.filter((r) => r.owner !== self);

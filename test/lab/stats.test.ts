@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
-import { type Lab, REPO, assertThreeGuestRegions, labFixture, suiteSetup } from '../helpers/lab.js';
+import { type Lab, REPO, assertThreeGuestRegions, labFixture, showJson, suiteSetup } from '../helpers/lab.js';
 
 const SETUP = suiteSetup();
 import { parseExposition } from '../helpers/prometheus.js';
@@ -88,7 +88,7 @@ describe(`ringctl serve and stats in the lab (3 guests, ${SETUP.title})`, functi
     );
     // pair: g1 owns one region per other guest and reads one of each; owner: one of its own, read by both.
     const regions = s.ring.regions;
-    assert.ok(regions.every((r) => r.selfSlot === self && r.ringSizeBytes > 0), JSON.stringify(regions));
+    assert.ok(regions.every((r) => r.selfSlot === self && r.ringSizeBytes > 0), showJson(regions));
     assertThreeGuestRegions(regions, self, plan.guests.map((g) => g.slot).filter((x) => x !== self), SETUP);
     // Each peer's entry is in the region it owns for g1.
     for (const p of s.ring.peers.filter((x) => x.slot !== self)) {
