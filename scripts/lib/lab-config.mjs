@@ -77,6 +77,31 @@ export function probeBars(paths, n) {
   }));
 }
 
+/**
+ * `lab up --foreign-bars`: every guest also gets ivshmem-plain devices of another
+ * program (a Looking Glass, say), read-write over files of their own, that nothing
+ * keeps from ringnet: ringnet must leave them unbound itself (test/lab/foreign.test.ts).
+ * "zeros" sits below the roster (00:05), so it is probed before the roster is read;
+ * "random" (random bytes) above everything `ringctl host` places (00:1c).
+ */
+export const FOREIGN_BARS = [
+  { name: 'zeros', slot: '05', fill: 'zeros' },
+  { name: 'random', slot: '1c', fill: 'random' },
+];
+export const FOREIGN_BAR_SIZE = 1024 * 1024;
+
+/** Guest n's foreign devices: name, PCI address in the guest, host file, size, fill. */
+export function foreignBars(paths, n) {
+  return FOREIGN_BARS.map(({ name, slot, fill }) => ({
+    name,
+    slot,
+    bdf: `0000:00:${slot}.0`,
+    path: join(paths.state, `g${n}.foreign-${name}.bar`),
+    size: FOREIGN_BAR_SIZE,
+    fill,
+  }));
+}
+
 /** The lab's addresses for guest n (DESIGN.md). */
 export function guestAddresses(n) {
   const hex = n.toString(16).padStart(2, '0');
