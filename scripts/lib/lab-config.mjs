@@ -65,16 +65,21 @@ export const PROBE_BARS = [
 ];
 export const PROBE_BAR_SIZE = 64 * 1024;
 
-/** Guest n's probe devices: name, PCI address in the guest, host file, size, readonly. */
-export function probeBars(paths, n) {
-  return PROBE_BARS.map(({ name, slot, readonly }) => ({
+/** Guest n's extra devices of a kind (probe, foreign): name, PCI address, host file, size, and the rest of each entry. */
+function extraBars(paths, n, kind, list, size) {
+  return list.map(({ name, slot, ...rest }) => ({
     name,
     slot,
     bdf: `0000:00:${slot}.0`,
-    path: join(paths.state, `g${n}.probe-${name}.bar`),
-    size: PROBE_BAR_SIZE,
-    readonly,
+    path: join(paths.state, `g${n}.${kind}-${name}.bar`),
+    size,
+    ...rest,
   }));
+}
+
+/** Guest n's probe devices: name, PCI address in the guest, host file, size, readonly. */
+export function probeBars(paths, n) {
+  return extraBars(paths, n, 'probe', PROBE_BARS, PROBE_BAR_SIZE);
 }
 
 /**
@@ -92,14 +97,7 @@ export const FOREIGN_BAR_SIZE = 1024 * 1024;
 
 /** Guest n's foreign devices: name, PCI address in the guest, host file, size, fill. */
 export function foreignBars(paths, n) {
-  return FOREIGN_BARS.map(({ name, slot, fill }) => ({
-    name,
-    slot,
-    bdf: `0000:00:${slot}.0`,
-    path: join(paths.state, `g${n}.foreign-${name}.bar`),
-    size: FOREIGN_BAR_SIZE,
-    fill,
-  }));
+  return extraBars(paths, n, 'foreign', FOREIGN_BARS, FOREIGN_BAR_SIZE);
 }
 
 /** The lab's addresses for guest n (DESIGN.md). */
