@@ -43,10 +43,15 @@ for (const doorbell of [false, true]) {
         assert.deepEqual(bound.sort(), want.sort(), `${g}: ringnet holds other devices than ring0's`);
         assert.ok(want.some((d) => d.endsWith(':0f.0')) === doorbell, `${g}: the doorbell device is ${doorbell ? 'missing' : 'there'}`);
 
+        // Refused for good, not waiting: the zeros device waited for the roster's read.
+        const deferred = await lab.sh(g, 'cat /sys/kernel/debug/devices_deferred');
+        for (const b of bars) assert.ok(!deferred.includes(b.bdf), `${g}: ${b.bdf} is still deferred:\n${deferred}`);
+
         const log = await lab.kernelLog(g);
         for (const b of bars) {
-          // The PCI core's enumeration lines name the device too; ringnet's are ours to count.
-          const lines = log.split('\n').filter((l) => l.includes(`ringnet ${b.bdf}`));
+          // The PCI core's enumeration lines name the device too; ringnet's are ours to
+          // count, but for the driver core's note on a device that waited at boot.
+          const lines = log.split('\n').filter((l) => l.includes(`ringnet ${b.bdf}:`) && !l.includes('deferred probe pending'));
           assert.deepEqual(lines.map((l) => l.replace(/^\[[^\]]*\] /, '')), [`ringnet ${b.bdf}: not a kvmring device (no region magic, not in the roster): left alone`],
             `${g}: what the kernel says of ${b.bdf}`);
         }
