@@ -49,17 +49,13 @@ static LIST_HEAD(ringnet_bars);
 
 /*
  * What the last roster read at the roster's place names on the root bus
- * (its regions and doorbell device): unknown until a roster function was
- * probed, then the devfns of the last read, none if it was refused. Under
- * ringnet_domain_lock.
+ * (its regions and doorbell device): nothing known until a roster function
+ * was probed, then the devfns of the last read, none
+ * if it was refused. Under ringnet_domain_lock.
  */
-enum ringnet_named_state {
-	RINGNET_NAMED_UNKNOWN,
-	RINGNET_NAMED_READ,
-};
-
-static enum ringnet_named_state ringnet_named_state;
-static DECLARE_BITMAP(ringnet_named, 256);
+#define RINGNET_DEVFNS		256
+static bool ringnet_roster_read_once;
+static DECLARE_BITMAP(ringnet_named, RINGNET_DEVFNS);
 
 /* What the log calls a function on the roster's bus: slot.function, as roster= takes it. */
 #define RINGNET_DEVFN_FMT	"%02x.%x"
@@ -124,14 +120,17 @@ void ringnet_napi_stop(struct ringnet_domain *d)
 
 /* ---- whose function ---------------------------------------------------------------- */
 
-/* Remembers the functions roster ro names (none: NULL, a roster refused). */
+/*
+ * Remembers the functions roster ro names (none: NULL, a roster refused).
+ * ringnet_roster_read() refused any devfn past a PCI function's.
+ */
 static void ringnet_domain_name(const struct ringnet_roster *ro)
 {
 	u32 i;
 
 	lockdep_assert_held(&ringnet_domain_lock);
-	ringnet_named_state = RINGNET_NAMED_READ;
-	bitmap_zero(ringnet_named, 256);
+	ringnet_roster_read_once = true;
+	bitmap_zero(ringnet_named, RINGNET_DEVFNS);
 	if (!ro)
 		return;
 	for (i = 0; i < ro->nregions; i++)
@@ -172,7 +171,7 @@ static int ringnet_domain_ours(struct ringnet_bar *bar)
 			return 0;
 	}
 	if (pci_is_root_bus(pdev->bus)) {
-		if (ringnet_named_state == RINGNET_NAMED_READ) {
+		if (ringnet_roster_read_once) {
 			if (test_bit(pdev->devfn, ringnet_named))
 				return 0;
 		} else {
