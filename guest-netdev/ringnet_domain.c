@@ -50,8 +50,8 @@ static LIST_HEAD(ringnet_bars);
 /*
  * What the last roster read at the roster's place names on the root bus
  * (its regions and doorbell device): nothing known until a roster function
- * was probed, then the devfns of the last read, none
- * if it was refused. Under ringnet_domain_lock.
+ * was probed, then the devfns of the last read, none if it was refused.
+ * Under ringnet_domain_lock.
  */
 #define RINGNET_DEVFNS		256
 static bool ringnet_roster_read_once;
