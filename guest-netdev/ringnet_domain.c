@@ -3,8 +3,12 @@
  * ringnet_domain.c - ring0's domain (ABI v2): what the host's roster puts
  * together, and taking it apart again.
  *
- * Every ivshmem PCI function binds to ringnet and has its BARs mapped
- * (ringnet_main.c); that alone makes nothing of it. The function at the
+ * ringnet probes every ivshmem PCI function (QEMU cannot give ours another
+ * subsystem id) and keeps only ours (ringnet_domain_ours()): the one at
+ * the roster's place, those whose BAR2 starts with an owned region's magic,
+ * and those a roster read names (a region, the doorbell device). Any other,
+ * such as another program's ivshmem device in the same guest, is left
+ * unbound. Binding a function alone makes nothing of it. The function at the
  * roster's place (module parameter roster=, default 10.0 on the root bus)
  * holds the roster, which the host alone writes: our slot, the slots we may
  * talk to, and every region mapped into us with its PCI function. Its probe
@@ -42,6 +46,16 @@ static unsigned int ringnet_roster_devfn = KVMRING_ROSTER_DEVFN;
 static DEFINE_MUTEX(ringnet_domain_lock);
 /* Every bound ivshmem function (struct ringnet_bar), under ringnet_domain_lock. */
 static LIST_HEAD(ringnet_bars);
+
+/*
+ * What the last roster read at the roster's place names on the root bus
+ * (its regions and doorbell device): nothing known until a roster function
+ * was probed, then the devfns of the last read, none if it was refused.
+ * Under ringnet_domain_lock.
+ */
+#define RINGNET_DEVFNS		256
+static bool ringnet_roster_read_once;
+static DECLARE_BITMAP(ringnet_named, RINGNET_DEVFNS);
 
 /* What the log calls a function on the roster's bus: slot.function, as roster= takes it. */
 #define RINGNET_DEVFN_FMT	"%02x.%x"
@@ -102,6 +116,77 @@ void ringnet_napi_stop(struct ringnet_domain *d)
 	 * fires meanwhile finds NAPI disabled and schedules nothing.
 	 */
 	hrtimer_cancel(&d->poll_timer);
+}
+
+/* ---- whose function ---------------------------------------------------------------- */
+
+/*
+ * Remembers the functions roster ro names (none: NULL, a roster refused).
+ * ringnet_roster_read() refused any devfn past a PCI function's.
+ */
+static void ringnet_domain_name(const struct ringnet_roster *ro)
+{
+	u32 i;
+
+	lockdep_assert_held(&ringnet_domain_lock);
+	ringnet_roster_read_once = true;
+	bitmap_zero(ringnet_named, RINGNET_DEVFNS);
+	if (!ro)
+		return;
+	for (i = 0; i < ro->nregions; i++)
+		__set_bit(ro->regions[i].devfn, ringnet_named);
+	if (ro->flags & KVMRING_ROSTER_F_DOORBELL)
+		__set_bit(ro->doorbell_devfn, ringnet_named);
+}
+
+/*
+ * Is bar one of ours? 0 if so, -ENODEV (with one info line) if it is
+ * someone else's ivshmem device, -EPROBE_DEFER if only the roster can say
+ * and it has not been read yet. The function at the roster's place is
+ * always ours to try: a foreign one there is refused by the roster's checks,
+ * loudly. So is a function a roster names: a foreign one at a region's
+ * place is refused by ringnet_owned_check(). A doorbell device's memory is
+ * zeros (the doorbell server's page), so only the roster names it; it sits
+ * below the roster (00:0f.0), probes first and waits for the roster's read.
+ * Under ringnet_domain_lock.
+ */
+static int ringnet_domain_ours(struct ringnet_bar *bar)
+{
+	struct pci_dev *pdev = bar->pdev, *rp;
+	bool roster_pending;
+	u64 magic;
+
+	lockdep_assert_held(&ringnet_domain_lock);
+	if (ringnet_is_roster(pdev))
+		return 0;
+	/*
+	 * Read once: a region's magic, which the host writes last. Anyone
+	 * who can write this memory can write the magic too; it only decides
+	 * whether to look further, and a region is still checked whole
+	 * against the roster before it is used.
+	 */
+	if (bar->shm_size >= sizeof(magic)) {
+		magic = le64_to_cpu(READ_ONCE(*(const __le64 *)bar->shm));
+		if (magic == KVMRING_OWNED_MAGIC)
+			return 0;
+	}
+	if (pci_is_root_bus(pdev->bus)) {
+		if (ringnet_roster_read_once) {
+			if (test_bit(pdev->devfn, ringnet_named))
+				return 0;
+		} else {
+			/* An ivshmem function at the roster's place that we have not probed yet. */
+			rp = pci_get_slot(pdev->bus, ringnet_roster_devfn);
+			roster_pending = rp && rp->vendor == PCI_VENDOR_ID_REDHAT_QUMRANET &&
+					 rp->device == RINGNET_PCI_DEVICE_IVSHMEM && !rp->dev.driver;
+			pci_dev_put(rp);
+			if (roster_pending)
+				return dev_err_probe(&pdev->dev, -EPROBE_DEFER,
+						     "waiting for the roster to say whether this is ours\n");
+		}
+	}
+	dev_info(&pdev->dev, "not a kvmring device (no region magic, not in the roster): left alone\n");
+	return -ENODEV;
 }
 
 /* ---- assembling ------------------------------------------------------------------- */
@@ -439,6 +524,7 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 			break;
 		msleep(20);
 	}
+	ringnet_domain_name(err ? NULL : ro);
 	if (err) {
 		dev_err(dev, "roster refused: %s: run `ringctl host up` on the host (it writes every guest's roster), then load ringnet again\n",
 			why.msg);
@@ -512,10 +598,11 @@ static void ringnet_domain_teardown(struct ringnet_domain *d, struct ringnet_bar
 /* ---- binding ------------------------------------------------------------------------ */
 
 /*
- * A function was bound and its BARs mapped. The roster's function
- * assembles its domain and fails the probe if it cannot (-EPROBE_DEFER
- * until the rest is bound); any other may complete a domain whose roster
- * waits. Returns 0 or the roster probe's error.
+ * A function was bound and its BARs mapped. One that is not ours fails the
+ * probe (ringnet_domain_ours()). The roster's function assembles its
+ * domain and fails the probe if it cannot (-EPROBE_DEFER until the rest is
+ * bound); any other may complete a domain whose roster waits. Returns 0 or
+ * the probe's error.
  */
 int ringnet_domain_bind(struct ringnet_bar *bar)
 {
@@ -523,6 +610,9 @@ int ringnet_domain_bind(struct ringnet_bar *bar)
 	int err = 0;
 
 	mutex_lock(&ringnet_domain_lock);
+	err = ringnet_domain_ours(bar);
+	if (err)
+		goto out;
 	list_add_tail(&bar->node, &ringnet_bars);
 	if (ringnet_is_roster(bar->pdev)) {
 		err = ringnet_domain_assemble(bar);

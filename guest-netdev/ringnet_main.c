@@ -167,9 +167,11 @@ static const struct net_device_ops ringnet_netdev_ops = {
 /* ---- PCI probe/remove ------------------------------------------------------------- */
 
 /*
- * Every ivshmem function binds and has its BARs mapped: BAR0 (registers)
- * and BAR2 (memory, write-back; read-only ones too, which we only read).
- * What it is for is the roster's to say (ringnet_domain_bind()).
+ * Every ivshmem function is probed and has its BARs mapped: BAR0
+ * (registers) and BAR2 (memory, write-back; read-only ones too, which we
+ * only read). Whether it is ours, and what it is for, the roster and
+ * BAR2's magic say (ringnet_domain_bind()); another program's ivshmem
+ * device is left unbound.
  */
 static int ringnet_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {

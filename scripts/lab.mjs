@@ -5,7 +5,7 @@
 //
 //   lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell]
 //          [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE]
-//          [--slots N] [--kernel standard|debug] [--probe-bars]
+//          [--slots N] [--kernel standard|debug] [--probe-bars] [--foreign-bars]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -19,10 +19,13 @@
 // (scripts/debug-kernel.mjs: KASAN, lockdep) with build/debug/ringnet.ko.
 // --probe-bars gives every guest two small extra ivshmem devices that no driver
 // takes, one over a file mapped read-only, one read-write (lab-config.mjs PROBE_BARS).
+// --foreign-bars gives every guest ivshmem devices of another program, zeros and
+// random bytes, that ringnet must leave unbound (lab-config.mjs FOREIGN_BARS).
 // Every guest gN of the setup may claim its ring0 and eth1 addresses (addr=);
 // guests past --guests (up to --slots) have their files but no QEMU: room for a
 // peer played from the host.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -38,6 +41,7 @@ import {
   LabError,
   MAX_GUESTS,
   REPO,
+  foreignBars,
   guestAddresses,
   guestPrefixes,
   guestPaths,
@@ -171,10 +175,10 @@ async function up(args) {
   requireTools();
   const opts = minimist(args, {
     string: ['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
-    boolean: ['doorbell', 'ring', 'probe-bars'],
+    boolean: ['doorbell', 'ring', 'probe-bars', 'foreign-bars'],
     default: { guests: '2', accel: 'auto', cpus: '1', isolation: 'owner', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
-  const unknown = Object.keys(opts).filter((k) => k !== '_' && !['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group', 'doorbell', 'ring', 'probe-bars'].includes(k));
+  const unknown = Object.keys(opts).filter((k) => k !== '_' && !['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group', 'doorbell', 'ring', 'probe-bars', 'foreign-bars'].includes(k));
   if (unknown.length || opts._.length) throw new LabError(`lab up: unknown ${unknown.length ? `option --${unknown[0]}` : `argument ${opts._[0]}`}\n${USAGE}`);
   if (!['standard', 'debug'].includes(opts.kernel)) throw new LabError(`--kernel ${opts.kernel}: use standard or debug`);
   const debug = opts.kernel === 'debug';
@@ -246,6 +250,7 @@ async function up(args) {
       peers[g.slot + 1] = setup.guests.filter((o) => o.slot !== g.slot && o.slot < guests && o.groups.some((x) => g.groups.includes(x))).map((o) => o.slot + 1);
     }
     const probe = opts['probe-bars'] ? await makeProbeBars(paths, guests) : undefined;
+    const foreign = opts['foreign-bars'] ? await makeForeignBars(paths, guests) : undefined;
 
     const state = {
       name: paths.name,
@@ -261,6 +266,7 @@ async function up(args) {
       host: { name: paths.name, isolation: opts.isolation, groups, slots, mode, qemuArgs, peers },
       ring: opts.ring,
       ...(probe ? { probeBars: probe } : {}),
+      ...(foreign ? { foreignBars: foreign } : {}),
       startedAt: new Date().toISOString(),
     };
     writeFileSync(paths.stateFile, JSON.stringify(state, null, 2));
@@ -294,6 +300,23 @@ async function makeProbeBars(paths, guests) {
     all[`g${n}`] = probeBars(paths, n).map((b) => {
       writeFileSync(b.path, Buffer.alloc(b.size));
       const args = ivshmemPlainArgs({ id: `probe-${b.name}`, path: b.path, size: b.size, readonly: b.readonly, addr: b.slot });
+      return { ...b, qemuArgs: args };
+    });
+  }
+  return all;
+}
+
+/**
+ * lab up --foreign-bars: every guest's foreign devices (zeros or random bytes) and
+ * the QEMU options that map them, read-write. Guest name -> devices.
+ */
+async function makeForeignBars(paths, guests) {
+  const { ivshmemPlainArgs } = await import(pathToFileURL(join(REPO, 'dist/src/host/qemu.js')).href);
+  const all = {};
+  for (let n = 1; n <= guests; n++) {
+    all[`g${n}`] = foreignBars(paths, n).map((b) => {
+      writeFileSync(b.path, b.fill === 'random' ? randomBytes(b.size) : Buffer.alloc(b.size));
+      const args = ivshmemPlainArgs({ id: `foreign-${b.name}`, path: b.path, size: b.size, readonly: false, addr: b.slot });
       return { ...b, qemuArgs: args };
     });
   }
@@ -361,7 +384,7 @@ async function status(args) {
   }
   const st = await control(paths, { op: 'status' });
   if (opts.json) {
-    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, host: state.host, probeBars: state.probeBars }, null, 2));
+    console.log(JSON.stringify({ up: true, ...st, netns: paths.netns, host: state.host, probeBars: state.probeBars, foreignBars: state.foreignBars }, null, 2));
     return;
   }
   const h = state.host;
@@ -389,6 +412,8 @@ async function status(args) {
     const devs = probe.map((b) => `${b.name} ${b.bdf} (${b.size >> 10} KiB, ${b.readonly ? 'read-only' : 'read-write'})`);
     console.log(`probe BARs in every guest: ${devs.join(', ')}; files ${paths.state}/gN.probe-*.bar`);
   }
+  const foreign = Object.values(state.foreignBars ?? {})[0];
+  if (foreign) console.log(`foreign ivshmem devices in every guest: ${foreign.map((b) => `${b.name} ${b.bdf}`).join(', ')}`);
   if (!opts.brief) console.log(`logs: ${paths.state}/gN.console.log`);
 }
 
@@ -623,7 +648,7 @@ async function qmp(args) {
 
 const USAGE = `usage: lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell] [--no-ring]
               [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE] [--slots N]
-              [--kernel standard|debug] [--probe-bars]
+              [--kernel standard|debug] [--probe-bars] [--foreign-bars]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

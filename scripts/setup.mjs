@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGES = {
   'qemu-system-x86': 'runs the lab guests',
   'linux-image-amd64': 'the kernel the lab guests boot',
   'linux-headers-amd64': 'headers to build the modules for that kernel',
+  dkms: 'builds the modules from packaging/dkms/dkms.conf, as a KVM host or guest installs them (test/host/dkms)',
   'busybox-static': 'the guests\' initramfs',
   cpio: 'packs the initramfs',
   iperf3: 'throughput tests and benchmarks',

@@ -21,7 +21,8 @@ log() { echo "kvmring-lab: $*" > /dev/kmsg; }
 
 hostname "g$n"
 # Devices the lab keeps from every driver (kvmring.nodriver=BDF,...: lab up
-# --probe-bars), before any module loads: ringnet takes every ivshmem device.
+# --probe-bars), before any module loads: ringnet probes every ivshmem device, and
+# a test may write anything into these (--foreign-bars' are left to ringnet).
 for bdf in $(arg nodriver | tr , ' '); do
 	echo kvmring-nodriver > "/sys/bus/pci/devices/$bdf/driver_override" \
 		|| log "cannot keep $bdf from drivers"

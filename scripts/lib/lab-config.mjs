@@ -65,16 +65,39 @@ export const PROBE_BARS = [
 ];
 export const PROBE_BAR_SIZE = 64 * 1024;
 
-/** Guest n's probe devices: name, PCI address in the guest, host file, size, readonly. */
-export function probeBars(paths, n) {
-  return PROBE_BARS.map(({ name, slot, readonly }) => ({
+/** Guest n's extra devices of a kind (probe, foreign): name, PCI address, host file, size, and the rest of each entry. */
+function extraBars(paths, n, kind, list, size) {
+  return list.map(({ name, slot, ...rest }) => ({
     name,
     slot,
     bdf: `0000:00:${slot}.0`,
-    path: join(paths.state, `g${n}.probe-${name}.bar`),
-    size: PROBE_BAR_SIZE,
-    readonly,
+    path: join(paths.state, `g${n}.${kind}-${name}.bar`),
+    size,
+    ...rest,
   }));
+}
+
+/** Guest n's probe devices: name, PCI address in the guest, host file, size, readonly. */
+export function probeBars(paths, n) {
+  return extraBars(paths, n, 'probe', PROBE_BARS, PROBE_BAR_SIZE);
+}
+
+/**
+ * `lab up --foreign-bars`: every guest also gets ivshmem-plain devices of another
+ * program (a Looking Glass, say), read-write over files of their own, that nothing
+ * keeps from ringnet: ringnet must leave them unbound itself (test/lab/foreign.test.ts).
+ * "zeros" sits below the roster (00:05), so it is probed before the roster is read;
+ * "random" (random bytes) above everything `ringctl host` places (00:1c).
+ */
+export const FOREIGN_BARS = [
+  { name: 'zeros', slot: '05', fill: 'zeros' },
+  { name: 'random', slot: '1c', fill: 'random' },
+];
+export const FOREIGN_BAR_SIZE = 1024 * 1024;
+
+/** Guest n's foreign devices: name, PCI address in the guest, host file, size, fill. */
+export function foreignBars(paths, n) {
+  return extraBars(paths, n, 'foreign', FOREIGN_BARS, FOREIGN_BAR_SIZE);
 }
 
 /** The lab's addresses for guest n (DESIGN.md). */

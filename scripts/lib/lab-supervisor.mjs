@@ -17,6 +17,8 @@ export function qemuArgv(state, n) {
   const accel = state.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
   // lab up --probe-bars: extra ivshmem devices that no driver (ringnet above all) may take.
   const probe = state.probeBars?.[`g${n}`] ?? [];
+  // lab up --foreign-bars: another program's ivshmem devices, which ringnet must leave alone.
+  const foreign = state.foreignBars?.[`g${n}`] ?? [];
   const cmdline = [
     'console=ttyS0',
     'panic=-1',
@@ -53,6 +55,7 @@ export function qemuArgv(state, n) {
     '-device', `virtio-net-pci,netdev=eth1,mac=${a.eth1Mac},romfile=`,
     ...state.host.qemuArgs[n],
     ...probe.flatMap((b) => b.qemuArgs),
+    ...foreign.flatMap((b) => b.qemuArgs),
     '-device', 'virtio-serial-pci',
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',

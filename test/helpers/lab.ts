@@ -128,6 +128,17 @@ export interface LabOptions {
   groups?: string[];
   /** lab up --probe-bars: extra small ivshmem devices per guest, no driver on them (probeBars()) */
   probeBars?: boolean;
+  /** lab up --foreign-bars: another program's ivshmem devices per guest, nothing keeping ringnet off them */
+  foreignBars?: boolean;
+}
+
+/** One of a guest's foreign ivshmem devices (lab up --foreign-bars, scripts/lib/lab-config.mjs). */
+export interface ForeignBar {
+  /** "zeros" (below the roster's slot) or "random" (above every ring0 device) */
+  name: string;
+  bdf: string;
+  path: string;
+  size: number;
 }
 
 /** One of a guest's extra ivshmem devices (lab up --probe-bars, scripts/lib/lab-config.mjs). */
@@ -146,6 +157,7 @@ export interface ProbeBar {
 export interface LabStatus {
   accel: 'kvm' | 'tcg';
   probeBars?: Record<string, ProbeBar[]>;
+  foreignBars?: Record<string, ForeignBar[]>;
   /** The host setup (`ringctl host up --name <lab>`). */
   host: {
     name: string;
@@ -381,7 +393,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, cpus: 1, slots: Math.max(opts.guests, 2), probeBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
+    const want = { doorbell: false, cpus: 1, slots: Math.max(opts.guests, 2), probeBars: false, foreignBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await runLab(
@@ -394,6 +406,7 @@ class LabFixture {
         ...want.groups.flatMap((g) => ['--group', g]),
         ...(want.doorbell ? ['--doorbell'] : []),
         ...(want.probeBars ? ['--probe-bars'] : []),
+        ...(want.foreignBars ? ['--foreign-bars'] : []),
       ],
       { timeoutMs: 300_000 * SLOWDOWN },
     );

@@ -3,6 +3,7 @@ import { Option } from 'clipanion';
 import { RingctlCommand } from '../../common/command.js';
 import { pathsFor, requireState } from '../../host/cli.js';
 import type { DoorbellServer } from '../../host/doorbell.js';
+import { writeState } from '../../host/state.js';
 import type { ServerHello } from '../../host/process.js';
 
 /**
@@ -10,11 +11,14 @@ import type { ServerHello } from '../../host/process.js';
  * starts in the background. Not for direct use (no usage: hidden from --help);
  * it tells its parent over IPC when it listens, logs to stdout, writes each
  * guest's doorbell id into the rosters that list it as guests come and go, and
- * stops on SIGTERM or SIGINT.
+ * stops on SIGTERM or SIGINT. With `--replace` (packaging/systemd's
+ * kvmring-doorbell@.service, which restarts it on failure) it first stops the
+ * server the state records, then records itself, so that `host down` stops it.
  */
 export class HostDoorbellServerCommand extends RingctlCommand {
   static override paths = [['host', 'doorbell-server']];
 
+  replace = Option.Boolean('--replace', false);
   name = Option.String({ name: 'NAME' });
 
   async run(): Promise<number> {
@@ -32,12 +36,21 @@ export class HostDoorbellServerCommand extends RingctlCommand {
         import('../../host/process.js'),
         import('../../host/files.js'),
       ]);
+      const old = state.doorbell?.pid;
+      if (this.replace && old !== undefined && old !== process.pid) {
+        const { stopDoorbellServer } = await import('../../host/process.js');
+        log(`replacing the doorbell server pid ${old}: ${await stopDoorbellServer(old, this.name)}`);
+      }
       const write = rosterIdWriter(state.plan, state.dir);
       const onIds = (ids: Map<string, number | undefined>) => {
         const rewritten = write(ids);
         if (rewritten.length) log(`doorbell ids ${[...ids].map(([g, id]) => `${g}=${id ?? '-'}`).join(' ')}: rewrote the rosters of ${rewritten.join(', ')}`);
       };
       server = await DoorbellServer.start(serverConfig(state, paths, log, onIds));
+      if (this.replace && state.doorbell) {
+        state.doorbell.pid = process.pid;
+        writeState(paths, state);
+      }
     } catch (err) {
       hello({ error: err instanceof Error ? err.message : String(err) });
       throw err;
