@@ -6,6 +6,7 @@
 import { RingctlError } from '../common/errors.js';
 import { CONSTANTS as C, LAYOUT, type StructName } from '../ring/layout.js';
 import { formatCidr, formatMac, parseCidr, parseMac } from '../xdp/cidr.js';
+import type { RosterInput } from './format.js';
 import { planGuest, type HostPlan, type Isolation, type PlanRegion } from './isolation.js';
 import { formatInstance } from './state.js';
 
@@ -128,6 +129,31 @@ export function rosterOf(plan: HostPlan, slot: number): Roster {
       const r = plan.regions[d.region];
       return [{ owner: r.owner, readers: r.readers, devfn: d.devfn, size: r.size, instance: r.instance }];
     }),
+  };
+}
+
+/** What the formatter in C (format.ts) takes for roster `r`. */
+export function rosterInput(r: Roster): RosterInput {
+  return {
+    self: r.self,
+    maxPeers: r.maxPeers,
+    flags: r.flags,
+    ringSize: r.ringSize,
+    queues: r.queues,
+    isolation: ISOLATION_CODES[r.isolation],
+    doorbellDevfn: r.doorbellDevfn,
+    instance: BigInt(`0x${r.instance}`),
+    slots: r.slots.map((s) => ({
+      slot: s.slot,
+      doorbellId: s.doorbellId,
+      mac: parseMac(s.mac),
+      name: Buffer.from(s.name, 'utf8'),
+      addrs: s.addrs.map((text) => {
+        const c = parseCidr(text);
+        return { family: c.family, prefix: c.prefix, bytes: c.bytes };
+      }),
+    })),
+    regions: r.regions.map((g) => ({ owner: g.owner, readers: g.readers, devfn: g.devfn, size: g.size, instance: BigInt(`0x${g.instance}`) })),
   };
 }
 
