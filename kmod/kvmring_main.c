@@ -39,6 +39,8 @@
 #include "kvmring/kvmring_ioctl.h"
 #include "kvmring_format.h"
 
+static_assert(KVMRING_IOC_ROSTER_SIZE == KVMRING_ROSTER_SIZE);
+
 #define KVMRING_MINORS		1024
 #define KVMRING_STATUS_MAX	(256 * 1024)
 
@@ -339,16 +341,17 @@ static int kvmring_destroy(const char *name)
 	return err;
 }
 
-static int kvmring_set_roster(struct kvmring_ioc_roster *a)
+static int kvmring_set_roster(void __user *u)
 {
+	struct kvmring_ioc_roster *a;
 	struct kvmring_region *r;
-	void *roster;
 	int err;
 
-	roster = memdup_user(u64_to_user_ptr(a->data), KVMRING_ROSTER_SIZE);
-	if (IS_ERR(roster))
-		return PTR_ERR(roster);
-	err = kvmring_roster_check(roster);
+	a = memdup_user(u, sizeof(*a));
+	if (IS_ERR(a))
+		return PTR_ERR(a);
+	a->name[KVMRING_NAME_MAX - 1] = '\0';
+	err = kvmring_roster_check(a->roster);
 	if (err)
 		goto out;
 	mutex_lock(&kvmring_lock);
@@ -358,10 +361,10 @@ static int kvmring_set_roster(struct kvmring_ioc_roster *a)
 	else if (r->kind != KVMRING_KIND_ROSTER)
 		err = -EINVAL;
 	else
-		kvmring_roster_publish(r->vaddr, roster);
+		kvmring_roster_publish(r->vaddr, a->roster);
 	mutex_unlock(&kvmring_lock);
 out:
-	kfree(roster);
+	kfree(a);
 	return err;
 }
 
@@ -453,18 +456,16 @@ static long kvmring_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long
 	void __user *u = (void __user *)arg;
 	union {
 		struct kvmring_ioc_create	create;
-		struct kvmring_ioc_roster	roster;
 		struct kvmring_ioc_destroy	destroy;
 	} a;
 
+	if (cmd == KVMRING_IOC_ROSTER)
+		return kvmring_set_roster(u);	/* 8 KiB: not on the stack */
 	if (_IOC_SIZE(cmd) > sizeof(a) || copy_from_user(&a, u, _IOC_SIZE(cmd)))
 		return -EFAULT;
 	switch (cmd) {
 	case KVMRING_IOC_CREATE:
 		return kvmring_create(&a.create);
-	case KVMRING_IOC_ROSTER:
-		a.roster.name[KVMRING_NAME_MAX - 1] = '\0';
-		return kvmring_set_roster(&a.roster);
 	case KVMRING_IOC_DESTROY:
 		a.destroy.name[KVMRING_NAME_MAX - 1] = '\0';
 		return kvmring_destroy(a.destroy.name);
@@ -473,7 +474,7 @@ static long kvmring_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long
 	}
 }
 
-/* The status, taken whole at the first read() of an open file. */
+/* The status, built anew at each read(): one read() of 256 KiB sees one snapshot. */
 static ssize_t kvmring_ctl_read(struct file *file, char __user *ubuf, size_t count, loff_t *pos)
 {
 	size_t len;
@@ -565,8 +566,13 @@ static int kvmring_mmap(struct file *file, struct vm_area_struct *vma)
 	struct kvmring_region *r = file->private_data;
 	int err;
 
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;	/* a private copy of a region shares nothing */
+	/*
+	 * VM_MAYSHARE, not VM_SHARED: do_mmap() clears VM_SHARED (and
+	 * VM_MAYWRITE) for MAP_SHARED of a file opened read-only, QEMU's
+	 * readonly=on. A MAP_PRIVATE copy of a region would share nothing.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
 	if (!(file->f_mode & FMODE_WRITE)) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EACCES;

@@ -27,7 +27,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KVMRING_NAME_MAX	64	/* with the NUL: [A-Za-z0-9._@+-], not starting with '.' */
+#define KVMRING_NAME_MAX	192	/* with the NUL: [A-Za-z0-9._@+-], not starting with '.' */
+#define KVMRING_IOC_ROSTER_SIZE	8192	/* KVMRING_ROSTER_SIZE, which abi.h checks */
 
 #define KVMRING_KIND_ROSTER	1
 #define KVMRING_KIND_OWNED	2
@@ -46,9 +47,10 @@ struct kvmring_ioc_create {
 	__u64	rsvd[4];	/* zero */
 };
 
+/* The roster inline: no pointer, so the same layout for 32- and 64-bit callers. */
 struct kvmring_ioc_roster {
 	char	name[KVMRING_NAME_MAX];
-	__u64	data;		/* user address of KVMRING_ROSTER_SIZE bytes */
+	__u8	roster[KVMRING_IOC_ROSTER_SIZE];
 };
 
 struct kvmring_ioc_destroy {
