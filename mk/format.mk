@@ -1,7 +1,8 @@
-# The host's formatter, kmod/kvmring_format.c (owned region headers, rosters and
-# the order they are written in), compiled into kvmring.ko by Kbuild and here
-# into WebAssembly for ringctl (src/host/format.ts): one implementation of the
-# bytes the host writes. Needs clang's wasm32 target and wasm-ld (Debian's lld).
+# The host module's userspace side. Its formatter, kmod/kvmring_format.c (owned
+# region headers, rosters and the order they are written in), is compiled into
+# kvmring.ko by Kbuild and here into WebAssembly for ringctl (src/host/format.ts):
+# one implementation of the bytes the host writes. Needs clang's wasm32 target and
+# wasm-ld (Debian's lld).
 
 .DEFAULT_GOAL := all
 
@@ -14,3 +15,9 @@ $(OUT)/kvmring_format.wasm: $(FORMAT_SRC) $(FORMAT_HDRS) | $(OUT)
 	$(CLANG) $(WASM_FLAGS) $(FORMAT_SRC) -o $@
 
 ALL += $(OUT)/kvmring_format.wasm
+
+# The module's ioctl structs and numbers, for test/unit/host-kvmring.test.ts.
+$(OUT)/kvmring-ioctl-layout: test/native/kvmring_ioctl_layout.c include/kvmring/kvmring_ioctl.h | $(OUT)
+	$(CC) $(CFLAGS) -I include -o $@ $<
+
+ALL += $(OUT)/kvmring-ioctl-layout
