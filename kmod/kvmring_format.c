@@ -3,9 +3,9 @@
  * kvmring_format.c - formats owned regions and writes rosters (ABI v2).
  *
  * Pure functions over memory the caller gives: no allocation, no locks, no
- * I/O, nothing but kvmring_shim.h. The callers: kvmring.ko (its regions),
- * ringctl through WebAssembly (files in /dev/shm or hugetlbfs), and
- * harness/format_dump.c (tests). Errors are negative errno values.
+ * I/O, nothing but kvmring_shim.h. The callers: kvmring.ko (its regions) and
+ * ringctl through WebAssembly (files in /dev/shm or hugetlbfs; the tests).
+ * Errors are negative errno values.
  *
  * Guests may look at a roster or region at any moment, so the order of the
  * stores matters where noted: a new region's or roster's magic is stored

@@ -4,10 +4,9 @@
  * environment: fixed-width types, memset/memcpy, errno values and a store
  * the compiler keeps in program order (the magic last, seq odd first).
  *
- * kvmring_format.c is compiled into kvmring.ko (__KERNEL__), into userspace
- * C (harness/format_dump.c, hosted) and into WebAssembly for ringctl
- * (KVMRING_WASM: no libc at all, so memset/memcpy are our own). One
- * implementation of the bytes the host writes, three builds.
+ * kvmring_format.c is compiled into kvmring.ko (__KERNEL__) and into
+ * WebAssembly for ringctl (KVMRING_WASM: no libc at all, so memset/memcpy are
+ * our own). One implementation of the bytes the host writes, two builds.
  */
 #ifndef KVMRING_SHIM_H
 #define KVMRING_SHIM_H
@@ -40,25 +39,15 @@ typedef __SIZE_TYPE__ size_t;
 void *memset(void *s, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 
-#else /* hosted userspace */
-
-#include <errno.h>
-#include <stddef.h>
-#include <string.h>
-#include <linux/types.h>
-
-typedef __u8 u8;
-typedef __u16 u16;
-typedef __u32 u32;
-typedef __u64 u64;
-
+#else
+#error "kvmring_format.c is built into kvmring.ko (__KERNEL__) or WebAssembly (KVMRING_WASM)"
 #endif
 
 #ifndef __KERNEL__
 /*
- * One untorn store that the compiler neither moves nor merges; on x86 (TSO)
- * stores also reach other CPUs in program order, as smp_wmb() says in the
- * kernel. WebAssembly has one thread: program order is all there is.
+ * WebAssembly runs ringctl's formatter on one thread over its own memory
+ * (ringctl copies the result into a mapping itself): program order is all
+ * there is, and these only keep the compiler from tearing or merging stores.
  */
 #define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 #define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
