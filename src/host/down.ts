@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 
 import { fsCall } from '../common/sys-error.js';
 import { filePrefix, filesByName, setupFiles } from './files.js';
-import { controlPath, KvmringModule, kvmringDir } from './kvmring.js';
+import { controlPath, destroyRegion, kvmringDir, openModule } from './kvmring.js';
 import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, StateError, type HostState } from './state.js';
 
@@ -33,15 +33,15 @@ const isFile = (path: string) => {
 /**
  * Destroys kvmring.ko's regions of setup `name` (the plan's and any other
  * with its prefix), if the module is loaded; how many. A region still mapped
- * throws, naming who holds it (KvmringModule.destroy()).
+ * throws, naming who holds it (destroyRegion()).
  */
 function destroyModuleRegions(moduleDir: string, name: string, planned: string[]): number {
   if (!existsSync(controlPath(moduleDir))) return 0;
-  const mod = KvmringModule.open(moduleDir);
+  const mod = openModule(moduleDir);
   try {
     const there = mod.status().regions.map((r) => r.name);
     const mine = [...new Set([...planned, ...there.filter((n) => n.startsWith(filePrefix(name)))])].filter((n) => there.includes(n));
-    for (const n of mine) mod.destroy(n);
+    for (const n of mine) destroyRegion(mod, n, moduleDir);
     return mine.length;
   } finally {
     mod.close();

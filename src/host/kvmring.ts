@@ -193,8 +193,40 @@ export function holders(r: ModuleRegion): string {
 
 // ---- the module ----------------------------------------------------------------
 
+/** What ringctl asks of kvmring.ko: KvmringModule, or a stand-in in the tests. */
+export interface ModuleControl {
+  create(a: CreateArgs): void;
+  setRoster(name: string, roster: Uint8Array): void;
+  destroy(name: string): void;
+  status(): ModuleStatus;
+  close(): void;
+}
+
+let opener = (dir: string): ModuleControl => KvmringModule.open(dir);
+
+/** Opens the module's control node in `dir`. */
+export function openModule(dir: string): ModuleControl {
+  return opener(dir);
+}
+
+/** For tests: what openModule() opens instead of the control node (undefined: the real one again). */
+export function replaceModuleOpener(fn?: (dir: string) => ModuleControl): void {
+  opener = fn ?? ((dir) => KvmringModule.open(dir));
+}
+
+/** Destroys region `name`; one still held throws a RingctlError naming who holds it. */
+export function destroyRegion(mod: ModuleControl, name: string, dir: string): void {
+  try {
+    mod.destroy(name);
+  } catch (err) {
+    if (!(err instanceof SysError) || err.code !== 'EBUSY') throw err;
+    const r = mod.status().regions.find((x) => x.name === name);
+    throw new RingctlError(`${join(dir, name)} is still in use (${r ? holders(r) : 'busy'}); stop its guests' QEMU first`, { cause: err });
+  }
+}
+
 /** /dev/kvmring/control, open. */
-export class KvmringModule {
+export class KvmringModule implements ModuleControl {
   private constructor(
     readonly dir: string,
     private readonly fd: number,
@@ -203,11 +235,6 @@ export class KvmringModule {
   static open(dir: string): KvmringModule {
     const path = controlPath(dir);
     return new KvmringModule(dir, fsCall(`open(${path})`, () => openSync(path, 'r+'), 'is kvmring.ko loaded? (insmod kmod/kvmring.ko)'));
-  }
-
-  /** The node of region `name`. */
-  path(name: string): string {
-    return join(this.dir, name);
   }
 
   #ioctl(request: number, arg: Buffer, what: string, hint?: string): void {
@@ -227,15 +254,9 @@ export class KvmringModule {
     this.#ioctl(IOCTLS.KVMRING_IOC_ROSTER, encodeRoster(name, roster), `write the roster ${name}`);
   }
 
-  /** Destroys region `name`; a region still held throws a RingctlError naming who holds it. */
+  /** Destroys region `name` (SysError EBUSY while it is open or mapped: see destroyRegion()). */
   destroy(name: string): void {
-    try {
-      this.#ioctl(IOCTLS.KVMRING_IOC_DESTROY, encodeDestroy(name), `destroy ${name}`);
-    } catch (err) {
-      if (!(err instanceof SysError) || err.code !== 'EBUSY') throw err;
-      const r = this.status().regions.find((x) => x.name === name);
-      throw new RingctlError(`${this.path(name)} is still in use (${r ? holders(r) : 'busy'}); stop its guests' QEMU first`, { cause: err });
-    }
+    this.#ioctl(IOCTLS.KVMRING_IOC_DESTROY, encodeDestroy(name), `destroy ${name}`);
   }
 
   /** The module's status, in one read() (the module builds it anew at each, up to STATUS_MAX bytes). */

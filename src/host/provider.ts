@@ -11,7 +11,7 @@ import { fsCall } from '../common/sys-error.js';
 import type { Provider, ProviderChoice } from './args.js';
 import { createFile, formatRegionFile, writeRosterFile, type SetupFile } from './files.js';
 import type { HostPlan, PlanRegion } from './isolation.js';
-import { controlPath, KvmringModule } from './kvmring.js';
+import { controlPath, destroyRegion, type ModuleControl } from './kvmring.js';
 
 /**
  * The provider for `choice`: `auto` is kvmring when the module's control node
@@ -73,13 +73,13 @@ export function shmStore(full: string): RegionStore {
   };
 }
 
-/** Regions of kvmring.ko: each file is the node /dev/kvmring/NAME of a region the module made. `node`: the NUMA node, -1 for any. */
-export function moduleStore(mod: KvmringModule, node = -1): RegionStore {
+/** Regions of kvmring.ko in `dir` (its nodes): each file is the node of a region the module made. `node`: the NUMA node, -1 for any. */
+export function moduleStore(mod: ModuleControl, dir: string, node = -1): RegionStore {
   return {
     provider: 'kvmring',
     createRoster(f, roster) {
       const name = basename(f.path);
-      whole(() => mod.create({ name, size: f.size, node, kind: 'roster' }), () => mod.setRoster(name, roster), () => mod.destroy(name));
+      whole(() => mod.create({ name, size: f.size, node, kind: 'roster' }), () => mod.setRoster(name, roster), () => destroyRegion(mod, name, dir));
     },
     createRegion(f, region, plan) {
       mod.create({
@@ -100,7 +100,7 @@ export function moduleStore(mod: KvmringModule, node = -1): RegionStore {
     remove(path) {
       const name = basename(path);
       if (!mod.status().regions.some((r) => r.name === name)) return false;
-      mod.destroy(name);
+      destroyRegion(mod, name, dir);
       return true;
     },
     close() {

@@ -12,7 +12,7 @@ import { formatIp, formatMac, networkOf, parseCidr, type IpAddress } from '../xd
 import { formatSize } from './args.js';
 import { filePrefix } from './files.js';
 import type { HostPlan, PlanRegion } from './isolation.js';
-import { holders, KvmringModule, type ModuleRegion } from './kvmring.js';
+import { holders, openModule, type ModuleControl, type ModuleRegion } from './kvmring.js';
 import { Mapping } from './mapping.js';
 import { isDoorbellServer } from './process.js';
 import { ownedHeader, parseRoster, rosterOf, RosterError, type Roster } from './roster.js';
@@ -295,9 +295,9 @@ function openFile(path: string, size: number, problems: string[], moduleSizes?: 
 
 /** kvmring.ko's view of the setup's regions, or a problem when the module is gone. */
 function moduleView(state: HostState, problems: string[]): SetupStatus['module'] {
-  let mod: KvmringModule;
+  let mod: ModuleControl;
   try {
-    mod = KvmringModule.open(state.dir);
+    mod = openModule(state.dir);
   } catch (err) {
     problems.push(`kvmring.ko: ${(err as Error).message}`);
     return undefined;

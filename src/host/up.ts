@@ -12,7 +12,7 @@ import { fsCall, SysError } from '../common/sys-error.js';
 import { formatSize, type ProviderChoice } from './args.js';
 import { setupFiles, type SetupFile } from './files.js';
 import { planGroups, planHost, type HostPlan, type HostSpec } from './isolation.js';
-import { KvmringModule, kvmringDir } from './kvmring.js';
+import { kvmringDir, openModule } from './kvmring.js';
 import { startDoorbellServer, stopDoorbellServer } from './process.js';
 import { chooseProvider, moduleStore, shmStore, type RegionStore } from './provider.js';
 import { rosterBytes } from './roster.js';
@@ -109,7 +109,7 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     const full = where.hugePageSize
       ? `${dir} has too few free ${formatSize(where.hugePageSize)} huge pages for ${formatSize(need)} (see /sys/kernel/mm/hugepages/)`
       : `${dir} has no room for the ${formatSize(need)} the setup uses`;
-    store = provider === 'kvmring' ? moduleStore(KvmringModule.open(moduleDir), o.numaNode ?? -1) : shmStore(full);
+    store = provider === 'kvmring' ? moduleStore(openModule(moduleDir), moduleDir, o.numaNode ?? -1) : shmStore(full);
     for (const f of files) {
       if (f.kind === 'region') store.createRegion(f, plan.regions[f.index], plan);
       else store.createRoster(f, rosterBytes(plan, f.index));

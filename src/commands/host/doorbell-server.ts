@@ -28,14 +28,14 @@ export class HostDoorbellServerCommand extends RingctlCommand {
       const paths = pathsFor(this.name, this.context.env);
       const state = requireState(paths);
       // The server's libc binding (koffi) is slow to load; no other verb needs it.
-      const [{ DoorbellServer }, { serverConfig }, { rosterIdWriter }, { KvmringModule }] = await Promise.all([
+      const [{ DoorbellServer }, { serverConfig }, { rosterIdWriter }, { openModule }] = await Promise.all([
         import('../../host/doorbell.js'),
         import('../../host/process.js'),
         import('../../host/files.js'),
         import('../../host/kvmring.js'),
       ]);
       // kvmring.ko's rosters are rewritten by the module (under an odd seq, as ringctl does through a mapping).
-      const mod = state.provider === 'kvmring' ? KvmringModule.open(state.dir) : undefined;
+      const mod = state.provider === 'kvmring' ? openModule(state.dir) : undefined;
       const write = rosterIdWriter(state.plan, state.dir, mod ? (path, roster) => mod.setRoster(basename(path), roster) : undefined);
       const onIds = (ids: Map<string, number | undefined>) => {
         const rewritten = write(ids);
