@@ -407,6 +407,19 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
   return s;
 }
 
+/** What the module's status says is in a region: the owner's entry, or the roster's seq and slots. */
+function moduleContents(r: ModuleRegion): string {
+  const kv = (line: string) => new Map(line.split(' ').map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const entry = r.details.find((d) => d.startsWith('entry '));
+  if (entry) {
+    const e = kv(entry);
+    return `${e.get('state')} gen ${e.get('gen')} heartbeat ${e.get('heartbeat')}`;
+  }
+  const roster = r.details.find((d) => d.startsWith('roster '));
+  if (roster) return `seq ${kv(roster).get('seq')}, ${r.details.filter((d) => d.startsWith('slot ')).length} slot(s)`;
+  return r.details[0] ?? '-';
+}
+
 /** The report as text: the setup, a guest table, a region table, then each region's mismatches and errors. */
 export function formatStatus(s: SetupStatus, table: (header: string[], rows: string[][]) => string): string {
   const out: string[] = [];
@@ -470,17 +483,17 @@ export function formatStatus(s: SetupStatus, table: (header: string[], rows: str
     kv('module', `kvmring.ko: ${s.module.regions.length} region(s) of this setup; ${formatSize(s.module.bytes)} of max_bytes ${formatSize(s.module.maxBytes)} in use`);
     out.push(
       table(
-        ['REGION', 'SIZE', 'MEMORY', 'NODE', 'MAPPED BY'],
+        ['REGION', 'SIZE', 'MEMORY', 'NODE', 'MAPPED BY', 'CONTENTS'],
         s.module.regions.map((r) => [
           r.name,
           formatSize(r.size),
           r.contiguous ? 'contiguous' : `${r.chunks} chunks, order >= ${r.minOrder}`,
           r.node < 0 ? `any (${r.actualNode})` : r.actualNode === r.node ? String(r.node) : `${r.node}, got ${r.actualNode}`,
           r.nrMappers || r.openers ? holders(r) : '-',
+          moduleContents(r),
         ]),
       ).trimEnd(),
     );
-    for (const r of s.module.regions) for (const d of r.details.filter((x) => x.startsWith('entry') || x.startsWith('slot'))) out.push(`${r.name}: ${d}`);
   }
   for (const p of s.problems) out.push(`problem: ${p}`);
   return `${out.join('\n')}\n`;

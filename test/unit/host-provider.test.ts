@@ -79,7 +79,7 @@ class FakeModule implements ModuleControl {
       openers: 0,
       nrMappers: r.holder ? 1 : 0,
       mappers: r.holder ? [{ ...r.holder, writable: true }] : [],
-      details: [],
+      details: r.args.kind === 'owned' ? ['entry owner=0 readers=0x6 state=free gen=0 heartbeat=0 doorbell_id=4294967295 mac=00:00:00:00:00:00'] : ['roster self=0 max_peers=3 nregions=3 seq=0', 'slot 0 name=g1 mac=02:00:00:00:00:01 doorbell_id=4294967295'],
     }));
     return { bytes: regions.reduce((n, r) => n + r.size, 0), maxBytes: 1 << 30, regions };
   }
@@ -146,7 +146,8 @@ describe('ringctl host with --provider kvmring (a stand-in for the module)', fun
     const st = await cli('host', 'status', '--name', 'pv');
     assert.equal(st.code, 0, st.stdout + st.stderr);
     assert.match(st.stdout, /^module\s+kvmring.ko: 6 region\(s\) of this setup/m);
-    assert.match(st.stdout, /kvmring-pv\+g2\.owned\s+8M\s+2 chunks, order >= 10\s+any \(0\)\s+-/);
+    assert.match(st.stdout, /kvmring-pv\+g2\.owned\s+8M\s+2 chunks, order >= 10\s+any \(0\)\s+-\s+free gen 0 heartbeat 0$/m);
+    assert.match(st.stdout, /kvmring-pv\+g1\.roster\s+8K\s+contiguous\s+any \(0\)\s+-\s+seq 0, 1 slot\(s\)$/m);
 
     const d = await cli('host', 'down', '--name', 'pv');
     assert.equal(d.code, 0, d.stdout + d.stderr);
