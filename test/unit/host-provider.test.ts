@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { errnoValue } from '../../src/common/errno.js';
 import { SysError } from '../../src/common/sys-error.js';
 import { formatOwnedHeader, publishRoster } from '../../src/host/format.js';
 import { replaceModuleOpener, type CreateArgs, type ModuleControl, type ModuleRegion } from '../../src/host/kvmring.js';
-import { rosterBytes } from '../../src/host/roster.js';
+import { rosterIdWriter } from '../../src/host/files.js';
+import { parseRoster, rosterBytes } from '../../src/host/roster.js';
 import type { HostState } from '../../src/host/state.js';
 import { CONSTANTS as C } from '../../src/ring/layout.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -182,6 +183,21 @@ describe('ringctl host with --provider kvmring (a stand-in for the module)', fun
     assert.equal(fake.regions.size, 0);
     assert.deepEqual(readdirSync(moduleDir), ['control']);
     assert.ok(!existsSync(join(root, 'run', 'pv')));
+  });
+
+  it("rewrites the rosters through the module when the doorbell server hands out ids, under an odd seq that ends even", async () => {
+    loadModule();
+    // The doorbell server is a process of its own, with the real module: its writer is tested here with the stand-in.
+    assert.equal((await cli('host', 'up', '--name', 'pv', '--guests', '3')).code, 0);
+    const s = state();
+    const write = rosterIdWriter(s.plan, s.dir, (path, roster) => fake.setRoster(basename(path), roster));
+    fake.calls = [];
+    assert.deepEqual(write(new Map([['g2', 7]])), ['g1', 'g2', 'g3']);
+    assert.deepEqual(fake.calls, ['roster kvmring-pv+g1.roster', 'roster kvmring-pv+g2.roster', 'roster kvmring-pv+g3.roster']);
+    const r = parseRoster(readFileSync(join(moduleDir, 'kvmring-pv+g1.roster')));
+    assert.equal(r.seq, 2);
+    assert.equal(r.slots.find((x) => x.slot === 1)?.doorbellId, 7);
+    assert.equal((await cli('host', 'down', '--name', 'pv')).code, 0);
   });
 
   it('keeps a region someone maps, says who, and finishes on the next down', async () => {
