@@ -13,6 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Debian packages the build, the lab and the tests use, each with why. */
 export const DEBIAN_PACKAGES = {
   clang: 'compiles the BPF programs and the ring harness',
+  lld: "wasm-ld, which links the host's formatter (kmod/kvmring_format.c) into WebAssembly for ringctl",
   llvm: 'llvm-strip and llvm-objdump for BPF objects',
   'libbpf-dev': 'libbpf headers for the BPF programs and the binding test',
   libbpf1: 'libbpf.so.1, loaded by ringctl',

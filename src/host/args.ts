@@ -60,3 +60,14 @@ export function parseName(text: string): string {
 export function shellQuote(args: readonly string[]): string {
   return args.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
+
+/** Who makes a setup's rosters and regions (provider.ts). */
+export type Provider = 'kvmring' | 'shm';
+export type ProviderChoice = Provider | 'auto';
+
+/** --provider of `host up`: auto by default. */
+export function parseProvider(text: string | undefined): ProviderChoice {
+  const v = text ?? 'auto';
+  if (v === 'auto' || v === 'kvmring' || v === 'shm') return v;
+  throw new UsageError(`--provider ${JSON.stringify(v)}: write kvmring (the module's regions under /dev/kvmring), shm (files in --dir) or auto (kvmring when it is loaded)`);
+}

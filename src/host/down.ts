@@ -4,9 +4,11 @@
 // damaged state still leaves nothing behind in the directory it names, or in the
 // default one.
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 import { fsCall } from '../common/sys-error.js';
-import { filesByName, setupFiles } from './files.js';
+import { filePrefix, filesByName, setupFiles } from './files.js';
+import { controlPath, destroyRegion, kvmringDir, openModule } from './kvmring.js';
 import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, StateError, type HostState } from './state.js';
 
@@ -28,13 +30,37 @@ const isFile = (path: string) => {
   }
 };
 
-export async function hostDown(runDir: string, name: string): Promise<string[]> {
+/**
+ * Destroys kvmring.ko's regions of setup `name` (the plan's and any other
+ * with its prefix), if the module is loaded; how many. A region still mapped
+ * throws, naming who holds it (destroyRegion()).
+ */
+function destroyModuleRegions(moduleDir: string, name: string, planned: string[]): number {
+  if (!existsSync(controlPath(moduleDir))) return 0;
+  const mod = openModule(moduleDir);
+  try {
+    const there = mod.status().regions.map((r) => r.name);
+    const mine = [...new Set([...planned, ...there.filter((n) => n.startsWith(filePrefix(name)))])].filter((n) => there.includes(n));
+    for (const n of mine) destroyRegion(mod, n, moduleDir);
+    return mine.length;
+  } finally {
+    mod.close();
+  }
+}
+
+export async function hostDown(runDir: string, name: string, env: Record<string, string | undefined> = process.env): Promise<string[]> {
   const paths = hostPaths(runDir, name);
+  const moduleDir = kvmringDir(env);
   if (!existsSync(paths.dir)) {
     // No state at all: whatever carries the setup's name where `host up` puts it by default is a leftover.
     const left = filesByName(DEFAULT_REGION_DIR, name).filter(isFile);
     for (const path of left) fsCall(`unlink(${path})`, () => unlinkSync(path));
-    return [left.length ? `${name}: not up; removed ${left.length} file${left.length === 1 ? '' : 's'} left in ${DEFAULT_REGION_DIR}` : `${name}: not up; nothing to do`];
+    const destroyed = destroyModuleRegions(moduleDir, name, []);
+    const lines = [
+      ...(left.length ? [`${name}: not up; removed ${left.length} file${left.length === 1 ? '' : 's'} left in ${DEFAULT_REGION_DIR}`] : []),
+      ...(destroyed ? [`${name}: not up; destroyed ${destroyed} region${destroyed === 1 ? '' : 's'} left in kvmring.ko`] : []),
+    ];
+    return lines.length ? lines : [`${name}: not up; nothing to do`];
   }
 
   const lines: string[] = [];
@@ -56,9 +82,14 @@ export async function hostDown(runDir: string, name: string): Promise<string[]> 
     else if (r === 'foreign') lines.push(`${name}: pid ${pid} is no longer our doorbell server; left it alone`);
   }
 
+  // kvmring.ko's regions: a region still mapped stops here, the state kept for another try.
+  const planned = state ? setupFiles(state.plan, state.dir).map((f) => basename(f.path)) : [];
+  const destroyed = destroyModuleRegions(moduleDir, name, state?.provider === 'kvmring' ? planned : []);
+  if (destroyed) lines.push(`${name}: destroyed ${destroyed} region${destroyed === 1 ? '' : 's'} of kvmring.ko`);
+
   // The plan's files, then whatever else carries the setup's name where they would be.
-  const dir = state?.dir ?? DEFAULT_REGION_DIR;
-  const files = new Set([...(state ? setupFiles(state.plan, state.dir).map((f) => f.path) : []), ...filesByName(dir, name)]);
+  const dir = state?.provider === 'kvmring' ? DEFAULT_REGION_DIR : (state?.dir ?? DEFAULT_REGION_DIR);
+  const files = new Set([...(state && state.provider !== 'kvmring' ? setupFiles(state.plan, state.dir).map((f) => f.path) : []), ...filesByName(dir, name)]);
   let removed = 0;
   for (const path of files) {
     if (!isFile(path)) continue;

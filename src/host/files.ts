@@ -120,10 +120,11 @@ export function writeRosterFile(path: string, roster: Buffer): void {
  * doorbell server's onIds(): the first call writes whatever differs from the
  * plan, each later one what changed since. A guest's id goes into every
  * roster that lists it (its own and its peers'); undefined is
- * KVMRING_DOORBELL_NONE (not connected). Returns the guests whose rosters it
- * rewrote.
+ * KVMRING_DOORBELL_NONE (not connected). `write` rewrites one roster (through
+ * a mapping of the file, or kvmring.ko's ioctl). Returns the guests whose
+ * rosters it rewrote.
  */
-export function rosterIdWriter(plan: HostPlan, dir: string): (ids: Map<string, number | undefined>) => string[] {
+export function rosterIdWriter(plan: HostPlan, dir: string, write: (path: string, roster: Buffer) => void = writeRosterFile): (ids: Map<string, number | undefined>) => string[] {
   const current: HostPlan = { ...plan, guests: plan.guests.map((g) => ({ ...g })) };
   return (ids) => {
     const changed = new Set<number>();
@@ -134,7 +135,7 @@ export function rosterIdWriter(plan: HostPlan, dir: string): (ids: Map<string, n
       changed.add(g.slot);
     }
     const rewritten = current.guests.filter((g) => g.peers.some((s) => changed.has(s)));
-    for (const g of rewritten) writeRosterFile(join(dir, g.roster), rosterBytes(current, g.slot));
+    for (const g of rewritten) write(join(dir, g.roster), rosterBytes(current, g.slot));
     return rewritten.map((g) => g.name);
   };
 }

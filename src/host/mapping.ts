@@ -26,20 +26,22 @@ export class Mapping {
 
   /**
    * Maps the first `length` bytes of `path` (all of it by default; never more
-   * than the file has, so a read cannot fault past its end).
+   * than the file has, so a read cannot fault past its end). A character
+   * device (a region of kvmring.ko) has no size in fstat(): `deviceSize` gives it.
    */
-  static open(path: string, opts: { writable?: boolean; length?: number } = {}): Mapping {
+  static open(path: string, opts: { writable?: boolean; length?: number; deviceSize?: number } = {}): Mapping {
     const fd = fsCall(`open(${path})`, () => openSync(path, opts.writable ? 'r+' : 'r'));
     try {
       const st = fsCall(`fstat(${path})`, () => fstatSync(fd));
-      if (!st.isFile()) throw new RingctlError(`${path} is not a regular file`);
-      const length = Math.min(opts.length ?? st.size, st.size);
-      if (length <= 0) return new Mapping(path, fd, 0n, 0, st.size, 0);
+      const size = st.isFile() ? st.size : st.isCharacterDevice() ? opts.deviceSize : undefined;
+      if (size === undefined) throw new RingctlError(`${path} is not a regular file`);
+      const length = Math.min(opts.length ?? size, size);
+      if (length <= 0) return new Mapping(path, fd, 0n, 0, size, 0);
       // munmap() of part of a huge page fails: map whole pages (the file has whole pages).
       const page = Math.max(fsCall(`statfs(${path})`, () => statfsSync(path)).bsize, 4096);
-      const mapped = Math.min(Math.ceil(length / page) * page, st.size);
+      const mapped = Math.min(Math.ceil(length / page) * page, size);
       const ptr = mmap(fd, mapped, PROT_READ | (opts.writable ? PROT_WRITE : 0), path);
-      return new Mapping(path, fd, ptr, length, st.size, mapped);
+      return new Mapping(path, fd, ptr, length, size, mapped);
     } catch (err) {
       closeSync(fd);
       throw err;

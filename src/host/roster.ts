@@ -1,11 +1,12 @@
 // The bytes the host writes under ABI v2 (include/kvmring/abi.h): a guest's roster
 // (KVMRING_ROSTER_SIZE bytes, read-only to the guest, the only thing it trusts)
-// and the header of an owned region, laid out by src/ring/layout.ts; and a roster
-// read back, for `host status` and the tests. Pure functions over Buffers: the
-// caller maps or writes the files.
+// and the header of an owned region, both written by the formatter in C that
+// kvmring.ko uses too (format.ts); and a roster read back, for `host status`
+// and the tests. Pure functions over Buffers: the caller maps or writes the files.
 import { RingctlError } from '../common/errors.js';
 import { CONSTANTS as C, LAYOUT, type StructName } from '../ring/layout.js';
 import { formatCidr, formatMac, parseCidr, parseMac } from '../xdp/cidr.js';
+import { formatOwnedHeader, formatRoster, type RosterInput } from './format.js';
 import { planGuest, type HostPlan, type Isolation, type PlanRegion } from './isolation.js';
 import { formatInstance } from './state.js';
 
@@ -66,20 +67,6 @@ function span<S extends StructName>(s: S, m: Member<S>): readonly [number, numbe
   return members[m];
 }
 
-/** Writes an integer member (1, 2, 4 or 8 bytes, little-endian) or copies bytes into a byte member. */
-function put<S extends StructName>(buf: Buffer, base: number, s: S, m: Member<S>, v: number | bigint | Uint8Array): void {
-  const [off, size] = span(s, m);
-  const at = base + off;
-  if (v instanceof Uint8Array) {
-    if (v.length > size) throw new RangeError(`${s}.${m} holds ${size} bytes, not ${v.length}`);
-    buf.set(v, at);
-  } else if (size === 8) buf.writeBigUInt64LE(BigInt(v), at);
-  else if (size === 4) buf.writeUInt32LE(Number(v), at);
-  else if (size === 2) buf.writeUInt16LE(Number(v), at);
-  else if (size === 1) buf.writeUInt8(Number(v), at);
-  else throw new RangeError(`${s}.${m} is not an integer member`);
-}
-
 /** Reads an integer member of 1, 2 or 4 bytes. */
 function num<S extends StructName>(buf: Buffer, base: number, s: S, m: Member<S>): number {
   const [off, size] = span(s, m);
@@ -131,56 +118,43 @@ export function rosterOf(plan: HostPlan, slot: number): Roster {
   };
 }
 
-/** A roster's bytes, magic included (see writeRoster() for a live mapping). */
+/** What the formatter in C (format.ts) takes for roster `r`. */
+export function rosterInput(r: Roster): RosterInput {
+  return {
+    self: r.self,
+    maxPeers: r.maxPeers,
+    flags: r.flags,
+    ringSize: r.ringSize,
+    queues: r.queues,
+    isolation: ISOLATION_CODES[r.isolation],
+    doorbellDevfn: r.doorbellDevfn,
+    instance: BigInt(`0x${r.instance}`),
+    slots: r.slots.map((s) => ({
+      slot: s.slot,
+      doorbellId: s.doorbellId,
+      mac: parseMac(s.mac),
+      name: Buffer.from(s.name, 'utf8'),
+      addrs: s.addrs.map((text) => {
+        const c = parseCidr(text);
+        return { family: c.family, prefix: c.prefix, bytes: c.bytes };
+      }),
+    })),
+    regions: r.regions.map((g) => ({ owner: g.owner, readers: g.readers, devfn: g.devfn, size: g.size, instance: BigInt(`0x${g.instance}`) })),
+  };
+}
+
+/**
+ * A roster's bytes, magic included (see writeRoster() for a live mapping),
+ * written by the formatter in C that kvmring.ko uses too (format.ts).
+ */
 export function encodeRoster(r: Roster): Buffer {
   if (r.regions.length > C.KVMRING_ROSTER_REGIONS_MAX) throw new RangeError(`${r.regions.length} regions; a roster holds ${C.KVMRING_ROSTER_REGIONS_MAX}`);
   if (r.maxPeers > C.KVMRING_PEERS_MAX) throw new RangeError(`${r.maxPeers} slots; a roster holds ${C.KVMRING_PEERS_MAX}`);
-  const b = Buffer.alloc(C.KVMRING_ROSTER_SIZE);
-  const h = 'kvmring_roster_hdr';
-  put(b, 0, h, 'magic', C.KVMRING_ROSTER_MAGIC);
-  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION);
-  put(b, 0, h, 'flags', r.flags);
-  put(b, 0, h, 'seq', r.seq);
-  put(b, 0, h, 'self', r.self);
-  put(b, 0, h, 'max_peers', r.maxPeers);
-  put(b, 0, h, 'nregions', r.regions.length);
-  put(b, 0, h, 'ring_size', r.ringSize);
-  put(b, 0, h, 'queues', r.queues);
-  put(b, 0, h, 'isolation', ISOLATION_CODES[r.isolation]);
-  put(b, 0, h, 'doorbell_devfn', r.doorbellDevfn);
-  put(b, 0, h, 'instance', BigInt(`0x${r.instance}`));
-  put(b, 0, h, 'hdr_size', LAYOUT.kvmring_roster_hdr.size);
-  put(b, 0, h, 'slot_size', LAYOUT.kvmring_roster_slot.size);
-  put(b, 0, h, 'region_entry_size', LAYOUT.kvmring_roster_region.size);
-  put(b, 0, h, 'slots_off', C.KVMRING_ROSTER_SLOTS_OFF);
-  put(b, 0, h, 'regions_off', C.KVMRING_ROSTER_REGIONS_OFF);
-
-  r.regions.forEach((reg, i) => {
-    const at = regionOffset(i);
-    put(b, at, 'kvmring_roster_region', 'owner', reg.owner);
-    put(b, at, 'kvmring_roster_region', 'readers', reg.readers);
-    put(b, at, 'kvmring_roster_region', 'devfn', reg.devfn);
-    put(b, at, 'kvmring_roster_region', 'size', reg.size);
-    put(b, at, 'kvmring_roster_region', 'instance', BigInt(`0x${reg.instance}`));
-  });
-
   for (const s of r.slots) {
     if (s.slot >= r.maxPeers) throw new RangeError(`slot ${s.slot} is outside a table of ${r.maxPeers}`);
     if (s.addrs.length > C.KVMRING_ROSTER_ADDRS) throw new RangeError(`slot ${s.slot} has ${s.addrs.length} prefixes; a roster holds ${C.KVMRING_ROSTER_ADDRS}`);
-    const at = slotOffset(s.slot);
-    put(b, at, 'kvmring_roster_slot', 'flags', C.KVMRING_ROSTER_SLOT_F_PRESENT);
-    put(b, at, 'kvmring_roster_slot', 'doorbell_id', s.doorbellId);
-    put(b, at, 'kvmring_roster_slot', 'mac', parseMac(s.mac));
-    put(b, at, 'kvmring_roster_slot', 'name', Buffer.from(s.name, 'utf8'));
-    s.addrs.forEach((text, k) => {
-      const cidr = parseCidr(text);
-      const a = addrOffset(s.slot, k);
-      put(b, a, 'kvmring_roster_addr', 'family', cidr.family);
-      put(b, a, 'kvmring_roster_addr', 'prefix_len', cidr.prefix);
-      put(b, a, 'kvmring_roster_addr', 'addr', cidr.bytes);
-    });
   }
-  return b;
+  return formatRoster(rosterInput(r));
 }
 
 /** Guest `slot`'s roster under `plan`, KVMRING_ROSTER_SIZE bytes, seq 0. */
@@ -306,19 +280,9 @@ export function parseRoster(buf: Buffer): Roster {
 
 // ---- owned regions ------------------------------------------------------------
 
-/** An owned region's header (struct kvmring_owned_hdr), magic included. */
+/** An owned region's header (struct kvmring_owned_hdr), magic included, by the formatter in C (format.ts). */
 export function ownedHeader(region: PlanRegion, geometry: Pick<HostPlan, 'ringSize' | 'queues'>): Buffer {
-  const b = Buffer.alloc(LAYOUT.kvmring_owned_hdr.size);
-  const h = 'kvmring_owned_hdr';
-  put(b, 0, h, 'magic', C.KVMRING_OWNED_MAGIC);
-  put(b, 0, h, 'abi_version', C.KVMRING_ABI_VERSION);
-  put(b, 0, h, 'owner', region.owner);
-  put(b, 0, h, 'instance', BigInt(`0x${region.instance}`));
-  put(b, 0, h, 'region_size', region.size);
-  put(b, 0, h, 'readers', region.readers);
-  put(b, 0, h, 'ring_size', geometry.ringSize);
-  put(b, 0, h, 'queues', geometry.queues);
-  return b;
+  return formatOwnedHeader({ owner: region.owner, readers: region.readers, ringSize: geometry.ringSize, queues: geometry.queues, size: region.size, instance: BigInt(`0x${region.instance}`) }).header;
 }
 
 /**

@@ -12,6 +12,7 @@ import { RingctlError } from '../common/errors.js';
 import { MAX_GUESTS, MAX_VECTORS, MIN_GUESTS } from './args.js';
 import { groupsProblem, NAME_RE, type Group } from './groups.js';
 import type { HostPlan, PlanGuest, PlanRegion } from './isolation.js';
+import type { Provider } from './args.js';
 
 export const DEFAULT_RUN_DIR = '/run/kvmring/host';
 export const DEFAULT_NAME = 'kvmring';
@@ -61,7 +62,9 @@ export interface HostState {
   name: string;
   /** 'creating' until every file is made and the server (if any) runs. */
   phase: 'creating' | 'up';
-  /** The directory of the rosters and regions (--dir). */
+  /** Who made the rosters and regions: kvmring.ko or ringctl (files in --dir); absent: shm. */
+  provider?: Provider;
+  /** The directory of the rosters and regions (--dir, or the module's /dev/kvmring). */
   dir: string;
   /** On hugetlbfs: its page size, the smallest any file is. */
   hugePageSize?: number;
@@ -124,6 +127,7 @@ function isState(v: unknown, name: string): v is HostState {
     s.version === 2 &&
     s.name === name &&
     (s.phase === 'creating' || s.phase === 'up') &&
+    (s.provider === undefined || s.provider === 'kvmring' || s.provider === 'shm') &&
     typeof s.dir === 'string' &&
     s.dir.startsWith('/') &&
     (s.hugePageSize === undefined || isInt(s.hugePageSize, 4096, 2 ** 40)) &&

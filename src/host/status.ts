@@ -5,12 +5,14 @@
 // range-checked, a bad one becomes an error line for its region, never an
 // exception, and the MAC and addresses it claims are compared with the roster's.
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { CONSTANTS as C, LAYOUT, offsetOf, peerWordGeneration, peerWordState } from '../ring/layout.js';
 import { formatIp, formatMac, networkOf, parseCidr, type IpAddress } from '../xdp/cidr.js';
 import { formatSize } from './args.js';
+import { filePrefix } from './files.js';
 import type { HostPlan, PlanRegion } from './isolation.js';
+import { holders, openModule, type ModuleControl, type ModuleRegion } from './kvmring.js';
 import { Mapping } from './mapping.js';
 import { isDoorbellServer } from './process.js';
 import { ownedHeader, parseRoster, rosterOf, RosterError, type Roster } from './roster.js';
@@ -90,6 +92,8 @@ export interface SetupStatus {
   queues: number;
   instance: string;
   doorbell?: { pid?: number; running: boolean; connected: number[] };
+  /** With kvmring.ko: its bytes in use and limit, and the setup's regions as it sees them. */
+  module?: { bytes: number; maxBytes: number; regions: ModuleRegion[] };
   /** What makes the setup unusable for guests (exit status 1). */
   problems: string[];
   guests: GuestStatus[];
@@ -267,18 +271,43 @@ function rosterShape(r: Roster): unknown {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Opens a file of the setup for reading, or says why not into `problems`. */
-function openFile(path: string, size: number, problems: string[]): Mapping | undefined {
+/**
+ * Opens a file of the setup for reading, or says why not into `problems`.
+ * `moduleSizes`: with kvmring.ko, the size of each of its regions by name
+ * (a node has none in stat()).
+ */
+function openFile(path: string, size: number, problems: string[], moduleSizes?: Map<string, number>): Mapping | undefined {
   if (!existsSync(path)) {
     problems.push(`${path} is gone`);
     return undefined;
   }
-  const got = statSync(path).size;
+  const got = moduleSizes ? moduleSizes.get(basename(path)) : statSync(path).size;
+  if (got === undefined) {
+    problems.push(`${path}: kvmring.ko has no such region`);
+    return undefined;
+  }
   if (got !== size) {
     problems.push(`${path} has ${got} bytes; host up made ${size}`);
     if (got < size) return undefined;
   }
-  return Mapping.open(path, { length: size });
+  return Mapping.open(path, { length: size, ...(moduleSizes ? { deviceSize: got } : {}) });
+}
+
+/** kvmring.ko's view of the setup's regions, or a problem when the module is gone. */
+function moduleView(state: HostState, problems: string[]): SetupStatus['module'] {
+  let mod: ModuleControl;
+  try {
+    mod = openModule(state.dir);
+  } catch (err) {
+    problems.push(`kvmring.ko: ${(err as Error).message}`);
+    return undefined;
+  }
+  try {
+    const st = mod.status();
+    return { bytes: st.bytes, maxBytes: st.maxBytes, regions: st.regions.filter((r) => r.name.startsWith(filePrefix(state.name))) };
+  } finally {
+    mod.close();
+  }
 }
 
 export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = SAMPLE_MS): Promise<SetupStatus> {
@@ -301,11 +330,16 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
   };
   if (state.phase !== 'up') s.problems.push('`host up` did not finish; run `ringctl host down` and up again');
   if (view && !view.running) s.problems.push(`the doorbell server (pid ${view.pid ?? 'unknown'}) is not running`);
+  if (state.provider === 'kvmring') {
+    const m = moduleView(state, s.problems);
+    if (m) s.module = m;
+  }
+  const moduleSizes = s.module ? new Map(s.module.regions.map((r) => [r.name, r.size])) : state.provider === 'kvmring' ? new Map<string, number>() : undefined;
 
   for (const g of plan.guests) {
     const path = join(state.dir, g.roster);
     let doorbellId: number | null = null;
-    const m = openFile(path, g.devices[0].kind === 'roster' ? g.devices[0].size : C.KVMRING_ROSTER_SIZE, s.problems);
+    const m = openFile(path, g.devices[0].kind === 'roster' ? g.devices[0].size : C.KVMRING_ROSTER_SIZE, s.problems, moduleSizes);
     if (m) {
       try {
         const r = parseRoster(m.copy(0, C.KVMRING_ROSTER_SIZE));
@@ -346,7 +380,7 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
         readers: plan.guests.filter((g) => (r.readers >>> g.slot) & 1).map((g) => g.name),
         size: r.size,
       };
-      const m = openFile(path, r.size, s.problems);
+      const m = openFile(path, r.size, s.problems, moduleSizes);
       maps.push(m);
       if (m) {
         o.fileSize = m.fileSize;
@@ -371,6 +405,19 @@ export async function hostStatus(paths: HostPaths, state: HostState, sampleMs = 
   }
   trackStale(paths.heartbeats, s.regions, Date.now());
   return s;
+}
+
+/** What the module's status says is in a region: the owner's entry, or the roster's seq and slots. */
+function moduleContents(r: ModuleRegion): string {
+  const kv = (line: string) => new Map(line.split(' ').map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const entry = r.details.find((d) => d.startsWith('entry '));
+  if (entry) {
+    const e = kv(entry);
+    return `${e.get('state')} gen ${e.get('gen')} heartbeat ${e.get('heartbeat')}`;
+  }
+  const roster = r.details.find((d) => d.startsWith('roster '));
+  if (roster) return `seq ${kv(roster).get('seq')}, ${r.details.filter((d) => d.startsWith('slot ')).length} slot(s)`;
+  return r.details[0] ?? '-';
 }
 
 /** The report as text: the setup, a guest table, a region table, then each region's mismatches and errors. */
@@ -430,6 +477,23 @@ export function formatStatus(s: SetupStatus, table: (header: string[], rows: str
   for (const r of s.regions) {
     for (const m of r.entry?.mismatches ?? []) out.push(`#${r.index} ${r.owner}: ! ${m}`);
     for (const e of r.entry?.errors ?? []) out.push(`#${r.index} ${r.owner}: ${e}`);
+  }
+  if (s.module) {
+    out.push('');
+    kv('module', `kvmring.ko: ${s.module.regions.length} region(s) of this setup; ${formatSize(s.module.bytes)} of max_bytes ${formatSize(s.module.maxBytes)} in use`);
+    out.push(
+      table(
+        ['REGION', 'SIZE', 'MEMORY', 'NODE', 'MAPPED BY', 'CONTENTS'],
+        s.module.regions.map((r) => [
+          r.name,
+          formatSize(r.size),
+          r.contiguous ? 'contiguous' : `${r.chunks} chunks, order >= ${r.minOrder}`,
+          r.node < 0 ? `any (${r.actualNode})` : r.actualNode === r.node ? String(r.node) : `${r.node}, got ${r.actualNode}`,
+          r.nrMappers || r.openers ? holders(r) : '-',
+          moduleContents(r),
+        ]),
+      ).trimEnd(),
+    );
   }
   for (const p of s.problems) out.push(`problem: ${p}`);
   return `${out.join('\n')}\n`;

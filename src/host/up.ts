@@ -1,16 +1,20 @@
 // `ringctl host up`: plan the setup (isolation.ts), create every guest's roster
-// and every owned region in --dir, format the regions (magic last) and write the
-// rosters, record the state and, in doorbell mode, start the doorbell server,
-// which writes each guest's doorbell id into the rosters as guests connect.
+// and every owned region (through kvmring.ko, or as files in --dir: provider.ts),
+// format the regions (magic last) and write the rosters, record the state and,
+// in doorbell mode, start the doorbell server, which writes each guest's
+// doorbell id into the rosters as guests connect.
 // All or nothing: a failure removes whatever this run created.
-import { mkdirSync, rmSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { UsageError } from 'clipanion';
 
 import { RingctlError } from '../common/errors.js';
 import { fsCall, SysError } from '../common/sys-error.js';
-import { formatSize } from './args.js';
-import { createFile, formatRegionFile, setupFiles, writeRosterFile, type SetupFile } from './files.js';
+import { formatSize, type ProviderChoice } from './args.js';
+import { setupFiles, type SetupFile } from './files.js';
 import { planGroups, planHost, type HostPlan, type HostSpec } from './isolation.js';
+import { kvmringDir, openModule } from './kvmring.js';
 import { startDoorbellServer, stopDoorbellServer } from './process.js';
+import { chooseProvider, moduleStore, shmStore, type RegionStore } from './provider.js';
 import { rosterBytes } from './roster.js';
 import { guestSocket, hostPaths, readState, writeState, type HostState } from './state.js';
 
@@ -19,8 +23,14 @@ export const HUGETLBFS_MAGIC = 0x958458f6;
 
 export interface UpOptions {
   runDir: string;
-  /** Where the files go: tmpfs or hugetlbfs. */
+  /** Where the files go: tmpfs or hugetlbfs (provider shm). */
   dir: string;
+  /** Whether --dir was given (auto then means shm); default true. */
+  dirGiven?: boolean;
+  /** Who makes the rosters and regions (provider.ts); default shm. */
+  provider?: ProviderChoice;
+  /** With kvmring.ko: the NUMA node of every region, -1 (default) for any. */
+  numaNode?: number;
   spec: HostSpec;
   env: Record<string, string | undefined>;
   /** Instances for the plan (tests); random by default. */
@@ -53,7 +63,11 @@ function guestLine(plan: HostPlan, slot: number): string {
 }
 
 export async function hostUp(o: UpOptions): Promise<UpResult> {
-  const where = regionDirInfo(o.dir);
+  const moduleDir = kvmringDir(o.env);
+  const provider = chooseProvider(o.provider ?? 'shm', moduleDir, o.dirGiven ?? true);
+  if (o.numaNode !== undefined && provider !== 'kvmring') throw new UsageError('--numa-node is for --provider kvmring (files in /dev/shm go where the kernel puts them), and kvmring.ko is not loaded');
+  const dir = provider === 'kvmring' ? moduleDir : o.dir;
+  const where: ReturnType<typeof regionDirInfo> = provider === 'kvmring' ? { kind: 'other' } : regionDirInfo(dir);
   const plan = planHost({ ...o.spec, ...(where.hugePageSize ? { pageSize: where.hugePageSize } : {}) }, o.random);
   const name = plan.name;
   const paths = hostPaths(o.runDir, name);
@@ -77,27 +91,29 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     version: 2,
     name,
     phase: 'creating',
-    dir: o.dir,
+    provider,
+    dir,
     ...(where.hugePageSize ? { hugePageSize: where.hugePageSize } : {}),
     createdAt: new Date().toISOString(),
     plan,
   };
-  const files = setupFiles(plan, o.dir, where.hugePageSize);
+  const files = setupFiles(plan, dir, where.hugePageSize);
   const created: SetupFile[] = [];
   let pid: number | undefined;
+  let store: RegionStore | undefined;
   try {
     // Recorded before any file exists, so that `host down` finds whatever a crash leaves.
     writeState(paths, state);
 
     const need = files.reduce((sum, f) => sum + f.used, 0);
     const full = where.hugePageSize
-      ? `${o.dir} has too few free ${formatSize(where.hugePageSize)} huge pages for ${formatSize(need)} (see /sys/kernel/mm/hugepages/)`
-      : `${o.dir} has no room for the ${formatSize(need)} the setup uses`;
+      ? `${dir} has too few free ${formatSize(where.hugePageSize)} huge pages for ${formatSize(need)} (see /sys/kernel/mm/hugepages/)`
+      : `${dir} has no room for the ${formatSize(need)} the setup uses`;
+    store = provider === 'kvmring' ? moduleStore(openModule(moduleDir), moduleDir, o.numaNode ?? -1) : shmStore(full);
     for (const f of files) {
-      createFile(f, full);
+      if (f.kind === 'region') store.createRegion(f, plan.regions[f.index], plan);
+      else store.createRoster(f, rosterBytes(plan, f.index));
       created.push(f);
-      if (f.kind === 'region') formatRegionFile(f.path, plan.regions[f.index], plan);
-      else writeRosterFile(f.path, rosterBytes(plan, f.index));
     }
 
     if (plan.mode === 'doorbell') {
@@ -116,13 +132,15 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
     if (pid !== undefined) await stopDoorbellServer(pid, name);
     for (const f of created) {
       try {
-        unlinkSync(f.path);
+        store?.remove(f.path);
       } catch {
         /* gone already */
       }
     }
     rmSync(paths.dir, { recursive: true, force: true });
     throw err;
+  } finally {
+    store?.close();
   }
 
   const sizes = (kind: SetupFile['kind']) => {
@@ -133,7 +151,7 @@ export async function hostUp(o: UpOptions): Promise<UpResult> {
   const ref = name === 'kvmring' ? '' : ` --name ${name}`;
   const lines = [
     `${name}: ${plan.guests.length} guests, isolation ${plan.isolation}, ${plan.queues} queue pair(s) of ${formatSize(plan.ringSize)} rings per pair, instance ${plan.instance}`,
-    `${name}: ${sizes('roster')} and ${sizes('region')} in ${o.dir}${where.kind === 'other' ? ' (not on tmpfs or hugetlbfs)' : ` (${where.kind})`}`,
+    `${name}: ${sizes('roster')} and ${sizes('region')} in ${dir}${provider === 'kvmring' ? ' (kvmring.ko)' : where.kind === 'other' ? ' (not on tmpfs or hugetlbfs)' : ` (${where.kind})`}`,
     ...plan.guests.map((g) => guestLine(plan, g.slot)),
     plan.mode === 'doorbell'
       ? `${name}: doorbell mode: server pid ${pid}, a socket per guest in ${paths.dir}, ${plan.vectors} vector(s) per guest (log ${paths.log})`

@@ -108,18 +108,19 @@ describe('lab (3 guests)', function () {
 
   describe('project modules', () => {
     it('loads and unloads kvmring.ko built on the host', async () => {
-      await lab.sh('g1', `insmod ${REPO}/kmod/kvmring.ko size=2097152`);
+      await lab.sh('g1', `insmod ${REPO}/kmod/kvmring.ko max_bytes=67108864`);
       assert.match(await lab.sh('g1', 'lsmod'), /^kvmring\s/m);
-      assert.match(await lab.sh('g1', 'ls -l /dev/kvmring'), /^crw/);
-      assert.match(await lab.sh('g1', 'dmesg | tail -5'), /kvmring: 2048 KiB region at \/dev\/kvmring/);
+      assert.match(await lab.sh('g1', 'ls -l /dev/kvmring/control'), /^crw-------/);
+      assert.match(await lab.sh('g1', 'cat /dev/kvmring/control'), /^kvmring regions=0 bytes=0 max_bytes=67108864$/m);
+      assert.match(await lab.sh('g1', 'dmesg | tail -5'), /kvmring: \/dev\/kvmring\/control: up to 64 MiB of regions/);
       await lab.sh('g1', 'rmmod kvmring');
       assert.doesNotMatch(await lab.sh('g1', 'lsmod'), /^kvmring\s/m);
     });
 
-    it('refuses a region size that is not a power of two, with the reason in the log', async () => {
-      const r = await lab.exec('g2', ['insmod', `${REPO}/kmod/kvmring.ko`, 'size=3000000']);
+    it('refuses a limit below 1 MiB, with the reason in the log', async () => {
+      const r = await lab.exec('g2', ['insmod', `${REPO}/kmod/kvmring.ko`, 'max_bytes=4096']);
       assert.notEqual(r.code, 0);
-      assert.match(await lab.sh('g2', 'dmesg | tail -3'), /size=3000000 is not a power of two/);
+      assert.match(await lab.sh('g2', 'dmesg | tail -3'), /kvmring: max_bytes=4096 is below 1 MiB/);
     });
   });
 

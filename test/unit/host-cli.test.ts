@@ -22,7 +22,7 @@ describe('ringctl host: bad input is a usage error before anything is touched', 
   before(function () {
     requireTier(this, 'unit');
     runDir = mkdtempSync(join(tmpdir(), 'host-cli-'));
-    env = { ...process.env, RINGCTL_HOST_RUN_DIR: runDir };
+    env = { ...process.env, RINGCTL_HOST_RUN_DIR: runDir, RINGCTL_KVMRING_DIR: join(runDir, 'no-kvmring') };
   });
 
   after(() => {
@@ -73,6 +73,13 @@ describe('ringctl host: bad input is a usage error before anything is touched', 
     assertUsage(await cli('host', 'status', '--name', 'a/b'), /^Usage Error: --name must be/);
     assertUsage(await cli('host', 'down', '--name', ''), /^Usage Error: --name must be/);
     assertUsage(await cli('host', 'libvirt-xml', 'g1', '--name', 'a b'), /^Usage Error: --name must be/);
+  });
+
+  it('names the providers, and wants kvmring.ko for --provider kvmring and --numa-node', async () => {
+    assertUsage(await cli('host', 'up', '--guests', '2', '--provider', 'tmpfs'), /^Usage Error: --provider "tmpfs": write kvmring .*, shm .* or auto/);
+    assertUsage(await cli('host', 'up', '--guests', '2', '--provider', 'kvmring'), /^Usage Error: --provider kvmring: .*\/no-kvmring\/control does not exist; load the module/);
+    assertUsage(await cli('host', 'up', '--guests', '2', '--provider', 'shm', '--numa-node', '0'), /^Usage Error: --numa-node is for --provider kvmring/);
+    assertUsage(await cli('host', 'up', '--guests', '2', '--numa-node', 'x1'), /^Usage Error: --numa-node "x1": write a node number/);
   });
 
   it('takes no option of ABI v1', async () => {

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { Option } from 'clipanion';
 
 import { RingctlCommand } from '../../common/command.js';
@@ -31,17 +32,20 @@ export class HostDoorbellServerCommand extends RingctlCommand {
       const paths = pathsFor(this.name, this.context.env);
       const state = requireState(paths);
       // The server's libc binding (koffi) is slow to load; no other verb needs it.
-      const [{ DoorbellServer }, { serverConfig }, { rosterIdWriter }] = await Promise.all([
+      const [{ DoorbellServer }, { serverConfig }, { rosterIdWriter }, { openModule }] = await Promise.all([
         import('../../host/doorbell.js'),
         import('../../host/process.js'),
         import('../../host/files.js'),
+        import('../../host/kvmring.js'),
       ]);
       const old = state.doorbell?.pid;
       if (this.replace && old !== undefined && old !== process.pid) {
         const { stopDoorbellServer } = await import('../../host/process.js');
         log(`replacing the doorbell server pid ${old}: ${await stopDoorbellServer(old, this.name)}`);
       }
-      const write = rosterIdWriter(state.plan, state.dir);
+      // kvmring.ko's rosters are rewritten by the module (under an odd seq, as ringctl does through a mapping).
+      const mod = state.provider === 'kvmring' ? openModule(state.dir) : undefined;
+      const write = rosterIdWriter(state.plan, state.dir, mod ? (path, roster) => mod.setRoster(basename(path), roster) : undefined);
       const onIds = (ids: Map<string, number | undefined>) => {
         const rewritten = write(ids);
         if (rewritten.length) log(`doorbell ids ${[...ids].map(([g, id]) => `${g}=${id ?? '-'}`).join(' ')}: rewrote the rosters of ${rewritten.join(', ')}`);

@@ -27,7 +27,7 @@ export class HostDownCommand extends RingctlCommand {
     const paths = pathsFor(this.name, this.context.env);
     // host/down.js pulls in the libc binding (koffi), slow to load in a small guest.
     const { hostDown } = await import('../../host/down.js');
-    for (const line of await hostDown(hostRunDir(this.context.env), paths.name)) this.context.stdout.write(`${line}\n`);
+    for (const line of await hostDown(hostRunDir(this.context.env), paths.name, this.context.env)) this.context.stdout.write(`${line}\n`);
     return 0;
   }
 }
