@@ -12,13 +12,13 @@
 // CPU, so a neighbour that spins would slow g1 and g2 down whatever their driver
 // does. g3's QEMU (the hostile peer's host CPU, all of it) therefore runs in a CPU
 // cgroup capped at --peer-cpu percent of one host core (default 25), and every
-// baseline (g3 up, the peer not running) runs with a busy loop in g3 instead
-// (`sh -c 'while :; do :; done'`): like the peer, it never sleeps, so g3's vCPU
-// takes its whole cap either way and the only difference between the two runs is
-// what the neighbour writes. (An earlier baseline ran a CPU burner on the host
-// beside an idle g3 in the same cap, aiming at the peer's share by its own CPU
-// clock; beside two busy QEMUs it reached only 1.5 of the peer's 2.7 CPU seconds,
-// a baseline that favoured the honest guests.) The CPU g3's QEMU used in each is
+// baseline runs the same peer program in g3 playing `honest` instead: it joins,
+// beats and consumes in the same loop as the hostile scenarios, so g3 costs the
+// host what it costs with the peer and the only difference between the two runs
+// is what the neighbour writes. (Earlier baselines ran a CPU burner on the host
+// beside an idle g3, then a shell busy loop in g3; the first reached only 1.5 of
+// the peer's 2.7 CPU seconds and the second 1.6 of 2.7, baselines that favoured
+// the honest guests.) The CPU g3's QEMU used in each is
 // printed. Each scenario's runs with the peer alternate with baselines (--rounds
 // of each, and a last baseline); the ratio is the mean with the peer over the mean
 // of the baselines.
@@ -161,31 +161,14 @@ async function iperf() {
 }
 
 /**
- * iperf3 with g3 up and busy in a loop of its own, the peer not running: the
- * neighbour's CPU (g3's QEMU) counted over iperf3 alone.
+ * iperf3 beside the same peer program in g3 playing `honest` (joins, beats and
+ * consumes in the loop the hostile scenarios use): the neighbour's CPU (g3's
+ * QEMU) counted over iperf3 alone.
  */
 async function baseline() {
-  const tag = `kvmring_spin_${process.pid}`;
-  const spin = inGuest(HOSTILE_GUEST, 'timeout', String(seconds * 3 + 60), 'sh', '-c', `${tag}=1; while :; do :; done`).catch(() => {});
-  try {
-    // `lab exec` and a shell in a guest at a quarter of a core take seconds to
-    // start: count only once the loop runs (a late start favoured the baseline).
-    for (let i = 0; ; i++) {
-      const running = await inGuest(HOSTILE_GUEST, 'sh', '-c', `pgrep -f '${tag.replace(/_(\d+)$/, '[_]$1')}=' || true`);
-      if (running.trim()) break;
-      if (i === 30) throw new Error(`the busy loop in ${HOSTILE_GUEST} did not start in 30 tries`);
-      await sleep(500);
-    }
-    await sleep(1000);
-    const cpu0 = cpuSeconds(neighbourPid);
-    const t0 = performance.now();
-    const run = await iperf();
-    const peerCpuSeconds = cpuSeconds(neighbourPid) - cpu0;
-    return { ...run, peerCpuSeconds, peerShare: peerCpuSeconds / ((performance.now() - t0) / 1000) };
-  } finally {
-    await inGuest(HOSTILE_GUEST, 'pkill', '-f', tag).catch(() => {});
-    await spin;
-  }
+  const { summary, ...run } = await withPeer('honest', false);
+  if (summary.records || summary.generations !== 1) throw new Error(`the honest peer was not: ${JSON.stringify(summary)}`);
+  return run;
 }
 
 /** Prepares what a scenario needs once the hostile peer plays as `slot`; returns a cleanup. */
