@@ -239,6 +239,21 @@ describe('kvmring_hostile against files laid out as a guest BARs', function () {
         }
       });
 
+      it("honest: joins in one generation, beats, publishes no record and writes nowhere but its own entries", () => {
+        const f = fake(isolation);
+        const before = foreignBytes(f);
+        const s = ok(f, 'honest', [], 0.5);
+        assertUnchanged(before, 'honest');
+        assert.deepEqual(foreignWritesThatStuck(s), []);
+        assert.deepEqual([s.generations, s.records, s.pads, s.stomps, s.scribbled], [1, 0, 0, 0, 0]);
+        assert.ok(s.beats >= 3, `${s.beats} beats in 0.5 s`);
+        for (const { i } of ownRegions(f)) {
+          const e = ownEntry(f, i);
+          assert.equal(e.readBigUInt64LE(PEER.state[0]), peerWord(s.generation, C.KVMRING_PEER_FREE));
+          assert.equal(formatMac(e.subarray(PEER.mac[0], PEER.mac[0] + 6)), f.plan.guests[SELF].mac);
+        }
+      });
+
       it('flip-gen: a new generation every beat in every entry of its own', () => {
         const f = fake(isolation);
         const s = ok(f, 'flip-gen', [], 1);

@@ -53,6 +53,7 @@ enum hostile_scenario {
 	HOSTILE_STOMP,
 	HOSTILE_SCRIBBLE,
 	HOSTILE_DOORBELL_FLOOD,
+	HOSTILE_HONEST,
 };
 
 enum hbar_kind {

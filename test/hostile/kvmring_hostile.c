@@ -33,6 +33,9 @@
  *   doorbell-flood  rings --victim SLOT's doorbell (the roster's id for it,
  *                 or --doorbell-id N for a slot outside our groups) through
  *                 our doorbell device's doorbell register, as fast as it can
+ *   honest        none of the above: joins, beats and consumes in the same
+ *                 loop as the others (bench:hostile's baseline neighbour,
+ *                 which costs the host what a hostile one does)
  *
  * Honest ring I/O goes through the ring core (guest-netdev/ringnet_ring.c)
  * with v2's halves, at the places ringnet_route_queue() gives; the hostile
@@ -67,6 +70,7 @@ static const char *const hostile_scenario_names[] = {
 	[HOSTILE_STOMP]		 = "stomp",
 	[HOSTILE_SCRIBBLE]	 = "scribble",
 	[HOSTILE_DOORBELL_FLOOD] = "doorbell-flood",
+	[HOSTILE_HONEST]	 = "honest",
 };
 
 static const char *const hbar_kind_names[] = {
@@ -128,7 +132,8 @@ static void usage(FILE *out)
 		"                       [--doorbell-id N] [--seed N] SCENARIO\n"
 		"scenarios: bad-meta [--victim SLOT: only it], no-consume, steal-mac --victim SLOT,\n"
 		"           flip-gen, stomp [--victim SLOT], scribble,\n"
-		"           doorbell-flood --victim SLOT | --doorbell-id N (doorbell mode)\n");
+		"           doorbell-flood --victim SLOT | --doorbell-id N (doorbell mode),\n"
+		"           honest (joins, beats and consumes: a baseline)\n");
 }
 
 static void on_signal(int sig)
