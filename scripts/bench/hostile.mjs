@@ -325,7 +325,7 @@ for (const r of results.scenarios) {
   ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => stripVTControlCharacters(row[i]).length)));
-console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer (in g3) and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; g3's QEMU (busy in a loop in the baselines) in a ${results.peerCap}`);
+console.log(`\nbench:hostile: g1 -> g2 over ring0, ${seconds} s per run, ${rounds} runs with the peer (in g3) and ${rounds + 1} without, each guest 1 vCPU; the worse guest's shares; g3's QEMU (the same peer program playing honest in the baselines) in a ${results.peerCap}`);
 for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
 console.log(`targets: ratio >= ${TARGET_RATIO} and softirq idle with the peer < ${pct(TARGET_SOFTIRQ)}`);
 for (const r of results.scenarios) {
