@@ -4,11 +4,12 @@
 // damaged state still leaves nothing behind in the directory it names, or in the
 // default one.
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 
+import { RingctlError } from '../common/errors.js';
 import { fsCall } from '../common/sys-error.js';
 import { filePrefix, filesByName, setupFiles } from './files.js';
-import { controlPath, destroyRegion, kvmringDir, openModule } from './kvmring.js';
+import { controlPath, destroyRegion, holders, kvmringDir, openModule } from './kvmring.js';
 import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, StateError, type HostState } from './state.js';
 
@@ -39,8 +40,18 @@ function destroyModuleRegions(moduleDir: string, name: string, planned: string[]
   if (!existsSync(controlPath(moduleDir))) return 0;
   const mod = openModule(moduleDir);
   try {
-    const there = mod.status().regions.map((r) => r.name);
+    const regions = mod.status().regions;
+    const there = regions.map((r) => r.name);
     const mine = [...new Set([...planned, ...there.filter((n) => n.startsWith(filePrefix(name)))])].filter((n) => there.includes(n));
+    // All or nothing: a setup half torn down would leave its guests' QEMU
+    // holding a region whose roster is gone. (A holder that arrives after this
+    // look still gets EBUSY from destroyRegion().)
+    const held = regions.filter((r) => mine.includes(r.name) && (r.openers || r.nrMappers));
+    if (held.length) {
+      throw new RingctlError(
+        `${held.map((r) => `${join(moduleDir, r.name)} is still in use (${holders(r)})`).join('; ')}; stop its guests' QEMU first (nothing was destroyed)`,
+      );
+    }
     for (const n of mine) destroyRegion(mod, n, moduleDir);
     return mine.length;
   } finally {

@@ -200,14 +200,15 @@ describe('ringctl host with --provider kvmring (a stand-in for the module)', fun
     assert.equal((await cli('host', 'down', '--name', 'pv')).code, 0);
   });
 
-  it('keeps a region someone maps, says who, and finishes on the next down', async () => {
+  it('destroys nothing while someone maps a region, says who, and finishes on the next down', async () => {
     loadModule();
     assert.equal((await cli('host', 'up', '--name', 'pv', '--guests', '2')).code, 0);
     fake.regions.get('kvmring-pv+g2.owned')!.holder = { pid: 4242, comm: 'qemu-system-x86' };
     const d = await cli('host', 'down', '--name', 'pv');
     assert.equal(d.code, 1);
-    assert.match(d.stdout + d.stderr, /kvmring-pv\+g2\.owned is still in use \(pid 4242 \(qemu-system-x86\) read-write\); stop its guests' QEMU first/);
+    assert.match(d.stdout + d.stderr, /kvmring-pv\+g2\.owned is still in use \(pid 4242 \(qemu-system-x86\) read-write\); stop its guests' QEMU first \(nothing was destroyed\)/);
     assert.ok(existsSync(join(root, 'run', 'pv', 'state.json')), 'the state stays for another try');
+    assert.deepEqual([...fake.regions.keys()].sort(), ['kvmring-pv+g1.owned', 'kvmring-pv+g1.roster', 'kvmring-pv+g2.owned', 'kvmring-pv+g2.roster'], 'all or nothing');
     delete fake.regions.get('kvmring-pv+g2.owned')!.holder;
     const again = await cli('host', 'down', '--name', 'pv');
     assert.equal(again.code, 0, again.stdout + again.stderr);
