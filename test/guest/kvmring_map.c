@@ -15,6 +15,11 @@
  *	MINE. Each prints the frame count and a checksum of the bytes.
  *   kvmring_map hold REGION SECONDS
  *	maps REGION read-write and keeps it mapped for SECONDS (or until killed).
+ *   kvmring_map destroy CONTROL NAME
+ *	asks the module (CONTROL: /dev/kvmring/control) to destroy region NAME
+ *	with KVMRING_IOC_DESTROY itself, as ringctl would without its own look
+ *	at the holders first: prints the errno ("EBUSY") or "0". Exits 0 either
+ *	way; the test judges the answer.
  *
  * Every mode prints one line of JSON and exits 0 if all went as expected.
  * Linked statically (mk/guest.mk): the guest runs it from the repository.
@@ -26,10 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "kvmring/kvmring_ioctl.h"
 
 #define MAP_FRAME_MAX	1500
 #define MAP_TIMEOUT_NS	(120ULL * 1000000000ULL)
@@ -202,6 +209,22 @@ static void map_hold(const char *path, unsigned int seconds)
 	sleep(seconds);
 }
 
+static void map_destroy(const char *control, const char *name)
+{
+	struct kvmring_ioc_destroy d = { { 0 } };
+	int fd = open(control, O_RDWR | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		fail("open the control node");
+	if (strlen(name) >= sizeof(d.name))
+		fail("name too long");
+	strcpy(d.name, name);
+	if (ioctl(fd, KVMRING_IOC_DESTROY, &d))
+		err = errno;
+	close(fd);
+	printf("{\"ok\":true,\"errno\":\"%s\"}\n", err == EBUSY ? "EBUSY" : err ? strerror(err) : "0");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "readonly"))
@@ -210,8 +233,10 @@ int main(int argc, char **argv)
 		map_ring(!strcmp(argv[1], "send"), argv[2], argv[3], (u32)strtoul(argv[4], NULL, 0));
 	else if (argc == 4 && !strcmp(argv[1], "hold"))
 		map_hold(argv[2], (unsigned int)strtoul(argv[3], NULL, 0));
+	else if (argc == 4 && !strcmp(argv[1], "destroy"))
+		map_destroy(argv[2], argv[3]);
 	else {
-		fprintf(stderr, "usage: %s readonly REGION | send|recv MINE THEIRS FRAMES | hold REGION SECONDS\n", argv[0]);
+		fprintf(stderr, "usage: %s readonly REGION | send|recv MINE THEIRS FRAMES | hold REGION SECONDS | destroy CONTROL NAME\n", argv[0]);
 		return 2;
 	}
 	return 0;

@@ -154,6 +154,8 @@ describe('kvmring.ko in a lab guest acting as the host (1 guest)', function () {
     console.log(`      host down while mapped: exit ${down.code}: ${(down.stdout + down.stderr).trim()}`);
     assert.notEqual(down.code, 0);
     assert.match(down.stderr, new RegExp(`kvmring-${SETUP}\\+g2\\.owned is still in use \\(pid ${pid} \\(kvmring_map\\) read-write[,)]`));
+    // ringctl looked first and asked nothing; the module refuses on its own too.
+    assert.equal(parse(await lab.sh(G, `${MAP} destroy ${DEV}/control kvmring-${SETUP}+g2.owned`)).errno, 'EBUSY');
     assert.match(await lab.sh(G, 'dmesg | tail -20'), new RegExp(`kvmring: kvmring-${SETUP}\\+g2\\.owned is mapped by pid ${pid} \\(kvmring_map\\) read-write`));
     assert.match(down.stderr, /nothing was destroyed/);
     assert.match(await lab.sh(G, 'cat /dev/kvmring/control'), /^kvmring regions=6 /m);
