@@ -53,6 +53,11 @@ const steps = {
   async native() {
     if (existsSync(join(root, 'Makefile'))) await $`make -s -j2`;
   },
+
+  // Only ringctl's formatter (part of native): what `npm pack` ships.
+  async wasm() {
+    await $`make -s build/native/kvmring_format.wasm`;
+  },
 };
 
 const only = argv._.length ? argv._ : Object.keys(steps);

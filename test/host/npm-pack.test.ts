@@ -57,7 +57,7 @@ describe('npm pack, npm install -g', function () {
       'bin/ringctl.js', 'dist/src/cli.js', 'build/bpf/xdp_ring.bpf.o', 'build/bpf/tc_transparent.bpf.o',
       'proto/kvmring/v1/stats.proto', 'scripts/dkms-source.mjs', 'packaging/dkms/dkms.conf',
       'packaging/systemd/kvmring-host@.service', 'packaging/modules-load.d/ringnet.conf',
-      'kmod/Kbuild', 'kmod/kvmring.c', 'guest-netdev/Kbuild', 'guest-netdev/ringnet_main.c', 'include/kvmring/abi.h',
+      'kmod/Kbuild', 'kmod/kvmring_main.c', 'kmod/kvmring_format.c', 'kmod/kvmring_format.h', 'kmod/kvmring_shim.h', 'build/native/kvmring_format.wasm', 'guest-netdev/Kbuild', 'guest-netdev/ringnet_main.c', 'include/kvmring/abi.h',
     ]) {
       assert.ok(files.includes(f), `the tarball lacks ${f}`);
     }
@@ -92,7 +92,7 @@ describe('npm pack, npm install -g', function () {
     if (!installed) this.skip();
     const out = ok('node', [join(installed, 'scripts/dkms-source.mjs'), join(tmp, 'src')]).trim();
     assert.equal(out, join(tmp, 'src', `kvmring-${pkg.version}`));
-    for (const f of ['dkms.conf', 'kmod/kvmring.c', 'guest-netdev/ringnet_domain.c', 'include/kvmring/abi.h']) {
+    for (const f of ['dkms.conf', 'kmod/kvmring_main.c', 'kmod/kvmring_shim.h', 'guest-netdev/ringnet_domain.c', 'include/kvmring/abi.h']) {
       assert.ok(existsSync(join(out, f)), `the staged tree lacks ${f}`);
     }
   });
