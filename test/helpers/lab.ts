@@ -185,19 +185,6 @@ export interface RingPeer {
   addrsRefused?: number;
 }
 
-/** A row of a guest's peer table (Lab.ringPeers()). */
-export interface RingPeer {
-  slot: number;
-  state: string;
-  gen: number;
-  mac: string;
-  ipv4: string;
-  /** ABI v2 only. */
-  name?: string;
-  claimedMac?: string;
-  addrsRefused?: number;
-}
-
 export class Lab {
   readonly guests: number;
 
