@@ -35,6 +35,7 @@ export const DEBIAN_PACKAGES = {
   ethtool: 'driver statistics',
   procps: 'ps, sysctl',
   prometheus: 'promtool checks the metrics endpoint',
+  systemd: 'systemd-analyze verifies the units in packaging/systemd (test/host/systemd)',
   'libvirt-clients': 'virt-xml-validate checks the libvirt domain XML ringctl writes for a guest',
   'libxml2-utils': 'xmllint, which virt-xml-validate runs',
   'python3-grpcio': 'a second-language gRPC client in the tests',
