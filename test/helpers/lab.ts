@@ -452,17 +452,17 @@ export function suiteSetup(env: NodeJS.ProcessEnv = process.env): { isolation: '
   return { isolation, doorbell, mode, title: `${isolation} isolation, ${mode} mode` };
 }
 
+/** JSON for assertion messages: protobuf counters are bigints, which JSON.stringify refuses. */
+export function showJson(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 /**
  * What a guest's region rows must be with three guests and no groups: every row
  * in the setup's mode; under owner one region of its own read by both others and
  * one of each other's, read by it and the third; under pair one own region per
  * reader and one of each other's read by it alone.
  */
-/** JSON for assertion messages: protobuf counters are bigints, which JSON.stringify refuses. */
-export function showJson(x: unknown): string {
-  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
-
 export function assertThreeGuestRegions(
   regions: { mode: string; owner: number; readers: number[] }[],
   self: number,

@@ -9,11 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { StatsSnapshot, type RingPeer, type StatsSnapshot as Snapshot } from '../../src/gen/kvmring/v1/stats.js';
 import { samples } from '../../src/stats/prometheus.js';
 import { type Lab, REPO, assertThreeGuestRegions, labFixture, showJson, suiteSetup } from '../helpers/lab.js';
-
-const SETUP = suiteSetup();
 import { parseExposition } from '../helpers/prometheus.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually } from '../helpers/time.js';
+
+const SETUP = suiteSetup();
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;

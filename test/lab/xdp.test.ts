@@ -25,10 +25,10 @@ import { join } from 'node:path';
 import { formatIp, formatMac, type IpFamily } from '../../src/xdp/cidr.js';
 import { XDP_STATS, TC_STATS } from '../../src/xdp/codecs.js';
 import { type Lab, REPO, assertThreeGuestRegions, labFixture, suiteSetup } from '../helpers/lab.js';
-
-const SETUP = suiteSetup();
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually as pollUntil } from '../helpers/time.js';
+
+const SETUP = suiteSetup();
 
 const RINGCTL = `${REPO}/bin/ringctl.js`;
 const RING_UP = `${REPO}/scripts/guest/ring-up.sh`;
