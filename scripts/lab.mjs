@@ -173,12 +173,15 @@ async function down() {
 async function up(args) {
   requireRoot();
   requireTools();
-  const opts = minimist(args, {
+  const spec = {
     string: ['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
     boolean: ['doorbell', 'ring', 'probe-bars', 'foreign-bars'],
+  };
+  const opts = minimist(args, {
+    ...spec,
     default: { guests: '2', accel: 'auto', cpus: '1', isolation: 'owner', ring: true, kernel: process.env.KVMRING_LAB_KERNEL || 'standard' },
   });
-  const unknown = Object.keys(opts).filter((k) => k !== '_' && !['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group', 'doorbell', 'ring', 'probe-bars', 'foreign-bars'].includes(k));
+  const unknown = Object.keys(opts).filter((k) => k !== '_' && ![...spec.string, ...spec.boolean].includes(k));
   if (unknown.length || opts._.length) throw new LabError(`lab up: unknown ${unknown.length ? `option --${unknown[0]}` : `argument ${opts._[0]}`}\n${USAGE}`);
   if (!['standard', 'debug'].includes(opts.kernel)) throw new LabError(`--kernel ${opts.kernel}: use standard or debug`);
   const debug = opts.kernel === 'debug';
@@ -249,8 +252,8 @@ async function up(args) {
     for (const g of setup.guests.slice(0, guests)) {
       peers[g.slot + 1] = setup.guests.filter((o) => o.slot !== g.slot && o.slot < guests && o.groups.some((x) => g.groups.includes(x))).map((o) => o.slot + 1);
     }
-    const probe = opts['probe-bars'] ? await makeProbeBars(paths, guests) : undefined;
-    const foreign = opts['foreign-bars'] ? await makeForeignBars(paths, guests) : undefined;
+    const probe = opts['probe-bars'] ? await makeExtraBars(paths, guests, 'probe', probeBars) : undefined;
+    const foreign = opts['foreign-bars'] ? await makeExtraBars(paths, guests, 'foreign', foreignBars) : undefined;
 
     const state = {
       name: paths.name,
@@ -290,33 +293,18 @@ async function up(args) {
 }
 
 /**
- * lab up --probe-bars: every guest's probe files, zero-filled, and the QEMU options
- * that map them (ivshmemPlainArgs, the controller's own). Guest name -> devices.
+ * lab up --probe-bars and --foreign-bars: every guest's extra devices of one kind
+ * (barsOf: probeBars or foreignBars), each file filled (zeros, or random bytes where
+ * the entry says fill: 'random') and the QEMU options that map it (ivshmemPlainArgs,
+ * the controller's own; read-only where the entry says so). Guest name -> devices.
  */
-async function makeProbeBars(paths, guests) {
+async function makeExtraBars(paths, guests, kind, barsOf) {
   const { ivshmemPlainArgs } = await import(pathToFileURL(join(REPO, 'dist/src/host/qemu.js')).href);
   const all = {};
   for (let n = 1; n <= guests; n++) {
-    all[`g${n}`] = probeBars(paths, n).map((b) => {
-      writeFileSync(b.path, Buffer.alloc(b.size));
-      const args = ivshmemPlainArgs({ id: `probe-${b.name}`, path: b.path, size: b.size, readonly: b.readonly, addr: b.slot });
-      return { ...b, qemuArgs: args };
-    });
-  }
-  return all;
-}
-
-/**
- * lab up --foreign-bars: every guest's foreign devices (zeros or random bytes) and
- * the QEMU options that map them, read-write. Guest name -> devices.
- */
-async function makeForeignBars(paths, guests) {
-  const { ivshmemPlainArgs } = await import(pathToFileURL(join(REPO, 'dist/src/host/qemu.js')).href);
-  const all = {};
-  for (let n = 1; n <= guests; n++) {
-    all[`g${n}`] = foreignBars(paths, n).map((b) => {
+    all[`g${n}`] = barsOf(paths, n).map((b) => {
       writeFileSync(b.path, b.fill === 'random' ? randomBytes(b.size) : Buffer.alloc(b.size));
-      const args = ivshmemPlainArgs({ id: `foreign-${b.name}`, path: b.path, size: b.size, readonly: false, addr: b.slot });
+      const args = ivshmemPlainArgs({ id: `${kind}-${b.name}`, path: b.path, size: b.size, readonly: b.readonly ?? false, addr: b.slot });
       return { ...b, qemuArgs: args };
     });
   }
