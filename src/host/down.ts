@@ -4,12 +4,12 @@
 // damaged state still leaves nothing behind in the directory it names, or in the
 // default one.
 import { existsSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 
 import { RingctlError } from '../common/errors.js';
 import { fsCall } from '../common/sys-error.js';
 import { filePrefix, filesByName, setupFiles } from './files.js';
-import { controlPath, destroyRegion, holders, kvmringDir, openModule } from './kvmring.js';
+import { controlPath, destroyRegion, kvmringDir, openModule, stillInUse } from './kvmring.js';
 import { stopDoorbellServer } from './process.js';
 import { DEFAULT_REGION_DIR, hostPaths, readState, StateError, type HostState } from './state.js';
 
@@ -49,7 +49,7 @@ function destroyModuleRegions(moduleDir: string, name: string, planned: string[]
     const held = regions.filter((r) => mine.includes(r.name) && (r.openers || r.nrMappers));
     if (held.length) {
       throw new RingctlError(
-        `${held.map((r) => `${join(moduleDir, r.name)} is still in use (${holders(r)})`).join('; ')}; stop its guests' QEMU first (nothing was destroyed)`,
+        `${held.map((r) => stillInUse(moduleDir, r.name, r)).join('; ')}; stop its guests' QEMU first (nothing was destroyed)`,
       );
     }
     for (const n of mine) destroyRegion(mod, n, moduleDir);

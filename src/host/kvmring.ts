@@ -214,6 +214,11 @@ export function replaceModuleOpener(fn?: (dir: string) => ModuleControl): void {
   opener = fn ?? ((dir) => KvmringModule.open(dir));
 }
 
+/** "DIR/NAME is still in use (who)": a held region, as ringctl's errors name it. */
+export function stillInUse(dir: string, name: string, r: ModuleRegion | undefined): string {
+  return `${join(dir, name)} is still in use (${r ? holders(r) : 'busy'})`;
+}
+
 /** Destroys region `name`; one still held throws a RingctlError naming who holds it. */
 export function destroyRegion(mod: ModuleControl, name: string, dir: string): void {
   try {
@@ -221,7 +226,7 @@ export function destroyRegion(mod: ModuleControl, name: string, dir: string): vo
   } catch (err) {
     if (!(err instanceof SysError) || err.code !== 'EBUSY') throw err;
     const r = mod.status().regions.find((x) => x.name === name);
-    throw new RingctlError(`${join(dir, name)} is still in use (${r ? holders(r) : 'busy'}); stop its guests' QEMU first`, { cause: err });
+    throw new RingctlError(`${stillInUse(dir, name, r)}; stop its guests' QEMU first`, { cause: err });
   }
 }
 
