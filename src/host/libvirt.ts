@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { CONSTANTS as C } from '../ring/layout.js';
 import { planGuest, type HostPlan, type PlanDevice } from './isolation.js';
-import { deviceQemuArgs, type PlanPaths } from './qemu.js';
+import { deviceQemuArgs, qemuAddr, type PlanPaths } from './qemu.js';
 
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
@@ -52,7 +52,7 @@ function wrap(text: string, width: number, indent: string): string[] {
 }
 
 const hex = (n: number, digits: number) => `0x${n.toString(16).padStart(digits, '0')}`;
-const pciName = (devfn: number) => `00:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
+const pciName = (devfn: number) => `00:${qemuAddr(devfn)}`;
 
 function doorbellShmem(plan: HostPlan, dev: PlanDevice, paths: PlanPaths): string {
   if (paths.doorbell === undefined) throw new Error('a doorbell-mode plan needs the doorbell socket (paths.doorbell)');

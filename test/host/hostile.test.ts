@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { planHost, type HostPlan, type HostSpec } from '../../src/host/isolation.js';
+import { qemuAddr } from '../../src/host/qemu.js';
 import { formatOwnedRegion, rosterBytes } from '../../src/host/roster.js';
 import { laneOf, queueOffset } from '../../src/ring/geometry.js';
 import { CONSTANTS as C, LAYOUT, peerWord } from '../../src/ring/layout.js';
@@ -36,7 +37,7 @@ interface Fake {
   doorbell?: string;
 }
 
-const fnDir = (pci: string, devfn: number) => join(pci, `0000:00:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`);
+const fnDir = (pci: string, devfn: number) => join(pci, `0000:00:${qemuAddr(devfn)}`);
 
 /**
  * Three guests g1..g3 under `isolation`: every region formatted, g1's and g2's

@@ -6,6 +6,7 @@
 // is read) and one of random bytes above everything ring0 uses.
 import assert from 'node:assert/strict';
 
+import { qemuAddr } from '../../src/host/qemu.js';
 import { type ForeignBar, type Lab, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN } from '../helpers/time.js';
@@ -39,7 +40,7 @@ for (const doorbell of [false, true]) {
         const bound = (await lab.sh(g, 'ls /sys/bus/pci/drivers/ringnet')).split(/\s+/).filter((f) => /^[0-9a-f]{4}:/.test(f));
         const me = (await lab.plan()).guests.find((x) => x.name === g);
         assert.ok(me, `${g} is not in the lab's plan`);
-        const want = me.devices.map((d) => `0000:00:${(d.devfn >> 3).toString(16).padStart(2, '0')}.${d.devfn & 7}`);
+        const want = me.devices.map((d) => `0000:00:${qemuAddr(d.devfn)}`);
         assert.deepEqual(bound.sort(), want.sort(), `${g}: ringnet holds other devices than ring0's`);
         assert.ok(want.some((d) => d.endsWith(':0f.0')) === doorbell, `${g}: the doorbell device is ${doorbell ? 'missing' : 'there'}`);
 
