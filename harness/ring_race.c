@@ -20,7 +20,7 @@
  * ring or rewrite the producer's word from tx->published: outside the lock
  * that races with a producer between commit and publish. --unlocked-room
  * makes the waker call it without the lock, as the driver once did; TSan
- * must then report a data race (exit status 66).
+ * must then report a data race (exit status 66, at the first report).
  *
  * Every frame carries its producer and sequence number (harness.h); the
  * consumer checks it is intact and the next of its producer. Producers
@@ -81,6 +81,18 @@ struct race {
 	u64			damaged, out_of_order;
 	bool			unanswered;	/* the unicast queue stayed stopped past the grace */
 };
+
+/*
+ * The first report ends the run (status 66). Under --unlocked-room the waker
+ * also races with a re-attach that rewrites the whole ringnet_tx, and going
+ * on after the report lets it follow a half-written pointer: a SEGV, whose
+ * handler in TSan can deadlock with another thread's report and hang the run.
+ */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+	return "halt_on_error=1";
+}
 
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
