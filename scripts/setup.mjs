@@ -30,6 +30,7 @@ export const DEBIAN_PACKAGES = {
   'busybox-static': 'the guests\' initramfs',
   cpio: 'packs the initramfs',
   iperf3: 'throughput tests and benchmarks',
+  sockperf: 'TCP request/response latency percentiles in bench:lab (a C tool, so the client adds little of its own under TCG)',
   iproute2: 'ip, bridge and namespaces',
   'iputils-ping': 'ping inside the guests',
   ethtool: 'driver statistics',
