@@ -167,8 +167,10 @@ struct ringnet_bar {
  * region we own, the others in the peer's region, read-only to us.
  *
  * tx (every call into the producer end, has_room included) and tx_stats are
- * owned by tx_lock; rx and rx_ready by rx_lock; rx_stats and
- * rx_quiet_until by the domain's NAPI poll.
+ * owned by tx_lock; rx and rx_ready by rx_lock; rx_stats, rx_quiet_until
+ * and xdp_tx_pending by the domain's NAPI poll. TX may leave frames
+ * committed and not yet published (a netdev_xmit_more() run): the next
+ * flush under tx_lock, whoever does it, publishes them.
  */
 struct ringnet_queue {
 	struct ringnet_peer	*peer;
@@ -192,6 +194,8 @@ struct ringnet_queue {
 	 * record per RINGNET_RX_QUIET_MS, not a share of every poll. NAPI only.
 	 */
 	unsigned long		rx_quiet_until;
+	/* XDP_TX committed frames to tx that this poll publishes at its end. NAPI only. */
+	bool			xdp_tx_pending;
 	struct ringnet_peer_tx_stats tx_stats;	/* under tx_lock */
 	struct ringnet_peer_rx_stats rx_stats;	/* NAPI */
 };

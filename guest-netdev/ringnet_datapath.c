@@ -97,7 +97,8 @@ static void ringnet_hdr_from_meta(struct virtio_net_hdr *h, const struct ringnet
 /* ---- transmit ---------------------------------------------------------------- */
 
 /*
- * Copies one frame into the ring of queue q. Caller holds q->tx_lock.
+ * Copies one frame into the ring of queue q and commits it; the consumer
+ * sees it at the next ringnet_tx_flush(). Caller holds q->tx_lock.
  * Returns 0 or a negative errno; the frame is the caller's either way.
  */
 static int ringnet_tx_frame(struct ringnet_queue *q, const struct sk_buff *skb,
@@ -116,14 +117,40 @@ static int ringnet_tx_frame(struct ringnet_queue *q, const struct sk_buff *skb,
 	else
 		memcpy(dst, data, len);
 	ringnet_tx_commit(&q->tx, meta);
-	ringnet_tx_publish(&q->tx);
-	if (ringnet_tx_kick_needed(&q->tx))
-		ringnet_kick(q);
 	u64_stats_update_begin(&q->tx_stats.syncp);
 	u64_stats_inc(&q->tx_stats.packets);
 	u64_stats_add(&q->tx_stats.bytes, len);
 	u64_stats_update_end(&q->tx_stats.syncp);
 	return 0;
+}
+
+/*
+ * Publishes what queue q has committed, one store for the whole batch, and
+ * rings the peer's doorbell if it asked for one. Caller holds q->tx_lock.
+ */
+static void ringnet_tx_flush(struct ringnet_queue *q)
+{
+	ringnet_tx_publish(&q->tx);
+	if (ringnet_tx_kick_needed(&q->tx))
+		ringnet_kick(q);
+}
+
+/*
+ * The queue pair that owns TX queue txq (1 + slot * RINGNET_QUEUES + k), or
+ * NULL for queue 0 and for a slot the roster does not list. Under
+ * rcu_read_lock_bh().
+ */
+static struct ringnet_queue *ringnet_txq_owner(struct ringnet_domain *d, u16 txq)
+{
+	u32 slot, k;
+
+	if (!txq)
+		return NULL;
+	slot = (txq - 1) / RINGNET_QUEUES;
+	k = (txq - 1) % RINGNET_QUEUES;
+	if (slot >= d->max_peers || !d->peers[slot].listed || k >= d->peers[slot].nqueues)
+		return NULL;
+	return &d->peers[slot].q[k];
 }
 
 /*
@@ -133,9 +160,15 @@ static int ringnet_tx_frame(struct ringnet_queue *q, const struct sk_buff *skb,
  * q->tx_lock: the check may look at the consumer's word and follow a reset,
  * which rewrites the producer's index and must not cross a locked producer
  * (a broadcast, ndo_xdp_xmit, XDP_TX) between its commit and its publish.
+ *
+ * more (netdev_xmit_more() on the queue's own TX queue): the stack sends
+ * the next frame of its run on this TX queue at once, so the publish and
+ * the doorbell wait for the run's last frame, or for a stop. Frames
+ * committed and not yet published are lost if a reset comes first, as
+ * frames in a ring are; another producer's flush publishes them early.
  */
 static int ringnet_tx_skb(struct ringnet_queue *q, struct sk_buff *skb,
-			  const struct ringnet_meta *meta, struct netdev_queue *txq)
+			  const struct ringnet_meta *meta, struct netdev_queue *txq, bool more)
 {
 	bool stopped = false;
 	int err;
@@ -144,6 +177,7 @@ static int ringnet_tx_skb(struct ringnet_queue *q, struct sk_buff *skb,
 	if (!READ_ONCE(q->peer->m.alive)) {
 		/* Counted under the lock: tx_stats has one writer at a time. */
 		ringnet_stat_inc(&q->tx_stats, dropped);
+		ringnet_tx_flush(q);
 		spin_unlock(&q->tx_lock);
 		return -ENOTCONN;
 	}
@@ -161,6 +195,9 @@ static int ringnet_tx_skb(struct ringnet_queue *q, struct sk_buff *skb,
 		else
 			stopped = true;
 	}
+	/* A stopped queue ends the run early: the consumer must see it all. */
+	if (!txq || !more || stopped)
+		ringnet_tx_flush(q);
 	spin_unlock(&q->tx_lock);
 	/*
 	 * NAPI wakes the queue when the peer has made room: make sure it looks.
@@ -193,41 +230,55 @@ u16 ringnet_select_queue(struct net_device *dev, struct sk_buff *skb,
 netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	u16 mapping = skb_get_queue_mapping(skb);
+	bool more = netdev_xmit_more(), to_owner = false;
+	struct ringnet_queue *q, *owner;
 	struct virtio_net_hdr vhdr;
 	struct ringnet_meta meta;
 	struct ringnet_domain *d;
-	struct ringnet_queue *q;
 	struct ringnet_peer *p;
 	unsigned int s;
 
+	rcu_read_lock_bh();
+	d = ringnet_domain_get(priv);
 	if (skb->len < ETH_HLEN || skb->len > KVMRING_FRAME_MAX ||
 	    virtio_net_hdr_from_skb(skb, &vhdr, true, false, 0)) {
 		dev_core_stats_tx_dropped_inc(dev);
-		goto out;
+		goto end_run;
 	}
 	ringnet_meta_from_hdr(&meta, &vhdr);
-
-	rcu_read_lock_bh();
-	d = ringnet_domain_get(priv);
 	if (!d) {
 		atomic64_inc(&priv->tx_no_peer);
 	} else if (is_multicast_ether_addr(skb->data)) {
 		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
 		ringnet_for_each_peer(d, p, s)
 			if (READ_ONCE(p->m.alive))
-				ringnet_tx_skb(ringnet_tx_queue(p, skb), skb, &meta, NULL);
+				ringnet_tx_skb(ringnet_tx_queue(p, skb), skb, &meta, NULL, false);
 	} else {
 		p = ringnet_peer_by_mac(d, skb->data);
 		if (!p) {
 			atomic64_inc(&priv->tx_no_peer);
 		} else {
 			q = ringnet_tx_queue(p, skb);
-			ringnet_tx_skb(q, skb, &meta, skb_get_queue_mapping(skb) == q->txq ?
-				       skb_get_tx_queue(dev, skb) : NULL);
+			to_owner = mapping == q->txq;
+			ringnet_tx_skb(q, skb, &meta, to_owner ?
+				       skb_get_tx_queue(dev, skb) : NULL, more);
+		}
+	}
+end_run:
+	/*
+	 * The run on this TX queue ends with a frame that went elsewhere (or
+	 * nowhere): publish what its own queue pair held back for it.
+	 */
+	if (d && !more && !to_owner) {
+		owner = ringnet_txq_owner(d, mapping);
+		if (owner) {
+			spin_lock(&owner->tx_lock);
+			ringnet_tx_flush(owner);
+			spin_unlock(&owner->tx_lock);
 		}
 	}
 	rcu_read_unlock_bh();
-out:
 	dev_kfree_skb_any(skb);
 	return NETDEV_TX_OK;
 }
@@ -236,10 +287,14 @@ out:
  * Sends what it can of a bulk and returns how many frames it sent; the
  * caller frees frames[sent..n-1]. A frame for an unknown or full peer does
  * not hold back the frames after it: failed frames are moved to the tail.
+ * Frames to one queue pair in a row share one lock hold and one publish
+ * and doorbell, which come at the end of the bulk (XDP_XMIT_FLUSH or not:
+ * nothing we hold outlives the call) or when the next frame goes elsewhere.
  */
 int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u32 flags)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_queue *held = NULL;
 	struct ringnet_meta meta = {};
 	struct ringnet_domain *d;
 	int i, failed = 0;
@@ -252,18 +307,26 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 	for (i = 0; i < n; i++) {
 		struct xdp_frame *f = frames[i];
 		struct ringnet_peer *p = NULL;
-		struct ringnet_queue *q;
+		struct ringnet_queue *q = NULL;
 		int err = -ENOTCONN;
 
 		/* One linear frame per record: a multi-buffer frame is refused whole. */
 		if (d && f->len >= ETH_HLEN && !xdp_frame_has_frags(f)) {
 			p = ringnet_peer_by_mac(d, f->data);
-			if (p && READ_ONCE(p->m.alive)) {
+			if (p && READ_ONCE(p->m.alive))
 				q = ringnet_tx_queue(p, NULL);
+		}
+		if (q != held && held) {
+			ringnet_tx_flush(held);
+			spin_unlock(&held->tx_lock);
+			held = NULL;
+		}
+		if (q) {
+			if (!held) {
 				spin_lock(&q->tx_lock);
-				err = ringnet_tx_frame(q, NULL, f->data, f->len, &meta);
-				spin_unlock(&q->tx_lock);
+				held = q;
 			}
+			err = ringnet_tx_frame(q, NULL, f->data, f->len, &meta);
 		}
 		if (!p)
 			atomic64_inc(&priv->tx_no_peer);
@@ -274,6 +337,10 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 		}
 		/* The bytes are in the ring: the frame is ours to return. */
 		xdp_return_frame(f);
+	}
+	if (held) {
+		ringnet_tx_flush(held);
+		spin_unlock(&held->tx_lock);
 	}
 	rcu_read_unlock_bh();
 	/* The caller frees the frames past what we report as sent. */
@@ -468,7 +535,8 @@ static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, st
 			struct ringnet_meta none = {};
 
 			spin_lock(&q->tx_lock);
-			ringnet_tx_frame(q, NULL, xdp.data, xdp.data_end - xdp.data, &none);
+			if (!ringnet_tx_frame(q, NULL, xdp.data, xdp.data_end - xdp.data, &none))
+				q->xdp_tx_pending = true;
 			spin_unlock(&q->tx_lock);
 		}
 		put_page(page);
@@ -533,6 +601,13 @@ static int ringnet_rx_queue(struct ringnet_domain *d, struct ringnet_queue *q,
 		ringnet_rx_publish(&q->rx);
 	}
 	spin_unlock(&q->rx_lock);
+	/* XDP_TX in bulk: what this poll sent back to the peer, in one publish. */
+	if (q->xdp_tx_pending) {
+		q->xdp_tx_pending = false;
+		spin_lock(&q->tx_lock);
+		ringnet_tx_flush(q);
+		spin_unlock(&q->tx_lock);
+	}
 	return done;
 }
 

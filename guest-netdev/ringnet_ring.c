@@ -24,6 +24,7 @@ const struct ringnet_stat_desc ringnet_tx_stat_desc[] = {
 	RINGNET_STAT(ringnet_tx_stats, full),
 	RINGNET_STAT(ringnet_tx_stats, bad_len),
 	RINGNET_STAT(ringnet_tx_stats, kicks),
+	RINGNET_STAT(ringnet_tx_stats, publishes),
 	RINGNET_STAT(ringnet_tx_stats, bad_index),
 	RINGNET_STAT(ringnet_tx_stats, resets),
 	RINGNET_STAT(ringnet_tx_stats, reset_follows),
@@ -267,6 +268,7 @@ void ringnet_tx_publish(struct ringnet_tx *tx)
 	if (tx->prod != tx->published) {
 		smp_store_release(&tx->prod_half->prod, KVMRING_POS(tx->ring.epoch, tx->prod));
 		tx->published = tx->prod;
+		tx->stats.publishes++;
 	}
 	/*
 	 * Peer-writable, on a line the consumer rarely writes: a changed epoch

@@ -91,6 +91,7 @@ struct ringnet_tx_stats {
 	u64	full;			/* reserve refused: no room */
 	u64	bad_len;		/* reserve refused: length out of range */
 	u64	kicks;			/* doorbells asked for */
+	u64	publishes;		/* stores of the producer's word: one per batch of frames */
 	u64	bad_index;		/* consumer index or epoch out of range: ring reset */
 	u64	resets;			/* resets this end started: repairs, ringnet_*_reset(); not renewals */
 	u64	reset_follows;		/* resets the consumer started */

@@ -322,7 +322,12 @@ void test_batch(void)
 		ringnet_tx_commit(&r.tx, NULL);
 	}
 	CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 0);
+	CHECK_EQ(r.tx.stats.publishes, 0);
 	ringnet_tx_publish(&r.tx);
+	/* one store for the batch; a publish with nothing new stores nothing */
+	CHECK_EQ(r.tx.stats.publishes, 1);
+	ringnet_tx_publish(&r.tx);
+	CHECK_EQ(r.tx.stats.publishes, 1);
 	for (i = 0; i < 32; i++) {
 		CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 1);
 		CHECK(f.len == 64 && !memcmp(f.data, src + i, 64), "frame %d", i);

@@ -58,7 +58,7 @@ export const METRICS = {
   kvmring_ring_size_bytes: { kind: 'gauge', help: 'The size of each ring between this guest and the peer.', labels: PEER },
   kvmring_ring_transmit_events_total: {
     kind: 'counter',
-    help: 'Events of the ring to the peer: full, bad_len, kicks, bad_index, resets, reset_follows.',
+    help: 'Events of the ring to the peer: full, bad_len, kicks, publishes, bad_index, resets, reset_follows.',
     labels: [...PEER, 'event'],
   },
   kvmring_ring_receive_events_total: {

@@ -23,7 +23,7 @@ const REGION = [
   'peer_joins', 'peer_deaths', 'peer_leaves', 'mac_conflicts', 'addr_conflicts', 'rx_bad_src', 'rx_no_peer',
 ];
 const PEER = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes', 'tx_dropped', 'rx_dropped', 'kicks'];
-const TX = ['frames', 'bytes', 'full', 'bad_len', 'kicks', 'bad_index', 'resets', 'reset_follows'];
+const TX = ['frames', 'bytes', 'full', 'bad_len', 'kicks', 'publishes', 'bad_index', 'resets', 'reset_follows'];
 const RX = ['frames', 'bytes', 'bad_desc', 'bad_meta', 'dropped', 'dropped_bytes', 'bad_index', 'resets', 'reset_follows'];
 
 const GAUGES = ['ring_tx_used_bytes', 'ring_rx_used_bytes'];
