@@ -1,18 +1,26 @@
 #!/usr/bin/env zx
-// ring0 against eth1 between the same two lab guests, in one run: iperf3 TCP
-// throughput, UDP packet rate with 64-byte datagrams, ping latency and TCP
-// request/response latency. eth1 is the ordinary path (virtio-net, QEMU, a tap
-// and a bridge on the host); ring0 is the shared-memory ring.
+// ring0 beside eth1 between the same two lab guests (g1 sends, g2 receives), in
+// plain and doorbell mode, over ring0's addresses (direct) and over eth1's
+// addresses steered into ring0 by ringctl's XDP and TC programs (transparent):
+// TCP throughput with 1 and 4 streams, UDP packets/s with 64-byte datagrams,
+// sockperf's TCP request/response round trips with and without busy polling (and
+// g1's CPU meanwhile), and the host's work during each throughput run: CPU time and
+// context switches of the QEMU threads that are not vCPUs plus ksoftirqd and vhost,
+// above what they do idle, per GB and per packet g2 received.
 //
-// Under TCG every guest instruction is emulated while QEMU's own copies run
-// natively, so these ratios are indicative only; bench:ring measures the ring
-// on the real CPU. Boots its own lab (KVMRING_LAB=bench) and takes it down.
-// Prints a table and writes JSON under bench-results/.
+// Under TCG every guest instruction is emulated while QEMU's own copies (the host
+// path's) run natively, so throughput and latency ratios are distorted; the host's
+// work per packet is not. Boots its own lab (KVMRING_LAB, default "bench") for each
+// mode and takes it down. Prints a table per mode and writes JSON and an SVG under
+// bench-results/; a run of both modes also writes docs/bench-lab.svg.
 //
-//   npm run bench:lab [-- --doorbell --seconds 5]
+//   npm run bench:lab [-- --mode plain|doorbell|both] [--seconds 5] [--no-transparent]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $, argv, chalk } from 'zx';
+import { LabBench } from './lib/measure.mjs';
+import { renderTable } from './lib/report.mjs';
+import { renderSvg } from './lib/svg.mjs';
 
 const root = join(import.meta.dirname, '../..');
 $.cwd = root;
@@ -24,108 +32,87 @@ if (!(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60)) {
   console.error('bench:lab: --seconds must be an integer from 1 to 60');
   process.exit(2);
 }
-const mode = argv.doorbell ? 'doorbell' : 'plain';
-const lab = (...args) => $`node scripts/lab.mjs ${args}`;
-const inGuest = async (g, ...cmd) => (await lab('exec', '--timeout', String(seconds + 90), g, '--', ...cmd)).stdout;
+const modeArg = argv.mode ?? (argv.doorbell ? 'doorbell' : 'both');
+if (!['plain', 'doorbell', 'both'].includes(modeArg)) {
+  console.error('bench:lab: --mode is plain, doorbell or both');
+  process.exit(2);
+}
+const modes = modeArg === 'both' ? ['plain', 'doorbell'] : [modeArg];
+const transparent = argv.transparent !== false;
 
-const PATHS = {
-  eth1: { peer: '192.0.2.2' },
-  ring0: { peer: '198.51.100.2' },
-};
+const bench = new LabBench({ root, seconds });
+const log = (s) => console.log(chalk.dim(`bench:lab: ${s}`));
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+async function measureMode(mode) {
+  const out = { mode, paths: {}, notes: [] };
+  log(`booting two guests (${mode} mode)...`);
+  await bench.lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
+  const st = JSON.parse((await bench.lab('status', '--json')).stdout);
+  out.accel = st.accel ?? st.guests?.[0]?.accel ?? null;
+  bench.qemus = null;
+  const qemus = await bench.findQemus();
+  out.qemu = qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] }));
+  await bench.startServers();
+  log(`${mode}: the host's work with the guests idle (${seconds} s)`);
+  out.idle = await bench.measureIdle();
+  for (const [name, peer] of [['eth1', '192.0.2.2'], ['ring0', '198.51.100.2']]) {
+    out.paths[name] = await bench.path(peer, (what) => log(`${mode}, ${name} (g1 -> ${peer}): ${what}`));
+  }
+  if (transparent) {
+    try {
+      log(`${mode}: ringctl attach eth1 --transparent in g1 and g2`);
+      await bench.transparentOn();
+      const p = await bench.path('192.0.2.2', (what) => log(`${mode}, transparent (g1 -> 192.0.2.2 over ring0): ${what}`));
+      const share = p.tcp1.rx.bytes ? p.tcp1.rx.ring0Bytes / p.tcp1.rx.bytes : 0;
+      if (share < 0.9) throw new Error(`ring0 received only ${(share * 100).toFixed(0)}% of the transparent TCP run's bytes`);
+      out.paths.transparent = p;
+    } catch (err) {
+      out.notes.push(`transparent mode: ${err.stderr || err.message}`);
+      console.error(chalk.yellow(`bench:lab: ${mode}: transparent mode not measured: ${err.stderr || err.message}`));
+    }
+  }
+  return out;
 }
 
-async function tcpThroughput(peer) {
-  const out = JSON.parse(await inGuest('g1', 'iperf3', '-c', peer, '-t', String(seconds), '-J'));
-  return out.end.sum_received.bits_per_second / 1e9;
-}
-
-async function udpRate(peer) {
-  const out = JSON.parse(
-    await inGuest('g1', 'iperf3', '-c', peer, '-u', '-b', '0', '-l', '64', '-t', String(seconds), '-J'),
-  );
-  const s = out.end.sum;
-  return (s.packets - s.lost_packets) / s.seconds / 1e3;
-}
-
-async function pingLatency(peer) {
-  const out = await inGuest('g1', 'ping', '-c', '200', '-i', '0.01', '-W', '2', peer);
-  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99), min: times[0], n: times.length };
-}
-
-// TCP request/response: 1-byte ping-pong over one connection, as netperf TCP_RR does.
-const RR = `
-const net = require('net');
-const [mode, host, n] = process.argv.slice(1);
-if (mode === 'server') {
-  net.createServer((s) => { s.setNoDelay(true); s.on('data', (b) => s.write(b)); }).listen(5299, host);
-} else {
-  const s = net.connect(5299, host, () => {
-    s.setNoDelay(true);
-    const lat = []; let t = process.hrtime.bigint(); let left = Number(n);
-    s.on('data', () => {
-      const now = process.hrtime.bigint(); lat.push(Number(now - t) / 1e3);
-      if (--left === 0) { console.log(JSON.stringify(lat)); s.destroy(); return; }
-      t = process.hrtime.bigint(); s.write('x');
-    });
-    s.write('x');
-  });
-}`;
-
-async function tcpRr(peer) {
-  const lat = JSON.parse(await inGuest('g1', 'node', '-e', RR, 'client', peer, '500')).sort((a, b) => a - b);
-  return { p50: percentile(lat, 50) / 1e3, p99: percentile(lat, 99) / 1e3 };
-}
-
-const results = { mode, seconds, date: new Date().toISOString(), paths: {} };
+const results = { seconds, date: new Date().toISOString(), lab: process.env.KVMRING_LAB, modes: [] };
 let failed = false;
-try {
-  console.log(`bench:lab: booting two guests (${mode} mode)...`);
-  await lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
-  await inGuest('g2', 'iperf3', '-s', '-D');
-  for (const { peer } of Object.values(PATHS)) {
-    // Each path gets its own RR server bound to its address; lab down ends them
-    // (so nothing waits for them here: `void`).
-    void $({ quiet: true, nothrow: true })`node scripts/lab.mjs exec g2 -- timeout 600 node -e ${RR} server ${peer}`;
+for (const mode of modes) {
+  try {
+    results.modes.push(await measureMode(mode));
+  } catch (err) {
+    failed = true;
+    console.error(chalk.red(`bench:lab: ${mode} mode failed: ${err.stderr || err.message}`));
+  } finally {
+    await bench.lab('down').catch(() => {});
   }
-  await new Promise((r) => setTimeout(r, 2000));
-  for (const [name, { peer }] of Object.entries(PATHS)) {
-    console.log(`bench:lab: measuring ${name} (g1 -> ${peer})...`);
-    results.paths[name] = {
-      tcpGbps: await tcpThroughput(peer),
-      udpKpps: await udpRate(peer),
-      ping: await pingLatency(peer),
-      rr: await tcpRr(peer),
-    };
-  }
-} catch (err) {
-  failed = true;
-  console.error(chalk.red(`bench:lab failed: ${err.stderr || err.message}`));
-} finally {
-  await lab('down').catch(() => {});
 }
-if (failed) process.exit(1);
+results.accel = results.modes.find((m) => m.accel)?.accel ?? null;
 
-const e = results.paths.eth1;
-const r = results.paths.ring0;
-const rows = [
-  ['metric', 'eth1 (host path)', 'ring0 (kvmring)', 'ring0 / eth1'],
-  ['TCP throughput, Gbit/s', e.tcpGbps.toFixed(2), r.tcpGbps.toFixed(2), (r.tcpGbps / e.tcpGbps).toFixed(2)],
-  ['UDP 64 B, kpps received', e.udpKpps.toFixed(1), r.udpKpps.toFixed(1), (r.udpKpps / e.udpKpps).toFixed(2)],
-  ['ping p50, ms', e.ping.p50.toFixed(3), r.ping.p50.toFixed(3), (r.ping.p50 / e.ping.p50).toFixed(2)],
-  ['ping p99, ms', e.ping.p99.toFixed(3), r.ping.p99.toFixed(3), (r.ping.p99 / e.ping.p99).toFixed(2)],
-  ['TCP RR p50, ms', e.rr.p50.toFixed(3), r.rr.p50.toFixed(3), (r.rr.p50 / e.rr.p50).toFixed(2)],
-  ['TCP RR p99, ms', e.rr.p99.toFixed(3), r.rr.p99.toFixed(3), (r.rr.p99 / e.rr.p99).toFixed(2)],
-];
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-console.log(`\nbench:lab: two guests under QEMU, ${mode} mode, ${seconds} s per throughput run`);
-for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
-console.log('(TCG emulates the guests\' copies but not QEMU\'s: see bench:ring for the ring on the real CPU)');
-
-mkdirSync(join(root, 'bench-results'), { recursive: true });
-const file = join(root, 'bench-results', `lab-${mode}-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2));
-console.log(`wrote ${file}`);
+for (const m of results.modes) {
+  console.log(`\nbench:lab: g1 -> g2, ${m.mode} mode, ${seconds} s per run${results.accel ? ` (${results.accel})` : ''}`);
+  console.log(renderTable(m));
+  for (const n of m.notes) console.log(chalk.yellow(`note: ${n}`));
+}
+if (results.modes.length) {
+  console.log(
+    chalk.dim(
+      "\nhost work: CPU time and context switches of the QEMU threads that are not vCPUs, ksoftirqd and vhost,\n" +
+        'above their idle rate, per what g2 received (eth1 + ring0 counters). RR: sockperf round trips.\n' +
+        "Under TCG the guests' copies are emulated while QEMU's run natively: the host's work per packet is the\n" +
+        'number TCG does not distort; bench:ring measures the ring itself on the real CPU.',
+    ),
+  );
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  const stamp = results.date.replace(/[:.]/g, '-');
+  const json = join(root, 'bench-results', `lab-${modeArg}-${stamp}.json`);
+  writeFileSync(json, JSON.stringify(results, null, 2));
+  const svg = renderSvg(results);
+  const pic = join(root, 'bench-results', `lab-${modeArg}-${stamp}.svg`);
+  writeFileSync(pic, svg);
+  console.log(`wrote ${json}\nwrote ${pic}`);
+  if (!failed && results.modes.length === 2) {
+    writeFileSync(join(root, 'docs', 'bench-lab.svg'), svg);
+    console.log('wrote docs/bench-lab.svg');
+  }
+}
+process.exit(failed ? 1 : 0);
