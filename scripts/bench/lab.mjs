@@ -16,7 +16,7 @@
 //
 //   npm run bench:lab [-- --mode plain|doorbell|both] [--seconds 5] [--no-transparent]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { $, argv, chalk } from 'zx';
 import { LabBench } from './lib/measure.mjs';
 import { renderTable } from './lib/report.mjs';
@@ -109,7 +109,7 @@ if (results.modes.length) {
   const svg = renderSvg(results);
   const pic = join(root, 'bench-results', `lab-${modeArg}-${stamp}.svg`);
   writeFileSync(pic, svg);
-  console.log(`wrote ${json}\nwrote ${pic}`);
+  console.log(`wrote ${relative(root, json)}\nwrote ${relative(root, pic)}`);
   if (!failed && results.modes.length === 2) {
     writeFileSync(join(root, 'docs', 'bench-lab.svg'), svg);
     console.log('wrote docs/bench-lab.svg');

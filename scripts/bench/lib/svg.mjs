@@ -21,13 +21,14 @@ function panel(mode, x0) {
   const paths = PATHS.filter(({ key }) => mode.paths[key]);
   const groupH = paths.length * BAR_H + 10;
   const out = [`<text x="${x0}" y="${TOP - 14}" class="h">${escapeXml(mode.mode)} mode</text>`];
-  let y = TOP;
+  out.push(`<text x="${x0}" y="${TOP}" class="s">what the guests see (TCG distorts it: their copies are emulated)</text>`);
+  let y = TOP + 10;
   let hostHeading = false;
   for (const { metric, values } of rows) {
     if (metric.host && !hostHeading) {
       hostHeading = true;
       y += 8;
-      out.push(`<text x="${x0}" y="${y + 4}" class="s">the host's work (outside the vCPUs), lower is better</text>`);
+      out.push(`<text x="${x0}" y="${y + 4}" class="s">the host's work outside the vCPUs, lower is better (QEMU's own work runs natively under TCG)</text>`);
       y += 14;
     }
     const max = Math.max(0, ...paths.map(({ key }) => values[key]).filter(Number.isFinite));
