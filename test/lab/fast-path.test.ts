@@ -1,0 +1,180 @@
+// ringnet's fast path. It sends in batches: one store of the producer's word
+// (and at most one doorbell) per run of netdev_xmit_more(), per ndo_xdp_xmit
+// bulk and per NAPI poll's XDP_TX frames, rather than one per frame. pktgen
+// makes the runs (burst > 1 sets xmit_more); the ring counters
+// r0_peerN_ring_tx_frames and _publishes count frames and stores. Every frame
+// still arrives: the peer counts each one, and no ring keeps frames committed
+// and never published. And a socket can busy-poll ring0's NAPI.
+import assert from 'node:assert/strict';
+
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually } from '../helpers/time.js';
+
+const OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
+const PIN = '/sys/fs/bpf/batching_test';
+/** ringnet.h: TX queue 0 carries broadcasts, 1 + slot * RINGNET_QUEUES + k queue k of a peer. */
+const RINGNET_QUEUES = 1;
+
+/** Each guest's slot (the host's, the same in every roster) and ring0 MAC. */
+interface Ends {
+  g1: { slot: number; mac: string };
+  g2: { slot: number; mac: string };
+}
+
+describe('ringnet\'s fast path: batches and busy polling (3 guests)', function () {
+  this.timeout(300_000 * SLOWDOWN);
+  let lab: Lab;
+  let ends: Ends;
+
+  const stat = async (g: string, name: string) => (await lab.ethtoolStats(g)).get(name) ?? 0;
+  /** g's ring counters towards slot, and its frames received from it. */
+  const counters = async (g: string, slot: number) => {
+    const s = await lab.ethtoolStats(g);
+    const get = (n: string) => s.get(`r0_peer${slot}_${n}`) ?? 0;
+    return { frames: get('ring_tx_frames'), publishes: get('ring_tx_publishes'), rx: get('rx_packets') };
+  };
+
+  /**
+   * pktgen on `dev` of guest g: `count` UDP frames of 60 bytes to `mac`, in bursts of
+   * `burst` (xmit_more set on all but a burst's last), on TX queue `txq`; from
+   * `src` (the device's own MAC if not given).
+   */
+  async function pktgen(g: string, dev: string, opts: { mac: string; src?: string; dst: string; count: number; burst: number; txq: number }) {
+    const d = `/proc/net/pktgen/${dev}`;
+    await lab.sh(g, [
+      'modprobe pktgen',
+      'echo rem_device_all > /proc/net/pktgen/kpktgend_0',
+      `echo "add_device ${dev}" > /proc/net/pktgen/kpktgend_0`,
+      ...[`count ${opts.count}`, 'pkt_size 60', `burst ${opts.burst}`, 'delay 0', `dst ${opts.dst}`, `dst_mac ${opts.mac}`,
+        'udp_dst_min 9', 'udp_dst_max 9', `queue_map_min ${opts.txq}`, `queue_map_max ${opts.txq}`,
+        ...(opts.src ? [`src_mac ${opts.src}`] : [])]
+        .map((c) => `echo "${c}" > ${d}`),
+      // Returns when every frame has been handed to the driver.
+      'timeout 120 sh -c "echo start > /proc/net/pktgen/pgctrl"',
+      `grep -q "Result: OK" ${d} || { cat ${d}; exit 1; }`,
+      'echo rem_device_all > /proc/net/pktgen/kpktgend_0',
+    ].join(' && '), { timeoutMs: 180_000 });
+  }
+
+  before(async function () {
+    requireTier(this, 'lab');
+    lab = await labFixture.get({ guests: 3 });
+    const [s2, s1] = [await lab.slotOf('g2'), await lab.slotOf('g1')];
+    const mac = async (g: string) => (await lab.sh(g, 'cat /sys/class/net/ring0/address')).trim();
+    ends = { g1: { slot: s1, mac: await mac('g1') }, g2: { slot: s2, mac: await mac('g2') } };
+    await lab.sh('g2', `rm -rf ${PIN} && mkdir -p ${PIN} && bpftool prog loadall ${OBJ} ${PIN}/progs pinmaps ${PIN}/maps`);
+  });
+
+  afterEach(async () => {
+    if (!lab) return;
+    await lab.exec('g2', ['sh', '-c', 'ip link set dev ring0 xdpdrv off; ip link del vr0 2>/dev/null; true']);
+    await lab.assertRingsClean();
+    await lab.assertKernelLogsClean();
+  });
+
+  after(async () => {
+    if (lab) await lab.exec('g2', ['rm', '-rf', PIN]);
+  });
+
+  it('publishes once per run of netdev_xmit_more(), and every frame arrives', async () => {
+    const count = 3200;
+    const before = { g1: await counters('g1', ends.g2.slot), g2: await counters('g2', ends.g1.slot) };
+    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: 1 + ends.g2.slot * RINGNET_QUEUES });
+    const g1 = await counters('g1', ends.g2.slot);
+    const frames = g1.frames - before.g1.frames;
+    const publishes = g1.publishes - before.g1.publishes;
+    assert.ok(frames >= count, `g1 committed ${frames} frames to g2 for pktgen's ${count}`);
+    // One store per burst of 16 (more where a full ring stopped the queue mid-burst).
+    assert.ok(publishes * 4 <= frames, `g1 published ${publishes} times for ${frames} frames`);
+    // Nothing was left committed and unpublished: g2 gets every one.
+    await eventually(30_000, `g2 receives g1's ${frames} frames`, async () =>
+      (await counters('g2', ends.g1.slot)).rx - before.g2.rx >= frames);
+  });
+
+  it('sends XDP_TX frames back in one publish per poll', async () => {
+    await lab.sh('g2', `ip link set dev ring0 xdpdrv pinned ${PIN}/progs/xdp_tx`);
+    const count = 3200;
+    const before = { g2: await counters('g2', ends.g1.slot), xdpTx: await stat('g2', 'r0_xdp_tx'), polls: await stat('g2', 'r0_polls'), g1: await counters('g1', ends.g2.slot) };
+    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: 1 + ends.g2.slot * RINGNET_QUEUES });
+    const xdpTx = await eventually(30_000, 'g2 reflects pktgen\'s frames', async () => {
+      const n = (await stat('g2', 'r0_xdp_tx')) - before.xdpTx;
+      return n >= count ? n : false;
+    });
+    const g2 = await counters('g2', ends.g1.slot);
+    const polls = (await stat('g2', 'r0_polls')) - before.polls;
+    const publishes = g2.publishes - before.g2.publishes;
+    // At most one XDP_TX publish per poll, whatever the frames per poll were.
+    assert.ok(publishes <= polls, `g2 published ${publishes} times in ${polls} polls for ${xdpTx} XDP_TX frames`);
+    assert.ok(publishes < xdpTx, `g2 published ${publishes} times for ${xdpTx} XDP_TX frames`);
+    await eventually(30_000, `g1 gets its ${xdpTx} frames back`, async () =>
+      (await counters('g1', ends.g2.slot)).rx - before.g1.rx >= xdpTx);
+  });
+
+  it('lets a socket busy-poll ring0\'s NAPI (net.core.busy_read)', async () => {
+    // A UDP echo in g2; g1's socket busy-polls for each answer. TcpExt
+    // BusyPollRxPackets counts packets a busy poll took: none unless the skbs
+    // carry ring0's NAPI id (napi_gro_receive() marks it) and that NAPI can be
+    // polled from outside its softirq.
+    const busy = async () => {
+      const lines = (await lab.sh('g1', 'cat /proc/net/netstat')).split('\n').filter((l) => l.startsWith('TcpExt:'));
+      const i = lines[0].split(/\s+/).indexOf('BusyPollRxPackets');
+      assert.ok(i > 0, 'no TcpExt BusyPollRxPackets in /proc/net/netstat');
+      return Number(lines[1].split(/\s+/)[i]);
+    };
+    const echo = lab.exec('g2', ['timeout', '60', 'python3', '-c', `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('198.51.100.2', 9099))
+s.settimeout(30)
+for _ in range(200):
+    b, a = s.recvfrom(64)
+    s.sendto(b, a)
+`], { timeoutMs: 90_000 });
+    const before = await busy();
+    const old = (await lab.sh('g1', 'sysctl -n net.core.busy_read')).trim();
+    // 5 ms: longer than a round trip under TCG, so that the answer comes while the socket polls.
+    await lab.sh('g1', 'sysctl -qw net.core.busy_read=5000');
+    try {
+      // A blocking socket: recvfrom() busy-polls; one with a timeout would poll() first.
+      await lab.sh('g1', `timeout 60 python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+time.sleep(1)
+for i in range(200):
+    s.sendto(b'x', ('198.51.100.2', 9099))
+    s.recvfrom(64)
+"`, { timeoutMs: 90_000 });
+    } finally {
+      await lab.sh('g1', `sysctl -qw net.core.busy_read=${old}`);
+    }
+    assert.equal((await echo).code, 0, 'the echo server in g2 did not answer 200 requests');
+    const polled = (await busy()) - before;
+    assert.ok(polled > 0, `g1's busy polls took ${polled} packets from ring0`);
+  });
+
+  it('publishes an ndo_xdp_xmit bulk once', async () => {
+    // pktgen into vr1; vr0's XDP program redirects each frame into ring0, to g1.
+    await lab.sh('g2', 'ip link add vr0 type veth peer name vr1 && ip link set vr0 up && ip link set vr1 up');
+    await lab.sh('g2', `ip link set dev vr0 xdpdrv pinned ${PIN}/progs/xdp_redirect`);
+    const ifindex = Number((await lab.sh('g2', 'cat /sys/class/net/ring0/ifindex')).trim());
+    const value = [0, 8, 16, 24].map((s) => (ifindex >> s) & 0xff).join(' ');
+    await lab.sh('g2', `bpftool map update pinned ${PIN}/maps/redirect_to key 0 0 0 0 value ${value}`);
+    // vr0's NAPI in a thread of its own: pktgen fills vr0's queue while it waits for a
+    // CPU, and each poll redirects a bulk (in pktgen's softirq it would take one frame).
+    await lab.sh('g2', 'echo 1 > /sys/class/net/vr0/threaded');
+    const count = 3200;
+    const before = { g2: await counters('g2', ends.g1.slot), g1: await counters('g1', ends.g2.slot) };
+    // veth takes no bursts (no IFF_TX_SKB_SHARING); its NAPI poll makes the bulks.
+    // From g2's ring0 MAC: g1 takes from g2's ring only frames with that source.
+    await pktgen('g2', 'vr1', { mac: ends.g1.mac, src: ends.g2.mac, dst: '198.51.100.1', count, burst: 1, txq: 0 });
+    const g2 = await counters('g2', ends.g1.slot);
+    const frames = g2.frames - before.g2.frames;
+    const publishes = g2.publishes - before.g2.publishes;
+    // veth drops what its full queue cannot take: enough must get through to count.
+    assert.ok(frames >= count / 4, `g2 sent ${frames} of ${count} redirected frames to g1`);
+    assert.ok(publishes * 2 <= frames, `g2 published ${publishes} times for ${frames} redirected frames`);
+    await eventually(30_000, `g1 receives g2's ${frames} frames`, async () =>
+      (await counters('g1', ends.g2.slot)).rx - before.g1.rx >= frames);
+  });
+});
