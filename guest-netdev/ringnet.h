@@ -62,6 +62,13 @@
 #define RINGNET_XDP_MAX_MTU	(RINGNET_XDP_MAX_FRAME - ETH_HLEN - VLAN_HLEN)
 /* Copied into the skb head; the rest of a large frame goes into page frags. */
 #define RINGNET_RX_COPYBREAK	256
+/*
+ * Pages a received frame's data is copied into: up to 32 KiB each (order 3,
+ * the largest the allocator calls cheap), so that a 64 KiB GSO frame takes
+ * two allocations and two fragments rather than sixteen; order 0 when the
+ * allocator has nothing larger at hand.
+ */
+#define RINGNET_RX_FRAG_ORDER	PAGE_ALLOC_COSTLY_ORDER
 /* How long a peer's ring is left alone after a record it got wrong (at least a jiffy). */
 #define RINGNET_RX_QUIET_MS	4
 

@@ -398,22 +398,33 @@ static bool ringnet_rx_valid(struct ringnet_domain *d, struct ringnet_queue *q, 
 	return true;
 }
 
-/* Copies len bytes of the peer's region at data into page fragments of skb. */
+/*
+ * Copies len bytes of the peer's region at data into page fragments of skb,
+ * in pages of up to RINGNET_RX_FRAG_ORDER.
+ */
 static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
 {
 	u32 off, chunk;
 
 	for (off = 0; off < len; off += chunk) {
-		struct page *page;
+		unsigned int order = 0;
+		struct page *page = NULL;
 
-		chunk = min_t(u32, len - off, PAGE_SIZE);
 		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
 			return false;
-		page = dev_alloc_page();
-		if (!page)
-			return false;
+		if (len - off > PAGE_SIZE) {
+			order = min_t(unsigned int, get_order(len - off), RINGNET_RX_FRAG_ORDER);
+			page = dev_alloc_pages(order);
+		}
+		if (!page) {
+			order = 0;
+			page = dev_alloc_page();
+			if (!page)
+				return false;
+		}
+		chunk = min_t(u32, len - off, PAGE_SIZE << order);
 		memcpy(page_address(page), data + off, chunk);
-		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE);
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE << order);
 	}
 	return true;
 }
