@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
+import { XDP_VERDICT_OBJ } from '../helpers/xdp-verdict.js';
 
-const XDP_OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
+const XDP_OBJ = `${REPO}/${XDP_VERDICT_OBJ}`;
 const XDP_PIN = '/sys/fs/bpf/driver_test';
 
 /** Sum of the counters in /proc/net/snmp named `proto:field` (e.g. Tcp:InCsumErrors). */

@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually } from '../helpers/time.js';
+import { XDP_VERDICT_OBJ, redirectTo, vethPair } from '../helpers/xdp-verdict.js';
 
-const OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
+const OBJ = `${REPO}/${XDP_VERDICT_OBJ}`;
 const PIN = '/sys/fs/bpf/batching_test';
 /** ringnet.h: TX queue 0 carries broadcasts, 1 + slot * RINGNET_QUEUES + k queue k of a peer. */
 const RINGNET_QUEUES = 1;
@@ -155,11 +156,9 @@ for i in range(200):
 
   it('publishes an ndo_xdp_xmit bulk once', async () => {
     // pktgen into vr1; vr0's XDP program redirects each frame into ring0, to g1.
-    await lab.sh('g2', 'ip link add vr0 type veth peer name vr1 && ip link set vr0 up && ip link set vr1 up');
+    await vethPair(lab, 'g2');
     await lab.sh('g2', `ip link set dev vr0 xdpdrv pinned ${PIN}/progs/xdp_redirect`);
-    const ifindex = Number((await lab.sh('g2', 'cat /sys/class/net/ring0/ifindex')).trim());
-    const value = [0, 8, 16, 24].map((s) => (ifindex >> s) & 0xff).join(' ');
-    await lab.sh('g2', `bpftool map update pinned ${PIN}/maps/redirect_to key 0 0 0 0 value ${value}`);
+    await redirectTo(lab, 'g2', PIN, 'ring0');
     // vr0's NAPI in a thread of its own: pktgen fills vr0's queue while it waits for a
     // CPU, and each poll redirects a bulk (in pktgen's softirq it would take one frame).
     await lab.sh('g2', 'echo 1 > /sys/class/net/vr0/threaded');

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
+import { XDP_VERDICT_OBJ, redirectTo, vethPair } from '../helpers/xdp-verdict.js';
 
-const OBJ = `${REPO}/build/test/bpf/xdp_verdict.bpf.o`;
+const OBJ = `${REPO}/${XDP_VERDICT_OBJ}`;
 const PIN = '/sys/fs/bpf/xdp_verdict';
 
 describe('ring0 native XDP (3 guests)', function () {
@@ -66,12 +67,10 @@ describe('ring0 native XDP (3 guests)', function () {
   });
 
   it('redirects frames to another device on XDP_REDIRECT', async () => {
-    await lab.sh('g2', 'ip link add vr0 type veth peer name vr1 && ip link set vr0 up && ip link set vr1 up');
+    await vethPair(lab, 'g2');
     // A veth takes redirected frames when its peer runs XDP.
     await lab.sh('g2', `ip link set dev vr1 xdpdrv pinned ${PIN}/progs/xdp_pass`);
-    const ifindex = Number((await lab.sh('g2', 'cat /sys/class/net/vr0/ifindex')).trim());
-    const value = [0, 8, 16, 24].map((s) => (ifindex >> s) & 0xff).join(' ');
-    await lab.sh('g2', `bpftool map update pinned ${PIN}/maps/redirect_to key 0 0 0 0 value ${value}`);
+    await redirectTo(lab, 'g2', PIN, 'vr0');
     const before = { redirect: await stat('g2', 'r0_xdp_redirect'), vr1: await lab.netStat('g2', 'vr1', 'rx_packets') };
     await attach('xdp_redirect');
     await lab.exec('g1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '198.51.100.2']);
