@@ -66,7 +66,7 @@
  * Pages a received frame's data is copied into: up to 32 KiB each (order 3,
  * the largest the allocator calls cheap), so that a 64 KiB GSO frame takes
  * two allocations and two fragments rather than sixteen; order 0 when the
- * allocator has nothing larger at hand.
+ * allocator has nothing larger at hand (ringnet_rx_page()).
  */
 #define RINGNET_RX_FRAG_ORDER	PAGE_ALLOC_COSTLY_ORDER
 /* How long a peer's ring is left alone after a record it got wrong (at least a jiffy). */

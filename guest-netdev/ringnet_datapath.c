@@ -399,29 +399,47 @@ static bool ringnet_rx_valid(struct ringnet_domain *d, struct ringnet_queue *q, 
 }
 
 /*
- * Copies len bytes of the peer's region at data into page fragments of skb,
- * in pages of up to RINGNET_RX_FRAG_ORDER.
+ * A page for the next piece of a received frame, left bytes of it still to
+ * copy: of up to RINGNET_RX_FRAG_ORDER, the smallest that holds them unless
+ * that wastes a page or more (then the next smaller one: truesize is what a
+ * socket pays for). A larger page is asked for without the reserves and
+ * without retries, and after one refusal *large is cleared: the rest of the
+ * frame takes order 0. *order is what was allocated.
  */
+static struct page *ringnet_rx_page(u32 left, bool *large, unsigned int *order)
+{
+	struct page *page;
+
+	*order = 0;
+	if (*large && left > PAGE_SIZE) {
+		*order = min_t(unsigned int, get_order(left), RINGNET_RX_FRAG_ORDER);
+		if ((PAGE_SIZE << *order) >= left + PAGE_SIZE)
+			(*order)--;
+		page = __dev_alloc_pages(GFP_ATOMIC | __GFP_NOWARN | __GFP_NORETRY |
+					 __GFP_NOMEMALLOC, *order);
+		if (page)
+			return page;
+		*large = false;
+		*order = 0;
+	}
+	return dev_alloc_page();
+}
+
+/* Copies len bytes of the peer's region at data into page fragments of skb. */
 static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
 {
+	bool large = true;
+	unsigned int order;
 	u32 off, chunk;
 
 	for (off = 0; off < len; off += chunk) {
-		unsigned int order = 0;
-		struct page *page = NULL;
+		struct page *page;
 
 		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
 			return false;
-		if (len - off > PAGE_SIZE) {
-			order = min_t(unsigned int, get_order(len - off), RINGNET_RX_FRAG_ORDER);
-			page = dev_alloc_pages(order);
-		}
-		if (!page) {
-			order = 0;
-			page = dev_alloc_page();
-			if (!page)
-				return false;
-		}
+		page = ringnet_rx_page(len - off, &large, &order);
+		if (!page)
+			return false;
 		chunk = min_t(u32, len - off, PAGE_SIZE << order);
 		memcpy(page_address(page), data + off, chunk);
 		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE << order);

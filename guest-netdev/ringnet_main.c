@@ -81,7 +81,11 @@ static int ringnet_stop(struct net_device *dev)
 	struct ringnet_priv *priv = netdev_priv(dev);
 	struct ringnet_domain *d = rtnl_dereference(priv->domain);
 
-	netif_tx_stop_all_queues(dev);
+	/*
+	 * Each TX queue's lock, not just its bit: a sender holding it (pktgen in
+	 * a burst) finishes its run, and with it the run's publish, first.
+	 */
+	netif_tx_disable(dev);
 	if (d)
 		ringnet_napi_stop(d);
 	return 0;
