@@ -1,0 +1,114 @@
+#!/usr/bin/env zx
+// Where a byte and a packet spend the guests' time, over eth1 and over ring0:
+// `perf record -a -e cpu-clock` in both guests while g1 sends to g2 (iperf3
+// TCP for bytes, UDP with 64-byte datagrams for packets), then the samples
+// grouped into the parts of the path (scripts/bench/lib/profile.mjs) and each
+// part's guest CPU time per GB or per 1000 packets g2 received. cpu-clock is a
+// timer event, so it works under TCG; there, the guests' own instructions are
+// what is emulated, so the shares are TCG's, and QEMU's native work (the host
+// path's copies) is not in them: bench:lab measures that.
+//
+//   npm run bench:profile [-- --mode plain|doorbell --seconds 5 --top 12]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { $, argv, chalk } from 'zx';
+
+import { byPart, parsePerfReport, renderParts } from './lib/profile.mjs';
+import { LabBench } from './lib/measure.mjs';
+import { busyFraction, parseCpuLine } from './lib/hostwork.mjs';
+
+const root = join(import.meta.dirname, '../..');
+$.cwd = root;
+$.verbose = false;
+process.env.KVMRING_LAB = process.env.KVMRING_LAB || 'profile';
+
+const seconds = Number(argv.seconds ?? 5);
+const top = Number(argv.top ?? 12);
+const mode = argv.mode ?? 'doorbell';
+if (!(Number.isInteger(seconds) && seconds >= 2 && seconds <= 60) || !['plain', 'doorbell'].includes(mode) || !(top >= 1)) {
+  console.error('bench:profile: --mode plain|doorbell, --seconds from 2 to 60, --top N');
+  process.exit(2);
+}
+
+const bench = new LabBench({ root, seconds: seconds + 30 });
+const PATHS = { eth1: '192.0.2.2', ring0: '198.51.100.2' };
+const WORKLOADS = {
+  'TCP (per GB)': { iperf: [], per: 'GB' },
+  'UDP 64 B (per 1000 packets)': { iperf: ['-u', '-b', '0', '-l', '64'], per: 'kpkt' },
+};
+
+/** perf in g while `run` goes on: the report's rows and the guest's busy CPU seconds. */
+async function profiled(run) {
+  const rec = (g) => bench.sh(g, `head -1 /proc/stat; nproc; perf record -q -a -e cpu-clock -F 499 -o /tmp/perf.data -- sleep ${seconds} >/dev/null 2>&1; head -1 /proc/stat`);
+  const [r1, r2, result] = await Promise.all([rec('g1'), rec('g2'), run()]);
+  const out = {};
+  for (const [g, text] of [['g1', r1], ['g2', r2]]) {
+    const lines = text.trim().split('\n');
+    const cpus = Number(lines[1]);
+    const busy = busyFraction(parseCpuLine(lines[0]), parseCpuLine(lines[lines.length - 1]));
+    const report = await bench.sh(g, 'perf report -i /tmp/perf.data --stdio --no-children --sort sym -q --percent-limit 0.1 2>/dev/null');
+    out[g] = { rows: parsePerfReport(report), busyCpuSeconds: busy * cpus * seconds };
+  }
+  return { ...out, result };
+}
+
+const results = { mode, seconds, date: new Date().toISOString(), workloads: {} };
+let failed = false;
+try {
+  console.log(`bench:profile: booting two guests (${mode} mode)...`);
+  await bench.lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
+  await bench.startServers();
+  for (const [wname, w] of Object.entries(WORKLOADS)) {
+    results.workloads[wname] = {};
+    for (const [path, peer] of Object.entries(PATHS)) {
+      console.log(`bench:profile: ${wname}, ${path}...`);
+      const c0 = await bench.received();
+      // iperf3 runs longer than perf records: the profile sees traffic only.
+      const p = await profiled(async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return bench.inGuest('g1', 'iperf3', '-c', peer, ...w.iperf, '-t', String(seconds + 2), '-J');
+      });
+      const c1 = await bench.received();
+      const rx = { packets: c1.packets - c0.packets, bytes: c1.bytes - c0.bytes };
+      results.workloads[wname][path] = { rx, g1: p.g1, g2: p.g2 };
+    }
+  }
+} catch (err) {
+  failed = true;
+  console.error(chalk.red(`bench:profile failed: ${err.stderr || err.message}`));
+} finally {
+  await bench.lab('down').catch(() => {});
+}
+if (failed) process.exit(1);
+
+for (const [wname, w] of Object.entries(WORKLOADS)) {
+  const r = results.workloads[wname];
+  const profiles = {};
+  for (const path of Object.keys(PATHS)) {
+    profiles[`${path} g1 (sends)`] = r[path].g1.rows;
+    profiles[`${path} g2 (receives)`] = r[path].g2.rows;
+  }
+  console.log(`\n${chalk.bold(`bench:profile: ${wname}, ${mode} mode, ${seconds} s`)}`);
+  console.log(renderParts(profiles));
+  // Guest CPU time per unit received, both guests together.
+  const unit = (path) => (w.per === 'GB' ? r[path].rx.bytes / 1e9 : r[path].rx.packets / 1e3);
+  for (const path of Object.keys(PATHS)) {
+    const cpu = r[path].g1.busyCpuSeconds + r[path].g2.busyCpuSeconds;
+    const per = cpu / Math.max(unit(path), 1e-9);
+    const parts = ['g1', 'g2'].map((g) => byPart(r[path][g].rows));
+    const copyShare = parts.map((s, i) => (s.busy ? (s.parts.copy / s.busy) * r[path][['g1', 'g2'][i]].busyCpuSeconds : 0)).reduce((a, b) => a + b, 0);
+    console.log(`  ${path}: guests' CPU ${(w.per === 'GB' ? per : per * 1e3).toFixed(w.per === 'GB' ? 2 : 3)} ${w.per === 'GB' ? 's per GB' : 'ms per 1000 packets'}` +
+      ` (copies ${((100 * copyShare) / Math.max(cpu, 1e-9)).toFixed(0)}% of it), ${(w.per === 'GB' ? r[path].rx.bytes / 1e9 : r[path].rx.packets).toFixed(w.per === 'GB' ? 2 : 0)} ${w.per === 'GB' ? 'GB' : 'packets'} received`);
+  }
+  for (const path of Object.keys(PATHS)) {
+    for (const g of ['g1', 'g2']) {
+      const rows = r[path][g].rows.slice(0, top).map((x) => `${x.percent.toFixed(1).padStart(5)}% ${x.sym}`);
+      console.log(chalk.dim(`  top of ${path} ${g}: ${rows.join(' | ')}`));
+    }
+  }
+}
+
+mkdirSync(join(root, 'bench-results'), { recursive: true });
+const file = join('bench-results', `profile-${mode}-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(join(root, file), JSON.stringify(results, null, 2));
+console.log(`\nwrote ${file}`);
