@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 import { parseRoster, type Roster } from '../../src/host/roster.js';
-import { type Lab, REPO, runLab } from './lab.js';
+import { type Lab, REPO, labUp } from './lab.js';
 import { SLOWDOWN, eventually } from './time.js';
 
 export const HOSTILE = join(REPO, 'build/native/kvmring_hostile');
@@ -202,7 +202,7 @@ export async function honestRingUp(lab: Lab, reload = false): Promise<void> {
 
 /** Brings up a hostile lab (see hostileLabArgs()) with ring0 in the honest guests. */
 export async function hostileLabUp(lab: Lab, o: HostileLabOptions): Promise<void> {
-  const up = await runLab(hostileLabArgs(o), { labName: lab.name, timeoutMs: 400_000 * SLOWDOWN });
+  const up = await labUp(hostileLabArgs(o), { labName: lab.name, timeoutMs: 400_000 * SLOWDOWN });
   assert.equal(up.code, 0, `lab up failed:\n${up.stdout.toString()}${up.stderr.toString()}`);
   await honestRingUp(lab);
 }
