@@ -47,12 +47,14 @@
 #define RINGNET_PCI_DEVICE_IVSHMEM	0x1110
 
 /*
- * Queue pairs we use per peer. The roster may offer more (its queues); the
- * rest stay idle until the multi-queue work takes them.
+ * Queue pairs per peer: as many as the roster offers (its queues), up to
+ * this, and in doorbell mode no more than our doorbell device has vectors
+ * (a peer kicks queue k's vector k). Queue k of every peer is served by
+ * channel k % nchannels: a NAPI, a poll timer and a doorbell vector.
  */
-#define RINGNET_QUEUES		1
-/* TX queue 0 carries broadcast and multicast; 1 + slot * RINGNET_QUEUES + q one queue of a peer. */
-#define RINGNET_TXQS		(1 + KVMRING_PEERS_MAX * RINGNET_QUEUES)
+#define RINGNET_QUEUES_MAX	KVMRING_QUEUES_MAX
+/* TX queue 0 carries broadcast and multicast; ringnet_txq() one queue of a peer. */
+#define RINGNET_TXQS		(1 + KVMRING_PEERS_MAX * RINGNET_QUEUES_MAX)
 #define RINGNET_NAPI_WEIGHT	64
 #define RINGNET_MAX_MTU		(KVMRING_FRAME_MAX - ETH_HLEN - VLAN_HLEN)
 /* Frames up to this length take the native XDP path (one page each). */
@@ -100,7 +102,7 @@ struct ringnet_peer_tx_stats {
 	u64_stats_t		kicks;		/* doorbells rung for this peer */
 };
 
-/* One queue's consumer end: written by the domain's NAPI poll only. */
+/* One queue's consumer end: written by the NAPI poll of its channel only. */
 struct ringnet_peer_rx_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		packets;
@@ -109,7 +111,7 @@ struct ringnet_peer_rx_stats {
 	u64_stats_t		dropped;
 };
 
-/* The domain's receive path: written by its NAPI poll only. */
+/* A channel's receive path: written by its NAPI poll only. */
 struct ringnet_napi_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		polls;
@@ -124,7 +126,7 @@ struct ringnet_napi_stats {
 	u64_stats_t		rx_no_peer;	/* frames from a slot that is not up */
 };
 
-/* The domain's doorbell: written by its interrupt handler only (masked until NAPI runs). */
+/* A channel's doorbell vector: written by its interrupt handler only (masked until NAPI runs). */
 struct ringnet_irq_stats {
 	struct u64_stats_sync	syncp;
 	u64_stats_t		irqs;
@@ -175,13 +177,16 @@ struct ringnet_bar {
  *
  * tx (every call into the producer end, has_room included) and tx_stats are
  * owned by tx_lock; rx and rx_ready by rx_lock; rx_stats, rx_quiet_until
- * and xdp_tx_pending by the domain's NAPI poll. TX may leave frames
+ * and xdp_tx_pending by the NAPI poll of the channel that serves queue
+ * index k (ringnet_channel_of()), which changes only with every NAPI of
+ * the domain disabled (ethtool -L). TX may leave frames
  * committed and not yet published (a netdev_xmit_more() run): the next
  * flush under tx_lock, whoever does it, publishes them.
  */
 struct ringnet_queue {
 	struct ringnet_peer	*peer;
-	u16			txq;		/* our TX queue for it */
+	u16			k;		/* its index among the peer's queue pairs */
+	u16			txq;		/* our TX queue for it: ringnet_txq() */
 	struct kvmring_ring_prod *tx_prod;
 	const struct kvmring_ring_cons *tx_cons;
 	u8			*tx_data;
@@ -231,8 +236,8 @@ struct ringnet_peer {
 	u32			region;		/* the roster's index of its region that we read */
 	const struct kvmring_peer *entry;	/* its entry there: read each word once */
 	struct ringnet_member	m;		/* identity and liveness */
-	unsigned int		nqueues;
-	struct ringnet_queue	q[RINGNET_QUEUES];
+	unsigned int		nqueues;	/* the domain's */
+	struct ringnet_queue	q[RINGNET_QUEUES_MAX];
 };
 
 /*
@@ -247,6 +252,27 @@ struct ringnet_region {
 	u64			instance;
 	bool			owned;		/* we are its owner: mapped read-write */
 	struct kvmring_peer	*entry;		/* our entry, if owned */
+};
+
+/*
+ * A channel: one NAPI that serves queue index k of every peer for each k
+ * with k % nchannels == index, its poll timer (plain mode, and for queues
+ * waiting for room), its doorbell vector and its XDP RX queue. rr,
+ * idle_polls and napi_stats belong to its NAPI poll; irq_masked's bit and
+ * irq_stats to its interrupt handler until it hands them to NAPI.
+ */
+struct ringnet_channel {
+	struct ringnet_domain	*d;
+	unsigned int		index;
+	struct napi_struct	napi;
+	struct xdp_rxq_info	xdp_rxq;
+	struct hrtimer		poll_timer;
+	unsigned int		idle_polls;
+	unsigned int		rr;		/* RX round-robin start among the peers */
+	int			irq;		/* its doorbell vector's IRQ, 0 without */
+	unsigned long		irq_masked;	/* bit 0: the IRQ waits for NAPI to unmask it */
+	struct ringnet_napi_stats napi_stats;	/* NAPI */
+	struct ringnet_irq_stats irq_stats;	/* the doorbell handler */
 };
 
 /*
@@ -270,12 +296,11 @@ struct ringnet_domain {
 	u32			nregions;
 	struct ringnet_region	regions[KVMRING_ROSTER_REGIONS_MAX];
 
-	/* doorbell mode: the doorbell device, our IRQ from it and our id in it */
+	/* doorbell mode: the doorbell device, its MSI-X vectors and our id in it */
 	struct ringnet_bar	*bell;
 	bool			doorbell;
 	u32			ivposition;
-	int			irq;
-	unsigned long		irq_masked;	/* bit 0: the doorbell IRQ waits for NAPI */
+	unsigned int		nvectors;
 
 	/*
 	 * Our entry, the same in every region we own. self_lock owns
@@ -293,16 +318,18 @@ struct ringnet_domain {
 	/* the peers' state: the peer work writes, netlink and debugfs read */
 	spinlock_t		peers_lock;
 	struct ringnet_peer	peers[KVMRING_PEERS_MAX];
-	unsigned int		rr;		/* RX round-robin start */
 
-	struct napi_struct	napi;
-	struct xdp_rxq_info	xdp_rxq;
-	struct hrtimer		poll_timer;
-	unsigned int		idle_polls;
+	/*
+	 * Queue pairs per peer (fixed when assembled) and the channels that
+	 * serve them: nchannels is written under RTNL with every channel's
+	 * NAPI disabled (ringnet_domain_set_channels()), read locklessly by TX
+	 * (READ_ONCE: any queue below nqueues is served either way).
+	 */
+	unsigned int		nqueues;
+	unsigned int		nchannels;
+	struct ringnet_channel	ch[RINGNET_QUEUES_MAX];
 	struct delayed_work	peer_work;
 
-	struct ringnet_napi_stats napi_stats;	/* NAPI */
-	struct ringnet_irq_stats irq_stats;	/* the doorbell handler */
 	struct ringnet_member_stats member_stats; /* the peer work */
 };
 
@@ -315,6 +342,7 @@ struct ringnet_priv {
 	struct ringnet_domain __rcu *domain;
 	struct bpf_prog __rcu	*xdp_prog;
 	atomic64_t		tx_no_peer;
+	unsigned int		channels;	/* ethtool -L's, 0 for the default; under RTNL */
 	struct work_struct	addr_work;	/* republish addresses */
 	bool			announce;	/* tell peers our MAC at the next peer work */
 	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
@@ -343,15 +371,31 @@ static inline struct ringnet_peer *ringnet_peer_next(struct ringnet_domain *d, u
 #define ringnet_for_each_peer(d, p, s) \
 	for ((s) = 0; ((p) = ringnet_peer_next((d), &(s))); (s)++)
 
+/* Our TX queue for queue pair k of the peer in slot. */
+static inline u16 ringnet_txq(u32 slot, u32 k)
+{
+	return 1 + slot * RINGNET_QUEUES_MAX + k;
+}
+
+/* The channel that serves queue index k now. */
+static inline struct ringnet_channel *ringnet_channel_of(struct ringnet_domain *d, u32 k)
+{
+	return &d->ch[k % READ_ONCE(d->nchannels)];
+}
+
 /*
- * Schedules d's NAPI from process context. napi_schedule() only raises the
- * softirq; with BH off around it, the poll runs at local_bh_enable() on this
- * CPU instead of waiting for the next interrupt or ksoftirqd.
+ * Schedules every channel's NAPI from process context. napi_schedule() only
+ * raises the softirq; with BH off around it, the polls run at
+ * local_bh_enable() on this CPU instead of waiting for the next interrupt
+ * or ksoftirqd.
  */
 static inline void ringnet_napi_schedule_bh(struct ringnet_domain *d)
 {
+	unsigned int j;
+
 	local_bh_disable();
-	napi_schedule(&d->napi);
+	for (j = 0; j < READ_ONCE(d->nchannels); j++)
+		napi_schedule(&d->ch[j].napi);
 	local_bh_enable();
 }
 
@@ -379,6 +423,8 @@ int ringnet_domain_bind(struct ringnet_bar *bar);
 void ringnet_domain_unbind(struct ringnet_bar *bar);
 void ringnet_napi_start(struct ringnet_domain *d);
 void ringnet_napi_stop(struct ringnet_domain *d);
+unsigned int ringnet_default_channels(const struct ringnet_domain *d);
+int ringnet_domain_set_channels(struct ringnet_domain *d, unsigned int n);
 
 /* ringnet_ethtool.c */
 

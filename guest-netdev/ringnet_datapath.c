@@ -45,10 +45,30 @@ static struct ringnet_peer *ringnet_peer_by_mac(struct ringnet_domain *d, const 
 	return NULL;
 }
 
-/* The queue pair a frame to p takes: queue 0 until there are more (the multi-queue work). */
-static struct ringnet_queue *ringnet_tx_queue(struct ringnet_peer *p, const struct sk_buff *skb)
+/*
+ * The queue pair a frame to p takes: the one of the sending CPU (each CPU
+ * its own producer lock and ring while there are channels for all), the
+ * way XPS maps CPUs to queues. A socket keeps the queue it last used until
+ * the stack says reordering is harmless (ooo_okay: nothing of the flow in
+ * flight), so a flow whose sender moves to another CPU is not reordered.
+ * Any queue below nqueues is served, whatever nchannels is meanwhile.
+ */
+static struct ringnet_queue *ringnet_tx_queue(struct ringnet_peer *p, struct sk_buff *skb)
 {
-	return &p->q[0];
+	struct ringnet_domain *d = p->domain;
+	u32 k = raw_smp_processor_id() % READ_ONCE(d->nchannels);
+	struct sock *sk = skb ? skb->sk : NULL;
+
+	if (sk && sk_fullsock(sk)) {
+		int old = sk_tx_queue_get(sk);
+
+		if (old >= ringnet_txq(p->slot, 0) && old < ringnet_txq(p->slot, p->nqueues) &&
+		    !skb->ooo_okay)
+			k = old - ringnet_txq(p->slot, 0);
+		else
+			sk_tx_queue_set(sk, ringnet_txq(p->slot, k));
+	}
+	return &p->q[k];
 }
 
 /*
@@ -63,8 +83,11 @@ static void ringnet_kick(struct ringnet_queue *q)
 
 	if (!d->doorbell || id > 0xffff)
 		return;
-	/* Vector 0 of the peer: all it does is schedule its NAPI. */
-	writel(id << 16, d->bell->regs + IVSHMEM_REG_DOORBELL);
+	/*
+	 * The peer's vector k for queue k: all it does is schedule the NAPI
+	 * that serves the queue. Every guest of a host has the same vectors.
+	 */
+	writel(id << 16 | q->k, d->bell->regs + IVSHMEM_REG_DOORBELL);
 	ringnet_stat_inc(&q->tx_stats, kicks);
 }
 
@@ -136,9 +159,8 @@ static void ringnet_tx_flush(struct ringnet_queue *q)
 }
 
 /*
- * The queue pair that owns TX queue txq (1 + slot * RINGNET_QUEUES + k), or
- * NULL for queue 0 and for a slot the roster does not list. Under
- * rcu_read_lock_bh().
+ * The queue pair that owns TX queue txq (ringnet_txq()), or NULL for queue
+ * 0 and for a slot the roster does not list. Under rcu_read_lock_bh().
  */
 static struct ringnet_queue *ringnet_txq_owner(struct ringnet_domain *d, u16 txq)
 {
@@ -146,8 +168,8 @@ static struct ringnet_queue *ringnet_txq_owner(struct ringnet_domain *d, u16 txq
 
 	if (!txq)
 		return NULL;
-	slot = (txq - 1) / RINGNET_QUEUES;
-	k = (txq - 1) % RINGNET_QUEUES;
+	slot = (txq - 1) / RINGNET_QUEUES_MAX;
+	k = (txq - 1) % RINGNET_QUEUES_MAX;
 	if (slot >= d->max_peers || !d->peers[slot].listed || k >= d->peers[slot].nqueues)
 		return NULL;
 	return &d->peers[slot].q[k];
@@ -204,7 +226,7 @@ static int ringnet_tx_skb(struct ringnet_queue *q, struct sk_buff *skb,
 	 * ndo_start_xmit runs with BH off, so the poll runs when it ends.
 	 */
 	if (stopped)
-		napi_schedule(&q->peer->domain->napi);
+		napi_schedule(&ringnet_channel_of(q->peer->domain, q->k)->napi);
 	return err;
 }
 
@@ -253,14 +275,19 @@ netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		/* Broadcast and multicast (ARP, IPv6 ND) reach every live peer. */
 		ringnet_for_each_peer(d, p, s)
 			if (READ_ONCE(p->m.alive))
-				ringnet_tx_skb(ringnet_tx_queue(p, skb), skb, &meta, NULL, false);
+				ringnet_tx_skb(ringnet_tx_queue(p, NULL), skb, &meta, NULL, false);
 	} else {
 		p = ringnet_peer_by_mac(d, skb->data);
 		if (!p) {
 			atomic64_inc(&priv->tx_no_peer);
 		} else {
-			q = ringnet_tx_queue(p, skb);
-			to_owner = mapping == q->txq;
+			/*
+			 * The queue pair of the TX queue the stack picked
+			 * (ringnet_select_queue()), wherever its qdisc runs us.
+			 */
+			owner = ringnet_txq_owner(d, mapping);
+			q = owner && owner->peer == p ? owner : ringnet_tx_queue(p, skb);
+			to_owner = q == owner;
 			ringnet_tx_skb(q, skb, &meta, to_owner ?
 				       skb_get_tx_queue(dev, skb) : NULL, more);
 		}
@@ -352,12 +379,12 @@ int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u
 /* ---- receive ------------------------------------------------------------------ */
 
 /*
- * Drops a received frame: counts why (a counter of d->napi_stats) and the
+ * Drops a received frame: counts why (a counter of c->napi_stats) and the
  * queue's rx dropped, once each. NAPI only.
  */
-static void ringnet_rx_drop(struct ringnet_domain *d, struct ringnet_queue *q, u64_stats_t *why)
+static void ringnet_rx_drop(struct ringnet_channel *c, struct ringnet_queue *q, u64_stats_t *why)
 {
-	ringnet_stat_add(&d->napi_stats.syncp, why, 1);
+	ringnet_stat_add(&c->napi_stats.syncp, why, 1);
 	ringnet_stat_inc(&q->rx_stats, dropped);
 }
 
@@ -366,9 +393,9 @@ static void ringnet_rx_drop(struct ringnet_domain *d, struct ringnet_queue *q, u
  * queue's ring alone for RINGNET_RX_QUIET_MS: what a neighbour gets wrong
  * it pays for in latency, and we do not pay for it in CPU. NAPI only.
  */
-static void ringnet_rx_refuse(struct ringnet_domain *d, struct ringnet_queue *q, u64_stats_t *why)
+static void ringnet_rx_refuse(struct ringnet_channel *c, struct ringnet_queue *q, u64_stats_t *why)
 {
-	ringnet_rx_drop(d, q, why);
+	ringnet_rx_drop(c, q, why);
 	q->rx_quiet_until = jiffies + max(msecs_to_jiffies(RINGNET_RX_QUIET_MS), 1UL);
 }
 
@@ -384,15 +411,15 @@ static bool ringnet_rx_quiet(const struct ringnet_queue *q)
  * describe the frame's own headers (ringnet_meta_check()). headlen bytes of
  * data are linear. Counts and returns false for a frame to drop.
  */
-static bool ringnet_rx_valid(struct ringnet_domain *d, struct ringnet_queue *q, const u8 *data,
+static bool ringnet_rx_valid(struct ringnet_channel *c, struct ringnet_queue *q, const u8 *data,
 			     u32 headlen, u32 len, const struct ringnet_meta *meta)
 {
 	if (!ether_addr_equal(((const struct ethhdr *)data)->h_source, q->peer->m.mac)) {
-		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_src);
+		ringnet_rx_refuse(c, q, &c->napi_stats.rx_bad_src);
 		return false;
 	}
 	if (ringnet_meta_check(data, headlen, len, meta)) {
-		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(c, q, &c->napi_stats.rx_bad_meta);
 		return false;
 	}
 	return true;
@@ -454,25 +481,25 @@ static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
  * headers, not up to 64 KiB of copying and page allocations. Returns NULL
  * for a frame dropped and counted.
  */
-static struct sk_buff *ringnet_rx_skb(struct ringnet_domain *d, struct ringnet_queue *q,
+static struct sk_buff *ringnet_rx_skb(struct ringnet_channel *c, struct ringnet_queue *q,
 				      const struct ringnet_frame *f)
 {
 	u32 len = f->len;
 	u32 head = min_t(u32, len, len <= PAGE_SIZE / 2 ? len : RINGNET_RX_COPYBREAK);
 	struct sk_buff *skb;
 
-	skb = napi_alloc_skb(&d->napi, head);
+	skb = napi_alloc_skb(&c->napi, head);
 	if (!skb) {
-		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 		return NULL;
 	}
 	skb_put_data(skb, f->data, head);
-	if (!ringnet_rx_valid(d, q, skb->data, head, len, &f->meta)) {
+	if (!ringnet_rx_valid(c, q, skb->data, head, len, &f->meta)) {
 		kfree_skb(skb);
 		return NULL;
 	}
 	if (!ringnet_copy_frags(skb, f->data + head, len - head)) {
-		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 		kfree_skb(skb);
 		return NULL;
 	}
@@ -480,21 +507,21 @@ static struct sk_buff *ringnet_rx_skb(struct ringnet_domain *d, struct ringnet_q
 }
 
 /* Metadata, protocol and GRO: the common end of every received frame. */
-static void ringnet_deliver(struct ringnet_domain *d, struct ringnet_queue *q, struct sk_buff *skb,
+static void ringnet_deliver(struct ringnet_channel *c, struct ringnet_queue *q, struct sk_buff *skb,
 			    const struct ringnet_meta *meta, struct bpf_prog *generic_prog)
 {
-	struct net_device *dev = d->priv->dev;
+	struct net_device *dev = c->d->priv->dev;
 	struct virtio_net_hdr vhdr;
 	u32 len = skb->len;
 
 	ringnet_hdr_from_meta(&vhdr, meta);
 	if (virtio_net_hdr_to_skb(skb, &vhdr, true)) {
-		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(c, q, &c->napi_stats.rx_bad_meta);
 		kfree_skb(skb);
 		return;
 	}
 	skb->protocol = eth_type_trans(skb, dev);
-	skb_record_rx_queue(skb, 0);
+	skb_record_rx_queue(skb, c->index);
 
 	if (generic_prog) {
 		/* A GSO super-frame or a frame too long for one page: XDP on the skb. */
@@ -505,14 +532,14 @@ static void ringnet_deliver(struct ringnet_domain *d, struct ringnet_queue *q, s
 	u64_stats_inc(&q->rx_stats.packets);
 	u64_stats_add(&q->rx_stats.bytes, len);
 	u64_stats_update_end(&q->rx_stats.syncp);
-	napi_gro_receive(&d->napi, skb);
+	napi_gro_receive(&c->napi, skb);
 }
 
 /* The native XDP path for a frame that fits a page. Returns true if XDP_REDIRECT. */
-static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, struct bpf_prog *prog,
+static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, struct bpf_prog *prog,
 			   const struct ringnet_frame *f)
 {
-	struct net_device *dev = d->priv->dev;
+	struct net_device *dev = c->d->priv->dev;
 	struct ringnet_meta meta = f->meta;
 	struct xdp_buff xdp;
 	struct sk_buff *skb;
@@ -522,32 +549,32 @@ static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, st
 
 	page = dev_alloc_page();
 	if (!page) {
-		ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
+		ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 		return false;
 	}
 	start = page_address(page);
 	memcpy(start + RINGNET_XDP_HEADROOM, f->data, f->len);
-	if (!ringnet_rx_valid(d, q, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
+	if (!ringnet_rx_valid(c, q, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
 		put_page(page);
 		return false;
 	}
 	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
 	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
-		ringnet_rx_refuse(d, q, &d->napi_stats.rx_bad_meta);
+		ringnet_rx_refuse(c, q, &c->napi_stats.rx_bad_meta);
 		put_page(page);
 		return false;
 	}
 
-	xdp_init_buff(&xdp, PAGE_SIZE, &d->xdp_rxq);
+	xdp_init_buff(&xdp, PAGE_SIZE, &c->xdp_rxq);
 	xdp_prepare_buff(&xdp, start, RINGNET_XDP_HEADROOM, f->len, true);
 	act = bpf_prog_run_xdp(prog, &xdp);
 
 	switch (act) {
 	case XDP_PASS:
-		ringnet_stat_inc(&d->napi_stats, xdp_pass);
+		ringnet_stat_inc(&c->napi_stats, xdp_pass);
 		skb = build_skb(start, PAGE_SIZE);
 		if (!skb) {
-			ringnet_rx_drop(d, q, &d->napi_stats.rx_alloc_fail);
+			ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 			put_page(page);
 			return false;
 		}
@@ -555,11 +582,11 @@ static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, st
 		skb_put(skb, xdp.data_end - xdp.data);
 		if (xdp.data_meta != xdp.data)
 			skb_metadata_set(skb, xdp.data - xdp.data_meta);
-		ringnet_deliver(d, q, skb, &meta, NULL);
+		ringnet_deliver(c, q, skb, &meta, NULL);
 		return false;
 	case XDP_TX:
 		/* Back out of the interface it came in on: to the peer it came from. */
-		ringnet_stat_inc(&d->napi_stats, xdp_tx);
+		ringnet_stat_inc(&c->napi_stats, xdp_tx);
 		if (READ_ONCE(q->peer->m.alive)) {
 			struct ringnet_meta none = {};
 
@@ -572,49 +599,49 @@ static bool ringnet_rx_xdp(struct ringnet_domain *d, struct ringnet_queue *q, st
 		return false;
 	case XDP_REDIRECT:
 		if (xdp_do_redirect(dev, &xdp, prog)) {
-			ringnet_stat_inc(&d->napi_stats, xdp_aborted);
+			ringnet_stat_inc(&c->napi_stats, xdp_aborted);
 			put_page(page);
 			return false;
 		}
-		ringnet_stat_inc(&d->napi_stats, xdp_redirect);
+		ringnet_stat_inc(&c->napi_stats, xdp_redirect);
 		return true;
 	default:
 		bpf_warn_invalid_xdp_action(dev, prog, act);
 		fallthrough;
 	case XDP_ABORTED:
 		trace_xdp_exception(dev, prog, act);
-		ringnet_stat_inc(&d->napi_stats, xdp_aborted);
+		ringnet_stat_inc(&c->napi_stats, xdp_aborted);
 		put_page(page);
 		return false;
 	case XDP_DROP:
-		ringnet_stat_inc(&d->napi_stats, xdp_drop);
+		ringnet_stat_inc(&c->napi_stats, xdp_drop);
 		put_page(page);
 		return false;
 	}
 }
 
-static void ringnet_rx_frame(struct ringnet_domain *d, struct ringnet_queue *q,
+static void ringnet_rx_frame(struct ringnet_channel *c, struct ringnet_queue *q,
 			     struct bpf_prog *prog, const struct ringnet_frame *f, bool *redirected)
 {
 	struct sk_buff *skb;
 
 	/* A slot that is not up (left, or not seen yet): nothing it says is taken. */
 	if (!smp_load_acquire(&q->peer->m.present)) {
-		ringnet_rx_refuse(d, q, &d->napi_stats.rx_no_peer);
+		ringnet_rx_refuse(c, q, &c->napi_stats.rx_no_peer);
 		return;
 	}
 	if (prog && f->len <= RINGNET_XDP_MAX_FRAME && f->meta.gso_type == KVMRING_GSO_NONE) {
-		*redirected |= ringnet_rx_xdp(d, q, prog, f);
+		*redirected |= ringnet_rx_xdp(c, q, prog, f);
 		return;
 	}
-	skb = ringnet_rx_skb(d, q, f);
+	skb = ringnet_rx_skb(c, q, f);
 	if (!skb)
 		return;
-	ringnet_deliver(d, q, skb, &f->meta, prog);
+	ringnet_deliver(c, q, skb, &f->meta, prog);
 }
 
-/* Drains the ring of queue q, up to budget frames. Called from NAPI. */
-static int ringnet_rx_queue(struct ringnet_domain *d, struct ringnet_queue *q,
+/* Drains the ring of queue q, up to budget frames. Called from c's NAPI, which serves q. */
+static int ringnet_rx_queue(struct ringnet_channel *c, struct ringnet_queue *q,
 			    struct bpf_prog *prog, int budget, bool *redirected)
 {
 	struct ringnet_frame f;
@@ -623,7 +650,7 @@ static int ringnet_rx_queue(struct ringnet_domain *d, struct ringnet_queue *q,
 	spin_lock(&q->rx_lock);
 	if (q->rx_ready && !ringnet_rx_quiet(q)) {
 		while (done < budget && !ringnet_rx_quiet(q) && ringnet_rx_peek(&q->rx, &f) == 1) {
-			ringnet_rx_frame(d, q, prog, &f, redirected);
+			ringnet_rx_frame(c, q, prog, &f, redirected);
 			ringnet_rx_consume(&q->rx);
 			done++;
 		}
@@ -640,21 +667,28 @@ static int ringnet_rx_queue(struct ringnet_domain *d, struct ringnet_queue *q,
 	return done;
 }
 
+/* Each queue q of peer p that channel c serves, k its index. */
+#define ringnet_for_each_served(c, p, k, q) \
+	for ((k) = (c)->index; (k) < (p)->nqueues && ((q) = &(p)->q[k]); \
+	     (k) += READ_ONCE((c)->d->nchannels))
+
 /*
- * Wakes the TX queue of every queue pair whose ring has room again. Returns
- * how many it woke; *stopped says whether a queue is still stopped.
+ * Wakes the TX queue of every queue pair that c serves whose ring has room
+ * again. Returns how many it woke; *stopped says whether one is still
+ * stopped.
  */
-static unsigned int ringnet_wake_queues(struct ringnet_domain *d, bool *stopped)
+static unsigned int ringnet_wake_queues(struct ringnet_channel *c, bool *stopped)
 {
+	struct ringnet_domain *d = c->d;
 	struct net_device *dev = d->priv->dev;
+	struct ringnet_queue *q;
 	struct ringnet_peer *p;
-	unsigned int woken = 0, i;
+	unsigned int woken = 0, k;
 	u32 s;
 
 	*stopped = false;
 	ringnet_for_each_peer(d, p, s) {
-		for (i = 0; i < p->nqueues; i++) {
-			struct ringnet_queue *q = &p->q[i];
+		ringnet_for_each_served(c, p, k, q) {
 			struct netdev_queue *txq = netdev_get_tx_queue(dev, q->txq);
 			bool room;
 
@@ -676,43 +710,62 @@ static unsigned int ringnet_wake_queues(struct ringnet_domain *d, bool *stopped)
 	return woken;
 }
 
-static void ringnet_poll_timer_arm(struct ringnet_domain *d, bool busy)
+static void ringnet_poll_timer_arm(struct ringnet_channel *c, bool busy)
 {
 	u32 us;
 
 	/* Poll fast while frames flow; back off exponentially when idle. */
-	d->idle_polls = busy ? 0 : min(d->idle_polls + 1, 16U);
-	us = max(poll_us, 1U) << min(d->idle_polls, 10U);
+	c->idle_polls = busy ? 0 : min(c->idle_polls + 1, 16U);
+	us = max(poll_us, 1U) << min(c->idle_polls, 10U);
 	us = min(us, max(poll_idle_us, poll_us));
-	hrtimer_start(&d->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+	hrtimer_start(&c->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+}
+
+/*
+ * Unmasks the doorbell vectors whose queues c serves (vector k kicks queue
+ * k) that their handler masked for NAPI. With c's NAPI completed.
+ */
+static void ringnet_unmask_vectors(struct ringnet_channel *c)
+{
+	struct ringnet_domain *d = c->d;
+	unsigned int v;
+
+	for (v = c->index; v < d->nqueues; v += READ_ONCE(d->nchannels))
+		if (test_and_clear_bit(0, &d->ch[v].irq_masked))
+			enable_irq(d->ch[v].irq);
 }
 
 int ringnet_poll(struct napi_struct *napi, int budget)
 {
-	struct ringnet_domain *d = container_of(napi, struct ringnet_domain, napi);
-	struct bpf_prog *prog;
+	struct ringnet_channel *c = container_of(napi, struct ringnet_channel, napi);
+	struct ringnet_domain *d = c->d;
 	bool redirected = false, stopped, more = false, quiet = false;
 	u32 i, s, n = d->max_peers;
+	struct ringnet_queue *q;
 	struct ringnet_peer *p;
+	struct bpf_prog *prog;
 	unsigned int woken, k;
 	int done = 0;
 
-	ringnet_stat_inc(&d->napi_stats, polls);
+	ringnet_stat_inc(&c->napi_stats, polls);
 	rcu_read_lock();
 	prog = rcu_dereference(d->priv->xdp_prog);
 	for (i = 0; i < n && done < budget; i++) {
-		p = &d->peers[(d->rr + i) % n];
+		p = &d->peers[(c->rr + i) % n];
 		if (!p->listed)
 			continue;
-		for (k = 0; k < p->nqueues && done < budget; k++)
-			done += ringnet_rx_queue(d, &p->q[k], prog, budget - done, &redirected);
+		ringnet_for_each_served(c, p, k, q) {
+			if (done >= budget)
+				break;
+			done += ringnet_rx_queue(c, q, prog, budget - done, &redirected);
+		}
 	}
-	d->rr = (d->rr + 1) % n;
+	c->rr = (c->rr + 1) % n;
 	if (redirected)
 		xdp_do_flush();
 	rcu_read_unlock();
 
-	woken = ringnet_wake_queues(d, &stopped);
+	woken = ringnet_wake_queues(c, &stopped);
 	if (done >= budget)
 		return budget;
 
@@ -722,9 +775,7 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		 * wake-up). What a quiet peer left waits for the timer below.
 		 */
 		ringnet_for_each_peer(d, p, s) {
-			for (k = 0; k < p->nqueues; k++) {
-				struct ringnet_queue *q = &p->q[k];
-
+			ringnet_for_each_served(c, p, k, q) {
 				spin_lock(&q->rx_lock);
 				if (q->rx_ready && ringnet_rx_arm(&q->rx)) {
 					if (ringnet_rx_quiet(q))
@@ -738,8 +789,8 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 	}
 	if (napi_complete_done(napi, done)) {
 		/* The doorbell may interrupt us again (see ringnet_irq()). */
-		if (d->doorbell && test_and_clear_bit(0, &d->irq_masked))
-			enable_irq(d->irq);
+		if (d->doorbell)
+			ringnet_unmask_vectors(c);
 		if (more)
 			napi_schedule(napi);
 		/*
@@ -749,35 +800,36 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		 * So does a quiet queue's ring (ringnet_rx_refuse()).
 		 */
 		else if (!d->doorbell || stopped || quiet)
-			ringnet_poll_timer_arm(d, done > 0 || woken > 0);
+			ringnet_poll_timer_arm(c, done > 0 || woken > 0);
 	}
 	return done;
 }
 
 enum hrtimer_restart ringnet_poll_timer_fn(struct hrtimer *t)
 {
-	struct ringnet_domain *d = container_of(t, struct ringnet_domain, poll_timer);
+	struct ringnet_channel *c = container_of(t, struct ringnet_channel, poll_timer);
 
-	napi_schedule(&d->napi);
+	napi_schedule(&c->napi);
 	return HRTIMER_NORESTART;
 }
 
 /*
- * Our doorbell device's interrupt only schedules NAPI, and stays masked
- * until NAPI completes: a neighbour ringing as fast as it can costs us at
- * most one interrupt per poll, not a livelock.
+ * Doorbell vector v (data: &d->ch[v], which holds the vector's IRQ, mask
+ * bit and counter) only schedules the NAPI that serves queue v, and stays
+ * masked until that NAPI completes: a neighbour ringing as fast as it can
+ * costs us at most one interrupt per poll, not a livelock.
  */
 irqreturn_t ringnet_irq(int irq, void *data)
 {
-	struct ringnet_domain *d = data;
+	struct ringnet_channel *v = data;
 
-	ringnet_stat_inc(&d->irq_stats, irqs);
+	ringnet_stat_inc(&v->irq_stats, irqs);
 	/*
 	 * We run only while the line is enabled, so each run owes exactly one
 	 * enable: masked first, then the bit that tells NAPI to unmask.
 	 */
 	disable_irq_nosync(irq);
-	set_bit(0, &d->irq_masked);
-	napi_schedule(&d->napi);
+	set_bit(0, &v->irq_masked);
+	napi_schedule(&ringnet_channel_of(v->d, v->index)->napi);
 	return IRQ_HANDLED;
 }

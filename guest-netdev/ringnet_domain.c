@@ -99,23 +99,63 @@ static struct ringnet_bar *ringnet_bar_at(struct pci_bus *bus, unsigned int devf
 	return found;
 }
 
-/* NAPI on for d, and a first poll. Under RTNL, with d published or being published. */
+/*
+ * NAPI on for d's channels, and a first poll each. Under RTNL, with d
+ * published or being published.
+ */
 void ringnet_napi_start(struct ringnet_domain *d)
 {
-	napi_enable(&d->napi);
+	unsigned int j;
+
+	for (j = 0; j < d->nchannels; j++)
+		napi_enable(&d->ch[j].napi);
 	ringnet_napi_schedule_bh(d);
 }
 
-/* NAPI off for d. Under RTNL. */
+/* NAPI off for d's channels. Under RTNL. */
 void ringnet_napi_stop(struct ringnet_domain *d)
 {
-	napi_disable(&d->napi);
-	/*
-	 * Only a poll arms the timer, so the cancel comes after napi_disable():
-	 * before it, a running poll could arm the timer again. A timer that
-	 * fires meanwhile finds NAPI disabled and schedules nothing.
-	 */
-	hrtimer_cancel(&d->poll_timer);
+	unsigned int j;
+
+	for (j = 0; j < d->nchannels; j++) {
+		napi_disable(&d->ch[j].napi);
+		/*
+		 * Only a channel's poll arms its timer, so the cancel comes
+		 * after napi_disable(): before it, a running poll could arm the
+		 * timer again. A timer that fires meanwhile finds NAPI disabled
+		 * and schedules nothing.
+		 */
+		hrtimer_cancel(&d->ch[j].poll_timer);
+	}
+}
+
+/*
+ * Serves d's queues with n channels (1..nqueues). Under RTNL. Which NAPI
+ * owns a queue's consumer end changes only with every channel's NAPI
+ * disabled; TX and the doorbell handlers that read nchannels meanwhile
+ * schedule a NAPI that is off (nothing happens) or the right one, and the
+ * first polls after the change look at every queue.
+ */
+int ringnet_domain_set_channels(struct ringnet_domain *d, unsigned int n)
+{
+	struct net_device *dev = d->priv->dev;
+	bool running = netif_running(dev);
+	int err;
+
+	ASSERT_RTNL();
+	if (n < 1 || n > d->nqueues)
+		return -EINVAL;
+	if (n == d->nchannels)
+		return 0;
+	err = netif_set_real_num_rx_queues(dev, n);
+	if (err)
+		return err;
+	if (running)
+		ringnet_napi_stop(d);
+	WRITE_ONCE(d->nchannels, n);
+	if (running)
+		ringnet_napi_start(d);
+	return 0;
 }
 
 /* ---- whose function ---------------------------------------------------------------- */
@@ -288,10 +328,41 @@ static int ringnet_domain_doorbell(struct ringnet_domain *d)
 	if (ro->slots[ro->self].doorbell_id != id)
 		dev_warn(dev, "the roster gives us doorbell id %u, the doorbell device %u: peers ring the roster's until the host updates it\n",
 			 ro->slots[ro->self].doorbell_id, id);
+	err = pci_msix_vec_count(bar->pdev);
+	if (err <= 0) {
+		dev_err(dev, "the doorbell device %s has no MSI-X vectors (%d): is it ivshmem-doorbell?\n",
+			pci_name(bar->pdev), err);
+		return -ENODEV;
+	}
+	d->nvectors = err;
 	d->bell = bar;
 	d->doorbell = true;
 	d->ivposition = id;
 	return 0;
+}
+
+/*
+ * The queue pairs per peer: the roster's, up to RINGNET_QUEUES_MAX and, in
+ * doorbell mode, to our vectors (a peer kicks queue k through vector k, and
+ * the host gives every guest the same vectors). Said once if fewer.
+ */
+static void ringnet_domain_queues(struct ringnet_domain *d)
+{
+	u32 n = min_t(u32, d->ro->queues, RINGNET_QUEUES_MAX);
+
+	if (d->doorbell && d->nvectors < n) {
+		dev_warn(&d->roster_bar->pdev->dev,
+			 "the roster offers %u queue pairs, the doorbell device %u vectors: using %u (give ringctl host up --vectors %u)\n",
+			 n, d->nvectors, d->nvectors, n);
+		n = d->nvectors;
+	}
+	d->nqueues = max(n, 1U);
+}
+
+/* Channels by default: one per online CPU, as many as there are queue pairs. */
+unsigned int ringnet_default_channels(const struct ringnet_domain *d)
+{
+	return clamp_t(unsigned int, num_online_cpus(), 1, d->nqueues);
 }
 
 /* Where a part of a ring is: its place in the mapping of the roster's region. */
@@ -324,10 +395,11 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 		p->domain = d;
 		p->slot = s;
 		p->m.doorbell_id = KVMRING_DOORBELL_NONE;
-		for (k = 0; k < RINGNET_QUEUES; k++) {
+		for (k = 0; k < RINGNET_QUEUES_MAX; k++) {
 			struct ringnet_queue *q = &p->q[k];
 
 			q->peer = p;
+			q->k = k;
 			spin_lock_init(&q->tx_lock);
 			spin_lock_init(&q->rx_lock);
 			u64_stats_init(&q->tx_stats.syncp);
@@ -341,7 +413,7 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 			((u8 *)d->regions[rt.rx.region].bar->shm + KVMRING_OWNED_ENTRY_OFF);
 		ringnet_member_identity(&p->m, ro->slots[s].mac, d->doorbell ?
 					ro->slots[s].doorbell_id : KVMRING_DOORBELL_NONE);
-		p->nqueues = min_t(u32, RINGNET_QUEUES, ro->queues);
+		p->nqueues = d->nqueues;
 		for (k = 0; k < p->nqueues; k++) {
 			struct ringnet_queue *q = &p->q[k];
 
@@ -353,7 +425,7 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 			    !d->regions[out.data.region].owned ||
 			    !d->regions[in.cons.region].owned)
 				return -EINVAL;
-			q->txq = 1 + s * RINGNET_QUEUES + k;
+			q->txq = ringnet_txq(s, k);
 			q->tx_prod = (void *)ringnet_domain_at(d, &out.prod);
 			q->tx_cons = (const void *)ringnet_domain_at(d, &out.cons);
 			q->tx_data = ringnet_domain_at(d, &out.data);
@@ -363,6 +435,58 @@ static int ringnet_domain_peers(struct ringnet_domain *d)
 		}
 	}
 	return 0;
+}
+
+/* Undoes ringnet_channels_add() for the first n channels, their NAPI off. Under RTNL. */
+static void ringnet_channels_del(struct ringnet_domain *d, unsigned int n)
+{
+	unsigned int j;
+
+	for (j = 0; j < n; j++) {
+		xdp_rxq_info_unreg(&d->ch[j].xdp_rxq);
+		/* Armed only by its poll, and NAPI is off: this cancel is the last. */
+		hrtimer_cancel(&d->ch[j].poll_timer);
+		netif_napi_del(&d->ch[j].napi);
+	}
+}
+
+/*
+ * A channel per queue index: its NAPI (disabled until ringnet_napi_start())
+ * and its XDP RX queue. Only the first nchannels are ever enabled. Under
+ * RTNL.
+ */
+static int ringnet_channels_add(struct ringnet_domain *d)
+{
+	struct net_device *dev = d->priv->dev;
+	unsigned int j;
+	int err;
+
+	for (j = 0; j < d->nqueues; j++) {
+		struct ringnet_channel *c = &d->ch[j];
+
+		netif_napi_add_weight(dev, &c->napi, ringnet_poll, RINGNET_NAPI_WEIGHT);
+		err = xdp_rxq_info_reg(&c->xdp_rxq, dev, j, c->napi.napi_id);
+		if (!err) {
+			err = xdp_rxq_info_reg_mem_model(&c->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
+			if (err)
+				xdp_rxq_info_unreg(&c->xdp_rxq);
+		}
+		if (err) {
+			netif_napi_del(&c->napi);
+			ringnet_channels_del(d, j);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Frees the first n doorbell vectors' handlers. */
+static void ringnet_irqs_free(struct ringnet_domain *d, unsigned int n)
+{
+	unsigned int v;
+
+	for (v = 0; v < n; v++)
+		free_irq(d->ch[v].irq, &d->ch[v]);
 }
 
 /*
@@ -375,16 +499,20 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 	struct net_device *dev = priv->dev;
 	struct pci_dev *bell = d->doorbell ? d->bell->pdev : NULL;
 	const u8 *mac = d->ro->slots[d->self].mac;
+	unsigned int v;
 	int err;
 
 	if (bell) {
 		/* An MSI-X message is a write by the device: it needs bus mastering. */
 		pci_set_master(bell);
-		err = pci_alloc_irq_vectors(bell, 1, 1, PCI_IRQ_MSIX);
+		/* Spread over the CPUs: each channel's NAPI runs where its vector lands. */
+		err = pci_alloc_irq_vectors(bell, d->nqueues, d->nqueues,
+					    PCI_IRQ_MSIX | PCI_IRQ_AFFINITY);
 		if (err < 0)
 			return dev_err_probe(&bell->dev, err,
-					     "cannot allocate the doorbell interrupt\n");
-		d->irq = pci_irq_vector(bell, 0);
+					     "cannot allocate %u doorbell interrupts\n", d->nqueues);
+		for (v = 0; v < d->nqueues; v++)
+			d->ch[v].irq = pci_irq_vector(bell, v);
 	}
 
 	rtnl_lock();
@@ -398,18 +526,23 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 		eth_hw_addr_set(dev, mac);
 		call_netdevice_notifiers(NETDEV_CHANGEADDR, dev);
 	}
-	netif_napi_add_weight(dev, &d->napi, ringnet_poll, RINGNET_NAPI_WEIGHT);
-	err = xdp_rxq_info_reg(&d->xdp_rxq, dev, 0, d->napi.napi_id);
+	d->nchannels = priv->channels ? min(priv->channels, d->nqueues) :
+		ringnet_default_channels(d);
+	err = netif_set_real_num_rx_queues(dev, d->nchannels);
 	if (err)
-		goto err_del_napi;
-	err = xdp_rxq_info_reg_mem_model(&d->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
+		goto err_unlock;
+	err = ringnet_channels_add(d);
 	if (err)
-		goto err_unreg_rxq;
+		goto err_unlock;
 	if (bell) {
 		/* Until NAPI runs, a doorbell only masks itself (see ringnet_irq()). */
-		err = request_irq(d->irq, ringnet_irq, 0, RINGNET_DRV_NAME, d);
-		if (err)
-			goto err_unreg_rxq;
+		for (v = 0; v < d->nqueues; v++) {
+			err = request_irq(d->ch[v].irq, ringnet_irq, 0, RINGNET_DRV_NAME, &d->ch[v]);
+			if (err) {
+				ringnet_irqs_free(d, v);
+				goto err_del_channels;
+			}
+		}
 	}
 	mutex_lock(&d->self_lock);
 	err = ringnet_join(d);
@@ -429,11 +562,9 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 
 err_free_irq:
 	if (bell)
-		free_irq(d->irq, d);
-err_unreg_rxq:
-	xdp_rxq_info_unreg(&d->xdp_rxq);
-err_del_napi:
-	netif_napi_del(&d->napi);
+		ringnet_irqs_free(d, d->nqueues);
+err_del_channels:
+	ringnet_channels_del(d, d->nqueues);
 err_unlock:
 	rtnl_unlock();
 	if (bell)
@@ -475,14 +606,11 @@ static void ringnet_domain_stop(struct ringnet_domain *d)
 	ringnet_leave(d);
 
 	if (d->doorbell) {
-		free_irq(d->irq, d);
+		ringnet_irqs_free(d, d->nqueues);
 		pci_free_irq_vectors(d->bell->pdev);
 	}
-	xdp_rxq_info_unreg(&d->xdp_rxq);
 	rtnl_lock();
-	/* Armed only by a poll, and NAPI is off: this one is the last. */
-	hrtimer_cancel(&d->poll_timer);
-	netif_napi_del(&d->napi);
+	ringnet_channels_del(d, d->nqueues);
 	ringnet_update_carrier(priv);
 	rtnl_unlock();
 }
@@ -511,6 +639,7 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	struct ringnet_roster *ro;
 	struct ringnet_domain *d;
 	struct ringnet_why why;
+	unsigned int j;
 	int err, tries;
 
 	lockdep_assert_held(&ringnet_domain_lock);
@@ -547,12 +676,18 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	d->nregions = ro->nregions;
 	mutex_init(&d->self_lock);
 	spin_lock_init(&d->peers_lock);
-	u64_stats_init(&d->napi_stats.syncp);
-	u64_stats_init(&d->irq_stats.syncp);
 	u64_stats_init(&d->member_stats.syncp);
 	INIT_DELAYED_WORK(&d->peer_work, ringnet_peer_work);
-	hrtimer_init(&d->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	d->poll_timer.function = ringnet_poll_timer_fn;
+	for (j = 0; j < RINGNET_QUEUES_MAX; j++) {
+		struct ringnet_channel *c = &d->ch[j];
+
+		c->d = d;
+		c->index = j;
+		u64_stats_init(&c->napi_stats.syncp);
+		u64_stats_init(&c->irq_stats.syncp);
+		hrtimer_init(&c->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+		c->poll_timer.function = ringnet_poll_timer_fn;
+	}
 
 	err = ringnet_domain_regions(d);
 	if (err)
@@ -560,6 +695,7 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	err = ringnet_domain_doorbell(d);
 	if (err)
 		goto err_free_d;
+	ringnet_domain_queues(d);
 	err = ringnet_domain_peers(d);
 	if (err)
 		goto err_free_d;
@@ -568,9 +704,10 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 		goto err_free_d;
 	ringnet_domain_claim_bars(d, d);
 
-	netdev_info(priv->dev, "joined as slot %u (%s) of %u, generation %u: %u regions, %u KiB rings, isolation %s, %s\n",
+	netdev_info(priv->dev, "joined as slot %u (%s) of %u, generation %u: %u regions, %u KiB rings, %u queue pairs on %u channels, isolation %s, %s\n",
 		    d->self, ro->slots[d->self].name, ro->max_peers, d->self_gen, ro->nregions,
-		    ro->ring_size >> 10, ro->isolation == KVMRING_ISOLATION_PAIR ? "pair" : "owner",
+		    ro->ring_size >> 10, d->nqueues, d->nchannels,
+		    ro->isolation == KVMRING_ISOLATION_PAIR ? "pair" : "owner",
 		    d->doorbell ? "doorbell" : "plain");
 	return 0;
 

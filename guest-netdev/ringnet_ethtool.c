@@ -3,8 +3,10 @@
  * ringnet_ethtool.c - ethtool ops and ring0's counters: ethtool -S names
  * every counter from the descriptor tables below (the controller and the
  * tests parse those names), ndo_get_stats64 sums them. The domain's
- * counters keep the names of ABI v1's first region (r0_...), a peer's those
- * of its slot in it (r0_peerS_...), summed over its queue pairs.
+ * counters keep the names of ABI v1's first region (r0_...), summed over
+ * its channels, a peer's those of its slot in it (r0_peerS_...), summed
+ * over its queue pairs. Then each queue index's packets, summed over the
+ * peers (qK_...), and each channel's polls and doorbell interrupts (chJ_...).
  *
  * ethtool calls get_sset_count, get_strings and get_ethtool_stats under
  * RTNL, which also covers publishing and unpublishing the domain: the
@@ -83,31 +85,64 @@ static_assert(ARRAY_SIZE(ringnet_peer_stat_desc) ==
 #define RINGNET_NPEER_STATS	(ARRAY_SIZE(ringnet_peer_stat_desc) + RINGNET_TX_NSTATS + \
 				 RINGNET_RX_NSTATS + RINGNET_NPEER_GAUGES)
 
-static void ringnet_region_stats_read(const struct ringnet_domain *d,
+/* A consistent copy of channel c's NAPI counters, added to *s; any context. */
+static void ringnet_channel_stats_add(const struct ringnet_channel *c,
 				      struct ringnet_region_stats *s)
 {
-	const struct ringnet_napi_stats *n = &d->napi_stats;
-	const struct ringnet_irq_stats *q = &d->irq_stats;
-	const struct ringnet_member_stats *m = &d->member_stats;
+	const struct ringnet_napi_stats *n = &c->napi_stats;
+	struct ringnet_region_stats t;
 	unsigned int start;
 
 	do {
 		start = u64_stats_fetch_begin(&n->syncp);
-		s->polls = u64_stats_read(&n->polls);
-		s->xdp_pass = u64_stats_read(&n->xdp_pass);
-		s->xdp_drop = u64_stats_read(&n->xdp_drop);
-		s->xdp_tx = u64_stats_read(&n->xdp_tx);
-		s->xdp_redirect = u64_stats_read(&n->xdp_redirect);
-		s->xdp_aborted = u64_stats_read(&n->xdp_aborted);
-		s->rx_bad_meta = u64_stats_read(&n->rx_bad_meta);
-		s->rx_alloc_fail = u64_stats_read(&n->rx_alloc_fail);
-		s->rx_bad_src = u64_stats_read(&n->rx_bad_src);
-		s->rx_no_peer = u64_stats_read(&n->rx_no_peer);
+		t.polls = u64_stats_read(&n->polls);
+		t.xdp_pass = u64_stats_read(&n->xdp_pass);
+		t.xdp_drop = u64_stats_read(&n->xdp_drop);
+		t.xdp_tx = u64_stats_read(&n->xdp_tx);
+		t.xdp_redirect = u64_stats_read(&n->xdp_redirect);
+		t.xdp_aborted = u64_stats_read(&n->xdp_aborted);
+		t.rx_bad_meta = u64_stats_read(&n->rx_bad_meta);
+		t.rx_alloc_fail = u64_stats_read(&n->rx_alloc_fail);
+		t.rx_bad_src = u64_stats_read(&n->rx_bad_src);
+		t.rx_no_peer = u64_stats_read(&n->rx_no_peer);
 	} while (u64_stats_fetch_retry(&n->syncp, start));
+	s->polls += t.polls;
+	s->xdp_pass += t.xdp_pass;
+	s->xdp_drop += t.xdp_drop;
+	s->xdp_tx += t.xdp_tx;
+	s->xdp_redirect += t.xdp_redirect;
+	s->xdp_aborted += t.xdp_aborted;
+	s->rx_bad_meta += t.rx_bad_meta;
+	s->rx_alloc_fail += t.rx_alloc_fail;
+	s->rx_bad_src += t.rx_bad_src;
+	s->rx_no_peer += t.rx_no_peer;
+}
+
+/* Doorbell interrupts of vector v (kept in d->ch[v]); any context. */
+static u64 ringnet_vector_irqs(const struct ringnet_channel *v)
+{
+	unsigned int start;
+	u64 irqs;
+
 	do {
-		start = u64_stats_fetch_begin(&q->syncp);
-		s->irqs = u64_stats_read(&q->irqs);
-	} while (u64_stats_fetch_retry(&q->syncp, start));
+		start = u64_stats_fetch_begin(&v->irq_stats.syncp);
+		irqs = u64_stats_read(&v->irq_stats.irqs);
+	} while (u64_stats_fetch_retry(&v->irq_stats.syncp, start));
+	return irqs;
+}
+
+static void ringnet_region_stats_read(const struct ringnet_domain *d,
+				      struct ringnet_region_stats *s)
+{
+	const struct ringnet_member_stats *m = &d->member_stats;
+	unsigned int start, j;
+
+	memset(s, 0, sizeof(*s));
+	/* Every channel that ever ran: those past nchannels keep what they counted. */
+	for (j = 0; j < d->nqueues; j++) {
+		ringnet_channel_stats_add(&d->ch[j], s);
+		s->irqs += ringnet_vector_irqs(&d->ch[j]);
+	}
 	do {
 		start = u64_stats_fetch_begin(&m->syncp);
 		s->peer_joins = u64_stats_read(&m->peer_joins);
@@ -234,6 +269,17 @@ void ringnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 
 /* ---- ethtool ---------------------------------------------------------------------- */
 
+/* Per queue index: q%u_tx_packets, q%u_rx_packets, ch%u_polls, ch%u_irqs. */
+#define RINGNET_NQUEUE_STATS	4
+
+/* The queue indexes ethtool -S lists, 0 without a domain. Under RTNL. */
+static u32 ringnet_stat_queues(struct ringnet_priv *priv)
+{
+	struct ringnet_domain *d = rtnl_dereference(priv->domain);
+
+	return d ? d->nqueues : 0;
+}
+
 /* The slots ethtool -S lists (all of the domain's, ours too), 0 without one. Under RTNL. */
 static u32 ringnet_stat_slots(struct ringnet_priv *priv)
 {
@@ -249,7 +295,8 @@ static int ringnet_get_sset_count(struct net_device *dev, int sset)
 	if (sset != ETH_SS_STATS)
 		return -EOPNOTSUPP;
 	slots = ringnet_stat_slots(netdev_priv(dev));
-	return 1 + (slots ? RINGNET_NREGION_STATS : 0) + slots * RINGNET_NPEER_STATS;
+	return 1 + (slots ? RINGNET_NREGION_STATS + ringnet_stat_queues(netdev_priv(dev)) *
+		    RINGNET_NQUEUE_STATS : 0) + slots * RINGNET_NPEER_STATS;
 }
 
 static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
@@ -264,6 +311,12 @@ static void ringnet_get_strings(struct net_device *dev, u32 sset, u8 *buf)
 		return;
 	for (j = 0; j < RINGNET_NREGION_STATS; j++)
 		ethtool_sprintf(&buf, "r0_%s", ringnet_region_stat_desc[j].name);
+	for (s = 0; s < ringnet_stat_queues(netdev_priv(dev)); s++) {
+		ethtool_sprintf(&buf, "q%u_tx_packets", s);
+		ethtool_sprintf(&buf, "q%u_rx_packets", s);
+		ethtool_sprintf(&buf, "ch%u_polls", s);
+		ethtool_sprintf(&buf, "ch%u_irqs", s);
+	}
 	for (s = 0; s < slots; s++) {
 		for (j = 0; j < ARRAY_SIZE(ringnet_peer_stat_desc); j++)
 			ethtool_sprintf(&buf, "r0_peer%u_%s", s, ringnet_peer_stat_desc[j].name);
@@ -295,6 +348,19 @@ static void ringnet_get_ethtool_stats(struct net_device *dev, struct ethtool_sta
 	ringnet_region_stats_read(d, &rs);
 	for (j = 0; j < RINGNET_NREGION_STATS; j++)
 		*data++ = ringnet_stat_get(&rs, &ringnet_region_stat_desc[j]);
+	for (j = 0; j < d->nqueues; j++) {
+		struct ringnet_peer_stats qs = {};
+		struct ringnet_region_stats cs = {};
+		const struct ringnet_peer *p;
+
+		ringnet_for_each_peer(d, p, s)
+			ringnet_queue_stats_add(&p->q[j], &qs);
+		ringnet_channel_stats_add(&d->ch[j], &cs);
+		*data++ = qs.tx_packets;
+		*data++ = qs.rx_packets;
+		*data++ = cs.polls;
+		*data++ = ringnet_vector_irqs(&d->ch[j]);
+	}
 	for (s = 0; s < d->max_peers; s++) {
 		const struct ringnet_peer *p = &d->peers[s];
 
@@ -325,8 +391,43 @@ static void ringnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *
 	rcu_read_unlock_bh();
 }
 
+/*
+ * ethtool -l: the queue pairs per peer the roster (and in doorbell mode our
+ * vectors) allow, and the channels serving them. Under RTNL.
+ */
+static void ringnet_get_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d = rtnl_dereference(priv->domain);
+
+	ch->max_combined = d ? d->nqueues : RINGNET_QUEUES_MAX;
+	ch->combined_count = d ? d->nchannels : priv->channels;
+}
+
+/*
+ * ethtool -L ring0 combined N: N channels serve the queues (and TX uses N
+ * queues per peer), kept for the domains that come later. Under RTNL;
+ * ethtool has checked N against max_combined and that nothing else moves.
+ */
+static int ringnet_set_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d = rtnl_dereference(priv->domain);
+	int err = 0;
+
+	if (!ch->combined_count)
+		return -EINVAL;
+	if (d)
+		err = ringnet_domain_set_channels(d, ch->combined_count);
+	if (!err)
+		priv->channels = ch->combined_count;
+	return err;
+}
+
 const struct ethtool_ops ringnet_ethtool_ops = {
 	.get_drvinfo		= ringnet_get_drvinfo,
+	.get_channels		= ringnet_get_channels,
+	.set_channels		= ringnet_set_channels,
 	.get_link		= ethtool_op_get_link,
 	.get_strings		= ringnet_get_strings,
 	.get_sset_count		= ringnet_get_sset_count,

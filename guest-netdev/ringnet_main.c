@@ -267,7 +267,7 @@ static int __init ringnet_init(void)
 	if (err)
 		return err;
 	dev = alloc_netdev_mqs(sizeof(*priv), ifname, NET_NAME_PREDICTABLE, ringnet_setup,
-			       RINGNET_TXQS, 1);
+			       RINGNET_TXQS, RINGNET_QUEUES_MAX);
 	if (!dev)
 		return -ENOMEM;
 	priv = netdev_priv(dev);
