@@ -4,7 +4,7 @@
 // `ringctl host up`) behind ivshmem devices.
 //
 //   lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell]
-//          [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE]
+//          [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--queues N] [--ring-size SIZE]
 //          [--slots N] [--kernel standard|debug] [--probe-bars] [--foreign-bars]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
@@ -174,7 +174,7 @@ async function up(args) {
   requireRoot();
   requireTools();
   const spec = {
-    string: ['guests', 'accel', 'memory', 'cpus', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
+    string: ['guests', 'accel', 'memory', 'cpus', 'queues', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
     boolean: ['doorbell', 'ring', 'probe-bars', 'foreign-bars'],
   };
   const opts = minimist(args, {
@@ -211,6 +211,8 @@ async function up(args) {
   const groups = [opts.group ?? []].flat();
   const cpus = Number(opts.cpus);
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new LabError(`--cpus ${opts.cpus}: give a number from 1 to 8`);
+  // Queue pairs per pair of guests (ringctl host up checks the range); in doorbell mode a vector each.
+  const queues = opts.queues === undefined ? undefined : String(opts.queues);
   if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new LabError(`--accel ${opts.accel}: use auto, kvm or tcg`);
 
   const paths = labPaths();
@@ -241,7 +243,8 @@ async function up(args) {
     await ringctl('host', 'up', '--name', paths.name, '--isolation', opts.isolation, ...guestOpts,
       ...groups.flatMap((g) => ['--group', g]),
       ...(opts['ring-size'] ? ['--ring-size', opts['ring-size']] : []),
-      ...(opts.doorbell ? ['--doorbell'] : []));
+      ...(queues ? ['--queues', queues] : []),
+      ...(opts.doorbell ? ['--doorbell', ...(queues ? ['--vectors', queues] : [])] : []));
     const qemuArgs = {};
     for (let n = 1; n <= guests; n++) {
       qemuArgs[n] = JSON.parse(await ringctl('host', 'qemu-args', `g${n}`, '--name', paths.name, '--json'));
@@ -635,7 +638,7 @@ async function qmp(args) {
 // ---------------------------------------------------------------------------- main
 
 const USAGE = `usage: lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell] [--no-ring]
-              [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--ring-size SIZE] [--slots N]
+              [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--queues N] [--ring-size SIZE] [--slots N]
               [--kernel standard|debug] [--probe-bars] [--foreign-bars]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]

@@ -191,17 +191,23 @@ export function parseHostSpec(o: IsolationOptions): { spec: HostSpec; warnings: 
     guests = Array.from({ length: parseGuests(o.guests) }, (_, i) => ({ name: `g${i + 1}`, addrs: [] }));
   }
   if (o.vectors !== undefined && !o.doorbell) throw new UsageError('--vectors needs --doorbell');
+  const queues = o.queues === undefined ? 1 : parseQueues(o.queues);
   const spec: HostSpec = {
     name: parseName(o.name ?? DEFAULT_NAME),
     guests,
     groups: (o.group ?? []).map(parseGroupOption),
     isolation: o.isolation === undefined ? DEFAULT_ISOLATION : parseIsolation(o.isolation),
     mode: o.doorbell ? 'doorbell' : 'plain',
-    vectors: parseVectors(o.vectors ?? '1'),
+    // A vector per queue pair: a peer kicks queue k through vector k.
+    vectors: o.vectors === undefined ? queues : parseVectors(o.vectors),
     ...(o.ringSize === undefined ? {} : { ringSize: parseRingSize(o.ringSize) }),
-    queues: o.queues === undefined ? 1 : parseQueues(o.queues),
+    queues,
   };
-  return { spec, warnings: checkSpec(spec) };
+  const warnings = checkSpec(spec);
+  if (spec.mode === 'doorbell' && spec.vectors < queues) {
+    warnings.push(`--vectors ${spec.vectors} is fewer than --queues ${queues}: guests use ${spec.vectors} queue pair(s) (a peer kicks queue k through vector k)`);
+  }
+  return { spec, warnings };
 }
 
 // ---- checks -----------------------------------------------------------------
