@@ -145,6 +145,8 @@ export interface LabOptions {
   doorbell?: boolean;
   /** vCPUs per guest (1) */
   cpus?: number;
+  /** lab up --queues: queue pairs per pair of guests (1; in doorbell mode a vector each) */
+  queues?: number;
   /** guests of the host setup (guests): those past `guests` have files but no QEMU, room for a peer from the host */
   slots?: number;
   /** lab up --isolation (owner) */
@@ -405,7 +407,7 @@ class LabFixture {
   #lab: Lab | undefined;
 
   async get(opts: LabOptions): Promise<Lab> {
-    const want = { doorbell: false, cpus: 1, slots: Math.max(opts.guests, 2), probeBars: false, foreignBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
+    const want = { doorbell: false, cpus: 1, queues: 1, slots: Math.max(opts.guests, 2), probeBars: false, foreignBars: false, isolation: 'owner' as const, groups: [] as string[], ...opts };
     if (this.#lab && JSON.stringify(this.#lab.opts) === JSON.stringify(want)) return this.#lab;
     await this.release();
     const up = await labUp(
@@ -413,6 +415,7 @@ class LabFixture {
         'up',
         '--guests', String(want.guests),
         '--cpus', String(want.cpus),
+        '--queues', String(want.queues),
         '--slots', String(want.slots),
         '--isolation', want.isolation,
         ...want.groups.flatMap((g) => ['--group', g]),

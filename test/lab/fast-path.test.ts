@@ -7,6 +7,7 @@
 // and never published. And a socket can busy-poll ring0's NAPI.
 import assert from 'node:assert/strict';
 
+import { CONSTANTS as C } from '../../src/ring/layout.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually } from '../helpers/time.js';
@@ -14,8 +15,8 @@ import { XDP_VERDICT_OBJ, redirectTo } from '../helpers/xdp-verdict.js';
 
 const OBJ = `${REPO}/${XDP_VERDICT_OBJ}`;
 const PIN = '/sys/fs/bpf/batching_test';
-/** ringnet.h: TX queue 0 carries broadcasts, 1 + slot * RINGNET_QUEUES + k queue k of a peer. */
-const RINGNET_QUEUES = 1;
+/** ringnet.h's ringnet_txq(): TX queue 0 carries broadcasts, 1 + slot * RINGNET_QUEUES_MAX + k queue k of a peer. */
+const ownerTxq = (slot: number, k = 0) => 1 + slot * C.KVMRING_QUEUES_MAX + k;
 
 /** Each guest's slot (the host's, the same in every roster) and ring0 MAC. */
 interface Ends {
@@ -93,7 +94,7 @@ describe('ringnet\'s fast path: batches and busy polling (3 guests)', function (
   it('publishes once per run of netdev_xmit_more(), and every frame arrives', async () => {
     const count = 3200;
     const before = { g1: await counters('g1', ends.g2.slot), g2: await counters('g2', ends.g1.slot) };
-    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: 1 + ends.g2.slot * RINGNET_QUEUES });
+    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: ownerTxq(ends.g2.slot) });
     const g1 = await counters('g1', ends.g2.slot);
     const frames = g1.frames - before.g1.frames;
     const publishes = g1.publishes - before.g1.publishes;
@@ -109,7 +110,7 @@ describe('ringnet\'s fast path: batches and busy polling (3 guests)', function (
     await lab.sh('g2', `ip link set dev ring0 xdpdrv pinned ${PIN}/progs/xdp_tx`);
     const count = 3200;
     const before = { g2: await counters('g2', ends.g1.slot), xdpTx: await stat('g2', 'r0_xdp_tx'), polls: await stat('g2', 'r0_polls'), g1: await counters('g1', ends.g2.slot) };
-    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: 1 + ends.g2.slot * RINGNET_QUEUES });
+    await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: ownerTxq(ends.g2.slot) });
     const xdpTx = await eventually(30_000, 'g2 reflects pktgen\'s frames', async () => {
       const n = (await stat('g2', 'r0_xdp_tx')) - before.xdpTx;
       return n >= count ? n : false;

@@ -1,0 +1,133 @@
+// ring0 with several queue pairs per pair of guests and a channel per vCPU: the
+// host offers 4 queue pairs (in doorbell mode a vector each), the guests have 4
+// vCPUs. A sender takes the queue of its CPU, so four senders pinned to four
+// CPUs use all four queues, each with its own producer lock and ring; the
+// receiver's channel for each queue (a NAPI, and in doorbell mode its vector)
+// takes it. ethtool -l shows the channels and -L changes them under traffic.
+// ethtool -S counts per queue index (qK_tx_packets, qK_rx_packets, summed over
+// the peers) and per channel (chJ_polls, chJ_irqs).
+import assert from 'node:assert/strict';
+
+import { type Lab, REPO, labFixture } from '../helpers/lab.js';
+import { requireTier } from '../helpers/tier.js';
+import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
+
+const XFER = `${REPO}/scripts/guest/xfer.mjs`;
+const XFER_BYTES = 16_000_000;
+const QUEUES = 4;
+const G2 = '198.51.100.2';
+/** g2's iperf3 servers: one per sender, so that each client runs on a CPU of its own. */
+const PORTS = [5301, 5302, 5303, 5304];
+
+/** ethtool -l's "Combined" under its maximums and under the current settings. */
+function combined(text: string): { max: number; now: number } {
+  const [max, now] = text.split(/Current hardware settings:/);
+  const get = (s: string | undefined) => Number(/Combined:\s+(\d+)/.exec(s ?? '')?.[1] ?? NaN);
+  return { max: get(max), now: get(now) };
+}
+
+for (const doorbell of [false, true]) {
+  const mode = doorbell ? 'doorbell' : 'plain';
+  describe(`ring0 with ${QUEUES} queue pairs and 4 vCPUs per guest (2 guests, ${mode} mode)`, function () {
+    this.timeout(300_000 * SLOWDOWN);
+    let lab: Lab;
+
+    /** Counter `name` of ring0 in g, one per queue index. */
+    const perQueue = async (g: string, name: (k: number) => string) => {
+      const s = await lab.ethtoolStats(g);
+      return Array.from({ length: QUEUES }, (_, k) => {
+        const v = s.get(name(k));
+        assert.ok(v !== undefined, `ethtool -S ring0 in ${g} has no ${name(k)}`);
+        return v;
+      });
+    };
+    const delta = (a: number[], b: number[]) => b.map((v, k) => v - a[k]);
+
+    before(async function () {
+      requireTier(this, 'lab');
+      lab = await labFixture.get({ guests: 2, cpus: 4, queues: QUEUES, doorbell });
+      await lab.sh('g2', PORTS.map((p) => `iperf3 -s -D -p ${p}`).join(' && '));
+    });
+
+    it('shows 4 channels with ethtool -l, one per vCPU and queue pair', async () => {
+      for (const g of lab.guestNames()) {
+        assert.equal((await lab.sh(g, 'nproc')).trim(), '4', g);
+        assert.deepEqual(combined(await lab.sh(g, 'ethtool -l ring0')), { max: QUEUES, now: QUEUES }, g);
+        // One RX queue per channel in sysfs, for RPS and for the tools that count them.
+        assert.equal((await lab.sh(g, 'ls /sys/class/net/ring0/queues | grep -c rx-')).trim(), String(QUEUES), g);
+      }
+    });
+
+    it('sends and receives on every queue from four CPUs at once, and a transfer arrives intact', async () => {
+      const before = {
+        tx: await perQueue('g1', (k) => `q${k}_tx_packets`),
+        rx: await perQueue('g2', (k) => `q${k}_rx_packets`),
+        polls: await perQueue('g2', (k) => `ch${k}_polls`),
+        irqs: await perQueue('g2', (k) => `ch${k}_irqs`),
+      };
+      const recv = lab.exec('g2', ['node', XFER, 'recv', '5001'], { timeoutMs: 240_000 });
+      await eventually(60_000 * SLOWDOWN, "g2's receiver listening on port 5001", () => lab.listening('g2', 5001));
+      // iperf3 -A k: the client on CPU k, which picks queue k; the transfer on CPU 3.
+      const iperfs = PORTS.map((p, k) =>
+        lab.exec('g1', ['iperf3', '-c', G2, '-p', String(p), '-A', String(k), '-t', '8', '-J'], { timeoutMs: 180_000 }));
+      const sent = lab.exec('g1', ['taskset', '-c', '3', 'node', XFER, 'send', G2, '5001', String(XFER_BYTES)], { timeoutMs: 240_000 });
+      const results = await Promise.all(iperfs);
+      const [s, r] = await Promise.all([sent, recv]);
+      results.forEach((i, k) => assert.equal(i.code, 0, `iperf3 on CPU ${k} failed: ${i.stdout.slice(0, 300)}${i.stderr}`));
+      assert.equal(s.code, 0, s.stderr);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(s.stdout, new RegExp(`^[0-9a-f]{64} ${XFER_BYTES}\\n$`));
+      assert.equal(r.stdout, s.stdout, 'the transfer arrived with another sha256');
+
+      const tx = delta(before.tx, await perQueue('g1', (k) => `q${k}_tx_packets`));
+      const rx = delta(before.rx, await perQueue('g2', (k) => `q${k}_rx_packets`));
+      const polls = delta(before.polls, await perQueue('g2', (k) => `ch${k}_polls`));
+      const irqs = delta(before.irqs, await perQueue('g2', (k) => `ch${k}_irqs`));
+      console.log(`      (g1 sent per queue ${tx.join(' ')}; g2 received ${rx.join(' ')}; g2's polls per channel ${polls.join(' ')}, doorbell interrupts ${irqs.join(' ')})`);
+      tx.forEach((n, k) => assert.ok(n > 1000, `g1 sent ${n} frames on queue ${k}`));
+      rx.forEach((n, k) => assert.ok(n > 1000, `g2 received ${n} frames on queue ${k}`));
+      polls.forEach((n, k) => assert.ok(n > 0, `g2's channel ${k} polled ${n} times`));
+      if (doorbell) irqs.forEach((n, k) => assert.ok(n > 0, `g2's doorbell vector ${k} interrupted ${n} times`));
+      else assert.deepEqual(irqs, [0, 0, 0, 0], 'doorbell interrupts in plain mode');
+    });
+
+    it('changes to 2 channels and back with ethtool -L under traffic, the connection unbroken', async () => {
+      const iperf = lab.exec('g1', ['iperf3', '-c', G2, '-p', String(PORTS[0]), '-P', '2', '-t', '12', '-J'], { timeoutMs: 180_000 });
+      await sleep(2000);
+      for (const g of lab.guestNames()) await lab.sh(g, 'ethtool -L ring0 combined 2');
+      for (const g of lab.guestNames()) assert.deepEqual(combined(await lab.sh(g, 'ethtool -l ring0')), { max: QUEUES, now: 2 }, g);
+      // With 2 channels, channels 0 and 1 serve all 4 queues: 2 and 3 poll no more.
+      const polls = await perQueue('g2', (k) => `ch${k}_polls`);
+      const rx = await perQueue('g2', (k) => `q${k}_rx_packets`);
+      await sleep(3000);
+      const polled = delta(polls, await perQueue('g2', (k) => `ch${k}_polls`));
+      const received = delta(rx, await perQueue('g2', (k) => `q${k}_rx_packets`));
+      assert.ok(polled[0] + polled[1] > 0, `channels 0 and 1 polled ${polled[0]} and ${polled[1]} times`);
+      assert.deepEqual(polled.slice(2), [0, 0], `channels 2 and 3 polled ${polled.slice(2).join(' and ')} times after ethtool -L combined 2`);
+      assert.ok(received[0] + received[1] > 0, `g2 received ${received.join(' ')} per queue with 2 channels`);
+      for (const g of lab.guestNames()) await lab.sh(g, `ethtool -L ring0 combined ${QUEUES}`);
+      const i = await iperf;
+      assert.equal(i.code, 0, `iperf3 failed across ethtool -L: ${i.stdout.slice(0, 300)}${i.stderr}`);
+      const moved = (JSON.parse(i.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
+      assert.ok(moved > 1_000_000, `iperf3 moved only ${moved} bytes`);
+      for (const g of lab.guestNames()) assert.deepEqual(combined(await lab.sh(g, 'ethtool -l ring0')), { max: QUEUES, now: QUEUES }, g);
+    });
+
+    it('refuses more channels than queue pairs, saying how many there are', async () => {
+      const r = await lab.exec('g1', ['ethtool', '-L', 'ring0', 'combined', String(QUEUES + 1)]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr + r.stdout, /maximum|exceeds|Invalid/i);
+      assert.equal(combined(await lab.sh('g1', 'ethtool -l ring0')).now, QUEUES);
+    });
+
+    describe('afterwards', () => {
+      it('leaves no oops, warning, lockup or stall in any guest\'s kernel log', async () => {
+        await lab.assertKernelLogsClean();
+      });
+
+      it('leaves every ring without resets or bad indices', async () => {
+        await lab.assertRingsClean();
+      });
+    });
+  });
+}
