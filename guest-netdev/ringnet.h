@@ -255,11 +255,16 @@ struct ringnet_region {
 };
 
 /*
- * A channel: one NAPI that serves queue index k of every peer for each k
- * with k % nchannels == index, its poll timer (plain mode, and for queues
- * waiting for room), its doorbell vector and its XDP RX queue. rr,
- * idle_polls and napi_stats belong to its NAPI poll; irq_masked's bit and
- * irq_stats to its interrupt handler until it hands them to NAPI.
+ * d->ch[j]: channel j, one NAPI that serves queue index k of every peer
+ * for each k with k % nchannels == j, with its poll timer (plain mode, and
+ * for queues waiting for room) and its XDP RX queue; and doorbell vector
+ * j, which kicks queue j and so wakes channel j % nchannels.
+ *
+ * d, index, irq and irq_name are set when the domain is assembled or
+ * started and never change. rr, idle_polls, napi_stats and poll_timer
+ * belong to the channel's NAPI poll (only it arms the timer); irq_masked's
+ * bit and irq_stats to vector j's handler, which hands the bit to the
+ * serving channel's NAPI to clear.
  */
 struct ringnet_channel {
 	struct ringnet_domain	*d;
@@ -269,10 +274,11 @@ struct ringnet_channel {
 	struct hrtimer		poll_timer;
 	unsigned int		idle_polls;
 	unsigned int		rr;		/* RX round-robin start among the peers */
-	int			irq;		/* its doorbell vector's IRQ, 0 without */
-	unsigned long		irq_masked;	/* bit 0: the IRQ waits for NAPI to unmask it */
-	struct ringnet_napi_stats napi_stats;	/* NAPI */
-	struct ringnet_irq_stats irq_stats;	/* the doorbell handler */
+	int			irq;		/* vector j's IRQ, 0 without */
+	char			irq_name[16];	/* "ringnet-qJ" in /proc/interrupts */
+	unsigned long		irq_masked;	/* bit 0: vector j waits for NAPI to unmask it */
+	struct ringnet_napi_stats napi_stats;	/* channel j's NAPI */
+	struct ringnet_irq_stats irq_stats;	/* vector j's handler */
 };
 
 /*
@@ -296,7 +302,7 @@ struct ringnet_domain {
 	u32			nregions;
 	struct ringnet_region	regions[KVMRING_ROSTER_REGIONS_MAX];
 
-	/* doorbell mode: the doorbell device, its MSI-X vectors and our id in it */
+	/* doorbell mode: the doorbell device, its MSI-X vectors and our id in it; set when assembled */
 	struct ringnet_bar	*bell;
 	bool			doorbell;
 	u32			ivposition;
@@ -322,8 +328,10 @@ struct ringnet_domain {
 	/*
 	 * Queue pairs per peer (fixed when assembled) and the channels that
 	 * serve them: nchannels is written under RTNL with every channel's
-	 * NAPI disabled (ringnet_domain_set_channels()), read locklessly by TX
-	 * (READ_ONCE: any queue below nqueues is served either way).
+	 * NAPI disabled (ringnet_domain_set_channels()) and read with
+	 * READ_ONCE by TX, the doorbell handlers, the peer work and the polls
+	 * (any queue below nqueues is served either way, and the first polls
+	 * after a change look at every queue).
 	 */
 	unsigned int		nqueues;
 	unsigned int		nchannels;

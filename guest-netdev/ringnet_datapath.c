@@ -59,7 +59,8 @@ static struct ringnet_queue *ringnet_tx_queue(struct ringnet_peer *p, struct sk_
 	u32 k = raw_smp_processor_id() % READ_ONCE(d->nchannels);
 	struct sock *sk = skb ? skb->sk : NULL;
 
-	if (sk && sk_fullsock(sk)) {
+	/* Connected sockets only, as netdev_pick_tx(): one to many peers or CPUs keeps none. */
+	if (sk && sk_fullsock(sk) && rcu_access_pointer(sk->sk_dst_cache)) {
 		int old = sk_tx_queue_get(sk);
 
 		if (old >= ringnet_txq(p->slot, 0) && old < ringnet_txq(p->slot, p->nqueues) &&
@@ -830,6 +831,8 @@ irqreturn_t ringnet_irq(int irq, void *data)
 	 */
 	disable_irq_nosync(irq);
 	set_bit(0, &v->irq_masked);
+	/* The bit before nchannels: a channel that polls after a change sees it. */
+	smp_mb__after_atomic();
 	napi_schedule(&ringnet_channel_of(v->d, v->index)->napi);
 	return IRQ_HANDLED;
 }

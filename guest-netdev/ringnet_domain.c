@@ -147,15 +147,15 @@ int ringnet_domain_set_channels(struct ringnet_domain *d, unsigned int n)
 		return -EINVAL;
 	if (n == d->nchannels)
 		return 0;
-	err = netif_set_real_num_rx_queues(dev, n);
-	if (err)
-		return err;
+	/* No poll may deliver on an RX queue past the new count once it is set. */
 	if (running)
 		ringnet_napi_stop(d);
-	WRITE_ONCE(d->nchannels, n);
+	err = netif_set_real_num_rx_queues(dev, n);
+	if (!err)
+		WRITE_ONCE(d->nchannels, n);
 	if (running)
 		ringnet_napi_start(d);
-	return 0;
+	return err;
 }
 
 /* ---- whose function ---------------------------------------------------------------- */
@@ -342,21 +342,23 @@ static int ringnet_domain_doorbell(struct ringnet_domain *d)
 }
 
 /*
- * The queue pairs per peer: the roster's, up to RINGNET_QUEUES_MAX and, in
- * doorbell mode, to our vectors (a peer kicks queue k through vector k, and
- * the host gives every guest the same vectors). Said once if fewer.
+ * The queue pairs per peer: the roster's, up to RINGNET_QUEUES_MAX, the
+ * same for every guest of the roster. In doorbell mode a peer kicks queue
+ * k through vector k: a doorbell device with fewer vectors is refused
+ * rather than leaving a peer's queues undrained.
  */
-static void ringnet_domain_queues(struct ringnet_domain *d)
+static int ringnet_domain_queues(struct ringnet_domain *d)
 {
 	u32 n = min_t(u32, d->ro->queues, RINGNET_QUEUES_MAX);
 
 	if (d->doorbell && d->nvectors < n) {
-		dev_warn(&d->roster_bar->pdev->dev,
-			 "the roster offers %u queue pairs, the doorbell device %u vectors: using %u (give ringctl host up --vectors %u)\n",
-			 n, d->nvectors, d->nvectors, n);
-		n = d->nvectors;
+		dev_err(&d->roster_bar->pdev->dev,
+			"the roster offers %u queue pairs and the doorbell device has %u vectors: a peer kicks queue k through vector k; give every guest's ivshmem-doorbell vectors=%u (ringctl host qemu-args does)\n",
+			n, d->nvectors, n);
+		return -EINVAL;
 	}
 	d->nqueues = max(n, 1U);
+	return 0;
 }
 
 /* Channels by default: one per online CPU, as many as there are queue pairs. */
@@ -485,8 +487,36 @@ static void ringnet_irqs_free(struct ringnet_domain *d, unsigned int n)
 {
 	unsigned int v;
 
-	for (v = 0; v < n; v++)
+	for (v = 0; v < n; v++) {
+		irq_update_affinity_hint(d->ch[v].irq, NULL);
 		free_irq(d->ch[v].irq, &d->ch[v]);
+	}
+}
+
+/*
+ * A handler per doorbell vector, vector v on the v-th CPU near the device
+ * (an affinity and a hint for irqbalance): each channel's NAPI runs where
+ * its vector lands. Until NAPI runs, a doorbell only masks itself (see
+ * ringnet_irq()).
+ */
+static int ringnet_irqs_request(struct ringnet_domain *d)
+{
+	int node = dev_to_node(&d->bell->pdev->dev);
+	unsigned int v;
+	int err;
+
+	for (v = 0; v < d->nqueues; v++) {
+		struct ringnet_channel *c = &d->ch[v];
+
+		snprintf(c->irq_name, sizeof(c->irq_name), RINGNET_DRV_NAME "-q%u", v);
+		err = request_irq(c->irq, ringnet_irq, 0, c->irq_name, c);
+		if (err) {
+			ringnet_irqs_free(d, v);
+			return err;
+		}
+		irq_set_affinity_and_hint(c->irq, cpumask_of(cpumask_local_spread(v, node)));
+	}
+	return 0;
 }
 
 /*
@@ -505,9 +535,12 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 	if (bell) {
 		/* An MSI-X message is a write by the device: it needs bus mastering. */
 		pci_set_master(bell);
-		/* Spread over the CPUs: each channel's NAPI runs where its vector lands. */
-		err = pci_alloc_irq_vectors(bell, d->nqueues, d->nqueues,
-					    PCI_IRQ_MSIX | PCI_IRQ_AFFINITY);
+		/*
+		 * Not managed (PCI_IRQ_AFFINITY): a managed vector is shut down
+		 * with its CPU, which our disable/enable pairing cannot follow.
+		 * ringnet_irqs_request() spreads them instead.
+		 */
+		err = pci_alloc_irq_vectors(bell, d->nqueues, d->nqueues, PCI_IRQ_MSIX);
 		if (err < 0)
 			return dev_err_probe(&bell->dev, err,
 					     "cannot allocate %u doorbell interrupts\n", d->nqueues);
@@ -535,14 +568,9 @@ static int ringnet_domain_start(struct ringnet_domain *d)
 	if (err)
 		goto err_unlock;
 	if (bell) {
-		/* Until NAPI runs, a doorbell only masks itself (see ringnet_irq()). */
-		for (v = 0; v < d->nqueues; v++) {
-			err = request_irq(d->ch[v].irq, ringnet_irq, 0, RINGNET_DRV_NAME, &d->ch[v]);
-			if (err) {
-				ringnet_irqs_free(d, v);
-				goto err_del_channels;
-			}
-		}
+		err = ringnet_irqs_request(d);
+		if (err)
+			goto err_del_channels;
 	}
 	mutex_lock(&d->self_lock);
 	err = ringnet_join(d);
@@ -695,7 +723,9 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 	err = ringnet_domain_doorbell(d);
 	if (err)
 		goto err_free_d;
-	ringnet_domain_queues(d);
+	err = ringnet_domain_queues(d);
+	if (err)
+		goto err_free_d;
 	err = ringnet_domain_peers(d);
 	if (err)
 		goto err_free_d;

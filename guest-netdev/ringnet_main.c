@@ -8,16 +8,18 @@
  * (1af4:1110, plain or doorbell) binds here and has its BARs mapped; the
  * one at the roster's place assembles ring0's domain (ringnet_domain.c):
  * our slot, our peers and their MACs, addresses and doorbell ids, and for
- * each peer one single-producer single-consumer ring each way, whose halves
- * lie in the two guests' regions (the ring core, ringnet_ring.c). ring0 is
- * one netdev; the module parameter ifname names it otherwise.
+ * each peer the queue pairs the roster offers, each a single-producer
+ * single-consumer ring each way whose halves lie in the two guests'
+ * regions (the ring core, ringnet_ring.c). ring0 is one netdev; the module
+ * parameter ifname names it otherwise.
  *
  * TX picks the peer by destination MAC among the roster's (broadcast and
- * multicast go to every live peer); each peer's queue pair has a TX queue of
- * its own, so a full ring stops only the traffic for that peer. RX is NAPI,
- * fed by the doorbell device's interrupt or, without doorbells, by a
- * polling timer; frames are copied out of the peer's region (which its
- * owner may rewrite at any time) before anyone parses them.
+ * multicast go to every live peer) and the queue pair of the sending CPU;
+ * each queue pair has a TX queue of its own, so a full ring stops only the
+ * traffic on it. RX is NAPI per channel (ethtool -L), fed by the doorbell
+ * device's vector of each queue or, without doorbells, by a polling timer;
+ * frames are copied out of the peer's region (which its owner may rewrite
+ * at any time) before anyone parses them.
  *
  * Everything a peer wrote is hostile: the ring core checks indices and
  * lengths, ringnet_peer.c reads each peer's entry once and believes only

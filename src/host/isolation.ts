@@ -203,11 +203,10 @@ export function parseHostSpec(o: IsolationOptions): { spec: HostSpec; warnings: 
     ...(o.ringSize === undefined ? {} : { ringSize: parseRingSize(o.ringSize) }),
     queues,
   };
-  const warnings = checkSpec(spec);
   if (spec.mode === 'doorbell' && spec.vectors < queues) {
-    warnings.push(`--vectors ${spec.vectors} is fewer than --queues ${queues}: guests use ${spec.vectors} queue pair(s) (a peer kicks queue k through vector k)`);
+    throw new UsageError(`--vectors ${spec.vectors} is fewer than --queues ${queues}: a guest kicks a peer's queue k through vector k; give --vectors ${queues} or more, or leave --vectors out`);
   }
-  return { spec, warnings };
+  return { spec, warnings: checkSpec(spec) };
 }
 
 // ---- checks -----------------------------------------------------------------

@@ -55,6 +55,14 @@ for (const doorbell of [false, true]) {
         assert.deepEqual(combined(await lab.sh(g, 'ethtool -l ring0')), { max: QUEUES, now: QUEUES }, g);
         // One RX queue per channel in sysfs, for RPS and for the tools that count them.
         assert.equal((await lab.sh(g, 'ls /sys/class/net/ring0/queues | grep -c rx-')).trim(), String(QUEUES), g);
+        if (doorbell) {
+          // A handler per vector, each vector on a CPU of its own.
+          const lines = (await lab.sh(g, 'grep ringnet-q /proc/interrupts || true')).trim().split('\n').filter(Boolean);
+          assert.deepEqual(lines.map((l) => /ringnet-q(\d+)$/.exec(l)?.[1]).sort(), ['0', '1', '2', '3'], `${g}: ${lines.join('\n')}`);
+          const irqs = lines.map((l) => l.trim().split(':')[0]);
+          const cpus = await Promise.all(irqs.map(async (i) => (await lab.sh(g, `cat /proc/irq/${i}/smp_affinity_list`)).trim()));
+          assert.equal(new Set(cpus).size, QUEUES, `${g}: the vectors' CPUs are ${cpus.join(' ')}`);
+        }
       }
     });
 
@@ -92,6 +100,8 @@ for (const doorbell of [false, true]) {
     });
 
     it('changes to 2 channels and back with ethtool -L under traffic, the connection unbroken', async () => {
+      // RPS on every RX queue: a frame delivered on an RX queue past the count would warn.
+      await lab.sh('g2', 'for q in /sys/class/net/ring0/queues/rx-*; do echo f > $q/rps_cpus; done');
       const iperf = lab.exec('g1', ['iperf3', '-c', G2, '-p', String(PORTS[0]), '-P', '2', '-t', '12', '-J'], { timeoutMs: 180_000 });
       await sleep(2000);
       for (const g of lab.guestNames()) await lab.sh(g, 'ethtool -L ring0 combined 2');
