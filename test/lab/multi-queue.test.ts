@@ -92,8 +92,11 @@ for (const doorbell of [false, true]) {
       const polls = delta(before.polls, await perQueue('g2', (k) => `ch${k}_polls`));
       const irqs = delta(before.irqs, await perQueue('g2', (k) => `ch${k}_irqs`));
       console.log(`      (g1 sent per queue ${tx.join(' ')}; g2 received ${rx.join(' ')}; g2's polls per channel ${polls.join(' ')}, doorbell interrupts ${irqs.join(' ')})`);
-      tx.forEach((n, k) => assert.ok(n > 1000, `g1 sent ${n} frames on queue ${k}`));
-      rx.forEach((n, k) => assert.ok(n > 1000, `g2 received ${n} frames on queue ${k}`));
+      // A stream's share of the guest's CPUs varies under TCG (one CI run: 883 frames on one
+      // queue, 6709 on another); a hundred is well above what the few broadcasts
+      // (ARP, ND: on the sending CPU's queue) make.
+      tx.forEach((n, k) => assert.ok(n > 100, `g1 sent ${n} frames on queue ${k}`));
+      rx.forEach((n, k) => assert.ok(n > 100, `g2 received ${n} frames on queue ${k}`));
       polls.forEach((n, k) => assert.ok(n > 0, `g2's channel ${k} polled ${n} times`));
       if (doorbell) irqs.forEach((n, k) => assert.ok(n > 0, `g2's doorbell vector ${k} interrupted ${n} times`));
       else assert.deepEqual(irqs, [0, 0, 0, 0], 'doorbell interrupts in plain mode');
