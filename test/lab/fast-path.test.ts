@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 
 import { CONSTANTS as C } from '../../src/ring/layout.js';
+import { ETH_P_IP, eth, ipv4 } from '../host/frames.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually } from '../helpers/time.js';
@@ -22,18 +23,6 @@ const ownerTxq = (slot: number, k = 0) => 1 + slot * C.KVMRING_QUEUES_MAX + k;
 interface Ends {
   g1: { slot: number; mac: string };
   g2: { slot: number; mac: string };
-}
-
-/** A 60-byte UDP frame (IPv4, 198.51.100.2 -> .1, port 9) from `src` to `dst`. */
-function udpFrame(dst: string, src: string): Buffer {
-  const mac = (m: string) => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
-  const ip = Buffer.from([0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 2, 198, 51, 100, 1]);
-  let sum = 0;
-  for (let i = 0; i < ip.length; i += 2) sum += ip.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  ip.writeUInt16BE(~sum & 0xffff, 10);
-  const udp = Buffer.from([0, 9, 0, 9, 0, 26, 0, 0]);
-  return Buffer.concat([mac(dst), mac(src), Buffer.from([8, 0]), ip, udp, Buffer.alloc(18)]);
 }
 
 describe('ringnet\'s fast path: batches and busy polling (3 guests)', function () {
@@ -177,7 +166,8 @@ for i in range(200):
     const count = 3200;
     const before = { g2: await counters('g2', ends.g1.slot), g1: await counters('g1', ends.g2.slot) };
     // From g2's ring0 MAC: g1 takes from g2's ring only frames with that source.
-    const frame = udpFrame(ends.g1.mac, ends.g2.mac);
+    // 60 bytes: UDP in IPv4, 198.51.100.2 -> .1.
+    const frame = eth({ dst: ends.g1.mac, src: ends.g2.mac, proto: ETH_P_IP, payload: ipv4({ src: '198.51.100.2', dst: '198.51.100.1' }) });
     await lab.sh('g2', `node --input-type=module -e "
 import * as lb from '${REPO}/dist/src/libbpf/index.js';
 const fd = lb.objGet('${PIN}/progs/xdp_redirect');
