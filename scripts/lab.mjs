@@ -5,7 +5,7 @@
 //
 //   lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell]
 //          [--no-ring] [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--queues N] [--ring-size SIZE]
-//          [--slots N] [--kernel standard|debug] [--probe-bars] [--foreign-bars]
+//          [--slots N] [--kernel standard|debug] [--probe-bars] [--foreign-bars] [--tcg-profile]
 //   lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
 //   lab status [--json]
 //   lab console gN [--follow]
@@ -21,6 +21,9 @@
 // takes, one over a file mapped read-only, one read-write (lab-config.mjs PROBE_BARS).
 // --foreign-bars gives every guest ivshmem devices of another program, zeros and
 // random bytes, that ringnet must leave unbound (lab-config.mjs FOREIGN_BARS).
+// --tcg-profile (TCG only) loads build/native/tcgprof.so into every guest's QEMU:
+// it counts the guest kernel's instructions per code block, snapshot on request
+// (guestPaths().tcgprof; scripts/bench/lib/tcgprof.mjs reads it), for bench:profile.
 // Every guest gN of the setup may claim its ring0 and eth1 addresses (addr=);
 // guests past --guests (up to --slots) have their files but no QEMU: room for a
 // peer played from the host.
@@ -61,6 +64,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const RINGCTL = join(REPO, 'bin/ringctl.js');
 const RINGNET_KO = 'guest-netdev/ringnet.ko';
+const TCGPROF_SO = 'build/native/tcgprof.so';
 
 /** Runs `ringctl ARGS...` from this repository's build; its stdout. */
 async function ringctl(...args) {
@@ -175,7 +179,7 @@ async function up(args) {
   requireTools();
   const spec = {
     string: ['guests', 'accel', 'memory', 'cpus', 'queues', 'ring-size', 'slots', 'kernel', 'isolation', 'group'],
-    boolean: ['doorbell', 'ring', 'probe-bars', 'foreign-bars'],
+    boolean: ['doorbell', 'ring', 'probe-bars', 'foreign-bars', 'tcg-profile'],
   };
   const opts = minimist(args, {
     ...spec,
@@ -225,6 +229,12 @@ async function up(args) {
   const initramfs = buildInitramfs(kernel);
   let accel = opts.accel;
   if (accel === 'auto') accel = (await kvmWorks(kernel, initramfs)) ? 'kvm' : 'tcg';
+  if (opts['tcg-profile'] && accel !== 'tcg') {
+    throw new LabError('--tcg-profile counts what TCG runs, and this lab would run under KVM: add --accel tcg');
+  }
+  if (opts['tcg-profile'] && !existsSync(join(REPO, TCGPROF_SO))) {
+    throw new LabError(`${TCGPROF_SO} is not built: run \`npm run build\``);
+  }
 
   mkdirSync(paths.state, { recursive: true });
   try {
@@ -271,6 +281,7 @@ async function up(args) {
       initramfs,
       host: { name: paths.name, isolation: opts.isolation, groups, slots, mode, qemuArgs, peers },
       ring: opts.ring,
+      ...(opts['tcg-profile'] ? { tcgProfile: join(REPO, TCGPROF_SO) } : {}),
       ...(probe ? { probeBars: probe } : {}),
       ...(foreign ? { foreignBars: foreign } : {}),
       startedAt: new Date().toISOString(),
@@ -639,7 +650,7 @@ async function qmp(args) {
 
 const USAGE = `usage: lab up [--guests N] [--isolation owner|pair] [--group NAME=gA,gB,...]... [--doorbell] [--no-ring]
               [--accel auto|kvm|tcg] [--memory MiB] [--cpus N] [--queues N] [--ring-size SIZE] [--slots N]
-              [--kernel standard|debug] [--probe-bars] [--foreign-bars]
+              [--kernel standard|debug] [--probe-bars] [--foreign-bars] [--tcg-profile]
        lab exec [-i] [--timeout SECONDS] gN -- CMD [ARG...]
        lab status [--json]
        lab console gN [--follow]

@@ -31,7 +31,6 @@ export const DEBIAN_PACKAGES = {
   cpio: 'packs the initramfs',
   iperf3: 'throughput tests and benchmarks',
   sockperf: 'TCP request/response latency percentiles in bench:lab (a C tool, so the client adds little of its own under TCG)',
-  'linux-perf': 'perf record in the guests for bench:profile (the guests run the host\'s /usr/bin/perf over 9p)',
   iproute2: 'ip, bridge and namespaces',
   'iputils-ping': 'ping inside the guests',
   ethtool: 'driver statistics',

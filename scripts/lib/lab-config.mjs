@@ -46,6 +46,8 @@ export function guestPaths(paths, n) {
     qemuAgent: join(paths.state, `g${n}.qemu-agent.sock`),
     qmp: join(paths.state, `g${n}.qmp.sock`),
     exec: join(paths.state, `g${n}.sock`),
+    // lab up --tcg-profile: tcgprof's snapshot file (and FILE.req asks for one).
+    tcgprof: join(paths.state, `g${n}.tcgprof`),
   };
 }
 

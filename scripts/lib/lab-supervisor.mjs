@@ -60,6 +60,7 @@ export function qemuArgv(state, n) {
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',
     '-qmp', `unix:${g.qmp},server=on,wait=off`,
+    ...(state.tcgProfile ? ['-plugin', `${state.tcgProfile},out=${g.tcgprof}`] : []),
   ];
 }
 
