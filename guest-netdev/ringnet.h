@@ -36,6 +36,7 @@
 #include <linux/pci.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
+#include <net/page_pool.h>
 #include <net/xdp.h>
 
 #include "ringnet_member.h"
@@ -65,12 +66,15 @@
 /* Copied into the skb head; the rest of a large frame goes into page frags. */
 #define RINGNET_RX_COPYBREAK	256
 /*
- * Pages a received frame's data is copied into: up to 32 KiB each (order 3,
- * the largest the allocator calls cheap), so that a 64 KiB GSO frame takes
- * two allocations and two fragments rather than sixteen; order 0 when the
- * allocator has nothing larger at hand (ringnet_rx_page()).
+ * Pages a received frame's data is copied into come from the channel's page
+ * pool, order 0 (a 64 KiB GSO frame takes sixteen, within MAX_SKB_FRAGS
+ * with the head). A page the stack is done with goes back to the pool, not
+ * to the allocator, so it is not zeroed again (init_on_alloc, Debian's
+ * default, zeroes every page the allocator hands out: under TCG that was a
+ * third of a receiving guest's instructions per byte, bench:profile). The
+ * pool keeps up to this many pages for reuse, besides its per-NAPI cache.
  */
-#define RINGNET_RX_FRAG_ORDER	PAGE_ALLOC_COSTLY_ORDER
+#define RINGNET_RX_POOL_SIZE	256
 /* How long a peer's ring is left alone after a record it got wrong (at least a jiffy). */
 #define RINGNET_RX_QUIET_MS	4
 
@@ -271,6 +275,7 @@ struct ringnet_channel {
 	unsigned int		index;
 	struct napi_struct	napi;
 	struct xdp_rxq_info	xdp_rxq;
+	struct page_pool	*pool;		/* RX pages; see RINGNET_RX_POOL_SIZE */
 	struct hrtimer		poll_timer;
 	unsigned int		idle_polls;
 	unsigned int		rr;		/* RX round-robin start among the peers */

@@ -427,50 +427,26 @@ static bool ringnet_rx_valid(struct ringnet_channel *c, struct ringnet_queue *q,
 }
 
 /*
- * A page for the next piece of a received frame, left bytes of it still to
- * copy: of up to RINGNET_RX_FRAG_ORDER, the smallest that holds them unless
- * that wastes a page or more (then the next smaller one: truesize is what a
- * socket pays for). A larger page is asked for without the reserves and
- * without retries, and after one refusal *large is cleared: the rest of the
- * frame takes order 0. *order is what was allocated.
+ * Copies len bytes of the peer's region at data into page fragments of skb,
+ * pages of c's pool. The skb is marked for recycling first, so its pages go
+ * back to the pool however it ends (a failure here included).
  */
-static struct page *ringnet_rx_page(u32 left, bool *large, unsigned int *order)
+static bool ringnet_copy_frags(struct ringnet_channel *c, struct sk_buff *skb, const u8 *data, u32 len)
 {
-	struct page *page;
-
-	*order = 0;
-	if (*large && left > PAGE_SIZE) {
-		*order = min_t(unsigned int, get_order(left), RINGNET_RX_FRAG_ORDER);
-		if ((PAGE_SIZE << *order) >= left + PAGE_SIZE)
-			(*order)--;
-		page = __dev_alloc_pages(GFP_ATOMIC | __GFP_NOWARN | __GFP_NORETRY |
-					 __GFP_NOMEMALLOC, *order);
-		if (page)
-			return page;
-		*large = false;
-		*order = 0;
-	}
-	return dev_alloc_page();
-}
-
-/* Copies len bytes of the peer's region at data into page fragments of skb. */
-static bool ringnet_copy_frags(struct sk_buff *skb, const u8 *data, u32 len)
-{
-	bool large = true;
-	unsigned int order;
 	u32 off, chunk;
 
+	skb_mark_for_recycle(skb);
 	for (off = 0; off < len; off += chunk) {
 		struct page *page;
 
 		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
 			return false;
-		page = ringnet_rx_page(len - off, &large, &order);
+		page = page_pool_dev_alloc_pages(c->pool);
 		if (!page)
 			return false;
-		chunk = min_t(u32, len - off, PAGE_SIZE << order);
+		chunk = min_t(u32, len - off, PAGE_SIZE);
 		memcpy(page_address(page), data + off, chunk);
-		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE << order);
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, page, 0, chunk, PAGE_SIZE);
 	}
 	return true;
 }
@@ -499,7 +475,7 @@ static struct sk_buff *ringnet_rx_skb(struct ringnet_channel *c, struct ringnet_
 		kfree_skb(skb);
 		return NULL;
 	}
-	if (!ringnet_copy_frags(skb, f->data + head, len - head)) {
+	if (!ringnet_copy_frags(c, skb, f->data + head, len - head)) {
 		ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 		kfree_skb(skb);
 		return NULL;
@@ -548,7 +524,7 @@ static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, s
 	u8 *start;
 	u32 act;
 
-	page = dev_alloc_page();
+	page = page_pool_dev_alloc_pages(c->pool);
 	if (!page) {
 		ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
 		return false;
@@ -556,13 +532,13 @@ static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, s
 	start = page_address(page);
 	memcpy(start + RINGNET_XDP_HEADROOM, f->data, f->len);
 	if (!ringnet_rx_valid(c, q, start + RINGNET_XDP_HEADROOM, f->len, f->len, &meta)) {
-		put_page(page);
+		page_pool_recycle_direct(c->pool, page);
 		return false;
 	}
 	/* XDP sees, and may change, a complete frame: fill in a partial checksum. */
 	if (!ringnet_csum_finish(start + RINGNET_XDP_HEADROOM, f->len, &meta)) {
 		ringnet_rx_refuse(c, q, &c->napi_stats.rx_bad_meta);
-		put_page(page);
+		page_pool_recycle_direct(c->pool, page);
 		return false;
 	}
 
@@ -576,9 +552,10 @@ static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, s
 		skb = build_skb(start, PAGE_SIZE);
 		if (!skb) {
 			ringnet_rx_drop(c, q, &c->napi_stats.rx_alloc_fail);
-			put_page(page);
+			page_pool_recycle_direct(c->pool, page);
 			return false;
 		}
+		skb_mark_for_recycle(skb);
 		skb_reserve(skb, xdp.data - xdp.data_hard_start);
 		skb_put(skb, xdp.data_end - xdp.data);
 		if (xdp.data_meta != xdp.data)
@@ -596,12 +573,12 @@ static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, s
 				q->xdp_tx_pending = true;
 			spin_unlock(&q->tx_lock);
 		}
-		put_page(page);
+		page_pool_recycle_direct(c->pool, page);
 		return false;
 	case XDP_REDIRECT:
 		if (xdp_do_redirect(dev, &xdp, prog)) {
 			ringnet_stat_inc(&c->napi_stats, xdp_aborted);
-			put_page(page);
+			page_pool_recycle_direct(c->pool, page);
 			return false;
 		}
 		ringnet_stat_inc(&c->napi_stats, xdp_redirect);
@@ -612,11 +589,11 @@ static bool ringnet_rx_xdp(struct ringnet_channel *c, struct ringnet_queue *q, s
 	case XDP_ABORTED:
 		trace_xdp_exception(dev, prog, act);
 		ringnet_stat_inc(&c->napi_stats, xdp_aborted);
-		put_page(page);
+		page_pool_recycle_direct(c->pool, page);
 		return false;
 	case XDP_DROP:
 		ringnet_stat_inc(&c->napi_stats, xdp_drop);
-		put_page(page);
+		page_pool_recycle_direct(c->pool, page);
 		return false;
 	}
 }

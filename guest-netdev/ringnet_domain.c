@@ -445,7 +445,10 @@ static void ringnet_channels_del(struct ringnet_domain *d, unsigned int n)
 	unsigned int j;
 
 	for (j = 0; j < n; j++) {
+		/* The XDP RX queue's hold on the pool, then ours: pages still in skbs or XDP frames keep it until they come back. */
 		xdp_rxq_info_unreg(&d->ch[j].xdp_rxq);
+		page_pool_destroy(d->ch[j].pool);
+		d->ch[j].pool = NULL;
 		/* Armed only by its poll, and NAPI is off: this cancel is the last. */
 		hrtimer_cancel(&d->ch[j].poll_timer);
 		netif_napi_del(&d->ch[j].napi);
@@ -453,9 +456,28 @@ static void ringnet_channels_del(struct ringnet_domain *d, unsigned int n)
 }
 
 /*
- * A channel per queue index: its NAPI (disabled until ringnet_napi_start())
- * and its XDP RX queue. Only the first nchannels are ever enabled. Under
- * RTNL.
+ * Channel c's page pool: order-0 pages for what its NAPI receives, from the
+ * node of the CPU that allocates. No DMA (the CPU copies), so no device.
+ */
+static int ringnet_pool_create(struct ringnet_channel *c)
+{
+	struct page_pool_params pp = {
+		.order = 0,
+		.pool_size = RINGNET_RX_POOL_SIZE,
+		.nid = NUMA_NO_NODE,
+	};
+	struct page_pool *pool = page_pool_create(&pp);
+
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	c->pool = pool;
+	return 0;
+}
+
+/*
+ * A channel per queue index: its NAPI (disabled until ringnet_napi_start()),
+ * its page pool and its XDP RX queue, whose frames' pages the pool takes
+ * back. Only the first nchannels are ever enabled. Under RTNL.
  */
 static int ringnet_channels_add(struct ringnet_domain *d)
 {
@@ -467,17 +489,25 @@ static int ringnet_channels_add(struct ringnet_domain *d)
 		struct ringnet_channel *c = &d->ch[j];
 
 		netif_napi_add_weight(dev, &c->napi, ringnet_poll, RINGNET_NAPI_WEIGHT);
+		err = ringnet_pool_create(c);
+		if (err)
+			goto fail_napi;
 		err = xdp_rxq_info_reg(&c->xdp_rxq, dev, j, c->napi.napi_id);
-		if (!err) {
-			err = xdp_rxq_info_reg_mem_model(&c->xdp_rxq, MEM_TYPE_PAGE_SHARED, NULL);
-			if (err)
-				xdp_rxq_info_unreg(&c->xdp_rxq);
-		}
-		if (err) {
-			netif_napi_del(&c->napi);
-			ringnet_channels_del(d, j);
-			return err;
-		}
+		if (err)
+			goto fail_pool;
+		err = xdp_rxq_info_reg_mem_model(&c->xdp_rxq, MEM_TYPE_PAGE_POOL, c->pool);
+		if (err)
+			goto fail_rxq;
+		continue;
+fail_rxq:
+		xdp_rxq_info_unreg(&c->xdp_rxq);
+fail_pool:
+		page_pool_destroy(c->pool);
+		c->pool = NULL;
+fail_napi:
+		netif_napi_del(&c->napi);
+		ringnet_channels_del(d, j);
+		return err;
 	}
 	return 0;
 }
