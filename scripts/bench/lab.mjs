@@ -55,6 +55,7 @@ async function measureMode(mode) {
   await bench.startServers();
   log(`${mode}: the host's work with the guests idle (${seconds} s)`);
   out.idle = await bench.measureIdle();
+  out.idleGuestBusy = bench.idleGuestBusy;
   for (const [name, peer] of [['eth1', '192.0.2.2'], ['ring0', '198.51.100.2']]) {
     out.paths[name] = await bench.path(peer, (what) => log(`${mode}, ${name} (g1 -> ${peer}): ${what}`));
   }
@@ -91,6 +92,10 @@ results.accel = results.modes.find((m) => m.accel)?.accel ?? null;
 for (const m of results.modes) {
   console.log(`\nbench:lab: g1 -> g2, ${m.mode} mode, ${seconds} s per run${results.accel ? ` (${results.accel})` : ''}`);
   console.log(renderTable(m));
+  if (m.idleGuestBusy) {
+    const busy = Object.entries(m.idleGuestBusy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ');
+    console.log(`guests idle, CPU busy: ${busy}${m.mode === 'plain' ? " (ring0's poll timers, backing off to poll_idle_us)" : ''}`);
+  }
   for (const n of m.notes) console.log(chalk.yellow(`note: ${n}`));
 }
 if (results.modes.length) {

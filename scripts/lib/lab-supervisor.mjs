@@ -14,7 +14,12 @@ import { guestAddresses, guestPaths, labPaths, readState } from './lab-config.mj
 export function qemuArgv(state, n) {
   const g = guestPaths(labPaths(state.name), n);
   const a = guestAddresses(n);
-  const accel = state.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  // Under TCG the guests see no ERMS or FSRM: TCG runs a `rep movsb` (or stosb) one
+  // emulated iteration per byte, so with them every copy and page clear in a guest
+  // kernel costs eight times what its `rep movsq` variant does, while on hardware
+  // ERMS is the fast one. Without them the copies keep the share of a guest's work
+  // they have on hardware (bench:profile counts the instructions either way).
+  const accel = state.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max,-erms,-fsrm'];
   // lab up --probe-bars: extra ivshmem devices that no driver (ringnet above all) may take.
   const probe = state.probeBars?.[`g${n}`] ?? [];
   // lab up --foreign-bars: another program's ivshmem devices, which ringnet must leave alone.

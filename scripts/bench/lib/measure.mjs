@@ -52,9 +52,17 @@ export class LabBench {
     return { result, work: hostWork(before, after, CLK_TCK) };
   }
 
-  /** The host's work with the guests idle, over one run's length, that aboveIdle() takes away. */
+  /**
+   * The host's work with the guests idle, over one run's length, that aboveIdle()
+   * takes away; and how busy each guest's CPUs were meanwhile (guestBusy: in plain
+   * mode what ring0's poll timers cost with nothing to receive).
+   */
   async measureIdle() {
+    const stat = async () => Object.fromEntries(await Promise.all(['g1', 'g2'].map(async (g) => [g, parseCpuLine(await this.sh(g, 'head -1 /proc/stat'))])));
+    const before = await stat();
     this.idle = (await this.hostWindow(() => sleep(this.seconds * 1e3))).work;
+    const after = await stat();
+    this.idleGuestBusy = Object.fromEntries(['g1', 'g2'].map((g) => [g, busyFraction(before[g], after[g])]));
     return this.idle;
   }
 
