@@ -435,6 +435,8 @@ static bool ringnet_copy_frags(struct ringnet_channel *c, struct sk_buff *skb, c
 {
 	u32 off, chunk;
 
+	/* The largest frame the ring carries fits: its head, then whole pages. */
+	BUILD_BUG_ON(DIV_ROUND_UP(KVMRING_FRAME_MAX - RINGNET_RX_COPYBREAK, PAGE_SIZE) > MAX_SKB_FRAGS);
 	skb_mark_for_recycle(skb);
 	for (off = 0; off < len; off += chunk) {
 		struct page *page;

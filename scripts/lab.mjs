@@ -215,6 +215,10 @@ async function up(args) {
   const groups = [opts.group ?? []].flat();
   const cpus = Number(opts.cpus);
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new LabError(`--cpus ${opts.cpus}: give a number from 1 to 8`);
+  if (opts['tcg-profile'] && cpus > 1) {
+    // Its counters are TCG's inline adds: two vCPUs in one block at once can lose a count.
+    throw new LabError(`--tcg-profile counts exactly with one vCPU per guest only: drop --cpus ${cpus}`);
+  }
   // Queue pairs per pair of guests (ringctl host up checks the range); in doorbell mode a vector each.
   const queues = opts.queues === undefined ? undefined : String(opts.queues);
   if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw new LabError(`--accel ${opts.accel}: use auto, kvm or tcg`);

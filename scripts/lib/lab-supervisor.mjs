@@ -65,7 +65,8 @@ export function qemuArgv(state, n) {
     '-chardev', `socket,id=agent,path=${g.qemuAgent},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=kvmring.agent',
     '-qmp', `unix:${g.qmp},server=on,wait=off`,
-    ...(state.tcgProfile ? ['-plugin', `${state.tcgProfile},out=${g.tcgprof}`] : []),
+    // QEMU's option syntax: a comma in a value is written twice.
+    ...(state.tcgProfile ? ['-plugin', `${state.tcgProfile.replaceAll(',', ',,')},out=${g.tcgprof.replaceAll(',', ',,')}`] : []),
   ];
 }
 

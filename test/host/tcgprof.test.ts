@@ -4,7 +4,7 @@
 // writes on request count the kernel's instructions per code block.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,14 +18,18 @@ interface Block {
   insns: number;
   execs: number;
 }
-type Snapshot = Map<string, Block>;
+interface Snapshot {
+  tag: string;
+  pid: number;
+  blocks: Map<string, Block>;
+}
 interface Tcgprof {
   requestSnapshot(file: string, timeoutMs?: number): Promise<Snapshot>;
-  diffSnapshots(earlier: Snapshot, later: Snapshot): Snapshot;
+  diffSnapshots(earlier: Snapshot, later: Snapshot): Map<string, Block>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const sum = (s: Snapshot, pick: (va: string) => boolean) => [...s].filter(([va]) => pick(va)).reduce((n, [, b]) => n + b.insns, 0);
+const sum = (s: Map<string, Block>, pick: (va: string) => boolean) => [...s].filter(([va]) => pick(va)).reduce((n, [, b]) => n + b.insns, 0);
 const kernelText = (va: string) => va.length === 16 && va.startsWith('ffffffff8');
 
 describe('tcgprof, the TCG plugin that counts guest kernel instructions', function () {
@@ -57,6 +61,16 @@ describe('tcgprof, the TCG plugin that counts guest kernel instructions', functi
     '-plugin', plugin,
   ];
 
+  it('is refused by lab up beside several vCPUs, whose counts it could lose', () => {
+    const r = spawnSync(process.execPath, [join(root, 'scripts/lab.mjs'), 'up', '--tcg-profile', '--cpus', '2', '--accel', 'tcg'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, KVMRING_LAB: 'tcgprof-args' },
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--tcg-profile counts exactly with one vCPU per guest only: drop --cpus 2/);
+  });
+
   it('refuses to load without its snapshot file, and says how to give one', () => {
     const r = spawnSync('qemu-system-x86_64', qemuArgs(PLUGIN), { encoding: 'utf8', timeout: 30_000 });
     assert.notEqual(r.status, 0);
@@ -80,11 +94,13 @@ describe('tcgprof, the TCG plugin that counts guest kernel instructions', functi
     const b = await t.requestSnapshot(out);
 
     // Booting ran thousands of the kernel's blocks, and many instructions in them.
-    const booted = [...a.keys()].filter(kernelText);
+    assert.equal(a.pid, qemu.pid);
+    assert.notEqual(a.tag, b.tag, 'each request has a tag of its own');
+    const booted = [...a.blocks.keys()].filter(kernelText);
     assert.ok(booted.length > 5000, `${booted.length} kernel blocks after boot`);
-    assert.ok(sum(a, kernelText) > 50e6, `${sum(a, kernelText)} kernel instructions to boot`);
+    assert.ok(sum(a.blocks, kernelText) > 50e6, `${sum(a.blocks, kernelText)} kernel instructions to boot`);
     // Counts only grow.
-    for (const [va, blk] of a) assert.ok((b.get(va)?.insns ?? 0) >= blk.insns, `block ${va} went back`);
+    for (const [va, blk] of a.blocks) assert.ok((b.blocks.get(va)?.insns ?? 0) >= blk.insns, `block ${va} went back`);
 
     // After the panic the CPU spins in panic()'s delay loop, interrupts off: a
     // second's difference is a handful of kernel blocks, and still millions of
@@ -95,5 +111,19 @@ describe('tcgprof, the TCG plugin that counts guest kernel instructions', functi
     assert.ok(sum(d, () => true) > 1e6, `${sum(d, () => true)} instructions in a second of panic()`);
     for (const [va, blk] of d) assert.ok(blk.execs > 0 && blk.insns >= blk.execs, `block ${va}: ${JSON.stringify(blk)}`);
     assert.equal(stderr, '');
+  });
+
+  it('says so when it cannot write the snapshot, instead of leaving an old one to be read', async () => {
+    const out = join(tmp, 'snap');
+    // The plugin writes FILE.tmp and renames it: a directory in its place fails the write.
+    mkdirSync(`${out}.tmp`);
+    try {
+      await assert.rejects(t.requestSnapshot(out), /tcgprof did not write the snapshot asked for \(tag [0-9a-f]+\)/);
+      await sleep(100);
+      assert.match(stderr, /tcgprof: cannot write .*snap: /);
+    } finally {
+      rmSync(`${out}.tmp`, { recursive: true });
+    }
+    assert.ok((await t.requestSnapshot(out)).blocks.size > 0, 'it writes again once it can');
   });
 });

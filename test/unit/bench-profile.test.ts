@@ -19,7 +19,11 @@ interface Block {
   insns: number;
   execs: number;
 }
-type Snapshot = Map<string, Block>;
+interface Snapshot {
+  tag: string;
+  pid: number;
+  blocks: Map<string, Block>;
+}
 interface Syms {
   addrs: bigint[];
   names: string[];
@@ -32,10 +36,10 @@ interface Profile {
 interface Tcgprof {
   USER: string;
   parseSnapshot(text: string): Snapshot;
-  diffSnapshots(earlier: Snapshot, later: Snapshot): Snapshot;
+  diffSnapshots(earlier: Snapshot, later: Snapshot): Map<string, Block>;
   parseKallsyms(text: string): Syms;
   symbolOf(syms: Syms, vaddr: string): string;
-  bySymbol(diff: Snapshot, syms: Syms): Required<Row>[];
+  bySymbol(diff: Map<string, Block>, syms: Syms): Required<Row>[];
 }
 
 // A guest's instructions by symbol during iperf3 over ring0 (tcgprof's counts, by kallsyms).
@@ -63,8 +67,8 @@ ffffffffc0200400 t ringnet_rx_queue	[ringnet]
 `;
 
 // tcgprof snapshots of one QEMU, earlier and later.
-const SNAP0 = 'tcgprof 1\n0 1000 100\nffffffff81001010 50 5\nffffffffc0200010 20 2\n';
-const SNAP1 = 'tcgprof 1\n0 1500 150\nffffffff81001010 350 35\nffffffffc0200010 20 2\nffffffffc0200480 40 4\nffffffff81001200 10 1\n';
+const SNAP0 = 'tcgprof 1 a1 4242\n0 1000 100\nffffffff81001010 50 5\nffffffffc0200010 20 2\n';
+const SNAP1 = 'tcgprof 1 b2 4242\n0 1500 150\nffffffff81001010 350 35\nffffffffc0200010 20 2\nffffffffc0200480 40 4\nffffffff81001200 10 1\n';
 
 describe('bench:profile: guest instructions by part of the path (scripts/bench/lib/profile.mjs, tcgprof.mjs)', function () {
   let p: Profile;
@@ -77,11 +81,14 @@ describe('bench:profile: guest instructions by part of the path (scripts/bench/l
 
   it("reads tcgprof's snapshots, and refuses a file that is not one", () => {
     const s = t.parseSnapshot(SNAP1);
-    assert.equal(s.size, 5);
-    assert.deepEqual(s.get('ffffffff81001010'), { insns: 350, execs: 35 });
-    assert.deepEqual(s.get('0'), { insns: 1500, execs: 150 });
+    assert.equal(s.tag, 'b2');
+    assert.equal(s.pid, 4242);
+    assert.equal(s.blocks.size, 5);
+    assert.deepEqual(s.blocks.get('ffffffff81001010'), { insns: 350, execs: 35 });
+    assert.deepEqual(s.blocks.get('0'), { insns: 1500, execs: 150 });
     assert.throws(() => t.parseSnapshot('perf 1\n'), /not a tcgprof snapshot/);
-    assert.throws(() => t.parseSnapshot('tcgprof 1\nzz 1 1\n'), /bad line "zz 1 1"/);
+    assert.throws(() => t.parseSnapshot('tcgprof 1\n0 1 1\n'), /not a tcgprof snapshot/);
+    assert.throws(() => t.parseSnapshot('tcgprof 1 a 1\nzz 1 1\n'), /bad line "zz 1 1"/);
   });
 
   it('keeps what ran between two snapshots, blocks that ran only', () => {
@@ -89,6 +96,11 @@ describe('bench:profile: guest instructions by part of the path (scripts/bench/l
     assert.deepEqual([...d.keys()].sort(), ['0', 'ffffffff81001010', 'ffffffff81001200', 'ffffffffc0200480']);
     assert.deepEqual(d.get('ffffffff81001010'), { insns: 300, execs: 30 });
     assert.deepEqual(d.get('ffffffffc0200480'), { insns: 40, execs: 4 });
+  });
+
+  it('refuses the difference of two QEMUs\' snapshots (a guest booted again)', () => {
+    const other = t.parseSnapshot(SNAP1.replace('b2 4242', 'b2 4243'));
+    assert.throws(() => t.diffSnapshots(t.parseSnapshot(SNAP0), other), /two QEMUs \(pid 4242, then 4243\): the guest was booted again/);
   });
 
   it('names a block by the code symbol that holds it, modules included', () => {

@@ -3,16 +3,22 @@
 // two of them, and that difference by the guest's kernel symbols (its
 // /proc/kallsyms). Pure but for requestSnapshot(); tested in
 // test/unit/bench-profile.test.ts.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** The pseudo-blocks of a snapshot: user space (and firmware), and a full table. */
 export const USER = '[user space]';
 export const UNCOUNTED = '[table full]';
 
-/** A snapshot's text as Map(vaddr as a hex string -> { insns, execs }); throws on a foreign file. */
+/**
+ * A snapshot's text as { tag, pid, blocks: Map(vaddr as a hex string -> { insns,
+ * execs }) }: the request's tag, the pid of the QEMU that wrote it, the counts
+ * since that QEMU started. Throws on a file that is not a snapshot.
+ */
 export function parseSnapshot(text) {
   const lines = text.split('\n');
-  if (lines[0] !== 'tcgprof 1') throw new Error(`not a tcgprof snapshot (first line ${JSON.stringify(lines[0].slice(0, 40))})`);
+  const head = /^tcgprof 1 (\S+) (\d+)$/.exec(lines[0]);
+  if (!head) throw new Error(`not a tcgprof snapshot (first line ${JSON.stringify(lines[0].slice(0, 40))})`);
   const blocks = new Map();
   for (const line of lines.slice(1)) {
     if (!line) continue;
@@ -20,14 +26,21 @@ export function parseSnapshot(text) {
     if (!m) throw new Error(`tcgprof snapshot: bad line ${JSON.stringify(line.slice(0, 60))}`);
     blocks.set(m[1], { insns: Number(m[2]), execs: Number(m[3]) });
   }
-  return blocks;
+  return { tag: head[1], pid: Number(head[2]), blocks };
 }
 
-/** What ran between two snapshots of one QEMU: later minus earlier, blocks that ran only. */
+/**
+ * What ran between two snapshots of one QEMU: later minus earlier, blocks that
+ * ran only, as Map(vaddr -> { insns, execs }). Throws if another QEMU (a guest
+ * booted again) wrote the later one: its counts started over.
+ */
 export function diffSnapshots(earlier, later) {
+  if (earlier.pid !== later.pid) {
+    throw new Error(`tcgprof snapshots of two QEMUs (pid ${earlier.pid}, then ${later.pid}): the guest was booted again between them`);
+  }
   const out = new Map();
-  for (const [va, b] of later) {
-    const a = earlier.get(va) ?? { insns: 0, execs: 0 };
+  for (const [va, b] of later.blocks) {
+    const a = earlier.blocks.get(va) ?? { insns: 0, execs: 0 };
     if (b.insns > a.insns) out.set(va, { insns: b.insns - a.insns, execs: b.execs - a.execs });
   }
   return out;
@@ -83,15 +96,22 @@ export function bySymbol(diff, syms) {
 
 /**
  * Asks the tcgprof plugin of a running QEMU for a snapshot at `file` and returns
- * it parsed: writes FILE.req and waits for the plugin to remove it.
+ * it parsed: writes a new tag into FILE.req, waits for the plugin to remove it,
+ * and checks that FILE answers that tag (else the plugin could not write it:
+ * QEMU's standard error, the lab's gN.qemu.log, says why).
  */
 export async function requestSnapshot(file, timeoutMs = 10000) {
   const req = `${file}.req`;
-  writeFileSync(req, '');
+  const tag = randomBytes(8).toString('hex');
+  writeFileSync(req, tag);
   const deadline = Date.now() + timeoutMs;
   while (existsSync(req)) {
     if (Date.now() > deadline) throw new Error(`tcgprof did not answer ${req} in ${timeoutMs} ms: is the lab up with --tcg-profile?`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return parseSnapshot(readFileSync(file, 'utf8'));
+  const snap = existsSync(file) ? parseSnapshot(readFileSync(file, 'utf8')) : undefined;
+  if (snap?.tag !== tag) {
+    throw new Error(`tcgprof did not write the snapshot asked for (tag ${tag}) to ${file}: see QEMU's standard error (the lab's gN.qemu.log)`);
+  }
+  return snap;
 }

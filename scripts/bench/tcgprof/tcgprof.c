@@ -3,25 +3,30 @@
  * tcgprof.c - a TCG plugin that counts the guest instructions each block of
  * guest kernel code runs, for bench:profile. perf's cpu-clock does not sample
  * a TCG guest usefully (its samples land in the idle loop while the guest is
- * busy); this counts what TCG emulates, exactly: every execution of a
- * translated block adds the block's instruction count to the block's
- * counter. Under TCG a guest's time is close to its instruction count (a
- * `rep movs` runs one iteration per block execution, so a copy counts one
- * instruction per element moved).
+ * busy); this counts what TCG emulates: every execution of a translated
+ * block adds the block's instruction count to the block's counter. Under
+ * TCG a guest's time follows its instruction count (a `rep movs` runs one
+ * iteration per block execution, so a copy counts one instruction per
+ * element moved).
  *
  *   qemu-system-x86_64 ... -plugin build/native/tcgprof.so,out=FILE
  *
- * Snapshot: create FILE.req; within a few milliseconds the plugin writes FILE
- * (through FILE.tmp and a rename) and removes FILE.req. FILE holds a line
- * "tcgprof 1", then a line "VADDR INSNS EXECS" per block start (hex, decimal,
- * decimal) with the counts since QEMU started; the difference of two
- * snapshots is what ran between them. Blocks in user space (below the
- * kernel's half of the address space) are added up as VADDR 0, blocks that
- * found the table full as VADDR 1. Translation runs on the vCPU threads at
- * once: lookups and inserts under tbl_lock. The counters are added to by
- * TCG's inline code, not atomically: in a guest with several vCPUs, two of
- * them running the same block at the same moment may lose a count (the lab's
- * profile runs one vCPU per guest).
+ * Snapshot: write a tag (letters and digits) into FILE.req; within a few
+ * milliseconds the plugin writes FILE (through FILE.tmp and a rename) and
+ * removes FILE.req. FILE holds a line "tcgprof 1 TAG PID" (the request's
+ * tag, QEMU's pid), then a line "VADDR INSNS EXECS" per block start (hex,
+ * decimal, decimal) with the counts since QEMU started; the difference of
+ * two snapshots of one QEMU is what ran between them. Blocks in user space
+ * (below the kernel's half of the address space) are added up as VADDR 0,
+ * blocks that found the table full as VADDR 1.
+ *
+ * Translation runs on the vCPU threads at once: lookups and inserts under
+ * tbl_lock. The counters are added to by TCG's inline code, not atomically:
+ * in a guest with several vCPUs, two of them running the same block at the
+ * same moment may lose a count, so the lab allows --tcg-profile with one
+ * vCPU only. A block counts all its instructions when it starts: one cut
+ * short by an exception (a page fault inside it) counts them again when it
+ * runs anew, a small excess.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -113,32 +118,79 @@ static void put_block(FILE *f, const struct block *b)
 			(unsigned long long)insns, (unsigned long long)execs);
 }
 
-static int snapshot(void)
+/*
+ * Writes a snapshot answering the request tag (what FILE.req held, echoed so
+ * the reader knows the file is the one it asked for). The table's entries
+ * are copied under tbl_lock and written without it: vCPUs that translate
+ * meanwhile wait for the copy only.
+ */
+static int snapshot(const char *tag)
 {
-	FILE *f = fopen(tmp_path, "w");
-	unsigned int i;
+	struct block **blocks;
+	unsigned int i, n = 0;
+	FILE *f;
 	int err;
 
-	if (!f)
-		return -errno;
-	fputs("tcgprof 1\n", f);
-	put_block(f, &user_block);
-	put_block(f, &full_block);
+	blocks = malloc(sizeof(*blocks) * TABLE_SIZE);
+	if (!blocks)
+		return -ENOMEM;
 	pthread_mutex_lock(&tbl_lock);
 	for (i = 0; i < TABLE_SIZE; i++)
 		if (table[i])
-			put_block(f, table[i]);
+			blocks[n++] = table[i];
 	pthread_mutex_unlock(&tbl_lock);
+
+	f = fopen(tmp_path, "w");
+	if (!f) {
+		err = -errno;
+		free(blocks);
+		return err;
+	}
+	fprintf(f, "tcgprof 1 %s %ld\n", tag, (long)getpid());
+	put_block(f, &user_block);
+	put_block(f, &full_block);
+	for (i = 0; i < n; i++)
+		put_block(f, blocks[i]);
+	free(blocks);
 	err = ferror(f);
-	if (fclose(f) || err)
+	if (fclose(f) || err) {
+		unlink(tmp_path);
 		return -EIO;
-	return rename(tmp_path, out_path) ? -errno : 0;
+	}
+	if (rename(tmp_path, out_path)) {
+		err = -errno;
+		unlink(tmp_path);
+		return err;
+	}
+	return 0;
 }
 
-/* Answers FILE.req with a snapshot, until QEMU exits. */
+/* The request's tag: FILE.req's first word, letters and digits, or "-". */
+static void read_tag(char *tag, size_t size)
+{
+	FILE *f = fopen(req_path, "r");
+	size_t n = 0;
+	int c;
+
+	while (f && n + 1 < size && (c = fgetc(f)) != EOF && ((c >= '0' && c <= '9') ||
+	       (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+		tag[n++] = (char)c;
+	if (f)
+		fclose(f);
+	if (!n)
+		tag[n++] = '-';
+	tag[n] = 0;
+}
+
+/*
+ * Answers FILE.req with a snapshot, until QEMU exits. A snapshot that could
+ * not be written leaves FILE as it was: the reader sees that its tag is not
+ * there, and QEMU's standard error says why.
+ */
 static void *watcher(void *arg)
 {
 	const struct timespec tick = { .tv_nsec = 5 * 1000 * 1000 };
+	char tag[33], msg[128];
 	int err;
 
 	(void)arg;
@@ -146,9 +198,13 @@ static void *watcher(void *arg)
 		nanosleep(&tick, NULL);
 		if (access(req_path, F_OK))
 			continue;
-		err = snapshot();
-		if (err)
-			fprintf(stderr, "tcgprof: cannot write %s: %s\n", out_path, strerror(-err));
+		read_tag(tag, sizeof(tag));
+		err = snapshot(tag);
+		if (err) {
+			if (strerror_r(-err, msg, sizeof(msg)))
+				snprintf(msg, sizeof(msg), "error %d", -err);
+			fprintf(stderr, "tcgprof: cannot write %s: %s\n", out_path, msg);
+		}
 		unlink(req_path);
 	}
 	return NULL;
