@@ -9,24 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import type { Block, Tcgprof } from '../helpers/tcgprof.js';
 import { requireTier } from '../helpers/tier.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const PLUGIN = join(root, 'build/native/tcgprof.so');
-
-interface Block {
-  insns: number;
-  execs: number;
-}
-interface Snapshot {
-  tag: string;
-  pid: number;
-  blocks: Map<string, Block>;
-}
-interface Tcgprof {
-  requestSnapshot(file: string, timeoutMs?: number): Promise<Snapshot>;
-  diffSnapshots(earlier: Snapshot, later: Snapshot): Map<string, Block>;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sum = (s: Map<string, Block>, pick: (va: string) => boolean) => [...s].filter(([va]) => pick(va)).reduce((n, [, b]) => n + b.insns, 0);

@@ -7,39 +7,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { REPO } from '../helpers/lab.js';
+import type { Row, Tcgprof } from '../helpers/tcgprof.js';
 import { requireTier } from '../helpers/tier.js';
 
-interface Row {
-  sym: string;
-  insns: number;
-  kernel?: boolean;
-  percent?: number;
-}
-interface Block {
-  insns: number;
-  execs: number;
-}
-interface Snapshot {
-  tag: string;
-  pid: number;
-  blocks: Map<string, Block>;
-}
-interface Syms {
-  addrs: bigint[];
-  names: string[];
-}
 interface Profile {
   partOf(sym: string): string;
   byPart(rows: Row[]): { parts: Record<string, number>; busy: number };
   renderPerUnit(columns: Record<string, { rows: Row[]; per: number }>, label: string): string;
-}
-interface Tcgprof {
-  USER: string;
-  parseSnapshot(text: string): Snapshot;
-  diffSnapshots(earlier: Snapshot, later: Snapshot): Map<string, Block>;
-  parseKallsyms(text: string): Syms;
-  symbolOf(syms: Syms, vaddr: string): string;
-  bySymbol(diff: Map<string, Block>, syms: Syms): Required<Row>[];
 }
 
 // A guest's instructions by symbol during iperf3 over ring0 (tcgprof's counts, by kallsyms).
