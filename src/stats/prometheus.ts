@@ -2,7 +2,9 @@
 // node_exporter's style: kvmring_network_* for interfaces (as
 // node_network_*), kvmring_xdp_* and kvmring_tc_* for the programs,
 // kvmring_ring_* for ring0 with {device, peer} labels (peer: the slot, the
-// host's number for the guest; kvmring_ring_peer_info names it). samples() is the
+// host's number for the guest; kvmring_ring_peer_info names it), and
+// kvmring_ring_queue_* with {device, queue} (queue: the index K of ethtool's
+// qK_ and chK_ counters). samples() is the
 // mapping; StatsMetrics renders it, reading the counters at each scrape.
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -18,6 +20,7 @@ interface Spec {
 }
 
 const PEER = ['device', 'peer'] as const;
+const QUEUE = ['device', 'queue'] as const;
 
 /** Every metric: name -> kind, help and label names. */
 export const METRICS = {
@@ -87,6 +90,10 @@ export const METRICS = {
   },
   kvmring_ring_polls_total: { kind: 'counter', help: 'NAPI polls of the ring device.', labels: ['device'] },
   kvmring_ring_irqs_total: { kind: 'counter', help: 'Doorbell interrupts of the ring device.', labels: ['device'] },
+  kvmring_ring_queue_transmit_packets_total: { kind: 'counter', help: 'Frames sent on the queue pair, summed over the peers.', labels: QUEUE },
+  kvmring_ring_queue_receive_packets_total: { kind: 'counter', help: 'Frames received on the queue pair, summed over the peers.', labels: QUEUE },
+  kvmring_ring_queue_polls_total: { kind: 'counter', help: 'NAPI polls of the channel with the queue\'s index (none past the channel count).', labels: QUEUE },
+  kvmring_ring_queue_irqs_total: { kind: 'counter', help: 'Interrupts of the queue\'s doorbell vector.', labels: QUEUE },
   kvmring_ring_xdp_packets_total: { kind: 'counter', help: 'Frames through the XDP program attached to the ring device, by verdict.', labels: ['device', 'action'] },
   kvmring_ring_receive_bad_meta_total: { kind: 'counter', help: 'Frames with inconsistent metadata.', labels: ['device'] },
   kvmring_ring_receive_alloc_fail_total: { kind: 'counter', help: 'Frames dropped for want of memory.', labels: ['device'] },
@@ -239,6 +246,15 @@ export function samples(s: StatsSnapshot): Sample[] {
           { name: 'kvmring_ring_addr_conflicts_total', labels: dl, value: c.addrConflicts },
         );
         for (const [k, v] of Object.entries(c.other)) out.push({ name: 'kvmring_ring_other_total', labels: { ...dl, counter: k }, value: v });
+      }
+      for (const q of ring.queues) {
+        const l = { device: ring.device, queue: String(q.index) };
+        out.push(
+          { name: 'kvmring_ring_queue_transmit_packets_total', labels: l, value: q.txPackets },
+          { name: 'kvmring_ring_queue_receive_packets_total', labels: l, value: q.rxPackets },
+          { name: 'kvmring_ring_queue_polls_total', labels: l, value: q.polls },
+          { name: 'kvmring_ring_queue_irqs_total', labels: l, value: q.irqs },
+        );
       }
     }
   }

@@ -6,12 +6,14 @@
 // its counters keep the r0_ prefix of ABI v1's first region, and S is a peer's
 // slot, the host's number for the guest (each peer's counters are summed over
 // its queue pairs). The two gauges r0_peerS_ring_{tx,rx}_used_bytes become the
-// peer's occupancy.
+// peer's occupancy. Per queue index K (summed over the peers) qK_tx_packets,
+// qK_rx_packets, chK_polls and chK_irqs become RingStats.queues.
 import type { Conflict } from '../peers/classify.js';
 import type { TablePeer } from '../peers/table.js';
 import {
   RingCounters as RingCountersCodec,
   RingPeerCounters as RingPeerCountersCodec,
+  RingQueue as RingQueueCodec,
   RingRxCounters as RingRxCountersCodec,
   RingTxCounters as RingTxCountersCodec,
   type Codec,
@@ -19,6 +21,7 @@ import {
   type RingCounters,
   type RingPeer,
   type RingPeerCounters,
+  type RingQueue,
   type RingRxCounters,
   type RingStats,
   type RingTxCounters,
@@ -39,6 +42,23 @@ const RING_FIELDS = counterFields(RingCountersCodec);
 const PEER_FIELDS = counterFields(RingPeerCountersCodec);
 const TX_FIELDS = counterFields(RingTxCountersCodec);
 const RX_FIELDS = counterFields(RingRxCountersCodec);
+const QUEUE_FIELDS = counterFields(RingQueueCodec);
+
+/** Queue indexes from here on are no ringnet's (it has KVMRING_QUEUES_MAX, 8): such names are ignored. */
+export const QUEUE_INDEX_LIMIT = 4096;
+
+/**
+ * K and the RingQueue field of qK_tx_packets, qK_rx_packets, chK_polls or
+ * chK_irqs, K as ringnet prints it (no leading zeros) and below
+ * QUEUE_INDEX_LIMIT; undefined for any other name.
+ */
+export function queueStat(name: string): { index: number; field: string } | undefined {
+  const m = /^q(0|[1-9]\d{0,3})_(tx_packets|rx_packets)$/.exec(name) ?? /^ch(0|[1-9]\d{0,3})_(polls|irqs)$/.exec(name);
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const field = QUEUE_FIELDS.get(m[2]);
+  return field && index < QUEUE_INDEX_LIMIT ? { index, field } : undefined;
+}
 
 const STATES: Record<TablePeer['state'], PeerState> = {
   self: 'PEER_STATE_SELF',
@@ -87,6 +107,7 @@ export function ringStats(src: RingSources): RingStats {
     conflicts: [...(src.conflicts ?? [])],
     counters,
     peers: [],
+    queues: [],
     error: '',
   };
   // Each peer with its counters, which the proto's types make optional.
@@ -117,6 +138,8 @@ export function ringStats(src: RingSources): RingStats {
     }
     return e;
   };
+
+  const queues = new Map<number, RingQueue>();
 
   const errors: string[] = [];
   if (src.ethtool instanceof Error) errors.push(src.ethtool.message);
@@ -154,9 +177,18 @@ export function ringStats(src: RingSources): RingStats {
         const field = RING_FIELDS.get(m[1]);
         if (field) set(counters, field, value);
         else counters.other[m[1]] = value;
+        continue;
       }
-      // Anything else is not ringnet's (a stand-in device in tests): not ours to name.
+      const q = queueStat(name);
+      if (q) {
+        let e = queues.get(q.index);
+        if (!e) queues.set(q.index, (e = { ...RingQueueCodec.empty(), index: q.index }));
+        set(e, q.field, value);
+      }
+      // Anything else is not ringnet's (a stand-in device in tests, a queue index
+      // past QUEUE_INDEX_LIMIT): not ours to name.
     }
+    ring.queues = [...queues.values()].sort((a, b) => a.index - b.index);
     if (ring.driver !== 'ringnet') errors.push(`${src.device} is not a ringnet device (driver ${ring.driver || 'unknown'})`);
   }
 

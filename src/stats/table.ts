@@ -1,6 +1,6 @@
 // `ringctl stats` for people: one table of counters (interfaces, programs,
-// ring0's own and per peer), ring0's peer table, its conflicts, and what could
-// not be read. Error and drop counters that are zero are left out unless `all`; with a
+// ring0's own and per peer), with several queue pairs ring0's counters per
+// queue index, ring0's peer table, its conflicts, and what could not be read. Error and drop counters that are zero are left out unless `all`; with a
 // previous snapshot, rates per second beside each counter.
 import type { RingPeer, RingPeerCounters, StatsSnapshot } from '../gen/kvmring/v1/stats.js';
 import { describeConflict, namesOf, type Conflict } from '../peers/classify.js';
@@ -110,6 +110,21 @@ function rate(cur: bigint, prev: bigint | undefined, seconds: number): string {
   return r >= 100 ? String(Math.round(r)) : r.toFixed(1);
 }
 
+/** One line per queue index, when ring0 has several queue pairs; with a previous snapshot, TX and RX rates. */
+function queueTable(s: StatsSnapshot, previous: StatsSnapshot | undefined, seconds: number): string {
+  const ring = s.ring;
+  if (!ring || ring.error || ring.queues.length < 2) return '';
+  const prev = new Map((previous?.ring?.queues ?? []).map((q) => [q.index, q]));
+  const header = ['QUEUE', 'TX', 'RX', 'POLLS', 'IRQS'];
+  if (previous) header.push('TX/S', 'RX/S');
+  const rows = ring.queues.map((q) => {
+    const cells = [String(q.index), String(q.txPackets), String(q.rxPackets), String(q.polls), String(q.irqs)];
+    if (previous) cells.push(rate(q.txPackets, prev.get(q.index)?.txPackets, seconds), rate(q.rxPackets, prev.get(q.index)?.rxPackets, seconds));
+    return cells;
+  });
+  return alignedTable(header, rows, new Set(previous ? [1, 2, 3, 4, 5, 6] : [1, 2, 3, 4]));
+}
+
 function peerTable(s: StatsSnapshot): string {
   const ring = s.ring;
   if (!ring || ring.error || !ring.peers.length) return '';
@@ -166,7 +181,7 @@ export interface RenderOptions {
   previous?: StatsSnapshot;
 }
 
-/** The counters table, the peer table and the errors, as `ringctl stats` prints them. */
+/** The counters table, the queue and peer tables and the errors, as `ringctl stats` prints them. */
 export function renderStats(s: StatsSnapshot, o: RenderOptions = {}): string {
   const rows = counterRows(s).filter((r) => o.all || r.always || r.packets !== 0n || (r.bytes ?? 0n) !== 0n);
   const prev = o.previous ? new Map(counterRows(o.previous).map((r) => [rowKey(r), r])) : undefined;
@@ -182,6 +197,8 @@ export function renderStats(s: StatsSnapshot, o: RenderOptions = {}): string {
     return cells;
   });
   let out = alignedTable(header, body, new Set(prev ? [4, 5, 6, 7] : [4, 5]));
+  const queues = queueTable(s, o.previous, seconds);
+  if (queues) out += `\n${queues}`;
   const peers = peerTable(s);
   if (peers) out += `\n${peers}`;
   const conflicts = s.ring && !s.ring.error ? s.ring.conflicts : [];

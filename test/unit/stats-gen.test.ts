@@ -42,7 +42,7 @@ describe('generated protobuf code (src/gen)', function () {
       timeUnixNano: 1_700_000_000_123_456_789n,
       hostname: 'g1',
       interfaces: [{ device: 'ring0', rxPackets: 2n ** 63n + 5n, rxBytes: 1n, rxDropped: 0n, rxErrors: 0n, txPackets: 7n, txBytes: 8n, txDropped: 0n, txErrors: 0n, error: '' }],
-      ring: { device: 'ring0', driver: 'ringnet', txNoPeer: 3n, regions: [], conflicts: [], counters: null, peers: [], error: '' },
+      ring: { device: 'ring0', driver: 'ringnet', txNoPeer: 3n, regions: [], conflicts: [], counters: null, peers: [], queues: [], error: '' },
     };
     const back = StatsSnapshot.decode(StatsSnapshot.encode(s));
     assert.equal(back.timeUnixNano, s.timeUnixNano);

@@ -8,8 +8,8 @@ import { AddressError, grpcTarget, parseAddress } from '../../src/stats/address.
 import { collectStats } from '../../src/stats/collect.js';
 import { EthtoolError, type EthtoolStats } from '../../src/stats/ethtool.js';
 import { watchInterval } from '../../src/stats/watch.js';
-import { METRICS, samples } from '../../src/stats/prometheus.js';
-import { ringStats } from '../../src/stats/ring.js';
+import { METRICS, StatsMetrics, samples } from '../../src/stats/prometheus.js';
+import { QUEUE_INDEX_LIMIT, queueStat, ringStats } from '../../src/stats/ring.js';
 import { parseProcNetDev, parseRegions, programStats, PROGRAM_KINDS, type RegionInfo } from '../../src/stats/sources.js';
 import { counterRows, renderStats } from '../../src/stats/table.js';
 import type { TablePeer } from '../../src/peers/table.js';
@@ -28,12 +28,23 @@ const RX = ['frames', 'bytes', 'bad_desc', 'bad_meta', 'dropped', 'dropped_bytes
 
 const GAUGES = ['ring_tx_used_bytes', 'ring_rx_used_bytes'];
 
+interface RingnetOptions {
+  /** Names after the driver's. */
+  extra?: string[];
+  /** false: a driver without the occupancy gauges. */
+  gauges?: boolean;
+  /** Queue pairs (qK_..., chK_...), 1 unless given. */
+  queues?: number;
+}
+
 /**
  * `ethtool -S ring0` of a domain with `slots` slots, every counter zero but
- * those in `set`; `gauges: false` as a driver without the occupancy gauges.
+ * those in `set`.
  */
-function ringnetStats(slots: number, set: Record<string, bigint> = {}, extra: string[] = [], gauges = true): Map<string, bigint> {
+function ringnetStats(slots: number, set: Record<string, bigint> = {}, o: RingnetOptions = {}): Map<string, bigint> {
+  const { extra = [], gauges = true, queues = 1 } = o;
   const names = ['tx_no_peer', ...REGION.map((n) => `r0_${n}`)];
+  for (let k = 0; k < queues; k++) names.push(`q${k}_tx_packets`, `q${k}_rx_packets`, `ch${k}_polls`, `ch${k}_irqs`);
   for (let s = 0; s < slots; s++) {
     names.push(...PEER.map((n) => `r0_peer${s}_${n}`));
     names.push(...TX.map((n) => `r0_peer${s}_ring_tx_${n}`));
@@ -207,21 +218,55 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
     });
 
     it('leaves occupancy unset with a driver that has no occupancy gauges', () => {
-      const stats = ringnetStats(2, { r0_peer0_rx_packets: 1n }, [], false);
+      const stats = ringnetStats(2, { r0_peer0_rx_packets: 1n }, { gauges: false });
       const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
       assert.equal(ring.peers[0].occupancy, null);
     });
 
     it('keeps counters of a newer driver under their names in `other`, and leaves what is not r0_ alone', () => {
-      const stats = ringnetStats(1, { r0_peer0_ring_rx_new_thing: 7n, r0_shiny: 8n, r1_polls: 9n, r1_peer0_rx_packets: 10n }, [
-        'r0_peer0_ring_rx_new_thing',
-        'r0_shiny',
-        'r1_polls',
-        'r1_peer0_rx_packets',
-      ]);
+      const stats = ringnetStats(1, { r0_peer0_ring_rx_new_thing: 7n, r0_shiny: 8n, r1_polls: 9n, r1_peer0_rx_packets: 10n }, {
+        extra: ['r0_peer0_ring_rx_new_thing', 'r0_shiny', 'r1_polls', 'r1_peer0_rx_packets'],
+      });
       const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
       assert.deepEqual(ring.counters?.other, { shiny: 8n });
       assert.deepEqual(ring.peers.map((p) => [p.slot, p.counters?.other, p.counters?.rxPackets]), [[0, { ring_rx_new_thing: 7n }, 0n]]);
+    });
+
+    it('collects the counters per queue index, summed over the peers, by index', () => {
+      // ethtool's order, and names of a later index first: sorted all the same.
+      const stats = new Map([
+        ['q10_rx_packets', 5n],
+        ...ringnetStats(1, { q0_tx_packets: 11n, q0_rx_packets: 12n, ch0_polls: 13n, ch0_irqs: 14n, q2_tx_packets: 21n, ch1_polls: 31n }, { queues: 3 }),
+        ['ch10_irqs', 6n],
+      ]);
+      const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
+      assert.equal(ring.error, '');
+      assert.deepEqual(ring.queues, [
+        { index: 0, txPackets: 11n, rxPackets: 12n, polls: 13n, irqs: 14n },
+        { index: 1, txPackets: 0n, rxPackets: 0n, polls: 31n, irqs: 0n },
+        { index: 2, txPackets: 21n, rxPackets: 0n, polls: 0n, irqs: 0n },
+        { index: 10, txPackets: 0n, rxPackets: 5n, polls: 0n, irqs: 6n },
+      ]);
+      assert.deepEqual(ring.counters?.other, {}, 'queue counters are not the domain\'s');
+      assert.deepEqual(StatsSnapshot.decode(StatsSnapshot.encode({ ...StatsSnapshot.empty(), ring })).ring?.queues, ring.queues);
+    });
+
+    it('ignores queue names that are not exactly ringnet\'s, and absurd indexes', () => {
+      const last = QUEUE_INDEX_LIMIT - 1;
+      assert.deepEqual(queueStat(`q${last}_rx_packets`), { index: last, field: 'rxPackets' });
+      assert.deepEqual(queueStat('ch0_irqs'), { index: 0, field: 'irqs' });
+      const bad = [
+        `q${QUEUE_INDEX_LIMIT}_tx_packets`, 'ch99999_polls', 'q123456789012345678901234567890_tx_packets', 'q01_tx_packets', 'ch00_polls',
+        'q_tx_packets', 'q-1_tx_packets', 'q+1_tx_packets', 'q1.5_tx_packets', 'qx_tx_packets', 'Q0_tx_packets', 'q0_TX_packets',
+        'q0_tx_bytes', 'q0_polls', 'ch0_tx_packets', 'ch0_rx_packets', 'q0_irqs', 'q0_tx_packets_x', 'xq0_tx_packets', ' q0_tx_packets', 'q0_tx_packets\n',
+        'q 0_tx_packets', 'q0__tx_packets', 'q0tx_packets', 'ch_polls', 'ch0polls', 'r0_q0_tx_packets',
+      ];
+      for (const name of bad) assert.equal(queueStat(name), undefined, name);
+      const stats = ringnetStats(1, Object.fromEntries(bad.map((n) => [n, 9n])), { extra: bad, queues: 0 });
+      const ring = ringStats({ device: 'ring0', ethtool: { driver: 'ringnet', stats }, peers: [], regions: [] });
+      assert.deepEqual(ring.queues, []);
+      assert.deepEqual(ring.counters?.other, { q0_tx_packets: 9n }, 'r0_q0_tx_packets is a domain counter of a newer driver');
+      assert.equal(ring.error, '');
     });
 
     it('says so when the ring device is not a ringnet device', () => {
@@ -326,17 +371,24 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
     });
   });
 
-  function snapshot(): Snapshot {
+  /** A snapshot of ring0 with 4 slots and `queues` queue pairs, some counters set (`queue` those of the queues). */
+  function snapshot(queues = 1, queue: Record<string, bigint> = {}): Snapshot {
+    const set = { r0_peer0_rx_packets: 42n, r0_peer0_rx_bytes: 4200n, r0_peer0_ring_rx_bad_desc: 1n, r0_polls: 77n, r0_peer0_ring_tx_used_bytes: 52429n, ...queue };
     return collectStats({
       ring: 'ring0',
       interfaces: ['eth1'],
       pinRoot,
       sysfsNet: sysfs,
       procNetDev,
-      ethtool: ethtool(ringnetStats(4, { r0_peer0_rx_packets: 42n, r0_peer0_rx_bytes: 4200n, r0_peer0_ring_rx_bad_desc: 1n, r0_polls: 77n, r0_peer0_ring_tx_used_bytes: 52429n })),
+      ethtool: ethtool(ringnetStats(4, set, { queues })),
       now: () => 1_000_000_000n,
     });
   }
+
+  /** Queue k: sent 100k + 1, received 100k + 2, polled 100k + 3 times, interrupted 100k + 4 times. */
+  const QUEUE_COUNTS = Object.fromEntries(
+    [0, 1, 2, 3].flatMap((k) => ['tx_packets', 'rx_packets', 'polls', 'irqs'].map((n, i) => [`${i < 2 ? 'q' : 'ch'}${k}_${n}`, BigInt(100 * k + i + 1)])),
+  );
 
   describe('table', () => {
     it('shows traffic counters always and error counters only when they are not zero', () => {
@@ -368,6 +420,31 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       const text = renderStats(b, { previous: a });
       assert.ok(text.split('\n').some((l) => /^interface\s+ring0\s+-\s+rx\s+4500\s+5003000\s+250\s+1500$/.test(l)), text);
       assert.ok(text.split('\n').some((l) => /^interface\s+eth1\s+-\s+rx\s+99\s+12345\s+0\.0\s+0\.0$/.test(l)), text);
+    });
+
+    it('shows a line per queue index with several queue pairs, with TX and RX rates from the previous snapshot', () => {
+      const a = snapshot(4, QUEUE_COUNTS);
+      const lines = renderStats(a).split('\n');
+      const at = lines.findIndex((l) => /^QUEUE\s+TX\s+RX\s+POLLS\s+IRQS$/.test(l));
+      assert.ok(at > 0, lines.join('\n'));
+      assert.deepEqual(lines.slice(at + 1, at + 6).map((l) => l.split(/\s+/)), [
+        ['0', '1', '2', '3', '4'],
+        ['1', '101', '102', '103', '104'],
+        ['2', '201', '202', '203', '204'],
+        ['3', '301', '302', '303', '304'],
+        [''],
+      ]);
+      assert.match(lines[at + 6], /^SLOT\s+NAME/, 'the peer table follows');
+      const b = snapshot(4, { ...QUEUE_COUNTS, q1_tx_packets: 101n + 2000n, q2_rx_packets: 202n + 30n });
+      b.timeUnixNano = a.timeUnixNano + 2_000_000_000n;
+      const text = renderStats(b, { previous: a });
+      assert.match(text, /^QUEUE\s+TX\s+RX\s+POLLS\s+IRQS\s+TX\/S\s+RX\/S$/m);
+      assert.match(text, /^1\s+2101\s+102\s+103\s+104\s+1000\s+0\.0$/m);
+      assert.match(text, /^2\s+201\s+232\s+203\s+204\s+0\.0\s+15\.0$/m);
+    });
+
+    it('shows no queue lines with one queue pair: the counters above are its own', () => {
+      assert.doesNotMatch(renderStats(snapshot(1, QUEUE_COUNTS)), /QUEUE/);
     });
 
     it('lists what could not be read', () => {
@@ -409,6 +486,42 @@ describe('stats: sources, snapshot, table, Prometheus mapping', function () {
       const counters = samples(s).filter((x) => x.name.endsWith('_total')).map((x) => BigInt(x.value));
       const rows = counterRows(s);
       assert.equal(total(counters), total(rows.flatMap((r) => [r.packets, r.bytes ?? 0n])));
+    });
+
+    it('gives the counters per queue index a queue label', () => {
+      const queue = samples(snapshot(4, QUEUE_COUNTS)).filter((x) => x.name.startsWith('kvmring_ring_queue_'));
+      assert.deepEqual(
+        queue.filter((x) => x.labels.queue === '2').map((x) => [x.name, x.labels, x.value]),
+        [
+          ['kvmring_ring_queue_transmit_packets_total', { device: 'ring0', queue: '2' }, 201n],
+          ['kvmring_ring_queue_receive_packets_total', { device: 'ring0', queue: '2' }, 202n],
+          ['kvmring_ring_queue_polls_total', { device: 'ring0', queue: '2' }, 203n],
+          ['kvmring_ring_queue_irqs_total', { device: 'ring0', queue: '2' }, 204n],
+        ],
+      );
+      assert.deepEqual([...new Set(queue.map((x) => x.labels.queue))], ['0', '1', '2', '3']);
+    });
+
+    it('prints the counters per queue index as Prometheus text, with their help and type', async () => {
+      const text = await new StatsMetrics().render(() => snapshot(4, QUEUE_COUNTS));
+      const block = (name: string) => text.slice(text.indexOf(`# HELP ${name} `)).split('\n').slice(0, 6).join('\n');
+      assert.equal(
+        block('kvmring_ring_queue_transmit_packets_total'),
+        [
+          '# HELP kvmring_ring_queue_transmit_packets_total Frames sent on the queue pair, summed over the peers.',
+          '# TYPE kvmring_ring_queue_transmit_packets_total counter',
+          'kvmring_ring_queue_transmit_packets_total{device="ring0",queue="0"} 1',
+          'kvmring_ring_queue_transmit_packets_total{device="ring0",queue="1"} 101',
+          'kvmring_ring_queue_transmit_packets_total{device="ring0",queue="2"} 201',
+          'kvmring_ring_queue_transmit_packets_total{device="ring0",queue="3"} 301',
+        ].join('\n'),
+      );
+      assert.match(text, /^# TYPE kvmring_ring_queue_receive_packets_total counter$/m);
+      assert.match(text, /^kvmring_ring_queue_receive_packets_total\{device="ring0",queue="1"\} 102$/m);
+      assert.match(text, /^# HELP kvmring_ring_queue_polls_total NAPI polls of the channel with the queue's index \(none past the channel count\)\.$/m);
+      assert.match(text, /^kvmring_ring_queue_polls_total\{device="ring0",queue="3"\} 303$/m);
+      assert.match(text, /^# TYPE kvmring_ring_queue_irqs_total counter$/m);
+      assert.match(text, /^kvmring_ring_queue_irqs_total\{device="ring0",queue="0"\} 4$/m);
     });
 
     it('marks a source that could not be read as down', () => {
