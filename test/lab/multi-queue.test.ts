@@ -5,14 +5,18 @@
 // receiver's channel for each queue (a NAPI, and in doorbell mode its vector)
 // takes it. ethtool -l shows the channels and -L changes them under traffic.
 // ethtool -S counts per queue index (qK_tx_packets, qK_rx_packets, summed over
-// the peers) and per channel (chJ_polls, chJ_irqs).
+// the peers) and per channel (chJ_polls, chJ_irqs); ringctl exports them per
+// queue (kvmring_ring_queue_*).
 import assert from 'node:assert/strict';
 
+import { StatsSnapshot } from '../../src/gen/kvmring/v1/stats.js';
+import { samples } from '../../src/stats/prometheus.js';
 import { type Lab, REPO, labFixture } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 import { SLOWDOWN, eventually, sleep } from '../helpers/time.js';
 
 const XFER = `${REPO}/scripts/guest/xfer.mjs`;
+const RINGCTL = `${REPO}/bin/ringctl.js`;
 const XFER_BYTES = 16_000_000;
 const QUEUES = 4;
 const G2 = '198.51.100.2';
@@ -87,8 +91,9 @@ for (const doorbell of [false, true]) {
       assert.match(s.stdout, new RegExp(`^[0-9a-f]{64} ${XFER_BYTES}\\n$`));
       assert.equal(r.stdout, s.stdout, 'the transfer arrived with another sha256');
 
-      const tx = delta(before.tx, await perQueue('g1', (k) => `q${k}_tx_packets`));
-      const rx = delta(before.rx, await perQueue('g2', (k) => `q${k}_rx_packets`));
+      const after = { tx: await perQueue('g1', (k) => `q${k}_tx_packets`), rx: await perQueue('g2', (k) => `q${k}_rx_packets`) };
+      const tx = delta(before.tx, after.tx);
+      const rx = delta(before.rx, after.rx);
       const polls = delta(before.polls, await perQueue('g2', (k) => `ch${k}_polls`));
       const irqs = delta(before.irqs, await perQueue('g2', (k) => `ch${k}_irqs`));
       console.log(`      (g1 sent per queue ${tx.join(' ')}; g2 received ${rx.join(' ')}; g2's polls per channel ${polls.join(' ')}, doorbell interrupts ${irqs.join(' ')})`);
@@ -100,6 +105,16 @@ for (const doorbell of [false, true]) {
       polls.forEach((n, k) => assert.ok(n > 0, `g2's channel ${k} polled ${n} times`));
       if (doorbell) irqs.forEach((n, k) => assert.ok(n > 0, `g2's doorbell vector ${k} interrupted ${n} times`));
       else assert.deepEqual(irqs, [0, 0, 0, 0], 'doorbell interrupts in plain mode');
+      // ringctl's metrics per queue, read after ethtool: at least its counts, on every queue.
+      for (const [g, name, least] of [
+        ['g1', 'kvmring_ring_queue_transmit_packets_total', after.tx],
+        ['g2', 'kvmring_ring_queue_receive_packets_total', after.rx],
+      ] as const) {
+        const s = StatsSnapshot.fromJSON(JSON.parse(await lab.sh(g, `node ${RINGCTL} stats --json`)));
+        const got = samples(s).filter((x) => x.name === name).map((x) => [x.labels.queue, Number(x.value)] as const);
+        assert.deepEqual(got.map(([q]) => q), ['0', '1', '2', '3'], `${g}: ${name} per queue`);
+        got.forEach(([q, v], k) => assert.ok(v >= least[k], `${g}: ${name}{queue="${q}"} is ${v}, ethtool -S counted ${least[k]}`));
+      }
     });
 
     it('changes to 2 channels and back with ethtool -L under traffic, the connection unbroken', async () => {
