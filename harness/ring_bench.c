@@ -9,8 +9,10 @@
  *   unix       AF_UNIX stream socketpair
  *   tcp_veth   TCP across a veth pair between two network namespaces that the
  *              caller made (--netns-a/--netns-b/--addr-b); skipped without them
- *   limits     one core's memcpy bandwidth (in cache and from DRAM) and the
- *              round trip of one cache line between the two cores
+ *   limits     one core's memcpy bandwidth (in cache and from DRAM), the
+ *              round trip of one cache line between the two cores, and two
+ *              copies of 64 KiB frames across the cores with no ring between
+ *              them (xcopy_rate())
  *
  * For each transport: frames per second at 64 B, bytes per second at 1500 B
  * and 64 KiB, and the round trip of a 64-byte ping-pong (p50, p99). Every
@@ -597,6 +599,95 @@ static double memcpy_rate(size_t len)
 	return (double)bytes / ((double)(t - t0) / 1e9);
 }
 
+/*
+ * The ring's 64 KiB case without the ring: frames of len bytes copied in on
+ * side 0 and out on side 1 through BENCH_XCOPY_SLOTS slots (the footprint of
+ * the smallest ring), each handed over by a flag. No headers, indices or
+ * checks: what two copies across the two cores cost, the ceiling of any
+ * transport that copies into shared memory and out of it.
+ */
+#define BENCH_XCOPY_SLOTS	4
+
+struct xcopy_ctx {
+	u8		*slot[BENCH_XCOPY_SLOTS];
+	struct {
+		u32	full;			/* side 0 sets it, side 1 clears it */
+	} __attribute__((aligned(64))) flag[BENCH_XCOPY_SLOTS];
+};
+
+static u32 *xcopy_flag(struct xcopy_ctx *x, int i)
+{
+	return &x->flag[i].full;
+}
+
+static void *xcopy_in(void *arg)
+{
+	struct run *r = arg;
+	struct xcopy_ctx *x = r->ctx;
+	u64 n = 0, spins = 0;
+	int i = 0;
+
+	while (n < BENCH_FRAME_COUNT) {
+		if (__atomic_load_n(xcopy_flag(x, i), __ATOMIC_ACQUIRE)) {
+			if ((++spins & 1023) == 0 && harness_now_ns() > r->deadline)
+				break;
+			continue;
+		}
+		memcpy(x->slot[i], src_buf, r->size);
+		__atomic_store_n(xcopy_flag(x, i), 1, __ATOMIC_RELEASE);
+		i = (i + 1) % BENCH_XCOPY_SLOTS;
+		n++;
+		if ((n & 7) == 0 && harness_now_ns() > r->deadline)
+			break;
+	}
+	r->sent_bytes = n * r->size;
+	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *xcopy_out(void *arg)
+{
+	struct run *r = arg;
+	struct xcopy_ctx *x = r->ctx;
+	u64 bytes = 0, frames = 0, limit = 0;
+	int i = 0;
+
+	r->t0 = harness_now_ns();
+	for (;;) {
+		if (!__atomic_load_n(xcopy_flag(x, i), __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) &&
+			    (bytes >= r->sent_bytes || ++limit > (1ULL << 26)))
+				break;
+			continue;
+		}
+		memcpy(dst_buf, x->slot[i], r->size);
+		__atomic_store_n(xcopy_flag(x, i), 0, __ATOMIC_RELEASE);
+		i = (i + 1) % BENCH_XCOPY_SLOTS;
+		bytes += r->size;
+		frames++;
+	}
+	r->t1 = harness_now_ns();
+	r->got_frames = frames;
+	r->got_bytes = bytes;
+	return NULL;
+}
+
+/* Bytes per second through two copies across the cores, frames of len bytes. */
+static double xcopy_rate(u32 len)
+{
+	struct xcopy_ctx *x = map_zeroed(sizeof(*x));
+	u8 *area = map_zeroed((size_t)BENCH_XCOPY_SLOTS * len);
+	struct run r = { .ctx = x, .side = { xcopy_in, xcopy_out }, .size = len };
+	int i;
+
+	for (i = 0; i < BENCH_XCOPY_SLOTS; i++)
+		x->slot[i] = area + (size_t)i * len;
+	run_sides(&r);
+	munmap(area, (size_t)BENCH_XCOPY_SLOTS * len);
+	munmap(x, sizeof(*x));
+	return r.t1 > r.t0 ? (double)r.got_bytes / ((double)(r.t1 - r.t0) / 1e9) : 0;
+}
+
 struct line_ctx {
 	volatile u64	*line;
 	u64		rounds;
@@ -696,7 +787,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct result ring = { 0 }, pipes = { 0 }, unix_ = { 0 }, tcp = { 0 };
-	double mc_cache, mc_dram, line;
+	double mc_cache, mc_dram, line, xcopy;
 	u32 *samples;
 	int c;
 
@@ -745,6 +836,7 @@ int main(int argc, char **argv)
 	line = cacheline_rtt_ns();
 	mc_cache = memcpy_rate(64 << 10);
 	mc_dram = memcpy_rate(256 << 20);
+	xcopy = xcopy_rate(65536);
 
 	printf("{\n  \"config\": { \"seconds\": %.3f, \"ring_size\": %u, \"batch\": %u, \"cpus\": [%d, %d] },\n",
 	       opt.seconds, opt.ring_size, BENCH_BATCH, opt.cpu[0], opt.cpu[1]);
@@ -754,7 +846,8 @@ int main(int argc, char **argv)
 	print_result("unix", &unix_, false);
 	print_result("tcp_veth", &tcp, true);
 	printf("  },\n  \"limits\": { \"memcpy_cache_bytes_per_s\": %.0f, \"memcpy_dram_bytes_per_s\": %.0f, "
-	       "\"cacheline_rtt_ns\": %.1f }\n}\n", mc_cache, mc_dram, line);
+	       "\"cacheline_rtt_ns\": %.1f, \"xcore_copy_64k_bytes_per_s\": %.0f }\n}\n",
+	       mc_cache, mc_dram, line, xcopy);
 	free(samples);
 	return ring.ok ? 0 : 1;
 }

@@ -2,7 +2,9 @@
 // The ring core on the host CPU against the baselines it must beat, in one run:
 // build/native/ring_bench pins a producer and a consumer to two cores and
 // measures the ring, a pipe, a UNIX socket and TCP over a veth pair, plus the
-// limits (one core's memcpy, the cache-line round trip between the cores).
+// limits (one core's memcpy, the cache-line round trip between the cores, two
+// copies across the cores with no ring between them), and the ring against its
+// targets (100x a UNIX socket at 64 B, half an in-cache memcpy at 64 KiB).
 //
 // The veth pair lives between two network namespaces made here and deleted at
 // the end, so the TCP traffic never leaves them; without root the TCP row is
@@ -80,9 +82,9 @@ try {
     notes.push('TCP over veth skipped: making network namespaces needs root');
   }
   for (let i = 0; i < rounds; i++) {
-    // Each of the 19 measurements is bounded by --seconds; the binary's own
+    // Each of the 20 measurements is bounded by --seconds; the binary's own
     // bounds stop a stuck side after a few seconds more.
-    const r = await $({ timeout: `${Math.ceil(seconds * 19 + 60)}s`, nothrow: true })`${bench} ${args}`;
+    const r = await $({ timeout: `${Math.ceil(seconds * 20 + 60)}s`, nothrow: true })`${bench} ${args}`;
     if (r.exitCode !== 0 && !r.stdout.trim().startsWith('{')) {
       throw new Error(`ring_bench failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
     }
@@ -145,6 +147,20 @@ console.log(
   `limits: memcpy on one core ${(lim('memcpy_cache_bytes_per_s') / 1e9).toFixed(1)} GB/s in cache (64 KiB), ` +
     `${(lim('memcpy_dram_bytes_per_s') / 1e9).toFixed(1)} GB/s from DRAM (256 MiB); ` +
     `cache-line round trip between the cores ${lim('cacheline_rtt_ns').toFixed(0)} ns`,
+);
+const xcopy = lim('xcore_copy_64k_bytes_per_s');
+console.log(
+  `two copies across the cores, 64 KiB frames through 4 slots and no ring (the ceiling of any copy-in, ` +
+    `copy-out transport): ${(xcopy / 1e9).toFixed(1)} GB/s`,
+);
+const ring64 = median('transports', 'ring', 'throughput', '64', 'frames_per_s');
+const unix64 = median('transports', 'unix', 'throughput', '64', 'frames_per_s');
+const ring64k = median('transports', 'ring', 'throughput', '65536', 'bytes_per_s');
+const pct = (a, b) => `${((100 * a) / b).toFixed(0)}%`;
+console.log(
+  `ring against its targets: ${(ring64 / unix64).toFixed(0)}x a UNIX socket at 64 B (target 100x); at 64 KiB ` +
+    `${pct(ring64k, lim('memcpy_cache_bytes_per_s'))} of one core's in-cache memcpy (target 50%), ` +
+    `${pct(ring64k, xcopy)} of two copies across the cores`,
 );
 console.log('RTT: a 64-byte ping-pong, one frame there and back, timed per round trip (clock_gettime included).');
 if (results.length > 1) {
