@@ -177,8 +177,9 @@ extern const struct ringnet_stat_desc ringnet_rx_stat_desc[RINGNET_RX_NSTATS];
  * the ring is full (both counted).
  *
  * ringnet_tx_commit(): write the record header for the reserved frame with
- * meta (NULL: none). The record is visible after the next publish. A commit
- * with nothing reserved (a reset intervened) does nothing.
+ * meta (NULL: none). The record is visible after the next publish, which
+ * the commit does itself once a quarter of the ring waits unpublished. A
+ * commit with nothing reserved (a reset intervened) does nothing.
  *
  * ringnet_tx_publish(): release every committed record to the consumer with
  * one index store (none if nothing is new), and notice a reset the consumer
@@ -236,7 +237,8 @@ void ringnet_tx_renew(struct ringnet_tx *tx);
  * 0 does not promise the ring is empty: poll again later.
  *
  * ringnet_rx_consume(): advance past the frame of the last successful peek.
- * The space goes back to the producer at the next publish.
+ * The space goes back to the producer at the next publish, which the
+ * consume does itself once a quarter of the ring waits unpublished.
  *
  * ringnet_rx_publish(): release consumed space to the producer (one index
  * store, skipped when nothing changed). Call it once per batch; until then

@@ -142,6 +142,7 @@ int main(void)
 	test_pads();
 	test_index_wrap();
 	test_batch();
+	test_publish_early();
 	test_kick();
 	test_split();
 	test_bad_prod();

@@ -48,6 +48,7 @@ void test_occupancy(void);
 void test_pads(void);
 void test_index_wrap(void);
 void test_batch(void);
+void test_publish_early(void);
 void test_kick(void);
 
 /* ring_test_join.c: joining */

@@ -352,6 +352,41 @@ void test_batch(void)
 	ring_close(&r);
 }
 
+/*
+ * A batch that reaches a quarter of the ring is published in the middle, on
+ * either end, so that large frames flow while the batch goes on.
+ */
+void test_publish_early(void)
+{
+	const u32 quarter = RING_SIZE / 4, rec = kvmring_rec_size(1500);
+	u32 n = (quarter + rec - 1) / rec, i;	/* the commit that reaches a quarter */
+	struct ringnet_frame f;
+	struct ring r;
+	void *p;
+
+	ring_open(&r);
+	for (i = 1; i <= n; i++) {
+		CHECK_EQ(ringnet_tx_reserve(&r.tx, 1500, &p), 0);
+		memcpy(p, src + i, 1500);
+		ringnet_tx_commit(&r.tx, NULL);
+		/* nothing shows before the quarter; all of it at once after */
+		CHECK_EQ(KVMRING_POS_INDEX(r.p->prod), i < n ? 0 : n * rec);
+	}
+	CHECK_EQ(r.tx.stats.publishes, 1);
+	for (i = 1; i <= n; i++) {
+		CHECK_EQ(ringnet_rx_peek(&r.rx, &f), 1);
+		CHECK(f.len == 1500 && !memcmp(f.data, src + i, 1500), "frame %u", i);
+		ringnet_rx_consume(&r.rx);
+		CHECK_EQ(KVMRING_POS_INDEX(r.c->cons), i < n ? 0 : n * rec);
+	}
+	/* a maximal frame is a quarter of the smallest ring: it goes out alone */
+	CHECK_EQ(ringnet_tx_reserve(&r.tx, KVMRING_FRAME_MAX, &p), 0);
+	memcpy(p, src, KVMRING_FRAME_MAX);
+	ringnet_tx_commit(&r.tx, NULL);
+	CHECK_EQ(KVMRING_POS_INDEX(r.p->prod), r.tx.prod);
+	ring_close(&r);
+}
+
 void test_kick(void)
 {
 	struct ring r;
