@@ -59,6 +59,7 @@ async function measureMode(mode) {
   for (const [name, peer] of [['eth1', '192.0.2.2'], ['ring0', '198.51.100.2']]) {
     out.paths[name] = await bench.path(peer, (what) => log(`${mode}, ${name} (g1 -> ${peer}): ${what}`));
   }
+  for (const why of bench.retries.splice(0)) out.notes.push(`ran again after it got stuck: ${why}`);
   if (transparent) {
     try {
       log(`${mode}: ringctl attach eth1 --transparent in g1 and g2`);
@@ -67,6 +68,7 @@ async function measureMode(mode) {
       const share = p.tcp1.rx.bytes ? p.tcp1.rx.ring0Bytes / p.tcp1.rx.bytes : 0;
       if (share < 0.9) throw new Error(`ring0 received only ${(share * 100).toFixed(0)}% of the transparent TCP run's bytes`);
       out.paths.transparent = p;
+      for (const why of bench.retries.splice(0)) out.notes.push(`transparent mode: ran again after it got stuck: ${why}`);
     } catch (err) {
       out.notes.push(`transparent mode: ${err.stderr || err.message}`);
       console.error(chalk.yellow(`bench:lab: ${mode}: transparent mode not measured: ${err.stderr || err.message}`));

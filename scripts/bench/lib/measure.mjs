@@ -9,6 +9,8 @@ import { CLK_TCK, sampleHost } from './proc-sample.mjs';
 export const SOCKPERF_PORT = 11111;
 /** net.core.busy_read and net.core.busy_poll while busy polling, in µs. */
 export const BUSY_POLL_US = 50;
+/** Seconds an iperf3 client may take beyond its run before it counts as stuck. */
+export const IPERF_GRACE_S = 30;
 
 export class LabBench {
   /** root: the repository; seconds: per throughput or latency run. */
@@ -17,6 +19,8 @@ export class LabBench {
     this.seconds = seconds;
     this.qemus = null;
     this.idle = null;
+    /** Why throughput runs were made a second time, in order. */
+    this.retries = [];
   }
 
   lab(...args) {
@@ -78,14 +82,31 @@ export class LabBench {
     return out;
   }
 
-  /** A throughput run: iperf3's JSON, and the host's work per what g2 received. */
+  /**
+   * A throughput run: iperf3's JSON, and the host's work per what g2 received.
+   * An iperf3 that has not finished IPERF_GRACE_S after its run (a UDP flood
+   * under TCG can leave the client waiting for the server's results) is killed,
+   * g2's server restarted and the run made once more; `retried` says why.
+   */
   async throughput(iperfArgs) {
-    const c0 = await this.received();
-    const { result, work } = await this.hostWindow(() => this.inGuest('g1', 'iperf3', ...iperfArgs, '-t', String(this.seconds), '-J'));
-    const c1 = await this.received();
-    const rx = { packets: c1.packets - c0.packets, bytes: c1.bytes - c0.bytes, ring0Bytes: c1.ring0Bytes - c0.ring0Bytes };
-    const net = this.idle ? aboveIdle(work, this.idle) : work;
-    return { iperf: JSON.parse(result), rx, work, net, host: perUnit(net, rx) };
+    const run = async () => {
+      const c0 = await this.received();
+      const { result, work } = await this.hostWindow(() =>
+        this.inGuest('g1', 'timeout', '-s', 'KILL', String(this.seconds + IPERF_GRACE_S), 'iperf3', ...iperfArgs, '-t', String(this.seconds), '-J'));
+      const c1 = await this.received();
+      const rx = { packets: c1.packets - c0.packets, bytes: c1.bytes - c0.bytes, ring0Bytes: c1.ring0Bytes - c0.ring0Bytes };
+      const net = this.idle ? aboveIdle(work, this.idle) : work;
+      return { iperf: JSON.parse(result), rx, work, net, host: perUnit(net, rx) };
+    };
+    try {
+      return await run();
+    } catch (err) {
+      const why = `iperf3 ${iperfArgs.join(' ')}: ${(err.stderr || err.message).trim().split('\n').pop()}`;
+      this.retries.push(why);
+      await this.sh('g2', 'pkill -KILL -x iperf3; sleep 1; iperf3 -s -D');
+      await sleep(1000);
+      return { ...(await run()), retried: why };
+    }
   }
 
   async tcp(peer, streams = 1) {
