@@ -17,7 +17,7 @@ interface Host {
 interface PathResult {
   tcp1: { gbps: number; host: Host };
   tcp4: { gbps: number; host: Host };
-  udp: { kpps: number; host: Host };
+  udp: { kpps: number; deviceKpps: number; host: Host };
   rr: { p50: number; p99: number; guestBusy: number };
   rrBusy: { p50: number; p99: number; guestBusy: number };
 }
@@ -44,7 +44,7 @@ function path(gbps: number, p50: number, cpuSPerGB: number, ctxPerPkt: number): 
   return {
     tcp1: { gbps, host },
     tcp4: { gbps: gbps * 1.1, host },
-    udp: { kpps: 23.68, host: { cpuSPerGB: 123.5, cpuMsPer1000Pkts: 13.09, ctxPerPkt: 0.226 } },
+    udp: { kpps: 23.68, deviceKpps: 61.5, host: { cpuSPerGB: 123.5, cpuMsPer1000Pkts: 13.09, ctxPerPkt: 0.226 } },
     rr: { p50, p99: p50 * 2, guestBusy: 0.29 },
     rrBusy: { p50: p50 * 0.9, p99: p50 * 3, guestBusy: 0.5 },
   };
@@ -76,13 +76,14 @@ describe('bench:lab: its table and picture (scripts/bench/lib/report.mjs, svg.mj
 
   it('prints every metric with eth1, ring0 and their ratio', () => {
     const lines = report.renderTable(PLAIN).split('\n');
-    assert.equal(lines.length, 16);
+    assert.equal(lines.length, 17);
     assert.match(lines[0], /^metric +eth1 +ring0 +ring0\/eth1$/);
     assert.match(lines[1], /^TCP, 1 stream, Gbit\/s +1\.01 +0\.881 +0\.868$/);
-    assert.match(lines[4], /^TCP RR p50, µs +606 +497 +0\.820$/);
-    assert.match(lines[8], /^g1 CPU busy, RR, % +29\.0 +29\.0 +1\.00$/);
-    assert.match(lines[10], /^host CPU per GB, TCP 1, s\/GB +2\.29 +0 +0$/);
-    assert.match(lines[14], /^host ctx switches per pkt, TCP 1 +2\.18 +5\.33 +2\.44$/);
+    assert.match(lines[4], /^UDP 64 B at g2's device, kpps +61\.5 +61\.5 +1\.00$/);
+    assert.match(lines[5], /^TCP RR p50, µs +606 +497 +0\.820$/);
+    assert.match(lines[9], /^g1 CPU busy, RR, % +29\.0 +29\.0 +1\.00$/);
+    assert.match(lines[11], /^host CPU per GB, TCP 1, s\/GB +2\.29 +0 +0$/);
+    assert.match(lines[15], /^host ctx switches per pkt, TCP 1 +2\.18 +5\.33 +2\.44$/);
     // Columns line up: every value ends where the header's does.
     const end = lines[0].length;
     for (const l of lines) assert.equal(l.length, end, l);
@@ -92,7 +93,7 @@ describe('bench:lab: its table and picture (scripts/bench/lib/report.mjs, svg.mj
     const lines = report.renderTable(DOORBELL).split('\n');
     assert.match(lines[0], /^metric +eth1 +ring0 +ring0\/eth1 +transparent +transp\.\/eth1$/);
     assert.match(lines[1], /^TCP, 1 stream, Gbit\/s +1\.20 +2\.40 +2\.00 +1\.80 +1\.50$/);
-    assert.match(lines[15], /^host ctx switches per pkt, UDP +0\.226 +0\.226 +1\.00 +0\.226 +1\.00$/);
+    assert.match(lines[16], /^host ctx switches per pkt, UDP +0\.226 +0\.226 +1\.00 +0\.226 +1\.00$/);
   });
 
   it("prints the demo's four lines: TCP, RR p50, host CPU per GB, context switches per packet", () => {
@@ -121,8 +122,8 @@ describe('bench:lab: its table and picture (scripts/bench/lib/report.mjs, svg.mj
       ['ring0', '230.0', '2.40'],
       ['transparent', '172.5', '1.80'],
     ]);
-    // Plain mode has no transparent bars; 15 metrics x 2 paths.
-    assert.equal(bars.filter((m) => Number(m[1]) < 570).length, 30);
+    // Plain mode has no transparent bars; 16 metrics x 2 paths.
+    assert.equal(bars.filter((m) => Number(m[1]) < 570).length, 32);
     assert.equal(svg.escapeXml('a<b & "c"'), 'a&lt;b &amp; &quot;c&quot;');
   });
 });

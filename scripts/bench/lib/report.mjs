@@ -18,6 +18,7 @@ export const METRICS = [
   { key: 'tcp1', label: 'TCP, 1 stream', unit: 'Gbit/s', better: 'higher', get: (p) => p.tcp1?.gbps },
   { key: 'tcp4', label: 'TCP, 4 streams', unit: 'Gbit/s', better: 'higher', get: (p) => p.tcp4?.gbps },
   { key: 'udp', label: 'UDP 64 B received', unit: 'kpps', better: 'higher', get: (p) => p.udp?.kpps },
+  { key: 'udpDevice', label: "UDP 64 B at g2's device", unit: 'kpps', better: 'higher', get: (p) => p.udp?.deviceKpps },
   { key: 'rrP50', label: 'TCP RR p50', unit: 'µs', better: 'lower', get: (p) => p.rr?.p50 },
   { key: 'rrP99', label: 'TCP RR p99', unit: 'µs', better: 'lower', get: (p) => p.rr?.p99 },
   { key: 'rrBusyP50', label: 'TCP RR p50, busy poll', unit: 'µs', better: 'lower', get: (p) => p.rrBusy?.p50 },
