@@ -15,10 +15,11 @@
 // bench-results/; a run of both modes also writes docs/bench-lab.svg.
 //
 //   npm run bench:lab [-- --mode plain|doorbell|both] [--seconds 5] [--no-transparent]
+//                     [--busy-poll-us N (50 on KVM, 1000 under TCG)]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { $, argv, chalk } from 'zx';
-import { LabBench } from './lib/measure.mjs';
+import { BUSY_POLL_US, BUSY_POLL_US_TCG, LabBench, busyPollUsFor } from './lib/measure.mjs';
 import { renderTable } from './lib/report.mjs';
 import { renderSvg } from './lib/svg.mjs';
 
@@ -38,6 +39,11 @@ if (!['plain', 'doorbell', 'both'].includes(modeArg)) {
   process.exit(2);
 }
 const modes = modeArg === 'both' ? ['plain', 'doorbell'] : [modeArg];
+const busyPollArg = argv['busy-poll-us'] === undefined ? undefined : Number(argv['busy-poll-us']);
+if (busyPollArg !== undefined && !(Number.isInteger(busyPollArg) && busyPollArg >= 1 && busyPollArg <= 100000)) {
+  console.error(`bench:lab: --busy-poll-us must be an integer from 1 to 100000 (net.core.busy_read and busy_poll while busy polling; default ${BUSY_POLL_US} on KVM, ${BUSY_POLL_US_TCG} under TCG)`);
+  process.exit(2);
+}
 const transparent = argv.transparent !== false;
 
 const bench = new LabBench({ root, seconds });
@@ -49,6 +55,7 @@ async function measureMode(mode) {
   await bench.lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
   const st = JSON.parse((await bench.lab('status', '--json')).stdout);
   out.accel = st.accel ?? st.guests?.[0]?.accel ?? null;
+  out.busyPollUs = bench.busyPollUs = busyPollArg ?? busyPollUsFor(out.accel);
   bench.qemus = null;
   const qemus = await bench.findQemus();
   out.qemu = qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] }));
@@ -92,7 +99,7 @@ for (const mode of modes) {
 results.accel = results.modes.find((m) => m.accel)?.accel ?? null;
 
 for (const m of results.modes) {
-  console.log(`\nbench:lab: g1 -> g2, ${m.mode} mode, ${seconds} s per run${results.accel ? ` (${results.accel})` : ''}`);
+  console.log(`\nbench:lab: g1 -> g2, ${m.mode} mode, ${seconds} s per run${results.accel ? ` (${results.accel})` : ''}, busy poll ${m.busyPollUs} µs`);
   console.log(renderTable(m));
   if (m.idleGuestBusy) {
     const busy = Object.entries(m.idleGuestBusy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ');

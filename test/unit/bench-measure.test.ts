@@ -34,6 +34,13 @@ async function scriptedBench(answers: (string | Error)[]) {
   return { bench, calls, grace: IPERF_GRACE_S };
 }
 
+describe('bench:lab\'s busy-polling window', () => {
+  it('is 50 µs on KVM and 1000 µs under TCG, where a round trip takes longer than 50 µs', async () => {
+    const { busyPollUsFor } = (await import(pathToFileURL(join(REPO, 'scripts/bench/lib/measure.mjs')).href)) as { busyPollUsFor: (accel: string | null) => number };
+    assert.deepEqual(['kvm', 'tcg', null].map((a) => busyPollUsFor(a)), [50, 1000, 50]);
+  });
+});
+
 describe('bench:lab\'s throughput runs (LabBench)', () => {
   const ok = JSON.stringify({ end: { sum_received: { bits_per_second: 1e9 } } });
 

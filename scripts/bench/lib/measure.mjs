@@ -7,16 +7,27 @@ import { aboveIdle, busyFraction, hostWork, parseCpuLine, parseIpLink, parseSock
 import { CLK_TCK, sampleHost } from './proc-sample.mjs';
 
 export const SOCKPERF_PORT = 11111;
-/** net.core.busy_read and net.core.busy_poll while busy polling, in µs. */
+/** net.core.busy_read and net.core.busy_poll while busy polling, in µs: the usual value on KVM. */
 export const BUSY_POLL_US = 50;
+/**
+ * The same under TCG, where a round trip takes 200-450 µs: a 50 µs window ends before
+ * any answer can arrive, so the socket sleeps as if it did not poll at all.
+ */
+export const BUSY_POLL_US_TCG = 1000;
+
+/** The busy-polling window for guests running under `accel` (lab status's tcg or kvm). */
+export function busyPollUsFor(accel) {
+  return accel === 'tcg' ? BUSY_POLL_US_TCG : BUSY_POLL_US;
+}
 /** Seconds an iperf3 client may take beyond its run before it counts as stuck. */
 export const IPERF_GRACE_S = 30;
 
 export class LabBench {
-  /** root: the repository; seconds: per throughput or latency run. */
-  constructor({ root, seconds }) {
+  /** root: the repository; seconds: per throughput or latency run; busyPollUs: net.core.busy_read/busy_poll while busy polling. */
+  constructor({ root, seconds, busyPollUs = BUSY_POLL_US }) {
     this.root = root;
     this.seconds = seconds;
+    this.busyPollUs = busyPollUs;
     this.qemus = null;
     this.idle = null;
     /** Why throughput runs were made a second time, in order. */
@@ -143,7 +154,7 @@ export class LabBench {
     if (busyPoll) {
       for (const g of ['g1', 'g2']) {
         saved[g] = (await this.inGuest(g, 'sysctl', '-n', ...keys)).trim().split(/\s+/);
-        await this.inGuest(g, 'sysctl', '-q', ...keys.map((k) => `${k}=${BUSY_POLL_US}`));
+        await this.inGuest(g, 'sysctl', '-q', ...keys.map((k) => `${k}=${this.busyPollUs}`));
       }
     }
     try {
