@@ -15,16 +15,6 @@
 /* Records one peek looks at, pads and dropped frames included: bounded work. */
 #define RINGNET_PEEK_RECORDS	8
 
-/*
- * A batch is published early, in the middle, once it holds this share of the
- * ring (size >> shift bytes), on either end: otherwise a batch of large
- * frames fills the ring before the consumer sees any of it, and a consumer
- * empties it before the producer gets any space back, and the two ends copy
- * by turns instead of at once (64 KiB frames in a 256 KiB ring, bench:ring).
- * Small frames never reach it: their batches end first.
- */
-#define RINGNET_PUBLISH_EARLY_SHIFT	2
-
 #define RINGNET_STAT(type, field)	{ #field, offsetof(struct type, field) }
 
 /* Unsized: a table that misses a counter conflicts with the header's declaration. */

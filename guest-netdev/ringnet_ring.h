@@ -85,13 +85,23 @@ struct ringnet_ring {
 	u32	epoch;			/* the reset epoch this end works in */
 };
 
+/*
+ * A batch is published early, in the middle, once it holds this share of the
+ * ring (size >> shift bytes), on either end: otherwise a batch of large
+ * frames fills the ring before the consumer sees any of it, and a consumer
+ * empties it before the producer gets any space back, and the two ends copy
+ * by turns instead of at once (64 KiB frames in a 256 KiB ring, bench:ring).
+ * Small frames never reach it: their batches end first.
+ */
+#define RINGNET_PUBLISH_EARLY_SHIFT	2
+
 struct ringnet_tx_stats {
 	u64	frames;			/* committed */
 	u64	bytes;
 	u64	full;			/* reserve refused: no room */
 	u64	bad_len;		/* reserve refused: length out of range */
 	u64	kicks;			/* doorbells asked for */
-	u64	publishes;		/* stores of the producer's word: one per batch of frames */
+	u64	publishes;		/* stores of the producer's word: one per batch, more in a batch past a quarter of the ring */
 	u64	bad_index;		/* consumer index or epoch out of range: ring reset */
 	u64	resets;			/* resets this end started: repairs, ringnet_*_reset(); not renewals */
 	u64	reset_follows;		/* resets the consumer started */

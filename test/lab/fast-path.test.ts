@@ -1,6 +1,8 @@
 // ringnet's fast path. It sends in batches: one store of the producer's word
 // (and at most one doorbell) per run of netdev_xmit_more(), per ndo_xdp_xmit
-// bulk and per NAPI poll's XDP_TX frames, rather than one per frame. pktgen
+// bulk and per NAPI poll's XDP_TX frames, rather than one per frame (a batch
+// also publishes in the middle once it holds a quarter of the ring, which
+// these small frames never reach). pktgen
 // makes the runs (burst > 1 sets xmit_more); the ring counters
 // r0_peerN_ring_tx_frames and _publishes count frames and stores. Every frame
 // still arrives: the peer counts each one, and no ring keeps frames committed
