@@ -601,23 +601,20 @@ static double memcpy_rate(size_t len)
 
 /*
  * The ring's 64 KiB case without the ring: frames of len bytes copied in on
- * side 0 and out on side 1 through BENCH_XCOPY_SLOTS slots (the footprint of
- * the smallest ring), each handed over by a flag. No headers, indices or
- * checks: what two copies across the two cores cost, the ceiling of any
- * transport that copies into shared memory and out of it.
+ * side 0 and out on side 1 through as many slots as the ring holds records
+ * of that size, each slot handed over by a flag on a line of its own. No
+ * headers, indices or checks: what two copies across the two cores cost,
+ * the ceiling of any transport that copies into shared memory and out.
  */
-#define BENCH_XCOPY_SLOTS	4
-
 struct xcopy_ctx {
-	u8		*slot[BENCH_XCOPY_SLOTS];
-	struct {
-		u32	full;			/* side 0 sets it, side 1 clears it */
-	} __attribute__((aligned(64))) flag[BENCH_XCOPY_SLOTS];
+	u32		nslots;
+	u8		*area;		/* nslots slots of len bytes */
+	u32		*flags;		/* slot i's at flags[16 * i]: side 0 sets it, side 1 clears it */
 };
 
-static u32 *xcopy_flag(struct xcopy_ctx *x, int i)
+static u32 *xcopy_flag(struct xcopy_ctx *x, u32 i)
 {
-	return &x->flag[i].full;
+	return &x->flags[16 * i];
 }
 
 static void *xcopy_in(void *arg)
@@ -625,7 +622,7 @@ static void *xcopy_in(void *arg)
 	struct run *r = arg;
 	struct xcopy_ctx *x = r->ctx;
 	u64 n = 0, spins = 0;
-	int i = 0;
+	u32 i = 0;
 
 	while (n < BENCH_FRAME_COUNT) {
 		if (__atomic_load_n(xcopy_flag(x, i), __ATOMIC_ACQUIRE)) {
@@ -633,9 +630,9 @@ static void *xcopy_in(void *arg)
 				break;
 			continue;
 		}
-		memcpy(x->slot[i], src_buf, r->size);
+		memcpy(x->area + (size_t)i * r->size, src_buf, r->size);
 		__atomic_store_n(xcopy_flag(x, i), 1, __ATOMIC_RELEASE);
-		i = (i + 1) % BENCH_XCOPY_SLOTS;
+		i = (i + 1) % x->nslots;
 		n++;
 		if ((n & 7) == 0 && harness_now_ns() > r->deadline)
 			break;
@@ -650,7 +647,7 @@ static void *xcopy_out(void *arg)
 	struct run *r = arg;
 	struct xcopy_ctx *x = r->ctx;
 	u64 bytes = 0, frames = 0, limit = 0;
-	int i = 0;
+	u32 i = 0;
 
 	r->t0 = harness_now_ns();
 	for (;;) {
@@ -660,9 +657,9 @@ static void *xcopy_out(void *arg)
 				break;
 			continue;
 		}
-		memcpy(dst_buf, x->slot[i], r->size);
+		memcpy(dst_buf, x->area + (size_t)i * r->size, r->size);
 		__atomic_store_n(xcopy_flag(x, i), 0, __ATOMIC_RELEASE);
-		i = (i + 1) % BENCH_XCOPY_SLOTS;
+		i = (i + 1) % x->nslots;
 		bytes += r->size;
 		frames++;
 	}
@@ -672,19 +669,20 @@ static void *xcopy_out(void *arg)
 	return NULL;
 }
 
-/* Bytes per second through two copies across the cores, frames of len bytes. */
-static double xcopy_rate(u32 len)
+/* Bytes per second through two copies across the cores, frames of len bytes; *slots: how many. */
+static double xcopy_rate(u32 len, u32 *slots)
 {
-	struct xcopy_ctx *x = map_zeroed(sizeof(*x));
-	u8 *area = map_zeroed((size_t)BENCH_XCOPY_SLOTS * len);
-	struct run r = { .ctx = x, .side = { xcopy_in, xcopy_out }, .size = len };
-	int i;
+	struct xcopy_ctx x = { .nslots = opt.ring_size / kvmring_rec_size(len) };
+	struct run r = { .ctx = &x, .side = { xcopy_in, xcopy_out }, .size = len };
 
-	for (i = 0; i < BENCH_XCOPY_SLOTS; i++)
-		x->slot[i] = area + (size_t)i * len;
+	if (x.nslots < 2)
+		x.nslots = 2;
+	x.area = map_zeroed((size_t)x.nslots * len);
+	x.flags = map_zeroed((size_t)x.nslots * 64);
 	run_sides(&r);
-	munmap(area, (size_t)BENCH_XCOPY_SLOTS * len);
-	munmap(x, sizeof(*x));
+	munmap(x.area, (size_t)x.nslots * len);
+	munmap(x.flags, (size_t)x.nslots * 64);
+	*slots = x.nslots;
 	return r.t1 > r.t0 ? (double)r.got_bytes / ((double)(r.t1 - r.t0) / 1e9) : 0;
 }
 
@@ -788,6 +786,7 @@ int main(int argc, char **argv)
 	};
 	struct result ring = { 0 }, pipes = { 0 }, unix_ = { 0 }, tcp = { 0 };
 	double mc_cache, mc_dram, line, xcopy;
+	u32 xslots;
 	u32 *samples;
 	int c;
 
@@ -836,7 +835,7 @@ int main(int argc, char **argv)
 	line = cacheline_rtt_ns();
 	mc_cache = memcpy_rate(64 << 10);
 	mc_dram = memcpy_rate(256 << 20);
-	xcopy = xcopy_rate(65536);
+	xcopy = xcopy_rate(65536, &xslots);
 
 	printf("{\n  \"config\": { \"seconds\": %.3f, \"ring_size\": %u, \"batch\": %u, \"cpus\": [%d, %d] },\n",
 	       opt.seconds, opt.ring_size, BENCH_BATCH, opt.cpu[0], opt.cpu[1]);
@@ -846,8 +845,8 @@ int main(int argc, char **argv)
 	print_result("unix", &unix_, false);
 	print_result("tcp_veth", &tcp, true);
 	printf("  },\n  \"limits\": { \"memcpy_cache_bytes_per_s\": %.0f, \"memcpy_dram_bytes_per_s\": %.0f, "
-	       "\"cacheline_rtt_ns\": %.1f, \"xcore_copy_64k_bytes_per_s\": %.0f }\n}\n",
-	       mc_cache, mc_dram, line, xcopy);
+	       "\"cacheline_rtt_ns\": %.1f, \"xcore_copy_64k_bytes_per_s\": %.0f, \"xcore_copy_slots\": %u }\n}\n",
+	       mc_cache, mc_dram, line, xcopy, xslots);
 	free(samples);
 	return ring.ok ? 0 : 1;
 }

@@ -150,7 +150,7 @@ console.log(
 );
 const xcopy = lim('xcore_copy_64k_bytes_per_s');
 console.log(
-  `two copies across the cores, 64 KiB frames through 4 slots and no ring (the ceiling of any copy-in, ` +
+  `two copies across the cores, 64 KiB frames through ${result.limits.xcore_copy_slots} slots (as many as the ring holds) and no ring (the ceiling of any copy-in, ` +
     `copy-out transport): ${(xcopy / 1e9).toFixed(1)} GB/s`,
 );
 const ring64 = median('transports', 'ring', 'throughput', '64', 'frames_per_s');
