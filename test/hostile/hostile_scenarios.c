@@ -126,13 +126,13 @@ void bad_meta_step(struct hostile *h, u32 s)
 			ringnet_tx_commit(&p->q[q].tx, &m);
 			rec = (struct kvmring_rec *)frame - 1;
 			/*
-			 * Only into a record the commit did not publish: one of a
-			 * quarter of the ring or more is out already
-			 * (RINGNET_PUBLISH_EARLY_SHIFT), and the pad would land on
-			 * a frame the victim may have taken.
+			 * Only into a record the commit did not publish (a batch
+			 * that reaches a quarter of the ring goes out in commit):
+			 * a pad in a published one would land on a frame the
+			 * victim may have taken.
 			 */
 			if (h->combo % BM_PAD_EVERY == BM_PAD_EVERY - 1 &&
-			    kvmring_rec_size(len) < p->q[q].tx.ring.size >> RINGNET_PUBLISH_EARLY_SHIFT) {
+			    p->q[q].tx.published != p->q[q].tx.prod) {
 				/* Raw: a pad where no pad can be, in the middle of the area. */
 				WRITE_ONCE(rec->len, 0);
 				WRITE_ONCE(rec->flags, KVMRING_REC_F_PAD);
