@@ -27,6 +27,7 @@
 #define RINGNET_H
 
 #include <linux/bpf.h>
+#include <linux/dim.h>
 #include <linux/etherdevice.h>
 #include <linux/hrtimer.h>
 #include <linux/if_vlan.h>
@@ -56,6 +57,8 @@
 #define RINGNET_QUEUES_MAX	KVMRING_QUEUES_MAX
 /* TX queue 0 carries broadcast and multicast; ringnet_txq() one queue of a peer. */
 #define RINGNET_TXQS		(1 + KVMRING_PEERS_MAX * RINGNET_QUEUES_MAX)
+/* ethtool -C ring0 rx-usecs: the plain-mode poll interval's bounds, in microseconds */
+#define RINGNET_POLL_US_MAX	10000
 #define RINGNET_NAPI_WEIGHT	64
 #define RINGNET_MAX_MTU		(KVMRING_FRAME_MAX - ETH_HLEN - VLAN_HLEN)
 /* Frames up to this length take the native XDP path (one page each). */
@@ -278,6 +281,16 @@ struct ringnet_channel {
 	struct page_pool	*pool;		/* RX pages; see RINGNET_RX_POOL_SIZE */
 	struct hrtimer		poll_timer;
 	unsigned int		idle_polls;
+	/*
+	 * adaptive-rx in plain mode: net_dim's state and the totals it samples
+	 * at each completed poll, owned by this channel's NAPI. net_dim moves
+	 * dim.profile_ix (the interval is rx-usecs << profile_ix) and queues
+	 * dim.work, which only sets dim.state back to measuring.
+	 */
+	struct dim		dim;
+	u16			dim_polls;
+	u64			dim_packets;
+	u64			dim_bytes;
 	unsigned int		rr;		/* RX round-robin start among the peers */
 	int			irq;		/* vector j's IRQ, 0 without */
 	char			irq_name[16];	/* "ringnet-qJ" in /proc/interrupts */
@@ -356,6 +369,13 @@ struct ringnet_priv {
 	struct bpf_prog __rcu	*xdp_prog;
 	atomic64_t		tx_no_peer;
 	unsigned int		channels;	/* ethtool -L's, 0 for the default; under RTNL */
+	/*
+	 * ethtool -C: the plain-mode poll interval while frames flow (rx-usecs)
+	 * and whether net_dim lengthens it (adaptive-rx). Written under RTNL,
+	 * read by the polls with READ_ONCE().
+	 */
+	u32			poll_us;
+	bool			adaptive_rx;
 	struct work_struct	addr_work;	/* republish addresses */
 	bool			announce;	/* tell peers our MAC at the next peer work */
 	unsigned long		last_announce;	/* jiffies; announcements are rate-limited */
@@ -417,6 +437,9 @@ u16 ringnet_select_queue(struct net_device *dev, struct sk_buff *skb, struct net
 netdev_tx_t ringnet_start_xmit(struct sk_buff *skb, struct net_device *dev);
 int ringnet_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames, u32 flags);
 int ringnet_poll(struct napi_struct *napi, int budget);
+void ringnet_coalesce_init(struct ringnet_priv *priv);
+void ringnet_dim_work(struct work_struct *w);
+u32 ringnet_poll_interval(const struct ringnet_channel *c);
 enum hrtimer_restart ringnet_poll_timer_fn(struct hrtimer *t);
 irqreturn_t ringnet_irq(int irq, void *data);
 

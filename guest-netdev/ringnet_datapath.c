@@ -18,14 +18,26 @@
 #include "ringnet_meta.h"
 
 static unsigned int poll_us = 50;
-module_param(poll_us, uint, 0644);
+module_param(poll_us, uint, 0444);
 MODULE_PARM_DESC(poll_us,
-		 "ivshmem-plain: polling interval while traffic flows, in microseconds (default 50)");
+		 "ivshmem-plain: ring0's first rx-usecs, the polling interval while traffic flows (default 50)");
+
+static bool adaptive_rx;
+module_param(adaptive_rx, bool, 0444);
+MODULE_PARM_DESC(adaptive_rx,
+		 "ivshmem-plain: ring0's first adaptive-rx, net_dim lengthening rx-usecs up to 16x (default off)");
 
 static unsigned int poll_idle_us = 2000;
 module_param(poll_idle_us, uint, 0644);
 MODULE_PARM_DESC(poll_idle_us,
 		 "ivshmem-plain: longest polling interval when idle, in microseconds (default 2000)");
+
+/* ring0's ethtool -C settings from the module parameters. Before the device is registered. */
+void ringnet_coalesce_init(struct ringnet_priv *priv)
+{
+	priv->poll_us = clamp(poll_us, 1U, (unsigned int)RINGNET_POLL_US_MAX);
+	priv->adaptive_rx = adaptive_rx;
+}
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -630,6 +642,7 @@ static int ringnet_rx_queue(struct ringnet_channel *c, struct ringnet_queue *q,
 	spin_lock(&q->rx_lock);
 	if (q->rx_ready && !ringnet_rx_quiet(q)) {
 		while (done < budget && !ringnet_rx_quiet(q) && ringnet_rx_peek(&q->rx, &f) == 1) {
+			c->dim_bytes += f.len;
 			ringnet_rx_frame(c, q, prog, &f, redirected);
 			ringnet_rx_consume(&q->rx);
 			done++;
@@ -690,15 +703,56 @@ static unsigned int ringnet_wake_queues(struct ringnet_channel *c, bool *stopped
 	return woken;
 }
 
+/* net_dim's profiles: lib/dim/net_dim.c's NET_DIM_PARAMS_NUM_PROFILES, which no header has */
+#define RINGNET_DIM_PROFILES	5
+
+/*
+ * Channel c's polling interval while frames flow, in microseconds: rx-usecs,
+ * times 2^profile with adaptive-rx in plain mode. From c's NAPI (or a reader
+ * that can live with a stale profile).
+ */
+u32 ringnet_poll_interval(const struct ringnet_channel *c)
+{
+	const struct ringnet_priv *priv = c->d->priv;
+	u32 us = READ_ONCE(priv->poll_us);
+
+	if (READ_ONCE(priv->adaptive_rx) && !c->d->doorbell)
+		us <<= min_t(u8, READ_ONCE(c->dim.profile_ix), RINGNET_DIM_PROFILES - 1);
+	return us;
+}
+
 static void ringnet_poll_timer_arm(struct ringnet_channel *c, bool busy)
 {
-	u32 us;
+	u32 base = ringnet_poll_interval(c);
+	u64 us;
 
-	/* Poll fast while frames flow; back off exponentially when idle. */
+	/* Poll at the interval while frames flow; back off exponentially when idle. */
 	c->idle_polls = busy ? 0 : min(c->idle_polls + 1, 16U);
-	us = max(poll_us, 1U) << min(c->idle_polls, 10U);
-	us = min(us, max(poll_idle_us, poll_us));
-	hrtimer_start(&c->poll_timer, ns_to_ktime((u64)us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+	us = (u64)base << min(c->idle_polls, 10U);
+	us = min_t(u64, us, max(poll_idle_us, base));
+	hrtimer_start(&c->poll_timer, ns_to_ktime(us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+}
+
+/*
+ * adaptive-rx: hands net_dim what c's polls received since the last sample.
+ * net_dim compares rates over runs of polls and steps the profile towards
+ * fewer polls for the same bytes and packets, back when they fall. From c's
+ * NAPI, after it completed.
+ */
+static void ringnet_dim_sample(struct ringnet_channel *c)
+{
+	struct dim_sample s = {};
+
+	dim_update_sample(c->dim_polls, c->dim_packets, c->dim_bytes, &s);
+	net_dim(&c->dim, s);
+}
+
+/* net_dim chose a profile, which the next arm reads: measure again. System workqueue. */
+void ringnet_dim_work(struct work_struct *w)
+{
+	struct dim *dim = container_of(w, struct dim, work);
+
+	dim->state = DIM_START_MEASURE;
 }
 
 /*
@@ -741,6 +795,8 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		}
 	}
 	c->rr = (c->rr + 1) % n;
+	c->dim_polls++;
+	c->dim_packets += done;
 	if (redirected)
 		xdp_do_flush();
 	rcu_read_unlock();
@@ -781,6 +837,8 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		 */
 		else if (!d->doorbell || stopped || quiet)
 			ringnet_poll_timer_arm(c, done > 0 || woken > 0);
+		if (!d->doorbell && READ_ONCE(d->priv->adaptive_rx))
+			ringnet_dim_sample(c);
 	}
 	return done;
 }

@@ -451,6 +451,8 @@ static void ringnet_channels_del(struct ringnet_domain *d, unsigned int n)
 		d->ch[j].pool = NULL;
 		/* Armed only by its poll, and NAPI is off: this cancel is the last. */
 		hrtimer_cancel(&d->ch[j].poll_timer);
+		/* Queued only by its poll's net_dim: the same. */
+		cancel_work_sync(&d->ch[j].dim.work);
 		netif_napi_del(&d->ch[j].napi);
 	}
 }
@@ -745,6 +747,7 @@ static int ringnet_domain_assemble(struct ringnet_bar *rb)
 		u64_stats_init(&c->irq_stats.syncp);
 		hrtimer_init(&c->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 		c->poll_timer.function = ringnet_poll_timer_fn;
+		INIT_WORK(&c->dim.work, ringnet_dim_work);
 	}
 
 	err = ringnet_domain_regions(d);

@@ -424,7 +424,41 @@ static int ringnet_set_channels(struct net_device *dev, struct ethtool_channels 
 	return err;
 }
 
+/*
+ * ethtool -c: the plain-mode polling interval while frames flow (rx-usecs)
+ * and whether net_dim lengthens it (adaptive-rx). Doorbell mode polls only
+ * for a stopped or quiet queue, from the same interval. Under RTNL.
+ */
+static int ringnet_get_coalesce(struct net_device *dev, struct ethtool_coalesce *ec,
+				struct kernel_ethtool_coalesce *kec, struct netlink_ext_ack *extack)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+
+	ec->rx_coalesce_usecs = priv->poll_us;
+	ec->use_adaptive_rx_coalesce = priv->adaptive_rx;
+	return 0;
+}
+
+/* ethtool -C ring0 rx-usecs N adaptive-rx on|off: the next poll takes them. Under RTNL. */
+static int ringnet_set_coalesce(struct net_device *dev, struct ethtool_coalesce *ec,
+				struct kernel_ethtool_coalesce *kec, struct netlink_ext_ack *extack)
+{
+	struct ringnet_priv *priv = netdev_priv(dev);
+
+	if (ec->rx_coalesce_usecs < 1 || ec->rx_coalesce_usecs > RINGNET_POLL_US_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "rx-usecs is out of range: give 1 to "
+				   __stringify(RINGNET_POLL_US_MAX) " (the polling interval in microseconds)");
+		return -EINVAL;
+	}
+	WRITE_ONCE(priv->poll_us, ec->rx_coalesce_usecs);
+	WRITE_ONCE(priv->adaptive_rx, !!ec->use_adaptive_rx_coalesce);
+	return 0;
+}
+
 const struct ethtool_ops ringnet_ethtool_ops = {
+	.supported_coalesce_params = ETHTOOL_COALESCE_RX_USECS | ETHTOOL_COALESCE_USE_ADAPTIVE_RX,
+	.get_coalesce		= ringnet_get_coalesce,
+	.set_coalesce		= ringnet_set_coalesce,
 	.get_drvinfo		= ringnet_get_drvinfo,
 	.get_channels		= ringnet_get_channels,
 	.set_channels		= ringnet_set_channels,

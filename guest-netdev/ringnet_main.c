@@ -276,6 +276,7 @@ static int __init ringnet_init(void)
 	priv->dev = dev;
 	INIT_WORK(&priv->addr_work, ringnet_addr_work);
 	mutex_init(&priv->carrier_lock);
+	ringnet_coalesce_init(priv);
 	/* Until a roster gives ring0 its MAC. */
 	eth_hw_addr_random(dev);
 

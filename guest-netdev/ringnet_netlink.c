@@ -467,7 +467,30 @@ static int ringnet_debugfs_regions_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_regions);
 
-/* /sys/kernel/debug/ringnet/<dev>/{peers,regions}; nothing if debugfs is off. */
+/*
+ * Each serving channel: its NAPI id (SO_INCOMING_NAPI_ID), the interval it
+ * polls at while frames flow (plain mode; doorbell mode polls only for a
+ * stopped or quiet queue) and net_dim's profile under adaptive-rx. The
+ * profile is NAPI-owned: read once, possibly stale.
+ */
+static int ringnet_debugfs_channels_show(struct seq_file *m, void *unused)
+{
+	struct ringnet_priv *priv = m->private;
+	struct ringnet_domain *d;
+	unsigned int j;
+
+	seq_puts(m, "channel napi_id poll_us dim_profile\n");
+	rcu_read_lock_bh();
+	d = ringnet_domain_get(priv);
+	for (j = 0; d && j < READ_ONCE(d->nchannels); j++)
+		seq_printf(m, "%u %u %u %u\n", j, READ_ONCE(d->ch[j].napi.napi_id),
+			   ringnet_poll_interval(&d->ch[j]), READ_ONCE(d->ch[j].dim.profile_ix));
+	rcu_read_unlock_bh();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_channels);
+
+/* /sys/kernel/debug/ringnet/<dev>/{peers,regions,channels}; nothing if debugfs is off. */
 void ringnet_debugfs_init(struct ringnet_priv *priv)
 {
 	struct dentry *d;
@@ -477,6 +500,7 @@ void ringnet_debugfs_init(struct ringnet_priv *priv)
 	ringnet_debugfs_dev = d;
 	debugfs_create_file("peers", 0444, d, priv, &ringnet_debugfs_peers_fops);
 	debugfs_create_file("regions", 0444, d, priv, &ringnet_debugfs_regions_fops);
+	debugfs_create_file("channels", 0444, d, priv, &ringnet_debugfs_channels_fops);
 }
 
 /* The device's directory follows its name (`ip link set ring0 name ...`). Under RTNL. */

@@ -148,6 +148,66 @@ for (const doorbell of [false, true]) {
       assert.equal(combined(await lab.sh('g1', 'ethtool -l ring0')).now, QUEUES);
     });
 
+    /** ethtool -c ring0's rx-usecs and Adaptive RX. */
+    const coalesce = async (g: string) => {
+      const text = await lab.sh(g, 'ethtool -c ring0');
+      return { usecs: Number(/^rx-usecs:\s+(\d+)/m.exec(text)?.[1] ?? NaN), adaptive: /^Adaptive RX:\s+on/m.test(text) };
+    };
+    /** debugfs's channels file: each serving channel's poll interval now, in µs. */
+    const intervals = (text: string) =>
+      text.trim().split('\n').filter((l) => /^\d+ /.test(l)).map((l) => {
+        const [channel, , pollUs, profile] = l.split(' ').map(Number);
+        return { channel, pollUs, profile };
+      });
+
+    it('sets the poll interval with ethtool -C and refuses one out of range, keeping the old', async () => {
+      assert.deepEqual(await coalesce('g1'), { usecs: 50, adaptive: false }, "ethtool -c ring0's defaults");
+      for (const bad of ['0', '10001']) {
+        const r = await lab.exec('g1', ['ethtool', '-C', 'ring0', 'rx-usecs', bad]);
+        assert.notEqual(r.code, 0, `ethtool -C ring0 rx-usecs ${bad} was taken`);
+        assert.match(r.stderr + r.stdout, /rx-usecs is out of range: give 1 to 10000/, `rx-usecs ${bad}`);
+      }
+      assert.deepEqual(await coalesce('g1'), { usecs: 50, adaptive: false }, 'after the refusals');
+      await lab.sh('g1', 'ethtool -C ring0 rx-usecs 80');
+      try {
+        assert.deepEqual(await coalesce('g1'), { usecs: 80, adaptive: false });
+        const ch = intervals(await lab.sh('g1', 'cat /sys/kernel/debug/ringnet/ring0/channels'));
+        assert.deepEqual(ch.map((c) => c.channel), [0, 1, 2, 3], 'a line per channel');
+        ch.forEach((c) => assert.equal(c.pollUs, 80, `channel ${c.channel}'s interval`));
+      } finally {
+        await lab.sh('g1', 'ethtool -C ring0 rx-usecs 50');
+      }
+    });
+
+    it(`${doorbell ? 'keeps the interval for stopped queues only, adaptive-rx or not,' : 'lets net_dim lengthen the poll interval under traffic with adaptive-rx,'} and a transfer arrives intact`, async () => {
+      for (const g of lab.guestNames()) await lab.sh(g, 'ethtool -C ring0 adaptive-rx on');
+      try {
+        for (const g of lab.guestNames()) assert.deepEqual(await coalesce(g), { usecs: 50, adaptive: true }, g);
+        const recv = lab.exec('g2', ['node', XFER, 'recv', '5001'], { timeoutMs: 240_000 });
+        await eventually(60_000 * SLOWDOWN, "g2's receiver listening on port 5001", () => lab.listening('g2', 5001));
+        // g2's channels, read every 0.2 s while four streams and the transfer run.
+        const watch = lab.exec('g2', ['sh', '-c', 'for i in $(seq 1 40); do cat /sys/kernel/debug/ringnet/ring0/channels; sleep 0.2; done'], { timeoutMs: 120_000 });
+        const iperf = lab.exec('g1', ['iperf3', '-c', G2, '-p', String(PORTS[0]), '-P', '4', '-t', '8', '-J'], { timeoutMs: 180_000 });
+        const sent = lab.exec('g1', ['node', XFER, 'send', G2, '5001', String(XFER_BYTES)], { timeoutMs: 240_000 });
+        const [i, s, r, w] = await Promise.all([iperf, sent, recv, watch]);
+        assert.equal(i.code, 0, `iperf3 failed: ${i.stdout.slice(0, 300)}${i.stderr}`);
+        assert.equal(s.code, 0, s.stderr);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(s.stdout, new RegExp(`^[0-9a-f]{64} ${XFER_BYTES}\\n$`));
+        assert.equal(r.stdout, s.stdout, 'the transfer arrived with another sha256');
+        assert.equal(w.code, 0, w.stderr);
+        const seen = intervals(w.stdout);
+        assert.ok(seen.length >= 40, `the channels file gave ${seen.length} lines`);
+        const longest = Math.max(...seen.map((c) => c.pollUs));
+        console.log(`      (g2's poll intervals seen: ${[...new Set(seen.map((c) => c.pollUs))].sort((a, b) => a - b).join(', ')} µs)`);
+        seen.forEach((c) => assert.ok([50, 100, 200, 400, 800].includes(c.pollUs), `channel ${c.channel} polls every ${c.pollUs} µs, not rx-usecs << profile`));
+        if (doorbell) assert.equal(longest, 50, 'in doorbell mode the interval is rx-usecs');
+        else assert.ok(longest > 50, `net_dim never lengthened g2's interval under traffic (${longest} µs at most)`);
+      } finally {
+        for (const g of lab.guestNames()) await lab.sh(g, 'ethtool -C ring0 adaptive-rx off');
+      }
+    });
+
     describe('afterwards', () => {
       it('leaves no oops, warning, lockup or stall in any guest\'s kernel log', async () => {
         await lab.assertKernelLogsClean();
