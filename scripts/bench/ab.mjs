@@ -1,0 +1,140 @@
+#!/usr/bin/env zx
+// Two guest settings against each other in ONE boot of the lab. On a busy 2-core
+// host whole boots fall into a fast or a slow regime (README, bench:lab), so two
+// settings measured in two boots compare the boots as much as the settings; here
+// both run in the same boot, alternately. Boots g1 and g2 (plain or doorbell mode),
+// measures the host's work idle, then for each round runs setting A's command in
+// both guests and measures g1 -> g2 over ring0 (198.51.100.2) as bench:lab does
+// (lib/measure.mjs's LabBench): TCP with 1 stream and the host's CPU seconds per GB
+// and context switches per packet meanwhile, and sockperf's TCP request/response
+// p50 and p99 without busy polling; then the same with setting B; A, B, A, B, ...
+// for --rounds rounds. Each command must set the whole state it compares: A's
+// setting stays in force until B's command runs. Prints a row per metric (A's and
+// B's medians, B/A, every round's value) and writes JSON under bench-results/.
+// Its own lab (KVMRING_LAB, default "ab"), taken down at the end.
+//
+//   npm run bench:ab -- --a CMD --b CMD [--mode plain|doorbell] [--rounds 3] [--seconds 3]
+//                       [--label-a A --label-b B]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { $, chalk } from 'zx';
+
+import { AbUsageError, USAGE, abRows, parseAbArgs, renderAbHeading, renderAbTable, scriptArgs } from './lib/ab.mjs';
+import { LabBench } from './lib/measure.mjs';
+
+const root = join(import.meta.dirname, '../..');
+$.cwd = root;
+$.verbose = false;
+process.env.KVMRING_LAB = process.env.KVMRING_LAB || 'ab';
+
+let opts;
+try {
+  opts = parseAbArgs(scriptArgs(process.argv, import.meta.filename));
+} catch (err) {
+  if (!(err instanceof AbUsageError)) throw err;
+  console.error(`bench:ab: ${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const GUESTS = ['g1', 'g2'];
+const RING0_PEER = '198.51.100.2';
+const bench = new LabBench({ root, seconds: opts.seconds });
+const log = (s) => console.log(chalk.dim(`bench:ab: ${s}`));
+
+// Ctrl-C reaches the command running in a guest too, whose failure ends the bench
+// and takes the lab down; a signal to this process alone stops it after the run
+// under way.
+let stopping = null;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (stopping = sig));
+
+/** Runs a setting's command in g1 and g2 (`sh -c`); a failure names the guest, the command and what it wrote to stderr. */
+async function apply(setting) {
+  for (const g of GUESTS) {
+    try {
+      await bench.sh(g, setting.cmd);
+    } catch (err) {
+      const stderr = (err.stderr ?? '').trim();
+      const stdout = (err.stdout ?? '').trim();
+      const why = stderr || (stdout ? `(nothing on stderr; stdout: ${stdout})` : err.message.trim());
+      throw new Error(`setting ${setting.label} failed in ${g}: \`${setting.cmd}\` exited ${err.exitCode ?? '?'}: ${why}`, { cause: err });
+    }
+  }
+}
+
+/** One setting's runs over ring0: TCP 1 stream with the host's work, then RR without busy polling. */
+async function measure(setting, round) {
+  const step = (what) => {
+    if (stopping) throw new Error(`stopped by ${stopping}`);
+    log(`round ${round}/${opts.rounds}, ${setting.label}: ${what}`);
+  };
+  step(`${setting.cmd} (g1, g2)`);
+  await apply(setting);
+  step('TCP, 1 stream');
+  const tcp1 = await bench.tcp(RING0_PEER, 1);
+  step('TCP request/response');
+  const rr = await bench.rr(RING0_PEER);
+  return { tcp1, rr };
+}
+
+const results = {
+  date: new Date().toISOString(),
+  lab: process.env.KVMRING_LAB,
+  mode: opts.mode,
+  seconds: opts.seconds,
+  peer: RING0_PEER,
+  a: opts.a,
+  b: opts.b,
+  accel: null,
+  rounds: [],
+  notes: [],
+};
+let failed = false;
+try {
+  log(`booting two guests (${opts.mode} mode)...`);
+  await bench.lab('up', '--guests', '2', ...(opts.mode === 'doorbell' ? ['--doorbell'] : []));
+  const st = JSON.parse((await bench.lab('status', '--json')).stdout);
+  results.accel = st.accel ?? st.guests?.[0]?.accel ?? null;
+  const qemus = await bench.findQemus();
+  results.qemu = qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] }));
+  await bench.startServers();
+  log(`the host's work with the guests idle (${opts.seconds} s)`);
+  results.idle = await bench.measureIdle();
+  results.idleGuestBusy = bench.idleGuestBusy;
+  for (let round = 1; round <= opts.rounds; round++) {
+    const r = { a: await measure(opts.a, round) };
+    r.b = await measure(opts.b, round);
+    results.rounds.push(r);
+  }
+} catch (err) {
+  failed = true;
+  console.error(chalk.red(`bench:ab: ${(err.stderr || err.message).trim()}`));
+} finally {
+  log('taking the lab down');
+  await bench.lab('down').catch((err) => console.error(chalk.yellow(`bench:ab: lab down: ${(err.stderr || err.message).trim()}`)));
+}
+if (failed) process.exit(1);
+
+for (const why of bench.retries) results.notes.push(`ran again after it got stuck: ${why}`);
+results.summary = abRows(results.rounds);
+console.log(`\n${renderAbHeading(results)}`);
+console.log(renderAbTable(results));
+if (results.idleGuestBusy) {
+  console.log(`guests idle (before any setting), CPU busy: ${Object.entries(results.idleGuestBusy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ')}`);
+}
+for (const n of results.notes) console.log(chalk.yellow(`note: ${n}`));
+console.log(
+  chalk.dim(
+    '\nhost work: CPU time and context switches of the QEMU threads that are not vCPUs, ksoftirqd and vhost,\n' +
+      "above their idle rate (measured once, before either setting), per what g2 received. RR: sockperf round\n" +
+      'trips without busy polling. Compare the medians against the spread of the rounds.',
+  ),
+);
+mkdirSync(join(root, 'bench-results'), { recursive: true });
+const json = join(root, 'bench-results', `ab-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(json, JSON.stringify(results, null, 2));
+console.log(`wrote ${relative(root, json)}`);
+process.exit(0);
