@@ -721,15 +721,23 @@ u32 ringnet_poll_interval(const struct ringnet_channel *c)
 	return us;
 }
 
+/*
+ * Arms c's timer for the next poll. While frames flow (busy: this poll took
+ * or freed something) at ringnet_poll_interval(), which adaptive-rx
+ * lengthens to gather batches. After an empty poll the flow has paused, and
+ * its next frame is likely a request waiting for an answer: rx-usecs again,
+ * doubled for each empty poll in a row, up to poll_idle_us.
+ */
 static void ringnet_poll_timer_arm(struct ringnet_channel *c, bool busy)
 {
-	u32 base = ringnet_poll_interval(c);
+	u32 base = READ_ONCE(c->d->priv->poll_us);
 	u64 us;
 
-	/* Poll at the interval while frames flow; back off exponentially when idle. */
 	c->idle_polls = busy ? 0 : min(c->idle_polls + 1, 16U);
-	us = (u64)base << min(c->idle_polls, 10U);
-	us = min_t(u64, us, max(poll_idle_us, base));
+	if (busy)
+		us = ringnet_poll_interval(c);
+	else
+		us = min_t(u64, (u64)base << min(c->idle_polls, 10U), max(poll_idle_us, base));
 	hrtimer_start(&c->poll_timer, ns_to_ktime(us * NSEC_PER_USEC), HRTIMER_MODE_REL);
 }
 
