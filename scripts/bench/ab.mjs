@@ -14,7 +14,7 @@
 // Its own lab (KVMRING_LAB, default "ab"), taken down at the end.
 //
 //   npm run bench:ab -- --a CMD --b CMD [--mode plain|doorbell] [--rounds 3] [--seconds 3]
-//                       [--label-a A --label-b B]
+//                       [--udp (UDP 64 B too)] [--label-a A --label-b B]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { $, chalk } from 'zx';
@@ -65,7 +65,7 @@ async function apply(setting) {
   }
 }
 
-/** One setting's runs over ring0: TCP 1 stream with the host's work, then RR without busy polling. */
+/** One setting's runs over ring0: TCP 1 stream with the host's work, RR without busy polling, and with --udp UDP 64 B. */
 async function measure(setting, round) {
   const step = (what) => {
     if (stopping) throw new Error(`stopped by ${stopping}`);
@@ -77,7 +77,9 @@ async function measure(setting, round) {
   const tcp1 = await bench.tcp(RING0_PEER, 1);
   step('TCP request/response');
   const rr = await bench.rr(RING0_PEER);
-  return { tcp1, rr };
+  if (!opts.udp) return { tcp1, rr };
+  step('UDP, 64 B');
+  return { tcp1, rr, udp: await bench.udp64(RING0_PEER) };
 }
 
 const results = {

@@ -9,8 +9,12 @@ import { REPO } from '../helpers/lab.js';
 import { requireTier } from '../helpers/tier.js';
 
 interface Setting { label: string; cmd: string }
-interface Options { a: Setting; b: Setting; mode: string; rounds: number; seconds: number; help?: boolean }
-interface Side { tcp1: { gbps: number; host: { cpuSPerGB: number | null; ctxPerPkt: number | null } }; rr: { p50: number; p99: number } }
+interface Options { a: Setting; b: Setting; mode: string; rounds: number; seconds: number; udp: boolean; help?: boolean }
+interface Side {
+  tcp1: { gbps: number; host: { cpuSPerGB: number | null; ctxPerPkt: number | null } };
+  rr: { p50: number; p99: number };
+  udp?: { kpps: number; deviceKpps: number; host: { ctxPerPkt: number | null } };
+}
 interface Round { a: Side; b: Side }
 interface Row { key: string; label: string; a: { values: (number | null)[]; median: number | null }; b: { values: (number | null)[]; median: number | null }; ratio: number | null }
 interface Results { a: Setting; b: Setting; mode: string; seconds: number; accel?: string | null; rounds: Round[] }
@@ -61,7 +65,19 @@ describe('bench:ab: its arguments and table (scripts/bench/lib/ab.mjs)', functio
       mode: 'plain',
       rounds: 3,
       seconds: 3,
+      udp: false,
     });
+  });
+
+  it('measures UDP 64 B too with --udp, in rows of their own', () => {
+    assert.equal(ab.parseAbArgs(['--a', 'x', '--b', 'y', '--udp']).udp, true);
+    const udp = (kpps: number, deviceKpps: number, ctxPerPkt: number) => ({ kpps, deviceKpps, host: { ctxPerPkt } });
+    const rounds = RESULTS.rounds.map((r, i) => ({ a: { ...r.a, udp: udp(10 + i, 40, 0.1) }, b: { ...r.b, udp: udp(30 + i, 35, 0.05) } }));
+    const rows = ab.abRows(rounds);
+    assert.deepEqual(rows.slice(5).map((r) => r.key), ['udp', 'udpDevice', 'ctxUdp']);
+    assert.deepEqual(rows[5].a, { values: [10, 11, 12], median: 11 });
+    assert.equal(rows[5].ratio, 31 / 11);
+    assert.deepEqual(rows[6].b, { values: [35, 35, 35], median: 35 });
   });
 
   it('takes the mode, rounds, seconds and labels, in any order and as --name=value', () => {
@@ -75,6 +91,7 @@ describe('bench:ab: its arguments and table (scripts/bench/lib/ab.mjs)', functio
       mode: 'doorbell',
       rounds: 5,
       seconds: 10,
+      udp: false,
     });
     assert.deepEqual(ab.parseAbArgs(['--help']), { help: true });
   });

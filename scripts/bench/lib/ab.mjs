@@ -9,14 +9,17 @@ import { parseArgs } from 'node:util';
 import { METRICS, fmt, ratio } from './report.mjs';
 
 export const USAGE =
-  'usage: npm run bench:ab -- --a CMD --b CMD [--mode plain|doorbell] [--rounds 3] [--seconds 3] [--label-a A] [--label-b B]';
+  'usage: npm run bench:ab -- --a CMD --b CMD [--mode plain|doorbell] [--rounds 3] [--seconds 3] [--udp] [--label-a A] [--label-b B]';
 
 export const MODES = ['plain', 'doorbell'];
 export const ROUNDS = { default: 3, min: 1, max: 20 };
 export const SECONDS = { default: 3, min: 1, max: 60 };
 
-/** What bench:ab compares, in its table's order: bench:lab's rows for TCP 1 stream and RR without busy polling. */
-export const AB_METRICS = ['tcp1', 'hostGB1', 'ctx1', 'rrP50', 'rrP99'].map((key) => METRICS.find((m) => m.key === key));
+/**
+ * What bench:ab compares, in its table's order: bench:lab's rows for TCP 1 stream,
+ * RR without busy polling and, with --udp, UDP 64 B (a row no round measured is left out).
+ */
+export const AB_METRICS = ['tcp1', 'hostGB1', 'ctx1', 'rrP50', 'rrP99', 'udp', 'udpDevice', 'ctxUdp'].map((key) => METRICS.find((m) => m.key === key));
 
 /** Arguments bench:ab cannot run with; the script prints the message and USAGE and exits 2. */
 export class AbUsageError extends Error {}
@@ -57,6 +60,7 @@ export function parseAbArgs(args) {
         mode: { type: 'string' },
         rounds: { type: 'string' },
         seconds: { type: 'string' },
+        udp: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -84,7 +88,7 @@ export function parseAbArgs(args) {
   if (a.label === b.label) throw new AbUsageError(`--label-a and --label-b must differ (both are ${JSON.stringify(a.label)})`);
   const mode = values.mode ?? 'plain';
   if (!MODES.includes(mode)) throw new AbUsageError(`--mode is ${MODES.join(' or ')} (got ${JSON.stringify(mode)})`);
-  return { a, b, mode, rounds: whole('rounds', values.rounds, ROUNDS), seconds: whole('seconds', values.seconds, SECONDS) };
+  return { a, b, mode, rounds: whole('rounds', values.rounds, ROUNDS), seconds: whole('seconds', values.seconds, SECONDS), udp: values.udp === true };
 }
 
 /** The median of the finite values, or null when there are none. */
@@ -96,12 +100,14 @@ export function median(values) {
 }
 
 /**
- * One row per metric over the rounds ([{ a, b }], each side { tcp1, rr } as
- * LabBench.tcp() and rr() return them): every round's value (null where a run
- * gave none), each side's median, and B's median over A's.
+ * One row per metric over the rounds ([{ a, b }], each side { tcp1, rr, udp? } as
+ * LabBench.tcp(), rr() and udp64() return them): every round's value (null where
+ * a run gave none), each side's median, and B's median over A's. A metric no
+ * round has a value for (UDP without --udp) has no row.
  */
 export function abRows(rounds) {
-  return AB_METRICS.map((metric) => {
+  const measured = (metric) => rounds.some((r) => [r.a, r.b].some((x) => Number.isFinite(metric.get(x))));
+  return AB_METRICS.filter(measured).map((metric) => {
     const side = (key) => {
       const values = rounds.map((r) => metric.get(r[key]) ?? null);
       return { values, median: median(values) };
