@@ -282,15 +282,23 @@ struct ringnet_channel {
 	struct hrtimer		poll_timer;
 	unsigned int		idle_polls;
 	/*
-	 * adaptive-rx in plain mode: net_dim's state and the totals it samples
-	 * at each completed poll, owned by this channel's NAPI. net_dim moves
-	 * dim.profile_ix (the interval is rx-usecs << profile_ix) and queues
-	 * dim.work, which only sets dim.state back to measuring.
+	 * adaptive-rx in plain mode, owned by this channel's NAPI while it
+	 * polls (not after napi_complete_done(): another CPU may poll next):
+	 * net_dim's state and the totals it samples before each completion.
+	 * net_dim moves dim.profile_ix (the interval while frames flow is
+	 * rx-usecs << profile_ix) and queues dim.work, which only sets
+	 * dim.state back to measuring. dim_on says whether net_dim runs (reset
+	 * when it starts again: ringnet_dim_active()); dim_changes counts its
+	 * profile changes and dim_armed_max_us is the longest interval armed
+	 * while frames flowed since it started (debugfs reads both, and dim_on).
 	 */
 	struct dim		dim;
-	u16			dim_polls;
+	bool			dim_on;
+	u16			dim_events;
 	u64			dim_packets;
 	u64			dim_bytes;
+	u64			dim_changes;
+	u32			dim_armed_max_us;
 	unsigned int		rr;		/* RX round-robin start among the peers */
 	int			irq;		/* vector j's IRQ, 0 without */
 	char			irq_name[16];	/* "ringnet-qJ" in /proc/interrupts */

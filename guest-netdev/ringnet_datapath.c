@@ -36,6 +36,9 @@ MODULE_PARM_DESC(poll_idle_us,
 void ringnet_coalesce_init(struct ringnet_priv *priv)
 {
 	priv->poll_us = clamp(poll_us, 1U, (unsigned int)RINGNET_POLL_US_MAX);
+	if (priv->poll_us != poll_us)
+		pr_warn(RINGNET_DRV_NAME ": poll_us=%u is out of range, using %u: give 1 to %u\n",
+			poll_us, priv->poll_us, RINGNET_POLL_US_MAX);
 	priv->adaptive_rx = adaptive_rx;
 }
 
@@ -708,51 +711,90 @@ static unsigned int ringnet_wake_queues(struct ringnet_channel *c, bool *stopped
 
 /*
  * Channel c's polling interval while frames flow, in microseconds: rx-usecs,
- * times 2^profile with adaptive-rx in plain mode. From c's NAPI (or a reader
- * that can live with a stale profile).
+ * times 2^profile with adaptive-rx in plain mode. From c's NAPI, or from a
+ * reader that can live with a stale profile (debugfs).
  */
 u32 ringnet_poll_interval(const struct ringnet_channel *c)
 {
 	const struct ringnet_priv *priv = c->d->priv;
 	u32 us = READ_ONCE(priv->poll_us);
 
-	if (READ_ONCE(priv->adaptive_rx) && !c->d->doorbell)
+	if (READ_ONCE(c->dim_on))
 		us <<= min_t(u8, READ_ONCE(c->dim.profile_ix), RINGNET_DIM_PROFILES - 1);
 	return us;
 }
 
 /*
- * Arms c's timer for the next poll. While frames flow (busy: this poll took
- * or freed something) at ringnet_poll_interval(), which adaptive-rx
- * lengthens to gather batches. After an empty poll the flow has paused, and
- * its next frame is likely a request waiting for an answer: rx-usecs again,
- * doubled for each empty poll in a row, up to poll_idle_us.
+ * The interval to arm c's timer with for the next poll. While frames flow
+ * (busy: this poll took or freed something) ringnet_poll_interval(), which
+ * adaptive-rx lengthens to gather batches. After an empty poll the flow has
+ * paused, and its next frame is likely a request waiting for an answer:
+ * rx-usecs again, doubled for each empty poll in a row. Never past
+ * poll_idle_us (or rx-usecs if that is longer). From c's NAPI, before it
+ * completes.
  */
-static void ringnet_poll_timer_arm(struct ringnet_channel *c, bool busy)
+static u64 ringnet_poll_next_us(struct ringnet_channel *c, bool busy)
 {
 	u32 base = READ_ONCE(c->d->priv->poll_us);
 	u64 us;
 
 	c->idle_polls = busy ? 0 : min(c->idle_polls + 1, 16U);
-	if (busy)
+	if (busy) {
 		us = ringnet_poll_interval(c);
-	else
-		us = min_t(u64, (u64)base << min(c->idle_polls, 10U), max(poll_idle_us, base));
-	hrtimer_start(&c->poll_timer, ns_to_ktime(us * NSEC_PER_USEC), HRTIMER_MODE_REL);
+		c->dim_armed_max_us = max_t(u32, c->dim_armed_max_us, us);
+	} else {
+		us = (u64)base << min(c->idle_polls, 10U);
+	}
+	return min_t(u64, us, max(poll_idle_us, base));
+}
+
+/* net_dim's state as at its start: profile 0 (rx-usecs), no earlier sample to compare with. From c's NAPI. */
+static void ringnet_dim_reset(struct ringnet_channel *c)
+{
+	struct dim *dim = &c->dim;
+
+	dim->state = DIM_START_MEASURE;
+	dim->prev_stats = (struct dim_stats){};
+	dim->profile_ix = 0;
+	dim->tune_state = DIM_PARKING_ON_TOP;
+	dim->steps_right = 0;
+	dim->steps_left = 0;
+	dim->tired = 0;
+	c->dim_armed_max_us = 0;
 }
 
 /*
- * adaptive-rx: hands net_dim what c's polls received since the last sample.
- * net_dim compares rates over runs of polls and steps the profile towards
- * fewer polls for the same bytes and packets, back when they fall. From c's
- * NAPI, after it completed.
+ * Whether net_dim moderates c's polls now: adaptive-rx in plain mode. Turned
+ * on (ethtool -C, or a first poll after ringnet_napi_start()), net_dim
+ * starts afresh rather than comparing with a sample from before. From c's
+ * NAPI.
+ */
+static bool ringnet_dim_active(struct ringnet_channel *c)
+{
+	bool on = !c->d->doorbell && READ_ONCE(c->d->priv->adaptive_rx);
+
+	if (on && !c->dim_on)
+		ringnet_dim_reset(c);
+	WRITE_ONCE(c->dim_on, on);
+	return on;
+}
+
+/*
+ * adaptive-rx: hands net_dim what c's polls received since the last sample,
+ * one event per completed poll. net_dim compares rates over runs of events
+ * and steps the profile towards fewer polls for the same bytes and packets,
+ * back when they fall. From c's NAPI, before it completes: once completed,
+ * another CPU may poll c.
  */
 static void ringnet_dim_sample(struct ringnet_channel *c)
 {
 	struct dim_sample s = {};
+	u8 ix = c->dim.profile_ix;
 
-	dim_update_sample(c->dim_polls, c->dim_packets, c->dim_bytes, &s);
+	dim_update_sample(++c->dim_events, c->dim_packets, c->dim_bytes, &s);
 	net_dim(&c->dim, s);
+	if (c->dim.profile_ix != ix)
+		WRITE_ONCE(c->dim_changes, c->dim_changes + 1);
 }
 
 /* net_dim chose a profile, which the next arm reads: measure again. System workqueue. */
@@ -760,7 +802,7 @@ void ringnet_dim_work(struct work_struct *w)
 {
 	struct dim *dim = container_of(w, struct dim, work);
 
-	dim->state = DIM_START_MEASURE;
+	WRITE_ONCE(dim->state, DIM_START_MEASURE);
 }
 
 /*
@@ -781,8 +823,9 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 {
 	struct ringnet_channel *c = container_of(napi, struct ringnet_channel, napi);
 	struct ringnet_domain *d = c->d;
-	bool redirected = false, stopped, more = false, quiet = false;
+	bool redirected = false, stopped, more = false, quiet = false, arm;
 	u32 i, s, n = d->max_peers;
+	u64 next_us = 0;
 	struct ringnet_queue *q;
 	struct ringnet_peer *p;
 	struct bpf_prog *prog;
@@ -803,7 +846,6 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 		}
 	}
 	c->rr = (c->rr + 1) % n;
-	c->dim_polls++;
 	c->dim_packets += done;
 	if (redirected)
 		xdp_do_flush();
@@ -831,22 +873,27 @@ int ringnet_poll(struct napi_struct *napi, int budget)
 			}
 		}
 	}
+	/*
+	 * A stopped queue waits for a peer to consume, and no kick tells us
+	 * when: poll for it, but a peer that takes nothing (no queue woken, no
+	 * frame) lets the interval back off like idleness. So does a quiet
+	 * queue's ring (ringnet_rx_refuse()). What the next poll needs (net_dim's
+	 * sample, the interval) is decided while we own the NAPI.
+	 */
+	if (ringnet_dim_active(c))
+		ringnet_dim_sample(c);
+	arm = !more && (!d->doorbell || stopped || quiet);
+	if (arm)
+		next_us = ringnet_poll_next_us(c, done > 0 || woken > 0);
 	if (napi_complete_done(napi, done)) {
 		/* The doorbell may interrupt us again (see ringnet_irq()). */
 		if (d->doorbell)
 			ringnet_unmask_vectors(c);
 		if (more)
 			napi_schedule(napi);
-		/*
-		 * A stopped queue waits for a peer to consume, and no kick tells
-		 * us when: poll for it, but a peer that takes nothing (no queue
-		 * woken, no frame) lets the interval back off like idleness.
-		 * So does a quiet queue's ring (ringnet_rx_refuse()).
-		 */
-		else if (!d->doorbell || stopped || quiet)
-			ringnet_poll_timer_arm(c, done > 0 || woken > 0);
-		if (!d->doorbell && READ_ONCE(d->priv->adaptive_rx))
-			ringnet_dim_sample(c);
+		else if (arm)
+			hrtimer_start(&c->poll_timer, ns_to_ktime(next_us * NSEC_PER_USEC),
+				      HRTIMER_MODE_REL);
 	}
 	return done;
 }

@@ -107,8 +107,11 @@ void ringnet_napi_start(struct ringnet_domain *d)
 {
 	unsigned int j;
 
-	for (j = 0; j < d->nchannels; j++)
+	for (j = 0; j < d->nchannels; j++) {
+		/* NAPI off: a channel that served other queues has net_dim start afresh. */
+		WRITE_ONCE(d->ch[j].dim_on, false);
 		napi_enable(&d->ch[j].napi);
+	}
 	ringnet_napi_schedule_bh(d);
 }
 
@@ -449,9 +452,13 @@ static void ringnet_channels_del(struct ringnet_domain *d, unsigned int n)
 		xdp_rxq_info_unreg(&d->ch[j].xdp_rxq);
 		page_pool_destroy(d->ch[j].pool);
 		d->ch[j].pool = NULL;
-		/* Armed only by its poll, and NAPI is off: this cancel is the last. */
+		/*
+		 * Armed only by its poll, and NAPI is off: this cancel is the
+		 * last. So is the work, queued only by its poll's net_dim before
+		 * completing, and every poll is over (synchronize_net() in
+		 * ringnet_domain_stop()).
+		 */
 		hrtimer_cancel(&d->ch[j].poll_timer);
-		/* Queued only by its poll's net_dim: the same. */
 		cancel_work_sync(&d->ch[j].dim.work);
 		netif_napi_del(&d->ch[j].napi);
 	}

@@ -444,6 +444,7 @@ static int ringnet_set_coalesce(struct net_device *dev, struct ethtool_coalesce 
 				struct kernel_ethtool_coalesce *kec, struct netlink_ext_ack *extack)
 {
 	struct ringnet_priv *priv = netdev_priv(dev);
+	struct ringnet_domain *d;
 
 	if (ec->rx_coalesce_usecs < 1 || ec->rx_coalesce_usecs > RINGNET_POLL_US_MAX) {
 		NL_SET_ERR_MSG_MOD(extack, "rx-usecs is out of range: give 1 to "
@@ -452,6 +453,9 @@ static int ringnet_set_coalesce(struct net_device *dev, struct ethtool_coalesce 
 	}
 	WRITE_ONCE(priv->poll_us, ec->rx_coalesce_usecs);
 	WRITE_ONCE(priv->adaptive_rx, !!ec->use_adaptive_rx_coalesce);
+	d = rtnl_dereference(priv->domain);
+	if (ec->use_adaptive_rx_coalesce && d && d->doorbell)
+		NL_SET_ERR_MSG_MOD(extack, "adaptive-rx is kept, but moderates only plain mode's polling, and ring0 has doorbells now");
 	return 0;
 }
 

@@ -470,21 +470,30 @@ DEFINE_SHOW_ATTRIBUTE(ringnet_debugfs_regions);
 /*
  * Each serving channel: its NAPI id (SO_INCOMING_NAPI_ID), the interval it
  * polls at while frames flow (plain mode; doorbell mode polls only for a
- * stopped or quiet queue) and net_dim's profile under adaptive-rx. The
- * profile is NAPI-owned: read once, possibly stale.
+ * stopped or quiet queue) and, while net_dim moderates it (adaptive-rx in
+ * plain mode; "-" otherwise), net_dim's profile and the longest interval
+ * armed since it started; then how often net_dim changed the profile. The
+ * NAPI owns these: each is read once, possibly stale.
  */
 static int ringnet_debugfs_channels_show(struct seq_file *m, void *unused)
 {
 	struct ringnet_priv *priv = m->private;
 	struct ringnet_domain *d;
+	struct ringnet_channel *c;
 	unsigned int j;
 
-	seq_puts(m, "channel napi_id poll_us dim_profile\n");
+	seq_puts(m, "channel napi_id poll_us dim_profile dim_armed_max_us dim_changes\n");
 	rcu_read_lock_bh();
 	d = ringnet_domain_get(priv);
-	for (j = 0; d && j < READ_ONCE(d->nchannels); j++)
-		seq_printf(m, "%u %u %u %u\n", j, READ_ONCE(d->ch[j].napi.napi_id),
-			   ringnet_poll_interval(&d->ch[j]), READ_ONCE(d->ch[j].dim.profile_ix));
+	for (j = 0; d && j < READ_ONCE(d->nchannels); j++) {
+		c = &d->ch[j];
+		seq_printf(m, "%u %u %u ", j, READ_ONCE(c->napi.napi_id), ringnet_poll_interval(c));
+		if (READ_ONCE(c->dim_on))
+			seq_printf(m, "%u %u ", READ_ONCE(c->dim.profile_ix), READ_ONCE(c->dim_armed_max_us));
+		else
+			seq_puts(m, "- - ");
+		seq_printf(m, "%llu\n", READ_ONCE(c->dim_changes));
+	}
 	rcu_read_unlock_bh();
 	return 0;
 }
