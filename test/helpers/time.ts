@@ -18,7 +18,7 @@ export interface EventuallyOptions {
   /** Milliseconds between two checks (250). */
   every?: number;
   /** What to add to the failure, read when it fails (the latest log, a value). */
-  detail?: () => string;
+  detail?: () => string | Promise<string>;
 }
 
 /**
@@ -38,6 +38,6 @@ export async function eventually<T>(
     if (v !== false && v !== null && v !== undefined) return v as Exclude<T, false | null | undefined>;
     await sleep(opts.every ?? 250);
   }
-  const detail = opts.detail ? `:\n${opts.detail()}` : '';
+  const detail = opts.detail ? `:\n${await opts.detail()}` : '';
   return assert.fail(`${what} did not happen within ${ms} ms${detail}`);
 }
