@@ -40,7 +40,6 @@ if (opts.help) {
   process.exit(0);
 }
 
-const GUESTS = ['g1', 'g2'];
 const RING0_PEER = '198.51.100.2';
 const bench = new LabBench({ root, seconds: opts.seconds });
 const log = (s) => console.log(chalk.dim(`bench:ab: ${s}`));
@@ -51,20 +50,6 @@ const log = (s) => console.log(chalk.dim(`bench:ab: ${s}`));
 let stopping = null;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (stopping = sig));
 
-/** Runs a setting's command in g1 and g2 (`sh -c`); a failure names the guest, the command and what it wrote to stderr. */
-async function apply(setting) {
-  for (const g of GUESTS) {
-    try {
-      await bench.sh(g, setting.cmd);
-    } catch (err) {
-      const stderr = (err.stderr ?? '').trim();
-      const stdout = (err.stdout ?? '').trim();
-      const why = stderr || (stdout ? `(nothing on stderr; stdout: ${stdout})` : err.message.trim());
-      throw new Error(`setting ${setting.label} failed in ${g}: \`${setting.cmd}\` exited ${err.exitCode ?? '?'}: ${why}`, { cause: err });
-    }
-  }
-}
-
 /** One setting's runs over ring0: TCP 1 stream with the host's work, RR without busy polling, and with --udp UDP 64 B. */
 async function measure(setting, round) {
   const step = (what) => {
@@ -72,7 +57,7 @@ async function measure(setting, round) {
     log(`round ${round}/${opts.rounds}, ${setting.label}: ${what}`);
   };
   step(`${setting.cmd} (g1, g2)`);
-  await apply(setting);
+  await bench.applySetting(setting.cmd, `setting ${setting.label}`);
   step('TCP, 1 stream');
   const tcp1 = await bench.tcp(RING0_PEER, 1);
   step('TCP request/response');

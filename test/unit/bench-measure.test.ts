@@ -10,6 +10,7 @@ interface Throughput { iperf: { end: unknown }; retried?: string }
 interface Bench {
   retries: string[];
   throughput(args: string[]): Promise<Throughput>;
+  applySetting(cmd: string, label?: string): Promise<void>;
 }
 type BenchClass = new (o: { root: string; seconds: number }) => Bench;
 
@@ -38,6 +39,28 @@ describe('bench:lab\'s busy-polling window', () => {
   it('is 50 µs on KVM and 1000 µs under TCG, where a round trip takes longer than 50 µs', async () => {
     const { busyPollUsFor } = (await import(pathToFileURL(join(REPO, 'scripts/bench/lib/measure.mjs')).href)) as { busyPollUsFor: (accel: string | null) => number };
     assert.deepEqual(['kvm', 'tcg', null].map((a) => busyPollUsFor(a)), [50, 1000, 50]);
+  });
+});
+
+describe('a guest setting (LabBench.applySetting, bench:lab --setup and bench:ab)', () => {
+  it('runs the command in g1, then g2', async () => {
+    const { bench, calls } = await scriptedBench([]);
+    await bench.applySetting('echo 1 > /sys/class/net/ring0/threaded');
+    assert.deepEqual(calls, ['g1: sh -c echo 1 > /sys/class/net/ring0/threaded', 'g2: sh -c echo 1 > /sys/class/net/ring0/threaded']);
+  });
+
+  it('stops at the first guest where it fails, naming the setting, the guest, the command and its stderr', async () => {
+    const { bench, calls } = await scriptedBench([]);
+    Object.assign(bench, {
+      inGuest: async (g: string, ...cmd: string[]) => {
+        calls.push(`${g}: ${cmd.join(' ')}`);
+        if (g === 'g2') throw Object.assign(new Error('exit 1'), { exitCode: 1, stderr: 'sysctl: cannot stat /proc/sys/net/core/nope\n' });
+        return '';
+      },
+    });
+    await assert.rejects(bench.applySetting('sysctl -w net.core.nope=1', '--setup'),
+      { message: '--setup failed in g2: `sysctl -w net.core.nope=1` exited 1: sysctl: cannot stat /proc/sys/net/core/nope' });
+    assert.equal(calls.length, 2);
   });
 });
 

@@ -46,6 +46,23 @@ export class LabBench {
     return this.inGuest(g, 'sh', '-c', script);
   }
 
+  /**
+   * Runs a guest setting's command (`sh -c`) in g1 and g2; a failure names the
+   * setting, the guest, the command and what it wrote to stderr.
+   */
+  async applySetting(cmd, label = 'the setting') {
+    for (const g of ['g1', 'g2']) {
+      try {
+        await this.sh(g, cmd);
+      } catch (err) {
+        const stderr = (err.stderr ?? '').trim();
+        const stdout = (err.stdout ?? '').trim();
+        const why = stderr || (stdout ? `(nothing on stderr; stdout: ${stdout})` : err.message.trim());
+        throw new Error(`${label} failed in ${g}: \`${cmd}\` exited ${err.exitCode ?? '?'}: ${why}`, { cause: err });
+      }
+    }
+  }
+
   /** The lab's QEMU processes (from `lab status --json`) and their vCPU threads (QMP query-cpus-fast). */
   async findQemus() {
     const st = JSON.parse((await this.lab('status', '--json')).stdout);
