@@ -21,6 +21,7 @@ import { $, chalk } from 'zx';
 
 import { AbUsageError, USAGE, abRows, parseAbArgs, renderAbHeading, renderAbTable, scriptArgs } from './lib/ab.mjs';
 import { LabBench } from './lib/measure.mjs';
+import { busyText } from './lib/report.mjs';
 
 const root = join(import.meta.dirname, '../..');
 $.cwd = root;
@@ -82,11 +83,7 @@ const results = {
 let failed = false;
 try {
   log(`booting two guests (${opts.mode} mode)...`);
-  await bench.lab('up', '--guests', '2', ...(opts.mode === 'doorbell' ? ['--doorbell'] : []));
-  const st = JSON.parse((await bench.lab('status', '--json')).stdout);
-  results.accel = st.accel ?? st.guests?.[0]?.accel ?? null;
-  const qemus = await bench.findQemus();
-  results.qemu = qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] }));
+  Object.assign(results, await bench.boot(opts.mode));
   await bench.startServers();
   log(`the host's work with the guests idle (${opts.seconds} s)`);
   results.idle = await bench.measureIdle();
@@ -110,7 +107,7 @@ results.summary = abRows(results.rounds);
 console.log(`\n${renderAbHeading(results)}`);
 console.log(renderAbTable(results));
 if (results.idleGuestBusy) {
-  console.log(`guests idle (before any setting), CPU busy: ${Object.entries(results.idleGuestBusy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ')}`);
+  console.log(`guests idle (before any setting), CPU busy: ${busyText(results.idleGuestBusy)}`);
 }
 for (const n of results.notes) console.log(chalk.yellow(`note: ${n}`));
 console.log(

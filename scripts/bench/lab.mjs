@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { $, argv, chalk } from 'zx';
 import { BUSY_POLL_US, BUSY_POLL_US_TCG, LabBench, busyPollUsFor } from './lib/measure.mjs';
-import { renderTable } from './lib/report.mjs';
+import { busyText, renderTable } from './lib/report.mjs';
 import { renderSvg } from './lib/svg.mjs';
 
 const root = join(import.meta.dirname, '../..');
@@ -59,13 +59,8 @@ const log = (s) => console.log(chalk.dim(`bench:lab: ${s}`));
 async function measureMode(mode) {
   const out = { mode, paths: {}, notes: [] };
   log(`booting two guests (${mode} mode)...`);
-  await bench.lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
-  const st = JSON.parse((await bench.lab('status', '--json')).stdout);
-  out.accel = st.accel ?? st.guests?.[0]?.accel ?? null;
+  Object.assign(out, await bench.boot(mode));
   out.busyPollUs = bench.busyPollUs = busyPollArg ?? busyPollUsFor(out.accel);
-  bench.qemus = null;
-  const qemus = await bench.findQemus();
-  out.qemu = qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] }));
   if (setup) {
     log(`${mode}: --setup in g1 and g2: ${setup}`);
     await bench.applySetting(setup, '--setup');
@@ -115,8 +110,7 @@ for (const m of results.modes) {
   if (m.setup) console.log(`setup in g1 and g2: ${m.setup}`);
   console.log(renderTable(m));
   if (m.idleGuestBusy) {
-    const busy = Object.entries(m.idleGuestBusy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ');
-    console.log(`guests idle, CPU busy: ${busy}${m.mode === 'plain' ? " (ring0's poll timers, backing off to poll_idle_us)" : ''}`);
+    console.log(`guests idle, CPU busy: ${busyText(m.idleGuestBusy)}${m.mode === 'plain' ? " (ring0's poll timers, backing off to poll_idle_us)" : ''}`);
   }
   for (const n of m.notes) console.log(chalk.yellow(`note: ${n}`));
 }

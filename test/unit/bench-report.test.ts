@@ -30,6 +30,7 @@ interface Report {
   renderShort(mode: Mode): string;
   ratio(a: number | undefined, b: number | undefined): number | null;
   fmt(v: number | null | undefined): string;
+  busyText(busy: Record<string, number>): string;
   metricRows(mode: Mode): { metric: { key: string }; values: Record<string, number | undefined> }[];
 }
 interface Svg {
@@ -72,6 +73,7 @@ describe('bench:lab: its table and picture (scripts/bench/lib/report.mjs, svg.mj
     assert.equal(report.ratio(2, 1), 0.5);
     assert.equal(report.ratio(0, 1), null);
     assert.equal(report.ratio(undefined, 1), null);
+    assert.equal(report.busyText({ g1: 0.054, g2: 0.056 }), 'g1 5.4%, g2 5.6%');
   });
 
   it('prints every metric with eth1, ring0 and their ratio', () => {

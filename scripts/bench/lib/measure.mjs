@@ -63,9 +63,20 @@ export class LabBench {
     }
   }
 
-  /** The lab's QEMU processes (from `lab status --json`) and their vCPU threads (QMP query-cpus-fast). */
-  async findQemus() {
+  /**
+   * Boots g1 and g2 in plain or doorbell mode and finds their QEMUs afresh:
+   * { accel, qemu: [{ guest, pid, vcpuTids }] } for the results.
+   */
+  async boot(mode) {
+    await this.lab('up', '--guests', '2', ...(mode === 'doorbell' ? ['--doorbell'] : []));
     const st = JSON.parse((await this.lab('status', '--json')).stdout);
+    const qemus = await this.findQemus(st);
+    return { accel: st.accel ?? st.guests?.[0]?.accel ?? null, qemu: qemus.map((q) => ({ guest: q.guest, pid: q.pid, vcpuTids: [...q.vcpuTids] })) };
+  }
+
+  /** The lab's QEMU processes (from `lab status --json`, or st if read already) and their vCPU threads (QMP query-cpus-fast). */
+  async findQemus(st) {
+    st ??= JSON.parse((await this.lab('status', '--json')).stdout);
     this.qemus = [];
     for (const g of st.guests.filter((x) => ['g1', 'g2'].includes(x.guest))) {
       if (!g.pid) throw new Error(`${g.guest} has no QEMU pid in lab status`);

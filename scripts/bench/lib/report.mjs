@@ -55,6 +55,11 @@ export function fmt(v) {
   return v.toPrecision(2);
 }
 
+/** How busy each guest's CPU was ({ g1: 0.054, ... }): "g1 5.4%, g2 5.6%". */
+export function busyText(busy) {
+  return Object.entries(busy).map(([g, f]) => `${g} ${(100 * f).toFixed(1)}%`).join(', ');
+}
+
 /** One mode's rows: { metric, values: { eth1, ring0, transparent } } (a value may be undefined). */
 export function metricRows(mode) {
   return METRICS.map((m) => ({
