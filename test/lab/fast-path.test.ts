@@ -43,6 +43,17 @@ describe('ringnet\'s fast path: batches and busy polling (3 guests)', function (
     };
   };
 
+  /**
+   * Both guests' counters towards each other before a test sends from `tx` to `rx`,
+   * the receiver's first. Read the other way round, a frame `tx` sends in between
+   * (IPv6 neighbour discovery, say) would count among the sender's frames but could
+   * reach `rx` before its own snapshot, and the receiver would seem one frame short.
+   */
+  const snapshot = async ({ rx, tx }: { rx: 'g1' | 'g2'; tx: 'g1' | 'g2' }) => {
+    const got = await counters(rx, ends[tx].slot);
+    return { [rx]: got, [tx]: await counters(tx, ends[rx].slot) } as Record<'g1' | 'g2', typeof got>;
+  };
+
   /** g's counters of the frames its NAPI dropped or refused, and why: what a failure names. */
   const dropReasons = async (g: string) => {
     const s = await lab.ethtoolStats(g);
@@ -94,7 +105,8 @@ describe('ringnet\'s fast path: batches and busy polling (3 guests)', function (
 
   it('publishes once per run of netdev_xmit_more(), and every frame arrives', async () => {
     const count = 3200;
-    const before = { g1: await counters('g1', ends.g2.slot), g2: await counters('g2', ends.g1.slot) };
+    // The receiver's counters first (see snapshot()).
+    const before = await snapshot({ rx: 'g2', tx: 'g1' });
     await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: ownerTxq(ends.g2.slot) });
     const g1 = await counters('g1', ends.g2.slot);
     const frames = g1.frames - before.g1.frames;
@@ -110,7 +122,7 @@ describe('ringnet\'s fast path: batches and busy polling (3 guests)', function (
   it('sends XDP_TX frames back in one publish per poll, and accounts for each one', async () => {
     await lab.sh('g2', `ip link set dev ring0 xdpdrv pinned ${PIN}/progs/xdp_tx`);
     const count = 3200;
-    const before = { g2: await counters('g2', ends.g1.slot), xdpTx: await stat('g2', 'r0_xdp_tx'), polls: await stat('g2', 'r0_polls'), g1: await counters('g1', ends.g2.slot) };
+    const before = { ...await snapshot({ rx: 'g1', tx: 'g2' }), xdpTx: await stat('g2', 'r0_xdp_tx'), polls: await stat('g2', 'r0_polls') };
     await pktgen('g1', 'ring0', { mac: ends.g2.mac, dst: '198.51.100.2', count, burst: 16, txq: ownerTxq(ends.g2.slot) });
     const xdpTx = await eventually(30_000, 'g2 reflects pktgen\'s frames', async () => {
       const n = (await stat('g2', 'r0_xdp_tx')) - before.xdpTx;
@@ -193,7 +205,7 @@ for i in range(200):
     // bulks do not depend on timing.
     await redirectTo(lab, 'g2', PIN, 'ring0');
     const count = 3200;
-    const before = { g2: await counters('g2', ends.g1.slot), g1: await counters('g1', ends.g2.slot) };
+    const before = await snapshot({ rx: 'g1', tx: 'g2' });
     // From g2's ring0 MAC: g1 takes from g2's ring only frames with that source.
     // 60 bytes: UDP in IPv4, 198.51.100.2 -> .1.
     const frame = eth({ dst: ends.g1.mac, src: ends.g2.mac, proto: ETH_P_IP, payload: ipv4({ src: '198.51.100.2', dst: '198.51.100.1' }) });
