@@ -38,6 +38,11 @@ module_param(ifname, charp, 0444);
 MODULE_PARM_DESC(ifname,
 		 "name of the network device; %d takes the first free number (default ring%d)");
 
+static bool napi_threaded = true;
+module_param(napi_threaded, bool, 0444);
+MODULE_PARM_DESC(napi_threaded,
+		 "poll ring0's channels in kernel threads (napi/ring0-N) rather than in softirq; /sys/class/net/ring0/threaded changes it later (default on)");
+
 struct net_device *ringnet_dev;
 
 static int ringnet_inetaddr_event(struct notifier_block *nb, unsigned long ev, void *ptr)
@@ -284,6 +289,20 @@ static int __init ringnet_init(void)
 	if (err)
 		goto err_free_netdev;
 	netif_carrier_off(dev);
+	/*
+	 * Threaded NAPI: the scheduler weighs each channel's poll against the
+	 * tasks that read what it receives. In softirq a poll runs ahead of
+	 * them, and a flood of small datagrams fills sockets that their reader
+	 * never gets the CPU to empty (design.md, data path). No channel
+	 * exists yet: each one's kthread starts with netif_napi_add_weight().
+	 */
+	if (napi_threaded) {
+		rtnl_lock();
+		err = dev_set_threaded(dev, true);
+		rtnl_unlock();
+		if (err)
+			pr_warn(RINGNET_DRV_NAME ": threaded NAPI is off (%d): ring0 polls in softirq\n", err);
+	}
 	ringnet_dev = dev;
 
 	register_inetaddr_notifier(&ringnet_inetaddr_nb);

@@ -46,6 +46,17 @@ for (const doorbell of [false, true]) {
       });
     };
     const delta = (a: number[], b: number[]) => b.map((v, k) => v - a[k]);
+    /**
+     * ring0's NAPI kthreads in g (threaded NAPI: `napi/ring0-<napi id>`), by name,
+     * with the nanoseconds each has run (/proc/PID/schedstat).
+     */
+    const napiThreads = async (g: string) => {
+      const out = await lab.sh(g, 'for p in $(pgrep "^napi/ring0-"); do echo "$(cat /proc/$p/comm) $(cut -d" " -f1 /proc/$p/schedstat)"; done');
+      return new Map(out.trim().split('\n').filter(Boolean).map((l) => {
+        const [name, ns] = l.split(' ');
+        return [name, Number(ns)] as const;
+      }));
+    };
 
     before(async function () {
       requireTier(this, 'lab');
@@ -59,6 +70,10 @@ for (const doorbell of [false, true]) {
         assert.deepEqual(combined(await lab.sh(g, 'ethtool -l ring0')), { max: QUEUES, now: QUEUES }, g);
         // One RX queue per channel in sysfs, for RPS and for the tools that count them.
         assert.equal((await lab.sh(g, 'ls /sys/class/net/ring0/queues | grep -c rx-')).trim(), String(QUEUES), g);
+        // Threaded NAPI by default: a kthread per channel.
+        assert.equal((await lab.sh(g, 'cat /sys/class/net/ring0/threaded')).trim(), '1', `${g}: ring0's NAPI is not threaded`);
+        const threads = [...(await napiThreads(g)).keys()];
+        assert.equal(threads.length, QUEUES, `${g}: ring0's NAPI kthreads are ${threads.join(' ') || 'none'}`);
         if (doorbell) {
           // A handler per vector, each vector on a CPU of its own.
           const lines = (await lab.sh(g, 'grep ringnet-q /proc/interrupts || true')).trim().split('\n').filter(Boolean);
@@ -76,6 +91,7 @@ for (const doorbell of [false, true]) {
         rx: await perQueue('g2', (k) => `q${k}_rx_packets`),
         polls: await perQueue('g2', (k) => `ch${k}_polls`),
         irqs: await perQueue('g2', (k) => `ch${k}_irqs`),
+        napi: await napiThreads('g2'),
       };
       const recv = lab.exec('g2', ['node', XFER, 'recv', '5001'], { timeoutMs: 240_000 });
       await eventually(60_000 * SLOWDOWN, "g2's receiver listening on port 5001", () => lab.listening('g2', 5001));
@@ -96,6 +112,11 @@ for (const doorbell of [false, true]) {
       const rx = delta(before.rx, after.rx);
       const polls = delta(before.polls, await perQueue('g2', (k) => `ch${k}_polls`));
       const irqs = delta(before.irqs, await perQueue('g2', (k) => `ch${k}_irqs`));
+      // Every channel's polls ran in its kthread.
+      const ran = [...(await napiThreads('g2'))].map(([name, ns]) => [name, ns - (before.napi.get(name) ?? NaN)] as const);
+      console.log(`      (g2's NAPI kthreads ran ${ran.map(([name, ns]) => `${name} ${(ns / 1e6).toFixed(1)} ms`).join(', ')})`);
+      assert.equal(ran.length, QUEUES, `g2's NAPI kthreads: ${ran.map(([name]) => name).join(' ')}`);
+      ran.forEach(([name, ns]) => assert.ok(ns > 0, `g2's ${name} ran ${ns} ns during the traffic`));
       console.log(`      (g1 sent per queue ${tx.join(' ')}; g2 received ${rx.join(' ')}; g2's polls per channel ${polls.join(' ')}, doorbell interrupts ${irqs.join(' ')})`);
       // A stream's share of the guest's CPUs varies under TCG (one CI run: 883 frames on one
       // queue, 6709 on another); a hundred is well above what the few broadcasts
