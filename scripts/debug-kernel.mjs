@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { join } from 'node:path';
 import { $, argv, chalk } from 'zx';
 
-import { DEBUG_RINGNET_KO, FRAGMENT, debugKernelPaths } from './lib/debug-kernel.mjs';
+import { BUILD_TOOLS, DEBUG_RINGNET_KO, FRAGMENT, debugKernelPaths, installedVersions, packagesToInstall } from './lib/debug-kernel.mjs';
 import { REPO } from './lib/lab-config.mjs';
 
 $.verbose = false;
@@ -45,10 +45,10 @@ function unmetSettings(tree) {
 }
 
 async function ensureSource(p) {
-  const installed = await $({ nothrow: true })`dpkg-query -W -f=${'${Version}'} ${p.src.package}`;
-  if (installed.exitCode !== 0 || installed.stdout.trim() !== p.src.version || !existsSync(p.src.tarball)) {
-    say(`installing ${p.src.package}=${p.src.version}`);
-    await $({ env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y -q --no-install-recommends ${`${p.src.package}=${p.src.version}`} flex bison bc libelf-dev libssl-dev`;
+  const want = packagesToInstall(p.src, installedVersions([p.src.package, ...BUILD_TOOLS]), existsSync(p.src.tarball));
+  if (want.length) {
+    say(`installing ${want.join(' ')}`);
+    await $({ env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })`apt-get install -y -q --no-install-recommends ${want}`;
   }
   if (existsSync(join(p.tree, 'Makefile'))) return;
   say(`unpacking ${p.src.tarball} into ${p.dir}`);

@@ -21,6 +21,26 @@ function dpkgVersion(pkg) {
   return r.status === 0 && status === 'ii' ? version : undefined;
 }
 
+/** What building the kernel takes besides its source. */
+export const BUILD_TOOLS = ['flex', 'bison', 'bc', 'libelf-dev', 'libssl-dev'];
+
+/**
+ * What apt-get must install before the build: the source `src` (debugSource()) unless
+ * that version and its tarball are here, and each build tool missing. The source may
+ * be here without the tools: checkpatch installs it alone. `installed` maps a package
+ * to the version dpkg has installed.
+ */
+export function packagesToInstall(src, installed, tarballExists) {
+  const want = BUILD_TOOLS.filter((p) => !installed.has(p));
+  if (installed.get(src.package) !== src.version || !tarballExists) want.unshift(`${src.package}=${src.version}`);
+  return want;
+}
+
+/** The installed versions of `packages`, by name; a package not installed is absent. */
+export function installedVersions(packages) {
+  return new Map(packages.map((p) => [p, dpkgVersion(p)]).filter(([, v]) => v !== undefined));
+}
+
 /** The Debian source package and version the debug kernel is built from: those of the guest kernel. */
 export function debugSource() {
   const k = guestKernel();
